@@ -1,0 +1,76 @@
+"""What every loader returns, and the registry that maps format names to loaders."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+from toolkit.schema import REJECTS_SCHEMA, empty_rejects
+
+
+class LoadError(ValueError):
+    """Bad input a user can act on: the message names the file, the line/row and the field."""
+
+    def __init__(self, path: str | Path, reason: str, line: int | None = None, field: str | None = None):
+        where = str(path)
+        if line is not None:
+            where += f", line {line}"
+        if field is not None:
+            where += f", field {field!r}"
+        super().__init__(f"{where}: {reason}")
+        self.path, self.line, self.field, self.reason = str(path), line, field, reason
+
+
+@dataclass
+class LoadResult:
+    """A loader's output: the source columns of the canonical frame, the rejected rows, and counts.
+
+    ``stats`` holds loader-specific counts for the manifest (e.g. ``more_stubs`` for Reddit pages).
+    The invariant ``rows_in == frame.height + rejects.height`` always holds.
+    """
+
+    frame: pl.DataFrame
+    rejects: pl.DataFrame = field(default_factory=empty_rejects)
+    stats: dict[str, Any] = field(default_factory=dict)
+    files: list[Path] = field(default_factory=list)
+
+    @property
+    def rows_in(self) -> int:
+        return self.frame.height + self.rejects.height
+
+
+class Rejects:
+    """Collects rejected rows; with ``strict=True`` the first rejection raises :class:`LoadError`."""
+
+    def __init__(self, strict: bool = False):
+        self.strict = strict
+        self.rows: list[dict[str, Any]] = []
+
+    def add(self, path: str | Path, line: int | None, field: str | None, reason: str) -> None:
+        if self.strict:
+            raise LoadError(path, reason, line=line, field=field)
+        self.rows.append({"file": str(path), "line": line, "field": field, "reason": reason})
+
+    def frame(self) -> pl.DataFrame:
+        return pl.DataFrame(self.rows, schema=REJECTS_SCHEMA) if self.rows else empty_rejects()
+
+
+Loader = Callable[..., LoadResult]
+LOADERS: dict[str, Loader] = {}
+DETECTORS: list[tuple[str, Callable[[Path], bool]]] = []
+
+
+def register(name: str, detect: Callable[[Path], bool] | None = None) -> Callable[[Loader], Loader]:
+    """Register a loader under ``name``; ``detect(path)`` says whether a path is unambiguously this format."""
+
+    def decorate(loader: Loader) -> Loader:
+        LOADERS[name] = loader
+        if detect is not None:
+            DETECTORS.append((name, detect))
+        return loader
+
+    return decorate

@@ -1,0 +1,61 @@
+"""The canonical comment frame: one row per post or comment, one explicit Polars schema.
+
+Loaders produce the *source* columns; :func:`toolkit.threads.add_tree_columns` adds the *tree*
+columns. Loaders may add extra, source-specific columns after these (e.g. ``subreddit``, ``edited``).
+"""
+
+from __future__ import annotations
+
+import polars as pl
+
+STRUCTURES = ("tree", "flat", "orphan")
+
+SOURCE_SCHEMA: dict[str, pl.DataType] = {
+    "thread_id": pl.String(),  # the post's id; every row of a thread shares it
+    "comment_id": pl.String(),  # unique within the thread (the post's row has comment_id == thread_id)
+    "parent_id": pl.String(),  # null for the post and for comments whose source has no reply links
+    "is_post": pl.Boolean(),
+    "author": pl.String(),  # null when the account is gone ("[deleted]") or unknown
+    "text": pl.String(),  # null when the platform no longer shows it (removed/deleted placeholders)
+    "created_at": pl.Datetime("us", "UTC"),
+    "score": pl.Int64(),
+    "removed": pl.Boolean(),  # removed by a moderator or admin
+    "deleted": pl.Boolean(),  # deleted by its author
+    "platform": pl.String(),  # "reddit", "lemmy", "text", ...
+    "source_position": pl.Int64(),  # 0-based order of the row in its source (page order)
+}
+
+TREE_SCHEMA: dict[str, pl.DataType] = {
+    "reply_depth": pl.Int32(),  # post 0, top-level comment 1, reply to depth d is d+1; null if unknown
+    "root_id": pl.String(),  # the top-level comment (depth 1) whose sub-thread holds this row
+    "n_replies": pl.Int32(),  # direct replies present in the data
+    "subtree_size": pl.Int32(),  # this row plus all its descendants present in the data
+    "parent_removed": pl.Boolean(),  # the parent was removed by a moderator (null: no parent in data)
+    "structure": pl.Enum(list(STRUCTURES)),
+}
+
+COMMENT_SCHEMA: dict[str, pl.DataType] = {**SOURCE_SCHEMA, **TREE_SCHEMA}
+
+REJECTS_SCHEMA: dict[str, pl.DataType] = {
+    "file": pl.String(),
+    "line": pl.Int64(),  # 1-based line (or record number for JSON documents); null if not applicable
+    "field": pl.String(),
+    "reason": pl.String(),
+}
+
+
+def empty_rejects() -> pl.DataFrame:
+    """An empty rejects table with the canonical schema."""
+    return pl.DataFrame(schema=REJECTS_SCHEMA)
+
+
+def conform(frame: pl.DataFrame, schema: dict[str, pl.DataType] = SOURCE_SCHEMA) -> pl.DataFrame:
+    """Cast ``frame`` to ``schema`` (adding missing columns as nulls), canonical columns first, extras after."""
+    columns = []
+    for name, dtype in schema.items():
+        if name in frame.columns:
+            columns.append(pl.col(name).cast(dtype))
+        else:
+            columns.append(pl.lit(None, dtype=dtype).alias(name))
+    extras = [c for c in frame.columns if c not in schema]
+    return frame.select(*columns, *extras)
