@@ -1,0 +1,5 @@
+"""Tree columns computed from parent links."""
+
+from toolkit.threads.tree import DuplicateIdError, TreeResult, add_tree_columns, build_tree, dedupe_comments
+
+__all__ = ["DuplicateIdError", "TreeResult", "add_tree_columns", "build_tree", "dedupe_comments"]

@@ -1,0 +1,70 @@
+"""Typed settings for a run. The Hydra app registers these dataclasses in the ConfigStore (so configs are
+type-checked with clear errors) and converts the composed config into them; the library sees plain objects.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass
+class DatasetSettings:
+    """Where the threads come from. ``options`` go to the loader (e.g. ``post_lines``, ``encoding``)."""
+
+    name: str = "seed_thread"
+    path: str = "data/seed_thread.txt"
+    format: str | None = None
+    options: dict[str, Any] = field(default_factory=dict)
+    strict: bool = False
+
+
+@dataclass
+class ScorerSettings:
+    """Which scorer, and how. ``auto`` = Detoxify when its weights are available, else the embedded scorer."""
+
+    name: str = "auto"
+    model: str = "original"
+    checkpoint: str | None = None
+    hf_config_path: str | None = None
+    device: str = "cpu"
+    batch_size: int = 32
+    cache_dir: str | None = None
+    use_cache: bool = True
+
+
+@dataclass
+class AnalysisSettings:
+    """Which analyses run, on which score column, with which statistical settings."""
+
+    run: list[str] = field(
+        default_factory=lambda: ["depth_profile", "removal_context", "score_distribution", "thread_view"]
+    )
+    label: str = "toxicity"
+    threshold: float = 0.5
+    depth_bins: list[int] | None = None
+    n_boot: int = 1000
+    seed: int = 0
+    histogram_bins: int = 20
+    thread_id: str | None = None
+
+
+@dataclass
+class PlotSettings:
+    """How figures look: a shipped style name or a matplotlib style path, width, formats, resolution."""
+
+    style: str = "paper"
+    width: str = "single"
+    formats: list[str] = field(default_factory=lambda: ["png", "pdf"])
+    dpi: int = 300
+
+
+@dataclass
+class RunSettings:
+    """A whole experiment."""
+
+    experiment: str = "demo"
+    dataset: DatasetSettings = field(default_factory=DatasetSettings)
+    scorer: ScorerSettings = field(default_factory=ScorerSettings)
+    analysis: AnalysisSettings = field(default_factory=AnalysisSettings)
+    plot: PlotSettings = field(default_factory=PlotSettings)
