@@ -14,18 +14,15 @@ from typing import Any
 
 import polars as pl
 
-from toolkit.analysis.depth import depth_profile
-from toolkit.analysis.distribution import score_distribution, thread_view_table
-from toolkit.analysis.removal import removal_context
+from toolkit.analysis.registry import ANALYSES, AnalysisContext
 from toolkit.io import load_source
-from toolkit.plots.figures import FigureSpec, save_figure
+from toolkit.plots.figures import save_figure
 from toolkit.report import git_commit, package_versions, sha256_file, write_json, write_table
 from toolkit.settings import RunSettings
 from toolkit.threads import build_tree
 
 log = logging.getLogger(__name__)
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
-ANALYSES = ("depth_profile", "removal_context", "score_distribution", "thread_view")
 
 
 def resolve_data_path(path: str | Path) -> Path:
@@ -62,8 +59,9 @@ def run_experiment(settings: RunSettings, run_dir: str | Path, resolved_config: 
 
     unknown = sorted(set(settings.analysis.run) - set(ANALYSES))
     if unknown:
-        raise ValueError(f"analysis.run: unknown analyses {unknown}; known: {list(ANALYSES)}")
+        raise ValueError(f"analysis.run: unknown analyses {unknown}; known: {sorted(ANALYSES)}")
     run_dir = Path(run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
     tables_dir, figures_dir = run_dir / "tables", run_dir / "figures"
     timer = Timer()
     started = time.time()
@@ -95,35 +93,16 @@ def run_experiment(settings: RunSettings, run_dir: str | Path, resolved_config: 
     n_scored = int(frame.filter(~pl.col("is_post"))[a.label].is_not_null().sum())
     footer = f"Scorer: {report.caption()} · label: {a.label} · n = {n_scored} scored comments · {settings.experiment}"
     fig_options = {"style": p.style, "width": p.width, "formats": tuple(p.formats), "dpi": p.dpi}
-    stats_options = {"n_boot": a.n_boot, "seed": a.seed}
     outputs: list[Path] = []
-
     with timer.stage("analyses"):
-        if "depth_profile" in a.run:
-            table = depth_profile(frame, label=a.label, threshold=a.threshold, depth_bins=a.depth_bins,
-                                  **stats_options)
-            outputs += write_table(table, tables_dir, "depth_profile")
-            spec = FigureSpec("depth_profile", "depth_profile", "Toxicity by reply depth",
-                              footer + " · 95% CI: " + (table["ci_method"][0] if table.height else "n/a"),
-                              {"label": a.label, "threshold": a.threshold})
-            outputs += save_figure(table, spec, figures_dir, **fig_options)
-        if "removal_context" in a.run:
-            groups, tests = removal_context(frame, label=a.label, **stats_options)
-            outputs += write_table(groups, tables_dir, "removal_context")
-            outputs += write_table(tests, tables_dir, "removal_tests")
-            spec = FigureSpec("removal_context", "group_means", "Removed vs kept", footer, {"label": a.label})
-            outputs += save_figure(groups, spec, figures_dir, **fig_options)
-        if "score_distribution" in a.run:
-            table = score_distribution(frame, label=a.label, bins=a.histogram_bins)
-            outputs += write_table(table, tables_dir, "score_distribution")
-            spec = FigureSpec("score_distribution", "histogram", "Score distribution", footer,
-                              {"label": a.label, "threshold": a.threshold})
-            outputs += save_figure(table, spec, figures_dir, **fig_options)
-        if "thread_view" in a.run:
-            table = thread_view_table(frame, label=a.label, thread_id=a.thread_id)
-            thread = table["thread_id"][0] if table.height else "none"
-            spec = FigureSpec("thread_view", "thread", f"Thread {thread}", footer, {"label": a.label})
-            outputs += save_figure(table, spec, figures_dir, **fig_options)
+        for name in a.run:
+            ctx = AnalysisContext(label=a.label, threshold=a.threshold, n_boot=a.n_boot, seed=a.seed,
+                                  footer=footer, params=dict(a.params.get(name, {})))
+            result = ANALYSES[name](frame, ctx)
+            for table_name, table in result.tables.items():
+                outputs += write_table(table, tables_dir, table_name)
+            for spec, table in result.figures:
+                outputs += save_figure(table, spec, figures_dir, **fig_options)
 
     counts = {
         "rows_in": loaded.rows_in,

@@ -42,11 +42,10 @@ class AnalysisSettings:
     )
     label: str = "toxicity"
     threshold: float = 0.5
-    depth_bins: list[int] | None = None
     n_boot: int = 1000
     seed: int = 0
-    histogram_bins: int = 20
-    thread_id: str | None = None
+    # per-analysis options, e.g. {depth_profile: {depth_bins: [1, 2, 4]}, thread_view: {thread_id: abc}}
+    params: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
 @dataclass
