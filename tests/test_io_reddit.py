@@ -9,15 +9,20 @@ from typing import Any
 
 import polars as pl
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
+from toolkit.io import detect_format, load_source
 from toolkit.io.base import DETECTORS, LOADERS, LoadError, Rejects
 from toolkit.io.reddit import (
     REDDIT_EXTRA_SCHEMA,
+    REDDIT_SCHEMA,
     normalize_reddit_comment,
     normalize_reddit_post,
     read_reddit_page,
 )
-from toolkit.schema import SOURCE_SCHEMA
+from toolkit.schema import SOURCE_SCHEMA, conform
+from toolkit.threads import add_tree_columns
 
 SAMPLES = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "samples"
 PAGE_1J7 = SAMPLES / "reddit_thread_1j7g9uj.json"  # recent page: every comment has Reddit's `depth`
@@ -203,11 +208,10 @@ def test_sample_pages_depth_and_order_match_the_nesting(path: Path) -> None:
 @needs_samples
 def test_sample_reply_depth_from_tree_columns_equals_reddit_depth_plus_one() -> None:
     """The acceptance check: tree columns from parent links agree with Reddit's `depth` + 1 / the nesting."""
-    tree = pytest.importorskip("toolkit.threads.tree")
     for path in (PAGE_1J7, PAGE_57D):
         document = json.loads(path.read_text(encoding="utf-8"))
         reference = {cid: (depth, reddit_depth) for cid, depth, reddit_depth in nesting_walk(document)}
-        frame = tree.add_tree_columns(read_reddit_page(path).frame)
+        frame = add_tree_columns(read_reddit_page(path).frame)
         assert frame.filter(pl.col("is_post"))["reply_depth"].to_list() == [0]
         comments = frame.filter(~pl.col("is_post"))
         assert comments["structure"].unique().to_list() == ["tree"]
@@ -257,6 +261,13 @@ def test_sample_pages_are_detected_and_registered() -> None:
     assert LOADERS["reddit_page"] is read_reddit_page
     assert detectors["reddit_page"](PAGE_1J7) and detectors["reddit_page"](PAGE_57D)
     assert not detectors["reddit_page"](SAMPLES.parent / "seed_thread.txt")
+
+
+@needs_samples
+def test_sample_pages_load_through_the_registry() -> None:
+    assert detect_format(PAGE_57D) == "reddit_page"
+    result = load_source(PAGE_57D, html_unescape=False)
+    assert result.frame.height == 146
 
 
 def test_detector_rejects_other_json(tmp_path: Path) -> None:
@@ -586,6 +597,16 @@ def test_wrong_types_are_rejected_with_file_record_and_field(tmp_path: Path) -> 
     assert result.stats["records"] == 9 == result.rows_in == frame.height + result.rejects.height
 
 
+def test_replies_of_a_rejected_comment_keep_their_depth_in_the_tree(tmp_path: Path) -> None:
+    document = page(comment("a", "t3_p1", comment("b", "t1_a", comment("c", "t1_b")), score="abc"))
+    frame = add_tree_columns(read_reddit_page(write(tmp_path, document)).frame)
+    assert frame.select("comment_id", "reply_depth", "structure").rows() == [
+        ("p1", 0, "tree"),
+        ("b", 2, "orphan"),
+        ("c", 3, "orphan"),
+    ]
+
+
 def test_strict_turns_the_first_rejection_into_an_error(tmp_path: Path) -> None:
     path = write(tmp_path, page(comment("a", "t3_p1", score="abc")))
     with pytest.raises(LoadError) as info:
@@ -645,3 +666,40 @@ def test_empty_comment_listing(tmp_path: Path) -> None:
     result = read_reddit_page(write(tmp_path, page()))
     assert result.frame["comment_id"].to_list() == ["p1"]
     assert dict(result.frame.schema) == {**SOURCE_SCHEMA, **REDDIT_EXTRA_SCHEMA}
+
+
+# ---------------------------------------------------------------------------------------------------
+# property: any JSON in any field gives a row or a reject, never a crash
+
+JSON_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=20),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner, max_size=3),
+    max_leaves=6,
+)
+FIELDS = ["id", "parent_id", "link_id", "body", "body_html", "author", "created_utc", "score", "edited"]
+FIELDS += ["removed", "removed_by_category", "banned_by", "removal_reason", "subreddit", "distinguished"]
+FIELDS += ["stickied", "title", "selftext", "selftext_html", "depth", "replies"]
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(overrides=st.dictionaries(st.sampled_from(FIELDS), JSON_VALUES | st.text(), max_size=4))
+def test_any_field_values_give_a_row_or_a_reject(tmp_path: Path, overrides: dict[str, Any]) -> None:
+    for normalize, base in (
+        (normalize_reddit_comment, comment("a", "t3_p1")),
+        (normalize_reddit_post, post()),
+    ):
+        rejects = Rejects()
+        row = normalize({**base["data"], **overrides}, path="f.json", line=7, rejects=rejects)
+        assert (row is None) == (len(rejects.rows) == 1)
+        if row is None:
+            assert rejects.rows[0]["line"] == 7 and rejects.rows[0]["field"] in FIELDS
+        else:
+            rows_frame_check = conform(pl.DataFrame([row], schema=REDDIT_SCHEMA))
+            assert rows_frame_check.height == 1
+    document = page(
+        comment("a", "t3_p1", comment("b", "t1_a", **overrides)), comment("c", "t3_p1", **overrides)
+    )
+    path = tmp_path / "page.json"
+    path.write_text(json.dumps(document), encoding="utf-8")
+    result = read_reddit_page(path)
+    assert result.stats["records"] == result.rows_in == result.frame.height + result.rejects.height
