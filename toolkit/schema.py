@@ -51,11 +51,8 @@ def empty_rejects() -> pl.DataFrame:
 
 def conform(frame: pl.DataFrame, schema: dict[str, pl.DataType] = SOURCE_SCHEMA) -> pl.DataFrame:
     """Cast ``frame`` to ``schema`` (adding missing columns as nulls), canonical columns first, extras after."""
-    columns = []
-    for name, dtype in schema.items():
-        if name in frame.columns:
-            columns.append(pl.col(name).cast(dtype))
-        else:
-            columns.append(pl.lit(None, dtype=dtype).alias(name))
+    missing = [pl.lit(None, dtype=dtype).alias(name) for name, dtype in schema.items() if name not in frame.columns]
     extras = [c for c in frame.columns if c not in schema]
-    return frame.select(*columns, *extras)
+    return frame.with_columns(missing).select(
+        *(pl.col(name).cast(dtype) for name, dtype in schema.items()), *extras
+    )

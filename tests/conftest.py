@@ -1,0 +1,34 @@
+"""Shared fixtures: paths to bundled and shared data, and an isolated environment (no real caches)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+SHARED_DATA = REPO_ROOT.parent / "shared" / "data"
+
+os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+os.environ.setdefault("MPLBACKEND", "Agg")
+
+
+@pytest.fixture(scope="session")
+def repo_root() -> Path:
+    return REPO_ROOT
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    if not SHARED_DATA.is_dir():
+        pytest.skip(f"{SHARED_DATA} not present (CI lays ../shared beside the clone)")
+    return SHARED_DATA
+
+
+@pytest.fixture(autouse=True)
+def _isolated_caches(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Score cache and torch hub dir in a per-session temp dir: tests never see a user's real weights."""
+    base = tmp_path_factory.getbasetemp()
+    monkeypatch.setenv("TOOLKIT_CACHE_DIR", str(base / "score-cache"))
+    monkeypatch.setenv("TORCH_HOME", str(base / "torch-home"))
