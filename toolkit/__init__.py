@@ -1,0 +1,50 @@
+"""Discussion toxicity and civility research toolkit: the small public API for notebooks and scripts.
+
+``load`` a thread into the canonical comment frame, ``score`` it, then call the analyses on the frame.
+"""
+
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+from toolkit.analysis.depth import depth_profile
+from toolkit.analysis.distribution import score_distribution, thread_view_table
+from toolkit.analysis.removal import removal_auc, removal_context
+from toolkit.analysis.stats import bootstrap_difference, bootstrap_mean
+
+__all__ = [
+    "load", "load_with_report", "score", "depth_profile", "removal_context", "removal_auc", "score_distribution",
+    "thread_view_table", "bootstrap_mean", "bootstrap_difference",
+]
+
+
+def load_with_report(path: str | Path, format: str | None = None, **options: Any):
+    """Load ``path`` (format auto-detected when None) and add tree columns; returns ``(frame, LoadResult)``."""
+    from toolkit.io import load_source
+    from toolkit.threads import build_tree
+
+    result = load_source(path, format, **options)
+    return build_tree(result.frame).frame, result
+
+
+def load(path: str | Path, format: str | None = None, **options: Any) -> pl.DataFrame:
+    """The canonical comment frame (with tree columns) of ``path``; warns when rows were rejected."""
+    frame, result = load_with_report(path, format, **options)
+    if result.rejects.height:
+        warnings.warn(
+            f"{result.rejects.height} of {result.rows_in} rows rejected while loading {path}; "
+            "use toolkit.load_with_report(...) to see them (file, line, field, reason)",
+            stacklevel=2,
+        )
+    return frame
+
+
+def score(frame: pl.DataFrame, scorer: str = "auto", **options: Any) -> pl.DataFrame:
+    """``frame`` with one score column per label of ``scorer`` (cached on disk; null text -> null score)."""
+    from toolkit.scoring import score_frame
+
+    return score_frame(frame, scorer, **options).frame
