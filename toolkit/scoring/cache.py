@@ -1,0 +1,233 @@
+"""Persistent score cache: Parquet part files keyed by the scorer's identity and each text's hash.
+
+Layout::
+
+    <cache_dir>/<identity_key>/identity.json         the identity (and labels) this directory holds
+    <cache_dir>/<identity_key>/part-<uuid>.parquet    columns: text_hash, then one Float64 per label
+    <cache_dir>/<identity_key>/quarantine/            unreadable part files moved aside
+    <cache_dir>/checkpoint_hashes.json                sha256 memo of local checkpoints (see file_sha256)
+
+Every file is written to a temporary name in the same directory and then atomically renamed, so a
+reader never sees a partial file and several processes can add parts at once. Part files are never
+rewritten, only added (compaction, if any, writes a new part before removing the old ones).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import uuid
+import warnings
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+CACHE_ENV = "TOOLKIT_CACHE_DIR"
+HASH_COLUMN = "text_hash"
+HASH_MEMO = "checkpoint_hashes.json"
+
+
+def default_cache_dir() -> Path:
+    """The score cache directory: ``$TOOLKIT_CACHE_DIR`` if set, else ``~/.cache/toolkit/scores``."""
+    env = os.environ.get(CACHE_ENV)
+    if env:
+        return Path(env).expanduser()
+    return Path("~/.cache/toolkit/scores").expanduser()
+
+
+def resolve_cache_dir(cache_dir: str | os.PathLike[str] | None) -> Path:
+    """``cache_dir`` as a Path, or the default one when None."""
+    return default_cache_dir() if cache_dir is None else Path(cache_dir).expanduser()
+
+
+def text_hash(text: str) -> str:
+    """blake2b-128 hex digest of the UTF-8 text: the per-text cache key."""
+    return hashlib.blake2b(text.encode("utf-8"), digest_size=16).hexdigest()
+
+
+def identity_key(identity: dict[str, str]) -> str:
+    """A readable, stable directory name for an identity: ``<name>-<model>-<16 hex of its hash>``."""
+    blob = json.dumps(identity, sort_keys=True, ensure_ascii=True).encode("utf-8")
+    digest = hashlib.blake2b(blob, digest_size=8).hexdigest()
+    parts = [identity.get("name", "scorer"), identity.get("model", "")]
+    slug = "-".join(_slug(p) for p in parts if p)
+    return f"{slug}-{digest}"
+
+
+def _slug(value: str) -> str:
+    cleaned = "".join(c if c.isalnum() or c in "._" else "_" for c in value)
+    return cleaned.strip("._")[:40] or "x"
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` through a temporary file and ``os.replace``."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
+    try:
+        with open(tmp, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            tmp.unlink()
+
+
+def file_sha256(path: str | os.PathLike[str], memo_dir: Path | None = None) -> str:
+    """sha256 hex of a file, memoised by (absolute path, size, mtime) in ``memo_dir/checkpoint_hashes.json``.
+
+    Hashing a 400 MB checkpoint takes about a second; the memo makes ``identity()`` free on later runs.
+    The memo is only an optimisation: any problem reading or writing it just means hashing again.
+    """
+    sha = read_memo_entry(memo_dir, path).get("sha256")
+    if isinstance(sha, str) and len(sha) == 64:
+        return sha
+    digest = hashlib.sha256()
+    with open(Path(path).expanduser(), "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 22), b""):
+            digest.update(block)
+    sha = digest.hexdigest()
+    update_memo(memo_dir, path, {"sha256": sha})
+    return sha
+
+
+def read_memo_entry(memo_dir: Path | None, path: str | os.PathLike[str]) -> dict[str, Any]:
+    """The memo entry for a file if it is still current (same size and mtime), else ``{}``."""
+    real = Path(path).expanduser().resolve()
+    try:
+        stat = real.stat()
+    except OSError:
+        return {}
+    entry = _read_memo(memo_dir).get(str(real))
+    if (
+        isinstance(entry, dict)
+        and entry.get("size") == stat.st_size
+        and entry.get("mtime_ns") == stat.st_mtime_ns
+    ):
+        return entry
+    return {}
+
+
+def update_memo(memo_dir: Path | None, path: str | os.PathLike[str], values: dict[str, Any]) -> None:
+    """Merge ``values`` into the memo entry of ``path`` (best effort; a stale entry is replaced)."""
+    if memo_dir is None:
+        return
+    real = Path(path).expanduser().resolve()
+    try:
+        stat = real.stat()
+    except OSError:
+        return
+    memo = _read_memo(memo_dir)
+    entry = read_memo_entry(memo_dir, real) or {"size": stat.st_size, "mtime_ns": stat.st_mtime_ns}
+    entry.update(values)
+    memo[str(real)] = entry
+    with contextlib.suppress(OSError):
+        atomic_write_bytes(memo_dir / HASH_MEMO, json.dumps(memo, indent=1, sort_keys=True).encode("utf-8"))
+
+
+def _read_memo(memo_dir: Path | None) -> dict[str, Any]:
+    if memo_dir is None:
+        return {}
+    try:
+        data = json.loads((memo_dir / HASH_MEMO).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+class ScoreCache:
+    """The cached scores of one scorer identity: look texts up by hash, add newly scored ones as parts."""
+
+    def __init__(self, root: str | os.PathLike[str] | None, identity: dict[str, str], labels: Sequence[str]):
+        self.root = resolve_cache_dir(root)
+        self.identity = dict(identity)
+        self.labels = list(labels)
+        self.key = identity_key(self.identity)
+        self.dir = self.root / self.key
+        self.quarantined: list[Path] = []
+
+    def schema(self) -> dict[str, pl.DataType]:
+        """Columns of a part file."""
+        return {HASH_COLUMN: pl.String(), **{label: pl.Float64() for label in self.labels}}
+
+    def part_files(self) -> list[Path]:
+        """The complete part files now present (temporary files are never listed)."""
+        if not self.dir.is_dir():
+            return []
+        return sorted(self.dir.glob("part-*.parquet"))
+
+    def lookup(self, hashes: Iterable[str]) -> pl.DataFrame:
+        """Cached rows (``text_hash`` + labels, one per hash) for those of ``hashes`` that are cached.
+
+        A part file that cannot be read, or lacks a column, is moved to ``quarantine/`` with a warning, so
+        its texts count as misses and get scored again.
+        """
+        wanted = pl.Series(HASH_COLUMN, list(hashes), dtype=pl.String())
+        columns = list(self.schema())
+        found: list[pl.DataFrame] = []
+        if wanted.len() == 0:
+            return pl.DataFrame(schema=self.schema())
+        for part in self.part_files():
+            try:
+                table = pl.read_parquet(part)
+                missing = [c for c in columns if c not in table.columns]
+                if missing:
+                    raise ValueError(f"missing columns {missing}")
+                table = table.select(pl.col(c).cast(t, strict=True) for c, t in self.schema().items())
+            except FileNotFoundError:
+                continue  # compacted away by another process meanwhile
+            except Exception as exc:  # noqa: BLE001 - any unreadable part is quarantined, whatever the error
+                self._quarantine(part, exc)
+                continue
+            found.append(table.filter(pl.col(HASH_COLUMN).is_in(wanted.implode())))
+        if not found:
+            return pl.DataFrame(schema=self.schema())
+        hits = pl.concat(found, how="vertical")
+        return hits.drop_nulls().unique(subset=HASH_COLUMN, keep="first", maintain_order=True)
+
+    def write(self, scores: pl.DataFrame) -> Path | None:
+        """Add one part file holding ``scores`` (``text_hash`` + label columns); returns its path."""
+        if scores.height == 0:
+            return None
+        table = scores.select(pl.col(c).cast(t) for c, t in self.schema().items())
+        self.dir.mkdir(parents=True, exist_ok=True)
+        self._write_identity()
+        path = self.dir / f"part-{uuid.uuid4().hex}.parquet"
+        tmp = self.dir / f".{path.name}.tmp"
+        try:
+            table.write_parquet(tmp)
+            with open(tmp, "rb+") as handle:
+                os.fsync(handle.fileno())
+            os.replace(tmp, path)
+        finally:
+            with contextlib.suppress(FileNotFoundError):
+                tmp.unlink()
+        return path
+
+    def _write_identity(self) -> None:
+        target = self.dir / "identity.json"
+        if target.exists():
+            return
+        payload = {"key": self.key, "identity": self.identity, "labels": self.labels}
+        atomic_write_bytes(target, json.dumps(payload, indent=2, sort_keys=True).encode("utf-8"))
+
+    def _quarantine(self, part: Path, exc: BaseException) -> None:
+        qdir = self.dir / "quarantine"
+        qdir.mkdir(parents=True, exist_ok=True)
+        target = qdir / f"{part.name}.{uuid.uuid4().hex[:8]}"
+        try:
+            os.replace(part, target)
+        except FileNotFoundError:
+            return  # another process got there first
+        self.quarantined.append(target)
+        warnings.warn(
+            f"score cache: unreadable part file {part} ({type(exc).__name__}: {exc}); "
+            f"moved to {target}, its texts will be scored again",
+            RuntimeWarning,
+            stacklevel=3,
+        )

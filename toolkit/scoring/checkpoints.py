@@ -1,0 +1,125 @@
+"""Build Detoxify-format checkpoints locally: a random BERT classifier plus a config/tokenizer directory.
+
+Tests use a tiny one so the real ``Detoxify(checkpoint=...)`` path runs with no network; benchmarks use
+one with the ``original`` model's architecture (12 layers, hidden 768, 12 heads, 3072, full vocabulary).
+Random weights: the scores mean nothing, but speed and agreement between code paths can be measured.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+ORIGINAL_CLASSES = ("toxic", "severe_toxic", "obscene", "threat", "insult", "identity_hate")
+HUB_MODEL_TYPE = "bert-base-uncased"
+SPECIAL_TOKENS = ("[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]")
+
+
+def reduced_vocab(vocab_file: str | os.PathLike[str], size: int) -> list[str]:
+    """The first ``size`` entries of a BERT WordPiece vocabulary (specials, characters, then frequent words)."""
+    entries = Path(vocab_file).read_text(encoding="utf-8").splitlines()
+    kept = entries[:size]
+    missing = [t for t in SPECIAL_TOKENS if t not in kept]
+    if missing:
+        raise ValueError(f"the first {size} entries of {vocab_file} lack the special tokens {missing}")
+    return kept
+
+
+def build_detoxify_checkpoint(
+    out_dir: str | os.PathLike[str],
+    *,
+    vocab_file: str | os.PathLike[str],
+    num_layers: int = 2,
+    hidden_size: int = 32,
+    heads: int = 2,
+    intermediate_size: int = 64,
+    num_labels: int = 6,
+    classes: list[str] | tuple[str, ...] | None = None,
+    model_type_dir: bool = True,
+    seed: int = 0,
+    vocab_size: int | None = None,
+    max_position_embeddings: int = 512,
+    initializer_range: float = 0.02,
+    name: str | None = None,
+) -> tuple[Path, Path]:
+    """Write ``<out_dir>/<name>.ckpt`` (Detoxify's format) and ``<out_dir>/hf_config/``; return both paths.
+
+    The checkpoint is ``{"config": {"arch": {"args": {model_type, model_name, tokenizer_name,
+    num_classes}}, "dataset": {"args": {"classes": [...]}}}, "state_dict": ...}`` as Detoxify's own files.
+    ``model_type_dir=True`` names the local config directory as ``model_type`` (loads anywhere, offline);
+    ``False`` names the Hub model ``bert-base-uncased`` like the official checkpoints, so it loads offline
+    only with ``hf_config_path=<the directory>``. The directory's config.json is Hub-like (no label count:
+    Detoxify passes ``num_classes``). ``vocab_size`` keeps only the first entries of ``vocab_file``
+    (faster tests); the embedding size always equals the vocabulary size. ``initializer_range`` sets the
+    random weights' spread (0.02 is BERT's; larger gives scores spread over [0, 1]).
+    """
+    import torch
+    from transformers import BertConfig, BertForSequenceClassification, BertTokenizer
+
+    classes = list(classes) if classes is not None else list(ORIGINAL_CLASSES)
+    if len(classes) > num_labels:
+        raise ValueError(f"{len(classes)} classes but only num_labels={num_labels} outputs")
+    if hidden_size % heads:
+        raise ValueError(f"hidden_size {hidden_size} is not a multiple of heads {heads}")
+    out = Path(out_dir).expanduser().resolve()
+    config_dir = out / "hf_config"
+    config_dir.mkdir(parents=True, exist_ok=True)
+
+    # Tokenizer: under transformers 5, BertTokenizer(Fast)(vocab_file=...) silently ignores the file
+    # (a 5-token vocabulary, everything [UNK]); from_pretrained on a directory with vocab.txt reads it.
+    if vocab_size is None:
+        shutil.copyfile(vocab_file, config_dir / "vocab.txt")
+    else:
+        (config_dir / "vocab.txt").write_text(
+            "\n".join(reduced_vocab(vocab_file, vocab_size)) + "\n", encoding="utf-8"
+        )
+    tokenizer = BertTokenizer.from_pretrained(
+        str(config_dir), do_lower_case=True, model_max_length=max_position_embeddings
+    )
+    n_vocab = sum(1 for _ in (config_dir / "vocab.txt").open(encoding="utf-8"))
+    if len(tokenizer) != n_vocab:
+        raise RuntimeError(
+            f"tokenizer has {len(tokenizer)} tokens but vocab.txt has {n_vocab}: vocabulary not read"
+        )
+    tokenizer.save_pretrained(str(config_dir))
+
+    config = BertConfig(
+        vocab_size=n_vocab,
+        hidden_size=hidden_size,
+        num_hidden_layers=num_layers,
+        num_attention_heads=heads,
+        intermediate_size=intermediate_size,
+        max_position_embeddings=max_position_embeddings,
+        initializer_range=initializer_range,
+    )
+    config.save_pretrained(str(config_dir))  # Hub-like: default 2 labels, Detoxify overrides with num_classes
+
+    config.num_labels = num_labels
+    torch.manual_seed(seed)
+    model = BertForSequenceClassification(config)
+    model.eval()
+    state_dict = {k: v.detach().clone().contiguous() for k, v in model.state_dict().items()}
+    checkpoint = {
+        "config": {
+            "arch": {
+                "args": {
+                    "model_type": str(config_dir) if model_type_dir else HUB_MODEL_TYPE,
+                    "model_name": "BertForSequenceClassification",
+                    "tokenizer_name": "BertTokenizer",
+                    "num_classes": num_labels,
+                }
+            },
+            "dataset": {"args": {"classes": classes}},
+        },
+        "state_dict": state_dict,
+    }
+    stem = (
+        name
+        or f"detoxify-bert-L{num_layers}-H{hidden_size}-V{n_vocab}-s{seed}{'' if model_type_dir else '-hub'}"
+    )
+    ckpt_path = out / f"{stem}.ckpt"
+    tmp = out / f".{stem}.ckpt.tmp"
+    torch.save(checkpoint, tmp)
+    os.replace(tmp, ckpt_path)
+    return ckpt_path, config_dir

@@ -1,0 +1,514 @@
+"""The Detoxify backend: Detoxify's own checkpoints and loading code, our batched prediction.
+
+Loading goes through ``detoxify.detoxify`` (``Detoxify(...)``, or its ``get_model_and_tokenizer`` when a
+local config directory is given), so any Detoxify-format checkpoint works exactly as in Detoxify.
+Prediction is done here, in length-sorted batches under ``torch.inference_mode``, with the same
+tokenizer call and sigmoid as ``Detoxify.predict`` (equal to it within float rounding).
+
+Offline use: Detoxify always calls ``config_class.from_pretrained(model_type)`` where the official
+checkpoints name a Hub model (``bert-base-uncased`` ...). With ``hf_config_path`` we load with the Hub in
+offline mode and that local directory as ``model_type``, so an official checkpoint plus a local
+config/tokenizer directory loads with no network and no retries.
+
+Nothing heavy (torch, transformers, detoxify) is imported until the model is needed: ``identity()`` and
+``labels()`` are cheap, so a fully cached run never imports them.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import socket
+import sys
+import threading
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlparse
+
+from toolkit.scoring.cache import file_sha256, read_memo_entry, resolve_cache_dir, update_memo
+
+# Copied from detoxify.detoxify.MODEL_URLS (0.5.4) so that identity() needs no torch/transformers import;
+# a test checks that the two agree. Each file name embeds a hash of the weights.
+_DOWNLOAD_URL = "https://github.com/unitaryai/detoxify/releases/download/"
+MODEL_URLS: dict[str, str] = {
+    "original": _DOWNLOAD_URL + "v0.1-alpha/toxic_original-c1212f89.ckpt",
+    "unbiased": _DOWNLOAD_URL + "v0.3-alpha/toxic_debiased-c7548aa0.ckpt",
+    "multilingual": _DOWNLOAD_URL + "v0.4-alpha/multilingual_debiased-0b549669.ckpt",
+    "original-small": _DOWNLOAD_URL + "v0.1.2/original-albert-0e1d6498.ckpt",
+    "unbiased-small": _DOWNLOAD_URL + "v0.1.2/unbiased-albert-c8519128.ckpt",
+}
+MODELS = tuple(MODEL_URLS)
+
+# Label columns of the official models, after Detoxify's standardisation of class names (from the
+# training configs' ``dataset.args.classes``). Used before the model is loaded (empty frames, cache
+# look-ups); once loaded, the checkpoint's own class names are authoritative.
+_ORIGINAL_LABELS = ("toxicity", "severe_toxicity", "obscene", "threat", "insult", "identity_attack")
+_UNBIASED_LABELS = (
+    "toxicity",
+    "severe_toxicity",
+    "obscene",
+    "identity_attack",
+    "insult",
+    "threat",
+    "sexual_explicit",
+)
+OFFICIAL_LABELS: dict[str, tuple[str, ...]] = {
+    "original": _ORIGINAL_LABELS,
+    "unbiased": _UNBIASED_LABELS,
+    "multilingual": _UNBIASED_LABELS,
+    "original-small": _ORIGINAL_LABELS,
+    "unbiased-small": _UNBIASED_LABELS,
+}
+# The Hugging Face model each official checkpoint names as ``arch.args.model_type``.
+HUB_MODEL_TYPES: dict[str, str] = {
+    "original": "bert-base-uncased",
+    "unbiased": "roberta-base",
+    "multilingual": "xlm-roberta-base",
+    "original-small": "albert-base-v2",
+    "unbiased-small": "albert-base-v2",
+}
+# Detoxify's load_checkpoint renames these classes; the same mapping is applied when we load ourselves.
+STANDARD_CLASS_NAMES = {
+    "toxic": "toxicity",
+    "identity_hate": "identity_attack",
+    "severe_toxic": "severe_toxicity",
+}
+
+PRECISIONS = ("fp32",)
+LONG_TEXT_POLICIES = ("truncate",)
+_UNSET_MAX_LENGTH = 100_000  # tokenizers without a model_max_length report ~1e30
+
+_LOAD_LOCK = threading.RLock()
+
+
+class ScorerUnavailableError(RuntimeError):
+    """A scorer's weights or configuration cannot be found, downloaded or loaded (``auto`` falls back)."""
+
+
+def checkpoint_filename(model: str) -> str:
+    """The official checkpoint's file name (e.g. ``toxic_original-c1212f89.ckpt``); it embeds a hash."""
+    if model not in MODEL_URLS:
+        raise ValueError(f"unknown Detoxify model {model!r}; choose one of {', '.join(MODELS)}")
+    return Path(urlparse(MODEL_URLS[model]).path).name
+
+
+def torch_hub_dir() -> Path:
+    """``torch.hub.get_dir()``, computed without importing torch when it is not imported yet.
+
+    (``torch.hub.set_dir`` can only have been called if torch is imported, so the two always agree.)
+    """
+    if "torch" in sys.modules:
+        import torch.hub
+
+        return Path(torch.hub.get_dir())
+    default = os.path.join(os.getenv("XDG_CACHE_HOME", "~/.cache"), "torch")
+    return Path(os.path.expanduser(os.getenv("TORCH_HOME", default))) / "hub"
+
+
+def official_weights_path(model: str) -> Path:
+    """Where torch hub (and so Detoxify) caches an official checkpoint."""
+    return torch_hub_dir() / "checkpoints" / checkpoint_filename(model)
+
+
+def _official_model_for_sha(sha256: str) -> str | None:
+    """The official model whose file-name hash prefix matches this sha256, if any."""
+    for model in MODELS:
+        stem = Path(checkpoint_filename(model)).stem
+        prefix = stem.rsplit("-", 1)[-1]
+        if prefix and sha256.startswith(prefix):
+            return model
+    return None
+
+
+def resolve_device(device: str) -> str:
+    """``auto`` -> cuda, then mps, then cpu; anything else is passed through."""
+    if device != "auto":
+        return device
+    import torch
+
+    if torch.cuda.is_available():
+        return "cuda"
+    mps = getattr(torch.backends, "mps", None)
+    if mps is not None and mps.is_available():
+        return "mps"
+    return "cpu"
+
+
+@contextlib.contextmanager
+def hub_environment(offline: bool) -> Iterator[None]:
+    """Quiet (no progress bars) and optionally offline Hugging Face Hub access, restored afterwards.
+
+    ``HF_HUB_OFFLINE`` is read once at import by huggingface_hub, so setting the environment variable is
+    not enough: the module constant behind ``is_offline_mode()`` is switched too.
+    """
+    import huggingface_hub.constants as hf_constants
+    from transformers.utils import logging as hf_logging
+
+    with _LOAD_LOCK:
+        saved_env = {
+            name: os.environ.get(name) for name in ("HF_HUB_DISABLE_PROGRESS_BARS", "HF_HUB_OFFLINE")
+        }
+        saved_offline = hf_constants.HF_HUB_OFFLINE
+        saved_tqdm = getattr(hf_logging, "_tqdm_active", None)
+        os.environ["HF_HUB_DISABLE_PROGRESS_BARS"] = "1"
+        if saved_tqdm is not None:
+            hf_logging._tqdm_active = False
+        if offline:
+            os.environ["HF_HUB_OFFLINE"] = "1"
+            hf_constants.HF_HUB_OFFLINE = True
+        try:
+            yield
+        finally:
+            for name, value in saved_env.items():
+                if value is None:
+                    os.environ.pop(name, None)
+                else:
+                    os.environ[name] = value
+            hf_constants.HF_HUB_OFFLINE = saved_offline
+            if saved_tqdm is not None:
+                hf_logging._tqdm_active = saved_tqdm
+
+
+def hub_reachable(timeout: float = 3.0) -> bool:
+    """Whether the Hugging Face Hub answers a TCP connection within ``timeout`` s (DNS included).
+
+    Behind a proxy we cannot tell, so we answer True and let transformers try.
+    """
+    if any(os.environ.get(v) for v in ("HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy")):
+        return True
+    try:
+        import huggingface_hub.constants as hf_constants
+
+        if hf_constants.HF_HUB_OFFLINE:
+            return False
+        host = urlparse(hf_constants.ENDPOINT).hostname or "huggingface.co"
+    except ImportError:  # pragma: no cover - transformers always brings huggingface_hub
+        host = "huggingface.co"
+    result: list[bool] = []
+
+    def probe() -> None:
+        try:
+            socket.create_connection((host, 443), timeout=timeout).close()
+            result.append(True)
+        except OSError:
+            result.append(False)
+
+    worker = threading.Thread(target=probe, daemon=True)  # getaddrinfo ignores socket timeouts
+    worker.start()
+    worker.join(timeout + 0.5)
+    return bool(result and result[0])
+
+
+@contextlib.contextmanager
+def _socket_timeout(seconds: float) -> Iterator[None]:
+    previous = socket.getdefaulttimeout()
+    socket.setdefaulttimeout(seconds)
+    try:
+        yield
+    finally:
+        socket.setdefaulttimeout(previous)
+
+
+def length_sorted_batches(lengths: Sequence[int], batch_size: int) -> list[list[int]]:
+    """Indices grouped into batches of similar length (shortest first), so padding is minimal."""
+    order = sorted(range(len(lengths)), key=lengths.__getitem__)
+    return [order[i : i + batch_size] for i in range(0, len(order), batch_size)]
+
+
+class DetoxifyScorer:
+    """Detoxify (``original``, ``unbiased``, ``multilingual``, ``*-small``, or a local checkpoint).
+
+    ``identity()`` and ``labels()`` never load the model; ``predict`` loads it on first use.
+    ``model`` stays None until then and ``loads`` counts loads (tests check cache hits load nothing).
+    """
+
+    name = "detoxify"
+
+    def __init__(
+        self,
+        model: str = "original",
+        *,
+        checkpoint: str | os.PathLike[str] | None = None,
+        hf_config_path: str | os.PathLike[str] | None = None,
+        device: str = "cpu",
+        batch_size: int = 32,
+        precision: str = "fp32",
+        cache_dir: str | os.PathLike[str] | None = None,
+        download_timeout: float = 30.0,
+    ) -> None:
+        if checkpoint is None and model not in MODEL_URLS:
+            raise ValueError(f"unknown Detoxify model {model!r}; choose one of {', '.join(MODELS)}")
+        if precision not in PRECISIONS:
+            raise ValueError(f"precision {precision!r} is not supported yet; choose one of {PRECISIONS}")
+        if int(batch_size) < 1:
+            raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+        self.model_type = model
+        self.checkpoint = Path(checkpoint).expanduser() if checkpoint is not None else None
+        self.hf_config_path = Path(hf_config_path).expanduser() if hf_config_path is not None else None
+        self.device = device
+        self.batch_size = int(batch_size)
+        self.precision = precision
+        self.long_text = "truncate"
+        self.memo_dir = resolve_cache_dir(cache_dir)
+        self.download_timeout = download_timeout
+        self.detoxify: Any = None  # the loaded detoxify.Detoxify object
+        self.model: Any = None  # its torch model, once loaded
+        self.tokenizer: Any = None
+        self.max_length: int | None = None
+        self.loads = 0
+
+    # -- cheap metadata -------------------------------------------------------------------------------
+
+    @property
+    def loaded(self) -> bool:
+        """Whether the model is in memory."""
+        return self.model is not None
+
+    def _checkpoint_file(self) -> Path:
+        assert self.checkpoint is not None
+        if not self.checkpoint.is_file():
+            raise ScorerUnavailableError(
+                f"Detoxify checkpoint not found: {self.checkpoint}. Pass the path of a Detoxify .ckpt file "
+                f"(a torch-saved dict with 'config' and 'state_dict'), e.g. scorer.checkpoint=/path/to.ckpt"
+            )
+        return self.checkpoint.resolve()
+
+    def identity(self) -> dict[str, str]:
+        """Name, model, weights' hash, precision and long-text policy; never loads the model.
+
+        Official model: the checkpoint file name (it embeds a hash). Local checkpoint: its sha256
+        (memoised by path, size and mtime); a local copy of an official checkpoint whose sha256 starts with
+        that file name's hash gets the official identity, so its cached scores are shared.
+        """
+        if self.checkpoint is None:
+            model, weights = self.model_type, checkpoint_filename(self.model_type)
+        else:
+            path = self._checkpoint_file()
+            sha = file_sha256(path, self.memo_dir)
+            official = _official_model_for_sha(sha)
+            if official is not None:
+                model, weights = official, checkpoint_filename(official)
+            else:
+                model, weights = path.stem, f"sha256:{sha}"
+        return {
+            "name": self.name,
+            "model": model,
+            "weights": weights,
+            "precision": self.precision,
+            "long_text": self.long_text,
+        }
+
+    def labels(self) -> list[str]:
+        """The label columns (Detoxify's standardised class names), without loading the model."""
+        if self.detoxify is not None:
+            return list(self.detoxify.class_names)
+        if self.checkpoint is None:
+            return list(OFFICIAL_LABELS[self.model_type])
+        path = self._checkpoint_file()
+        classes = read_memo_entry(self.memo_dir, path).get("classes")
+        if isinstance(classes, list) and all(isinstance(c, str) for c in classes):
+            return classes
+        classes = _checkpoint_classes(path)
+        update_memo(self.memo_dir, path, {"classes": classes})
+        return classes
+
+    # -- weights ----------------------------------------------------------------------------------------
+
+    def weights_available(self) -> bool:
+        """Whether the weights are on disk now (local checkpoint, or the official one in torch hub's cache)."""
+        if self.checkpoint is not None:
+            return self.checkpoint.is_file()
+        return official_weights_path(self.model_type).is_file()
+
+    def ensure_weights(self) -> Path:
+        """The checkpoint file on disk, downloading an official one into torch hub's cache if needed.
+
+        Raises ScorerUnavailableError, saying how to supply a checkpoint, when that fails. With no
+        network the download fails within milliseconds; a stalled connection times out.
+        """
+        if self.checkpoint is not None:
+            return self._checkpoint_file()
+        target = official_weights_path(self.model_type)
+        if target.is_file():
+            return target
+        url = MODEL_URLS[self.model_type]
+        try:
+            import torch.hub
+
+            target.parent.mkdir(parents=True, exist_ok=True)
+            with _socket_timeout(self.download_timeout):
+                torch.hub.download_url_to_file(url, str(target), progress=False)
+        except Exception as exc:  # noqa: BLE001 - every failure gets the same actionable message
+            raise ScorerUnavailableError(self._download_help(url, target, exc)) from exc
+        return target
+
+    def _download_help(self, url: str, target: Path, exc: BaseException) -> str:
+        hub_name = HUB_MODEL_TYPES[self.model_type]
+        return (
+            f"Could not download the Detoxify {self.model_type!r} weights from {url} "
+            f"({type(exc).__name__}: {exc}). On a machine without network, supply the checkpoint and a local "
+            f"config/tokenizer directory: scorer.checkpoint=/path/to/{target.name} "
+            f"scorer.hf_config_path=/path/to/{hub_name} (a directory with {hub_name}'s config.json and "
+            f"tokenizer files), or copy the checkpoint to where torch hub caches it: {target}"
+        )
+
+    def _config_help(self, exc: BaseException) -> str:
+        hub_name = HUB_MODEL_TYPES.get(self.model_type, "bert-base-uncased")
+        return (
+            "Detoxify could not load the Hugging Face config/tokenizer named by the checkpoint "
+            f"(not in the local Hugging Face cache and the Hub is unreachable: {type(exc).__name__}: {exc}). "
+            "Offline, pass a local directory holding that model's config.json and tokenizer files, "
+            f"e.g. scorer.hf_config_path=/path/to/{hub_name}"
+        )
+
+    # -- loading ----------------------------------------------------------------------------------------
+
+    def load(self) -> None:
+        """Load the model through Detoxify's loading code (once); raises ScorerUnavailableError on failure."""
+        if self.detoxify is not None:
+            return
+        with _LOAD_LOCK:
+            if self.detoxify is not None:
+                return
+            path = self.ensure_weights()
+            device = resolve_device(self.device)
+            try:
+                if self.hf_config_path is not None:
+                    detox = self._load_with_local_config(path, device)
+                else:
+                    detox = self._load_with_detoxify(device)
+            except ScorerUnavailableError:
+                raise
+            except Exception as exc:  # noqa: BLE001 - auto falls back on any load failure
+                raise ScorerUnavailableError(
+                    f"Detoxify failed to load ({type(exc).__name__}: {exc})"
+                ) from exc
+            detox.model.eval()
+            self.detoxify = detox
+            self.model = detox.model
+            self.tokenizer = detox.tokenizer
+            self.max_length = self._max_length()
+            self.loads += 1
+
+    def _load_with_detoxify(self, device: str) -> Any:
+        """``Detoxify(...)`` itself: first with the Hub offline (local HF cache only, no retries), then
+        online if the Hub is reachable."""
+        from detoxify import Detoxify
+
+        kwargs: dict[str, Any] = {"model_type": self.model_type, "device": device}
+        if self.checkpoint is not None:
+            kwargs["checkpoint"] = str(self._checkpoint_file())
+        try:
+            with hub_environment(offline=True):
+                return Detoxify(**kwargs)
+        except OSError as offline_exc:
+            if not hub_reachable():
+                raise ScorerUnavailableError(self._config_help(offline_exc)) from offline_exc
+        try:
+            with hub_environment(offline=False):
+                return Detoxify(**kwargs)
+        except OSError as exc:
+            raise ScorerUnavailableError(self._config_help(exc)) from exc
+
+    def _load_with_local_config(self, path: Path, device: str) -> Any:
+        """Detoxify's ``get_model_and_tokenizer`` with ``hf_config_path`` as the checkpoint's ``model_type``,
+        the Hub offline.
+
+        Passing the directory as ``model_type`` (and not as Detoxify's ``huggingface_config_path``) also
+        gives the config the checkpoint's ``num_classes``; a Hub config (2 labels) would not fit the head.
+        """
+        import torch
+        from detoxify import detoxify as dx
+
+        config_dir = self.hf_config_path
+        assert config_dir is not None
+        if not config_dir.is_dir():
+            raise ScorerUnavailableError(
+                f"hf_config_path {config_dir} is not a directory; it must hold the model's config.json and "
+                "tokenizer files (e.g. a saved bert-base-uncased)"
+            )
+        loaded = torch.load(path, map_location=device, weights_only=False)
+        if not isinstance(loaded, dict) or "config" not in loaded or "state_dict" not in loaded:
+            raise ScorerUnavailableError(
+                f"{path} is not a Detoxify checkpoint (needs 'config' and 'state_dict')"
+            )
+        args = dict(loaded["config"]["arch"]["args"])
+        args["model_type"] = str(config_dir)
+        classes = [STANDARD_CLASS_NAMES.get(c, c) for c in loaded["config"]["dataset"]["args"]["classes"]]
+        with hub_environment(offline=True):
+            model, tokenizer = dx.get_model_and_tokenizer(**args, state_dict=loaded["state_dict"])
+        detox = dx.Detoxify.__new__(dx.Detoxify)  # the same object Detoxify(...) builds, usable with .predict
+        detox.model, detox.tokenizer, detox.class_names, detox.device = model, tokenizer, classes, device
+        detox.model.to(device)
+        return detox
+
+    def _max_length(self) -> int | None:
+        """None (the tokenizer's own model_max_length, as Detoxify) unless the tokenizer has none set;
+        then the model's position limit, so long texts are truncated rather than crash."""
+        limit = getattr(self.tokenizer, "model_max_length", None)
+        if isinstance(limit, int) and limit < _UNSET_MAX_LENGTH:
+            return None
+        positions = getattr(self.model.config, "max_position_embeddings", None)
+        if not positions:
+            return None
+        pad = getattr(self.model.config, "pad_token_id", None)
+        offset = (
+            (pad + 1) if "roberta" in getattr(self.model.config, "model_type", "") and pad is not None else 0
+        )
+        return int(positions) - offset
+
+    def effective_max_length(self) -> int | None:
+        """The token limit texts are truncated at (after loading)."""
+        if self.max_length is not None:
+            return self.max_length
+        limit = getattr(self.tokenizer, "model_max_length", None)
+        return int(limit) if isinstance(limit, int) else None
+
+    # -- prediction -------------------------------------------------------------------------------------
+
+    def predict(self, texts: Sequence[str]) -> dict[str, list[float]]:
+        """Scores per label for each text, in input order (loads the model on first use).
+
+        Texts are sorted by length and cut into ``batch_size`` batches; each batch is tokenised as
+        ``Detoxify.predict`` does (truncation, padding) and scored with a sigmoid of the logits.
+        """
+        texts = list(texts)
+        if any(t is None for t in texts):
+            raise ValueError("predict() takes strings; null texts are handled by score_frame (null scores)")
+        if not texts:
+            return {label: [] for label in self.labels()}
+        self.load()
+        import numpy as np
+        import torch
+
+        labels = list(self.detoxify.class_names)
+        out = np.empty((len(texts), len(labels)), dtype=np.float64)
+        tokenizer_kwargs: dict[str, Any] = {"return_tensors": "pt", "truncation": True, "padding": True}
+        if self.max_length is not None:
+            tokenizer_kwargs["max_length"] = self.max_length
+        device = self.model.device
+        with torch.inference_mode():
+            for batch in length_sorted_batches([len(t) for t in texts], self.batch_size):
+                inputs = self.tokenizer([texts[i] for i in batch], **tokenizer_kwargs).to(device)
+                logits = self.model(**inputs)[0]
+                scores = torch.sigmoid(logits)[:, : len(labels)].float().cpu().numpy()
+                out[batch] = scores
+        return {label: out[:, j].tolist() for j, label in enumerate(labels)}
+
+
+def _checkpoint_classes(path: Path) -> list[str]:
+    """The standardised class names stored in a Detoxify checkpoint (memory-mapped: weights not read)."""
+    import torch
+
+    try:
+        loaded = torch.load(path, map_location="cpu", weights_only=False, mmap=True)
+    except RuntimeError:  # legacy (non-zip) serialisation cannot be memory-mapped
+        loaded = torch.load(path, map_location="cpu", weights_only=False)
+    try:
+        classes = loaded["config"]["dataset"]["args"]["classes"]
+    except (KeyError, TypeError) as exc:
+        raise ScorerUnavailableError(
+            f"{path} is not a Detoxify checkpoint (no config.dataset.args.classes)"
+        ) from exc
+    return [STANDARD_CLASS_NAMES.get(c, c) for c in classes]
