@@ -1,0 +1,177 @@
+"""The Detoxify backend on tiny checkpoints through Detoxify's real loading code, offline."""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import detoxify.detoxify as dx
+import huggingface_hub.constants as hf_constants
+import pytest
+import torch.hub
+
+from toolkit.scoring import DetoxifyScorer, ScorerUnavailableError
+from toolkit.scoring import detoxify_backend as backend
+
+if TYPE_CHECKING:
+    from scoring_fixtures import TinyDetoxify
+
+pytest_plugins = ["scoring_fixtures"]
+
+TOLERANCE = 1e-5
+
+
+def _assert_close(ours: dict[str, list[float]], reference: dict[str, list[float]]) -> None:
+    assert list(ours) == list(reference)
+    for label, values in reference.items():
+        assert len(ours[label]) == len(values)
+        for a, b in zip(ours[label], values, strict=True):
+            assert abs(a - b) <= TOLERANCE, (label, a, b)
+
+
+def test_scores_equal_detoxify_predict(
+    tiny_detoxify: TinyDetoxify, sample_texts: list[str], tmp_path: Path
+) -> None:
+    reference = dx.Detoxify(checkpoint=str(tiny_detoxify.checkpoint)).predict(sample_texts)
+    for batch_size in (1, 3, 32):
+        scorer = DetoxifyScorer(
+            checkpoint=tiny_detoxify.checkpoint, batch_size=batch_size, cache_dir=tmp_path
+        )
+        _assert_close(scorer.predict(sample_texts), reference)
+    spread = max(reference["toxicity"]) - min(reference["toxicity"])
+    assert spread > 0.05  # the tiny model's scores depend on the text, so order mix-ups would show
+
+
+def test_one_text_and_no_text(tiny_detoxify: TinyDetoxify, tmp_path: Path) -> None:
+    """Detoxify.predict gives floats for one text and raises on []: we always give lists."""
+    reference = dx.Detoxify(checkpoint=str(tiny_detoxify.checkpoint)).predict("hello world")
+    assert isinstance(reference["toxicity"], float)
+    scorer = DetoxifyScorer(checkpoint=tiny_detoxify.checkpoint, cache_dir=tmp_path)
+    ours = scorer.predict(["hello world"])
+    _assert_close(ours, {k: [v] for k, v in reference.items()})
+    fresh = DetoxifyScorer(checkpoint=tiny_detoxify.checkpoint, cache_dir=tmp_path)
+    assert fresh.predict([]) == {label: [] for label in ours}
+    assert fresh.model is None  # nothing to score: nothing loaded
+    with pytest.raises(ValueError, match="null"):
+        scorer.predict(["a", None])  # type: ignore[list-item]
+
+
+def test_labels_and_identity_do_not_load(tiny_detoxify: TinyDetoxify, tmp_path: Path) -> None:
+    scorer = DetoxifyScorer(checkpoint=tiny_detoxify.checkpoint, cache_dir=tmp_path)
+    identity = scorer.identity()
+    labels = scorer.labels()
+    assert scorer.model is None and scorer.loads == 0
+    assert labels == ["toxicity", "severe_toxicity", "obscene", "threat", "insult", "identity_attack"]
+    assert (
+        identity["name"] == "detoxify"
+        and identity["precision"] == "fp32"
+        and identity["long_text"] == "truncate"
+    )
+    assert identity["weights"].startswith("sha256:") and len(identity["weights"]) == len("sha256:") + 64
+    assert identity["model"] == tiny_detoxify.checkpoint.stem
+    scorer.load()
+    assert scorer.loads == 1 and scorer.labels() == labels
+
+
+def test_checkpoint_hash_is_memoised(tiny_detoxify: TinyDetoxify, tmp_path: Path, monkeypatch) -> None:  # noqa: ANN001
+    first = DetoxifyScorer(checkpoint=tiny_detoxify.checkpoint, cache_dir=tmp_path).identity()
+    assert (tmp_path / "checkpoint_hashes.json").is_file()
+
+    def no_hashing(*args: object, **kwargs: object) -> None:
+        raise AssertionError("the checkpoint was hashed again")
+
+    monkeypatch.setattr("toolkit.scoring.cache.hashlib.sha256", no_hashing)
+    assert DetoxifyScorer(checkpoint=tiny_detoxify.checkpoint, cache_dir=tmp_path).identity() == first
+    monkeypatch.undo()
+    other = DetoxifyScorer(checkpoint=tiny_detoxify.other_checkpoint, cache_dir=tmp_path).identity()
+    assert other["weights"] != first["weights"]
+
+
+def test_official_identity_needs_nothing(tmp_path: Path) -> None:
+    scorer = DetoxifyScorer("unbiased", cache_dir=tmp_path)
+    assert scorer.identity() == {
+        "name": "detoxify",
+        "model": "unbiased",
+        "weights": "toxic_debiased-c7548aa0.ckpt",
+        "precision": "fp32",
+        "long_text": "truncate",
+    }
+    assert scorer.labels()[-1] == "sexual_explicit" and scorer.model is None
+    with pytest.raises(ValueError, match="unknown Detoxify model"):
+        DetoxifyScorer("bogus")
+
+
+def test_model_urls_match_detoxify() -> None:
+    """Our copy (so identity() imports nothing heavy) must equal Detoxify's table."""
+    assert backend.MODEL_URLS == dx.MODEL_URLS
+
+
+def test_torch_hub_dir_matches_torch(tmp_path: Path, monkeypatch) -> None:  # noqa: ANN001
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "th"))
+    assert backend.torch_hub_dir() == Path(torch.hub.get_dir())
+    assert backend.official_weights_path("original") == tmp_path / "th" / "hub" / "checkpoints" / (
+        "toxic_original-c1212f89.ckpt"
+    )
+
+
+def test_official_style_checkpoint_loads_offline_with_local_config(
+    tiny_detoxify: TinyDetoxify, sample_texts: list[str], tmp_path: Path
+) -> None:
+    """An official-style checkpoint (model_type 'bert-base-uncased') + a local config dir: no network, no retries."""
+    offline_before, env_before = hf_constants.HF_HUB_OFFLINE, os.environ.get("HF_HUB_OFFLINE")
+    scorer = DetoxifyScorer(
+        checkpoint=tiny_detoxify.hub_checkpoint, hf_config_path=tiny_detoxify.config_dir, cache_dir=tmp_path
+    )
+    started = time.perf_counter()
+    scorer.load()
+    assert time.perf_counter() - started < 10
+    assert (hf_constants.HF_HUB_OFFLINE, os.environ.get("HF_HUB_OFFLINE")) == (offline_before, env_before)
+    reference = dx.Detoxify(checkpoint=str(tiny_detoxify.checkpoint)).predict(sample_texts)  # same weights
+    _assert_close(scorer.predict(sample_texts), reference)
+    # The loaded object is a real Detoxify: its own predict agrees too.
+    _assert_close({k: list(v) for k, v in scorer.detoxify.predict(sample_texts[:3]).items()},
+                  {k: v[:3] for k, v in reference.items()})  # fmt: skip
+
+
+def test_official_style_checkpoint_without_config_fails_clearly(
+    tiny_detoxify: TinyDetoxify, tmp_path: Path, monkeypatch
+) -> None:  # noqa: ANN001
+    monkeypatch.setattr(backend, "hub_reachable", lambda timeout=3.0: False)
+    scorer = DetoxifyScorer(checkpoint=tiny_detoxify.hub_checkpoint, cache_dir=tmp_path)
+    started = time.perf_counter()
+    with pytest.raises(ScorerUnavailableError, match=r"scorer\.hf_config_path="):
+        scorer.load()
+    assert time.perf_counter() - started < 10  # offline mode first: no ~25 s of Hub retries
+    assert scorer.model is None
+
+
+def test_missing_checkpoint_is_a_clear_error(tmp_path: Path) -> None:
+    scorer = DetoxifyScorer(checkpoint=tmp_path / "nope.ckpt", cache_dir=tmp_path)
+    with pytest.raises(ScorerUnavailableError, match="checkpoint not found"):
+        scorer.identity()
+
+
+def test_download_failure_says_how_to_supply_a_checkpoint(tmp_path: Path, monkeypatch) -> None:  # noqa: ANN001
+    from urllib.error import URLError
+
+    def refuse(url: str, dst: str, *args: object, **kwargs: object) -> None:
+        raise URLError("no network")
+
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "th"))
+    monkeypatch.setattr(torch.hub, "download_url_to_file", refuse)
+    scorer = DetoxifyScorer("original", cache_dir=tmp_path)
+    with pytest.raises(ScorerUnavailableError) as info:
+        scorer.predict(["hello"])
+    message = str(info.value)
+    assert "scorer.checkpoint=/path/to/toxic_original-c1212f89.ckpt" in message
+    assert "scorer.hf_config_path=/path/to/bert-base-uncased" in message
+    assert str(tmp_path / "th" / "hub" / "checkpoints" / "toxic_original-c1212f89.ckpt") in message
+    assert scorer.model is None
+
+
+def test_length_sorted_batches_cover_everything() -> None:
+    batches = backend.length_sorted_batches([5, 1, 3, 1, 9], 2)
+    assert batches == [[1, 3], [2, 0], [4]]
+    assert backend.length_sorted_batches([], 4) == []
