@@ -75,16 +75,18 @@ def test_labels_and_identity_do_not_load(tiny_detoxify: TinyDetoxify, tmp_path: 
     assert scorer.loads == 1 and scorer.labels() == labels
 
 
-def test_checkpoint_hash_is_memoised(tiny_detoxify: TinyDetoxify, tmp_path: Path, monkeypatch) -> None:  # noqa: ANN001
+def test_checkpoint_hash_is_memoised(
+    tiny_detoxify: TinyDetoxify, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     first = DetoxifyScorer(checkpoint=tiny_detoxify.checkpoint, cache_dir=tmp_path).identity()
     assert (tmp_path / "checkpoint_hashes.json").is_file()
 
     def no_hashing(*args: object, **kwargs: object) -> None:
         raise AssertionError("the checkpoint was hashed again")
 
-    monkeypatch.setattr("toolkit.scoring.cache.hashlib.sha256", no_hashing)
-    assert DetoxifyScorer(checkpoint=tiny_detoxify.checkpoint, cache_dir=tmp_path).identity() == first
-    monkeypatch.undo()
+    with monkeypatch.context() as patch:
+        patch.setattr("toolkit.scoring.cache.hashlib.sha256", no_hashing)
+        assert DetoxifyScorer(checkpoint=tiny_detoxify.checkpoint, cache_dir=tmp_path).identity() == first
     other = DetoxifyScorer(checkpoint=tiny_detoxify.other_checkpoint, cache_dir=tmp_path).identity()
     assert other["weights"] != first["weights"]
 
@@ -108,7 +110,7 @@ def test_model_urls_match_detoxify() -> None:
     assert backend.MODEL_URLS == dx.MODEL_URLS
 
 
-def test_torch_hub_dir_matches_torch(tmp_path: Path, monkeypatch) -> None:  # noqa: ANN001
+def test_torch_hub_dir_matches_torch(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("TORCH_HOME", str(tmp_path / "th"))
     assert backend.torch_hub_dir() == Path(torch.hub.get_dir())
     assert backend.official_weights_path("original") == tmp_path / "th" / "hub" / "checkpoints" / (
@@ -136,8 +138,8 @@ def test_official_style_checkpoint_loads_offline_with_local_config(
 
 
 def test_official_style_checkpoint_without_config_fails_clearly(
-    tiny_detoxify: TinyDetoxify, tmp_path: Path, monkeypatch
-) -> None:  # noqa: ANN001
+    tiny_detoxify: TinyDetoxify, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setattr(backend, "hub_reachable", lambda timeout=3.0: False)
     scorer = DetoxifyScorer(checkpoint=tiny_detoxify.hub_checkpoint, cache_dir=tmp_path)
     started = time.perf_counter()
@@ -153,7 +155,9 @@ def test_missing_checkpoint_is_a_clear_error(tmp_path: Path) -> None:
         scorer.identity()
 
 
-def test_download_failure_says_how_to_supply_a_checkpoint(tmp_path: Path, monkeypatch) -> None:  # noqa: ANN001
+def test_download_failure_says_how_to_supply_a_checkpoint(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from urllib.error import URLError
 
     def refuse(url: str, dst: str, *args: object, **kwargs: object) -> None:
