@@ -140,7 +140,7 @@ def test_use_cache_false_writes_nothing(
         comments, "detoxify", checkpoint=tiny_detoxify.checkpoint, cache_dir=cache_dir, use_cache=False
     )
     assert result.report.cache_misses == 4 and result.report.extra["cache_key"] is None
-    assert not cache_dir.exists()
+    assert not cache_dir.exists()  # not even the checkpoint-hash memo
 
 
 def test_default_cache_dir_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:

@@ -235,6 +235,7 @@ class DetoxifyScorer:
         batch_size: int = 32,
         precision: str = "fp32",
         cache_dir: str | os.PathLike[str] | None = None,
+        hash_memo: bool = True,
         download_timeout: float = 30.0,
     ) -> None:
         if checkpoint is None and model not in MODEL_URLS:
@@ -250,7 +251,7 @@ class DetoxifyScorer:
         self.batch_size = int(batch_size)
         self.precision = precision
         self.long_text = "truncate"
-        self.memo_dir = resolve_cache_dir(cache_dir)
+        self.memo_dir = resolve_cache_dir(cache_dir) if hash_memo else None  # checkpoint sha256 memo
         self.download_timeout = download_timeout
         self.detoxify: Any = None  # the loaded detoxify.Detoxify object
         self.model: Any = None  # its torch model, once loaded

@@ -24,6 +24,7 @@ _DETOXIFY_OPTIONS = (
     "batch_size",
     "precision",
     "cache_dir",
+    "hash_memo",
     "download_timeout",
 )
 
@@ -36,7 +37,7 @@ def make_scorer(name: str, **options: Any) -> Scorer:
     """A scorer by name (``auto``, ``detoxify``, ``profanity``) with its options.
 
     Options: ``model``, ``checkpoint``, ``hf_config_path``, ``device``, ``batch_size``, ``precision``,
-    ``cache_dir`` (where the checkpoint-hash memo lives), ``download_timeout``. The profanity scorer
+    ``cache_dir`` (where the checkpoint-hash memo lives), ``hash_memo``, ``download_timeout``. The profanity scorer
     ignores them. ``auto`` returns whichever scorer it resolves to (see :func:`resolve_scorer`).
     """
     scorer, _ = resolve_scorer(name, **options)

@@ -59,7 +59,8 @@ def score_frame(
         "hf_config_path": hf_config_path,
         "device": device,
         "batch_size": batch_size,
-        "cache_dir": root if use_cache else None,
+        "cache_dir": root,
+        "hash_memo": use_cache,
     }
     chosen, reason = resolve_scorer(scorer, **options)
     try:
