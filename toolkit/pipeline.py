@@ -84,6 +84,8 @@ def run_experiment(settings: RunSettings, run_dir: str | Path, resolved_config: 
             device=sc.device, batch_size=sc.batch_size, cache_dir=sc.cache_dir, use_cache=sc.use_cache,
         )
     frame, report = scored.frame, scored.report
+    if report.fallback_reason:
+        log.warning("scorer=%s used %s instead of Detoxify: %s", sc.name, report.scorer, report.fallback_reason)
     frame.write_parquet(run_dir / "comments.parquet")
 
     a, p = settings.analysis, settings.plot

@@ -43,6 +43,7 @@ register_configs()
 def main(cfg: DictConfig) -> None:
     """Run the composed experiment into Hydra's run directory."""
     os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+    logging.getLogger("fontTools").setLevel(logging.WARNING)  # PDF font subsetting chatter
     from toolkit.pipeline import run_experiment
 
     settings = to_settings(cfg)
