@@ -167,7 +167,7 @@ def iter_json_lines(path: Path) -> Iterator[JsonLine]:
                 yield JsonLine(number, error=f"not valid UTF-8 at byte {error.start}")
                 continue
             try:
-                yield JsonLine(number, value=json.loads(text))
+                yield JsonLine(number, value=json.loads(text.rstrip("\r\n")))
             except json.JSONDecodeError as error:
                 yield JsonLine(number, error=f"malformed JSON: {error.msg} (column {error.colno})")
             except RecursionError:

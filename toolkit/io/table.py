@@ -1,0 +1,694 @@
+"""Tables (CSV, TSV, Parquet, JSON lines) with a column mapping: one row per comment.
+
+``columns`` maps canonical fields to the table's columns, e.g. ``{text: BODY, comment_id: X, removed:
+REMOVED}``; a field left out of the mapping uses a column of its own name when there is one, and ``null``
+switches it off. Every field may be missing:
+
+- no ``parent_id`` column: parents unknown, every comment ``structure="flat"`` at depth 1;
+- no ``thread_id`` column: one thread per file, named after the file stem (or ``thread_id=``), with no post
+  row (comments without a parent are flat at depth 1);
+- no ``comment_id`` column: ids are the 1-based record numbers ("1", "2", ...);
+- ``is_post``: a mapped column, else a row whose id equals its thread id and has no parent.
+
+Values: ids are trimmed strings; ``removed``/``deleted``/``is_post`` accept 1/0, true/false, yes/no, t/f,
+y/n (any case; empty = unknown); ``created_at`` epoch seconds or ISO-8601 strings (no offset = UTC);
+``score`` integers. ``"[removed]"``/``"[deleted]"`` (and the other placeholders of the text loader) in the
+text become flags with null text; ``author`` ``"[deleted]"`` becomes null. ``html_unescape`` decodes HTML
+entities (``&gt;``) in the text; ``normalize_newlines`` (default on) turns CRLF inside texts into LF.
+A value that cannot be parsed rejects its row, naming the file, the line the record starts on, the field
+and the value. Columns the mapping does not use are kept (an unnamed column becomes ``column_<n>``; a name
+that clashes with a canonical column gets the prefix ``src_``).
+
+Reading: Polars' readers (lazy scans for Parquet and JSON lines); CSV/TSV bytes are decoded with
+``encoding`` first when it is not UTF-8 (e.g. ``latin-1``). A CSV whose records do not all have the
+header's number of fields, or that Polars cannot parse (bad quoting, invalid UTF-8), is re-read record by
+record with Python's csv module, so that each bad record is rejected on its own and the rest kept.
+"""
+
+from __future__ import annotations
+
+import codecs
+import contextlib
+import csv
+import html
+import io
+import json
+import sys
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from functools import partial
+from pathlib import Path
+from typing import Any, Literal
+
+import polars as pl
+
+from toolkit.io._records import DUPLICATE_REASON, iter_json_lines, read_bytes
+from toolkit.io.base import LoadError, LoadResult, Rejects, register
+from toolkit.io.text_thread import DELETED_PLACEHOLDERS, REMOVED_PLACEHOLDERS
+from toolkit.schema import SOURCE_SCHEMA, conform
+from toolkit.threads import dedupe_comments
+
+FileType = Literal["csv", "tsv", "parquet", "jsonl"]
+FIELDS = (
+    "comment_id",
+    "thread_id",
+    "parent_id",
+    "is_post",
+    "author",
+    "text",
+    "created_at",
+    "score",
+    "removed",
+    "deleted",
+)
+SUFFIXES: dict[str, FileType] = {
+    ".csv": "csv",
+    ".tsv": "tsv",
+    ".tab": "tsv",
+    ".parquet": "parquet",
+    ".pq": "parquet",
+    ".jsonl": "jsonl",
+    ".ndjson": "jsonl",
+}
+TRUE_VALUES = ("1", "true", "t", "yes", "y", "1.0")
+FALSE_VALUES = ("0", "false", "f", "no", "n", "0.0")
+DELETED_AUTHOR = "[deleted]"
+_ENTITY = r"&(?:#[0-9]{1,7}|#[xX][0-9a-fA-F]{1,6}|[A-Za-z][A-Za-z0-9]{1,31});"
+_QUOTED = r'"(?:[^"]|"")*"'
+_RECORD = "__record__"
+_SRC = "__source__:"
+_MIN_SECONDS, _MAX_SECONDS = -62_135_596_800.0, 253_402_214_400.0  # 0001-01-01 .. 9999-12-31
+
+
+@dataclass
+class _Raw:
+    """The table as read: every column, ``_record`` (0-based record number), and what reading rejected."""
+
+    frame: pl.DataFrame
+    rejected: list[tuple[int | None, str | None, str]] = field(default_factory=list)  # (line, field, reason)
+    blank_lines: int = 0
+    records: int = 0  # data records read, good or bad (blank lines excluded)
+    record_lines: list[int] | None = None  # 1-based line each kept record starts on, when already known
+
+
+# --------------------------------------------------------------------------------------------------
+# reading CSV/TSV
+
+
+def _decode(path: Path, raw: bytes, encoding: str) -> tuple[str, bool]:
+    """The file's text, and whether some bytes were not valid in ``encoding`` (replaced by U+FFFD)."""
+    try:
+        codec = codecs.lookup(encoding).name
+    except LookupError:
+        raise LoadError(path, f"unknown encoding {encoding!r}", field="encoding") from None
+    if codec == "utf-8":
+        codec = "utf-8-sig"  # drop a byte-order mark, as spreadsheet exports often have one
+    try:
+        return raw.decode(codec), False
+    except UnicodeDecodeError:
+        return raw.decode(codec, errors="replace"), True
+
+
+def _bad_byte_rows(path: Path, raw: bytes, encoding: str) -> set[int]:
+    """1-based physical lines holding bytes that are not valid in ``encoding``."""
+    bad: set[int] = set()
+    codec = codecs.lookup(encoding).name
+    for number, line in enumerate(raw.split(b"\n"), start=1):
+        try:
+            line.decode("utf-8-sig" if codec == "utf-8" and number == 1 else codec)
+        except UnicodeDecodeError:
+            bad.add(number)
+    return bad
+
+
+def _fast_csv_ok(text: str, separator: str, n_fields: int) -> bool:
+    """Whether every record of ``text`` has ``n_fields`` fields and no line is blank (vectorised check).
+
+    Quoted fields (which may hold separators and line breaks) are collapsed to one character, after which
+    each line is one record whose separators can be counted.
+    """
+    lines = (
+        pl.Series([text], dtype=pl.String())
+        .str.replace_all(_QUOTED, "Q")
+        .str.split("\n")
+        .explode()
+        .str.strip_suffix("\r")
+    )
+    if lines.len() and lines[-1] == "":
+        lines = lines.head(-1)
+    if lines.len() <= 1:
+        return True
+    body = lines.slice(1)
+    if (body == "").any():
+        return False
+    return bool((body.str.count_matches(separator, literal=True) == n_fields - 1).all())
+
+
+@contextlib.contextmanager
+def _csv_field_limit() -> Iterator[None]:
+    """Lift the csv module's 128 KiB field limit (huge comments are real) for the duration."""
+    old = csv.field_size_limit()
+    csv.field_size_limit(min(sys.maxsize, 2**31 - 1))
+    try:
+        yield
+    finally:
+        csv.field_size_limit(old)
+
+
+def _csv_records(text: str, separator: str) -> Iterator[tuple[int, list[str] | None, str | None]]:
+    """``(start line, fields or None, error)`` for each record, continuing past a malformed one."""
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=separator, strict=True)
+    while True:
+        start = reader.line_num + 1
+        try:
+            record = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as error:
+            message = str(error)
+            if "unexpected end of data" in message:
+                message = "unterminated quoted field (the file may be truncated)"
+            yield start, None, f"malformed CSV: {message}"
+            if reader.line_num < start:  # no progress: stop rather than loop
+                return
+            continue
+        yield start, record, None
+
+
+def _header_names(names: list[str]) -> list[str]:
+    """Unique, non-empty column names (an unnamed column n -> ``column_<n>``, repeats -> ``name_<k>``)."""
+    out: list[str] = []
+    for position, name in enumerate(names, start=1):
+        name = name.strip() or f"column_{position}"
+        candidate, k = name, 1
+        while candidate in out:
+            k += 1
+            candidate = f"{name}_{k}"
+        out.append(candidate)
+    return out
+
+
+def _read_csv_slow(path: Path, text: str, separator: str, bad_lines: set[int]) -> _Raw:
+    """Record-by-record read with the csv module: bad records are rejected, the rest kept."""
+    rejected: list[tuple[int | None, str | None, str]] = []
+    header: list[str] | None = None
+    columns: list[list[str]] = []
+    lines: list[int] = []
+    numbers: list[int] = []
+    blank = records = 0
+    with _csv_field_limit():
+        for start, record, error in _csv_records(text, separator):
+            if header is None:
+                if error is not None:
+                    raise LoadError(path, f"cannot read the header: {error}", line=start)
+                if not record:
+                    blank += 1
+                    continue
+                header = _header_names(record)
+                columns = [[] for _ in header]
+                continue
+            if record is not None and not record:
+                blank += 1
+                continue
+            records += 1
+            if error is not None:
+                rejected.append((start, None, error))
+                continue
+            assert record is not None
+            end = start + sum(value.count("\n") for value in record)
+            if any(line in bad_lines for line in range(start, end + 1)):
+                rejected.append((start, None, "not valid text in the file's encoding (bytes replaced)"))
+                continue
+            if len(record) != len(header):
+                rejected.append((start, None, f"record has {len(record)} fields, the header {len(header)}"))
+                continue
+            for values, value in zip(columns, record, strict=True):
+                values.append(value)
+            lines.append(start)
+            numbers.append(records - 1)
+    if header is None:
+        raise LoadError(path, "empty file: no header")
+    frame = pl.DataFrame(
+        {
+            **{
+                name: pl.Series(name, values, dtype=pl.String())
+                for name, values in zip(header, columns, strict=True)
+            },
+            _RECORD: pl.Series(_RECORD, numbers, dtype=pl.Int64()),
+        }  # fmt: skip
+    )
+    return _Raw(frame, rejected, blank_lines=blank, records=records, record_lines=lines)
+
+
+def _read_delimited(path: Path, separator: str, encoding: str) -> _Raw:
+    raw = read_bytes(path)
+    if not raw.strip():
+        raise LoadError(path, "empty file")
+    text, had_bad_bytes = _decode(path, raw, encoding)
+    if not text.strip():
+        raise LoadError(path, "empty file")
+    if not had_bad_bytes:
+        try:
+            frame = pl.read_csv(
+                text.encode("utf-8"),
+                separator=separator,
+                infer_schema=False,
+                empty_string_is_null=False,
+                raise_if_empty=False,
+            )
+        except (pl.exceptions.PolarsError, ValueError):
+            frame = None
+        if frame is not None and _fast_csv_ok(text, separator, frame.width):
+            names = _header_names(list(frame.columns))
+            frame = frame.rename(dict(zip(frame.columns, names, strict=True)))
+            frame = frame.with_columns(pl.int_range(pl.len(), dtype=pl.Int64()).alias(_RECORD))
+            return _Raw(frame, records=frame.height)
+    bad_lines = _bad_byte_rows(path, raw, encoding) if had_bad_bytes else set()
+    return _read_csv_slow(path, text, separator, bad_lines)
+
+
+def _csv_lines(path: Path, encoding: str, separator: str) -> list[int]:
+    """1-based line each data record starts on (blank lines skipped): only to describe rejects."""
+    text, _ = _decode(path, read_bytes(path), encoding)
+    lines: list[int] = []
+    first = True
+    with _csv_field_limit():
+        for start, record, _error in _csv_records(text, separator):
+            if record is not None and not record:
+                continue
+            if first:
+                first = False
+                continue
+            lines.append(start)
+    return lines
+
+
+# --------------------------------------------------------------------------------------------------
+# reading JSON lines and Parquet
+
+
+def _json_text(value: Any) -> str | None:
+    if value is None or isinstance(value, str):
+        return value
+    return json.dumps(value, ensure_ascii=False)
+
+
+def _read_jsonl(path: Path) -> _Raw:
+    raw = read_bytes(path)
+    if not raw.strip():
+        raise LoadError(path, "empty file")
+    try:
+        names = list(pl.scan_ndjson(path, infer_schema_length=None).collect_schema())
+        frame = pl.scan_ndjson(path, schema=dict.fromkeys(names, pl.String())).collect()
+        frame = frame.with_columns(pl.int_range(pl.len(), dtype=pl.Int64()).alias(_RECORD))
+        return _Raw(frame, records=frame.height)
+    except (pl.exceptions.PolarsError, ValueError, OSError):
+        pass
+    rows: list[dict[str, str | None]] = []
+    lines: list[int] = []
+    numbers: list[int] = []
+    rejected: list[tuple[int | None, str | None, str]] = []
+    keys: dict[str, None] = {}
+    records = 0
+    for line in iter_json_lines(path):
+        records += 1
+        if line.error is not None:
+            rejected.append((line.number, None, line.error))
+        elif not isinstance(line.value, dict):
+            rejected.append((line.number, None, f"expected a JSON object, got {type(line.value).__name__}"))
+        else:
+            rows.append({str(k): _json_text(v) for k, v in line.value.items()})
+            keys.update(dict.fromkeys(rows[-1]))
+            lines.append(line.number)
+            numbers.append(records - 1)
+    if rows == [] and rejected and len(rejected) == records:
+        first_line, _, reason = rejected[0]
+        raise LoadError(path, f"not JSON lines: {reason}", line=first_line)
+    schema = dict.fromkeys(keys, pl.String())
+    frame = pl.DataFrame(rows, schema=schema) if rows else pl.DataFrame(schema=schema)
+    frame = frame.with_columns(pl.Series(_RECORD, numbers, dtype=pl.Int64()))
+    return _Raw(frame, rejected, records=records, record_lines=lines)
+
+
+def _jsonl_lines(path: Path) -> list[int]:
+    """1-based line of each non-blank line (= record) of a JSON-lines file."""
+    return [line.number for line in iter_json_lines(path)]
+
+
+def _read_parquet(path: Path) -> _Raw:
+    try:
+        frame = pl.scan_parquet(path).collect()
+    except (pl.exceptions.PolarsError, OSError, ValueError) as error:
+        raise LoadError(path, f"cannot read as Parquet: {str(error).splitlines()[0][:200]}") from None
+    frame = frame.rename(dict(zip(frame.columns, _header_names(list(frame.columns)), strict=True)))
+    frame = frame.with_columns(pl.int_range(pl.len(), dtype=pl.Int64()).alias(_RECORD))
+    return _Raw(frame, records=frame.height)
+
+
+# --------------------------------------------------------------------------------------------------
+# parsing the mapped columns (vectorised)
+
+
+def _as_text(frame: pl.DataFrame, name: str) -> pl.Expr:
+    """A column as trimmed text (whatever its type), empty -> null."""
+    dtype = frame.schema[name]
+    column = pl.col(name)
+    if dtype != pl.String:
+        column = column.cast(pl.String, strict=False)
+    column = column.str.strip_chars()
+    return pl.when(column == "").then(None).otherwise(column)
+
+
+def _bool_like(frame: pl.DataFrame, name: str) -> tuple[pl.Expr, pl.Expr]:
+    """(parsed Boolean, invalid) for a boolean-like column."""
+    if frame.schema[name] == pl.Boolean:
+        return pl.col(name), pl.lit(False)
+    key = _as_text(frame, name).str.to_lowercase()
+    parsed = (
+        pl.when(key.is_in(TRUE_VALUES)).then(True).when(key.is_in(FALSE_VALUES)).then(False).otherwise(None)
+    )
+    return parsed, key.is_not_null() & parsed.is_null()
+
+
+def _score(frame: pl.DataFrame, name: str) -> tuple[pl.Expr, pl.Expr]:
+    """(Int64 score, invalid): integers, or integral floats/strings like "12.0"."""
+    dtype = frame.schema[name]
+    if dtype.is_integer():
+        value = pl.col(name).cast(pl.Int64, strict=False)
+        return value, pl.col(name).is_not_null() & value.is_null()
+    text = _as_text(frame, name)
+    as_int = text.cast(pl.Int64, strict=False)
+    as_float = text.cast(pl.Float64, strict=False)
+    integral = as_float.is_finite() & (as_float == as_float.round(0)) & (as_float.abs() < 2.0**63)
+    value = pl.coalesce(as_int, pl.when(integral).then(as_float.cast(pl.Int64, strict=False)))
+    return value, text.is_not_null() & value.is_null()
+
+
+_ISO_FORMATS = (
+    ("%Y-%m-%dT%H:%M:%S%.f%#z", True),
+    ("%Y-%m-%d %H:%M:%S%.f%#z", True),
+    ("%Y-%m-%dT%H:%M:%S%.f", False),
+    ("%Y-%m-%d %H:%M:%S%.f", False),
+    ("%Y-%m-%dT%H:%M", False),
+    ("%Y-%m-%d %H:%M", False),
+    ("%Y-%m-%d", False),
+)
+
+
+def _epoch(seconds: pl.Expr) -> pl.Expr:
+    inside = seconds.is_finite() & (seconds >= _MIN_SECONDS) & (seconds <= _MAX_SECONDS)
+    micros = pl.when(inside).then((seconds * 1_000_000).round(0)).cast(pl.Int64, strict=False)
+    return pl.from_epoch(micros, time_unit="us").dt.replace_time_zone("UTC")
+
+
+def _created_at(frame: pl.DataFrame, name: str) -> tuple[pl.Expr, pl.Expr]:
+    """(UTC datetime, invalid) from epoch seconds or ISO-8601 text (or a Parquet datetime/number)."""
+    dtype = frame.schema[name]
+    column = pl.col(name)
+    if isinstance(dtype, pl.Datetime):
+        value = (
+            column.dt.replace_time_zone("UTC")
+            if dtype.time_zone is None
+            else column.dt.convert_time_zone("UTC")
+        )
+        return value.dt.cast_time_unit("us"), pl.lit(False)
+    if isinstance(dtype, pl.Date):
+        return column.cast(pl.Datetime("us")).dt.replace_time_zone("UTC"), pl.lit(False)
+    if dtype.is_numeric():
+        value = _epoch(column.cast(pl.Float64))
+        return value, column.is_not_null() & value.is_null()
+    text = _as_text(frame, name)
+    candidates = [_epoch(text.cast(pl.Float64, strict=False))]
+    for fmt, aware in _ISO_FORMATS:
+        parsed = text.str.to_datetime(fmt, strict=False, time_unit="us", time_zone="UTC" if aware else None)
+        candidates.append(parsed if aware else parsed.dt.replace_time_zone("UTC"))
+    value = pl.coalesce(candidates)
+    return value, text.is_not_null() & value.is_null()
+
+
+def _unescape_html(text: pl.Series) -> pl.Series:
+    """HTML entities decoded (``&gt;`` -> ``>``); only values holding an entity go through :func:`html.unescape`."""
+    mask = text.str.contains(_ENTITY).fill_null(False)
+    if not mask.any():
+        return text
+    positions = mask.arg_true()
+    values = [html.unescape(value) for value in text.filter(mask).to_list()]
+    return text.scatter(positions, pl.Series(values, dtype=pl.String()))
+
+
+def _resolve_mapping(path: Path, names: list[str], columns: Mapping[str, Any] | None) -> dict[str, str]:
+    """field -> source column: the mapping first, then a column named like the field."""
+    columns = dict(columns or {})
+    unknown = sorted(set(columns) - set(FIELDS))
+    if unknown:
+        raise LoadError(
+            path, f"unknown field(s) {unknown} in columns; known: {', '.join(FIELDS)}", field="columns"
+        )
+    mapping: dict[str, str] = {}
+    for name in FIELDS:
+        if name in columns:
+            source = columns[name]
+            if source is None:
+                continue
+            if not isinstance(source, str) or source not in names:
+                raise LoadError(
+                    path,
+                    f"column {source!r} (for {name}) is not in the file; its columns: {names}",
+                    field=f"columns.{name}",
+                )
+            mapping[name] = source
+        elif name in names:
+            mapping[name] = name
+    if len(set(mapping.values())) != len(mapping):
+        raise LoadError(path, f"one column mapped to two fields: {mapping}", field="columns")
+    return mapping
+
+
+def _canonical(
+    raw: pl.DataFrame,
+    mapping: dict[str, str],
+    *,
+    thread_id: str,
+    platform: str,
+    html_unescape: bool,
+    normalize_newlines: bool,
+) -> pl.DataFrame:
+    """The canonical columns plus ``_error_field``/``_error_value`` (null when the row parsed)."""
+    errors: list[tuple[str, pl.Expr, pl.Expr]] = []  # (field, invalid, raw value)
+    exprs: dict[str, pl.Expr] = {}
+
+    def raw_value(name: str) -> pl.Expr:
+        return pl.col(mapping[name]).cast(pl.String, strict=False)
+
+    if "comment_id" in mapping:
+        exprs["comment_id"] = _as_text(raw, mapping["comment_id"])
+        errors.append(("comment_id", exprs["comment_id"].is_null(), pl.lit("")))
+    else:
+        exprs["comment_id"] = (pl.col(_RECORD) + 1).cast(pl.String)
+    if "thread_id" in mapping:
+        exprs["thread_id"] = _as_text(raw, mapping["thread_id"])
+        errors.append(("thread_id", exprs["thread_id"].is_null(), pl.lit("")))
+    else:
+        exprs["thread_id"] = pl.lit(thread_id, dtype=pl.String)
+    exprs["parent_id"] = (
+        _as_text(raw, mapping["parent_id"]) if "parent_id" in mapping else pl.lit(None, pl.String)
+    )
+    if "author" in mapping:
+        author = _as_text(raw, mapping["author"])
+        exprs["author"] = pl.when(author == DELETED_AUTHOR).then(None).otherwise(author)
+    flags: dict[str, pl.Expr] = {}
+    for name in ("is_post", "removed", "deleted"):
+        if name in mapping:
+            flags[name], invalid = _bool_like(raw, mapping[name])
+            errors.append((name, invalid, raw_value(name)))
+    if "created_at" in mapping:
+        exprs["created_at"], invalid = _created_at(raw, mapping["created_at"])
+        errors.append(("created_at", invalid, raw_value("created_at")))
+    if "score" in mapping:
+        exprs["score"], invalid = _score(raw, mapping["score"])
+        errors.append(("score", invalid, raw_value("score")))
+
+    frame = raw.with_columns(
+        **exprs,
+        **{f"_flag_{k}": v for k, v in flags.items()},
+        _error_field=pl.coalesce(
+            [pl.when(invalid).then(pl.lit(name)) for name, invalid, _ in errors] or [pl.lit(None, pl.String)]
+        ),
+        _error_value=pl.coalesce(
+            [pl.when(invalid).then(value) for _, invalid, value in errors] or [pl.lit(None, pl.String)]
+        ),
+    )
+    if "text" in mapping:
+        text = frame[mapping["text"]].cast(pl.String, strict=False)
+        if normalize_newlines:
+            text = text.str.replace_all("\r\n", "\n", literal=True)
+        if html_unescape:
+            text = _unescape_html(text)
+        frame = frame.with_columns(text.alias("text"))
+        key = pl.col("text").str.strip_chars().str.to_lowercase()
+        placeholder_removed = key.is_in(sorted(REMOVED_PLACEHOLDERS)).fill_null(False)
+        placeholder_deleted = key.is_in(sorted(DELETED_PLACEHOLDERS)).fill_null(False)
+    else:
+        frame = frame.with_columns(text=pl.lit(None, pl.String))
+        placeholder_removed = placeholder_deleted = pl.lit(False)
+    removed = pl.col("_flag_removed") if "removed" in flags else pl.lit(False)
+    deleted = pl.col("_flag_deleted") if "deleted" in flags else pl.lit(False)
+    if "is_post" in flags:
+        is_post = pl.col("_flag_is_post").fill_null(False)
+    elif "thread_id" in mapping:
+        is_post = ((pl.col("comment_id") == pl.col("thread_id")) & pl.col("parent_id").is_null()).fill_null(
+            False
+        )
+    else:
+        is_post = pl.lit(False)
+    frame = frame.with_columns(
+        removed=pl.when(placeholder_removed).then(True).otherwise(removed),
+        deleted=pl.when(placeholder_deleted).then(True).otherwise(deleted),
+        text=pl.when(placeholder_removed | placeholder_deleted).then(None).otherwise(pl.col("text")),
+        is_post=is_post,
+        platform=pl.lit(platform, dtype=pl.String),
+        source_position=pl.col(_RECORD),
+    )
+    return frame.drop([c for c in frame.columns if c.startswith("_flag_")])
+
+
+# --------------------------------------------------------------------------------------------------
+# the loader
+
+
+def _file_type(path: Path, file_type: str | None) -> FileType:
+    if file_type is not None:
+        if file_type not in ("csv", "tsv", "parquet", "jsonl"):
+            raise LoadError(
+                path, f"file_type must be csv, tsv, parquet or jsonl, got {file_type!r}", field="file_type"
+            )
+        return file_type  # type: ignore[return-value]
+    suffix = path.suffix.lower()
+    if suffix in SUFFIXES:
+        return SUFFIXES[suffix]
+    raise LoadError(
+        path,
+        f"cannot tell the table type from {suffix!r}; pass file_type=csv|tsv|parquet|jsonl",
+        field="file_type",
+    )
+
+
+def read_table(
+    path: str | Path,
+    *,
+    columns: Mapping[str, str | None] | None = None,
+    file_type: FileType | None = None,
+    separator: str | None = None,
+    encoding: str = "utf-8",
+    html_unescape: bool = False,
+    normalize_newlines: bool = True,
+    thread_id: str | None = None,
+    platform: str = "table",
+    keep_columns: bool = True,
+    strict: bool = False,
+) -> LoadResult:
+    """Load one table (see the module docstring); ``stats["records"] == frame.height + rejects.height``.
+
+    ``file_type`` defaults from the suffix (.csv, .tsv/.tab, .parquet/.pq, .jsonl/.ndjson); ``separator``
+    defaults to "," for CSV and a tab for TSV; ``encoding`` applies to CSV/TSV. Repeated ids keep the last
+    version (``stats["duplicates_dropped"]``, one reject each).
+    """
+    path = Path(path)
+    if path.is_dir():
+        raise LoadError(path, "expected a table file, got a directory")
+    if not path.is_file():
+        raise LoadError(path, "no such file")
+    kind = _file_type(path, file_type)
+    if kind in ("csv", "tsv"):
+        sep = separator if separator is not None else ("," if kind == "csv" else "\t")
+        if len(sep) != 1:
+            raise LoadError(path, f"separator must be one character, got {sep!r}", field="separator")
+        raw = _read_delimited(path, sep, encoding)
+    elif kind == "parquet":
+        raw = _read_parquet(path)
+    else:
+        raw = _read_jsonl(path)
+    names = [c for c in raw.frame.columns if c != _RECORD]
+    mapping = _resolve_mapping(path, names, columns)
+    # the source columns live under private names while the canonical ones are built beside them
+    frame = _canonical(
+        raw.frame.rename({c: _SRC + c for c in names}),
+        {name: _SRC + source for name, source in mapping.items()},
+        thread_id=thread_id or path.stem,
+        platform=platform,
+        html_unescape=html_unescape,
+        normalize_newlines=normalize_newlines,
+    )
+
+    line_cache: dict[str, list[int]] = {}
+
+    def record_lines() -> list[int]:
+        """1-based line of every record read (kept ones), computed only when a reject needs it."""
+        if raw.record_lines is not None:
+            return raw.record_lines
+        if "lines" not in line_cache:
+            if kind in ("csv", "tsv"):
+                line_cache["lines"] = _csv_lines(path, encoding, sep)
+            elif kind == "jsonl":
+                line_cache["lines"] = _jsonl_lines(path)
+            else:
+                line_cache["lines"] = list(range(1, raw.frame.height + 1))
+        return line_cache["lines"]
+
+    def line_of(position_in_raw: int) -> int | None:
+        lines = record_lines()
+        return lines[position_in_raw] if position_in_raw < len(lines) else None
+
+    rejects = Rejects(strict=strict)
+    pending: list[tuple[int | None, str | None, str]] = list(raw.rejected)
+    frame = frame.with_row_index("_raw_row")
+    bad = frame.filter(pl.col("_error_field").is_not_null())
+    for raw_row, name, value in bad.select("_raw_row", "_error_field", "_error_value").iter_rows():
+        source = mapping[name]
+        reason = (
+            f"missing value in column {source!r}"
+            if value in (None, "")
+            else f"cannot parse {value!r:.60} (column {source!r})"
+        )
+        pending.append((line_of(raw_row), name, reason))
+    frame = frame.filter(pl.col("_error_field").is_null())
+
+    duplicates = 0
+    if frame.height and frame.select(pl.struct("thread_id", "comment_id").is_duplicated().any()).item():
+        kept, duplicates = dedupe_comments(frame)
+        dropped = frame.join(kept.select("_raw_row"), on="_raw_row", how="anti")
+        for raw_row, thread, comment in dropped.select("_raw_row", "thread_id", "comment_id").iter_rows():
+            pending.append((line_of(raw_row), "comment_id", f"{DUPLICATE_REASON}: {thread}/{comment}"))
+        frame = kept
+    for line, name, reason in sorted(pending, key=lambda item: (item[0] is None, item[0] or 0)):
+        rejects.add(path, line, name, reason)
+
+    extras = [c for c in names if c not in mapping.values()] if keep_columns else []
+    renamed = {_SRC + c: (f"src_{c}" if c in SOURCE_SCHEMA else c) for c in extras}
+    frame = conform(
+        frame.select(
+            *[c for c in SOURCE_SCHEMA if c in frame.columns],
+            *[pl.col(source).alias(name) for source, name in renamed.items()],
+        )
+    )
+    stats = {
+        "records": raw.records,
+        "rows_kept": frame.height,
+        "rows_rejected": len(rejects.rows),
+        "blank_lines": raw.blank_lines,
+        "duplicates_dropped": duplicates,
+        "columns": mapping,
+        "file_type": kind,
+    }
+    return LoadResult(frame=frame, rejects=rejects.frame(), stats=stats, files=[path])
+
+
+def _suffix_is(*suffixes: str) -> Any:
+    return lambda p: Path(p).is_file() and Path(p).suffix.lower() in suffixes
+
+
+register("table")(read_table)
+register("csv", detect=_suffix_is(".csv"))(partial(read_table, file_type="csv"))
+register("tsv", detect=_suffix_is(".tsv", ".tab"))(partial(read_table, file_type="tsv"))
+register("parquet", detect=_suffix_is(".parquet", ".pq"))(partial(read_table, file_type="parquet"))
+register("jsonl")(partial(read_table, file_type="jsonl"))
