@@ -1,11 +1,14 @@
-"""Toxicity by reply depth: mean and share above a threshold, with thread-bootstrap CIs."""
+"""Toxicity by reply depth, by position in the thread and by thread size: mean and share above a
+threshold, each with thread-bootstrap CIs."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
+import numpy as np
 import polars as pl
 
+from toolkit.analysis.common import assign_bins, binned_profile, edge_labels, with_thread_position
 from toolkit.analysis.stats import bootstrap_mean
 
 
@@ -69,3 +72,56 @@ def depth_profile(
         "threshold": pl.Float64, "ci_method": pl.String,
     }
     return pl.DataFrame(out, schema=schema).sort("min_depth")
+
+
+def position_profile(
+    frame: pl.DataFrame,
+    *,
+    label: str = "toxicity",
+    threshold: float = 0.5,
+    n_bins: int = 10,
+    n_boot: int = 1000,
+    seed: int = 0,
+) -> pl.DataFrame:
+    """Toxicity by relative position in the thread (0 = first comment, 1 = last, by time then page order),
+    in ``n_bins`` equal-width bins, with thread-bootstrap CIs. Threads of one comment sit at position 0."""
+    edges = np.linspace(0.0, 1.0, n_bins + 1)
+    names = edge_labels(edges, fmt="{:.2g}")
+    rows = with_thread_position(frame)
+    idx = assign_bins(rows["relative_position"].to_numpy(), edges)
+    rows = rows.with_columns(
+        pl.Series("bin", [names[i] for i in idx], dtype=pl.String),
+        pl.Series("bin_order", edges[idx], dtype=pl.Float64),
+    )
+    return binned_profile(rows, bin_col="bin", order_col="bin_order", label=label, threshold=threshold,
+                          n_boot=n_boot, seed=seed).rename({"bin": "position_bin", "bin_order": "position_low"})
+
+
+DEFAULT_SIZE_EDGES = (1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000)
+
+
+def thread_size_profile(
+    frame: pl.DataFrame,
+    *,
+    label: str = "toxicity",
+    threshold: float = 0.5,
+    size_edges: Sequence[int] | None = None,
+    n_boot: int = 1000,
+    seed: int = 0,
+) -> pl.DataFrame:
+    """Toxicity by thread size (comments in the thread, post excluded) in bins starting at ``size_edges``
+    (the last open-ended), with thread-bootstrap CIs."""
+    edges = sorted(set(int(e) for e in (size_edges or DEFAULT_SIZE_EDGES)))
+    rows = with_thread_position(frame)
+    size = pl.col("thread_size")
+    expr = pl.when(size < edges[0]).then(pl.lit(f"<{edges[0]}"))
+    low = pl.when(size < edges[0]).then(pl.lit(0))
+    for lo, hi in zip(edges, edges[1:], strict=False):
+        expr = expr.when(size < hi).then(pl.lit(str(lo) if hi - lo == 1 else f"{lo}-{hi - 1}"))
+        low = low.when(size < hi).then(pl.lit(lo))
+    rows = rows.with_columns(
+        expr.otherwise(pl.lit(f"{edges[-1]}+")).alias("size_bin"),
+        low.otherwise(pl.lit(edges[-1])).cast(pl.Float64).alias("size_low"),
+    )
+    return binned_profile(rows, bin_col="size_bin", order_col="size_low", label=label, threshold=threshold,
+                          n_boot=n_boot, seed=seed).rename({"bin": "size_bin", "bin_order": "size_low"})

@@ -33,3 +33,50 @@ def thread_view_table(frame: pl.DataFrame, *, label: str = "toxicity", thread_id
             pl.col("text").str.slice(0, 80).str.replace_all(r"\s+", " ").alias("snippet"),
         )
     )
+
+
+def thread_tree_table(
+    frame: pl.DataFrame,
+    *,
+    label: str = "toxicity",
+    thread_id: str | None = None,
+    pick: str = "largest",
+    max_nodes: int = 3000,
+) -> tuple[pl.DataFrame, str]:
+    """The rows a thread-tree figure draws, and a caption note.
+
+    One thread (``thread_id``, else the ``largest`` one or the one with the ``most_removed`` comments), in
+    time then page order (``position``), at most ``max_nodes`` rows (the earliest; later ones are cut and
+    the note says so).
+    """
+    if pick not in ("largest", "most_removed"):
+        raise ValueError(f"thread_tree pick must be 'largest' or 'most_removed', not {pick!r}")
+    columns = ["thread_id", "comment_id", "parent_id", "is_post", "reply_depth", "structure", "position", "score",
+               "removed", "deleted"]
+    if thread_id is None:
+        stats = frame.group_by("thread_id").agg(pl.len(), pl.col("removed").fill_null(False).sum().alias("n_removed"))
+        key = ["len", "n_removed"] if pick == "largest" else ["n_removed", "len"]
+        stats = stats.sort([*key, "thread_id"], descending=[True, True, False])
+        if stats.height == 0:
+            return pl.DataFrame(schema={c: pl.String for c in columns}), "empty frame"
+        thread_id = stats["thread_id"][0]
+    rows = frame.filter(pl.col("thread_id") == str(thread_id))
+    if rows.height == 0:
+        raise ValueError(f"thread_tree: no thread {thread_id!r} in the data")
+    rows = rows.sort([pl.col("is_post"), pl.col("created_at"), pl.col("source_position")],
+                     descending=[True, False, False], nulls_last=True).with_row_index("position")
+    n = rows.height
+    rows = rows.head(max_nodes)
+    table = rows.select(
+        "thread_id", "comment_id", "parent_id", "is_post", "reply_depth", pl.col("structure").cast(pl.String),
+        pl.col("position").cast(pl.Int64), pl.col(label).alias("score"), pl.col("removed").fill_null(False),
+        pl.col("deleted").fill_null(False),
+    )
+    comments = table.filter(~pl.col("is_post"))
+    note = (f"thread {thread_id}: {comments.height:,} comments, {int(comments['removed'].sum()):,} removed, "
+            f"{int(comments['deleted'].sum()):,} deleted, {int(comments['score'].is_null().sum()):,} without text")
+    if n > max_nodes:
+        note += f"; first {max_nodes:,} of {n:,} rows drawn"
+    if (comments["structure"] == "flat").any():
+        note += "; no reply links in the source: comments hang from the post (dotted)"
+    return table, note

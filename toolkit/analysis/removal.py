@@ -2,10 +2,21 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import Any
+
 import numpy as np
 import polars as pl
 
-from toolkit.analysis.stats import bootstrap_difference, bootstrap_mean
+from toolkit.analysis.common import assign_bins, comments_only, edge_labels, with_parent_score
+from toolkit.analysis.stats import (
+    bootstrap_difference,
+    bootstrap_mean,
+    cluster_bootstrap,
+    cohen_d,
+    stratified_permutation_pvalue,
+    weighted_mean,
+)
 
 COMPARISON_SCHEMA = {
     "comparison": pl.String, "group": pl.String, "n": pl.Int64, "n_threads": pl.Int64, "mean": pl.Float64,
@@ -14,7 +25,9 @@ COMPARISON_SCHEMA = {
 TEST_SCHEMA = {
     "comparison": pl.String, "n_removed_side": pl.Int64, "n_kept_side": pl.Int64, "difference": pl.Float64,
     "low": pl.Float64, "high": pl.Float64, "p_value": pl.Float64, "roc_auc": pl.Float64,
+    "risk_ratio": pl.Float64, "rr_low": pl.Float64, "rr_high": pl.Float64,
 }
+NAN = float("nan")
 
 
 def _compare(rows: pl.DataFrame, flag: str, label: str, name: str, n_boot: int, seed: int) -> tuple[list, dict]:
@@ -28,7 +41,8 @@ def _compare(rows: pl.DataFrame, flag: str, label: str, name: str, n_boot: int, 
     test = bootstrap_difference(rows[label], rows[flag], rows["thread_id"], n_boot=n_boot, seed=seed)
     return groups, {"comparison": name, "n_removed_side": test["n_true"], "n_kept_side": test["n_false"],
                     "difference": test["difference"], "low": test["low"], "high": test["high"],
-                    "p_value": test["p_value"], "roc_auc": np.nan}
+                    "p_value": test["p_value"], "roc_auc": NAN, "risk_ratio": NAN, "rr_low": NAN,
+                    "rr_high": NAN}
 
 
 def removal_auc(frame: pl.DataFrame, *, label: str = "toxicity") -> float:
@@ -59,3 +73,247 @@ def removal_context(
         groups += g
         tests.append(t)
     return pl.DataFrame(groups, schema=COMPARISON_SCHEMA), pl.DataFrame(tests, schema=TEST_SCHEMA)
+
+
+# ------------------------------------- matched context ----------------------------------------------------
+
+CONTEXTS = ("self", "parent", "siblings", "replies")
+MATCHED_SCHEMA = {
+    "context": pl.String, "n_removed": pl.Int64, "n_kept": pl.Int64, "n_strata": pl.Int64, "n_threads": pl.Int64,
+    "mean_removed": pl.Float64, "mean_kept": pl.Float64, "difference": pl.Float64, "low": pl.Float64,
+    "high": pl.Float64, "cohen_d": pl.Float64, "p_value": pl.Float64, "p_method": pl.String, "ci_method": pl.String,
+}
+
+
+def context_scores(frame: pl.DataFrame, *, label: str = "toxicity") -> pl.DataFrame:
+    """Each comment with the ``label`` score of itself, its parent, its siblings (mean over the other
+    replies to the same parent) and its direct replies (mean). Null where there is none with a score;
+    parent and siblings need reply links (``structure == "tree"``)."""
+    scored = pl.col(label).is_not_null() & pl.col(label).is_not_nan()
+    value = pl.when(scored).then(pl.col(label)).otherwise(None)
+    base = frame.with_columns(value.alias("_v"), scored.cast(pl.Int64).alias("_k"))
+    by_parent = (
+        base.filter(pl.col("parent_id").is_not_null() & ~pl.col("is_post"))
+        .group_by("thread_id", "parent_id")
+        .agg(pl.col("_v").sum().alias("_sum"), pl.col("_k").sum().alias("_cnt"))
+    )
+    parents = base.select(pl.col("thread_id"), pl.col("comment_id").alias("parent_id"), pl.col("_v").alias("parent"))
+    replies = by_parent.select(
+        pl.col("thread_id"), pl.col("parent_id").alias("comment_id"),
+        pl.when(pl.col("_cnt") > 0).then(pl.col("_sum") / pl.col("_cnt")).otherwise(None).alias("replies"),
+    )
+    tree = pl.col("structure") == "tree"
+    out = (
+        base.join(parents, on=["thread_id", "parent_id"], how="left", maintain_order="left")
+        .join(by_parent, on=["thread_id", "parent_id"], how="left", maintain_order="left")
+        .join(replies, on=["thread_id", "comment_id"], how="left", maintain_order="left")
+        .with_columns(
+            pl.col("_v").alias("self"),
+            pl.when(tree).then(pl.col("parent")).otherwise(None).alias("parent"),
+            pl.when(tree & (pl.col("_cnt") - pl.col("_k") > 0))
+            .then((pl.col("_sum") - pl.col("_v").fill_null(0.0)) / (pl.col("_cnt") - pl.col("_k")))
+            .otherwise(None)
+            .alias("siblings"),
+        )
+    )
+    return comments_only(out).select(
+        "thread_id", "comment_id", "reply_depth", "removed", *CONTEXTS
+    )
+
+
+def _matched_difference(values: np.ndarray, removed: np.ndarray, strata: np.ndarray, n_strata: int,
+                        w: np.ndarray) -> float:
+    """Σ_s n_removed,s (mean removed_s - mean kept_s) / Σ_s n_removed,s over strata holding both groups."""
+    r = removed.astype(np.float64)
+    cr = np.bincount(strata, weights=w * r, minlength=n_strata)
+    ck = np.bincount(strata, weights=w * (1 - r), minlength=n_strata)
+    sr = np.bincount(strata, weights=w * r * values, minlength=n_strata)
+    sk = np.bincount(strata, weights=w * (1 - r) * values, minlength=n_strata)
+    ok = (cr > 0) & (ck > 0)
+    if not ok.any():
+        return float("nan")
+    return float((cr[ok] * (sr[ok] / cr[ok] - sk[ok] / ck[ok])).sum() / cr[ok].sum())
+
+
+def matched_context(
+    frame: pl.DataFrame, *, label: str = "toxicity", n_boot: int = 1000, seed: int = 0
+) -> pl.DataFrame:
+    """Removed comments vs kept comments of the *same thread and depth*: toxicity of the comment itself,
+    its parent, its siblings and its replies.
+
+    Within each (thread, depth) stratum holding both groups, the removed mean minus the kept mean,
+    averaged over strata weighted by their removed comments (``difference``; ``mean_kept`` is the
+    matched kept mean). CI: thread bootstrap; p: permutation of the removed flag within strata.
+    """
+    ctx = context_scores(frame, label=label)
+    out = []
+    for context in CONTEXTS:
+        rows = ctx.filter(pl.col(context).is_not_null() & pl.col("removed").is_not_null()
+                          & pl.col("reply_depth").is_not_null())
+        key = rows.select(pl.concat_str(["thread_id", pl.col("reply_depth").cast(pl.String)], separator="\x1f"))
+        strata_labels, strata = np.unique(key.to_series().to_numpy(), return_inverse=True)
+        removed = rows["removed"].to_numpy().astype(bool)
+        values = rows[context].to_numpy().astype(np.float64)
+        n_strata = int(strata_labels.size)
+        has_r = np.bincount(strata, weights=removed, minlength=n_strata) > 0
+        has_k = np.bincount(strata, weights=~removed, minlength=n_strata) > 0
+        matched = (has_r & has_k)[strata] if rows.height else np.zeros(0, bool)
+        rows, values, removed, strata = rows.filter(pl.Series(matched)), values[matched], removed[matched], strata[matched]
+        _, strata = np.unique(strata, return_inverse=True)
+        n_strata = int(strata.max()) + 1 if strata.size else 0
+
+        def stat(w: np.ndarray, v=values, r=removed, s=strata, k=n_strata) -> float:
+            return _matched_difference(v, r, s, k, w)
+
+        boot = cluster_bootstrap(stat, rows["thread_id"], n_boot=n_boot, seed=seed)
+        p = stratified_permutation_pvalue(
+            lambda g, v=values, s=strata, k=n_strata: _matched_difference(v, g, s, k, np.ones(v.size)),
+            removed, strata, n_perm=n_boot, seed=seed,
+        )
+        mean_removed = float(values[removed].mean()) if removed.any() else float("nan")
+        out.append({
+            "context": context, "n_removed": int(removed.sum()), "n_kept": int((~removed).sum()),
+            "n_strata": n_strata, "n_threads": int(rows["thread_id"].n_unique()),
+            "mean_removed": mean_removed, "mean_kept": mean_removed - boot.estimate, "difference": boot.estimate,
+            "low": boot.low, "high": boot.high, "cohen_d": cohen_d(values[removed], values[~removed]),
+            "p_value": p, "p_method": "permutation within thread x depth", "ci_method": boot.method,
+        })
+    return pl.DataFrame(out, schema=MATCHED_SCHEMA)
+
+
+# ------------------------------------- removal rate by parent toxicity ------------------------------------
+
+RATE_SCHEMA = {
+    "parent_bin": pl.String, "bin_low": pl.Float64, "n": pl.Int64, "n_threads": pl.Int64, "n_removed": pl.Int64,
+    "removal_rate": pl.Float64, "rate_low": pl.Float64, "rate_high": pl.Float64, "ci_method": pl.String,
+}
+DEFAULT_PARENT_BINS = (0.0, 0.2, 0.4, 0.6, 0.8, 1.0)
+
+
+def _parented(frame: pl.DataFrame, label: str, include_post_parent: bool) -> pl.DataFrame:
+    rows = comments_only(with_parent_score(frame, label)).filter(
+        (pl.col("structure") == "tree") & pl.col("parent_is_post").is_not_null() & pl.col("removed").is_not_null()
+    )
+    return rows if include_post_parent else rows.filter(~pl.col("parent_is_post"))
+
+
+def removal_by_parent(
+    frame: pl.DataFrame,
+    *,
+    label: str = "toxicity",
+    bins: Sequence[float] = DEFAULT_PARENT_BINS,
+    include_post_parent: bool = True,
+    n_boot: int = 1000,
+    seed: int = 0,
+) -> pl.DataFrame:
+    """Share of replies removed, by the parent's toxicity bin (thread-bootstrap CIs). Replies whose parent
+    has no score (removed/deleted, no text) form their own ``no score`` row."""
+    rows = _parented(frame, label, include_post_parent)
+    names = edge_labels(bins)
+    idx = assign_bins(rows["parent_score"].fill_null(np.nan).to_numpy(), bins)
+    out = []
+    for i, name in [(i, n) for i, n in enumerate(names)] + [(-1, "no score")]:
+        part = rows.filter(pl.Series(idx == i))
+        ci = bootstrap_mean(part["removed"].cast(pl.Float64), part["thread_id"], n_boot=n_boot, seed=seed)
+        out.append({"parent_bin": name, "bin_low": float(bins[i]) if i >= 0 else float("nan"), "n": ci.n,
+                    "n_threads": ci.n_clusters, "n_removed": int(part["removed"].sum()), "removal_rate": ci.estimate,
+                    "rate_low": ci.low, "rate_high": ci.high, "ci_method": ci.method})
+    return pl.DataFrame(out, schema=RATE_SCHEMA)
+
+
+def removal_parent_test(
+    frame: pl.DataFrame,
+    *,
+    label: str = "toxicity",
+    threshold: float = 0.5,
+    include_post_parent: bool = True,
+    n_boot: int = 1000,
+    seed: int = 0,
+) -> dict[str, Any]:
+    """Removal rate of replies to a toxic parent (score >= threshold) minus that of replies to a non-toxic
+    one: n, risk difference and ratio with thread-bootstrap CIs, bootstrap p-value."""
+    rows = _parented(frame, label, include_post_parent).filter(pl.col("parent_score").is_not_null())
+    toxic = (rows["parent_score"] >= threshold).to_numpy()
+    y = rows["removed"].to_numpy().astype(np.float64)
+    diff = bootstrap_difference(y, toxic, rows["thread_id"], n_boot=n_boot, seed=seed)
+
+    def ratio(w: np.ndarray) -> float:
+        a, b = weighted_mean(y[toxic], w[toxic]), weighted_mean(y[~toxic], w[~toxic])
+        return a / b if b > 0 else float("nan")
+
+    rr = cluster_bootstrap(ratio, rows["thread_id"], n_boot=n_boot, seed=seed, null=1.0)
+    return {"comparison": f"replies to toxic (>= {threshold:g}) vs non-toxic parents", "n_removed_side": diff["n_true"],
+            "n_kept_side": diff["n_false"], "difference": diff["difference"], "low": diff["low"], "high": diff["high"],
+            "p_value": diff["p_value"], "roc_auc": NAN, "risk_ratio": rr.estimate, "rr_low": rr.low,
+            "rr_high": rr.high}
+
+
+# ------------------------------------- calm-down after a removal ------------------------------------------
+
+CALM_SCHEMA = {
+    "group": pl.String, "n_events": pl.Int64, "n_threads": pl.Int64, "window": pl.Int64, "mean_before": pl.Float64,
+    "mean_after": pl.Float64, "change": pl.Float64, "change_low": pl.Float64, "change_high": pl.Float64,
+    "p_value": pl.Float64, "ci_method": pl.String,
+}
+
+
+def window_means(frame: pl.DataFrame, *, label: str = "toxicity", window: int = 10, scope: str = "thread") -> pl.DataFrame:
+    """For every timed comment: mean score of the ``window`` comments just before it and just after it in
+    time, within its thread (``scope="thread"``) or its top-level sub-thread (``scope="root"``)."""
+    if scope not in ("thread", "root"):
+        raise ValueError(f"calm_down scope must be 'thread' or 'root', not {scope!r}")
+    key = "thread_id" if scope == "thread" else "root_id"
+    rows = comments_only(frame).filter(pl.col("created_at").is_not_null() & pl.col(key).is_not_null())
+    rows = rows.sort([key, "created_at", "source_position"])
+    v = rows[label].fill_nan(None).to_numpy().astype(np.float64) if rows.height else np.zeros(0)
+    scored = ~np.isnan(v)
+    cs = np.r_[0.0, np.cumsum(np.where(scored, v, 0.0))]
+    cc = np.r_[0, np.cumsum(scored)]
+    groups = rows[key].to_numpy()
+    n = rows.height
+    pos = np.arange(n)
+    new = np.r_[True, groups[1:] != groups[:-1]] if n else np.zeros(0, bool)
+    start = np.maximum.accumulate(np.where(new, pos, 0)) if n else pos
+    end_marks = np.r_[new[1:], True] if n else new
+    end = np.minimum.accumulate(np.where(end_marks, pos, n)[::-1])[::-1] + 1 if n else pos
+    b0, b1 = np.maximum(start, pos - window), pos
+    a0, a1 = pos + 1, np.minimum(end, pos + 1 + window)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        before = np.where(cc[b1] - cc[b0] > 0, (cs[b1] - cs[b0]) / (cc[b1] - cc[b0]), np.nan)
+        after = np.where(cc[a1] - cc[a0] > 0, (cs[a1] - cs[a0]) / (cc[a1] - cc[a0]), np.nan)
+    return rows.select("thread_id", "comment_id", "removed").with_columns(
+        pl.Series("mean_before", before).fill_nan(None), pl.Series("mean_after", after).fill_nan(None)
+    )
+
+
+def calm_down(
+    frame: pl.DataFrame,
+    *,
+    label: str = "toxicity",
+    window: int = 10,
+    scope: str = "thread",
+    n_boot: int = 1000,
+    seed: int = 0,
+) -> tuple[pl.DataFrame, dict[str, Any]]:
+    """Does the conversation calm down after a removal? For each removed comment with a timestamp, mean
+    toxicity of the ``window`` comments after it minus the ``window`` before it; kept comments give the
+    baseline. Returns the per-group table and the removed-minus-kept test (a difference in differences).
+    Empty when the data has no timestamps."""
+    w = window_means(frame, label=label, window=window, scope=scope).filter(
+        pl.col("mean_before").is_not_null() & pl.col("mean_after").is_not_null() & pl.col("removed").is_not_null()
+    ).with_columns((pl.col("mean_after") - pl.col("mean_before")).alias("change"))
+    out = []
+    for flag, name in ((True, "removed"), (False, "kept")):
+        part = w.filter(pl.col("removed") == flag)
+        change = part["change"].to_numpy().astype(np.float64)
+        boot = cluster_bootstrap(lambda wt, c=change: weighted_mean(c, wt), part["thread_id"], n_boot=n_boot, seed=seed)
+        out.append({"group": name, "n_events": part.height, "n_threads": part["thread_id"].n_unique(),
+                    "window": int(window), "mean_before": part["mean_before"].mean(),
+                    "mean_after": part["mean_after"].mean(), "change": boot.estimate, "change_low": boot.low,
+                    "change_high": boot.high, "p_value": boot.p_value, "ci_method": boot.method})
+    diff = bootstrap_difference(w["change"], w["removed"], w["thread_id"], n_boot=n_boot, seed=seed)
+    test = {"comparison": f"change after - before ({window} comments), removed vs kept",
+            "n_removed_side": diff["n_true"], "n_kept_side": diff["n_false"], "difference": diff["difference"],
+            "low": diff["low"], "high": diff["high"], "p_value": diff["p_value"], "roc_auc": float("nan"),
+            "risk_ratio": float("nan"), "rr_low": float("nan"), "rr_high": float("nan")}
+    return pl.DataFrame(out, schema=CALM_SCHEMA), test

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -114,3 +116,281 @@ def bootstrap_difference(
         out["p_value"] = float(min(1.0, 2 * min((reps <= 0).mean(), (reps >= 0).mean())))
     out["difference"] = diff
     return out
+
+
+# ---------------------------------------------------------------------------------------------------------
+# General cluster bootstrap: any statistic that can be written over per-row frequency weights.
+# Resampling whole threads with replacement is the same as giving every row of thread t the weight
+# "how many times t was drawn", so one code path serves means, AUCs, rank correlations and curves.
+# ---------------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class BootResult:
+    """A statistic with its cluster-bootstrap percentile CI and a two-sided bootstrap p-value vs ``null``."""
+
+    estimate: float
+    low: float
+    high: float
+    p_value: float
+    n: int
+    n_clusters: int
+    method: str
+
+
+def cluster_codes(clusters: pl.Series | np.ndarray | list) -> tuple[np.ndarray, int, int, str]:
+    """Integer codes of the resampling units: threads, or rows when there is only one thread.
+
+    Returns ``(codes, n_units, n_threads, method)``.
+    """
+    c = np.asarray(pl.Series(clusters).cast(pl.String).fill_null("").to_numpy())
+    if c.size == 0:
+        return np.zeros(0, dtype=np.int64), 0, 0, THREAD_BOOTSTRAP
+    labels, codes = np.unique(c, return_inverse=True)
+    if labels.size == 1:
+        return np.arange(c.size, dtype=np.int64), int(c.size), 1, COMMENT_BOOTSTRAP
+    return codes.astype(np.int64), int(labels.size), int(labels.size), THREAD_BOOTSTRAP
+
+
+def bootstrap_pvalue(replicates: np.ndarray, null: float) -> float:
+    """Two-sided percentile-bootstrap p-value: twice the share of replicates on the far side of ``null``."""
+    reps = np.asarray(replicates, dtype=np.float64)
+    reps = reps[~np.isnan(reps)]
+    if reps.size == 0:
+        return float("nan")
+    return float(min(1.0, 2 * min((reps <= null).mean(), (reps >= null).mean())))
+
+
+def bootstrap_replicates(
+    stat: Callable[[np.ndarray], float | np.ndarray],
+    clusters: pl.Series | np.ndarray | list,
+    *,
+    n_boot: int = 1000,
+    seed: int = 0,
+) -> tuple[np.ndarray, np.ndarray, int, str]:
+    """``stat(row_weights)`` on the data (all weights 1) and on ``n_boot`` thread-resampled replicates.
+
+    Returns ``(estimate, replicates, n_threads, method)``; replicates has shape ``(n_boot, ...)``.
+    """
+    codes, n_units, n_threads, method = cluster_codes(clusters)
+    estimate = np.asarray(stat(np.ones(codes.size)), dtype=np.float64)
+    if n_units == 0:
+        return estimate, np.full((0, *estimate.shape), np.nan), 0, method
+    w = _weights(n_units, n_boot, seed)
+    reps = np.stack([np.asarray(stat(w[b][codes]), dtype=np.float64) for b in range(n_boot)])
+    return estimate, reps, n_threads, method
+
+
+def cluster_bootstrap(
+    stat: Callable[[np.ndarray], float],
+    clusters: pl.Series | np.ndarray | list,
+    *,
+    n_boot: int = 1000,
+    seed: int = 0,
+    level: float = 0.95,
+    null: float = 0.0,
+) -> BootResult:
+    """A scalar statistic of weighted rows with a thread-bootstrap percentile CI and p-value vs ``null``."""
+    estimate, reps, n_threads, method = bootstrap_replicates(stat, clusters, n_boot=n_boot, seed=seed)
+    low, high = percentile_ci(reps, level)
+    n = int(np.asarray(pl.Series(clusters)).size)
+    return BootResult(float(estimate), float(low), float(high), bootstrap_pvalue(reps, null), n, n_threads, method)
+
+
+def percentile_ci(replicates: np.ndarray, level: float = 0.95) -> tuple[np.ndarray, np.ndarray]:
+    """Percentile interval over the first axis, NaN replicates ignored (NaN where none are left)."""
+    reps = np.asarray(replicates, dtype=np.float64)
+    alpha = (1 - level) / 2
+    if reps.shape[0] == 0 or np.isnan(reps).all(axis=0).all():
+        nan = np.full(reps.shape[1:], np.nan)
+        return (nan, nan.copy()) if nan.ndim else (np.float64(np.nan), np.float64(np.nan))
+    with np.errstate(invalid="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        low, high = np.nanquantile(reps, [alpha, 1 - alpha], axis=0)
+    return low, high
+
+
+def stratified_permutation_pvalue(
+    stat: Callable[[np.ndarray], float],
+    group: np.ndarray,
+    strata: np.ndarray | None = None,
+    *,
+    n_perm: int = 1000,
+    seed: int = 0,
+    null: float = 0.0,
+) -> float:
+    """Two-sided permutation p-value: ``group`` shuffled within ``strata`` (threads, thread x depth, ...).
+
+    ``stat(group)`` is the test statistic; p = (1 + #{|T* - null| >= |T - null|}) / (1 + n_perm).
+    """
+    group = np.asarray(group)
+    observed = stat(group)
+    if np.isnan(observed) or n_perm <= 0:
+        return float("nan")
+    strata = np.zeros(group.size, dtype=np.int64) if strata is None else np.asarray(strata)
+    _, codes = np.unique(strata, return_inverse=True)
+    codes = codes.astype(np.float64)
+    rng = np.random.default_rng(seed)
+    base = np.argsort(codes, kind="stable")
+    hits, valid = 0, 0
+    tol = 1e-12 * max(1.0, abs(observed - null))
+    for _ in range(n_perm):
+        # integer stratum code + a uniform draw in [0, 1): sorting groups by stratum, shuffled within it
+        shuffled = np.argsort(codes + rng.random(group.size))
+        permuted = np.empty_like(group)
+        permuted[base] = group[shuffled]
+        t = stat(permuted)
+        if np.isnan(t):
+            continue
+        valid += 1
+        hits += abs(t - null) >= abs(observed - null) - tol
+    return float((1 + hits) / (1 + valid))
+
+
+# ----------------------------------------- weighted statistics -------------------------------------------
+
+
+def weighted_mean(values: np.ndarray, w: np.ndarray) -> float:
+    """Σ w·v / Σ w (NaN when the weights sum to zero)."""
+    total = w.sum()
+    return float((w * values).sum() / total) if total > 0 else float("nan")
+
+
+def cohen_d(a: np.ndarray, b: np.ndarray) -> float:
+    """Standardised mean difference (mean a - mean b) / pooled SD; NaN when it is undefined."""
+    a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
+    if a.size < 2 or b.size < 2:
+        return float("nan")
+    pooled = ((a.size - 1) * a.var(ddof=1) + (b.size - 1) * b.var(ddof=1)) / (a.size + b.size - 2)
+    return float((a.mean() - b.mean()) / np.sqrt(pooled)) if pooled > 0 else float("nan")
+
+
+class RankedScores:
+    """Scores sorted once (descending) with their tie groups, so weighted AUC/AP/curves are O(n) per call.
+
+    Weighted versions equal the unweighted statistic on the sample with row i repeated ``w[i]`` times,
+    which is what a thread-bootstrap replicate is.
+    """
+
+    def __init__(self, y: np.ndarray, scores: np.ndarray):
+        y = np.asarray(y, dtype=bool)
+        s = np.asarray(scores, dtype=np.float64)
+        self.order = np.argsort(-s, kind="stable")
+        s_sorted = s[self.order]
+        self.y = y[self.order]
+        new_group = np.r_[True, s_sorted[1:] != s_sorted[:-1]] if s.size else np.zeros(0, bool)
+        self.group = np.cumsum(new_group) - 1
+        self.n_groups = int(self.group[-1]) + 1 if s.size else 0
+        self.thresholds = s_sorted[new_group]
+
+    def with_labels(self, y: np.ndarray) -> RankedScores:
+        """The same ranking with other outcomes (for permutation tests): no re-sorting."""
+        other = object.__new__(RankedScores)
+        other.order, other.group, other.n_groups, other.thresholds = self.order, self.group, self.n_groups, self.thresholds
+        other.y = np.asarray(y, dtype=bool)[self.order]
+        return other
+
+    def _cum(self, w: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        ws = np.asarray(w, dtype=np.float64)[self.order]
+        tp = np.bincount(self.group, weights=ws * self.y, minlength=self.n_groups)
+        fp = np.bincount(self.group, weights=ws * ~self.y, minlength=self.n_groups)
+        return tp, fp
+
+    def auc(self, w: np.ndarray) -> float:
+        """ROC AUC: P(score of a positive > score of a negative) + ½ P(tie), weighted."""
+        tp, fp = self._cum(w)
+        pos, neg = tp.sum(), fp.sum()
+        if pos <= 0 or neg <= 0:
+            return float("nan")
+        neg_below = neg - np.cumsum(fp)  # negatives strictly below each (descending) tie group
+        return float((tp * (neg_below + 0.5 * fp)).sum() / (pos * neg))
+
+    def average_precision(self, w: np.ndarray) -> float:
+        """PR AUC as average precision (sklearn's definition): Σ (R_k - R_{k-1}) P_k over thresholds."""
+        tp, fp = self._cum(w)
+        pos = tp.sum()
+        if pos <= 0:
+            return float("nan")
+        ctp, cfp = np.cumsum(tp), np.cumsum(fp)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            precision = np.where(ctp + cfp > 0, ctp / (ctp + cfp), 0.0)
+        return float((tp / pos * precision).sum())
+
+    def roc_on_grid(self, w: np.ndarray, fpr_grid: np.ndarray) -> np.ndarray:
+        """True-positive rate at each false-positive rate of ``fpr_grid`` (linear between ROC points)."""
+        tp, fp = self._cum(w)
+        pos, neg = tp.sum(), fp.sum()
+        if pos <= 0 or neg <= 0:
+            return np.full(fpr_grid.shape, np.nan)
+        tpr = np.r_[0.0, np.cumsum(tp) / pos]
+        fpr = np.r_[0.0, np.cumsum(fp) / neg]
+        return np.interp(fpr_grid, fpr, tpr)
+
+    def pr_on_grid(self, w: np.ndarray, recall_grid: np.ndarray) -> np.ndarray:
+        """Interpolated precision (best precision at recall >= r) at each recall of ``recall_grid``."""
+        tp, fp = self._cum(w)
+        pos = tp.sum()
+        if pos <= 0:
+            return np.full(recall_grid.shape, np.nan)
+        ctp, cfp = np.cumsum(tp), np.cumsum(fp)
+        recall = ctp / pos
+        with np.errstate(invalid="ignore", divide="ignore"):
+            precision = np.where(ctp + cfp > 0, ctp / (ctp + cfp), 0.0)
+        best = np.maximum.accumulate(precision[::-1])[::-1]  # max precision at this recall or beyond
+        idx = np.searchsorted(recall, recall_grid, side="left")
+        out = np.full(recall_grid.shape, 0.0)
+        inside = idx < recall.size
+        out[inside] = best[idx[inside]]
+        return out
+
+
+def _weighted_midranks(values: np.ndarray, w: np.ndarray, order: np.ndarray, group: np.ndarray) -> np.ndarray:
+    """Midranks of ``values`` in the sample where row i appears ``w[i]`` times (ties share the mean rank)."""
+    ws = w[order]
+    gw = np.bincount(group, weights=ws)
+    before = np.cumsum(gw) - gw
+    ranks_sorted = before[group] + (gw[group] + 1) / 2
+    ranks = np.empty_like(ranks_sorted)
+    ranks[order] = ranks_sorted
+    return ranks
+
+
+class RankPairs:
+    """Two score columns prepared once for weighted Spearman correlation (sort orders and tie groups)."""
+
+    def __init__(self, x: np.ndarray, y: np.ndarray):
+        self.x, self.y = np.asarray(x, np.float64), np.asarray(y, np.float64)
+        self.ox, self.gx = self._groups(self.x)
+        self.oy, self.gy = self._groups(self.y)
+
+    @staticmethod
+    def _groups(v: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        order = np.argsort(v, kind="stable")
+        s = v[order]
+        return order, np.cumsum(np.r_[True, s[1:] != s[:-1]]) - 1 if v.size else np.zeros(0, np.int64)
+
+    def spearman(self, w: np.ndarray) -> float:
+        """Spearman's rho of the weighted (frequency-expanded) sample."""
+        w = np.asarray(w, dtype=np.float64)
+        if w.sum() < 2:
+            return float("nan")
+        rx = _weighted_midranks(self.x, w, self.ox, self.gx)
+        ry = _weighted_midranks(self.y, w, self.oy, self.gy)
+        return weighted_pearson(rx, ry, w)
+
+    def pearson(self, w: np.ndarray) -> float:
+        """Pearson's r of the weighted sample."""
+        return weighted_pearson(self.x, self.y, np.asarray(w, dtype=np.float64))
+
+
+def weighted_pearson(x: np.ndarray, y: np.ndarray, w: np.ndarray) -> float:
+    """Pearson correlation with frequency weights (NaN when either side is constant)."""
+    total = w.sum()
+    if total <= 0:
+        return float("nan")
+    mx, my = (w * x).sum() / total, (w * y).sum() / total
+    dx, dy = x - mx, y - my
+    sxx, syy, sxy = (w * dx * dx).sum(), (w * dy * dy).sum(), (w * dx * dy).sum()
+    if sxx <= 1e-15 * total or syy <= 1e-15 * total:
+        return float("nan")
+    return float(sxy / np.sqrt(sxx * syy))

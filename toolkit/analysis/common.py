@@ -1,0 +1,125 @@
+"""Helpers shared by the analyses: comment rows, time order, parent scores, binned profiles with CIs."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import polars as pl
+
+from toolkit.analysis.stats import bootstrap_mean
+
+# Labels Detoxify and the embedded scorer write; used to find score columns when none are named.
+KNOWN_LABELS = (
+    "toxicity", "severe_toxicity", "obscene", "threat", "insult", "identity_attack", "sexual_explicit",
+)
+
+PROFILE_SCHEMA: dict[str, pl.DataType] = {
+    "bin": pl.String(), "bin_order": pl.Float64(), "n": pl.Int64(), "n_unscored": pl.Int64(),
+    "n_threads": pl.Int64(), "mean": pl.Float64(), "mean_low": pl.Float64(), "mean_high": pl.Float64(),
+    "share_above": pl.Float64(), "share_low": pl.Float64(), "share_high": pl.Float64(),
+    "threshold": pl.Float64(), "ci_method": pl.String(),
+}
+
+
+def comments_only(frame: pl.DataFrame) -> pl.DataFrame:
+    """The comment rows (the post left out)."""
+    return frame.filter(~pl.col("is_post").fill_null(False))
+
+
+def score_columns(frame: pl.DataFrame, labels: Sequence[str] | None = None) -> list[str]:
+    """The score columns to use: ``labels`` as given (checked), else the known labels present in ``frame``."""
+    if labels:
+        missing = [c for c in labels if c not in frame.columns]
+        if missing:
+            raise ValueError(f"score columns {missing} not in the frame (columns: {frame.columns})")
+        return list(labels)
+    return [c for c in KNOWN_LABELS if c in frame.columns and frame[c].dtype.is_float()]
+
+
+def time_order_key() -> list[pl.Expr]:
+    """Sort key for 'order in the thread': creation time where known, page order to break ties / fill gaps."""
+    return [pl.col("created_at"), pl.col("source_position")]
+
+
+def with_thread_position(frame: pl.DataFrame) -> pl.DataFrame:
+    """Add ``position`` (0-based rank of each comment in its thread by time, then page order),
+    ``thread_size`` (comments in the thread, post excluded) and ``relative_position`` in [0, 1]."""
+    rows = comments_only(frame).sort(["thread_id", *time_order_key()], nulls_last=True)
+    return rows.with_columns(
+        pl.int_range(pl.len()).over("thread_id").cast(pl.Int64).alias("position"),
+        pl.len().over("thread_id").cast(pl.Int64).alias("thread_size"),
+    ).with_columns(
+        pl.when(pl.col("thread_size") > 1)
+        .then(pl.col("position") / (pl.col("thread_size") - 1))
+        .otherwise(0.0)
+        .alias("relative_position")
+    )
+
+
+def with_parent_score(frame: pl.DataFrame, label: str, name: str = "parent_score") -> pl.DataFrame:
+    """Add the parent's ``label`` score (null when the parent is unknown, missing or unscored) and
+    ``parent_is_post``."""
+    parents = frame.select(
+        pl.col("thread_id"), pl.col("comment_id").alias("parent_id"), pl.col(label).alias(name),
+        pl.col("is_post").alias("parent_is_post"),
+    )
+    return frame.join(parents, on=["thread_id", "parent_id"], how="left", maintain_order="left")
+
+
+def edge_labels(edges: Sequence[float], closed_last: bool = True, fmt: str = "{:g}") -> list[str]:
+    """``[a, b)`` labels for consecutive edges; the last bin is closed (``[a, b]``) when ``closed_last``."""
+    out = []
+    for i, (lo, hi) in enumerate(zip(edges, edges[1:], strict=False)):
+        right = "]" if closed_last and i == len(edges) - 2 else ")"
+        out.append(f"[{fmt.format(lo)}, {fmt.format(hi)}{right}")
+    return out
+
+
+def assign_bins(values: np.ndarray, edges: Sequence[float]) -> np.ndarray:
+    """Bin index of each value for ``edges`` (last bin closed); -1 outside the edges or NaN."""
+    edges = np.asarray(edges, dtype=np.float64)
+    v = np.asarray(values, dtype=np.float64)
+    idx = np.searchsorted(edges, v, side="right") - 1
+    idx[v == edges[-1]] = edges.size - 2
+    idx[(v < edges[0]) | (v > edges[-1]) | np.isnan(v)] = -1
+    return idx
+
+
+def binned_profile(
+    rows: pl.DataFrame,
+    *,
+    bin_col: str,
+    order_col: str,
+    label: str,
+    threshold: float,
+    n_boot: int,
+    seed: int,
+    value_col: str | None = None,
+) -> pl.DataFrame:
+    """Per bin of ``bin_col``: n, threads, mean of ``value_col`` (default ``label``) and share >= threshold,
+    each with a thread-bootstrap CI. Rows whose value is null are counted in ``n_unscored``. Sorted by
+    ``order_col`` (one number per bin)."""
+    value_col = value_col or label
+    out = []
+    keys = rows.group_by(bin_col, maintain_order=True).agg(pl.col(order_col).min()).sort(order_col, bin_col)
+    for bin_value, order in keys.iter_rows():
+        group = rows.filter(pl.col(bin_col) == bin_value)
+        scored = group.filter(pl.col(value_col).is_not_null() & pl.col(value_col).is_not_nan())
+        mean = bootstrap_mean(scored[value_col], scored["thread_id"], n_boot=n_boot, seed=seed)
+        share = bootstrap_mean((scored[value_col] >= threshold).cast(pl.Float64), scored["thread_id"],
+                               n_boot=n_boot, seed=seed)
+        out.append({
+            "bin": str(bin_value), "bin_order": float(order), "n": mean.n, "n_unscored": group.height - scored.height,
+            "n_threads": mean.n_clusters, "mean": mean.estimate, "mean_low": mean.low, "mean_high": mean.high,
+            "share_above": share.estimate, "share_low": share.low, "share_high": share.high,
+            "threshold": float(threshold), "ci_method": mean.method,
+        })
+    return pl.DataFrame(out, schema=PROFILE_SCHEMA)
+
+
+def ci_methods(table: pl.DataFrame, column: str = "ci_method") -> str:
+    """The distinct CI methods named in a table, for captions (``n/a`` when empty)."""
+    if column not in table.columns or table.height == 0:
+        return "n/a"
+    return "; ".join(sorted(set(table[column].drop_nulls().to_list()))) or "n/a"

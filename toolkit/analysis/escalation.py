@@ -1,0 +1,98 @@
+"""Escalation: does a toxic comment draw toxic replies? Parent→reply correlation and conditional rates."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import polars as pl
+
+from toolkit.analysis.common import assign_bins, binned_profile, comments_only, edge_labels, with_parent_score
+from toolkit.analysis.stats import RankPairs, bootstrap_difference, cluster_bootstrap, weighted_mean
+
+ESCALATION_SCHEMA = {
+    "measure": pl.String, "estimate": pl.Float64, "low": pl.Float64, "high": pl.Float64, "p_value": pl.Float64,
+    "n": pl.Int64, "n_threads": pl.Int64, "ci_method": pl.String, "note": pl.String,
+}
+DEFAULT_PARENT_BINS = (0.0, 0.2, 0.4, 0.6, 0.8, 1.0)
+
+
+def reply_pairs(frame: pl.DataFrame, *, label: str = "toxicity", include_post_parent: bool = False) -> pl.DataFrame:
+    """One row per reply whose parent is in the data, both scored: ``thread_id, parent_score, reply_score``."""
+    rows = comments_only(with_parent_score(frame, label)).filter(
+        (pl.col("structure") == "tree") & pl.col("parent_score").is_not_null() & pl.col(label).is_not_null()
+        & pl.col(label).is_not_nan() & pl.col("parent_score").is_not_nan()
+    )
+    if not include_post_parent:
+        rows = rows.filter(~pl.col("parent_is_post"))
+    return rows.select("thread_id", "comment_id", "parent_score", pl.col(label).alias("reply_score"))
+
+
+def escalation(
+    frame: pl.DataFrame,
+    *,
+    label: str = "toxicity",
+    threshold: float = 0.5,
+    include_post_parent: bool = False,
+    n_boot: int = 1000,
+    seed: int = 0,
+) -> pl.DataFrame:
+    """Parent→reply Spearman and Pearson correlation, P(toxic reply | toxic parent), P(toxic reply | non-toxic
+    parent), their difference and ratio; thread-bootstrap CIs and bootstrap p-values (null 0, or 1 for the
+    ratio). Replies to the post are left out unless ``include_post_parent``."""
+    pairs = reply_pairs(frame, label=label, include_post_parent=include_post_parent)
+    x, y = pairs["parent_score"].to_numpy(), pairs["reply_score"].to_numpy()
+    threads = pairs["thread_id"]
+    ranks = RankPairs(x, y)
+    toxic_parent, toxic_reply = x >= threshold, (y >= threshold).astype(np.float64)
+    n_tp = int(toxic_parent.sum())
+    out = []
+
+    def add(measure: str, stat, null: float | None, n: int, note: str = "") -> None:
+        r = cluster_bootstrap(stat, threads, n_boot=n_boot, seed=seed, null=0.0 if null is None else null)
+        out.append({"measure": measure, "estimate": r.estimate, "low": r.low, "high": r.high,
+                    "p_value": float("nan") if null is None else r.p_value, "n": n, "n_threads": r.n_clusters,
+                    "ci_method": r.method, "note": note})
+
+    add("spearman rho (parent, reply)", ranks.spearman, 0.0, pairs.height, "p-value vs 0")
+    add("pearson r (parent, reply)", ranks.pearson, 0.0, pairs.height, "p-value vs 0")
+    add(f"P(reply >= {threshold:g} | parent >= {threshold:g})",
+        lambda w: weighted_mean(toxic_reply[toxic_parent], w[toxic_parent]), None, n_tp, "a rate, not a test")
+    add(f"P(reply >= {threshold:g} | parent < {threshold:g})",
+        lambda w: weighted_mean(toxic_reply[~toxic_parent], w[~toxic_parent]), None, pairs.height - n_tp,
+        "a rate, not a test")
+    diff = bootstrap_difference(toxic_reply, toxic_parent, threads, n_boot=n_boot, seed=seed)
+    out.append({"measure": "risk difference (toxic - non-toxic parent)", "estimate": diff["difference"],
+                "low": diff["low"], "high": diff["high"], "p_value": diff["p_value"], "n": pairs.height,
+                "n_threads": int(threads.n_unique()), "ci_method": out[0]["ci_method"], "note": "p-value vs 0"})
+
+    def ratio(w: np.ndarray) -> float:
+        a = weighted_mean(toxic_reply[toxic_parent], w[toxic_parent])
+        b = weighted_mean(toxic_reply[~toxic_parent], w[~toxic_parent])
+        return a / b if b > 0 else float("nan")
+
+    add("risk ratio (toxic / non-toxic parent)", ratio, 1.0, pairs.height, "p-value vs 1")
+    return pl.DataFrame(out, schema=ESCALATION_SCHEMA)
+
+
+def reply_by_parent_bin(
+    frame: pl.DataFrame,
+    *,
+    label: str = "toxicity",
+    threshold: float = 0.5,
+    bins: Sequence[float] = DEFAULT_PARENT_BINS,
+    include_post_parent: bool = False,
+    n_boot: int = 1000,
+    seed: int = 0,
+) -> pl.DataFrame:
+    """Mean reply score and share of toxic replies per parent-score bin (thread-bootstrap CIs)."""
+    pairs = reply_pairs(frame, label=label, include_post_parent=include_post_parent)
+    names = edge_labels(bins)
+    idx = assign_bins(pairs["parent_score"].to_numpy(), bins)
+    pairs = pairs.filter(pl.Series(idx >= 0)).with_columns(
+        pl.Series("parent_bin", [names[i] for i in idx[idx >= 0]], dtype=pl.String),
+        pl.Series("bin_low", np.asarray(bins, dtype=np.float64)[idx[idx >= 0]], dtype=pl.Float64),
+    )
+    return binned_profile(pairs, bin_col="parent_bin", order_col="bin_low", label=label, threshold=threshold,
+                          n_boot=n_boot, seed=seed, value_col="reply_score").rename(
+        {"bin": "parent_bin", "bin_order": "parent_low"})

@@ -1,0 +1,203 @@
+"""Does toxicity predict removal? ROC/PR AUC per label, and a logistic regression with thread-clustered SEs.
+
+Also the classification metrics and curves shared with scorer validation (a score vs a binary truth).
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import polars as pl
+
+from toolkit.analysis.common import comments_only, score_columns
+from toolkit.analysis.stats import (
+    RankedScores,
+    bootstrap_replicates,
+    cluster_codes,
+    percentile_ci,
+    stratified_permutation_pvalue,
+)
+
+AUC_SCHEMA = {
+    "label": pl.String, "n": pl.Int64, "n_positive": pl.Int64, "n_threads": pl.Int64, "base_rate": pl.Float64,
+    "roc_auc": pl.Float64, "roc_low": pl.Float64, "roc_high": pl.Float64, "roc_p_value": pl.Float64,
+    "pr_auc": pl.Float64, "pr_low": pl.Float64, "pr_high": pl.Float64, "ci_method": pl.String,
+    "p_method": pl.String,
+}
+CURVE_SCHEMA = {
+    "label": pl.String, "curve": pl.String, "x": pl.Float64, "y": pl.Float64, "low": pl.Float64,
+    "high": pl.Float64, "n": pl.Int64, "n_positive": pl.Int64, "auc": pl.Float64,
+}
+LOGIT_SCHEMA = {
+    "term": pl.String, "odds_ratio": pl.Float64, "or_low": pl.Float64, "or_high": pl.Float64, "coef": pl.Float64,
+    "se": pl.Float64, "p_value": pl.Float64, "n": pl.Int64, "n_events": pl.Int64, "n_threads": pl.Int64,
+    "se_type": pl.String, "note": pl.String,
+}
+P_METHOD = "permutation of the outcome within threads (AUC = 0.5)"
+
+
+def _prepared(frame: pl.DataFrame, truth: str, label: str) -> pl.DataFrame:
+    """Comment rows with a score and a known outcome."""
+    return comments_only(frame).filter(
+        pl.col(label).is_not_null() & pl.col(label).is_not_nan() & pl.col(truth).is_not_null()
+    )
+
+
+def classification_metrics(
+    frame: pl.DataFrame,
+    *,
+    truth: str = "removed",
+    labels: Sequence[str] | None = None,
+    n_boot: int = 1000,
+    seed: int = 0,
+) -> pl.DataFrame:
+    """ROC AUC and PR AUC (average precision) of each score column as a predictor of the boolean ``truth``,
+    with thread-bootstrap CIs and a within-thread permutation p-value for ROC AUC = 0.5. PR AUC's chance
+    level is ``base_rate``."""
+    out = []
+    for label in score_columns(frame, labels):
+        rows = _prepared(frame, truth, label)
+        y = rows[truth].cast(pl.Boolean).to_numpy().astype(bool)
+        ranked = RankedScores(y, rows[label].to_numpy())
+        auc, auc_reps, n_threads, method = bootstrap_replicates(ranked.auc, rows["thread_id"], n_boot=n_boot, seed=seed)
+        ap, ap_reps, _, _ = bootstrap_replicates(ranked.average_precision, rows["thread_id"], n_boot=n_boot, seed=seed)
+        codes, _, _, _ = cluster_codes(rows["thread_id"])
+        strata = codes if method.startswith("thread") else None
+        ones = np.ones(y.size)
+        p = stratified_permutation_pvalue(lambda g, r=ranked, o=ones: r.with_labels(g).auc(o), y, strata,
+                                          n_perm=n_boot, seed=seed, null=0.5)
+        (roc_low, roc_high), (pr_low, pr_high) = percentile_ci(auc_reps), percentile_ci(ap_reps)
+        out.append({
+            "label": label, "n": int(y.size), "n_positive": int(y.sum()), "n_threads": n_threads,
+            "base_rate": float(y.mean()) if y.size else float("nan"), "roc_auc": float(auc),
+            "roc_low": float(roc_low), "roc_high": float(roc_high), "roc_p_value": p, "pr_auc": float(ap),
+            "pr_low": float(pr_low), "pr_high": float(pr_high), "ci_method": method, "p_method": P_METHOD,
+        })
+    return pl.DataFrame(out, schema=AUC_SCHEMA)
+
+
+def classification_curves(
+    frame: pl.DataFrame,
+    *,
+    truth: str = "removed",
+    labels: Sequence[str] | None = None,
+    grid: int = 101,
+    n_boot: int = 1000,
+    seed: int = 0,
+) -> pl.DataFrame:
+    """ROC (TPR at a fixed FPR grid) and precision-recall (interpolated precision at a fixed recall grid)
+    curves per label, each point with a thread-bootstrap band; a long table (``curve`` = roc | pr)."""
+    xs = np.linspace(0.0, 1.0, grid)
+    parts = []
+    for label in score_columns(frame, labels):
+        rows = _prepared(frame, truth, label)
+        y = rows[truth].cast(pl.Boolean).to_numpy().astype(bool)
+        ranked = RankedScores(y, rows[label].to_numpy())
+        for curve, fn, summary in (("roc", ranked.roc_on_grid, ranked.auc), ("pr", ranked.pr_on_grid,
+                                                                          ranked.average_precision)):
+            est, reps, _, _ = bootstrap_replicates(lambda w, f=fn: f(w, xs), rows["thread_id"], n_boot=n_boot,
+                                                   seed=seed)
+            low, high = percentile_ci(reps) if reps.shape[0] else (np.full(grid, np.nan), np.full(grid, np.nan))
+            parts.append(pl.DataFrame({
+                "label": [label] * grid, "curve": [curve] * grid, "x": xs, "y": est, "low": low, "high": high,
+                "n": [int(y.size)] * grid, "n_positive": [int(y.sum())] * grid,
+                "auc": [summary(np.ones(y.size))] * grid,
+            }, schema=CURVE_SCHEMA))
+    return pl.concat(parts) if parts else pl.DataFrame(schema=CURVE_SCHEMA)
+
+
+# ---------------------------------------- logistic regression --------------------------------------------
+
+
+def signed_log1p(x: np.ndarray) -> np.ndarray:
+    """sign(x) * log(1 + |x|): tames Reddit-style vote scores' heavy tails while keeping their sign."""
+    return np.sign(x) * np.log1p(np.abs(x))
+
+
+def _regressors(
+    rows: pl.DataFrame, label: str, label_unit: float, include_depth: bool, include_score: bool,
+    score_transform: str,
+) -> tuple[dict[str, np.ndarray], list[dict[str, Any]]]:
+    """Candidate regressors by term name, and rows for the ones left out (with the reason)."""
+    unit = f" (per +{label_unit:g})" if label_unit != 1 else ""
+    terms: dict[str, np.ndarray] = {f"{label}{unit}": rows[label].to_numpy().astype(np.float64) / label_unit}
+    dropped: list[dict[str, Any]] = []
+    for name, wanted, column in (("reply_depth", include_depth, "reply_depth"), ("score", include_score, "score")):
+        if not wanted:
+            continue
+        if column not in rows.columns or rows[column].null_count() == rows.height:
+            dropped.append({"term": name, "note": f"dropped: {column} not in the data (all null)"})
+            continue
+        if rows[column].null_count():
+            dropped.append({"term": name, "note": f"dropped: {column} missing for {rows[column].null_count()} rows"})
+            continue
+        values = rows[column].to_numpy().astype(np.float64)
+        if name == "score" and score_transform == "signed_log1p":
+            values, name = signed_log1p(values), "score (signed log1p)"
+        terms[name] = values
+    for name in list(terms):
+        values = terms[name]
+        if values.size and np.all(values == values[0]):
+            dropped.append({"term": name, "note": f"dropped: constant ({values[0]:g} in every row), not estimable"})
+            del terms[name]
+    return terms, dropped
+
+
+def removal_logit(
+    frame: pl.DataFrame,
+    *,
+    label: str = "toxicity",
+    outcome: str = "removed",
+    include_depth: bool = True,
+    include_score: bool = True,
+    score_transform: str = "signed_log1p",
+    label_unit: float = 0.1,
+    level: float = 0.95,
+) -> pl.DataFrame:
+    """Logistic regression ``removed ~ label + reply_depth (+ score)``, as odds ratios with Wald CIs from
+    standard errors clustered by thread (statsmodels). Constant or missing regressors are dropped and
+    listed with the reason; with one thread the SEs are heteroskedasticity-robust (HC1) instead, and the
+    table says so. ``label`` is scaled per ``label_unit`` (odds ratio per +0.1 by default)."""
+    import statsmodels.api as sm
+    from scipy import stats
+    from statsmodels.tools.sm_exceptions import PerfectSeparationError
+
+    rows = _prepared(frame, outcome, label)
+    y = rows[outcome].cast(pl.Boolean).to_numpy().astype(np.float64)
+    terms, dropped = _regressors(rows, label, label_unit, include_depth, include_score, score_transform)
+    codes, _, n_threads, _ = cluster_codes(rows["thread_id"])
+    base = {"n": rows.height, "n_events": int(y.sum()), "n_threads": n_threads}
+    nan_row = {"odds_ratio": np.nan, "or_low": np.nan, "or_high": np.nan, "coef": np.nan, "se": np.nan,
+               "p_value": np.nan, "se_type": None}
+    out = []
+    if rows.height == 0 or y.min(initial=1) == y.max(initial=0):
+        note = "not fitted: the outcome is constant" if rows.height else "not fitted: no rows"
+        out = [{"term": t, **nan_row, **base, "note": note} for t in ("const", *terms)]
+    else:
+        names = ["const", *terms]
+        x = np.column_stack([np.ones(rows.height), *terms.values()])
+        if n_threads >= 2:
+            se_type, cov = "cluster-robust by thread", {"cov_type": "cluster", "cov_kwds": {"groups": codes}}
+            if n_threads < 30:
+                se_type += f" (only {n_threads} threads: SEs unreliable)"
+        else:
+            se_type, cov = "HC1 robust (one thread: cannot cluster)", {"cov_type": "HC1"}
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                fit = sm.Logit(y, x).fit(disp=0, maxiter=200, **cov)
+            z = stats.norm.ppf(1 - (1 - level) / 2)
+            converged = bool(fit.mle_retvals.get("converged", True))
+            for i, name in enumerate(names):
+                coef, se = float(fit.params[i]), float(fit.bse[i])
+                out.append({"term": name, "odds_ratio": float(np.exp(coef)), "or_low": float(np.exp(coef - z * se)),
+                            "or_high": float(np.exp(coef + z * se)), "coef": coef, "se": se,
+                            "p_value": float(fit.pvalues[i]), **base, "se_type": se_type,
+                            "note": "" if converged else "did not converge (separation?)"})
+        except (np.linalg.LinAlgError, ValueError, PerfectSeparationError) as err:  # separation, singular design
+            out = [{"term": t, **nan_row, **base, "note": f"not fitted: {err}"} for t in names]
+    out += [{**nan_row, **base, **d} for d in dropped]
+    return pl.DataFrame(out, schema=LOGIT_SCHEMA)

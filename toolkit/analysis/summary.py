@@ -1,0 +1,37 @@
+"""Thread summary: one row per thread with its size, depth, removal share and toxicity."""
+
+from __future__ import annotations
+
+import polars as pl
+
+from toolkit.analysis.common import comments_only
+
+SUMMARY_SCHEMA = {
+    "thread_id": pl.String, "structure": pl.String, "n_comments": pl.Int64, "n_scored": pl.Int64,
+    "max_depth": pl.Int64, "mean_depth": pl.Float64, "removed_share": pl.Float64, "deleted_share": pl.Float64,
+    "toxic_share": pl.Float64, "mean_toxicity": pl.Float64, "max_toxicity": pl.Float64,
+    "duration_hours": pl.Float64, "threshold": pl.Float64,
+}
+
+
+def thread_summary(frame: pl.DataFrame, *, label: str = "toxicity", threshold: float = 0.5) -> pl.DataFrame:
+    """Per thread (post excluded from the counts): comments, scored comments, max and mean reply depth,
+    removed and deleted shares, share of scored comments >= ``threshold``, mean and max score, and the
+    time from first to last comment (hours; null without timestamps). Largest threads first."""
+    rows = comments_only(frame).with_columns(pl.col(label).fill_nan(None).alias("_s"))
+    summary = rows.group_by("thread_id").agg(
+        pl.col("structure").cast(pl.String).mode().sort().first().alias("structure"),
+        pl.len().cast(pl.Int64).alias("n_comments"),
+        pl.col("_s").is_not_null().sum().cast(pl.Int64).alias("n_scored"),
+        pl.col("reply_depth").max().cast(pl.Int64).alias("max_depth"),
+        pl.col("reply_depth").cast(pl.Float64).mean().alias("mean_depth"),
+        pl.col("removed").fill_null(False).cast(pl.Float64).mean().alias("removed_share"),
+        pl.col("deleted").fill_null(False).cast(pl.Float64).mean().alias("deleted_share"),
+        (pl.col("_s") >= threshold).cast(pl.Float64).mean().alias("toxic_share"),
+        pl.col("_s").mean().alias("mean_toxicity"),
+        pl.col("_s").max().alias("max_toxicity"),
+        ((pl.col("created_at").max() - pl.col("created_at").min()).dt.total_seconds() / 3600).alias("duration_hours"),
+    ).with_columns(pl.lit(float(threshold)).alias("threshold"))
+    return summary.select(list(SUMMARY_SCHEMA)).cast(SUMMARY_SCHEMA).sort(
+        ["n_comments", "thread_id"], descending=[True, False]
+    )

@@ -1,0 +1,84 @@
+"""Tiny hand-written threads as canonical frames: for examples, notebooks and tests with known answers."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+import polars as pl
+
+from toolkit.schema import SOURCE_SCHEMA, conform
+from toolkit.threads import add_tree_columns
+
+EPOCH = datetime(2024, 1, 1, tzinfo=timezone.utc)
+
+
+def make_frame(rows: Iterable[Mapping[str, Any]], *, label: str = "toxicity") -> pl.DataFrame:
+    """A scored canonical frame from short row specs.
+
+    Each row: ``thread`` and ``id`` (the post has ``id == thread``), optional ``parent`` (``None`` on a
+    comment = no reply link, i.e. a flat source), ``score`` (the ``label`` column; ``None`` = no text),
+    ``removed``, ``deleted``, ``minute`` (creation time, minutes after 2024-01-01 UTC) and any extra column.
+    """
+    records = []
+    positions: dict[str, int] = {}
+    known = {"thread", "id", "parent", "score", "removed", "deleted", "minute"}
+    for row in rows:
+        thread, cid = str(row["thread"]), str(row["id"])
+        score = row.get("score")
+        minute = row.get("minute")
+        positions[thread] = positions.get(thread, -1) + 1
+        records.append({
+            "thread_id": thread, "comment_id": cid,
+            "parent_id": None if row.get("parent") is None else str(row["parent"]),
+            "is_post": cid == thread, "author": None,
+            "text": None if score is None else f"text of {cid}",
+            "created_at": None if minute is None else EPOCH + timedelta(minutes=float(minute)),
+            "score": None, "removed": bool(row.get("removed", False)), "deleted": bool(row.get("deleted", False)),
+            "platform": "synthetic", "source_position": positions[thread],
+            label: None if score is None else float(score),
+            **{k: v for k, v in row.items() if k not in known},
+        })
+    frame = pl.DataFrame(records, infer_schema_length=None)
+    scores = frame[label].cast(pl.Float64)
+    return add_tree_columns(conform(frame.drop(label), SOURCE_SCHEMA)).with_columns(scores)
+
+
+def random_threads(
+    n_threads: int = 40,
+    *,
+    seed: int = 0,
+    max_size: int = 120,
+    label: str = "toxicity",
+    removal_strength: float = 0.5,
+    truth: bool = True,
+) -> pl.DataFrame:
+    """Random Reddit-like threads for demos and tests: log-uniform sizes, replies that echo their parent's
+    toxicity, removals more likely for toxic comments (half of them losing their text), a few deletions,
+    timestamps, vote scores, and (``truth``) a noisy human label ``toxic`` and a second score ``other``."""
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    rows: list[dict[str, Any]] = []
+    for t in range(n_threads):
+        thread = f"t{t:04d}"
+        rows.append({"thread": thread, "id": thread, "score": 0.1, "minute": 0})
+        size = int(np.exp(rng.uniform(0, np.log(max_size))))
+        tox: dict[str, float] = {thread: 0.1}
+        for i in range(size):
+            parent = thread if i == 0 or rng.random() < 0.35 else f"{thread}c{rng.integers(max(0, i - 15), i)}"
+            value = float(np.clip(rng.beta(1, 3) * 0.7 + 0.3 * tox[parent], 0, 1))
+            cid = f"{thread}c{i}"
+            tox[cid] = value
+            removed = bool(rng.random() < value * removal_strength)
+            deleted = bool(not removed and rng.random() < 0.03)
+            row = {"thread": thread, "id": cid, "parent": parent, "minute": i + rng.random(),
+                   "score": None if deleted or (removed and rng.random() < 0.5) else value,
+                   "removed": removed, "deleted": deleted, "votes": int(rng.integers(-5, 200))}
+            if truth:
+                row["toxic"] = bool(rng.random() < value)
+                row["other"] = float(min(1.0, value + rng.random() * 0.3))
+            rows.append(row)
+    frame = make_frame(rows, label=label)
+    return frame.with_columns(pl.col("votes").cast(pl.Int64).alias("score")).drop("votes")

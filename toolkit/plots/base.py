@@ -1,0 +1,117 @@
+"""What every figure shares: its spec, the drawer registry, sizes, the footer and small drawing helpers."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import matplotlib
+
+matplotlib.use("Agg", force=False)
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import polars as pl  # noqa: E402
+from matplotlib.axes import Axes  # noqa: E402
+from matplotlib.figure import Figure  # noqa: E402
+
+STYLE_DIR = Path(__file__).parent
+WIDTHS = {"single": 3.5, "double": 7.2}  # inches: one and two columns of a typical journal page
+TOXICITY_CMAP = "viridis"  # perceptually uniform and colour-blind safe
+REMOVED_COLOUR = "#D55E00"  # Okabe-Ito vermillion
+DELETED_COLOUR = "0.45"
+KEPT_COLOUR = "#0072B2"  # Okabe-Ito blue
+
+
+@dataclass
+class FigureSpec:
+    """What a figure is: its kind (the drawing function), title, caption footer and drawing options."""
+
+    name: str
+    kind: str
+    title: str
+    footer: str  # names the scorer, model and n
+    options: dict[str, Any] = field(default_factory=dict)
+
+
+Drawer = Callable[[pl.DataFrame, FigureSpec, str], Figure]
+DRAWERS: dict[str, Drawer] = {}
+
+
+def drawer(kind: str) -> Callable[[Drawer], Drawer]:
+    """Register a drawing function for ``FigureSpec.kind == kind``."""
+
+    def decorate(fn: Drawer) -> Drawer:
+        DRAWERS[kind] = fn
+        return fn
+
+    return decorate
+
+
+def style_path(style: str) -> str:
+    """A shipped style name (``paper``) or a path/matplotlib style name, as given."""
+    shipped = STYLE_DIR / f"{style}.mplstyle"
+    return str(shipped) if shipped.exists() else style
+
+
+def figure_width(width: str | float) -> float:
+    """Inches for ``single``/``double`` or a number of inches."""
+    if isinstance(width, int | float):
+        return float(width)
+    try:
+        return WIDTHS.get(width) or float(width)
+    except ValueError as err:
+        raise ValueError(f"figure width must be 'single', 'double' or inches, not {width!r}") from err
+
+
+def new_figure(width: str | float, height_ratio: float = 0.72, ncols: int = 1, nrows: int = 1,
+               **kwargs: Any) -> tuple[Figure, Any]:
+    """A figure ``width`` wide (``single``/``double``/inches) and ``height_ratio`` times as high."""
+    w = figure_width(width)
+    return plt.subplots(nrows, ncols, figsize=(w, w * height_ratio), **kwargs)
+
+
+def footer(fig: Figure, text: str) -> None:
+    """The caption footer (scorer, model, n, CI method) under the axes, wrapped to the figure width."""
+    if text:
+        fig.text(0.01, -0.01, text, ha="left", va="top", fontsize=5.5, color="0.35", wrap=True)
+
+
+def finish(fig: Figure, spec: FigureSpec, title: bool = True) -> Figure:
+    """Title (as suptitle for multi-panel figures), footer, layout."""
+    axes = fig.get_axes()
+    if title and spec.title:
+        if len([a for a in axes if a.get_label() != "<colorbar>"]) > 1:
+            fig.suptitle(spec.title, fontsize=plt.rcParams["axes.titlesize"])
+        elif axes:
+            axes[0].set_title(spec.title)
+    fig.tight_layout()
+    footer(fig, spec.footer)
+    return fig
+
+
+def error_bars(table: pl.DataFrame, y: str, low: str, high: str) -> tuple[np.ndarray, np.ndarray]:
+    """Values and non-negative (lower, upper) error lengths; NaN bounds draw no bar."""
+    v = table[y].cast(pl.Float64).fill_null(np.nan).to_numpy()
+    lo = table[low].cast(pl.Float64).fill_null(np.nan).to_numpy()
+    hi = table[high].cast(pl.Float64).fill_null(np.nan).to_numpy()
+    err = np.vstack([np.nan_to_num(np.maximum(v - lo, 0)), np.nan_to_num(np.maximum(hi - v, 0))])
+    return v, err
+
+
+def empty_note(ax: Axes, text: str) -> None:
+    """Say on the axes why there is nothing to draw."""
+    ax.text(0.5, 0.5, text, transform=ax.transAxes, ha="center", va="center", fontsize=7, color="0.4", wrap=True)
+
+
+def fmt_n(n: int | float | None) -> str:
+    """``1,234`` (or ``?`` when unknown)."""
+    return "?" if n is None or n != n else f"{int(n):,}"
+
+
+def fmt_p(p: float | None) -> str:
+    """A p-value for an annotation: ``p=0.03``, ``p<0.001``, ``p=n/a``."""
+    if p is None or p != p:
+        return "p=n/a"
+    return "p<0.001" if p < 0.001 else f"p={p:.2g}"
