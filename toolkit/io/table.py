@@ -349,38 +349,51 @@ def _read_parquet(path: Path) -> _Raw:
 # parsing the mapped columns (vectorised)
 
 
-def _as_text(frame: pl.DataFrame, name: str) -> pl.Expr:
+def _as_text(column: pl.Series) -> pl.Series:
     """A column as trimmed text (whatever its type), empty -> null."""
-    dtype = frame.schema[name]
-    column = pl.col(name)
-    if dtype != pl.String:
-        column = column.cast(pl.String, strict=False)
-    column = column.str.strip_chars()
-    return pl.when(column == "").then(None).otherwise(column)
+    text = column if column.dtype == pl.String else column.cast(pl.String, strict=False)
+    text = text.str.strip_chars()
+    return text.set(text == "", None)  # type: ignore[arg-type]
 
 
-def _bool_like(frame: pl.DataFrame, name: str) -> tuple[pl.Expr, pl.Expr]:
+def _parse_only(target: pl.Series, todo: pl.Series, parse: Any) -> pl.Series:
+    """``target`` with the ``todo`` rows filled by ``parse(rows)`` (so costly parsers see only what is left)."""
+    if not todo.any():
+        return target
+    positions = todo.arg_true()
+    return target.scatter(positions, parse(positions))
+
+
+def _bool_like(column: pl.Series) -> tuple[pl.Series, pl.Series]:
     """(parsed Boolean, invalid) for a boolean-like column."""
-    if frame.schema[name] == pl.Boolean:
-        return pl.col(name), pl.lit(False)
-    key = _as_text(frame, name).str.to_lowercase()
-    parsed = (
-        pl.when(key.is_in(TRUE_VALUES)).then(True).when(key.is_in(FALSE_VALUES)).then(False).otherwise(None)
+    if column.dtype == pl.Boolean:
+        return column, pl.Series([False] * column.len(), dtype=pl.Boolean())
+    key = _as_text(column).str.to_lowercase()
+    frame = pl.DataFrame({"key": key}).select(
+        parsed=pl.when(pl.col("key").is_in(TRUE_VALUES))
+        .then(True)
+        .when(pl.col("key").is_in(FALSE_VALUES))
+        .then(False)
+        .otherwise(None)
     )
+    parsed = frame["parsed"]
     return parsed, key.is_not_null() & parsed.is_null()
 
 
-def _score(frame: pl.DataFrame, name: str) -> tuple[pl.Expr, pl.Expr]:
+def _score(column: pl.Series) -> tuple[pl.Series, pl.Series]:
     """(Int64 score, invalid): integers, or integral floats/strings like "12.0"."""
-    dtype = frame.schema[name]
-    if dtype.is_integer():
-        value = pl.col(name).cast(pl.Int64, strict=False)
-        return value, pl.col(name).is_not_null() & value.is_null()
-    text = _as_text(frame, name)
-    as_int = text.cast(pl.Int64, strict=False)
-    as_float = text.cast(pl.Float64, strict=False)
-    integral = as_float.is_finite() & (as_float == as_float.round(0)) & (as_float.abs() < 2.0**63)
-    value = pl.coalesce(as_int, pl.when(integral).then(as_float.cast(pl.Int64, strict=False)))
+    if column.dtype.is_integer():
+        value = column.cast(pl.Int64, strict=False)
+        return value, column.is_not_null() & value.is_null()
+    text = _as_text(column)
+    value = text.cast(pl.Int64, strict=False)
+
+    def integral(positions: pl.Series) -> pl.Series:
+        as_float = text.gather(positions).cast(pl.Float64, strict=False)
+        ok = as_float.is_finite() & (as_float == as_float.round(0)) & (as_float.abs() < 2.0**63)
+        return as_float.set(~ok.fill_null(False), None).cast(pl.Int64, strict=False)  # type: ignore[arg-type]
+
+    value = _parse_only(value, value.is_null() & text.is_not_null(), integral)
     return value, text.is_not_null() & value.is_null()
 
 
@@ -393,37 +406,44 @@ _ISO_FORMATS = (
     ("%Y-%m-%d %H:%M", False),
     ("%Y-%m-%d", False),
 )
+_UTC = pl.Datetime("us", "UTC")
 
 
-def _epoch(seconds: pl.Expr) -> pl.Expr:
-    inside = seconds.is_finite() & (seconds >= _MIN_SECONDS) & (seconds <= _MAX_SECONDS)
-    micros = pl.when(inside).then((seconds * 1_000_000).round(0)).cast(pl.Int64, strict=False)
-    return pl.from_epoch(micros, time_unit="us").dt.replace_time_zone("UTC")
+def _epoch(seconds: pl.Series) -> pl.Series:
+    """Epoch seconds -> UTC datetimes (null outside years 1..9999)."""
+    inside = (seconds.is_finite() & (seconds >= _MIN_SECONDS) & (seconds <= _MAX_SECONDS)).fill_null(False)
+    micros = (seconds * 1_000_000).round(0).set(~inside, None).cast(pl.Int64, strict=False)  # type: ignore[arg-type]
+    return micros.cast(pl.Datetime("us")).dt.replace_time_zone("UTC")
 
 
-def _created_at(frame: pl.DataFrame, name: str) -> tuple[pl.Expr, pl.Expr]:
+def _created_at(column: pl.Series) -> tuple[pl.Series, pl.Series]:
     """(UTC datetime, invalid) from epoch seconds or ISO-8601 text (or a Parquet datetime/number)."""
-    dtype = frame.schema[name]
-    column = pl.col(name)
+    dtype = column.dtype
     if isinstance(dtype, pl.Datetime):
         value = (
             column.dt.replace_time_zone("UTC")
             if dtype.time_zone is None
             else column.dt.convert_time_zone("UTC")
         )
-        return value.dt.cast_time_unit("us"), pl.lit(False)
+        return value.dt.cast_time_unit("us"), pl.Series([False] * column.len(), dtype=pl.Boolean())
     if isinstance(dtype, pl.Date):
-        return column.cast(pl.Datetime("us")).dt.replace_time_zone("UTC"), pl.lit(False)
+        value = column.cast(pl.Datetime("us")).dt.replace_time_zone("UTC")
+        return value, pl.Series([False] * column.len(), dtype=pl.Boolean())
     if dtype.is_numeric():
         value = _epoch(column.cast(pl.Float64))
         return value, column.is_not_null() & value.is_null()
-    text = _as_text(frame, name)
-    candidates = [_epoch(text.cast(pl.Float64, strict=False))]
+    text = _as_text(column)
+    value = _epoch(text.cast(pl.Float64, strict=False))
     for fmt, aware in _ISO_FORMATS:
-        parsed = text.str.to_datetime(fmt, strict=False, time_unit="us", time_zone="UTC" if aware else None)
-        candidates.append(parsed if aware else parsed.dt.replace_time_zone("UTC"))
-    value = pl.coalesce(candidates)
-    return value, text.is_not_null() & value.is_null()
+
+        def parse(positions: pl.Series, fmt: str = fmt, aware: bool = aware) -> pl.Series:
+            parsed = text.gather(positions).str.to_datetime(
+                fmt, strict=False, time_unit="us", time_zone="UTC" if aware else None
+            )
+            return parsed if aware else parsed.dt.replace_time_zone("UTC")
+
+        value = _parse_only(value, value.is_null() & text.is_not_null(), parse)
+    return value.cast(_UTC), text.is_not_null() & value.is_null()
 
 
 def _unescape_html(text: pl.Series) -> pl.Series:
@@ -473,83 +493,85 @@ def _canonical(
     html_unescape: bool,
     normalize_newlines: bool,
 ) -> pl.DataFrame:
-    """The canonical columns plus ``_error_field``/``_error_value`` (null when the row parsed)."""
-    errors: list[tuple[str, pl.Expr, pl.Expr]] = []  # (field, invalid, raw value)
-    exprs: dict[str, pl.Expr] = {}
+    """The canonical columns plus ``_error_field``/``_error_value`` (null when the row parsed).
 
-    def raw_value(name: str) -> pl.Expr:
-        return pl.col(mapping[name]).cast(pl.String, strict=False)
-
+    Each field is parsed once, eagerly, as a Series; costly parsers (ISO timestamps, float scores) only see
+    the values the cheap ones could not read.
+    """
+    n = raw.height
+    errors: list[tuple[str, pl.Series]] = []  # (field, invalid) in the order fields are reported
+    out: dict[str, pl.Series] = {}
     if "comment_id" in mapping:
-        exprs["comment_id"] = _as_text(raw, mapping["comment_id"])
-        errors.append(("comment_id", exprs["comment_id"].is_null(), pl.lit("")))
+        out["comment_id"] = _as_text(raw[mapping["comment_id"]])
+        errors.append(("comment_id", out["comment_id"].is_null()))
     else:
-        exprs["comment_id"] = (pl.col(_RECORD) + 1).cast(pl.String)
+        out["comment_id"] = (raw[_RECORD] + 1).cast(pl.String)
     if "thread_id" in mapping:
-        exprs["thread_id"] = _as_text(raw, mapping["thread_id"])
-        errors.append(("thread_id", exprs["thread_id"].is_null(), pl.lit("")))
+        out["thread_id"] = _as_text(raw[mapping["thread_id"]])
+        errors.append(("thread_id", out["thread_id"].is_null()))
     else:
-        exprs["thread_id"] = pl.lit(thread_id, dtype=pl.String)
-    exprs["parent_id"] = (
-        _as_text(raw, mapping["parent_id"]) if "parent_id" in mapping else pl.lit(None, pl.String)
-    )
+        out["thread_id"] = pl.Series([thread_id] * n, dtype=pl.String())
+    if "parent_id" in mapping:
+        out["parent_id"] = _as_text(raw[mapping["parent_id"]])
     if "author" in mapping:
-        author = _as_text(raw, mapping["author"])
-        exprs["author"] = pl.when(author == DELETED_AUTHOR).then(None).otherwise(author)
-    flags: dict[str, pl.Expr] = {}
+        author = _as_text(raw[mapping["author"]])
+        out["author"] = author.set(author == DELETED_AUTHOR, None)  # type: ignore[arg-type]
+    flags: dict[str, pl.Series] = {}
     for name in ("is_post", "removed", "deleted"):
         if name in mapping:
-            flags[name], invalid = _bool_like(raw, mapping[name])
-            errors.append((name, invalid, raw_value(name)))
+            flags[name], invalid = _bool_like(raw[mapping[name]])
+            errors.append((name, invalid))
     if "created_at" in mapping:
-        exprs["created_at"], invalid = _created_at(raw, mapping["created_at"])
-        errors.append(("created_at", invalid, raw_value("created_at")))
+        out["created_at"], invalid = _created_at(raw[mapping["created_at"]])
+        errors.append(("created_at", invalid))
     if "score" in mapping:
-        exprs["score"], invalid = _score(raw, mapping["score"])
-        errors.append(("score", invalid, raw_value("score")))
+        out["score"], invalid = _score(raw[mapping["score"]])
+        errors.append(("score", invalid))
 
-    frame = raw.with_columns(
-        **exprs,
-        **{f"_flag_{k}": v for k, v in flags.items()},
-        _error_field=pl.coalesce(
-            [pl.when(invalid).then(pl.lit(name)) for name, invalid, _ in errors] or [pl.lit(None, pl.String)]
-        ),
-        _error_value=pl.coalesce(
-            [pl.when(invalid).then(value) for _, invalid, value in errors] or [pl.lit(None, pl.String)]
-        ),
-    )
+    error_field = pl.Series([None] * n, dtype=pl.String())
+    error_value = pl.Series([None] * n, dtype=pl.String())
+    for name, invalid in reversed(errors):  # the first failing field wins
+        invalid = invalid.fill_null(False)
+        if invalid.any():
+            error_field = error_field.set(invalid, name)  # type: ignore[arg-type]
+            source = raw[mapping[name]].cast(pl.String, strict=False)
+            error_value = error_value.zip_with(~invalid, source)
+
+    placeholder_removed = placeholder_deleted = pl.Series([False] * n, dtype=pl.Boolean())
+    text = pl.Series([None] * n, dtype=pl.String())
     if "text" in mapping:
-        text = frame[mapping["text"]].cast(pl.String, strict=False)
+        text = raw[mapping["text"]].cast(pl.String, strict=False)
         if normalize_newlines:
             text = text.str.replace_all("\r\n", "\n", literal=True)
         if html_unescape:
             text = _unescape_html(text)
-        frame = frame.with_columns(text.alias("text"))
-        key = pl.col("text").str.strip_chars().str.to_lowercase()
+        key = text.str.strip_chars().str.to_lowercase()
         placeholder_removed = key.is_in(sorted(REMOVED_PLACEHOLDERS)).fill_null(False)
         placeholder_deleted = key.is_in(sorted(DELETED_PLACEHOLDERS)).fill_null(False)
-    else:
-        frame = frame.with_columns(text=pl.lit(None, pl.String))
-        placeholder_removed = placeholder_deleted = pl.lit(False)
-    removed = pl.col("_flag_removed") if "removed" in flags else pl.lit(False)
-    deleted = pl.col("_flag_deleted") if "deleted" in flags else pl.lit(False)
+        text = text.set(placeholder_removed | placeholder_deleted, None)  # type: ignore[arg-type]
+    false = pl.Series([False] * n, dtype=pl.Boolean())
+    removed = flags.get("removed", false).set(placeholder_removed, True)  # type: ignore[arg-type]
+    deleted = flags.get("deleted", false).set(placeholder_deleted, True)  # type: ignore[arg-type]
     if "is_post" in flags:
-        is_post = pl.col("_flag_is_post").fill_null(False)
+        is_post = flags["is_post"].fill_null(False)
+    elif "thread_id" in mapping and "parent_id" in out:
+        is_post = ((out["comment_id"] == out["thread_id"]) & out["parent_id"].is_null()).fill_null(False)
     elif "thread_id" in mapping:
-        is_post = ((pl.col("comment_id") == pl.col("thread_id")) & pl.col("parent_id").is_null()).fill_null(
-            False
-        )
+        is_post = (out["comment_id"] == out["thread_id"]).fill_null(False)
     else:
-        is_post = pl.lit(False)
-    frame = frame.with_columns(
-        removed=pl.when(placeholder_removed).then(True).otherwise(removed),
-        deleted=pl.when(placeholder_deleted).then(True).otherwise(deleted),
-        text=pl.when(placeholder_removed | placeholder_deleted).then(None).otherwise(pl.col("text")),
-        is_post=is_post,
-        platform=pl.lit(platform, dtype=pl.String),
-        source_position=pl.col(_RECORD),
-    )
-    return frame.drop([c for c in frame.columns if c.startswith("_flag_")])
+        is_post = false
+    columns = {
+        **out,
+        "text": text,
+        "removed": removed,
+        "deleted": deleted,
+        "is_post": is_post,
+        "platform": pl.Series([platform] * n, dtype=pl.String()),
+        "source_position": raw[_RECORD],
+        "_error_field": error_field,
+        "_error_value": error_value,
+    }
+    return raw.with_columns(series.alias(name) for name, series in columns.items())
 
 
 # --------------------------------------------------------------------------------------------------
@@ -654,7 +676,8 @@ def read_table(
     frame = frame.filter(pl.col("_error_field").is_null())
 
     duplicates = 0
-    if frame.height and frame.select(pl.struct("thread_id", "comment_id").is_duplicated().any()).item():
+    key = pl.concat_str("thread_id", pl.lit("\x00"), "comment_id")
+    if frame.height and frame.select(key.n_unique()).item() < frame.height:
         kept, duplicates = dedupe_comments(frame)
         dropped = frame.join(kept.select("_raw_row"), on="_raw_row", how="anti")
         for raw_row, thread, comment in dropped.select("_raw_row", "thread_id", "comment_id").iter_rows():
