@@ -299,6 +299,7 @@ def read_lemmy(path: str | Path, *, strict: bool = False, comment_prefix: str = 
     Input records are CommentViews: ``stats["records"] == stats["comments"] + rejects.height`` (the post rows
     are derived from the records, counted in ``stats["posts"]``). Rejects name the line (NDJSON) or the
     record number (JSON documents). Repeated comment ids keep the last version (``duplicates_dropped``).
+    ``comment_prefix`` (e.g. ``"c"``) is put before comment ids, for exports where a comment shares its post's id.
     """
     path = Path(path)
     if path.is_dir():
