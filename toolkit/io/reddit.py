@@ -49,9 +49,13 @@ REDDIT_EXTRA_SCHEMA: dict[str, pl.DataType] = {
     "distinguished": pl.String(),  # "moderator", "admin", ... or null
     "stickied": pl.Boolean(),
     "source_reply_depth": pl.Int32(),  # depth from the page's nesting (post 0); null for sources without
+    "deletion_source": pl.String(),  # which signal marked the row deleted (see DELETION_SOURCES), or null
 }
 REDDIT_SCHEMA: dict[str, pl.DataType] = {**SOURCE_SCHEMA, **REDDIT_EXTRA_SCHEMA}
-REMOVAL_SOURCES = ("body", "removed_by_category", "banned_by", "removal_reason", "removed_flag")
+REMOVAL_SOURCES = (
+    "body", "removed_by_category", "banned_by", "removal_reason", "removed_flag", "_meta.removal_type",
+)  # fmt: skip
+DELETION_SOURCES = ("body", "removed_by_category", "_meta.removal_type", "_meta.was_deleted_later")
 
 _ESCAPE_SIGNS = ("&amp;", "&lt;", "&gt;")
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
@@ -79,7 +83,7 @@ def strip_fullname(value: Any, field: str) -> str | None:
         return None
     if not isinstance(value, str):
         raise _FieldError(field, f"expected a string id, got {type(value).__name__} {value!r:.40}")
-    if len(value) > 3 and value[0] == "t" and value[1].isdigit() and value[2] == "_":
+    if len(value) > 3 and value[0] == "t" and value[1] in "0123456789" and value[2] == "_":
         value = value[3:]
     return value or None
 
@@ -176,24 +180,68 @@ def _unescape(text: str | None, mode: HtmlUnescape, html_field: Any) -> str | No
     return html.unescape(text) if mode else text
 
 
-def _removal(data: dict[str, Any], body_removed: bool) -> tuple[bool, bool, str | None]:
-    """(removed, deleted_by_category, removal_source) from the record's moderation fields."""
-    if body_removed:
-        return True, False, "body"
+def unescape_comment(body: str | None, body_html: Any, mode: HtmlUnescape) -> str | None:
+    """A comment body after the ``html_unescape`` rule (``body_html`` decides in ``"auto"`` mode when set)."""
+    return _unescape(body, mode, body_html)
+
+
+def unescape_post(
+    title: str | None, selftext: str | None, selftext_html: Any, mode: HtmlUnescape
+) -> tuple[str | None, str | None]:
+    """A post's title and selftext after the ``html_unescape`` rule (one decision for both).
+
+    The title has no ``*_html`` twin: on an escaped page ``selftext_html`` tells, else the texts' entities.
+    """
+    if mode == "auto" and not (isinstance(selftext_html, str) and selftext_html):
+        mode = _looks_escaped(title, None) or _looks_escaped(selftext, None)
+    elif mode == "auto":
+        mode = _looks_escaped(None, selftext_html)
+    return _unescape(title, mode, None), _unescape(selftext, mode, None)
+
+
+def _removal(data: dict[str, Any], body_removed: bool, body_deleted: bool) -> tuple[str | None, str | None]:
+    """(removal_source, deletion_source) from the record's moderation fields; None where not removed/deleted.
+
+    Removal, first signal wins: body ``[removed]``, ``removed_by_category`` (its values "deleted"/"author"
+    mean the author deleted it, and stop the search), ``banned_by``, ``removal_reason``, ``removed`` true,
+    Arctic Shift's ``_meta.removal_type`` other than "deleted". Deletion: body ``[deleted]``, a
+    "deleted"/"author" category, ``_meta.removal_type`` "deleted", or ``_meta.was_deleted_later`` when
+    nothing says the row was removed.
+    """
+    meta = data.get("_meta")
+    if meta is not None and not isinstance(meta, dict):
+        raise _FieldError("_meta", f"expected an object, got {type(meta).__name__} {meta!r:.40}")
+    meta_type = meta.get("removal_type") if meta else None
     category = data.get("removed_by_category")
-    if _is_set(category):
-        if isinstance(category, str) and category in AUTHOR_DELETION_CATEGORIES:
-            return False, True, None
-        return True, False, "removed_by_category"
-    for field in ("banned_by", "removal_reason"):
-        if _is_set(data.get(field)):
-            return True, False, field
-    removed = data.get("removed")
-    if removed is not None and not isinstance(removed, bool):
-        raise _FieldError("removed", f"expected true/false, got {type(removed).__name__} {removed!r:.40}")
-    if removed:
-        return True, False, "removed_flag"
-    return False, False, None
+    category_set = _is_set(category)
+    category_deleted = category_set and isinstance(category, str) and category in AUTHOR_DELETION_CATEGORIES
+    removal: str | None = None
+    if body_removed:
+        removal = "body"
+    elif category_set:
+        removal = None if category_deleted else "removed_by_category"
+    elif _is_set(data.get("banned_by")):
+        removal = "banned_by"
+    elif _is_set(data.get("removal_reason")):
+        removal = "removal_reason"
+    else:
+        removed = data.get("removed")
+        if removed is not None and not isinstance(removed, bool):
+            raise _FieldError("removed", f"expected true/false, got {type(removed).__name__} {removed!r:.40}")
+        if removed:
+            removal = "removed_flag"
+        elif meta_type is not None and meta_type != "" and meta_type != "deleted":
+            removal = "_meta.removal_type"
+    deletion: str | None = None
+    if body_deleted:
+        deletion = "body"
+    elif category_deleted:
+        deletion = "removed_by_category"
+    elif meta_type == "deleted":
+        deletion = "_meta.removal_type"
+    elif meta and meta.get("was_deleted_later") is True and removal is None and meta_type is None:
+        deletion = "_meta.was_deleted_later"
+    return removal, deletion
 
 
 def _common(data: dict[str, Any]) -> dict[str, Any]:
@@ -267,7 +315,7 @@ def normalize_reddit_comment(
         body = _optional_str(data, "body")
         body_removed = body == REMOVED_BODY
         deleted = body == DELETED_BODY
-        removed, category_deleted, removal_source = _removal(data, body_removed)
+        removal_source, deletion_source = _removal(data, body_removed, deleted)
         text = None if body_removed or deleted else _unescape(body, html_unescape, data.get("body_html"))
         row = {
             "thread_id": link_id,
@@ -275,9 +323,10 @@ def normalize_reddit_comment(
             "parent_id": parent_id,
             "is_post": False,
             "text": text,
-            "removed": removed,
-            "deleted": deleted or category_deleted,
+            "removed": removal_source is not None,
+            "deleted": deletion_source is not None,
             "removal_source": removal_source,
+            "deletion_source": deletion_source,
             **_common(data),
         }
     except _FieldError as error:
@@ -309,19 +358,10 @@ def normalize_reddit_post(
         selftext = _optional_str(data, "selftext")
         body_removed = selftext == REMOVED_BODY
         deleted = selftext == DELETED_BODY
-        removed, category_deleted, removal_source = _removal(data, body_removed)
-        html_field = data.get("selftext_html")
+        removal_source, deletion_source = _removal(data, body_removed, deleted)
         if body_removed or deleted:
             selftext = None
-        # The title has no *_html twin: on an escaped page the selftext_html tells, else look at the text.
-        if html_unescape == "auto" and not (isinstance(html_field, str) and html_field):
-            mode: HtmlUnescape = _looks_escaped(title, None) or _looks_escaped(selftext, None)
-        elif html_unescape == "auto":
-            mode = _looks_escaped(None, html_field)
-        else:
-            mode = html_unescape
-        title = _unescape(title, mode, None)
-        selftext = _unescape(selftext, mode, None)
+        title, selftext = unescape_post(title, selftext, data.get("selftext_html"), html_unescape)
         parts = [part for part in (title, selftext) if part]
         row = {
             "thread_id": post_id,
@@ -329,9 +369,10 @@ def normalize_reddit_post(
             "parent_id": None,
             "is_post": True,
             "text": "\n\n".join(parts) if parts else None,
-            "removed": removed,
-            "deleted": deleted or category_deleted,
+            "removed": removal_source is not None,
+            "deleted": deletion_source is not None,
             "removal_source": removal_source,
+            "deletion_source": deletion_source,
             **_common(data),
         }
     except _FieldError as error:
@@ -455,23 +496,9 @@ def _parse_page(path: Path) -> tuple[list[Any], list[Any]]:
     return posts, comments
 
 
-@register("reddit_page", detect=_looks_like_reddit_page)
-def read_reddit_page(
-    path: str | Path, *, strict: bool = False, html_unescape: HtmlUnescape = "auto"
-) -> LoadResult:
-    """Load one API comment page (``/comments/<id>.json``): the post, then the comment forest in page order.
-
-    Depth comes from the nesting (column ``source_reply_depth``, post 0); a comment's own ``depth`` field,
-    when present, is only checked against it (``stats["depth_mismatches"]``), as is its ``parent_id``
-    (``stats["parent_mismatches"]``). ``more`` stubs are counted (``more_stubs``, ``more_children_ids``,
-    ``continue_thread_stubs``), never turned into rows. Rejected records are reported with their record
-    number (1-based page order, post first; ``source_position`` keeps page order, gaps where rejected).
-    """
-    path = Path(path)
-    posts, forest = _parse_page(path)
-    rejects = Rejects(strict=strict)
-    rows: list[dict[str, Any]] = []
-    stats: dict[str, Any] = {
+def page_stats() -> dict[str, Any]:
+    """The counters :func:`page_rows` updates (the page loader's ``stats``)."""
+    return {
         "records": 0,
         "more_stubs": 0,
         "more_children_ids": 0,
@@ -480,7 +507,24 @@ def read_reddit_page(
         "depth_mismatches": 0,
         "parent_mismatches": 0,
     }
-    position = 0
+
+
+def page_rows(
+    posts: list[Any],
+    forest: list[Any],
+    *,
+    path: Path,
+    rejects: Rejects,
+    stats: dict[str, Any],
+    html_unescape: HtmlUnescape = "auto",
+    start: int = 0,
+) -> tuple[list[dict[str, Any]], int]:
+    """A parsed comment page (the two Listings' children) -> (row dicts in page order, next position).
+
+    Positions (``source_position`` and the record numbers of rejects, 1-based) count from ``start``.
+    """
+    rows: list[dict[str, Any]] = []
+    position = start
 
     def take(row: dict[str, Any] | None, depth: int) -> None:
         if row is not None:
@@ -549,6 +593,26 @@ def read_reddit_page(
         path_ids.append(f"t1_{row['comment_id']}" if row is not None else None)
         position += 1
 
+    return rows, position
+
+
+@register("reddit_page", detect=_looks_like_reddit_page)
+def read_reddit_page(
+    path: str | Path, *, strict: bool = False, html_unescape: HtmlUnescape = "auto"
+) -> LoadResult:
+    """Load one API comment page (``/comments/<id>.json``): the post, then the comment forest in page order.
+
+    Depth comes from the nesting (column ``source_reply_depth``, post 0); a comment's own ``depth`` field,
+    when present, is only checked against it (``stats["depth_mismatches"]``), as is its ``parent_id``
+    (``stats["parent_mismatches"]``). ``more`` stubs are counted (``more_stubs``, ``more_children_ids``,
+    ``continue_thread_stubs``), never turned into rows. Rejected records are reported with their record
+    number (1-based page order, post first; ``source_position`` keeps page order, gaps where rejected).
+    """
+    path = Path(path)
+    posts, forest = _parse_page(path)
+    rejects = Rejects(strict=strict)
+    stats = page_stats()
+    rows, _ = page_rows(posts, forest, path=path, rejects=rejects, stats=stats, html_unescape=html_unescape)
     frame = rows_frame(rows)
     stats["rows_kept"] = frame.height
     stats["rows_rejected"] = len(rejects.rows)

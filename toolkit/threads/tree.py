@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 import polars as pl
 
-from toolkit.schema import TREE_SCHEMA
+from toolkit.schema import STRUCTURES, TREE_SCHEMA
 
 NO_PARENT = -1
 
@@ -34,8 +34,77 @@ class DuplicateIdError(ValueError):
     """Two rows share (thread_id, comment_id): the tree would be ambiguous."""
 
 
+_HASH_SEEDS = (0x5EED_0001, 0x5EED_0002)
+_MIX = np.uint64(0x9E3779B97F4A7C15)
+
+
+def _duplicate_error(frame: pl.DataFrame) -> DuplicateIdError | None:
+    """The error for repeated (thread_id, comment_id) pairs, exactly (string comparison), or None."""
+    dupes = (
+        frame.filter(pl.col("thread_id").is_not_null() & pl.col("comment_id").is_not_null())
+        .group_by("thread_id", "comment_id", maintain_order=True)
+        .len()
+        .filter(pl.col("len") > 1)
+    )
+    if not dupes.height:
+        return None
+    sample = ", ".join(f"{t}/{c}" for t, c, _ in dupes.head(5).iter_rows())
+    return DuplicateIdError(
+        f"{dupes.height} (thread_id, comment_id) pairs occur more than once (e.g. {sample}); "
+        "deduplicate first (toolkit.threads.dedupe_comments keeps the last version)"
+    )
+
+
+def _key_hashes(frame: pl.DataFrame, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """64-bit hashes of (thread_id, comment_id) and of (thread_id, parent_id) for every row."""
+    hashed = frame.select(
+        pl.col("thread_id").hash(seed).alias("t"),
+        pl.col("comment_id").hash(seed + 1).alias("c"),
+        pl.col("parent_id").hash(seed + 1).alias("p"),
+    )
+    thread = hashed["t"].to_numpy() * _MIX  # wraps around: a cheap mix, not arithmetic
+    return hashed["c"].to_numpy() ^ thread, hashed["p"].to_numpy() ^ thread
+
+
 def _parent_index(frame: pl.DataFrame) -> np.ndarray:
-    """Row index of each row's parent within the same thread, or -1 when the parent is not in the data."""
+    """Row index of each row's parent within the same thread, or -1 when the parent is not in the data.
+
+    Keys are 64-bit hashes of (thread_id, id), matched by sorting (much cheaper than a join on two string
+    columns); a second, independent hash confirms every match, and any disagreement (a collision: about
+    one in 2**64 per pair) falls back to the exact join on the strings. Raises :class:`DuplicateIdError`.
+    """
+    n = frame.height
+    valid = frame.select(
+        (pl.col("thread_id").is_not_null() & pl.col("comment_id").is_not_null()).alias("key"),
+        (pl.col("thread_id").is_not_null() & pl.col("parent_id").is_not_null()).alias("query"),
+    )
+    keys, queries = _key_hashes(frame, _HASH_SEEDS[0])
+    key_rows = np.flatnonzero(valid["key"].to_numpy())
+    query_rows = np.flatnonzero(valid["query"].to_numpy())
+    by_key = key_rows[np.argsort(keys[key_rows])]
+    sorted_keys = keys[by_key]
+    if sorted_keys.size > 1 and np.any(sorted_keys[1:] == sorted_keys[:-1]):
+        error = _duplicate_error(frame)
+        if error is not None:
+            raise error
+        return _parent_index_exact(frame)
+    parent = np.full(n, NO_PARENT, dtype=np.int64)
+    if sorted_keys.size == 0 or query_rows.size == 0:
+        return parent
+    by_query = query_rows[np.argsort(queries[query_rows])]
+    wanted = queries[by_query]
+    pos = np.minimum(np.searchsorted(sorted_keys, wanted), sorted_keys.size - 1)
+    hit = sorted_keys[pos] == wanted
+    parent[by_query[hit]] = by_key[pos[hit]]
+    found = parent != NO_PARENT
+    keys2, queries2 = _key_hashes(frame, _HASH_SEEDS[1])
+    if not np.array_equal(keys2[parent[found]], queries2[found]):
+        return _parent_index_exact(frame)
+    return parent
+
+
+def _parent_index_exact(frame: pl.DataFrame) -> np.ndarray:
+    """The parent index by a join on the (thread_id, id) strings (the slow, collision-free way)."""
     keys = frame.select(
         pl.col("thread_id"), pl.col("comment_id").alias("parent_id"), pl.int_range(pl.len()).alias("_pidx")
     )
@@ -48,20 +117,24 @@ def _parent_index(frame: pl.DataFrame) -> np.ndarray:
 def _climb(jump: np.ndarray, anchor: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Pointer doubling: for each row, the anchor it reaches, its distance, and whether it got there.
 
-    ``jump[i]`` is the row's parent (or itself for anchors). Rows on a cycle never reach an anchor.
+    ``jump[i]`` is the row's parent (or itself for anchors). Each round works only on the rows still
+    climbing, so shallow rows stop costing after a round or two. Rows on a cycle never reach an anchor.
     """
     n = jump.size
     dist = (~anchor).astype(np.int64)
     jump = jump.copy()
+    active = np.flatnonzero(~anchor[jump])
     for _ in range(max(1, math.ceil(math.log2(n + 1))) + 1):
-        done = anchor[jump]
-        if done.all():
+        if active.size == 0:
             break
-        todo = ~done
-        step = jump[todo]
-        dist[todo] += dist[step]
-        jump[todo] = jump[step]
+        step = jump[active]
+        dist[active] += dist[step]
+        jump[active] = jump[step]
+        active = active[~anchor[jump[active]]]
     return jump, dist, anchor[jump]
+
+
+_STRUCTURE_VALUES = pl.Series("structure", list(STRUCTURES), dtype=TREE_SCHEMA["structure"])
 
 
 def build_tree(frame: pl.DataFrame) -> TreeResult:
@@ -71,35 +144,28 @@ def build_tree(frame: pl.DataFrame) -> TreeResult:
     if n == 0:
         empty = frame.with_columns(pl.lit(None, dtype=t).alias(c) for c, t in TREE_SCHEMA.items())
         return TreeResult(empty, 0, 0)
-    dupes = frame.group_by("thread_id", "comment_id").len().filter(pl.col("len") > 1)
-    if dupes.height:
-        sample = ", ".join(f"{t}/{c}" for t, c, _ in dupes.head(5).iter_rows())
-        raise DuplicateIdError(
-            f"{dupes.height} (thread_id, comment_id) pairs occur more than once (e.g. {sample}); "
-            "deduplicate first (toolkit.threads.dedupe_comments keeps the last version)"
-        )
 
-    is_post = frame["is_post"].fill_null(False).to_numpy()
-    has_link = frame["parent_id"].is_not_null().to_numpy()
     parent = _parent_index(frame)
+    flags = frame.select(
+        pl.col("is_post").fill_null(False).alias("is_post"),
+        pl.col("parent_id").is_not_null().alias("has_link"),
+        (pl.col("parent_id") == pl.col("thread_id")).fill_null(False).alias("to_thread"),
+        pl.col("removed").fill_null(False).alias("removed"),
+    )
+    is_post = flags["is_post"].to_numpy()
+    has_link = flags["has_link"].to_numpy()
     found = parent != NO_PARENT
     parent_is_post = np.zeros(n, dtype=bool)
     parent_is_post[found] = is_post[parent[found]]
-    top_level = (~is_post) & has_link & (parent_is_post | ((~found) & (frame["parent_id"] == frame["thread_id"]).fill_null(False).to_numpy()))
+    top_level = (~is_post) & has_link & (parent_is_post | ((~found) & flags["to_thread"].to_numpy()))
     flat = (~is_post) & ~has_link
     orphan_top = (~is_post) & has_link & ~found & ~top_level
 
-    # Full graph (comments linked to every parent present, the post included): subtree sizes, cycles.
+    # One climb, cut below depth 1: the anchor reached is the sub-thread's root, the distance is depth - 1.
     idx = np.arange(n, dtype=np.int64)
-    full_anchor = ~found | is_post
-    full_jump = np.where(full_anchor, idx, parent)
-    _, full_dist, reached = _climb(full_jump, full_anchor)
+    root_anchor = is_post | top_level | ~found
+    root_of, root_dist, reached = _climb(np.where(root_anchor, idx, parent), root_anchor)
     in_cycle = ~reached
-
-    # Graph cut below depth 1: the anchor reached is the sub-thread's root, the distance is depth - 1.
-    root_anchor = is_post | top_level | flat | orphan_top | ~found
-    root_jump = np.where(root_anchor, idx, parent)
-    root_of, root_dist, _ = _climb(root_jump, root_anchor)
 
     if "source_reply_depth" in frame.columns:
         hint = frame["source_reply_depth"].cast(pl.Float64).fill_null(np.nan).to_numpy()
@@ -109,48 +175,55 @@ def build_tree(frame: pl.DataFrame) -> TreeResult:
     depth = base[root_of] + root_dist
     depth[in_cycle] = np.nan
 
-    structure = np.where(flat, "flat", np.where(orphan_top[root_of] | in_cycle, "orphan", "tree"))
-    thread_flat = (
-        frame.select(pl.col("thread_id"), pl.Series("flat", flat), pl.Series("post", is_post))
-        .with_columns(
-            pl.col("flat").filter(~pl.col("post")).all().over("thread_id")
-            & (~pl.col("post")).any().over("thread_id")
-        )["flat"]
-        .to_numpy()
-    )
-    structure = np.where(is_post & thread_flat, "flat", structure)
+    # structure codes index STRUCTURES: 0 tree, 1 flat, 2 orphan
+    codes = np.where(flat, 1, np.where(orphan_top[root_of] | in_cycle, 2, 0)).astype(np.int64)
+    if flat.any():
+        thread_flat = (
+            frame.select(pl.col("thread_id"), pl.Series("flat", flat), pl.Series("post", is_post))
+            .with_columns(
+                pl.col("flat").filter(~pl.col("post")).all().over("thread_id")
+                & (~pl.col("post")).any().over("thread_id")
+            )["flat"]
+            .to_numpy()
+        )
+        codes[is_post & thread_flat] = 1
 
-    # Direct replies and subtree sizes over the links present (bottom-up by distance from the anchor).
+    # Direct replies and subtree sizes over the links present, bottom-up level by level (deepest first).
     linked = found & ~is_post & ~in_cycle
     n_replies = np.bincount(parent[linked], minlength=n)
     subtree = np.ones(n, dtype=np.int64)
-    subtree[in_cycle] = 1
-    dist_linked = np.where(linked, full_dist, 0)
-    order = np.argsort(-dist_linked, kind="stable")
-    levels = dist_linked[order]
-    boundaries = np.flatnonzero(np.diff(levels)) + 1
-    for group in np.split(order, boundaries):
-        group = group[linked[group]]
-        if group.size:
+    level = np.where(linked, root_dist, -1)
+    top = int(level.max())
+    if top >= 0:
+        # level + 1 >= 0 fits uint16 for all but absurdly deep data: numpy then sorts by radix, in O(n)
+        order = np.argsort((level + 1).astype(np.uint16 if top < 2**16 - 2 else np.int64), kind="stable")
+        bounds = np.searchsorted(level[order], np.arange(top + 2), side="left")
+        for lvl in range(top, -1, -1):
+            group = order[bounds[lvl] : bounds[lvl + 1]]
             np.add.at(subtree, parent[group], subtree[group])
 
-    removed = frame["removed"].fill_null(False).to_numpy()
-    parent_removed = np.where(found, removed[np.where(found, parent, 0)], False)
-    root_id = frame["comment_id"].gather(root_of).zip_with(pl.Series(~is_post & ~in_cycle), pl.Series([None] * n, dtype=pl.String))
-
+    removed = flags["removed"].to_numpy()
+    has_parent = found & ~is_post
+    root_mask = ~is_post & ~in_cycle
     tree = pl.DataFrame(
         {
-            "reply_depth": pl.Series(depth, dtype=pl.Float64).fill_nan(None).cast(pl.Int32),
-            "root_id": root_id,
+            "_depth": pl.Series(depth, dtype=pl.Float64),
+            "_root": frame["comment_id"].gather(root_of),
+            "_root_mask": root_mask,
             "n_replies": pl.Series(n_replies, dtype=pl.Int32),
             "subtree_size": pl.Series(subtree, dtype=pl.Int32),
-            "parent_removed": pl.Series(parent_removed, dtype=pl.Boolean),
-            "_has_parent": pl.Series(found & ~is_post, dtype=pl.Boolean),
-            "structure": pl.Series(structure, dtype=pl.String).cast(TREE_SCHEMA["structure"]),
+            "_parent_removed": removed[np.where(found, parent, 0)],
+            "_has_parent": has_parent,
+            "structure": _STRUCTURE_VALUES.gather(codes),
         }
-    ).with_columns(
-        pl.when(pl.col("_has_parent")).then(pl.col("parent_removed")).otherwise(None).alias("parent_removed")
-    ).drop("_has_parent")
+    ).select(
+        pl.col("_depth").fill_nan(None).cast(pl.Int32).alias("reply_depth"),
+        pl.when(pl.col("_root_mask")).then(pl.col("_root")).alias("root_id"),
+        "n_replies",
+        "subtree_size",
+        pl.when(pl.col("_has_parent")).then(pl.col("_parent_removed")).alias("parent_removed"),
+        "structure",
+    )
     out = pl.concat([frame, tree], how="horizontal")
     return TreeResult(out, n_orphans=int(orphan_top.sum()), n_in_cycles=int(in_cycle.sum()))
 
