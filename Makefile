@@ -25,11 +25,17 @@ test: setup
 lint: setup
 	$(BIN)/ruff check toolkit tests benchmarks
 
+# The "Python (toolkit)" kernel: this venv's python, registered inside the venv (no user-wide kernelspec),
+# importing this checkout's toolkit whatever the notebook's folder.
 kernel: setup
-	$(BIN)/python -m ipykernel install --sys-prefix --name toolkit --display-name "Python (toolkit)"
+	$(BIN)/python -m ipykernel install --sys-prefix --name toolkit --display-name "Python (toolkit)" \
+		--env PYTHONPATH "$(CURDIR)"
 
+# JupyterLab on notebooks/ with that kernel as the default. Options via ARGS, e.g.
+# make lab ARGS="--no-browser --port 8899"   (as root, --allow-root is added)
 lab: kernel
-	$(BIN)/jupyter lab --notebook-dir=notebooks $(ARGS)
+	$(BIN)/jupyter lab --ServerApp.root_dir=notebooks --MappingKernelManager.default_kernel_name=toolkit \
+		$(if $(filter 0,$(shell id -u)),--allow-root) $(ARGS)
 
 clean-outputs:
 	rm -rf outputs multirun
