@@ -56,6 +56,6 @@ def load_source(path: str | Path, format: str | None = None, **options: Any) -> 
     try:
         return LOADERS[name](path, **options)
     except TypeError as err:
-        if "unexpected keyword argument" in str(err):
+        if "keyword argument" in str(err):
             raise LoadError(path, f"loader {name!r} does not take that option: {err}", field="options") from err
         raise
