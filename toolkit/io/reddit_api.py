@@ -1,0 +1,331 @@
+"""Reddit API JSON beyond one comment page: directories of pages, single objects, arrays, Listings, JSON lines.
+
+What ``format="reddit_api"`` reads (a file, or a directory of ``.json``/``.jsonl``/``.ndjson`` files, sorted):
+
+- comment pages (``/comments/<id>.json``: two Listings), through the page loader's own walker, so depth,
+  ``more`` stubs and checks are the page loader's;
+- single objects, wrapped (``{"kind": "t1", "data": {...}}``, ``t3`` for posts, ``more`` stubs counted)
+  or bare (a comment's or post's ``data`` object alone), with any nested ``replies``;
+- a Listing (``{"kind": "Listing", "data": {"children": [...]}}``, e.g. ``/r/sub/comments.json``);
+- JSON arrays of any of these, and JSON lines (``.jsonl``/``.ndjson``) holding one per line.
+
+Records go through :func:`toolkit.io.reddit.normalize_reddit_comment` / ``normalize_reddit_post`` (removal:
+body ``[removed]``, ``removed_by_category``, ``banned_by``, ``removal_reason``, ``removed`` true; deletion:
+body ``[deleted]``; author ``[deleted]`` with text only means the account is gone). A comment's depth
+(``source_reply_depth``, post 0) comes from the page nesting, else from its own ``depth`` field + 1 (and
+nesting below it); it is used for comments whose parent is not in the data. The same comment or post
+met twice (a thread fetched twice, a page and a single object) keeps the last version read; earlier
+copies are rejected as duplicates and counted in ``stats["duplicates"]``. Rejects carry the record number
+(1-based, in file order) for JSON documents and the line number for JSON lines.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+from toolkit.io.base import LoadError, LoadResult, Rejects, register
+from toolkit.io.reddit import (
+    REDDIT_SCHEMA,
+    HtmlUnescape,
+    _iter_forest,
+    _listing_children,
+    _loads_deep,
+    normalize_reddit_comment,
+    normalize_reddit_post,
+    page_rows,
+    page_stats,
+)
+from toolkit.io.reddit_dump import dedupe_versions, record_kind, resolve_threads
+
+API_SUFFIXES = (".json", ".jsonl", ".ndjson")
+_LINE_SUFFIXES = (".jsonl", ".ndjson")
+_MAX_DETECT_BYTES = 256 * 2**20
+
+
+def _is_page(value: Any) -> bool:
+    """A comment page: a two-element array of Listings, the first holding a t3 post."""
+    if not isinstance(value, list) or len(value) != 2:
+        return False
+    posts = _listing_children(value[0])
+    return bool(posts) and _listing_children(value[1]) is not None and isinstance(posts[0], dict) and posts[0].get(
+        "kind"
+    ) == "t3"
+
+
+def _object_kind(value: Any) -> str | None:
+    """``"t1"``, ``"t3"``, ``"more"``, ``"Listing"``, ``"page"`` for the Reddit shapes this loader reads, else None."""
+    if _is_page(value):
+        return "page"
+    if not isinstance(value, dict):
+        return None
+    kind = value.get("kind")
+    if kind in ("t1", "t3", "more") and isinstance(value.get("data"), dict):
+        return kind
+    if kind == "Listing" and _listing_children(value) is not None:
+        return "Listing"
+    bare = record_kind(value)
+    if bare == "comments":
+        return "t1"
+    if bare == "submissions":
+        return "t3"
+    return None
+
+
+def _looks_like_api(path: Path) -> bool:
+    """Reddit API JSON that is not a single comment page (that one is ``reddit_page``'s)."""
+    path = Path(path)
+    if path.is_dir():
+        files = [p for p in sorted(path.iterdir()) if p.is_file() and p.suffix.lower() in API_SUFFIXES]
+        if not files:
+            return False
+        others = [p for p in path.iterdir() if p.is_file() and not p.name.startswith(".") and p not in files]
+        return not others and all(_file_is_api(p, in_directory=True) for p in files[:8])
+    return path.is_file() and _file_is_api(path, in_directory=False)
+
+
+def _file_is_api(path: Path, *, in_directory: bool) -> bool:
+    suffix = path.suffix.lower()
+    if suffix not in API_SUFFIXES or path.stat().st_size > _MAX_DETECT_BYTES:
+        return False
+    if suffix in _LINE_SUFFIXES:
+        with path.open("rb") as handle:
+            for raw in handle:
+                if raw.strip():
+                    try:
+                        value = json.loads(raw)
+                    except ValueError:
+                        return False
+                    # bare objects, one per line, are a dump (reddit_dump); wrapped ones are API objects
+                    return isinstance(value, dict) and _object_kind(value) in ("t1", "t3", "more", "Listing") and (
+                        "data" in value
+                    )
+        return False
+    with path.open("rb") as handle:
+        head = handle.read(1 << 16)
+    if head.removeprefix(b"\xef\xbb\xbf").lstrip()[:1] not in (b"[", b"{") or _is_json_lines(head):
+        return False
+    try:
+        value = _loads_deep(path.read_bytes().decode("utf-8-sig"))
+    except (ValueError, RecursionError, MemoryError):
+        return False
+    kind = _object_kind(value)
+    if kind == "page":
+        return in_directory  # a lone page file is reddit_page's; a directory of them is ours
+    if kind is not None:
+        return True
+    return isinstance(value, list) and bool(value) and all(_object_kind(item) is not None for item in value[:50])
+
+
+def _is_json_lines(head: bytes) -> bool:
+    """The head of a file holds two or more non-blank lines that each parse alone: JSON lines, not one value."""
+    lines = [line for line in head.removeprefix(b"\xef\xbb\xbf").split(b"\n")[:3] if line.strip()]
+    if len(lines) < 2:
+        return False
+    try:
+        json.loads(lines[0])
+        json.loads(lines[1])
+    except (ValueError, RecursionError):
+        return False
+    return True
+
+
+def _api_files(path: Path) -> list[Path]:
+    if path.is_dir():
+        files = [
+            p
+            for p in sorted(path.iterdir())
+            if p.is_file() and not p.name.startswith(".") and p.suffix.lower() in API_SUFFIXES
+        ]
+        if not files:
+            raise LoadError(path, "no .json/.jsonl/.ndjson files in this directory")
+        return files
+    return [path]
+
+
+class _Reader:
+    """Collects rows, rejects and counts over all files of one load."""
+
+    def __init__(self, strict: bool, html_unescape: HtmlUnescape):
+        self.rejects = Rejects(strict=strict)
+        self.html_unescape = html_unescape
+        self.rows: list[dict[str, Any]] = []
+        self.files: list[Path] = []
+        self.stats: dict[str, Any] = {**page_stats(), "pages": 0, "objects": 0}
+        self.position = 0
+
+    def _take(self, row: dict[str, Any] | None, record: int, depth: int | None) -> None:
+        if row is None:
+            return
+        row["source_position"] = self.position
+        row["source_reply_depth"] = depth
+        row["_line"] = record
+        row["_file"] = len(self.files) - 1
+        self.rows.append(row)
+
+    def read_file(self, path: Path) -> None:
+        self.files.append(path)
+        if path.suffix.lower() in _LINE_SUFFIXES:
+            self._read_lines(path)
+            return
+        try:
+            text = path.read_bytes().decode("utf-8-sig")
+        except UnicodeDecodeError as error:
+            raise LoadError(path, f"not valid UTF-8 at byte {error.start}") from None
+        except OSError as error:
+            raise LoadError(path, f"cannot read file: {error.strerror or error}") from None
+        try:
+            value = _loads_deep(text)
+        except json.JSONDecodeError as error:
+            raise LoadError(path, f"malformed JSON: {error.msg} (column {error.colno})", line=error.lineno) from None
+        except RecursionError:
+            raise LoadError(path, "JSON nested too deeply for the parser") from None
+        counter = [0]
+        self._read_value(value, path, counter, top=True)
+
+    def _read_lines(self, path: Path) -> None:
+        with path.open("rb") as handle:
+            for number, raw in enumerate(handle, start=1):
+                if not raw.strip():
+                    continue
+                try:
+                    value = json.loads(raw.decode("utf-8-sig" if number == 1 else "utf-8"))
+                except UnicodeDecodeError as error:
+                    self._reject_record(path, number, None, f"not valid UTF-8 at byte {error.start}")
+                    continue
+                except (json.JSONDecodeError, RecursionError) as error:
+                    reason = f"malformed JSON: {error.msg} (column {error.colno})" if isinstance(
+                        error, json.JSONDecodeError
+                    ) else "JSON nested too deeply"
+                    self._reject_record(path, number, None, reason)
+                    continue
+                counter = [number - 1]
+                self._read_value(value, path, counter, top=True, fixed_line=number)
+
+    def _reject_record(self, path: Path, line: int, field: str | None, reason: str) -> None:
+        self.stats["records"] += 1
+        self.rejects.add(path, line, field, reason)
+        self.position += 1
+
+    def _read_value(
+        self, value: Any, path: Path, counter: list[int], *, top: bool = False, fixed_line: int | None = None
+    ) -> None:
+        """One JSON value: a page, a Listing, an object, or an array of them."""
+        kind = _object_kind(value)
+        if kind == "page":
+            self.stats["pages"] += 1
+            start = self.position
+            rows, end = page_rows(
+                value[0]["data"]["children"],
+                value[1]["data"]["children"],
+                path=path,
+                rejects=self.rejects,
+                stats=self.stats,
+                html_unescape=self.html_unescape,
+                start=counter[0],
+            )
+            for row in rows:
+                record = row["source_position"] + 1
+                row["source_position"] = start + row["source_position"] - counter[0]
+                row["_line"] = fixed_line or record
+                row["_file"] = len(self.files) - 1
+                self.rows.append(row)
+            self.position = start + (end - counter[0])
+            counter[0] = end
+            return
+        if kind == "Listing":
+            for child in value["data"]["children"]:
+                self._read_value(child, path, counter, fixed_line=fixed_line)
+            return
+        if kind in ("t1", "t3", "more"):
+            self._read_object(value, kind, path, counter, fixed_line)
+            return
+        if isinstance(value, list) and (top or fixed_line is None):
+            for item in value:
+                self._read_value(item, path, counter, fixed_line=fixed_line)
+            return
+        counter[0] += 1
+        what = type(value).__name__ if not isinstance(value, dict) else f"object with kind {value.get('kind')!r:.30}"
+        self._reject_record(path, fixed_line or counter[0], "kind", f"not a Reddit comment, post or Listing: {what}")
+
+    def _read_object(self, value: dict[str, Any], kind: str, path: Path, counter: list[int], fixed: int | None) -> None:
+        """A t1 (with its nested replies), t3 or more object, wrapped or bare."""
+        if kind == "t3":
+            counter[0] += 1
+            self.stats["records"] += 1
+            self.stats["objects"] += 1
+            data = value["data"] if "data" in value and "kind" in value else value
+            row = normalize_reddit_post(
+                data, path=path, line=fixed or counter[0], rejects=self.rejects, html_unescape=self.html_unescape
+            )
+            self._take(row, fixed or counter[0], 0)
+            self.position += 1
+            return
+        wrapped = value if "kind" in value and "data" in value else {"kind": "t1", "data": value}
+        base: int | None = None
+        if kind == "t1":
+            depth_field = wrapped["data"].get("depth")
+            if isinstance(depth_field, int) and not isinstance(depth_field, bool):
+                base = depth_field + 1
+        for child, nesting in _iter_forest([wrapped]):
+            child_kind = child.get("kind") if isinstance(child, dict) else None
+            data = child.get("data") if isinstance(child, dict) else None
+            if child_kind == "more":
+                self.stats["more_stubs"] += 1
+                more = data.get("children") if isinstance(data, dict) else None
+                self.stats["more_children_ids"] += len(more) if isinstance(more, list) else 0
+                if isinstance(data, dict) and data.get("id") == "_":
+                    self.stats["continue_thread_stubs"] += 1
+                continue
+            counter[0] += 1
+            line = fixed or counter[0]
+            if child_kind != "t1":
+                self._reject_record(path, line, "kind", f"expected a t1 comment or a more stub, got {child_kind!r:.40}")
+                continue
+            self.stats["records"] += 1
+            self.stats["objects"] += 1
+            row = normalize_reddit_comment(
+                data, path=path, line=line, rejects=self.rejects, html_unescape=self.html_unescape
+            )
+            own = data.get("depth") if isinstance(data, dict) else None
+            if isinstance(own, int) and not isinstance(own, bool):
+                depth: int | None = own + 1
+            else:
+                depth = None if base is None else base + nesting - 1
+            self._take(row, line, depth)
+            self.position += 1
+
+
+@register("reddit_api", detect=_looks_like_api)
+def read_reddit_api(path: str | Path, *, strict: bool = False, html_unescape: HtmlUnescape = "auto") -> LoadResult:
+    """Load Reddit API JSON: a directory of comment pages, single comment/post objects, arrays, Listings, JSON lines.
+
+    See the module docstring for the shapes and rules; ``stats`` counts records, pages, ``more`` stubs,
+    depth checks (as the page loader) and ``duplicates``.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise LoadError(path, "no such file or directory")
+    if html_unescape not in (True, False, "auto"):
+        raise LoadError(path, f"html_unescape must be true, false or 'auto', got {html_unescape!r}", field="html_unescape")
+    reader = _Reader(strict, html_unescape)
+    for file in _api_files(path):
+        reader.read_file(file)
+    private = {"_retrieved": pl.Float64(), "_line": pl.Int64(), "_file": pl.Int32()}
+    for row in reader.rows:
+        row.setdefault("_retrieved", None)
+    if reader.rows:
+        frame = pl.DataFrame(reader.rows, schema={**REDDIT_SCHEMA, **private})
+    else:
+        frame = pl.DataFrame(schema={**REDDIT_SCHEMA, **private})
+    frame, reader.stats["duplicates"] = dedupe_versions(frame, reader.files, reader.rejects)
+    frame, reader.stats["thread_unknown"] = resolve_threads(frame)
+    frame = frame.drop(list(private))
+    stats = reader.stats
+    stats["files"] = [str(p) for p in reader.files]
+    stats["rows_kept"] = frame.height
+    stats["rows_rejected"] = len(reader.rejects.rows)
+    return LoadResult(frame=frame, rejects=reader.rejects.frame(), stats=stats, files=list(reader.files))
