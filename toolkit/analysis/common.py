@@ -37,6 +37,32 @@ def score_columns(frame: pl.DataFrame, labels: Sequence[str] | None = None) -> l
     return [c for c in KNOWN_LABELS if c in frame.columns and frame[c].dtype.is_float()]
 
 
+TRUE_WORDS = ("true", "t", "yes", "y", "1", "1.0")
+FALSE_WORDS = ("false", "f", "no", "n", "0", "0.0")
+
+
+def truth_column(frame: pl.DataFrame, column: str) -> pl.DataFrame:
+    """``frame`` with ``column`` as Boolean: booleans as they are, numbers 0/1, text true/false/yes/no/1/0
+    (any case). Anything else is an error naming the column and an offending value."""
+    if column not in frame.columns:
+        raise ValueError(f"no truth column {column!r} in the frame; columns: {frame.columns}")
+    col = frame[column]
+    if col.dtype == pl.Boolean:
+        return frame
+    if col.dtype.is_numeric():
+        bad = col.drop_nulls().filter(~col.drop_nulls().is_in([0, 1]))
+        parsed = col.cast(pl.Boolean)
+    else:
+        text = col.cast(pl.String).str.strip_chars().str.to_lowercase()
+        parsed = pl.select(
+            pl.when(text.is_in(TRUE_WORDS)).then(True).when(text.is_in(FALSE_WORDS)).then(False).otherwise(None)
+        ).to_series()
+        bad = col.filter(parsed.is_null() & col.is_not_null())
+    if bad.len():
+        raise ValueError(f"truth column {column!r} must be boolean (true/false, 1/0); found {bad[0]!r}")
+    return frame.with_columns(parsed.alias(column))
+
+
 def time_order_key() -> list[pl.Expr]:
     """Sort key for 'order in the thread': creation time where known, page order to break ties / fill gaps."""
     return [pl.col("created_at"), pl.col("source_position")]

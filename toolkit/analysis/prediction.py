@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from toolkit.analysis.common import comments_only, score_columns
+from toolkit.analysis.common import comments_only, score_columns, truth_column
 from toolkit.analysis.stats import (
     RankedScores,
     bootstrap_replicates,
@@ -40,8 +40,8 @@ P_METHOD = "permutation of the outcome within threads (AUC = 0.5)"
 
 
 def _prepared(frame: pl.DataFrame, truth: str, label: str) -> pl.DataFrame:
-    """Comment rows with a score and a known outcome."""
-    return comments_only(frame).filter(
+    """Comment rows with a score and a known outcome (the outcome parsed as Boolean)."""
+    return truth_column(comments_only(frame), truth).filter(
         pl.col(label).is_not_null() & pl.col(label).is_not_nan() & pl.col(truth).is_not_null()
     )
 

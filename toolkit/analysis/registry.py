@@ -112,7 +112,9 @@ def analysis(name: str) -> Callable[[AnalysisFn], AnalysisFn]:
 
 
 def _shown(n: int, threads: int | None = None, what: str = "comments") -> str:
-    return f"shown: n = {n:,} {what}" + (f" in {threads:,} threads" if threads is not None else "")
+    """``shown: n = 1,234 comments in 56 threads`` for captions."""
+    where = "" if threads is None else f" in {threads:,} thread{'' if threads == 1 else 's'}"
+    return f"shown: n = {n:,} {what}{where}"
 
 
 def _n_threads(frame: pl.DataFrame) -> int:
@@ -154,8 +156,15 @@ def _removal_context(frame: pl.DataFrame, ctx: AnalysisContext) -> AnalysisOutpu
                                 **ctx.boot)
     tests = pl.concat([tests, pl.DataFrame([parent_test, calm_test], schema=TEST_SCHEMA)])
     lab = {"label": ctx.label}
-    figures = [(FigureSpec("removal_context", "group_means", "Removed vs kept",
-                           ctx.caption(ctx.ci_note(ci_methods(groups))), lab), groups)]
+    figures = []
+    n_removed = int(comments_only(frame)["removed"].fill_null(False).sum())
+    if n_removed == 0:  # nothing to compare: the tables say n = 0, no empty figures
+        log.info("removal_context: no removed comments in the data; tables only")
+        return AnalysisOutput({"removal_context": groups, "removal_tests": tests, "removal_matched": matched,
+                               "removal_by_parent": by_parent, "removal_calm_down": calm}, figures)
+    if groups.group_by("comparison").agg(pl.col("n").min()).filter(pl.col("n") > 0).height:
+        figures.append((FigureSpec("removal_context", "group_means", "Removed vs kept",
+                                   ctx.caption(ctx.ci_note(ci_methods(groups))), lab), groups))
     if matched["n_removed"].sum() > 0:
         figures.append((FigureSpec(
             "removal_matched", "matched_context", "Removed vs matched kept comments",
@@ -168,7 +177,7 @@ def _removal_context(frame: pl.DataFrame, ctx: AnalysisContext) -> AnalysisOutpu
             ctx.caption(_shown(int(by_parent["n"].sum()), None, "replies"), ctx.ci_note(ci_methods(by_parent))),
             {**lab, "x": "parent_bin", "y": "removal_rate", "low": "rate_low", "high": "rate_high",
              "xlabel": f"parent {ctx.label}", "ylabel": "share of replies removed"}), by_parent))
-    if calm["n_events"].sum() > 0:
+    if calm["n_events"].min() > 0:
         figures.append((FigureSpec(
             "removal_calm_down", "calm_down", "Calm-down after removals",
             ctx.caption(f"window: {o['calm_window']} comments before/after in time ({o['calm_scope']})",
@@ -239,7 +248,7 @@ def _thread_length(frame: pl.DataFrame, ctx: AnalysisContext) -> AnalysisOutput:
     table, trend, edges = toxicity_by_thread_length(
         frame, label=ctx.label, threshold=threshold, n_bins=int(o["n_bins"]),
         min_threads_last_bin=int(o["min_threads_last_bin"]), min_comments=int(o["min_comments"]), **ctx.boot)
-    min_size = float(edges[-2]) if len(edges) > 2 else 0.0
+    min_size = float(edges[-2])  # the last bin's lower edge (the smallest size when there is one bin)
     position = toxicity_by_relative_position(frame, label=ctx.label, threshold=threshold, min_size=min_size,
                                              n_bins=int(o["position_bins"]), **ctx.boot)
     method = (f"95% CI: thread bootstrap ({ctx.n_boot} replicates, seed {ctx.seed}), where Avalle et al. (2024) "
@@ -283,6 +292,11 @@ def _extra_scores(frame: pl.DataFrame, scorers: list[Any], ctx: AnalysisContext)
             continue
         report = scored.report
         prefix = f"{report.scorer}" + (f":{report.identity.get('model')}" if report.scorer != "profanity" else "")
+        same = [lab for lab in report.labels if lab in frame.columns and scored.frame[lab].equals(frame[lab])]
+        if same and len(same) == len(report.labels):
+            status.append({"scorer": prefix, "used": False, "columns": "",
+                           "note": f"same scores as the run's scorer ({', '.join(same)}): not repeated"})
+            continue
         cols = {lab: f"{prefix}.{lab}" for lab in report.labels}
         frame = frame.with_columns(scored.frame.select([pl.col(k).alias(v) for k, v in cols.items()]))
         status.append({"scorer": prefix, "used": True, "columns": ", ".join(cols.values()),
@@ -304,7 +318,7 @@ def _scorer_agreement(frame: pl.DataFrame, ctx: AnalysisContext) -> AnalysisOutp
     scorers = pl.DataFrame(status, schema={"scorer": pl.String, "used": pl.Boolean, "columns": pl.String,
                                            "note": pl.String})
     n = int(table["n"].min()) if table.height else 0
-    skipped = [s["scorer"] for s in status if not s["used"]]
+    skipped = [s["scorer"] for s in status if not s["used"] and not s["note"].startswith("same scores")]
     spec = FigureSpec("scorer_agreement", "agreement_matrix", "Agreement between scorers",
                       ctx.caption(_shown(n, None, "comments scored by every pair"), ctx.ci_note(ci_methods(table))
                                   + " in the table", f"skipped (unavailable): {', '.join(skipped)}" if skipped else ""),

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 import numpy as np
 import polars as pl
 
-from toolkit.analysis.common import comments_only, score_columns
+from toolkit.analysis.common import comments_only, score_columns, truth_column
 from toolkit.analysis.prediction import classification_metrics
 from toolkit.analysis.stats import bootstrap_mean, bootstrap_replicates, percentile_ci
 
@@ -29,7 +29,7 @@ THRESHOLD_SCHEMA = {
 def _rows(frame: pl.DataFrame, truth: str, label: str) -> pl.DataFrame:
     if truth not in frame.columns:
         raise ValueError(f"scorer validation needs a boolean truth column {truth!r}; columns: {frame.columns}")
-    return comments_only(frame).filter(
+    return truth_column(comments_only(frame), truth).filter(
         pl.col(label).is_not_null() & pl.col(label).is_not_nan() & pl.col(truth).is_not_null()
     )
 

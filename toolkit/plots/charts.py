@@ -58,7 +58,8 @@ def draw_profile(table: pl.DataFrame, spec: FigureSpec, width: str) -> Figure:
     short = max(len(t) for t in labels) <= 3
     ax.set_xticks(x[::step], ticks[::step], rotation=0 if short or not many else 45,
                   ha="right" if many and not short else "center")
-    ax.set_xlabel(o.get("xlabel", "bin") + ("" if many else " (n comments below)"))
+    ax.set_xlim(-0.6, table.height - 0.4)
+    ax.set_xlabel(o.get("xlabel", "bin") + ("" if many else " (n below)"))
     ax.set_ylabel(o.get("ylabel", o.get("label", "score")))
     ax.set_ylim(0, min(1.0, max(0.1, float(np.nanmax(table.select(
         pl.max_horizontal([pl.col(names[c][2]) for c in series])).to_series().fill_null(0).to_numpy()) * 1.15))))
@@ -79,7 +80,16 @@ def draw_depth_profile(table: pl.DataFrame, spec: FigureSpec, width: str) -> Fig
 def draw_group_means(table: pl.DataFrame, spec: FigureSpec, width: str) -> Figure:
     """Removed vs kept means per comparison, with CIs; empty comparisons say n=0."""
     fig, ax = new_figure(width)
-    comparisons = table["comparison"].unique(maintain_order=True).to_list()
+    counts = table.group_by("comparison", maintain_order=True).agg(pl.col("n").fill_null(0).min().alias("least"))
+    comparisons = counts.filter(pl.col("least") > 0)["comparison"].to_list()
+    empty = counts.filter(pl.col("least") == 0)["comparison"].to_list()
+    table = table.filter(pl.col("comparison").is_in(comparisons))
+    if empty:
+        spec = FigureSpec(spec.name, spec.kind, spec.title,
+                          f"Not shown (a side has no comments): {'; '.join(empty)}. {spec.footer}", spec.options)
+    if not comparisons:
+        empty_note(ax, "no comparison has comments on both sides")
+        return finish(fig, spec)
     colours = {"removed": REMOVED_COLOUR, "kept": KEPT_COLOUR}
     seen: set[str] = set()
     top = 0.0
@@ -254,8 +264,7 @@ def draw_odds_ratios(table: pl.DataFrame, spec: FigureSpec, width: str) -> Figur
         ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
         ax.xaxis.set_minor_formatter(NullFormatter())
         ax.xaxis.set_minor_locator(NullLocator())
-        se = rows["se_type"].drop_nulls()
-        ax.set_xlabel(f"odds ratio (95% CI; SE: {se[0] if se.len() else 'n/a'})")
+        ax.set_xlabel("odds ratio (95% CI, log scale)")
     if dropped.height:
         notes = "; ".join(f"{t}: {n.removeprefix('dropped: ')}" for t, n in dropped.select("term", "note").iter_rows())
         spec = FigureSpec(spec.name, spec.kind, spec.title, f"Not in the model: {notes}. {spec.footer}", spec.options)
@@ -313,7 +322,7 @@ def draw_calibration(table: pl.DataFrame, spec: FigureSpec, width: str) -> Figur
     ax.set(xlim=(0, 1), ylim=(0, 1), ylabel=f"observed share {spec.options.get('truth', 'positive')}")
     ax.legend(loc="upper left", fontsize=6)
     hx.set(xlabel="predicted score (bin mean)", ylabel="comments")
-    hx.set_yscale("log")
+    hx.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:,.0f}"))
     return finish(fig, spec)
 
 
@@ -365,6 +374,11 @@ def draw_thread_length(table: pl.DataFrame, spec: FigureSpec, width: str) -> Fig
     ax.axvspan(last["min_size"], max(last["max_size"], last["min_size"] * 1.05), color="0.9", zorder=0,
                label=f"last bin ({fmt_n(last['n_threads'])} threads)")
     ax.set_xscale("log")
+    lo, hi = float(rows["min_size"].min()) / 1.3, float(rows["max_size"].max()) * 1.3
+    ax.set_xlim(max(lo, 0.7), hi)
+    ax.set_xticks(_log_ticks(max(lo, 0.7), hi))
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+    ax.xaxis.set_minor_formatter(NullFormatter())
     ax.set_xlabel("thread size (comments, log scale)")
     ax.set_ylabel(f"share toxic (≥ {spec.options.get('threshold', 0.6)})")
     ax.set_ylim(0, max(0.1, float(np.nanmax(y + err[1])) * 1.2))
@@ -384,6 +398,11 @@ def draw_thread_scatter(table: pl.DataFrame, spec: FigureSpec, width: str) -> Fi
                     vmax=max(0.05, float(table["removed_share"].max() or 0)), s=12, edgecolors="0.3", linewidths=0.3)
     fig.colorbar(sc, ax=ax, fraction=0.05, pad=0.02).set_label("share removed")
     ax.set_xscale("log")
+    lo, hi = float(table["n_comments"].min()) / 1.3, float(table["n_comments"].max()) * 1.3
+    ax.set_xlim(max(lo, 0.7), hi)
+    ax.set_xticks(_log_ticks(max(lo, 0.7), hi))
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+    ax.xaxis.set_minor_formatter(NullFormatter())
     ax.set_xlabel("thread size (comments)")
     ax.set_ylabel(f"share toxic (≥ {spec.options.get('threshold', '')})")
     ax.set_ylim(-0.02, 1.02)
