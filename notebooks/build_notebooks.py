@@ -151,7 +151,8 @@ print(nb.format_context(top))
 top  # the same rows as a table
 """),
     _code("""
-answered = scored.filter(~pl.col("is_post") & (pl.col("n_replies") > 0)).sort("toxicity", descending=True)
+answered = scored.filter(~pl.col("is_post") & (pl.col("n_replies") > 0)).sort("toxicity", descending=True,
+                                                                             nulls_last=True)
 nb.context(scored, answered["comment_id"][0])  # the most toxic comment that got replies, and its replies
 """),
     _code("""
@@ -170,7 +171,9 @@ print(f"{deep.height} comments at depth >= 5, mean toxicity {deep['toxicity'].me
 nb.view(deep).head(5)
 """),
     _code("""
-toolkit.depth_profile(scored, n_boot=N_BOOT)  # mean score and share above the threshold per depth, bootstrap CIs
+profile = toolkit.depth_profile(scored, n_boot=N_BOOT)  # mean score and share above the threshold per depth
+print("CIs:", profile["ci_method"][0])
+profile.drop("ci_method")
 """),
     _code("""
 removed = nb.filter_comments(seed_scored, removed=True)
@@ -406,8 +409,8 @@ High scores on comments the annotators did not call toxic, and low scores on com
 """),
     _code("""
 label = labels[0]
-false_alarms = scored.filter(~pl.col("toxic")).sort(label, descending=True)
-misses = scored.filter(pl.col("toxic") & (pl.col("n_toxic") == pl.col("n_annotators"))).sort(label)
+false_alarms = scored.filter(~pl.col("toxic")).sort(label, descending=True, nulls_last=True)
+misses = scored.filter(pl.col("toxic") & (pl.col("n_toxic") == pl.col("n_annotators"))).sort(label, nulls_last=True)
 print("Scored toxic, but not by the annotators:")
 display(nb.view(false_alarms, ["comment_id", "n_toxic", label]).head(5))
 print("Every annotator said toxic, the scorer did not:")
