@@ -230,3 +230,22 @@ def test_any_api_json_balances(tmp_path: Path, values: list[Any], as_lines: bool
         assert result.rejects["line"].min() >= 1
         with pytest.raises(LoadError):
             read_reddit_api(path, strict=True)
+
+
+def test_dataset_configs_name_real_loader_options(repo_root: Path) -> None:
+    import inspect
+
+    from omegaconf import OmegaConf
+
+    from toolkit.io.reddit_dump import read_reddit_dump
+    from toolkit.pipeline import resolve_data_path
+
+    dump = OmegaConf.to_container(OmegaConf.load(repo_root / "conf/dataset/reddit_dump.yaml"))
+    assert dump["format"] == "reddit_dump"
+    inspect.signature(read_reddit_dump).bind("path", strict=dump["strict"], **dump["options"])
+    api = OmegaConf.to_container(OmegaConf.load(repo_root / "conf/dataset/reddit_api.yaml"))
+    path = resolve_data_path(api["path"])
+    if not path.exists():
+        pytest.skip("shared/data/samples not present")
+    result = load_source(path, api["format"], strict=api["strict"], **api["options"])
+    assert result.frame.height == 214 and result.rejects.height == 0

@@ -688,3 +688,15 @@ def test_sample_pages_and_their_flattened_dump_give_identical_trees(tmp_path: Pa
                "n_replies", "subtree_size", "parent_removed", "structure"]  # fmt: skip
     assert from_dump.select(columns).sort("comment_id").equals(from_page.select(columns).sort("comment_id"))
     assert from_dump["reply_depth"].max() == from_page["source_reply_depth"].max()
+
+
+def test_relative_submissions_path_is_found_beside_the_comments(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    folder = tmp_path / "arctic"
+    folder.mkdir()
+    comments = write(folder / "r_science_comments.zst", [rc("a")], "zst")
+    write(folder / "r_science_posts.zst", [rs("p1")], "zst")
+    monkeypatch.chdir(tmp_path)
+    result = read_reddit_dump(comments, submissions="r_science_posts.zst")
+    assert sorted(result.frame["comment_id"].to_list()) == ["a", "p1"]
+    with pytest.raises(LoadError, match="nope.zst, field 'submissions': no such file"):
+        read_reddit_dump(comments, submissions="nope.zst")

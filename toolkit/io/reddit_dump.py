@@ -950,8 +950,9 @@ def read_reddit_dump(
 ) -> LoadResult:
     """Load a Pushshift / Arctic Shift dump (file or directory), streamed, filtered while streaming.
 
-    ``submissions``: the dump's submissions file(s), for the posts (kept when they pass the subreddit and
-    link filters and either fall in the time range or have comments kept). ``subreddits`` (names, any case,
+    ``submissions``: the dump's submissions file(s) or directory, for the posts (kept when they pass the
+    subreddit and link filters and either fall in the time range or have comments kept); a relative path
+    not found from the working directory is looked up beside ``path``. ``subreddits`` (names, any case,
     ``r/`` optional), ``since``/``until`` (datetime, date, ISO text or epoch seconds; ``since <= created <
     until``) and ``link_ids`` (thread ids, ``t3_`` optional) filter rows as they stream. ``kind`` forces
     what ``path`` holds (default: told by each file's first record). See the module docstring for the rules.
@@ -979,7 +980,9 @@ def read_reddit_dump(
     if submissions is not None:
         listed = [submissions] if isinstance(submissions, (str, Path)) else list(submissions)
         for item in listed:
-            item = Path(item)
+            item = Path(item).expanduser()
+            if not item.exists() and not item.is_absolute() and (path.parent / item).exists():
+                item = path.parent / item  # relative to the comments file (handy in dataset configs)
             if not item.exists():
                 raise LoadError(item, "no such file or directory", field="submissions")
             extra.extend(dump_files(item))
