@@ -337,7 +337,7 @@ def test_bad_lines_are_rejected_with_file_line_and_field(tmp_path: Path) -> None
     got = {r["line"]: (r["field"], r["reason"]) for r in result.rejects.to_dicts()}
     assert sorted(got) == [2, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14]
     assert got[2][0] is None and "malformed JSON" in got[2][1]
-    assert got[5] == ("score", "comment c: expected an integer, got 'many'")
+    assert got[5] == ("score", "comment c: expected an integer, got str 'many'")
     assert got[6] == (None, "not valid UTF-8 at byte 24")
     assert got[7] == (None, "expected a JSON object, got list")
     assert got[8][0] == "created_utc" and "yesterday" in got[8][1]

@@ -61,6 +61,7 @@ from toolkit.io.reddit import (
     REMOVED_BODY,
     HtmlUnescape,
     _FieldError,
+    parse_int,
     parse_timestamp,
     unescape_comment,
     unescape_post,
@@ -367,31 +368,29 @@ def parse_chunk(
 # vectorised normalisation (the rules of toolkit.io.reddit's record normalisers, as expressions)
 
 
-def _strip_fullname(name: str) -> pl.Expr:
-    """``t1_abc`` -> ``abc`` (any ``tN_`` prefix followed by something); empty -> null."""
-    col = pl.col(name)
-    stripped = pl.when(col.str.contains(r"(?s)^t[0-9]_.")).then(col.str.slice(3)).otherwise(col)
-    return pl.when(stripped != "").then(stripped)
+def _strip_fullname(values: pl.Series) -> pl.Series:
+    """``t1_abc`` -> ``abc`` (any ``tN_`` prefix followed by something); empty -> null.
+
+    Dumps are uniform (every ``parent_id`` prefixed, no ``id`` prefixed): those cases cost one check.
+    """
+    if values.null_count() == values.len():
+        return values
+    prefixed = values.str.contains(r"(?s)^t[0-9]_.").fill_null(False)
+    count = int(prefixed.sum())
+    if count == 0:
+        out = values
+    elif count == values.len() - values.null_count():
+        out = values.str.slice(3)
+    else:
+        out = pl.select(pl.when(prefixed).then(values.str.slice(3)).otherwise(values)).to_series()
+    if count < out.len() and (out == "").any():
+        out = pl.select(pl.when(out != "").then(out)).to_series()
+    return out.alias(values.name)
 
 
 def _is_set(name: str) -> pl.Expr:
     """A removal signal counts when present and not null/false/empty (as read: text)."""
     return (pl.col(name).is_not_null() & ~pl.col(name).is_in(_UNSET)).fill_null(False)
-
-
-def _epoch_micros(value: pl.Expr) -> pl.Expr:
-    """Epoch seconds (int, float or numeric text) -> microseconds; null when not numeric or out of range.
-
-    Integers are exact; other numbers are rounded half to even, like the record normaliser.
-    """
-    as_int = value.cast(pl.Int64, strict=False)
-    as_float = value.cast(pl.Float64, strict=False)
-    return (
-        pl.when(as_int.is_between(int(_MIN_TS), int(_MAX_TS)))
-        .then(as_int * 1_000_000)
-        .when(as_float.is_between(_MIN_TS, _MAX_TS))
-        .then((as_float * 1_000_000).round(0, mode="half_to_even").cast(pl.Int64))
-    )
 
 
 def _bool_text(name: str) -> pl.Expr:
@@ -405,31 +404,54 @@ def _micros(stamp: datetime) -> int:
     return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
 
 
-def _second_chance_timestamps(frame: pl.DataFrame, raw: str, target: str, error: str) -> pl.DataFrame:
-    """Values of ``raw`` the vectorised parse left null (ISO text, spaces, garbage): the Python parser.
+Errors = dict[int, str]  # row -> reason, for the few bad rows of a chunk
 
-    Only those rows go through Python; its errors land in column ``error`` (named after the field).
+
+def _timestamps(values: pl.Series, field_name: str) -> tuple[pl.Series, Errors]:
+    """Epoch seconds as read (int, float or numeric text; ISO text) -> microseconds (Int64), and errors.
+
+    Integers (the dumps' usual ``created_utc``) are one cast; floats are rounded half to even like the record
+    normaliser; what neither cast reads (ISO text, padding, garbage) goes to its Python parser, row by row.
     """
-    residual = frame.select(
-        (pl.col(raw).is_not_null() & (pl.col(raw) != "") & pl.col(target).is_null()).arg_true()
-    ).to_series()
-    if residual.len() == 0:
-        return frame
-    micros: list[int | None] = []
-    errors: list[str | None] = []
-    for value in frame[raw].gather(residual).to_list():
+    as_int = values.cast(pl.Int64, strict=False)
+    micros = pl.select(pl.when(as_int.is_between(int(_MIN_TS), int(_MAX_TS))).then(as_int * 1_000_000)).to_series()
+    rest = pl.select((values.is_not_null() & (values != "") & micros.is_null()).arg_true()).to_series()
+    errors: Errors = {}
+    if rest.len() == 0:
+        return micros, errors
+    floats = values.gather(rest).cast(pl.Float64, strict=False)
+    fixed = pl.select(
+        pl.when(floats.is_between(_MIN_TS, _MAX_TS)).then((floats * 1_000_000).round(0, mode="half_to_even"))
+    ).to_series().cast(pl.Int64)
+    slow = pl.select(fixed.is_null().arg_true()).to_series()
+    if slow.len():
+        patched: list[int | None] = fixed.to_list()
+        for i, value in zip(slow.to_list(), values.gather(rest.gather(slow)).to_list(), strict=True):
+            try:
+                stamp = parse_timestamp(value, field_name)
+            except _FieldError as problem:
+                errors[int(rest[i])] = str(problem)
+                continue
+            patched[i] = None if stamp is None else _micros(stamp)
+        fixed = pl.Series(patched, dtype=pl.Int64)
+    return micros.scatter(rest, fixed), errors
+
+
+def _integers(values: pl.Series, field_name: str) -> tuple[pl.Series, Errors]:
+    """Integers as read (``12``, ``"12"``; floats that are whole numbers come as their digits) and errors."""
+    ints = values.cast(pl.Int64, strict=False)
+    rest = pl.select((values.is_not_null() & ints.is_null()).arg_true()).to_series()
+    errors: Errors = {}
+    if rest.len() == 0:
+        return ints, errors
+    patched: list[int | None] = []
+    for i, value in zip(rest.to_list(), values.gather(rest).to_list(), strict=True):
         try:
-            stamp = parse_timestamp(value, raw)
+            patched.append(parse_int(value, field_name))
         except _FieldError as problem:
-            micros.append(None)
-            errors.append(str(problem))
-            continue
-        micros.append(None if stamp is None else _micros(stamp))
-        errors.append(None)
-    return frame.with_columns(
-        frame[target].scatter(residual, pl.Series(micros, dtype=pl.Int64)),
-        frame[error].scatter(residual, pl.Series(errors, dtype=pl.String)),
-    )
+            patched.append(None)
+            errors[i] = str(problem)
+    return ints.scatter(rest, pl.Series(patched, dtype=pl.Int64)), errors
 
 
 _SIGNS = ["&amp;", "&lt;", "&gt;"]
@@ -548,9 +570,6 @@ def _bound_micros(value: Any, name: str) -> int | None:
     return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
 
 
-_CHECKS = ("id", "created_utc", "score", "edited", "removed", "stickied")
-
-
 def normalize_chunk(
     raw: pl.DataFrame,
     lines: np.ndarray,
@@ -563,9 +582,41 @@ def normalize_chunk(
     filters: Filters,
     html_unescape: HtmlUnescape = "auto",
 ) -> tuple[pl.DataFrame, int]:
-    """An all-string chunk frame -> (canonical rows kept, number filtered out); bad rows go to ``rejects``."""
+    """An all-string chunk frame -> (canonical rows kept, number filtered out); bad rows go to ``rejects``.
+
+    The common shapes are whole-column operations; unusual values (ISO times, scores as text, escaped
+    texts, bad values) are handled on the few rows that have them, by the record normaliser's own parsers.
+    """
     is_post = kind == "submissions"
     body = "selftext" if is_post else "body"
+    n = raw.height
+
+    # ids, threads, times, scores: Series with fast paths; errors as {row: reason}
+    comment_id = _strip_fullname(raw["id"])
+    if comment_id.null_count():
+        comment_id = pl.select(pl.coalesce(comment_id, _strip_fullname(raw["name"]))).to_series()
+    if is_post:
+        parent, thread = pl.repeat(None, n, dtype=pl.String, eager=True), comment_id
+    else:
+        parent = _strip_fullname(raw["parent_id"])
+        thread = _strip_fullname(raw["link_id"])
+        if thread.null_count():
+            to_post = raw["parent_id"].str.starts_with("t3_").fill_null(False)
+            thread = pl.select(pl.coalesce(thread, pl.when(to_post).then(parent))).to_series()
+    created, created_errors = _timestamps(raw["created_utc"], "created_utc")
+    edited_raw = raw["edited"]
+    stamp_rows = pl.select(
+        (edited_raw.is_not_null() & (edited_raw != "true") & (edited_raw != "false")).arg_true()
+    ).to_series()
+    edited_at = pl.repeat(None, n, dtype=pl.Int64, eager=True)
+    edited_errors: Errors = {}
+    if stamp_rows.len():
+        stamps, sub_errors = _timestamps(edited_raw.gather(stamp_rows), "edited")
+        edited_at = edited_at.scatter(stamp_rows, stamps)
+        edited_errors = {int(stamp_rows[i]): reason for i, reason in sub_errors.items()}
+    score, score_errors = _integers(raw["score"], "score")
+
+    # removal and deletion signals, in the record normaliser's order (see toolkit.io.reddit._removal)
     meta_type = pl.col("_meta").struct.field("removal_type")
     body_removed = (pl.col(body) == REMOVED_BODY).fill_null(False)
     body_deleted = (pl.col(body) == DELETED_BODY).fill_null(False)
@@ -590,76 +641,66 @@ def normalize_chunk(
         .when(was_deleted_later & removal_source.is_null() & meta_type.is_null())
         .then(pl.lit("_meta.was_deleted_later"))
     )  # fmt: skip
-    edited = pl.col("edited")
-    edited_is_stamp = edited.is_not_null() & (edited != "true") & (edited != "false")
-    score_f = pl.col("score").cast(pl.Float64, strict=False)
-    score_ok_float = score_f.is_finite() & (score_f == score_f.floor()) & (score_f.abs() < 2.0**63)
-    score = pl.coalesce(
-        pl.col("score").cast(pl.Int64, strict=False),
-        pl.when(score_ok_float).then(score_f.cast(pl.Int64, strict=False)),
-        pl.col("score").str.strip_chars().cast(pl.Int64, strict=False),
+    retrieved = pl.coalesce(
+        *(
+            c.cast(pl.Float64, strict=False)
+            for c in (pl.col("_meta").struct.field("retrieved_2nd_on"), pl.col("retrieved_on"), pl.col("retrieved_utc"))
+        )
     )
-    if is_post:
-        thread = pl.col("_id")
-        parent = pl.lit(None, dtype=pl.String)
-    else:
-        parent = _strip_fullname("parent_id")
-        thread = pl.coalesce(_strip_fullname("link_id"), pl.when(pl.col("parent_id").str.starts_with("t3_")).then(parent))
-    frame = raw.with_columns(
-        pl.Series("_line", lines, dtype=pl.Int64),
-        pl.coalesce(_strip_fullname("id"), _strip_fullname("name")).alias("_id"),
-        _epoch_micros(pl.col("created_utc")).alias("_created_us"),
-        pl.when(edited_is_stamp).then(_epoch_micros(edited)).alias("_edited_us"),
-        pl.when(edited_is_stamp).then(edited).alias("_edited_stamp"),
-        score.alias("_score"),
-        removal_source.alias("_removal_source"),
-        deletion_source.alias("_deletion_source"),
-        (flag_reached & pl.col("removed").is_not_null() & flag.is_null()).fill_null(False).alias("_bad_removed"),
-        pl.coalesce(
-            *(
-                c.cast(pl.Float64, strict=False)
-                for c in (pl.col("_meta").struct.field("retrieved_2nd_on"), pl.col("retrieved_on"), pl.col("retrieved_utc"))
-            )
-        ).alias("_retrieved"),
-        pl.lit(None, dtype=pl.String).alias("_created_error"),
-        pl.lit(None, dtype=pl.String).alias("_edited_error"),
+    author = pl.col("author")
+    edited = pl.col("edited")
+    frame = raw.select(
+        thread.alias("thread_id"),
+        comment_id.alias("comment_id"),
+        parent.alias("parent_id"),
+        pl.lit(is_post).alias("is_post"),
+        pl.when((author != DELETED_AUTHOR) & (author != "")).then(author).alias("author"),
         pl.when(~(body_removed | body_deleted)).then(pl.col(body)).alias("_text"),
-        *([pl.col("title").alias("_title")] if is_post else []),
-    ).with_columns(thread.alias("_thread"), parent.alias("_parent"))
-    frame = _second_chance_timestamps(frame, "created_utc", "_created_us", "_created_error")
-    frame = _second_chance_timestamps(frame, "_edited_stamp", "_edited_us", "_edited_error")
-
-    # field errors: flags vectorised, messages only for the few bad rows
-    checks = {
-        "id": pl.col("_id").is_null(),
-        "created_utc": pl.col("_created_error").is_not_null(),
-        "score": pl.col("score").is_not_null() & pl.col("_score").is_null(),
-        "edited": pl.col("_edited_error").is_not_null(),
-        "removed": pl.col("_bad_removed"),
-        "stickied": pl.col("stickied").is_not_null() & _bool_text("stickied").is_null(),
-    }
-    bad = pl.any_horizontal(*checks.values()).fill_null(True)
+        *([pl.col("title").alias("_title"), pl.col("selftext_html")] if is_post else [pl.col("body_html")]),
+        created.alias("_created_us"),
+        score.alias("score"),
+        removal_source.alias("removal_source"),
+        deletion_source.alias("deletion_source"),
+        pl.col("subreddit"),
+        pl.when(edited == "false").then(False).when(edited.is_not_null()).then(True).alias("edited"),
+        edited_at.alias("_edited_us"),
+        pl.col("distinguished"),
+        _bool_text("stickied").alias("stickied"),
+        retrieved.alias("_retrieved"),
+        pl.Series("_line", lines, dtype=pl.Int64),
+        # checked here, reported below
+        (flag_reached & pl.col("removed").is_not_null() & flag.is_null()).fill_null(False).alias("_bad_removed"),
+        (pl.col("stickied").is_not_null() & _bool_text("stickied").is_null()).alias("_bad_stickied"),
+        pl.col("removed").alias("_removed_raw"),
+        pl.col("stickied").alias("_stickied_raw"),
+    )
+    errors = _collect_errors(frame, kind, created_errors, score_errors, edited_errors)
 
     # filters first: rows outside them are not checked further
-    filtered = 0
+    keep = np.ones(n, dtype=bool)
     if filters.active:
-        keep = pl.lit(True)
+        conditions = []
         if filters.subreddits is not None:
-            keep = keep & pl.col("subreddit").str.to_lowercase().is_in(list(filters.subreddits)).fill_null(False)
+            conditions.append(pl.col("subreddit").str.to_lowercase().is_in(list(filters.subreddits)).fill_null(False))
         if filters.link_ids is not None:
-            keep = keep & (pl.col("_thread").is_in(list(filters.link_ids)).fill_null(False) | pl.col("_thread").is_null())
+            conditions.append(pl.col("thread_id").is_in(list(filters.link_ids)).fill_null(True))
         if filters.since_us is not None or filters.until_us is not None:
-            in_time = filters.in_time(pl.col("_created_us")) | pl.col("_created_error").is_not_null()
+            in_time = filters.in_time(pl.col("_created_us"))
             if is_post and filters.post_threads is not None:
-                in_time = in_time | pl.col("_thread").is_in(filters.post_threads.implode()).fill_null(False)
-            keep = keep & in_time
-        before = frame.height
-        frame = frame.filter(keep)
-        filtered = before - frame.height
-    frame = frame.with_columns(bad.alias("_bad"))
-    if frame["_bad"].any():
-        _report_bad_rows(frame.filter(pl.col("_bad")), checks, kind, path, rejects)
-        frame = frame.filter(~pl.col("_bad"))
+                in_time = in_time | pl.col("thread_id").is_in(filters.post_threads.implode()).fill_null(False)
+            conditions.append(in_time)
+        keep = frame.select(pl.all_horizontal(conditions)).to_series().to_numpy().copy()
+        for row, (field_name, _) in errors.items():
+            if field_name == "created_utc":
+                keep[row] = keep[row] or filters.since_us is not None or filters.until_us is not None
+    filtered = int(n - keep.sum())
+    for row in sorted(errors):
+        if keep[row]:
+            field_name, reason = errors[row]
+            rejects.add(path, int(lines[row]), field_name, reason)
+            keep[row] = False
+    if not keep.all():
+        frame = frame.filter(pl.Series(keep))
 
     frame = _unescape_texts(frame, kind, html_unescape)
     if is_post:
@@ -670,54 +711,62 @@ def normalize_chunk(
         ).otherwise(pl.coalesce(title, selftext))
     else:
         text = pl.col("_text")
-    author = pl.col("author")
     out = frame.select(
-        pl.col("_thread").alias("thread_id"),
-        pl.col("_id").alias("comment_id"),
-        pl.col("_parent").alias("parent_id"),
-        pl.lit(is_post).alias("is_post"),
-        pl.when((author != DELETED_AUTHOR) & (author != "")).then(author).alias("author"),
+        "thread_id",
+        "comment_id",
+        "parent_id",
+        "is_post",
+        "author",
         text.alias("text"),
         pl.col("_created_us").cast(pl.Datetime("us", "UTC")).alias("created_at"),
-        pl.col("_score").alias("score"),
-        pl.col("_removal_source").is_not_null().alias("removed"),
-        pl.col("_deletion_source").is_not_null().alias("deleted"),
+        "score",
+        pl.col("removal_source").is_not_null().alias("removed"),
+        pl.col("deletion_source").is_not_null().alias("deleted"),
         pl.lit(PLATFORM).alias("platform"),
         (pl.col("_line") + (position_offset - 1)).alias("source_position"),
-        pl.col("subreddit"),
-        pl.when(edited == "false").then(False).when(edited.is_not_null()).then(True).alias("edited"),
+        "subreddit",
+        "edited",
         pl.col("_edited_us").cast(pl.Datetime("us", "UTC")).alias("edited_at"),
-        pl.col("_removal_source").alias("removal_source"),
-        pl.col("distinguished"),
-        _bool_text("stickied").alias("stickied"),
+        "removal_source",
+        "distinguished",
+        "stickied",
         pl.lit(None, dtype=pl.Int32).alias("source_reply_depth"),
-        pl.col("_deletion_source").alias("deletion_source"),
-        pl.col("_retrieved"),
-        pl.col("_line"),
+        "deletion_source",
+        "_retrieved",
+        "_line",
         pl.lit(file_index, dtype=pl.Int32).alias("_file"),
     )
     return out, filtered
 
 
-def _report_bad_rows(bad: pl.DataFrame, checks: dict[str, pl.Expr], kind: str, path: Path, rejects: Rejects) -> None:
-    """One reject per bad row, for the first failing field in the record normaliser's order."""
-    flags = bad.select(*(expr.fill_null(True).alias(name) for name, expr in checks.items()))
+def _collect_errors(
+    frame: pl.DataFrame, kind: str, created: Errors, score: Errors, edited: Errors
+) -> dict[int, tuple[str, str]]:
+    """{row: (field, reason)} for the first bad field of each bad row, in the record normaliser's order."""
     label = "post" if kind == "submissions" else "comment"
-    for row, flagged in zip(bad.iter_rows(named=True), flags.iter_rows(), strict=True):
-        name = next((n for n, hit in zip(checks, flagged, strict=True) if hit), "id")
-        who = f"{label} {row['_id']}" if row.get("_id") else label
-        if name == "id":
-            raw_id = row.get("id") if row.get("id") is not None else row.get("name")
-            reason = "missing id" if raw_id in (None, "") else f"unusable id {raw_id!r:.40}"
-        elif name == "created_utc":
-            reason = row["_created_error"]
-        elif name == "edited":
-            reason = row["_edited_error"]
-        elif name == "score":
-            reason = f"expected an integer, got {row['score']!r:.40}"
-        else:
-            reason = f"expected true/false, got {row[name]!r:.40}"
-        rejects.add(path, row["_line"], name, f"{who}: {reason}")
+    flagged = frame.select(
+        pl.col("comment_id").is_null().arg_true().alias("id"),
+    ).to_series()
+    bad_removed = frame.select(pl.col("_bad_removed").arg_true()).to_series()
+    bad_stickied = frame.select(pl.col("_bad_stickied").arg_true()).to_series()
+    if not (flagged.len() or created or score or edited or bad_removed.len() or bad_stickied.len()):
+        return {}
+    out: dict[int, tuple[str, str]] = {}
+    ids = frame["comment_id"]
+
+    def who(row: int) -> str:
+        value = ids[row]
+        return f"{label} {value}" if value else label
+
+    for row in flagged.to_list():
+        out.setdefault(row, ("id", f"{label}: missing id"))
+    for field_name, found in (("created_utc", created), ("score", score), ("edited", edited)):
+        for row, reason in found.items():
+            out.setdefault(row, (field_name, f"{who(row)}: {reason}"))
+    for field_name, rows, raw in (("removed", bad_removed, "_removed_raw"), ("stickied", bad_stickied, "_stickied_raw")):
+        for row in rows.to_list():
+            out.setdefault(row, (field_name, f"{who(row)}: expected true/false, got {frame[raw][row]!r:.40}"))
+    return out
 
 
 # --------------------------------------------------------------------------------------------------
