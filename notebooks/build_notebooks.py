@@ -202,10 +202,8 @@ The same runs from a shell: `.venv/bin/toolkit scorer=profanity analysis.thresho
     _params("""
 SCORER = "auto"  # for both runs; compare scorers by putting scorer=... into RUNS instead
 N_BOOT = 200  # bootstrap replicates (raise for the paper)
-DATASET = [  # the bundled Reddit sample instead of the default demo thread ([] = the demo thread)
-    "dataset.name=reddit_sample", "dataset.path=data/reddit_sample_57dw9a.json", "dataset.format=reddit_page",
-    "~dataset.options.post_lines",  # the demo dataset's text-loader option, which the Reddit loader does not take
-]
+# the Reddit sample (conf/dataset/reddit_sample.yaml) from its bundled copy; [] = the demo thread
+DATASET = ["dataset=reddit_sample", "dataset.path=data/reddit_sample_57dw9a.json"]
 RUNS = {  # name -> Hydra overrides on top of the default experiment
     "threshold 0.5": ["analysis.threshold=0.5"],
     "threshold 0.3": ["analysis.threshold=0.3"],
@@ -331,7 +329,7 @@ VALIDATE = [
 `data/toxic_spans_labelled.csv`: 16,100 Civil Comments, each judged by annotators (ToxicSpans, CC0); `toxic` is
 the majority label (see `conf/dataset/toxic_spans.yaml` and `data/build_toxic_spans.py`). How well does the
 scorer's toxicity separate what people called toxic (ROC and PR AUC), how good is the threshold, and are its
-scores calibrated? The same analysis a run does with `analysis.run=[scorer_validation]`.
+scores calibrated? The same analysis as the experiment `toolkit +experiment=validate_scorer scorer=profanity`.
 
 With `SCORER = "auto"` this validates Detoxify when its weights are available (16,100 texts take a few minutes
 on a CPU the first time; scores are cached) and otherwise the embedded profanity scorer.
