@@ -66,6 +66,11 @@ def _key_hashes(frame: pl.DataFrame, seed: int) -> tuple[np.ndarray, np.ndarray]
     return hashed["c"].to_numpy() ^ thread, hashed["p"].to_numpy() ^ thread
 
 
+def _argsort(values: np.ndarray) -> np.ndarray:
+    """Indices that sort ``values`` (Polars' multi-threaded sort: faster than numpy's here)."""
+    return pl.Series(values).arg_sort().to_numpy().astype(np.int64, copy=False)
+
+
 def _parent_index(frame: pl.DataFrame) -> np.ndarray:
     """Row index of each row's parent within the same thread, or -1 when the parent is not in the data.
 
@@ -81,7 +86,7 @@ def _parent_index(frame: pl.DataFrame) -> np.ndarray:
     keys, queries = _key_hashes(frame, _HASH_SEEDS[0])
     key_rows = np.flatnonzero(valid["key"].to_numpy())
     query_rows = np.flatnonzero(valid["query"].to_numpy())
-    by_key = key_rows[np.argsort(keys[key_rows])]
+    by_key = key_rows[_argsort(keys[key_rows])]
     sorted_keys = keys[by_key]
     if sorted_keys.size > 1 and np.any(sorted_keys[1:] == sorted_keys[:-1]):
         error = _duplicate_error(frame)
@@ -91,7 +96,7 @@ def _parent_index(frame: pl.DataFrame) -> np.ndarray:
     parent = np.full(n, NO_PARENT, dtype=np.int64)
     if sorted_keys.size == 0 or query_rows.size == 0:
         return parent
-    by_query = query_rows[np.argsort(queries[query_rows])]
+    by_query = query_rows[_argsort(queries[query_rows])]
     wanted = queries[by_query]
     pos = np.minimum(np.searchsorted(sorted_keys, wanted), sorted_keys.size - 1)
     hit = sorted_keys[pos] == wanted
