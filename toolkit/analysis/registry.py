@@ -84,7 +84,7 @@ OPTIONS: dict[str, dict[str, Any]] = {
     "thread_summary": {},
     "thread_length": {"threshold": 0.6, "n_bins": 21, "min_threads_last_bin": 50, "min_comments": 1,
                       "position_bins": 10},
-    "scorer_agreement": {"columns": None, "scorers": [], "thresholds": {}},
+    "scorer_agreement": {"columns": None, "scorers": [], "thresholds": {}, "max_comments": 2000},
     "scorer_validation": {"truth": "toxic", "labels": None, "calibration_bins": 10, "curve_grid": 101},
     "score_distribution": {"bins": 20},
     "thread_view": {"thread_id": None},
@@ -307,6 +307,13 @@ def _extra_scores(frame: pl.DataFrame, scorers: list[Any], ctx: AnalysisContext)
 @analysis("scorer_agreement")
 def _scorer_agreement(frame: pl.DataFrame, ctx: AnalysisContext) -> AnalysisOutput:
     o = options("scorer_agreement", ctx)
+    frame = comments_only(frame).filter(pl.col("text").is_not_null())
+    sampled = ""
+    if o["max_comments"] and frame.height > int(o["max_comments"]):
+        # a seeded random sample, kept in data order: agreement needs hundreds of comments, not all of them
+        n = int(o["max_comments"])
+        frame = (frame.with_row_index("_row").sample(n, seed=ctx.seed).sort("_row").drop("_row"))
+        sampled = f"a random sample of {n:,} comments (seed {ctx.seed})"
     frame, status = _extra_scores(frame, list(o["scorers"] or []), ctx)
     columns = list(o["columns"] or [])
     if not columns:
@@ -320,8 +327,9 @@ def _scorer_agreement(frame: pl.DataFrame, ctx: AnalysisContext) -> AnalysisOutp
     n = int(table["n"].min()) if table.height else 0
     skipped = [s["scorer"] for s in status if not s["used"] and not s["note"].startswith("same scores")]
     spec = FigureSpec("scorer_agreement", "agreement_matrix", "Agreement between scorers",
-                      ctx.caption(_shown(n, None, "comments scored by every pair"), ctx.ci_note(ci_methods(table))
-                                  + " in the table", f"skipped (unavailable): {', '.join(skipped)}" if skipped else ""),
+                      ctx.caption(_shown(n, None, "comments scored by every pair"), sampled,
+                                  ctx.ci_note(ci_methods(table)) + " in the table",
+                                  f"skipped (unavailable): {', '.join(skipped)}" if skipped else ""),
                       {"threshold": ctx.threshold})
     return AnalysisOutput({"scorer_agreement": table, "scorer_agreement_scorers": scorers}, [(spec, table)])
 

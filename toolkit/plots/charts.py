@@ -449,5 +449,7 @@ def draw_thread(table: pl.DataFrame, spec: FigureSpec, width: str) -> Figure:
     ax.scatter([], [], s=30, facecolors="none", edgecolors=REMOVED_COLOUR, linewidths=1.5, label="removed by moderator")
     ax.scatter([], [], s=30, facecolors="none", edgecolors="0.5", linewidths=1.5, label="deleted by author")
     ax.scatter([], [], s=30, facecolors="white", edgecolors="black", linewidths=0.5, label="no text (unscored)")
-    ax.legend(loc="lower right", fontsize=6, frameon=True)
+    # under the x label, clear of the comment texts: offset in inches converted to axes fraction
+    below = -0.42 / max(ax.get_position().height * fig.get_figheight(), 0.5)
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, below), ncol=3, fontsize=6, frameon=False)
     return finish(fig, spec)
