@@ -185,10 +185,16 @@ def cached_dump(cache_dir: Path, n: int, seed: int) -> Path:
 # the routes, each run in a fresh subprocess (peak memory = that process's ru_maxrss)
 
 
+def _cpu(who: int = resource.RUSAGE_SELF) -> float:
+    usage = resource.getrusage(who)
+    return usage.ru_utime + usage.ru_stime
+
+
 def _route_ours(path: Path, chunk_bytes: int | None) -> dict[str, float]:
     from toolkit.io import load_source
     from toolkit.threads import build_tree
 
+    c0 = _cpu()
     t0 = time.perf_counter()
     options = {"chunk_bytes": chunk_bytes} if chunk_bytes else {}
     loaded = load_source(path, format="reddit_dump", **options)
@@ -198,6 +204,7 @@ def _route_ours(path: Path, chunk_bytes: int | None) -> dict[str, float]:
     frame = tree.frame
     return {
         "seconds": t2 - t0,
+        "cpu_seconds": _cpu() - c0,
         "load_seconds": t1 - t0,
         "tree_seconds": t2 - t1,
         "rows": frame.height,
@@ -210,6 +217,7 @@ def _route_naive(path: Path) -> dict[str, float]:
     """What a researcher writes: pandas on the decompressed file, then a dict walk up the parents."""
     import pandas as pd
 
+    c0 = _cpu()
     t0 = time.perf_counter()
     df = pd.read_json(path, lines=True)
     parent = dict(zip(df["id"], df["parent_id"], strict=True))
@@ -229,17 +237,28 @@ def _route_naive(path: Path) -> dict[str, float]:
         for offset, item in enumerate(reversed(chain), start=1):
             depth[item] = base + offset
     df["depth"] = df["id"].map(depth)
-    return {"seconds": time.perf_counter() - t0, "rows": len(df), "max_depth": int(df["depth"].max())}
+    return {
+        "seconds": time.perf_counter() - t0,
+        "cpu_seconds": _cpu() - c0,
+        "rows": len(df),
+        "max_depth": int(df["depth"].max()),
+    }
 
 
 def _route_floor(path: Path) -> dict[str, float]:
+    c0 = _cpu(resource.RUSAGE_CHILDREN)
     t0 = time.perf_counter()
     out = subprocess.run(
         f"zstd -dc --long=31 '{path}' | wc -l", shell=True, check=True, capture_output=True, text=True
     )
     seconds = time.perf_counter() - t0
     child = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    return {"seconds": seconds, "rows": int(out.stdout.strip()), "child_maxrss_kb": child}
+    return {
+        "seconds": seconds,
+        "cpu_seconds": _cpu(resource.RUSAGE_CHILDREN) - c0,
+        "rows": int(out.stdout.strip()),
+        "child_maxrss_kb": child,
+    }
 
 
 def _run_route(route: str, path: Path, chunk_bytes: int | None = None) -> dict[str, float]:
@@ -295,7 +314,8 @@ def main(argv: list[str] | None = None) -> int:
     for _ in range(args.repeat):  # interleaved, so that a busy spell hits both alike
         results["floor"].append(_run_route("floor", dump))
         results["ours"].append(_run_route("ours", dump, args.chunk_bytes))
-        print(f"  floor {results['floor'][-1]['seconds']:.2f} s   ours {results['ours'][-1]['seconds']:.2f} s "
+        print(f"  load {os.getloadavg()[0]:.1f}   floor {results['floor'][-1]['seconds']:.2f} s   "
+              f"ours {results['ours'][-1]['seconds']:.2f} s "
               f"(load {results['ours'][-1]['load_seconds']:.2f} + tree {results['ours'][-1]['tree_seconds']:.2f})",
               flush=True)  # fmt: skip
     if not args.skip_naive:
@@ -310,11 +330,12 @@ def main(argv: list[str] | None = None) -> int:
     for route in ("ours", "naive"):
         if route in best and best[route]["rows"] != args.n:
             print(f"warning: route {route} saw {best[route]['rows']} rows, expected {args.n}", file=sys.stderr)
-    print(f"\n{'route':<8}{'seconds':>10}{'comments/s':>14}{'peak MB':>10}")
+    print(f"\n{'route':<8}{'seconds':>10}{'comments/s':>14}{'CPU s':>9}{'peak MB':>10}")
     for route in ("floor", "ours", "naive"):
         if route in best:
             r = best[route]
-            print(f"{route:<8}{r['seconds']:>10.2f}{args.n / r['seconds']:>14,.0f}{r['peak_mb']:>10,.0f}")
+            print(f"{route:<8}{r['seconds']:>10.2f}{args.n / r['seconds']:>14,.0f}{r['cpu_seconds']:>9.2f}"
+                  f"{r['peak_mb']:>10,.0f}")  # fmt: skip
     ours = best["ours"]
     print(f"\nours: load {ours['load_seconds']:.2f} s + tree {ours['tree_seconds']:.2f} s; max depth {ours['max_depth']}")
     floor_ratio = ours["seconds"] / best["floor"]["seconds"]
@@ -322,6 +343,10 @@ def main(argv: list[str] | None = None) -> int:
     if "naive" in best:
         speedup = best["naive"]["seconds"] / ours["seconds"]
         print(f"naive / ours    = {speedup:.1f}x   (goal >= 5x: {'met' if speedup >= 5 else 'NOT met'})")
+    print(f"CPU seconds: ours / floor = {ours['cpu_seconds'] / best['floor']['cpu_seconds']:.2f}x"
+          + (f", naive / ours = {best['naive']['cpu_seconds'] / ours['cpu_seconds']:.1f}x" if "naive" in best else ""))
+    load = os.getloadavg()[0]
+    print(f"load average (1 min) at the end: {load:.1f} on {os.cpu_count()} CPUs (other work inflates wall times)")
     print(f"ours peak       = {ours['peak_mb']:,.0f} MB (goal < 2000 MB: {'met' if ours['peak_mb'] < 2000 else 'NOT met'})")
     return 0
 

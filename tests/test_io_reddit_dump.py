@@ -700,3 +700,15 @@ def test_relative_submissions_path_is_found_beside_the_comments(tmp_path: Path, 
     assert sorted(result.frame["comment_id"].to_list()) == ["a", "p1"]
     with pytest.raises(LoadError, match="nope.zst, field 'submissions': no such file"):
         read_reddit_dump(comments, submissions="nope.zst")
+
+
+def test_threads_of_comments_without_link_id_come_from_their_ancestors(tmp_path: Path) -> None:
+    chain = [rc("c0", "t3_p7", link=None)] + [rc(f"c{i}", f"t1_c{i - 1}", link=None) for i in range(1, 500)]
+    loop = [rc("u", "t1_v", link=None), rc("v", "t1_u", link=None)]
+    result = read_reddit_dump(write(tmp_path / "RC.ndjson", chain + loop + [rc("w", "t1_gone", link=None)]))
+    threads = dict(zip(result.frame["comment_id"], result.frame["thread_id"], strict=True))
+    assert {threads[f"c{i}"] for i in range(500)} == {"p7"}
+    assert (threads["u"], threads["v"], threads["w"]) == (None, None, None)
+    assert result.stats["thread_unknown"] == 3
+    tree = build_tree(result.frame).frame
+    assert tree.filter(pl.col("comment_id") == "c499")["reply_depth"].item() == 500

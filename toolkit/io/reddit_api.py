@@ -88,6 +88,7 @@ def _looks_like_api(path: Path) -> bool:
 
 
 def _file_is_api(path: Path, *, in_directory: bool) -> bool:
+    """One file: wrapped objects as JSON lines, or a JSON document of the shapes read (a lone page only in a directory)."""
     suffix = path.suffix.lower()
     if suffix not in API_SUFFIXES or path.stat().st_size > _MAX_DETECT_BYTES:
         return False
@@ -134,6 +135,7 @@ def _is_json_lines(head: bytes) -> bool:
 
 
 def _api_files(path: Path) -> list[Path]:
+    """``path`` itself, or the ``.json``/``.jsonl``/``.ndjson`` files directly inside a directory (sorted)."""
     if path.is_dir():
         files = [
             p
@@ -158,6 +160,7 @@ class _Reader:
         self.position = 0
 
     def _take(self, row: dict[str, Any] | None, record: int, depth: int | None) -> None:
+        """Keep a normalised row (None: rejected) with its position, depth and where it came from."""
         if row is None:
             return
         row["source_position"] = self.position
@@ -167,6 +170,7 @@ class _Reader:
         self.rows.append(row)
 
     def read_file(self, path: Path) -> None:
+        """One file: JSON lines record by record, else one JSON document (broken documents are LoadErrors)."""
         self.files.append(path)
         if path.suffix.lower() in _LINE_SUFFIXES:
             self._read_lines(path)
@@ -187,6 +191,7 @@ class _Reader:
         self._read_value(value, path, counter, top=True)
 
     def _read_lines(self, path: Path) -> None:
+        """JSON lines: a line that is not JSON is one rejected record, numbered by its line."""
         with path.open("rb") as handle:
             for number, raw in enumerate(handle, start=1):
                 if not raw.strip():
@@ -206,6 +211,7 @@ class _Reader:
                 self._read_value(value, path, counter, top=True, fixed_line=number)
 
     def _reject_record(self, path: Path, line: int, field: str | None, reason: str) -> None:
+        """A record that never reached a normaliser: counted and rejected."""
         self.stats["records"] += 1
         self.rejects.add(path, line, field, reason)
         self.position += 1

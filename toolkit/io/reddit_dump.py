@@ -207,6 +207,7 @@ def iter_line_chunks(path: Path, chunk_bytes: int = DEFAULT_CHUNK_BYTES) -> Iter
     stop = threading.Event()
 
     def put(item: _Chunk | _End) -> bool:
+        """Hand an item to the consumer; False when it has stopped listening."""
         while not stop.is_set():
             try:
                 slots.put(item, timeout=0.1)
@@ -216,6 +217,7 @@ def iter_line_chunks(path: Path, chunk_bytes: int = DEFAULT_CHUNK_BYTES) -> Iter
         return False
 
     def produce() -> None:
+        """The reader thread: decompress, cut into whole-line chunks, end with an :class:`_End`."""
         carry = b""  # the unfinished last line so far
         line = 1
         pending: list[bytes] = []
@@ -277,6 +279,7 @@ def iter_line_chunks(path: Path, chunk_bytes: int = DEFAULT_CHUNK_BYTES) -> Iter
 
 
 def _read_frame(data: bytes, schema: dict[str, pl.DataType]) -> pl.DataFrame:
+    """NDJSON bytes -> frame with exactly ``schema`` (values that are not strings come as their JSON text)."""
     return pl.read_ndjson(data, schema=schema, infer_schema_length=None)
 
 
@@ -400,6 +403,7 @@ def _bool_text(name: str) -> pl.Expr:
 
 
 def _micros(stamp: datetime) -> int:
+    """An aware datetime -> epoch microseconds, exactly."""
     delta = stamp - _EPOCH
     return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
 
@@ -519,6 +523,8 @@ class Filters:
         since: Any,
         until: Any,
     ) -> Filters:
+        """Filters from loader options (names normalised, time bounds to epoch microseconds)."""
+
         def names(values: Iterable[str] | str | None, prefix: str, lower: bool) -> frozenset[str] | None:
             if values is None:
                 return None
@@ -540,9 +546,11 @@ class Filters:
 
     @property
     def active(self) -> bool:
+        """Whether any filter is set."""
         return any(v is not None for v in (self.subreddits, self.link_ids, self.since_us, self.until_us))
 
     def in_time(self, micros: pl.Expr) -> pl.Expr:
+        """``since <= created < until`` on epoch microseconds; a missing time is out of range."""
         keep = pl.lit(True)
         if self.since_us is not None:
             keep = keep & (micros >= self.since_us)
@@ -842,6 +850,7 @@ def _looks_like_dump(path: Path) -> bool:
 
 
 def _file_is_dump(path: Path) -> bool:
+    """One file: a dump by its first record (``.json`` only when it holds JSON lines)."""
     if path.suffix.lower() not in DUMP_SUFFIXES:
         return False
     if path.suffix.lower() != ".json":
@@ -955,32 +964,38 @@ def dedupe_versions(frame: pl.DataFrame, files: Sequence[Path], rejects: Rejects
     return frame.filter(pl.Series(~drop)), losers.height
 
 
-def resolve_threads(frame: pl.DataFrame, max_rounds: int = 64) -> tuple[pl.DataFrame, int]:
-    """Comments without a thread (no ``link_id``, parent not the post) take their parent comment's thread.
+def resolve_threads(frame: pl.DataFrame) -> tuple[pl.DataFrame, int]:
+    """Comments without a thread (no ``link_id``, parent not the post) take their nearest ancestor's thread.
 
-    Reddit comment ids are unique across threads, so the parent is found by id alone; each round settles
-    one more level of such comments. Returns (frame, comments whose thread is still unknown).
+    Reddit comment ids are unique across threads, so parents are found by id alone; the climb is pointer
+    doubling (:func:`toolkit.threads.tree._climb`), so long chains of such comments cost a few rounds, not
+    one join per level. Returns (frame, comments whose thread is still unknown: no ancestor knows it).
     """
+    from toolkit.threads.tree import _climb
+
     unknown = pl.col("thread_id").is_null() & ~pl.col("is_post")
-    missing = frame.select(unknown.sum()).item()
-    if not missing:
+    if not frame.select(unknown.any()).item():
         return frame, 0
-    for _ in range(max_rounds):
-        known = (
-            frame.filter(pl.col("thread_id").is_not_null() & ~pl.col("is_post"))
-            .select(pl.col("comment_id").alias("parent_id"), pl.col("thread_id").alias("_parent_thread"))
-            .unique("parent_id", keep="last")
-        )
-        frame = (
-            frame.join(known, on="parent_id", how="left", maintain_order="left")
-            .with_columns(pl.when(unknown).then(pl.col("_parent_thread")).otherwise(pl.col("thread_id")).alias("thread_id"))
-            .drop("_parent_thread")
-        )
-        still = frame.select(unknown.sum()).item()
-        if still == missing:
-            break
-        missing = still
-    return frame, int(missing)
+    n = frame.height
+    rows = frame.select(pl.int_range(n, dtype=pl.Int64).alias("_row"), "comment_id", "parent_id", "is_post", unknown.alias("_unknown"))
+    owners = (
+        rows.filter(~pl.col("is_post") & pl.col("comment_id").is_not_null())
+        .select(pl.col("comment_id").alias("parent_id"), pl.col("_row").alias("_parent_row"))
+        .unique("parent_id", keep="last")
+    )
+    links = rows.filter(pl.col("_unknown")).join(owners, on="parent_id", how="inner").select("_row", "_parent_row")
+    jump = np.arange(n, dtype=np.int64)
+    anchor = np.ones(n, dtype=bool)
+    child = links["_row"].to_numpy()
+    jump[child] = links["_parent_row"].to_numpy()
+    anchor[child] = False
+    root, _, reached = _climb(jump, anchor)
+    root[~reached] = np.arange(n)[~reached]  # cycles keep their own (unknown) thread
+    resolved = frame["thread_id"].gather(root)
+    frame = frame.with_columns(
+        pl.when(unknown).then(resolved).otherwise(pl.col("thread_id")).alias("thread_id")
+    )
+    return frame, int(frame.select(unknown.sum()).item())
 
 
 @register("reddit_dump", detect=_looks_like_dump)
