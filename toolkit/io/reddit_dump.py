@@ -109,9 +109,11 @@ _PRIVATE = {"_retrieved": pl.Float64(), "_line": pl.Int64(), "_file": pl.Int32()
 def compression_of(path: Path) -> str | None:
     """``"zst"``, ``"gz"``, ``"xz"``, ``"bz2"`` by the file's magic bytes, or None for plain text."""
     with open(path, "rb") as handle:
-        head = handle.read(6)
+        head = handle.read(10)
     for magic, name in _MAGIC.items():
         if head.startswith(magic):
+            if name == "bz2" and not (head[3:4].isdigit() and head[4:10] == b"1AY&SY"):
+                continue  # "BZh" alone is too weak a sign: also require the block header
             return name
     return None
 
