@@ -98,10 +98,14 @@ def test_cli_default_run_then_fully_cached_rerun(tmp_path: Path) -> None:
         "766d184ff6fc8e9201a579caa24c884d79263459988506dc23fcb6d1d6c290f9"
     ]
     assert (run1 / ".hydra" / "config.yaml").exists()
-    for name in ("depth_profile", "removal_context", "score_distribution", "thread_view"):
+    for name in ("depth_profile", "score_distribution", "thread_view"):
         for ext in ("png", "pdf", "csv"):
             assert (run1 / "figures" / f"{name}.{ext}").stat().st_size > 0
     assert (run1 / "tables" / "depth_profile.md").exists()
+    # The demo's removed comments have no text and no replies (a flat thread): the removal tables say n = 0
+    # and no empty figure is drawn.
+    removal = (run1 / "tables" / "removal_context.csv").read_text()
+    assert "removed" in removal and not (run1 / "figures" / "removal_context.png").exists()
     assert "profanity" in (run1 / "figures" / "depth_profile.json").read_text()
 
     second = run_cli(tmp_path, f"hydra.run.dir={tmp_path / 'run2'}", "analysis.n_boot=100")
