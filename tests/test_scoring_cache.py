@@ -48,13 +48,13 @@ def test_partial_hit_scores_only_new_texts(
     score_frame(comments, _detoxify(tiny_detoxify, tmp_path), cache_dir=tmp_path)
     scorer = _detoxify(tiny_detoxify, tmp_path)
     seen: list[str] = []
-    original = scorer.predict
+    original = scorer.iter_predict
 
-    def spy(texts: list[str]) -> dict[str, list[float]]:
+    def spy(texts: list[str]):  # noqa: ANN202
         seen.extend(texts)
         return original(texts)
 
-    scorer.predict = spy  # type: ignore[method-assign]
+    scorer.iter_predict = spy  # type: ignore[method-assign]
     more = pl.concat([comments, pl.DataFrame({"comment_id": ["new"], "text": ["a brand new comment"]})])
     result = score_frame(more, scorer, cache_dir=tmp_path)
     assert seen == ["a brand new comment"]

@@ -173,9 +173,3 @@ def test_download_failure_says_how_to_supply_a_checkpoint(
     assert "scorer.hf_config_path=/path/to/bert-base-uncased" in message
     assert str(tmp_path / "th" / "hub" / "checkpoints" / "toxic_original-c1212f89.ckpt") in message
     assert scorer.model is None
-
-
-def test_length_sorted_batches_cover_everything() -> None:
-    batches = backend.length_sorted_batches([5, 1, 3, 1, 9], 2)
-    assert batches == [[1, 3], [2, 0], [4]]
-    assert backend.length_sorted_batches([], 4) == []

@@ -19,16 +19,17 @@ LABELS = ["toxicity", "severe_toxicity", "obscene", "threat", "insult", "identit
 
 
 class Spy:
-    """Wraps a real scorer's predict to record what it was asked to score."""
+    """Wraps a real scorer's iter_predict (or predict) to record what it was asked to score."""
 
     def __init__(self, scorer: DetoxifyScorer | ProfanityScorer) -> None:
         self.calls: list[list[str]] = []
-        self._predict = scorer.predict
-        scorer.predict = self  # type: ignore[method-assign]
+        self.method = "iter_predict" if hasattr(scorer, "iter_predict") else "predict"
+        self._inner = getattr(scorer, self.method)
+        setattr(scorer, self.method, self)
 
-    def __call__(self, texts: list[str]) -> dict[str, list[float]]:
+    def __call__(self, texts: list[str]):  # noqa: ANN204 - returns what the wrapped method returns
         self.calls.append(list(texts))
-        return self._predict(texts)
+        return self._inner(texts)
 
 
 def test_null_text_null_scores_and_duplicates_once(

@@ -1,19 +1,28 @@
-"""Toxicity scoring: Detoxify or the embedded profanity scorer, through a persistent score cache.
+"""Toxicity scoring: Detoxify, a local Hugging Face classifier, the embedded profanity scorer or scores
+that came with the data, through a fast batching engine and a persistent, crash-safe score cache.
 
 ``score_frame(frame, scorer="auto", ...)`` adds one Float64 column per label and returns a ScoreReport
 saying which scorer (and weights) produced them; ``make_scorer(name, **options)`` builds a Scorer.
 """
 
 from toolkit.scoring.base import Scored, Scorer, ScoreReport
-from toolkit.scoring.cache import ScoreCache, default_cache_dir, text_hash
+from toolkit.scoring.cache import ScoreCache, default_cache_dir, list_caches, text_hash
+from toolkit.scoring.column import ColumnScorer
 from toolkit.scoring.detoxify_backend import DetoxifyScorer, ScorerUnavailableError
+from toolkit.scoring.engine import PRECISIONS, EngineOptions, InferenceEngine
+from toolkit.scoring.hf_backend import HFScorer
 from toolkit.scoring.profanity import ProfanityScorer
 from toolkit.scoring.resolve import SCORERS, ScorerFallbackWarning, make_scorer, resolve_scorer
-from toolkit.scoring.score import score_frame
+from toolkit.scoring.score import score_frame, shard_of
 
 __all__ = [
+    "PRECISIONS",
     "SCORERS",
+    "ColumnScorer",
     "DetoxifyScorer",
+    "EngineOptions",
+    "HFScorer",
+    "InferenceEngine",
     "ProfanityScorer",
     "ScoreCache",
     "ScoreReport",
@@ -22,8 +31,10 @@ __all__ = [
     "ScorerFallbackWarning",
     "ScorerUnavailableError",
     "default_cache_dir",
+    "list_caches",
     "make_scorer",
     "resolve_scorer",
     "score_frame",
+    "shard_of",
     "text_hash",
 ]

@@ -7,9 +7,17 @@ Layout::
     <cache_dir>/<identity_key>/quarantine/            unreadable part files moved aside
     <cache_dir>/checkpoint_hashes.json                sha256 memo of local checkpoints (see file_sha256)
 
-Every file is written to a temporary name in the same directory and then atomically renamed, so a
-reader never sees a partial file and several processes can add parts at once. Part files are never
-rewritten, only added (compaction, if any, writes a new part before removing the old ones).
+Every file is written to a temporary name in the same directory, flushed to disk and then atomically
+renamed, so a reader never sees a partial file and several processes can add parts at once (each writes
+its own uniquely named parts). A process killed mid-write leaves at most a hidden ``.part-*.tmp`` file,
+which readers ignore and ``compact`` removes once stale. Part files are never rewritten, only added;
+``compact`` (``toolkit-cache compact``) writes one merged, de-duplicated part before removing the parts it
+merged, under a lock so two compactions do not race. A reader that finds a part gone (compacted meanwhile)
+lists the directory again and reads the new parts. Several parts may hold the same text (two processes
+scored it at once): lookups keep one row per text.
+
+A part that cannot be read (truncated, not Parquet, a column missing or of the wrong type) is moved to
+``quarantine/`` with a warning; its texts then count as misses and are scored again.
 """
 
 from __future__ import annotations
@@ -18,6 +26,7 @@ import contextlib
 import hashlib
 import json
 import os
+import time
 import uuid
 import warnings
 from collections.abc import Iterable, Sequence
@@ -29,6 +38,7 @@ import polars as pl
 CACHE_ENV = "TOOLKIT_CACHE_DIR"
 HASH_COLUMN = "text_hash"
 HASH_MEMO = "checkpoint_hashes.json"
+STALE_TMP_SECONDS = 3600  # temporary files older than this are left over from killed writers
 
 
 def default_cache_dir() -> Path:
@@ -161,6 +171,53 @@ class ScoreCache:
             return []
         return sorted(self.dir.glob("part-*.parquet"))
 
+    def _read_part(self, part: Path) -> pl.DataFrame | None:
+        """A part's rows in the cache schema; None (after quarantining it) when it is unreadable.
+
+        Raises FileNotFoundError when the part vanished (compacted by another process meanwhile).
+        """
+        columns = list(self.schema())
+        try:
+            table = pl.read_parquet(part)
+            missing = [c for c in columns if c not in table.columns]
+            if missing:
+                raise ValueError(f"missing columns {missing}")
+            return table.select(pl.col(c).cast(t, strict=True) for c, t in self.schema().items())
+        except FileNotFoundError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - any unreadable part is quarantined, whatever the error
+            if not part.exists():
+                raise FileNotFoundError(part) from exc
+            self._quarantine(part, exc)
+            return None
+
+    def _read_all(self, keep: pl.Expr | None = None) -> tuple[list[pl.DataFrame], list[Path]]:
+        """Every readable part's rows (filtered by ``keep``), and the parts read.
+
+        Parts that vanish while reading (another process compacted them into a new part) make us list the
+        directory again and read the parts not seen yet, so no cached row is missed.
+        """
+        seen: set[Path] = set()
+        tables: list[pl.DataFrame] = []
+        read: list[Path] = []
+        while True:
+            vanished = False
+            for part in self.part_files():
+                if part in seen:
+                    continue
+                seen.add(part)
+                try:
+                    table = self._read_part(part)
+                except FileNotFoundError:
+                    vanished = True
+                    continue
+                if table is None:
+                    continue
+                tables.append(table.filter(keep) if keep is not None else table)
+                read.append(part)
+            if not vanished:
+                return tables, read
+
     def lookup(self, hashes: Iterable[str]) -> pl.DataFrame:
         """Cached rows (``text_hash`` + labels, one per hash) for those of ``hashes`` that are cached.
 
@@ -168,30 +225,19 @@ class ScoreCache:
         its texts count as misses and get scored again.
         """
         wanted = pl.Series(HASH_COLUMN, list(hashes), dtype=pl.String())
-        columns = list(self.schema())
-        found: list[pl.DataFrame] = []
         if wanted.len() == 0:
             return pl.DataFrame(schema=self.schema())
-        for part in self.part_files():
-            try:
-                table = pl.read_parquet(part)
-                missing = [c for c in columns if c not in table.columns]
-                if missing:
-                    raise ValueError(f"missing columns {missing}")
-                table = table.select(pl.col(c).cast(t, strict=True) for c, t in self.schema().items())
-            except FileNotFoundError:
-                continue  # compacted away by another process meanwhile
-            except Exception as exc:  # noqa: BLE001 - any unreadable part is quarantined, whatever the error
-                self._quarantine(part, exc)
-                continue
-            found.append(table.filter(pl.col(HASH_COLUMN).is_in(wanted.implode())))
+        found, _ = self._read_all(pl.col(HASH_COLUMN).is_in(wanted.implode()))
         if not found:
             return pl.DataFrame(schema=self.schema())
         hits = pl.concat(found, how="vertical")
         return hits.drop_nulls().unique(subset=HASH_COLUMN, keep="first", maintain_order=True)
 
     def write(self, scores: pl.DataFrame) -> Path | None:
-        """Add one part file holding ``scores`` (``text_hash`` + label columns); returns its path."""
+        """Add one part file holding ``scores`` (``text_hash`` + label columns); returns its path.
+
+        Written to a hidden temporary file, fsynced, then atomically renamed into place.
+        """
         if scores.height == 0:
             return None
         table = scores.select(pl.col(c).cast(t) for c, t in self.schema().items())
@@ -207,7 +253,83 @@ class ScoreCache:
         finally:
             with contextlib.suppress(FileNotFoundError):
                 tmp.unlink()
+        _fsync_dir(self.dir)
         return path
+
+    def compact(self) -> dict[str, Any]:
+        """Merge every readable part into one, one row per text; remove stale temporary files.
+
+        Safe while other processes read and write: the merged part is in place before the merged parts are
+        removed, parts added meanwhile are left alone, and a second compaction at the same time is skipped.
+        """
+        result: dict[str, Any] = {"key": self.key, "skipped": None, "parts_before": 0, "rows_before": 0,
+                                  "entries": 0, "duplicates_removed": 0, "stale_tmp_removed": 0}
+        if not self.dir.is_dir():
+            return result
+        with _exclusive_lock(self.dir / ".compact.lock") as locked:
+            if not locked:
+                result["skipped"] = "another compaction is running"
+                return result
+            tables, read = self._read_all()
+            rows = sum(t.height for t in tables)
+            merged = (
+                pl.concat(tables, how="vertical").drop_nulls().unique(subset=HASH_COLUMN, keep="first",
+                                                                      maintain_order=True)
+                if tables else pl.DataFrame(schema=self.schema())
+            )
+            result.update(parts_before=len(read), rows_before=rows, entries=merged.height,
+                          duplicates_removed=rows - merged.height)
+            if len(read) > 1 or rows != merged.height:
+                self.write(merged)
+                for part in read:
+                    with contextlib.suppress(FileNotFoundError):
+                        part.unlink()
+                _fsync_dir(self.dir)
+            result["stale_tmp_removed"] = self._remove_stale_tmp()
+        return result
+
+    def _remove_stale_tmp(self, older_than: float = STALE_TMP_SECONDS) -> int:
+        removed = 0
+        now = time.time()
+        for tmp in self.dir.glob(".part-*.tmp"):
+            with contextlib.suppress(OSError):
+                if now - tmp.stat().st_mtime > older_than:
+                    tmp.unlink()
+                    removed += 1
+        return removed
+
+    def info(self) -> dict[str, Any]:
+        """Parts, rows, distinct entries, bytes on disk, quarantined and temporary files (reads the hashes)."""
+        parts = self.part_files()
+        entries: set[str] = set()
+        rows = 0
+        for part in parts:
+            with contextlib.suppress(Exception):
+                hashes = pl.read_parquet(part, columns=[HASH_COLUMN])[HASH_COLUMN]
+                rows += hashes.len()
+                entries.update(hashes.drop_nulls().to_list())
+        quarantine = self.dir / "quarantine"
+        files = [p for p in self.dir.rglob("*") if p.is_file()] if self.dir.is_dir() else []
+        return {
+            "key": self.key,
+            "identity": self.identity,
+            "labels": self.labels,
+            "parts": len(parts),
+            "rows": rows,
+            "entries": len(entries),
+            "bytes": sum(p.stat().st_size for p in files),
+            "quarantined": len(list(quarantine.iterdir())) if quarantine.is_dir() else 0,
+            "tmp_files": len(list(self.dir.glob(".part-*.tmp"))) if self.dir.is_dir() else 0,
+        }
+
+    @classmethod
+    def open_existing(cls, directory: Path) -> ScoreCache:
+        """The cache of an existing identity directory (from its ``identity.json``)."""
+        payload = json.loads((directory / "identity.json").read_text(encoding="utf-8"))
+        cache = cls(directory.parent, payload["identity"], payload["labels"])
+        if cache.dir != directory:  # a key computed differently: keep the directory we were given
+            cache.dir, cache.key = directory, directory.name
+        return cache
 
     def _write_identity(self) -> None:
         target = self.dir / "identity.json"
@@ -231,3 +353,46 @@ class ScoreCache:
             RuntimeWarning,
             stacklevel=3,
         )
+
+
+def list_caches(root: str | os.PathLike[str] | None = None) -> list[ScoreCache]:
+    """The identity directories under the cache root (those with an ``identity.json``)."""
+    base = resolve_cache_dir(root)
+    if not base.is_dir():
+        return []
+    out = []
+    for directory in sorted(p for p in base.iterdir() if (p / "identity.json").is_file()):
+        with contextlib.suppress(OSError, ValueError, KeyError):
+            out.append(ScoreCache.open_existing(directory))
+    return out
+
+
+def _fsync_dir(directory: Path) -> None:
+    """Persist a rename (best effort; not possible on every platform)."""
+    with contextlib.suppress(OSError, AttributeError):
+        fd = os.open(directory, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
+@contextlib.contextmanager
+def _exclusive_lock(path: Path):  # type: ignore[no-untyped-def]
+    """Yield True holding an exclusive advisory lock on ``path``, False if another process holds it."""
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - Windows: no advisory locks, compaction still safe for readers
+        yield True
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a+") as handle:
+        try:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            yield False
+            return
+        try:
+            yield True
+        finally:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_UN)

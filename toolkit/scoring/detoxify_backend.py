@@ -2,8 +2,9 @@
 
 Loading goes through ``detoxify.detoxify`` (``Detoxify(...)``, or its ``get_model_and_tokenizer`` when a
 local config directory is given), so any Detoxify-format checkpoint works exactly as in Detoxify.
-Prediction is done here, in length-sorted batches under ``torch.inference_mode``, with the same
-tokenizer call and sigmoid as ``Detoxify.predict`` (equal to it within float rounding).
+Prediction runs through :mod:`toolkit.scoring.engine` (tokenised once, token-budget batches sorted by length,
+``torch.inference_mode``, fp32/bf16/fp16/int8): at fp32 with ``long_text=truncate`` the tokens and the
+sigmoid are those of ``Detoxify.predict``, so the scores equal it within float rounding (~1e-6).
 
 Offline use: Detoxify always calls ``config_class.from_pretrained(model_type)`` where the official
 checkpoints name a Hub model (``bert-base-uncased`` ...). With ``hf_config_path`` we load with the Hub in
@@ -21,12 +22,20 @@ import os
 import socket
 import sys
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
 from toolkit.scoring.cache import file_sha256, read_memo_entry, resolve_cache_dir, update_memo
+from toolkit.scoring.engine import (
+    DEFAULT_MAX_BATCH,
+    DEFAULT_TOKEN_BUDGET,
+    LONG_TEXT_POLICIES,
+    PRECISIONS,
+    resolve_device,
+)
+from toolkit.scoring.transformer import TransformerScorer
 
 # Copied from detoxify.detoxify.MODEL_URLS (0.5.4) so that identity() needs no torch/transformers import;
 # a test checks that the two agree. Each file name embeds a hash of the weights.
@@ -75,8 +84,6 @@ STANDARD_CLASS_NAMES = {
     "severe_toxic": "severe_toxicity",
 }
 
-PRECISIONS = ("fp32",)
-LONG_TEXT_POLICIES = ("truncate",)
 _UNSET_MAX_LENGTH = 100_000  # tokenizers without a model_max_length report ~1e30
 
 _LOAD_LOCK = threading.RLock()
@@ -119,20 +126,6 @@ def _official_model_for_sha(sha256: str) -> str | None:
         if prefix and sha256.startswith(prefix):
             return model
     return None
-
-
-def resolve_device(device: str) -> str:
-    """``auto`` -> cuda, then mps, then cpu; anything else is passed through."""
-    if device != "auto":
-        return device
-    import torch
-
-    if torch.cuda.is_available():
-        return "cuda"
-    mps = getattr(torch.backends, "mps", None)
-    if mps is not None and mps.is_available():
-        return "mps"
-    return "cpu"
 
 
 @contextlib.contextmanager
@@ -210,17 +203,13 @@ def _socket_timeout(seconds: float) -> Iterator[None]:
         socket.setdefaulttimeout(previous)
 
 
-def length_sorted_batches(lengths: Sequence[int], batch_size: int) -> list[list[int]]:
-    """Indices grouped into batches of similar length (shortest first), so padding is minimal."""
-    order = sorted(range(len(lengths)), key=lengths.__getitem__)
-    return [order[i : i + batch_size] for i in range(0, len(order), batch_size)]
-
-
-class DetoxifyScorer:
+class DetoxifyScorer(TransformerScorer):
     """Detoxify (``original``, ``unbiased``, ``multilingual``, ``*-small``, or a local checkpoint).
 
-    ``identity()`` and ``labels()`` never load the model; ``predict`` loads it on first use.
+    ``identity()`` and ``labels()`` never load the model; ``predict``/``iter_predict`` load it on first use
+    and run it through the inference engine (token-budget batches, precision, long-text policy).
     ``model`` stays None until then and ``loads`` counts loads (tests check cache hits load nothing).
+    ``batch_size`` caps the texts per batch, ``token_budget`` the padded tokens per batch.
     """
 
     name = "detoxify"
@@ -231,9 +220,15 @@ class DetoxifyScorer:
         *,
         checkpoint: str | os.PathLike[str] | None = None,
         hf_config_path: str | os.PathLike[str] | None = None,
-        device: str = "cpu",
-        batch_size: int = 32,
+        device: str = "auto",
+        batch_size: int = DEFAULT_MAX_BATCH,
+        token_budget: int = DEFAULT_TOKEN_BUDGET,
         precision: str = "fp32",
+        threads: int | None = None,
+        long_text: str = "truncate",
+        chunk_overlap: int = 64,
+        chunk_aggregate: str = "max",
+        progress: bool | None = None,
         cache_dir: str | os.PathLike[str] | None = None,
         hash_memo: bool = True,
         download_timeout: float = 30.0,
@@ -241,30 +236,31 @@ class DetoxifyScorer:
         if checkpoint is None and model not in MODEL_URLS:
             raise ValueError(f"unknown Detoxify model {model!r}; choose one of {', '.join(MODELS)}")
         if precision not in PRECISIONS:
-            raise ValueError(f"precision {precision!r} is not supported yet; choose one of {PRECISIONS}")
+            raise ValueError(f"precision {precision!r} is not supported; choose one of {', '.join(PRECISIONS)}")
+        if long_text not in LONG_TEXT_POLICIES:
+            raise ValueError(f"long_text {long_text!r} is not supported; choose one of {LONG_TEXT_POLICIES}")
         if int(batch_size) < 1:
             raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+        super().__init__(
+            device=device,
+            batch_size=batch_size,
+            token_budget=token_budget,
+            precision=precision,
+            threads=threads,
+            long_text=long_text,
+            chunk_overlap=chunk_overlap,
+            chunk_aggregate=chunk_aggregate,
+            progress=progress,
+        )
         self.model_type = model
         self.checkpoint = Path(checkpoint).expanduser() if checkpoint is not None else None
         self.hf_config_path = Path(hf_config_path).expanduser() if hf_config_path is not None else None
-        self.device = device
-        self.batch_size = int(batch_size)
-        self.precision = precision
-        self.long_text = "truncate"
         self.memo_dir = resolve_cache_dir(cache_dir) if hash_memo else None  # checkpoint sha256 memo
         self.download_timeout = download_timeout
         self.detoxify: Any = None  # the loaded detoxify.Detoxify object
-        self.model: Any = None  # its torch model, once loaded
-        self.tokenizer: Any = None
         self.max_length: int | None = None
-        self.loads = 0
 
     # -- cheap metadata -------------------------------------------------------------------------------
-
-    @property
-    def loaded(self) -> bool:
-        """Whether the model is in memory."""
-        return self.model is not None
 
     def _checkpoint_file(self) -> Path:
         assert self.checkpoint is not None
@@ -276,7 +272,10 @@ class DetoxifyScorer:
         return self.checkpoint.resolve()
 
     def identity(self) -> dict[str, str]:
-        """Name, model, weights' hash, precision and long-text policy; never loads the model.
+        """Name, model, weights' hash, precision and long-text policy (with chunk settings); never loads.
+
+        The device is not part of it: scores at one precision agree across devices to rounding, and a sweep
+        scored on GPU nodes must be found by a merge run on a CPU.
 
         Official model: the checkpoint file name (it embeds a hash). Local checkpoint: its sha256
         (memoised by path, size and mtime); a local copy of an official checkpoint whose sha256 starts with
@@ -292,13 +291,7 @@ class DetoxifyScorer:
                 model, weights = official, checkpoint_filename(official)
             else:
                 model, weights = path.stem, f"sha256:{sha}"
-        return {
-            "name": self.name,
-            "model": model,
-            "weights": weights,
-            "precision": self.precision,
-            "long_text": self.long_text,
-        }
+        return {"name": self.name, "model": model, "weights": weights, **self.options.identity()}
 
     def labels(self) -> list[str]:
         """The label columns (Detoxify's standardised class names), without loading the model."""
@@ -373,7 +366,7 @@ class DetoxifyScorer:
             if self.detoxify is not None:
                 return
             path = self.ensure_weights()
-            device = resolve_device(self.device)
+            device = resolve_device(self.device, self.precision)
             try:
                 if self.hf_config_path is not None:
                     detox = self._load_with_local_config(path, device)
@@ -450,14 +443,7 @@ class DetoxifyScorer:
         limit = getattr(self.tokenizer, "model_max_length", None)
         if isinstance(limit, int) and limit < _UNSET_MAX_LENGTH:
             return None
-        positions = getattr(self.model.config, "max_position_embeddings", None)
-        if not positions:
-            return None
-        pad = getattr(self.model.config, "pad_token_id", None)
-        offset = (
-            (pad + 1) if "roberta" in getattr(self.model.config, "model_type", "") and pad is not None else 0
-        )
-        return int(positions) - offset
+        return position_limit(self.model.config)
 
     def effective_max_length(self) -> int | None:
         """The token limit texts are truncated at (after loading)."""
@@ -468,34 +454,32 @@ class DetoxifyScorer:
 
     # -- prediction -------------------------------------------------------------------------------------
 
-    def predict(self, texts: Sequence[str]) -> dict[str, list[float]]:
-        """Scores per label for each text, in input order (loads the model on first use).
+    def engine_spec(self) -> dict[str, Any]:
+        """Detoxify's head: sigmoid over the checkpoint's classes, truncation at the tokenizer's limit."""
+        return {
+            "num_labels": len(self.detoxify.class_names),
+            "max_length": self.effective_max_length(),
+            "activation": "sigmoid",
+            "device": str(self.detoxify.device),
+        }
 
-        Texts are sorted by length and cut into ``batch_size`` batches; each batch is tokenised as
-        ``Detoxify.predict`` does (truncation, padding) and scored with a sigmoid of the logits.
-        """
-        texts = list(texts)
-        if any(t is None for t in texts):
-            raise ValueError("predict() takes strings; null texts are handled by score_frame (null scores)")
-        if not texts:
-            return {label: [] for label in self.labels()}
-        self.load()
-        import numpy as np
-        import torch
 
-        labels = list(self.detoxify.class_names)
-        out = np.empty((len(texts), len(labels)), dtype=np.float64)
-        tokenizer_kwargs: dict[str, Any] = {"return_tensors": "pt", "truncation": True, "padding": True}
-        if self.max_length is not None:
-            tokenizer_kwargs["max_length"] = self.max_length
-        device = self.model.device
-        with torch.inference_mode():
-            for batch in length_sorted_batches([len(t) for t in texts], self.batch_size):
-                inputs = self.tokenizer([texts[i] for i in batch], **tokenizer_kwargs).to(device)
-                logits = self.model(**inputs)[0]
-                scores = torch.sigmoid(logits)[:, : len(labels)].float().cpu().numpy()
-                out[batch] = scores
-        return {label: out[:, j].tolist() for j, label in enumerate(labels)}
+def position_limit(config: Any) -> int | None:
+    """The longest sequence a model's position embeddings allow (RoBERTa-style models reserve pad + 1)."""
+    positions = getattr(config, "max_position_embeddings", None)
+    if not positions:
+        return None
+    pad = getattr(config, "pad_token_id", None)
+    offset = (pad + 1) if "roberta" in getattr(config, "model_type", "") and pad is not None else 0
+    return int(positions) - offset
+
+
+def tokenizer_limit(tokenizer: Any, config: Any) -> int | None:
+    """The tokenizer's ``model_max_length`` when it is set, else the model's position limit."""
+    limit = getattr(tokenizer, "model_max_length", None)
+    if isinstance(limit, int) and limit < _UNSET_MAX_LENGTH:
+        return limit
+    return position_limit(config)
 
 
 def _checkpoint_classes(path: Path) -> list[str]:

@@ -1,0 +1,176 @@
+"""``scorer=hf``: any local Hugging Face sequence-classification model directory (e.g. a lab's fine-tuned
+toxicity or hate-speech classifier), through the same engine (batching, precision, long texts) and cache.
+
+The directory is what ``save_pretrained`` writes: ``config.json``, the weights (``*.safetensors`` or
+``pytorch_model*.bin``) and the tokenizer files. It is loaded with ``AutoModelForSequenceClassification`` and
+``AutoTokenizer``, offline. Columns are the config's ``id2label`` names, in id order, as written there.
+
+Scores (``activation=auto``), following transformers' text-classification pipeline:
+
+* ``problem_type: multi_label_classification`` or a single output -> **sigmoid** per label (independent
+  probabilities, as Detoxify);
+* ``problem_type: regression`` -> the raw outputs (**none**);
+* otherwise (``single_label_classification`` or unset, several labels) -> **softmax** over the labels (they
+  sum to 1; e.g. ``hate`` / ``not_hate``).
+
+``activation=sigmoid|softmax|none`` overrides this. The identity (cache key) holds the directory name, a
+sha256 over its config, weight and tokenizer files, the activation, precision and long-text policy.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+from toolkit.scoring.cache import file_sha256, resolve_cache_dir
+from toolkit.scoring.detoxify_backend import ScorerUnavailableError, hub_environment, tokenizer_limit
+from toolkit.scoring.engine import ACTIVATIONS, DEFAULT_MAX_BATCH, DEFAULT_TOKEN_BUDGET, resolve_device
+from toolkit.scoring.transformer import TransformerScorer
+
+# Files whose content changes the scores (training leftovers such as optimizer.pt are not hashed).
+_HASHED = (
+    "config.json",
+    "*.safetensors",
+    "pytorch_model*.bin",
+    "tokenizer*.json",
+    "vocab.*",
+    "merges.txt",
+    "*.model",
+    "special_tokens_map.json",
+    "added_tokens.json",
+)
+
+
+class HFScorer(TransformerScorer):
+    """A local Hugging Face sequence-classification model; ``model`` is its directory."""
+
+    name = "hf"
+
+    def __init__(
+        self,
+        model: str | os.PathLike[str],
+        *,
+        activation: str = "auto",
+        device: str = "auto",
+        batch_size: int = DEFAULT_MAX_BATCH,
+        token_budget: int = DEFAULT_TOKEN_BUDGET,
+        precision: str = "fp32",
+        threads: int | None = None,
+        long_text: str = "truncate",
+        chunk_overlap: int = 64,
+        chunk_aggregate: str = "max",
+        progress: bool | None = None,
+        cache_dir: str | os.PathLike[str] | None = None,
+        hash_memo: bool = True,
+    ) -> None:
+        if activation != "auto" and activation not in ACTIVATIONS:
+            raise ValueError(f"activation={activation!r}; choose auto or one of {', '.join(ACTIVATIONS)}")
+        super().__init__(
+            device=device,
+            batch_size=batch_size,
+            token_budget=token_budget,
+            precision=precision,
+            threads=threads,
+            long_text=long_text,
+            chunk_overlap=chunk_overlap,
+            chunk_aggregate=chunk_aggregate,
+            progress=progress,
+        )
+        self.path = Path(model).expanduser()
+        self.requested_activation = activation
+        self.memo_dir = resolve_cache_dir(cache_dir) if hash_memo else None
+
+    # -- cheap metadata -------------------------------------------------------------------------------
+
+    def _config(self) -> dict[str, Any]:
+        config_file = self.path / "config.json"
+        if not config_file.is_file():
+            raise ScorerUnavailableError(
+                f"scorer=hf: {self.path} is not a Hugging Face model directory (no config.json). Pass the "
+                "directory save_pretrained() wrote, e.g. scorer.model=/path/to/my-toxicity-model"
+            )
+        try:
+            return json.loads(config_file.read_text(encoding="utf-8"))
+        except ValueError as exc:
+            raise ScorerUnavailableError(f"scorer=hf: {config_file} is not valid JSON ({exc})") from exc
+
+    def labels(self) -> list[str]:
+        """The config's ``id2label`` names in id order (``LABEL_0``... when the config names none)."""
+        config = self._config()
+        id2label = config.get("id2label") or {}
+        if id2label:
+            labels = [str(name) for _, name in sorted(id2label.items(), key=lambda kv: int(kv[0]))]
+        else:
+            labels = [f"LABEL_{i}" for i in range(int(config.get("num_labels", 2)))]
+        if len(set(labels)) != len(labels):
+            raise ValueError(f"scorer=hf: {self.path}/config.json has duplicate label names {labels}")
+        return labels
+
+    def activation(self) -> str:
+        """sigmoid, softmax or none: the override, else from ``problem_type`` and the label count."""
+        if self.requested_activation != "auto":
+            return self.requested_activation
+        config = self._config()
+        problem = config.get("problem_type")
+        if problem == "regression":
+            return "none"
+        if problem == "multi_label_classification" or len(self.labels()) == 1:
+            return "sigmoid"
+        return "softmax"
+
+    def weights_hash(self) -> str:
+        """sha256 over the sha256s of the config, weight and tokenizer files (each memoised)."""
+        files = sorted({f for pattern in _HASHED for f in self.path.glob(pattern) if f.is_file()})
+        if not any(f.suffix in (".safetensors", ".bin") for f in files):
+            raise ScorerUnavailableError(
+                f"scorer=hf: no weights (*.safetensors or pytorch_model*.bin) in {self.path}"
+            )
+        digest = hashlib.sha256()
+        for f in files:
+            digest.update(f.name.encode("utf-8") + b"\0" + file_sha256(f, self.memo_dir).encode("ascii"))
+        return digest.hexdigest()
+
+    def identity(self) -> dict[str, str]:
+        """Name, directory name, hash of its files, activation, precision, long-text policy (no loading)."""
+        return {
+            "name": self.name,
+            "model": self.path.resolve().name,
+            "weights": f"sha256:{self.weights_hash()}",
+            "activation": self.activation(),
+            **self.options.identity(),
+        }
+
+    # -- loading ----------------------------------------------------------------------------------------
+
+    def load(self) -> None:
+        """Load model and tokenizer from the directory, with the Hub offline."""
+        if self.model is not None:
+            return
+        self._config()  # clear error when the directory is wrong
+        device = resolve_device(self.device, self.precision)
+        try:
+            from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+            with hub_environment(offline=True):
+                tokenizer = AutoTokenizer.from_pretrained(str(self.path))
+                model = AutoModelForSequenceClassification.from_pretrained(str(self.path))
+        except Exception as exc:  # noqa: BLE001 - one actionable message for any load failure
+            raise ScorerUnavailableError(
+                f"scorer=hf: could not load {self.path} ({type(exc).__name__}: {exc})"
+            ) from exc
+        model.eval()
+        self.model, self.tokenizer = model.to(device), tokenizer
+        self._device = device
+        self.loads += 1
+
+    def engine_spec(self) -> dict[str, Any]:
+        """The model's labels and activation, truncation at the tokenizer's (or positions') limit."""
+        return {
+            "num_labels": len(self.labels()),
+            "max_length": tokenizer_limit(self.tokenizer, self.model.config),
+            "activation": self.activation(),
+            "device": self._device,
+        }
