@@ -249,3 +249,10 @@ def test_dataset_configs_name_real_loader_options(repo_root: Path) -> None:
         pytest.skip("shared/data/samples not present")
     result = load_source(path, api["format"], strict=api["strict"], **api["options"])
     assert result.frame.height == 214 and result.rejects.height == 0
+
+
+def test_absurdly_nested_arrays_are_a_clear_error(tmp_path: Path) -> None:
+    path = tmp_path / "deep.json"
+    path.write_text("[" * 5000 + json.dumps(t1("a")) + "]" * 5000, encoding="utf-8")
+    with pytest.raises(LoadError, match="deep.json: arrays or Listings nested too deeply"):
+        read_reddit_api(path)

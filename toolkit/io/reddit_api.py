@@ -187,8 +187,10 @@ class _Reader:
             raise LoadError(path, f"malformed JSON: {error.msg} (column {error.colno})", line=error.lineno) from None
         except RecursionError:
             raise LoadError(path, "JSON nested too deeply for the parser") from None
-        counter = [0]
-        self._read_value(value, path, counter, top=True)
+        try:
+            self._read_value(value, path, [0], top=True)
+        except RecursionError:
+            raise LoadError(path, "arrays or Listings nested too deeply to be Reddit API JSON") from None
 
     def _read_lines(self, path: Path) -> None:
         """JSON lines: a line that is not JSON is one rejected record, numbered by its line."""
@@ -207,8 +209,10 @@ class _Reader:
                     ) else "JSON nested too deeply"
                     self._reject_record(path, number, None, reason)
                     continue
-                counter = [number - 1]
-                self._read_value(value, path, counter, top=True, fixed_line=number)
+                try:
+                    self._read_value(value, path, [number - 1], top=True, fixed_line=number)
+                except RecursionError:
+                    self._reject_record(path, number, None, "arrays or Listings nested too deeply")
 
     def _reject_record(self, path: Path, line: int, field: str | None, reason: str) -> None:
         """A record that never reached a normaliser: counted and rejected."""
