@@ -15,7 +15,7 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from toolkit.scoring.checkpoints import build_detoxify_checkpoint
+from toolkit.scoring.checkpoints import build_detoxify_checkpoint, build_hf_classifier
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 VOCAB_FILE = REPO_ROOT.parent / "shared" / "data" / "vocab" / "bert-base-uncased-vocab.txt"
@@ -76,6 +76,29 @@ def tiny_detoxify(tmp_path_factory: pytest.TempPathFactory) -> TinyDetoxify:
     hub_checkpoint, _ = build_detoxify_checkpoint(base, seed=0, model_type_dir=False, **common)
     other_checkpoint, _ = build_detoxify_checkpoint(base, seed=1, **common)
     return TinyDetoxify(checkpoint, hub_checkpoint, other_checkpoint, config_dir)
+
+
+@dataclass(frozen=True)
+class TinyHF:
+    """Paths of the session's tiny Hugging Face classifiers (save_pretrained directories)."""
+
+    single: Path  # id2label not_hate/hate, single_label_classification: softmax
+    multi: Path  # three labels, multi_label_classification: sigmoid
+    other: Path  # like ``single`` with other weights
+
+
+@pytest.fixture(scope="session")
+def tiny_hf(tmp_path_factory: pytest.TempPathFactory) -> TinyHF:
+    """Tiny local HF sequence classifiers for ``scorer=hf``."""
+    base = tmp_path_factory.mktemp("tiny-hf")
+    vocab = _vocab_file(base)
+    common = {"vocab_file": vocab, "vocab_size": VOCAB_SIZE if vocab == VOCAB_FILE else None,
+              "initializer_range": INIT_RANGE}
+    single = build_hf_classifier(base / "hate-speech", **common)
+    multi = build_hf_classifier(base / "multi", labels=("toxic", "insult", "threat"),
+                                problem_type="multi_label_classification", **common)
+    other = build_hf_classifier(base / "hate-speech-2", seed=1, **common)
+    return TinyHF(single, multi, other)
 
 
 @pytest.fixture(scope="session")

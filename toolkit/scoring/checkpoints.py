@@ -123,3 +123,50 @@ def build_detoxify_checkpoint(
     torch.save(checkpoint, tmp)
     os.replace(tmp, ckpt_path)
     return ckpt_path, config_dir
+
+
+def build_hf_classifier(
+    out_dir: str | os.PathLike[str],
+    *,
+    vocab_file: str | os.PathLike[str],
+    labels: list[str] | tuple[str, ...] = ("not_hate", "hate"),
+    problem_type: str | None = "single_label_classification",
+    num_layers: int = 2,
+    hidden_size: int = 32,
+    heads: int = 2,
+    intermediate_size: int = 64,
+    vocab_size: int | None = None,
+    max_position_embeddings: int = 512,
+    initializer_range: float = 0.02,
+    seed: int = 0,
+) -> Path:
+    """Write a random BERT sequence classifier with ``save_pretrained`` (what ``scorer=hf`` loads): config with
+    ``id2label`` and ``problem_type``, safetensors weights, tokenizer files. Returns the directory."""
+    import torch
+    from transformers import BertConfig, BertForSequenceClassification, BertTokenizer
+
+    out = Path(out_dir).expanduser().resolve()
+    out.mkdir(parents=True, exist_ok=True)
+    if vocab_size is None:
+        shutil.copyfile(vocab_file, out / "vocab.txt")
+    else:
+        (out / "vocab.txt").write_text("\n".join(reduced_vocab(vocab_file, vocab_size)) + "\n", encoding="utf-8")
+    tokenizer = BertTokenizer.from_pretrained(str(out), do_lower_case=True, model_max_length=max_position_embeddings)
+    config = BertConfig(
+        vocab_size=len(tokenizer),
+        hidden_size=hidden_size,
+        num_hidden_layers=num_layers,
+        num_attention_heads=heads,
+        intermediate_size=intermediate_size,
+        max_position_embeddings=max_position_embeddings,
+        initializer_range=initializer_range,
+        num_labels=len(labels),
+        id2label=dict(enumerate(labels)),
+        label2id={label: i for i, label in enumerate(labels)},
+        problem_type=problem_type,
+    )
+    torch.manual_seed(seed)
+    model = BertForSequenceClassification(config).eval()
+    model.save_pretrained(str(out))
+    tokenizer.save_pretrained(str(out))
+    return out

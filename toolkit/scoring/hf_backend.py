@@ -123,6 +123,7 @@ class HFScorer(TransformerScorer):
 
     def weights_hash(self) -> str:
         """sha256 over the sha256s of the config, weight and tokenizer files (each memoised)."""
+        self._config()  # a clear error when the directory is not a model directory
         files = sorted({f for pattern in _HASHED for f in self.path.glob(pattern) if f.is_file()})
         if not any(f.suffix in (".safetensors", ".bin") for f in files):
             raise ScorerUnavailableError(
