@@ -121,3 +121,27 @@ def test_removal_context_first_cut_still_works(threads) -> None:
     removed_vs_kept = tests.row(1, named=True)
     assert removed_vs_kept["difference"] == pytest.approx(0.85 - (0.2 + 0.4 + 0.6 + 0.2 + 0.1) / 5)
     assert removed_vs_kept["roc_auc"] == pytest.approx(1.0)
+
+
+def test_matched_bootstrap_fast_path_equals_the_replicate_loop() -> None:
+    """The one-product bootstrap of the matched difference gives the very numbers of the per-replicate loop."""
+    import numpy as np
+
+    from toolkit.analysis import removal
+    from toolkit.analysis.stats import cluster_bootstrap
+    from toolkit.analysis.synthetic import random_threads
+
+    frame = random_threads(30, seed=3)
+    fast = removal.matched_context(frame, n_boot=200)
+
+    def loop(values, rem, strata, k, threads, n_boot, seed):
+        return cluster_bootstrap(lambda w: removal._matched_difference(values, rem, strata, k, w), threads,
+                                 n_boot=n_boot, seed=seed)
+
+    original = removal._matched_bootstrap
+    removal._matched_bootstrap = loop
+    try:
+        slow = removal.matched_context(frame, n_boot=200)
+    finally:
+        removal._matched_bootstrap = original
+    assert np.allclose(fast.select("low", "high").to_numpy(), slow.select("low", "high").to_numpy(), equal_nan=True)

@@ -127,3 +127,28 @@ def test_weighted_statistics_equal_the_expanded_sample(data: st.DataObject) -> N
         expected = spearmanr(s[idx], x2[idx]).statistic if idx.size > 1 else float("nan")
     got = RankPairs(s, x2).spearman(w)
     assert (math.isnan(expected) and math.isnan(got)) or got == pytest.approx(expected)
+
+
+def test_one_pass_summary_equals_the_separate_statistics() -> None:
+    rng = np.random.default_rng(5)
+    y, s, w = rng.random(200) < 0.3, np.round(rng.random(200), 2), rng.integers(0, 3, 200).astype(float)
+    ranked, grid = RankedScores(y, s), np.linspace(0, 1, 11)
+    out = ranked.summary(w, grid)
+    assert out[0] == pytest.approx(ranked.auc(w)) and out[1] == pytest.approx(ranked.average_precision(w))
+    assert out[2:13] == pytest.approx(ranked.roc_on_grid(w, grid))
+    assert out[13:] == pytest.approx(ranked.pr_on_grid(w, grid))
+
+
+def test_results_do_not_depend_on_the_weight_block_size(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Weights come in blocks (memory stays flat for a million threads); the draws, and so every interval,
+    are the same whatever the block size."""
+    from toolkit.analysis import stats
+
+    rng = np.random.default_rng(1)
+    values, threads = rng.random(300), rng.integers(0, 40, 300).astype(str)
+    whole = bootstrap_mean(values, threads, n_boot=250, seed=4)
+    general = cluster_bootstrap(lambda w: weighted_mean(values, w), threads, n_boot=250, seed=4)
+    monkeypatch.setattr(stats, "BLOCK_ENTRIES", 7 * 40)  # 7 replicates per block
+    assert bootstrap_mean(values, threads, n_boot=250, seed=4) == whole
+    assert cluster_bootstrap(lambda w: weighted_mean(values, w), threads, n_boot=250, seed=4) == general
+    assert whole.low == pytest.approx(general.low) and whole.high == pytest.approx(general.high)

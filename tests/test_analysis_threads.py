@@ -9,6 +9,7 @@ import pytest
 
 from toolkit.analysis.agreement import scorer_agreement
 from toolkit.analysis.escalation import escalation, reply_by_parent_bin
+from toolkit.analysis.stats import ONE_THREAD
 from toolkit.analysis.synthetic import make_frame
 from toolkit.analysis.thread_length import (
     log_size_bins,
@@ -81,7 +82,7 @@ def test_toxicity_by_thread_length_by_hand() -> None:
     assert edges == pytest.approx([1, 2, 4])
     assert table["n_threads"].to_list() == [2, 1] and table["n_comments"].to_list() == [2, 4]
     assert table["toxic_share"].to_list() == pytest.approx([0.5, 0.75])
-    assert table["threshold"][0] == 0.6 and table["ci_method"][1] == "one thread: no CI"
+    assert table["threshold"][0] == 0.6 and table["ci_method"][1] == ONE_THREAD and math.isnan(table["share_low"][1])
     merged, _, edges = toxicity_by_thread_length(_length_frame(), n_bins=2, min_threads_last_bin=2, n_boot=100)
     assert edges == pytest.approx([1, 4]) and merged.height == 1
     assert merged["toxic_share"][0] == pytest.approx(1.75 / 3) and merged["pooled_share"][0] == pytest.approx(4 / 6)

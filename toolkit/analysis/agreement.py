@@ -13,7 +13,7 @@ import numpy as np
 import polars as pl
 
 from toolkit.analysis.common import comments_only
-from toolkit.analysis.stats import RankPairs, cluster_bootstrap
+from toolkit.analysis.stats import RankPairs, cluster_bootstrap, replicate_sums, summarize
 
 AGREEMENT_SCHEMA = {
     "a": pl.String, "b": pl.String, "n": pl.Int64, "n_threads": pl.Int64, "spearman": pl.Float64,
@@ -23,15 +23,14 @@ AGREEMENT_SCHEMA = {
 }
 
 
-def _kappa(a: np.ndarray, b: np.ndarray, w: np.ndarray) -> float:
-    """Cohen's kappa of two boolean ratings with frequency weights."""
-    total = w.sum()
-    if total <= 0:
-        return float("nan")
-    po = (w * (a == b)).sum() / total
-    pa, pb = (w * a).sum() / total, (w * b).sum() / total
-    pe = pa * pb + (1 - pa) * (1 - pb)
-    return float((po - pe) / (1 - pe)) if pe < 1 else float("nan")
+def _agreement(sums: np.ndarray) -> np.ndarray:
+    """Share of agreement and Cohen's kappa from sums of (1, a == b, a, b): ``[..., 2]``."""
+    with np.errstate(invalid="ignore", divide="ignore"):
+        n = sums[..., 0]
+        po, pa, pb = sums[..., 1] / n, sums[..., 2] / n, sums[..., 3] / n
+        pe = pa * pb + (1 - pa) * (1 - pb)
+        kappa = np.where(pe < 1, (po - pe) / (1 - pe), np.nan)
+    return np.stack([po, kappa], axis=-1)
 
 
 def scorer_agreement(
@@ -60,9 +59,11 @@ def scorer_agreement(
         xa, yb = x >= ta, y >= tb
         ranks = RankPairs(x, y)
         rho = cluster_bootstrap(ranks.spearman, pair["thread_id"], n_boot=n_boot, seed=seed)
-        agree = cluster_bootstrap(lambda w, p=xa, q=yb: float((w * (p == q)).sum() / w.sum()) if w.sum() else np.nan,
-                                  pair["thread_id"], n_boot=n_boot, seed=seed)
-        kappa = cluster_bootstrap(lambda w, p=xa, q=yb: _kappa(p, q, w), pair["thread_id"], n_boot=n_boot, seed=seed)
+        cols = np.column_stack([np.ones(xa.size), xa == yb, xa, yb]).astype(np.float64)
+        totals, reps, n_threads, method = replicate_sums(cols, pair["thread_id"], n_boot=n_boot, seed=seed)
+        est, rep = _agreement(totals), _agreement(reps)
+        agree = summarize(est[0], rep[..., 0], pair.height, n_threads, method)
+        kappa = summarize(est[1], rep[..., 1], pair.height, n_threads, method)
         out.append({
             "a": a, "b": b, "n": pair.height, "n_threads": rho.n_clusters, "spearman": rho.estimate,
             "spearman_low": rho.low, "spearman_high": rho.high, "agreement": agree.estimate,

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 import numpy as np
 import polars as pl
 
-from toolkit.analysis.stats import bootstrap_mean
+from toolkit.analysis.stats import grouped_bootstrap_means
 
 # Labels Detoxify and the embedded scorer write; used to find score columns when none are named.
 KNOWN_LABELS = (
@@ -124,22 +124,27 @@ def binned_profile(
     value_col: str | None = None,
 ) -> pl.DataFrame:
     """Per bin of ``bin_col``: n, threads, mean of ``value_col`` (default ``label``) and share >= threshold,
-    each with a thread-bootstrap CI. Rows whose value is null are counted in ``n_unscored``. Sorted by
-    ``order_col`` (one number per bin)."""
+    each with a CI from one thread bootstrap of the whole data. Rows whose value is null are counted in
+    ``n_unscored``. Sorted by ``order_col`` (one number per bin)."""
     value_col = value_col or label
-    out = []
     keys = rows.group_by(bin_col, maintain_order=True).agg(pl.col(order_col).min()).sort(order_col, bin_col)
-    for bin_value, order in keys.iter_rows():
-        group = rows.filter(pl.col(bin_col) == bin_value)
-        scored = group.filter(pl.col(value_col).is_not_null() & pl.col(value_col).is_not_nan())
-        mean = bootstrap_mean(scored[value_col], scored["thread_id"], n_boot=n_boot, seed=seed)
-        share = bootstrap_mean((scored[value_col] >= threshold).cast(pl.Float64), scored["thread_id"],
-                               n_boot=n_boot, seed=seed)
+    if keys.height == 0:
+        return pl.DataFrame(schema=PROFILE_SCHEMA)
+    index = {key: i for i, key in enumerate(keys[bin_col].to_list())}
+    groups = np.array([index[k] for k in rows[bin_col].to_list()], dtype=np.int64)
+    v = rows[value_col].cast(pl.Float64).fill_nan(None).fill_null(np.nan).to_numpy()
+    share = np.where(np.isnan(v), np.nan, (v >= threshold).astype(np.float64))
+    ci = grouped_bootstrap_means(np.column_stack([v, share]), rows["thread_id"], groups, keys.height,
+                                 n_boot=n_boot, seed=seed)
+    total = np.bincount(groups, minlength=keys.height)
+    out = []
+    for i, (bin_value, order) in enumerate(keys.iter_rows()):
         out.append({
-            "bin": str(bin_value), "bin_order": float(order), "n": mean.n, "n_unscored": group.height - scored.height,
-            "n_threads": mean.n_clusters, "mean": mean.estimate, "mean_low": mean.low, "mean_high": mean.high,
-            "share_above": share.estimate, "share_low": share.low, "share_high": share.high,
-            "threshold": float(threshold), "ci_method": mean.method,
+            "bin": str(bin_value), "bin_order": float(order), "n": int(ci.n[i, 0]),
+            "n_unscored": int(total[i] - ci.n[i, 0]), "n_threads": int(ci.n_clusters[i]),
+            "mean": ci.estimate[i, 0], "mean_low": ci.low[i, 0], "mean_high": ci.high[i, 0],
+            "share_above": ci.estimate[i, 1], "share_low": ci.low[i, 1], "share_high": ci.high[i, 1],
+            "threshold": float(threshold), "ci_method": ci.method[i],
         })
     return pl.DataFrame(out, schema=PROFILE_SCHEMA)
 

@@ -9,7 +9,6 @@ import numpy as np
 import polars as pl
 
 from toolkit.analysis.common import assign_bins, binned_profile, edge_labels, with_thread_position
-from toolkit.analysis.stats import bootstrap_mean
 
 
 def depth_bin_expr(depth_bins: Sequence[int] | None) -> pl.Expr:
@@ -40,38 +39,11 @@ def depth_profile(
     Rows with a null score (no text) or unknown depth are left out and counted in ``n_unscored``.
     """
     rows = frame if include_post else frame.filter(~pl.col("is_post"))
-    rows = rows.filter(pl.col("reply_depth").is_not_null()).with_columns(depth_bin_expr(depth_bins))
-    out = []
-    for (depth_bin,), group in rows.group_by("depth_bin", maintain_order=True):
-        scored = group.filter(pl.col(label).is_not_null())
-        mean = bootstrap_mean(scored[label], scored["thread_id"], n_boot=n_boot, seed=seed)
-        share = bootstrap_mean(
-            (scored[label] >= threshold).cast(pl.Float64), scored["thread_id"], n_boot=n_boot, seed=seed
-        )
-        out.append(
-            {
-                "depth_bin": depth_bin,
-                "min_depth": int(group["reply_depth"].min()),
-                "n": mean.n,
-                "n_unscored": group.height - scored.height,
-                "n_threads": mean.n_clusters,
-                "mean": mean.estimate,
-                "mean_low": mean.low,
-                "mean_high": mean.high,
-                "share_above": share.estimate,
-                "share_low": share.low,
-                "share_high": share.high,
-                "threshold": threshold,
-                "ci_method": mean.method,
-            }
-        )
-    schema = {
-        "depth_bin": pl.String, "min_depth": pl.Int64, "n": pl.Int64, "n_unscored": pl.Int64,
-        "n_threads": pl.Int64, "mean": pl.Float64, "mean_low": pl.Float64, "mean_high": pl.Float64,
-        "share_above": pl.Float64, "share_low": pl.Float64, "share_high": pl.Float64,
-        "threshold": pl.Float64, "ci_method": pl.String,
-    }
-    return pl.DataFrame(out, schema=schema).sort("min_depth")
+    rows = rows.filter(pl.col("reply_depth").is_not_null()).with_columns(
+        depth_bin_expr(depth_bins), pl.col("reply_depth").min().over(depth_bin_expr(depth_bins)).alias("min_depth"))
+    table = binned_profile(rows, bin_col="depth_bin", order_col="min_depth", label=label, threshold=threshold,
+                           n_boot=n_boot, seed=seed)
+    return table.rename({"bin": "depth_bin", "bin_order": "min_depth"}).with_columns(pl.col("min_depth").cast(pl.Int64))
 
 
 def position_profile(

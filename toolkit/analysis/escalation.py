@@ -8,7 +8,7 @@ import numpy as np
 import polars as pl
 
 from toolkit.analysis.common import assign_bins, binned_profile, comments_only, edge_labels, with_parent_score
-from toolkit.analysis.stats import RankPairs, bootstrap_difference, cluster_bootstrap, weighted_mean
+from toolkit.analysis.stats import BootResult, RankPairs, cluster_bootstrap, replicate_sums, summarize
 
 ESCALATION_SCHEMA = {
     "measure": pl.String, "estimate": pl.Float64, "low": pl.Float64, "high": pl.Float64, "p_value": pl.Float64,
@@ -48,30 +48,36 @@ def escalation(
     n_tp = int(toxic_parent.sum())
     out = []
 
-    def add(measure: str, stat, null: float | None, n: int, note: str = "") -> None:
-        r = cluster_bootstrap(stat, threads, n_boot=n_boot, seed=seed, null=0.0 if null is None else null)
+    def add(measure: str, r: BootResult, n: int, note: str, test: bool = True) -> None:
         out.append({"measure": measure, "estimate": r.estimate, "low": r.low, "high": r.high,
-                    "p_value": float("nan") if null is None else r.p_value, "n": n, "n_threads": r.n_clusters,
+                    "p_value": r.p_value if test else float("nan"), "n": n, "n_threads": r.n_clusters,
                     "ci_method": r.method, "note": note})
 
-    add("spearman rho (parent, reply)", ranks.spearman, 0.0, pairs.height, "p-value vs 0")
-    add("pearson r (parent, reply)", ranks.pearson, 0.0, pairs.height, "p-value vs 0")
-    add(f"P(reply >= {threshold:g} | parent >= {threshold:g})",
-        lambda w: weighted_mean(toxic_reply[toxic_parent], w[toxic_parent]), None, n_tp, "a rate, not a test")
-    add(f"P(reply >= {threshold:g} | parent < {threshold:g})",
-        lambda w: weighted_mean(toxic_reply[~toxic_parent], w[~toxic_parent]), None, pairs.height - n_tp,
-        "a rate, not a test")
-    diff = bootstrap_difference(toxic_reply, toxic_parent, threads, n_boot=n_boot, seed=seed)
-    out.append({"measure": "risk difference (toxic - non-toxic parent)", "estimate": diff["difference"],
-                "low": diff["low"], "high": diff["high"], "p_value": diff["p_value"], "n": pairs.height,
-                "n_threads": int(threads.n_unique()), "ci_method": out[0]["ci_method"], "note": "p-value vs 0"})
+    rho = cluster_bootstrap(ranks.spearman, threads, n_boot=n_boot, seed=seed)
+    # everything else is a function of per-thread sums: one matrix product for all replicates
+    tp = toxic_parent.astype(np.float64)
+    cols = np.column_stack([np.ones_like(x), x, y, x * x, y * y, x * y, tp, tp * toxic_reply, toxic_reply])
+    totals, reps, n_threads, method = replicate_sums(cols, threads, n_boot=n_boot, seed=seed)
 
-    def ratio(w: np.ndarray) -> float:
-        a = weighted_mean(toxic_reply[toxic_parent], w[toxic_parent])
-        b = weighted_mean(toxic_reply[~toxic_parent], w[~toxic_parent])
-        return a / b if b > 0 else float("nan")
+    def stats(t: np.ndarray) -> np.ndarray:
+        n, sx, sy, sxx, syy, sxy, ntp, ytp, yall = (t[..., j] for j in range(9))
+        with np.errstate(invalid="ignore", divide="ignore"):
+            cov, vx, vy = sxy - sx * sy / n, sxx - sx * sx / n, syy - sy * sy / n
+            r = np.where((vx > 1e-12 * n) & (vy > 1e-12 * n), cov / np.sqrt(np.abs(vx * vy)), np.nan)
+            p_toxic, p_clean = ytp / ntp, (yall - ytp) / (n - ntp)
+            ratio = np.where(p_clean > 0, p_toxic / p_clean, np.nan)
+        return np.stack([r, p_toxic, p_clean, p_toxic - p_clean, ratio], axis=-1)
 
-    add("risk ratio (toxic / non-toxic parent)", ratio, 1.0, pairs.height, "p-value vs 1")
+    est, rep = stats(totals), stats(reps)
+    res = [summarize(est[j], rep[:, j], pairs.height, n_threads, method, null=1.0 if j == 4 else 0.0)
+           for j in range(5)]
+    add("spearman rho (parent, reply)", rho, pairs.height, "p-value vs 0")
+    add("pearson r (parent, reply)", res[0], pairs.height, "p-value vs 0")
+    add(f"P(reply >= {threshold:g} | parent >= {threshold:g})", res[1], n_tp, "a rate, not a test", test=False)
+    add(f"P(reply >= {threshold:g} | parent < {threshold:g})", res[2], pairs.height - n_tp, "a rate, not a test",
+        test=False)
+    add("risk difference (toxic - non-toxic parent)", res[3], pairs.height, "p-value vs 0")
+    add("risk ratio (toxic / non-toxic parent)", res[4], pairs.height, "p-value vs 1")
     return pl.DataFrame(out, schema=ESCALATION_SCHEMA)
 
 

@@ -18,6 +18,7 @@ from toolkit.analysis.stats import (
     bootstrap_replicates,
     cluster_codes,
     percentile_ci,
+    permutation_draws,
     stratified_permutation_pvalue,
 )
 
@@ -46,6 +47,60 @@ def _prepared(frame: pl.DataFrame, truth: str, label: str) -> pl.DataFrame:
     )
 
 
+def classification_tables(
+    frame: pl.DataFrame,
+    *,
+    truth: str = "removed",
+    labels: Sequence[str] | None = None,
+    curve_labels: Sequence[str] | None = None,
+    grid: int = 101,
+    n_boot: int = 1000,
+    seed: int = 0,
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Metrics and curves of each score column as a predictor of the boolean ``truth``, from one thread
+    bootstrap per label.
+
+    Metrics: ROC AUC and PR AUC (average precision; its chance level is ``base_rate``) with CIs and a
+    within-thread permutation p-value for ROC AUC = 0.5. Curves (for ``curve_labels``, default all): a long
+    table (``curve`` = roc | pr) of TPR at a fixed FPR grid and interpolated precision at a fixed recall
+    grid, each point with its bootstrap band.
+    """
+    xs = np.linspace(0.0, 1.0, grid)
+    metrics, parts = [], []
+    labels = score_columns(frame, labels)
+    curve_labels = labels if curve_labels is None else list(curve_labels)
+    for label in labels:
+        rows = _prepared(frame, truth, label)
+        y = rows[truth].to_numpy().astype(bool)
+        ranked = RankedScores(y, rows[label].to_numpy())
+        est, reps, n_threads, method = bootstrap_replicates(lambda w, r=ranked: r.summary(w, xs), rows["thread_id"],
+                                                            n_boot=n_boot, seed=seed)
+        low, high = percentile_ci(reps) if reps.shape[0] else (np.full(est.shape, np.nan), np.full(est.shape, np.nan))
+        codes, _, _, _ = cluster_codes(rows["thread_id"])
+        strata = codes if method.startswith("thread") else None
+        draws = permutation_draws(y.size, n_boot)
+        ones = np.ones(y.size)
+        p = stratified_permutation_pvalue(lambda g, r=ranked, o=ones: r.with_labels(g).auc(o), y, strata,
+                                          n_perm=draws, seed=seed, null=0.5)
+        metrics.append({
+            "label": label, "n": int(y.size), "n_positive": int(y.sum()), "n_threads": n_threads,
+            "base_rate": float(y.mean()) if y.size else float("nan"), "roc_auc": float(est[0]),
+            "roc_low": float(low[0]), "roc_high": float(high[0]), "roc_p_value": p, "pr_auc": float(est[1]),
+            "pr_low": float(low[1]), "pr_high": float(high[1]), "ci_method": method,
+            "p_method": f"{P_METHOD} ({draws} draws)",
+        })
+        if label in curve_labels:
+            for k, curve in enumerate(("roc", "pr")):
+                sl = slice(2 + k * grid, 2 + (k + 1) * grid)
+                parts.append(pl.DataFrame({
+                    "label": [label] * grid, "curve": [curve] * grid, "x": xs, "y": est[sl], "low": low[sl],
+                    "high": high[sl], "n": [int(y.size)] * grid, "n_positive": [int(y.sum())] * grid,
+                    "auc": [float(est[k])] * grid,
+                }, schema=CURVE_SCHEMA))
+    curves = pl.concat(parts) if parts else pl.DataFrame(schema=CURVE_SCHEMA)
+    return pl.DataFrame(metrics, schema=AUC_SCHEMA), curves
+
+
 def classification_metrics(
     frame: pl.DataFrame,
     *,
@@ -54,29 +109,9 @@ def classification_metrics(
     n_boot: int = 1000,
     seed: int = 0,
 ) -> pl.DataFrame:
-    """ROC AUC and PR AUC (average precision) of each score column as a predictor of the boolean ``truth``,
-    with thread-bootstrap CIs and a within-thread permutation p-value for ROC AUC = 0.5. PR AUC's chance
-    level is ``base_rate``."""
-    out = []
-    for label in score_columns(frame, labels):
-        rows = _prepared(frame, truth, label)
-        y = rows[truth].cast(pl.Boolean).to_numpy().astype(bool)
-        ranked = RankedScores(y, rows[label].to_numpy())
-        auc, auc_reps, n_threads, method = bootstrap_replicates(ranked.auc, rows["thread_id"], n_boot=n_boot, seed=seed)
-        ap, ap_reps, _, _ = bootstrap_replicates(ranked.average_precision, rows["thread_id"], n_boot=n_boot, seed=seed)
-        codes, _, _, _ = cluster_codes(rows["thread_id"])
-        strata = codes if method.startswith("thread") else None
-        ones = np.ones(y.size)
-        p = stratified_permutation_pvalue(lambda g, r=ranked, o=ones: r.with_labels(g).auc(o), y, strata,
-                                          n_perm=n_boot, seed=seed, null=0.5)
-        (roc_low, roc_high), (pr_low, pr_high) = percentile_ci(auc_reps), percentile_ci(ap_reps)
-        out.append({
-            "label": label, "n": int(y.size), "n_positive": int(y.sum()), "n_threads": n_threads,
-            "base_rate": float(y.mean()) if y.size else float("nan"), "roc_auc": float(auc),
-            "roc_low": float(roc_low), "roc_high": float(roc_high), "roc_p_value": p, "pr_auc": float(ap),
-            "pr_low": float(pr_low), "pr_high": float(pr_high), "ci_method": method, "p_method": P_METHOD,
-        })
-    return pl.DataFrame(out, schema=AUC_SCHEMA)
+    """ROC AUC and PR AUC of each score column as a predictor of ``truth`` (see :func:`classification_tables`)."""
+    return classification_tables(frame, truth=truth, labels=labels, curve_labels=[], grid=2, n_boot=n_boot,
+                                 seed=seed)[0]
 
 
 def classification_curves(
@@ -88,25 +123,8 @@ def classification_curves(
     n_boot: int = 1000,
     seed: int = 0,
 ) -> pl.DataFrame:
-    """ROC (TPR at a fixed FPR grid) and precision-recall (interpolated precision at a fixed recall grid)
-    curves per label, each point with a thread-bootstrap band; a long table (``curve`` = roc | pr)."""
-    xs = np.linspace(0.0, 1.0, grid)
-    parts = []
-    for label in score_columns(frame, labels):
-        rows = _prepared(frame, truth, label)
-        y = rows[truth].cast(pl.Boolean).to_numpy().astype(bool)
-        ranked = RankedScores(y, rows[label].to_numpy())
-        for curve, fn, summary in (("roc", ranked.roc_on_grid, ranked.auc), ("pr", ranked.pr_on_grid,
-                                                                          ranked.average_precision)):
-            est, reps, _, _ = bootstrap_replicates(lambda w, f=fn: f(w, xs), rows["thread_id"], n_boot=n_boot,
-                                                   seed=seed)
-            low, high = percentile_ci(reps) if reps.shape[0] else (np.full(grid, np.nan), np.full(grid, np.nan))
-            parts.append(pl.DataFrame({
-                "label": [label] * grid, "curve": [curve] * grid, "x": xs, "y": est, "low": low, "high": high,
-                "n": [int(y.size)] * grid, "n_positive": [int(y.sum())] * grid,
-                "auc": [summary(np.ones(y.size))] * grid,
-            }, schema=CURVE_SCHEMA))
-    return pl.concat(parts) if parts else pl.DataFrame(schema=CURVE_SCHEMA)
+    """ROC and precision-recall curves with bootstrap bands (see :func:`classification_tables`)."""
+    return classification_tables(frame, truth=truth, labels=labels, grid=grid, n_boot=n_boot, seed=seed)[1]
 
 
 # ---------------------------------------- logistic regression --------------------------------------------

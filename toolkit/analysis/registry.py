@@ -20,7 +20,7 @@ from toolkit.analysis.common import ci_methods, comments_only, score_columns
 from toolkit.analysis.depth import depth_profile, position_profile, thread_size_profile
 from toolkit.analysis.distribution import score_distribution, thread_tree_table, thread_view_table
 from toolkit.analysis.escalation import escalation, reply_by_parent_bin
-from toolkit.analysis.prediction import classification_curves, classification_metrics, removal_logit
+from toolkit.analysis.prediction import classification_tables, removal_logit
 from toolkit.analysis.removal import (
     TEST_SCHEMA,
     calm_down,
@@ -190,8 +190,8 @@ def _removal_context(frame: pl.DataFrame, ctx: AnalysisContext) -> AnalysisOutpu
 def _removal_prediction(frame: pl.DataFrame, ctx: AnalysisContext) -> AnalysisOutput:
     o = options("removal_prediction", ctx)
     labels = score_columns(frame, o["labels"] or ctx.labels or None)
-    aucs = classification_metrics(frame, truth="removed", labels=labels, **ctx.boot)
-    curves = classification_curves(frame, truth="removed", labels=[ctx.label], grid=int(o["curve_grid"]), **ctx.boot)
+    aucs, curves = classification_tables(frame, truth="removed", labels=labels, curve_labels=[ctx.label],
+                                         grid=int(o["curve_grid"]), **ctx.boot)
     logit = removal_logit(frame, label=ctx.label, include_depth=bool(o["include_depth"]),
                           include_score=bool(o["include_score"]), score_transform=str(o["score_transform"]),
                           label_unit=float(o["label_unit"]))
@@ -339,9 +339,9 @@ def _scorer_validation(frame: pl.DataFrame, ctx: AnalysisContext) -> AnalysisOut
     o = options("scorer_validation", ctx)
     truth = str(o["truth"])
     labels = score_columns(frame, o["labels"] or ctx.labels or None)
-    metrics = scorer_validation(frame, truth=truth, labels=labels, threshold=ctx.threshold,
-                                n_bins=int(o["calibration_bins"]), **ctx.boot)
-    curves = classification_curves(frame, truth=truth, labels=labels, grid=int(o["curve_grid"]), **ctx.boot)
+    metrics, curves = scorer_validation(frame, truth=truth, labels=labels, threshold=ctx.threshold,
+                                        n_bins=int(o["calibration_bins"]), grid=int(o["curve_grid"]),
+                                        with_curves=True, **ctx.boot)
     calibration = calibration_table(frame, truth=truth, labels=labels, n_bins=int(o["calibration_bins"]), **ctx.boot)
     n = int(metrics["n"].max()) if metrics.height else 0
     figures = [

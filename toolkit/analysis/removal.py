@@ -10,12 +10,22 @@ import polars as pl
 
 from toolkit.analysis.common import assign_bins, comments_only, edge_labels, with_parent_score
 from toolkit.analysis.stats import (
+    THREAD_BOOTSTRAP,
+    BootResult,
     bootstrap_difference,
     bootstrap_mean,
+    bootstrap_pvalue,
     cluster_bootstrap,
+    cluster_codes,
     cohen_d,
+    dense_codes,
+    grouped_bootstrap_means,
+    percentile_ci,
+    permutation_draws,
+    replicate_products,
+    replicate_sums,
     stratified_permutation_pvalue,
-    weighted_mean,
+    summarize,
 )
 
 COMPARISON_SCHEMA = {
@@ -135,6 +145,33 @@ def _matched_difference(values: np.ndarray, removed: np.ndarray, strata: np.ndar
     return float((cr[ok] * (sr[ok] / cr[ok] - sk[ok] / ck[ok])).sum() / cr[ok].sum())
 
 
+def _matched_bootstrap(values: np.ndarray, removed: np.ndarray, strata: np.ndarray, n_strata: int,
+                       threads: pl.Series, n_boot: int, seed: int) -> BootResult:
+    """Thread-bootstrap CI of the matched difference. Strata lie within threads, so a replicate only
+    reweights whole strata: the difference is (W @ A) / (W @ B) with A_t = Σ n_removed,s d_s and
+    B_t = Σ n_removed,s over the strata s of thread t (one matrix product, not a loop)."""
+    codes, n_units, n_threads, method = cluster_codes(threads)
+    if method != THREAD_BOOTSTRAP or values.size == 0:
+        return cluster_bootstrap(lambda w: _matched_difference(values, removed, strata, n_strata, w), threads,
+                                 n_boot=n_boot, seed=seed)
+    estimate = _matched_difference(values, removed, strata, n_strata, np.ones(values.size))
+    r = removed.astype(np.float64)
+    cr, ck = np.bincount(strata, weights=r, minlength=n_strata), np.bincount(strata, weights=1 - r, minlength=n_strata)
+    sr = np.bincount(strata, weights=r * values, minlength=n_strata)
+    sk = np.bincount(strata, weights=(1 - r) * values, minlength=n_strata)
+    d = sr / cr - sk / ck  # every stratum here holds both groups
+    thread_of = np.zeros(n_strata, dtype=np.int64)
+    thread_of[strata] = codes
+    a = np.bincount(thread_of, weights=cr * d, minlength=n_units)
+    b = np.bincount(thread_of, weights=cr, minlength=n_units)
+    prod = replicate_products(np.column_stack([a, b]), n_boot, seed)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        reps = prod[:, 0] / prod[:, 1]
+    low, high = percentile_ci(reps)
+    return BootResult(float(estimate), float(low), float(high), bootstrap_pvalue(reps, 0.0), int(values.size),
+                      n_threads, method)
+
+
 def matched_context(
     frame: pl.DataFrame, *, label: str = "toxicity", n_boot: int = 1000, seed: int = 0
 ) -> pl.DataFrame:
@@ -151,10 +188,9 @@ def matched_context(
         rows = ctx.filter(pl.col(context).is_not_null() & pl.col("removed").is_not_null()
                           & pl.col("reply_depth").is_not_null())
         key = rows.select(pl.concat_str(["thread_id", pl.col("reply_depth").cast(pl.String)], separator="\x1f"))
-        strata_labels, strata = np.unique(key.to_series().to_numpy(), return_inverse=True)
+        strata, n_strata = dense_codes(key.to_series())
         removed = rows["removed"].to_numpy().astype(bool)
         values = rows[context].to_numpy().astype(np.float64)
-        n_strata = int(strata_labels.size)
         has_r = np.bincount(strata, weights=removed, minlength=n_strata) > 0
         has_k = np.bincount(strata, weights=~removed, minlength=n_strata) > 0
         matched = (has_r & has_k)[strata] if rows.height else np.zeros(0, bool)
@@ -162,13 +198,11 @@ def matched_context(
         _, strata = np.unique(strata, return_inverse=True)
         n_strata = int(strata.max()) + 1 if strata.size else 0
 
-        def stat(w: np.ndarray, v=values, r=removed, s=strata, k=n_strata) -> float:
-            return _matched_difference(v, r, s, k, w)
-
-        boot = cluster_bootstrap(stat, rows["thread_id"], n_boot=n_boot, seed=seed)
+        boot = _matched_bootstrap(values, removed, strata, n_strata, rows["thread_id"], n_boot, seed)
+        draws = permutation_draws(values.size, n_boot)
         p = stratified_permutation_pvalue(
             lambda g, v=values, s=strata, k=n_strata: _matched_difference(v, g, s, k, np.ones(v.size)),
-            removed, strata, n_perm=n_boot, seed=seed,
+            removed, strata, n_perm=draws, seed=seed,
         )
         mean_removed = float(values[removed].mean()) if removed.any() else float("nan")
         out.append({
@@ -176,7 +210,7 @@ def matched_context(
             "n_strata": n_strata, "n_threads": int(rows["thread_id"].n_unique()),
             "mean_removed": mean_removed, "mean_kept": mean_removed - boot.estimate, "difference": boot.estimate,
             "low": boot.low, "high": boot.high, "cohen_d": cohen_d(values[removed], values[~removed]),
-            "p_value": p, "p_method": "permutation within thread x depth", "ci_method": boot.method,
+            "p_value": p, "p_method": f"permutation within thread x depth ({draws} draws)", "ci_method": boot.method,
         })
     return pl.DataFrame(out, schema=MATCHED_SCHEMA)
 
@@ -209,15 +243,18 @@ def removal_by_parent(
     """Share of replies removed, by the parent's toxicity bin (thread-bootstrap CIs). Replies whose parent
     has no score (removed/deleted, no text) form their own ``no score`` row."""
     rows = _parented(frame, label, include_post_parent)
-    names = edge_labels(bins)
+    names = [*edge_labels(bins), "no score"]
     idx = assign_bins(rows["parent_score"].fill_null(np.nan).to_numpy(), bins)
+    idx[idx < 0] = len(names) - 1  # the "no score" group
+    removed = rows["removed"].cast(pl.Float64).to_numpy()
+    ci = grouped_bootstrap_means(removed, rows["thread_id"], idx, len(names), n_boot=n_boot, seed=seed)
+    n_removed = np.bincount(idx, weights=removed, minlength=len(names))
     out = []
-    for i, name in [(i, n) for i, n in enumerate(names)] + [(-1, "no score")]:
-        part = rows.filter(pl.Series(idx == i))
-        ci = bootstrap_mean(part["removed"].cast(pl.Float64), part["thread_id"], n_boot=n_boot, seed=seed)
-        out.append({"parent_bin": name, "bin_low": float(bins[i]) if i >= 0 else float("nan"), "n": ci.n,
-                    "n_threads": ci.n_clusters, "n_removed": int(part["removed"].sum()), "removal_rate": ci.estimate,
-                    "rate_low": ci.low, "rate_high": ci.high, "ci_method": ci.method})
+    for i, name in enumerate(names):
+        out.append({"parent_bin": name, "bin_low": float(bins[i]) if i < len(bins) - 1 else float("nan"),
+                    "n": int(ci.n[i, 0]), "n_threads": int(ci.n_clusters[i]), "n_removed": int(n_removed[i]),
+                    "removal_rate": ci.estimate[i, 0], "rate_low": ci.low[i, 0], "rate_high": ci.high[i, 0],
+                    "ci_method": ci.method[i]})
     return pl.DataFrame(out, schema=RATE_SCHEMA)
 
 
@@ -237,11 +274,16 @@ def removal_parent_test(
     y = rows["removed"].to_numpy().astype(np.float64)
     diff = bootstrap_difference(y, toxic, rows["thread_id"], n_boot=n_boot, seed=seed)
 
-    def ratio(w: np.ndarray) -> float:
-        a, b = weighted_mean(y[toxic], w[toxic]), weighted_mean(y[~toxic], w[~toxic])
-        return a / b if b > 0 else float("nan")
+    t = toxic.astype(np.float64)
+    totals, reps, n_threads, method = replicate_sums(np.column_stack([t, t * y, 1 - t, (1 - t) * y]),
+                                                     rows["thread_id"], n_boot=n_boot, seed=seed)
 
-    rr = cluster_bootstrap(ratio, rows["thread_id"], n_boot=n_boot, seed=seed, null=1.0)
+    def ratio(s: np.ndarray) -> np.ndarray:
+        with np.errstate(invalid="ignore", divide="ignore"):
+            a, b = s[..., 1] / s[..., 0], s[..., 3] / s[..., 2]
+            return np.where(b > 0, a / b, np.nan)
+
+    rr = summarize(ratio(totals), ratio(reps), rows.height, n_threads, method, null=1.0)
     return {"comparison": f"replies to toxic (>= {threshold:g}) vs non-toxic parents", "n_removed_side": diff["n_true"],
             "n_kept_side": diff["n_false"], "difference": diff["difference"], "low": diff["low"], "high": diff["high"],
             "p_value": diff["p_value"], "roc_auc": NAN, "risk_ratio": rr.estimate, "rr_low": rr.low,
@@ -306,7 +348,11 @@ def calm_down(
     for flag, name in ((True, "removed"), (False, "kept")):
         part = w.filter(pl.col("removed") == flag)
         change = part["change"].to_numpy().astype(np.float64)
-        boot = cluster_bootstrap(lambda wt, c=change: weighted_mean(c, wt), part["thread_id"], n_boot=n_boot, seed=seed)
+        totals, reps, n_threads, method = replicate_sums(np.column_stack([np.ones_like(change), change]),
+                                                         part["thread_id"], n_boot=n_boot, seed=seed)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            boot = summarize(totals[1] / totals[0] if totals[0] else np.nan, reps[:, 1] / reps[:, 0], part.height,
+                             n_threads, method)
         out.append({"group": name, "n_events": part.height, "n_threads": part["thread_id"].n_unique(),
                     "window": int(window), "mean_before": part["mean_before"].mean(),
                     "mean_after": part["mean_after"].mean(), "change": boot.estimate, "change_low": boot.low,

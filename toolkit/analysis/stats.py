@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -23,10 +23,41 @@ class Interval:
     method: str
 
 
-def _weights(n_clusters: int, n_boot: int, seed: int) -> np.ndarray:
-    """Multinomial resampling weights, one row per bootstrap replicate."""
+def dense_codes(clusters: pl.Series | np.ndarray | list) -> tuple[np.ndarray, int]:
+    """0-based codes of the cluster labels in sorted label order (as ``np.unique``), and how many labels;
+    computed by Polars (fast for string ids). Nulls form one label of their own."""
+    series = pl.Series(clusters)
+    if series.len() == 0:
+        return np.zeros(0, dtype=np.int64), 0
+    codes = series.cast(pl.String).fill_null("").rank("dense").to_numpy().astype(np.int64) - 1
+    return codes, int(codes.max()) + 1
+
+
+BLOCK_ENTRIES = 1 << 22  # weights generated per block (32 MB): memory stays flat for a million units
+
+
+def weight_blocks(n_clusters: int, n_boot: int, seed: int) -> Iterator[np.ndarray]:
+    """Multinomial resampling weights, one row per bootstrap replicate (how often each unit is drawn),
+    in blocks of rows; the concatenated blocks are the same for any block size (same seed, same draws)."""
     rng = np.random.default_rng(seed)
-    return rng.multinomial(n_clusters, np.full(n_clusters, 1.0 / n_clusters), size=n_boot).astype(np.float64)
+    p = np.full(n_clusters, 1.0 / n_clusters)
+    step = max(1, BLOCK_ENTRIES // max(n_clusters, 1))
+    for start in range(0, n_boot, step):
+        yield rng.multinomial(n_clusters, p, size=min(step, n_boot - start)).astype(np.float64)
+
+
+def _weights(n_clusters: int, n_boot: int, seed: int) -> np.ndarray:
+    """All multinomial resampling weights at once (n_boot x n_clusters): for small problems and tests."""
+    return np.vstack(list(weight_blocks(n_clusters, n_boot, seed)))
+
+
+def replicate_products(matrix: np.ndarray, n_boot: int, seed: int) -> np.ndarray:
+    """``W @ matrix`` for the bootstrap weights W (n_boot x units) of ``seed``, block by block:
+    per-unit sums in, per-replicate sums out (n_boot x columns)."""
+    m = np.asarray(matrix, dtype=np.float64)
+    m2 = m[:, None] if m.ndim == 1 else m
+    out = np.vstack([block @ m2 for block in weight_blocks(m2.shape[0], n_boot, seed)])
+    return out[:, 0] if m.ndim == 1 else out
 
 
 def bootstrap_mean(
@@ -43,25 +74,95 @@ def bootstrap_mean(
     says so in ``method``. With no values, every number is NaN.
     """
     v = np.asarray(pl.Series(values).cast(pl.Float64).fill_null(np.nan).to_numpy(), dtype=np.float64)
-    c = np.asarray(pl.Series(clusters).cast(pl.String).to_numpy())
     keep = ~np.isnan(v)
-    v, c = v[keep], c[keep]
+    v = v[keep]
     if v.size == 0:
         return Interval(np.nan, np.nan, np.nan, 0, 0, THREAD_BOOTSTRAP)
-    labels, codes = np.unique(c, return_inverse=True)
+    codes, n_labels = dense_codes(pl.Series(clusters).filter(pl.Series(keep)))
     method = THREAD_BOOTSTRAP
-    if labels.size == 1:
+    if n_labels == 1:
         codes, method = np.arange(v.size), COMMENT_BOOTSTRAP
     n_units = int(codes.max()) + 1
     sums = np.bincount(codes, weights=v, minlength=n_units)
     counts = np.bincount(codes, minlength=n_units).astype(np.float64)
-    w = _weights(n_units, n_boot, seed)
+    prod = replicate_products(np.column_stack([sums, counts]), n_boot, seed)
     with np.errstate(invalid="ignore", divide="ignore"):
-        reps = (w @ sums) / (w @ counts)
+        reps = prod[:, 0] / prod[:, 1]
     reps = reps[~np.isnan(reps)]
     alpha = (1 - level) / 2
     low, high = (np.quantile(reps, [alpha, 1 - alpha]) if reps.size else (np.nan, np.nan))
-    return Interval(float(v.mean()), float(low), float(high), int(v.size), int(labels.size), method)
+    return Interval(float(v.mean()), float(low), float(high), int(v.size), n_labels, method)
+
+
+ONE_THREAD = "thread bootstrap (one thread in this group: no CI)"
+
+
+@dataclass(frozen=True)
+class GroupIntervals:
+    """Per-group means of one or more value columns with thread-bootstrap CIs (arrays: group x column)."""
+
+    estimate: np.ndarray
+    low: np.ndarray
+    high: np.ndarray
+    n: np.ndarray  # rows per group and column (non-NaN values)
+    n_clusters: np.ndarray  # threads per group
+    method: list[str]  # per group
+
+
+def grouped_bootstrap_means(
+    values: np.ndarray,
+    clusters: pl.Series | np.ndarray | list,
+    groups: np.ndarray,
+    n_groups: int,
+    *,
+    n_boot: int = 1000,
+    seed: int = 0,
+    level: float = 0.95,
+) -> GroupIntervals:
+    """Means of ``values`` (rows x columns, NaN ignored) per group (0..n_groups-1), all from *one* resampling
+    of the data's threads: each replicate draws the threads of the whole data set with replacement, and
+    every group's mean is recomputed from the threads drawn. A group held by a single thread gets no CI
+    (NaN, said in ``method``); a data set of one thread resamples comments instead (said too)."""
+    v = np.asarray(values, dtype=np.float64)
+    v = v[:, None] if v.ndim == 1 else v
+    groups = np.asarray(groups, dtype=np.int64)
+    codes, n_units, n_threads, method = cluster_codes(clusters)
+    k = v.shape[1]
+    ok = ~np.isnan(v)
+    vz = np.where(ok, v, 0.0)
+    cell = groups * max(n_units, 1) + codes  # (group, unit) cell of each row
+    size = n_groups * max(n_units, 1)
+    sums = np.stack([np.bincount(cell, weights=vz[:, j], minlength=size) for j in range(k)], axis=1)
+    counts = np.stack([np.bincount(cell, weights=ok[:, j].astype(float), minlength=size) for j in range(k)], axis=1)
+    sums = sums.reshape(n_groups, max(n_units, 1), k)
+    counts = counts.reshape(n_groups, max(n_units, 1), k)
+    n = counts.sum(axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        estimate = sums.sum(axis=1) / n
+    present = counts.sum(axis=2) > 0  # group x unit
+    if method == THREAD_BOOTSTRAP:
+        per_group_threads = present.sum(axis=1)
+    else:  # one thread, units are its comments
+        per_group_threads = present.any(axis=1).astype(np.int64)
+    low = np.full((n_groups, k), np.nan)
+    high = np.full((n_groups, k), np.nan)
+    if n_units:
+        half = n_groups * k
+        per_unit = np.concatenate([sums.transpose(1, 0, 2).reshape(n_units, half),
+                                   counts.transpose(1, 0, 2).reshape(n_units, half)], axis=1)
+        prod = replicate_products(per_unit, n_boot, seed)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            reps = (prod[:, :half] / prod[:, half:]).reshape(-1, n_groups, k)
+        for g in range(n_groups):
+            low[g], high[g] = percentile_ci(reps[:, g, :], level)
+    methods = []
+    for g in range(n_groups):
+        if method == THREAD_BOOTSTRAP and per_group_threads[g] == 1:
+            low[g], high[g] = np.nan, np.nan
+            methods.append(ONE_THREAD)
+        else:
+            methods.append(method)
+    return GroupIntervals(estimate, low, high, n.astype(np.int64), per_group_threads.astype(np.int64), methods)
 
 
 def naive_mean_ci(values: pl.Series | np.ndarray, *, level: float = 0.95) -> tuple[float, float]:
@@ -90,24 +191,23 @@ def bootstrap_difference(
     """
     v = np.asarray(pl.Series(values).cast(pl.Float64).fill_null(np.nan).to_numpy(), dtype=np.float64)
     g = np.asarray(pl.Series(group).cast(pl.Boolean).fill_null(False).to_numpy())
-    c = np.asarray(pl.Series(clusters).cast(pl.String).to_numpy())
     keep = ~np.isnan(v)
-    v, g, c = v[keep], g[keep], c[keep]
+    v, g = v[keep], g[keep]
     out = {"n_true": int(g.sum()), "n_false": int((~g).sum()), "difference": np.nan, "low": np.nan,
            "high": np.nan, "p_value": np.nan}
     if out["n_true"] == 0 or out["n_false"] == 0:
         return out
-    labels, codes = np.unique(c, return_inverse=True)
-    if labels.size == 1:
+    codes, n_labels = dense_codes(pl.Series(clusters).filter(pl.Series(keep)))
+    if n_labels == 1:
         codes = np.arange(v.size)
     n_units = int(codes.max()) + 1
     st = np.bincount(codes, weights=v * g, minlength=n_units)
     nt = np.bincount(codes, weights=g.astype(float), minlength=n_units)
     sf = np.bincount(codes, weights=v * ~g, minlength=n_units)
     nf = np.bincount(codes, weights=(~g).astype(float), minlength=n_units)
-    w = _weights(n_units, n_boot, seed)
+    prod = replicate_products(np.column_stack([st, nt, sf, nf]), n_boot, seed)
     with np.errstate(invalid="ignore", divide="ignore"):
-        reps = (w @ st) / (w @ nt) - (w @ sf) / (w @ nf)
+        reps = prod[:, 0] / prod[:, 1] - prod[:, 2] / prod[:, 3]
     reps = reps[~np.isnan(reps)]
     diff = float(v[g].mean() - v[~g].mean())
     alpha = (1 - level) / 2
@@ -143,13 +243,12 @@ def cluster_codes(clusters: pl.Series | np.ndarray | list) -> tuple[np.ndarray, 
 
     Returns ``(codes, n_units, n_threads, method)``.
     """
-    c = np.asarray(pl.Series(clusters).cast(pl.String).fill_null("").to_numpy())
-    if c.size == 0:
-        return np.zeros(0, dtype=np.int64), 0, 0, THREAD_BOOTSTRAP
-    labels, codes = np.unique(c, return_inverse=True)
-    if labels.size == 1:
-        return np.arange(c.size, dtype=np.int64), int(c.size), 1, COMMENT_BOOTSTRAP
-    return codes.astype(np.int64), int(labels.size), int(labels.size), THREAD_BOOTSTRAP
+    codes, n_labels = dense_codes(clusters)
+    if codes.size == 0:
+        return codes, 0, 0, THREAD_BOOTSTRAP
+    if n_labels == 1:
+        return np.arange(codes.size, dtype=np.int64), int(codes.size), 1, COMMENT_BOOTSTRAP
+    return codes, n_labels, n_labels, THREAD_BOOTSTRAP
 
 
 def bootstrap_pvalue(replicates: np.ndarray, null: float) -> float:
@@ -176,9 +275,34 @@ def bootstrap_replicates(
     estimate = np.asarray(stat(np.ones(codes.size)), dtype=np.float64)
     if n_units == 0:
         return estimate, np.full((0, *estimate.shape), np.nan), 0, method
-    w = _weights(n_units, n_boot, seed)
-    reps = np.stack([np.asarray(stat(w[b][codes]), dtype=np.float64) for b in range(n_boot)])
+    reps = np.stack([np.asarray(stat(row[codes]), dtype=np.float64)
+                     for block in weight_blocks(n_units, n_boot, seed) for row in block])
     return estimate, reps, n_threads, method
+
+
+def replicate_sums(
+    columns: np.ndarray, clusters: pl.Series | np.ndarray | list, *, n_boot: int = 1000, seed: int = 0
+) -> tuple[np.ndarray, np.ndarray, int, str]:
+    """Column sums of ``columns`` (rows x m) on the data and on each thread-bootstrap replicate.
+
+    Statistics that are functions of sums (means, rates, ratios, moments) then need no per-replicate pass
+    over the rows: returns ``(totals (m,), replicates (n_boot x m), n_threads, method)``.
+    """
+    cols = np.asarray(columns, dtype=np.float64)
+    cols = cols[:, None] if cols.ndim == 1 else cols
+    codes, n_units, n_threads, method = cluster_codes(clusters)
+    if n_units == 0:
+        return np.zeros(cols.shape[1]), np.full((n_boot, cols.shape[1]), np.nan), 0, method
+    per_unit = np.column_stack([np.bincount(codes, weights=cols[:, j], minlength=n_units) for j in range(cols.shape[1])])
+    return per_unit.sum(axis=0), replicate_products(per_unit, n_boot, seed), n_threads, method
+
+
+def summarize(estimate: float, replicates: np.ndarray, n: int, n_threads: int, method: str, *,
+              null: float = 0.0, level: float = 0.95) -> BootResult:
+    """A BootResult from an estimate and its replicates (NaN replicates ignored)."""
+    low, high = percentile_ci(np.asarray(replicates, dtype=np.float64), level)
+    return BootResult(float(estimate), float(low), float(high), bootstrap_pvalue(replicates, null), int(n),
+                      int(n_threads), method)
 
 
 def cluster_bootstrap(
@@ -208,6 +332,15 @@ def percentile_ci(replicates: np.ndarray, level: float = 0.95) -> tuple[np.ndarr
         warnings.simplefilter("ignore", RuntimeWarning)
         low, high = np.nanquantile(reps, [alpha, 1 - alpha], axis=0)
     return low, high
+
+
+PERMUTATION_WORK = 20_000_000  # rows x draws per permutation test (at least 199 draws)
+
+
+def permutation_draws(n_rows: int, n_boot: int) -> int:
+    """How many permutations to draw: ``n_boot``, fewer for big data (at least 199), so a test on a
+    million comments costs seconds, not minutes. The p-value's floor is ``1 / (1 + draws)``."""
+    return int(min(n_boot, max(199, PERMUTATION_WORK // max(n_rows, 1))))
 
 
 def stratified_permutation_pvalue(
@@ -315,6 +448,30 @@ class RankedScores:
         with np.errstate(invalid="ignore", divide="ignore"):
             precision = np.where(ctp + cfp > 0, ctp / (ctp + cfp), 0.0)
         return float((tp / pos * precision).sum())
+
+    def summary(self, w: np.ndarray, grid: np.ndarray) -> np.ndarray:
+        """``[auc, average precision, TPR at each FPR of grid..., precision at each recall of grid...]``
+        from one pass over the data (what a bootstrap replicate needs)."""
+        tp, fp = self._cum(w)
+        pos, neg = tp.sum(), fp.sum()
+        out = np.full(2 + 2 * grid.size, np.nan)
+        if pos <= 0:
+            return out
+        ctp, cfp = np.cumsum(tp), np.cumsum(fp)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            precision = np.where(ctp + cfp > 0, ctp / (ctp + cfp), 0.0)
+        out[1] = (tp / pos * precision).sum()
+        recall = ctp / pos
+        best = np.maximum.accumulate(precision[::-1])[::-1]
+        idx = np.searchsorted(recall, grid, side="left")
+        pr = np.zeros(grid.size)
+        inside = idx < recall.size
+        pr[inside] = best[idx[inside]]
+        out[2 + grid.size:] = pr
+        if neg > 0:
+            out[0] = (tp * (neg - cfp + 0.5 * fp)).sum() / (pos * neg)
+            out[2:2 + grid.size] = np.interp(grid, np.r_[0.0, cfp / neg], np.r_[0.0, ctp / pos])
+        return out
 
     def roc_on_grid(self, w: np.ndarray, fpr_grid: np.ndarray) -> np.ndarray:
         """True-positive rate at each false-positive rate of ``fpr_grid`` (linear between ROC points)."""

@@ -14,7 +14,7 @@ import numpy as np
 import polars as pl
 
 from toolkit.analysis.common import assign_bins, binned_profile, edge_labels, with_thread_position
-from toolkit.analysis.stats import RankPairs, bootstrap_mean, cluster_bootstrap
+from toolkit.analysis.stats import RankPairs, cluster_bootstrap, grouped_bootstrap_means
 
 LENGTH_SCHEMA = {
     "bin": pl.Int64, "size_low": pl.Float64, "size_high": pl.Float64, "min_size": pl.Int64, "max_size": pl.Int64,
@@ -86,19 +86,22 @@ def toxicity_by_thread_length(
     sizes = threads["size"].to_numpy()
     edges = log_size_bins(sizes, n_bins, min_threads_last_bin)
     idx = assign_bins(sizes, edges) if sizes.size else np.zeros(0, np.int64)
+    n_bins_used = max(edges.size - 1, 1)
+    ci = grouped_bootstrap_means(threads["toxic_share"].to_numpy(), threads["thread_id"], idx, n_bins_used,
+                                 n_boot=n_boot, seed=seed)
     out = []
     for b in range(edges.size - 1):
         part = threads.filter(pl.Series(idx == b, dtype=pl.Boolean))
         if part.height == 0:
             continue
-        ci = bootstrap_mean(part["toxic_share"], part["thread_id"], n_boot=n_boot, seed=seed)
         out.append({
             "bin": b, "size_low": float(edges[b]), "size_high": float(edges[b + 1]),
             "min_size": int(part["size"].min()), "max_size": int(part["size"].max()), "n_threads": part.height,
-            "n_comments": int(part["size"].sum()), "toxic_share": ci.estimate, "share_low": ci.low,
-            "share_high": ci.high, "pooled_share": float(part["n_toxic"].sum() / part["n_scored"].sum()),
+            "n_comments": int(part["size"].sum()), "toxic_share": float(ci.estimate[b, 0]),
+            "share_low": float(ci.low[b, 0]), "share_high": float(ci.high[b, 0]),
+            "pooled_share": float(part["n_toxic"].sum() / part["n_scored"].sum()),
             "mean_toxicity": float(part["score_sum"].sum() / part["n_scored"].sum()), "threshold": float(threshold),
-            "ci_method": ci.method if part.height > 1 else "one thread: no CI",
+            "ci_method": ci.method[b],
         })
     table = pl.DataFrame(out, schema=LENGTH_SCHEMA)
     ranks = RankPairs(np.log(np.maximum(sizes, 1)).astype(np.float64), threads["toxic_share"].to_numpy())

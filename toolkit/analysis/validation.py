@@ -12,8 +12,8 @@ import numpy as np
 import polars as pl
 
 from toolkit.analysis.common import comments_only, score_columns, truth_column
-from toolkit.analysis.prediction import classification_metrics
-from toolkit.analysis.stats import bootstrap_mean, bootstrap_replicates, percentile_ci
+from toolkit.analysis.prediction import classification_tables
+from toolkit.analysis.stats import grouped_bootstrap_means, percentile_ci, replicate_sums
 
 CALIBRATION_SCHEMA = {
     "label": pl.String, "bin_low": pl.Float64, "bin_high": pl.Float64, "n": pl.Int64, "mean_predicted": pl.Float64,
@@ -52,24 +52,14 @@ def calibration_table(
         s = rows[label].to_numpy().astype(np.float64)
         idx = np.clip(np.searchsorted(edges, s, side="right") - 1, 0, n_bins - 1)
         y = rows[truth].cast(pl.Float64).to_numpy()
+        ci = grouped_bootstrap_means(y, rows["thread_id"], idx, n_bins, n_boot=n_boot, seed=seed)
         for b in range(n_bins):
             m = idx == b
-            ci = bootstrap_mean(y[m], rows["thread_id"].filter(pl.Series(m)), n_boot=n_boot, seed=seed)
             out.append({"label": label, "bin_low": float(edges[b]), "bin_high": float(edges[b + 1]), "n": int(m.sum()),
-                        "mean_predicted": float(s[m].mean()) if m.any() else float("nan"), "observed": ci.estimate,
-                        "observed_low": ci.low, "observed_high": ci.high, "ci_method": ci.method})
+                        "mean_predicted": float(s[m].mean()) if m.any() else float("nan"),
+                        "observed": float(ci.estimate[b, 0]), "observed_low": float(ci.low[b, 0]),
+                        "observed_high": float(ci.high[b, 0]), "ci_method": ci.method[b]})
     return pl.DataFrame(out, schema=CALIBRATION_SCHEMA)
-
-
-def _ece(s: np.ndarray, y: np.ndarray, idx: np.ndarray, n_bins: int, w: np.ndarray) -> float:
-    """Expected calibration error: Σ_bins (weight share) |mean predicted - observed|."""
-    cnt = np.bincount(idx, weights=w, minlength=n_bins)
-    if cnt.sum() <= 0:
-        return float("nan")
-    ps = np.bincount(idx, weights=w * s, minlength=n_bins)
-    ys = np.bincount(idx, weights=w * y, minlength=n_bins)
-    ok = cnt > 0
-    return float((np.abs(ps[ok] - ys[ok])).sum() / cnt.sum())
 
 
 def threshold_metrics(
@@ -93,14 +83,24 @@ def threshold_metrics(
         pred = s >= threshold
         idx = np.clip(np.searchsorted(edges, s, side="right") - 1, 0, n_bins - 1)
 
-        def stats(w: np.ndarray, p=pred, t=y, sc=s, ix=idx) -> np.ndarray:
-            tp, fp, fn = (w * (p & t)).sum(), (w * (p & ~t)).sum(), (w * (~p & t)).sum()
-            precision = tp / (tp + fp) if tp + fp > 0 else np.nan
-            recall = tp / (tp + fn) if tp + fn > 0 else np.nan
-            return np.array([precision, recall, _ece(sc, t.astype(np.float64), ix, n_bins, w)])
+        # precision, recall and ECE are functions of per-thread sums: one product for all replicates
+        onehot = np.eye(n_bins)[idx] if idx.size else np.zeros((0, n_bins))
+        cols = np.column_stack([pred & y, pred & ~y, ~pred & y, onehot, onehot * s[:, None],
+                                onehot * y[:, None]]).astype(np.float64)
+        totals, reps, _, _ = replicate_sums(cols, rows["thread_id"], n_boot=n_boot, seed=seed)
 
-        est, reps, _, _ = bootstrap_replicates(stats, rows["thread_id"], n_boot=n_boot, seed=seed)
-        low, high = percentile_ci(reps) if reps.shape[0] else (np.full(3, np.nan), np.full(3, np.nan))
+        def stats(t: np.ndarray) -> np.ndarray:
+            tp, fp, fn = t[..., 0], t[..., 1], t[..., 2]
+            cnt, ps, ys = (t[..., 3 + j * n_bins:3 + (j + 1) * n_bins] for j in range(3))
+            with np.errstate(invalid="ignore", divide="ignore"):
+                precision = np.where(tp + fp > 0, tp / (tp + fp), np.nan)
+                recall = np.where(tp + fn > 0, tp / (tp + fn), np.nan)
+                total = cnt.sum(axis=-1)
+                ece = np.where(total > 0, np.abs(ps - ys).sum(axis=-1) / total, np.nan)
+            return np.stack([precision, recall, ece], axis=-1)
+
+        est = stats(totals)
+        low, high = percentile_ci(stats(reps)) if reps.shape[0] else (np.full(3, np.nan), np.full(3, np.nan))
         precision, recall, ece = (float(v) for v in est)
         f1 = 2 * precision * recall / (precision + recall) if precision + recall > 0 else float("nan")
         out.append({"label": label, "threshold": float(threshold), "precision": precision,
@@ -118,14 +118,19 @@ def scorer_validation(
     labels: Sequence[str] | None = None,
     threshold: float = 0.5,
     n_bins: int = 10,
+    grid: int = 101,
+    with_curves: bool = False,
     n_boot: int = 1000,
     seed: int = 0,
-) -> pl.DataFrame:
+) -> pl.DataFrame | tuple[pl.DataFrame, pl.DataFrame]:
     """One row per score column: ROC AUC and PR AUC vs ``truth`` (with CIs and a permutation p-value),
-    joined with precision/recall/F1 at ``threshold``, Brier score and ECE."""
+    joined with precision/recall/F1 at ``threshold``, Brier score and ECE; with ``with_curves`` also the
+    ROC/PR curve table (from the same bootstrap)."""
     if truth not in frame.columns:
         raise ValueError(f"scorer validation needs a boolean truth column {truth!r}; columns: {frame.columns}")
-    aucs = classification_metrics(frame, truth=truth, labels=labels, n_boot=n_boot, seed=seed)
+    aucs, curves = classification_tables(frame, truth=truth, labels=labels, grid=grid,
+                                         curve_labels=None if with_curves else [], n_boot=n_boot, seed=seed)
     rest = threshold_metrics(frame, truth=truth, labels=labels, threshold=threshold, n_bins=n_bins,
                              n_boot=n_boot, seed=seed)
-    return aucs.join(rest, on="label", how="left", maintain_order="left")
+    metrics = aucs.join(rest, on="label", how="left", maintain_order="left")
+    return (metrics, curves) if with_curves else metrics
