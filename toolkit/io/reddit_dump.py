@@ -14,7 +14,8 @@ Normalisation follows the record rules of :mod:`toolkit.io.reddit` (same removal
 timestamps, ``edited``, HTML unescaping), with these dump specifics:
 
 - fields go missing row to row: a missing field is null (a missing ``link_id`` is taken from a ``t3_``
-  parent, else from the parent comment's thread once everything is read);
+  parent, else from the nearest ancestor's thread once everything is read);
+- ``source_position`` is the record's line - 1, counted on across the files of one load;
 - JSON values are read as text: a number or boolean where a string is expected is taken as its JSON text
   (an id ``123`` is ``"123"``); a value that cannot be what the field needs (a score ``"abc"``, a
   ``created_utc`` of ``true``) rejects the row, naming the field;
@@ -1026,6 +1027,10 @@ def read_reddit_dump(
     ``r/`` optional), ``since``/``until`` (datetime, date, ISO text or epoch seconds; ``since <= created <
     until``) and ``link_ids`` (thread ids, ``t3_`` optional) filter rows as they stream. ``kind`` forces
     what ``path`` holds (default: told by each file's first record). See the module docstring for the rules.
+
+    ``stats``: ``records`` (non-blank lines) = ``rows_kept`` + ``rows_rejected`` + ``rows_filtered``;
+    ``duplicates``, ``posts``, ``thread_unknown`` (comments whose thread nothing tells), ``chunks``,
+    ``files``, ``truncated_files``, ``empty_files``, ``unknown_kind_files`` (read as comments).
     """
     path = Path(path)
     if not path.exists():
