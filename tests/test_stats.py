@@ -6,7 +6,13 @@ import math
 
 import numpy as np
 
-from toolkit.analysis.stats import COMMENT_BOOTSTRAP, THREAD_BOOTSTRAP, bootstrap_difference, bootstrap_mean, naive_mean_ci
+from toolkit.analysis.stats import (
+    COMMENT_BOOTSTRAP,
+    THREAD_BOOTSTRAP,
+    bootstrap_difference,
+    bootstrap_mean,
+    naive_mean_ci,
+)
 
 
 def test_cluster_ci_wider_than_naive_when_threads_differ() -> None:

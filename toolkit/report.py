@@ -21,7 +21,7 @@ def markdown_table(table: pl.DataFrame, float_precision: int = 4) -> str:
     """A GitHub-flavoured Markdown rendering of the whole table."""
     with pl.Config(
         tbl_formatting="ASCII_MARKDOWN", tbl_hide_column_data_types=True, tbl_hide_dataframe_shape=True,
-        tbl_rows=-1, tbl_cols=-1, fmt_str_lengths=10_000, float_precision=float_precision,
+        tbl_rows=-1, tbl_cols=-1, fmt_str_lengths=10_000, tbl_width_chars=65535, float_precision=float_precision,
     ):
         return str(table) + "\n"
 
