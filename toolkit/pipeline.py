@@ -53,6 +53,35 @@ def _input_hashes(files: list[Path]) -> dict[str, str]:
     return {str(f): sha256_file(f) for f in files if Path(f).is_file()}
 
 
+def _shard_manifest(settings: RunSettings, run_dir: Path, resolved_config: dict[str, Any] | None, loaded: Any,
+                    data_path: Path, report: Any, timer: Timer, started: float) -> dict:
+    """A shard run scores its slice into the cache and stops: no comments.parquet, tables or figures (they
+    would describe a fraction of the texts). Its manifest says ``partial: true``; a run without a shard
+    then merges every shard's scores from the cache and runs the analyses."""
+    shard = report.extra.get("shard", {})
+    manifest = {
+        "experiment": settings.experiment,
+        "partial": True,
+        "note": (f"shard {settings.scorer.shard} of {settings.scorer.num_shards}: scores written to the cache "
+                 "only; run again without scorer.shard to merge them and run the analyses"),
+        "config": resolved_config if resolved_config is not None else asdict(settings),
+        "inputs": {"path": str(data_path), "format": settings.dataset.format,
+                   "sha256": _input_hashes(loaded.files)},
+        "counts": {"rows_in": loaded.rows_in, "rows_kept": loaded.frame.height,
+                   "rows_rejected": loaded.rejects.height, "texts_in_shard": shard.get("selected")},
+        "scorer": {**asdict(report)},
+        "versions": package_versions(),
+        "git": git_commit(PROJECT_ROOT),
+        "stage_seconds": timer.seconds,
+        "wall_seconds": round(time.time() - started, 3),
+        "outputs": ["rejects.csv"],
+    }
+    write_json(run_dir / "manifest.json", manifest)
+    log.info("shard %s/%s: %d texts scored into the cache (%d were cached already); analyses skipped",
+             settings.scorer.shard, settings.scorer.num_shards, report.cache_misses, report.cache_hits)
+    return manifest
+
+
 def run_experiment(settings: RunSettings, run_dir: str | Path, resolved_config: dict[str, Any] | None = None) -> dict:
     """Run ``settings`` and write everything into ``run_dir``; returns the manifest."""
     from toolkit.scoring import score_frame
@@ -81,11 +110,17 @@ def run_experiment(settings: RunSettings, run_dir: str | Path, resolved_config: 
     with timer.stage("score"):
         scored = score_frame(
             tree.frame, sc.name, model=sc.model, checkpoint=sc.checkpoint, hf_config_path=sc.hf_config_path,
-            device=sc.device, batch_size=sc.batch_size, cache_dir=sc.cache_dir, use_cache=sc.use_cache,
+            device=sc.device, precision=sc.precision, batch_size=sc.batch_size, token_budget=sc.token_budget,
+            threads=sc.threads, long_text=sc.long_text, chunk_overlap=sc.chunk_overlap,
+            chunk_aggregate=sc.chunk_aggregate, activation=sc.activation, columns=dict(sc.columns) or None,
+            progress=sc.progress, flush_every=sc.flush_every, shard=sc.shard, num_shards=sc.num_shards,
+            cache_dir=sc.cache_dir, use_cache=sc.use_cache,
         )
     frame, report = scored.frame, scored.report
     if report.fallback_reason:
         log.warning("scorer=%s used %s instead of Detoxify: %s", sc.name, report.scorer, report.fallback_reason)
+    if sc.shard is not None:
+        return _shard_manifest(settings, run_dir, resolved_config, loaded, data_path, report, timer, started)
     frame.write_parquet(run_dir / "comments.parquet")
 
     a, p = settings.analysis, settings.plot

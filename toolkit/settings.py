@@ -21,14 +21,35 @@ class DatasetSettings:
 
 @dataclass
 class ScorerSettings:
-    """Which scorer, and how. ``auto`` = Detoxify when its weights are available, else the embedded scorer."""
+    """Which scorer, and how. ``auto`` = Detoxify when its weights are available, else the embedded scorer.
+
+    ``model``: a Detoxify model name, or for ``hf`` the local model directory. Engine (detoxify, hf):
+    ``device`` auto|cpu|cuda|mps, ``precision`` fp32|bf16|fp16|int8, ``batch_size`` (max texts per batch),
+    ``token_budget`` (max padded tokens per batch), ``threads``, ``long_text`` truncate|chunk with
+    ``chunk_overlap`` tokens and ``chunk_aggregate`` max|mean, ``progress`` (null: only on a terminal).
+    ``activation`` (hf): auto|sigmoid|softmax|none. ``columns`` (column): {label: source column}.
+    ``flush_every``: texts per cache part file while scoring. ``shard``/``num_shards``: score one slice of
+    the texts into the cache and skip the analyses (a later run without a shard merges from the cache).
+    """
 
     name: str = "auto"
     model: str = "original"
     checkpoint: str | None = None
     hf_config_path: str | None = None
-    device: str = "cpu"
-    batch_size: int = 32
+    device: str = "auto"
+    precision: str = "fp32"
+    batch_size: int = 256
+    token_budget: int = 8192
+    threads: int | None = None
+    long_text: str = "truncate"
+    chunk_overlap: int = 64
+    chunk_aggregate: str = "max"
+    activation: str = "auto"
+    columns: dict[str, str] = field(default_factory=dict)
+    progress: bool | None = None
+    flush_every: int = 1024
+    shard: int | None = None
+    num_shards: int | None = None
     cache_dir: str | None = None
     use_cache: bool = True
 

@@ -1,0 +1,108 @@
+"""``toolkit-cache``: look at and tidy the persistent score cache.
+
+``toolkit-cache info`` lists each scorer identity (name, model, precision, long-text policy) with its part
+files, distinct cached texts and size on disk; ``toolkit-cache compact`` merges each identity's parts into one
+de-duplicated part (safe while other runs read or write the cache) and removes temporary files left by killed
+writers. ``--cache-dir`` defaults to ``$TOOLKIT_CACHE_DIR`` or ``~/.cache/toolkit/scores``; ``--key`` limits
+either command to identity directories whose name starts with it; ``--json`` prints machine-readable output.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+from toolkit.scoring.cache import ScoreCache, list_caches, resolve_cache_dir
+
+
+def _human(size: float) -> str:
+    for unit in ("B", "KB", "MB", "GB"):
+        if size < 1024 or unit == "GB":
+            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1024
+    return f"{size:.1f} GB"  # pragma: no cover
+
+
+def _selected(root: str | None, key: str | None) -> list[ScoreCache]:
+    caches = list_caches(root)
+    return [c for c in caches if key is None or c.key.startswith(key)]
+
+
+def _describe(identity: dict[str, str]) -> str:
+    parts = [identity.get("name", "?"), identity.get("model", "")]
+    parts += [f"{k}={v}" for k, v in identity.items() if k in ("precision", "long_text", "chunk_aggregate",
+                                                                   "chunk_overlap", "activation", "columns")]
+    return " ".join(p for p in parts if p)
+
+
+def cmd_info(args: argparse.Namespace) -> int:
+    """Print size and entries per scorer identity."""
+    root = resolve_cache_dir(args.cache_dir)
+    infos: list[dict[str, Any]] = [c.info() for c in _selected(args.cache_dir, args.key)]
+    if args.json:
+        print(json.dumps({"cache_dir": str(root), "scorers": infos}, indent=2))
+        return 0
+    print(f"score cache: {root}")
+    if not infos:
+        print("  (empty)")
+        return 0
+    for info in infos:
+        notes = []
+        if info["quarantined"]:
+            notes.append(f"{info['quarantined']} quarantined")
+        if info["tmp_files"]:
+            notes.append(f"{info['tmp_files']} temporary")
+        if info["rows"] > info["entries"]:
+            notes.append(f"{info['rows'] - info['entries']} duplicate rows")
+        extra = f"  ({', '.join(notes)})" if notes else ""
+        print(f"  {info['key']}\n    {_describe(info['identity'])}\n    {info['entries']:,} texts in "
+              f"{info['parts']} part file(s), {_human(info['bytes'])}; labels: {', '.join(info['labels'])}{extra}")
+    total = sum(i["bytes"] for i in infos)
+    print(f"  total: {sum(i['entries'] for i in infos):,} entries, {_human(total)}")
+    return 0
+
+
+def cmd_compact(args: argparse.Namespace) -> int:
+    """Merge each identity's parts into one, deduplicated."""
+    results = [c.compact() for c in _selected(args.cache_dir, args.key)]
+    if args.json:
+        print(json.dumps(results, indent=2))
+        return 0
+    if not results:
+        print("nothing to compact")
+    for r in results:
+        if r["skipped"]:
+            print(f"  {r['key']}: skipped ({r['skipped']})")
+        else:
+            print(f"  {r['key']}: {r['parts_before']} part(s), {r['rows_before']:,} rows -> 1 part, "
+                  f"{r['entries']:,} entries ({r['duplicates_removed']:,} duplicates, "
+                  f"{r['stale_tmp_removed']} stale temporary files removed)")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The command-line interface."""
+    parser = argparse.ArgumentParser(prog="toolkit-cache", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--cache-dir", default=None, help="cache root (default $TOOLKIT_CACHE_DIR or "
+                                                          "~/.cache/toolkit/scores)")
+    sub = parser.add_subparsers(dest="command", required=True)
+    for name, func, text in (("info", cmd_info, "size and entries per scorer"),
+                             ("compact", cmd_compact, "merge part files into one per scorer, dedupe")):
+        command = sub.add_parser(name, help=text)
+        command.add_argument("--key", default=None, help="only identity directories starting with this")
+        command.add_argument("--json", action="store_true", help="machine-readable output")
+        command.set_defaults(func=func)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of ``toolkit-cache``."""
+    args = build_parser().parse_args(argv)
+    return int(args.func(args))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
