@@ -79,8 +79,11 @@ def test_kill_and_concurrent_writers(tiny_detoxify: TinyDetoxify, tmp_path: Path
     cache = _cache(tiny_detoxify, cache_dir)
     victim = _start_scoring(tiny_detoxify, texts[:32], cache_dir, tmp_path, "victim", delay=0.25)
     survivor = _start_scoring(tiny_detoxify, texts[16:], cache_dir, tmp_path, "survivor", delay=0.02)
+    victim_only = {text_hash(t) for t in texts[:16]}
     deadline = time.monotonic() + 120
-    while len(cache.part_files()) < 3 and victim.poll() is None and time.monotonic() < deadline:
+    while victim.poll() is None and time.monotonic() < deadline:  # until the victim has written a part
+        if victim_only & _hashes_on_disk(cache):
+            break
         time.sleep(0.05)
     assert victim.poll() is None, f"the victim finished before it could be killed: {victim.communicate()}"
     victim.send_signal(signal.SIGKILL)
@@ -91,7 +94,6 @@ def test_kill_and_concurrent_writers(tiny_detoxify: TinyDetoxify, tmp_path: Path
 
     on_disk = _hashes_on_disk(cache)  # reading every part raises if one is partial
     assert {text_hash(t) for t in texts[16:]} <= on_disk  # the survivor's texts are all there
-    victim_only = {text_hash(t) for t in texts[:16]}
     assert 0 < len(victim_only & on_disk) < 16  # the victim got some of its own texts written, not all
 
     scorer = DetoxifyScorer(checkpoint=tiny_detoxify.checkpoint, cache_dir=cache_dir)

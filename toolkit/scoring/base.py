@@ -26,6 +26,12 @@ class Scorer(Protocol):
         ...
 
 
+# Optional, used by score_frame when present (the transformer scorers have them):
+#   iter_predict(texts) -> Iterator[(positions ndarray, scores ndarray rows x labels)]: scores streamed as
+#       batches finish, so they reach the cache while a long run goes on;
+#   run_stats() -> dict: what the last runs did (texts, truncated, tokens, padding, seconds, device...).
+
+
 @dataclass
 class ScoreReport:
     """What a scoring call did, for the manifest and figure captions."""
