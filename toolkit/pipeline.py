@@ -134,7 +134,8 @@ def run_experiment(settings: RunSettings, run_dir: str | Path, resolved_config: 
     with timer.stage("analyses"):
         for name in a.run:
             ctx = AnalysisContext(label=a.label, threshold=a.threshold, n_boot=a.n_boot, seed=a.seed,
-                                  footer=footer, params=dict(a.params.get(name, {})))
+                                  footer=footer, params=dict(a.params.get(name, {})),
+                                  labels=list(report.labels), cache_dir=sc.cache_dir)
             result = ANALYSES[name](frame, ctx)
             for table_name, table in result.tables.items():
                 outputs += write_table(table, tables_dir, table_name)
