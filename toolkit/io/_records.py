@@ -79,7 +79,7 @@ def parse_int(value: Any, field: str) -> int | None:
         result = value
     elif isinstance(value, float) and value.is_integer():
         result = int(value)
-    elif isinstance(value, str) and _INT_RE.fullmatch(value.strip()):
+    elif isinstance(value, str) and len(value) < 40 and _INT_RE.fullmatch(value.strip()):
         result = int(value.strip())
     else:
         raise FieldError(field, f"expected an integer, got {type(value).__name__} {value!r:.40}")

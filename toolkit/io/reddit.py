@@ -17,17 +17,18 @@ from __future__ import annotations
 
 import html
 import json
-import math
-import re
 import sys
 import threading
 from collections.abc import Iterator
-from datetime import datetime, timedelta, timezone
+from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal
 
 import polars as pl
 
+from toolkit.io._records import INT64_MAX, parse_int
+from toolkit.io._records import FieldError as _FieldError
+from toolkit.io._records import parse_time as parse_timestamp
 from toolkit.io.base import LoadError, LoadResult, Rejects, register
 from toolkit.schema import SOURCE_SCHEMA, conform
 
@@ -58,19 +59,7 @@ REMOVAL_SOURCES = (
 DELETION_SOURCES = ("body", "removed_by_category", "_meta.removal_type", "_meta.was_deleted_later")
 
 _ESCAPE_SIGNS = ("&amp;", "&lt;", "&gt;")
-_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
-_MIN_TS = (datetime(1, 1, 2, tzinfo=timezone.utc) - _EPOCH).total_seconds()
-_MAX_TS = (datetime(9999, 12, 30, tzinfo=timezone.utc) - _EPOCH).total_seconds()
-_INT_RE = re.compile(r"[+-]?\d+")
-_INT64_MAX = 2**63 - 1
-
-
-class _FieldError(ValueError):
-    """A field of one record has the wrong type or an unusable value."""
-
-    def __init__(self, field: str, reason: str):
-        super().__init__(reason)
-        self.field = field
+_INT64_MAX = INT64_MAX
 
 
 # --------------------------------------------------------------------------------------------------
@@ -86,54 +75,6 @@ def strip_fullname(value: Any, field: str) -> str | None:
     if len(value) > 3 and value[0] == "t" and value[1] in "0123456789" and value[2] == "_":
         value = value[3:]
     return value or None
-
-
-def parse_timestamp(value: Any, field: str) -> datetime | None:
-    """Epoch seconds as float, int or numeric string (or an ISO-8601 string) -> aware UTC datetime."""
-    if value is None or value == "":
-        return None
-    if isinstance(value, bool):
-        raise _FieldError(field, f"expected a timestamp, got boolean {value!r}")
-    if isinstance(value, str):
-        text = value.strip()
-        try:
-            seconds = float(text)
-        except ValueError:
-            try:
-                parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
-            except ValueError:
-                raise _FieldError(field, f"not a timestamp: {value!r:.40}") from None
-            if parsed.tzinfo is None:
-                parsed = parsed.replace(tzinfo=timezone.utc)
-            return parsed.astimezone(timezone.utc)
-    elif isinstance(value, (int, float)):
-        seconds = float(value)
-    else:
-        raise _FieldError(field, f"expected a timestamp, got {type(value).__name__} {value!r:.40}")
-    if not math.isfinite(seconds) or not _MIN_TS <= seconds <= _MAX_TS:
-        raise _FieldError(field, f"timestamp out of range: {value!r:.40}")
-    if isinstance(value, int):
-        return _EPOCH + timedelta(seconds=value)
-    return _EPOCH + timedelta(microseconds=round(seconds * 1_000_000))
-
-
-def parse_int(value: Any, field: str) -> int | None:
-    """An integer given as int, integral float or integer string; None stays None."""
-    if value is None:
-        return None
-    if isinstance(value, bool):
-        raise _FieldError(field, f"expected an integer, got boolean {value!r}")
-    if isinstance(value, int):
-        result = value
-    elif isinstance(value, float) and value.is_integer():
-        result = int(value)
-    elif isinstance(value, str) and len(value) < 40 and _INT_RE.fullmatch(value.strip()):
-        result = int(value.strip())
-    else:
-        raise _FieldError(field, f"expected an integer, got {type(value).__name__} {value!r:.40}")
-    if abs(result) > _INT64_MAX:
-        raise _FieldError(field, f"integer out of range: {value!r:.40}")
-    return result
 
 
 def parse_edited(value: Any) -> tuple[bool | None, datetime | None]:

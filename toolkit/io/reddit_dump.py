@@ -49,11 +49,12 @@ from typing import Any, Literal
 import numpy as np
 import polars as pl
 
+from toolkit.io._records import _MAX_TS, _MIN_TS, INT64_MAX, parse_int
+from toolkit.io._records import EPOCH as _EPOCH
+from toolkit.io._records import FieldError as _FieldError
+from toolkit.io._records import parse_time as parse_timestamp
 from toolkit.io.base import LoadError, LoadResult, Rejects, register
 from toolkit.io.reddit import (
-    _EPOCH,
-    _MAX_TS,
-    _MIN_TS,
     AUTHOR_DELETION_CATEGORIES,
     DELETED_AUTHOR,
     DELETED_BODY,
@@ -61,9 +62,6 @@ from toolkit.io.reddit import (
     REDDIT_SCHEMA,
     REMOVED_BODY,
     HtmlUnescape,
-    _FieldError,
-    parse_int,
-    parse_timestamp,
     unescape_comment,
     unescape_post,
 )
@@ -72,7 +70,7 @@ ZSTD_MAX_WINDOW = 2**31  # Pushshift / Arctic Shift dumps are compressed with --
 DEFAULT_CHUNK_BYTES = 8 * 2**20  # measured: larger chunks parse slower here (memory traffic), smaller ones pay per call
 NORMALIZE_ROWS = 50_000  # parsed rows normalised in one go
 _READ_BYTES = 2**18  # compressed bytes per read (bounds one decompression step's output)
-_INT64_MAX = 2**63 - 1
+_INT64_MAX = INT64_MAX
 _MAGIC = {
     b"\x28\xb5\x2f\xfd": "zst",
     b"\x1f\x8b": "gz",
