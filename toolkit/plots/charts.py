@@ -5,6 +5,7 @@ from __future__ import annotations
 import matplotlib.pyplot as plt
 import numpy as np
 import polars as pl
+from matplotlib.axes import Axes
 from matplotlib.collections import LineCollection
 from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter, NullFormatter, NullLocator
@@ -224,6 +225,16 @@ def draw_auc_forest(table: pl.DataFrame, spec: FigureSpec, width: str) -> Figure
     return finish(fig, spec)
 
 
+def _log_size_axis(ax: Axes, smallest: float, largest: float) -> None:
+    """A log x axis for thread sizes with a margin and readable plain-number ticks."""
+    ax.set_xscale("log")
+    lo, hi = max(smallest / 1.3, 0.7), largest * 1.3
+    ax.set_xlim(lo, hi)
+    ax.set_xticks(_log_ticks(lo, hi))
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+    ax.xaxis.set_minor_formatter(NullFormatter())
+
+
 def _log_ticks(lo: float, hi: float, most: int = 6) -> list[float]:
     """Readable ticks (1, 1.5, 2, 3, 5 times powers of ten) between lo and hi on a log axis."""
     inside: list[float] = []
@@ -373,12 +384,7 @@ def draw_thread_length(table: pl.DataFrame, spec: FigureSpec, width: str) -> Fig
     last = rows.row(rows.height - 1, named=True)
     ax.axvspan(last["min_size"], max(last["max_size"], last["min_size"] * 1.05), color="0.9", zorder=0,
                label=f"last bin ({fmt_n(last['n_threads'])} threads)")
-    ax.set_xscale("log")
-    lo, hi = float(rows["min_size"].min()) / 1.3, float(rows["max_size"].max()) * 1.3
-    ax.set_xlim(max(lo, 0.7), hi)
-    ax.set_xticks(_log_ticks(max(lo, 0.7), hi))
-    ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
-    ax.xaxis.set_minor_formatter(NullFormatter())
+    _log_size_axis(ax, float(rows["min_size"].min()), float(rows["max_size"].max()))
     ax.set_xlabel("thread size (comments, log scale)")
     ax.set_ylabel(f"share toxic (≥ {spec.options.get('threshold', 0.6)})")
     ax.set_ylim(0, max(0.1, float(np.nanmax(y + err[1])) * 1.2))
@@ -397,12 +403,7 @@ def draw_thread_scatter(table: pl.DataFrame, spec: FigureSpec, width: str) -> Fi
                     c=table["removed_share"].to_numpy(), cmap="cividis", vmin=0,
                     vmax=max(0.05, float(table["removed_share"].max() or 0)), s=12, edgecolors="0.3", linewidths=0.3)
     fig.colorbar(sc, ax=ax, fraction=0.05, pad=0.02).set_label("share removed")
-    ax.set_xscale("log")
-    lo, hi = float(table["n_comments"].min()) / 1.3, float(table["n_comments"].max()) * 1.3
-    ax.set_xlim(max(lo, 0.7), hi)
-    ax.set_xticks(_log_ticks(max(lo, 0.7), hi))
-    ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
-    ax.xaxis.set_minor_formatter(NullFormatter())
+    _log_size_axis(ax, float(table["n_comments"].min()), float(table["n_comments"].max()))
     ax.set_xlabel("thread size (comments)")
     ax.set_ylabel(f"share toxic (≥ {spec.options.get('threshold', '')})")
     ax.set_ylim(-0.02, 1.02)
