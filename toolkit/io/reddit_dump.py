@@ -40,7 +40,9 @@ import json
 import lzma
 import queue
 import threading
+from collections import deque
 from collections.abc import Iterable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
 from pathlib import Path
@@ -879,7 +881,13 @@ class _Run:
 
 
 def _load_file(path: Path, kind: Kind | None, run: _Run) -> None:
-    """Stream one dump file into ``run`` (its frames, rejects and counts)."""
+    """Stream one dump file into ``run`` (its frames, rejects and counts).
+
+    Three stages overlap: the reader thread decompresses, this thread parses, and a normalising thread
+    turns parsed chunks into canonical rows (Polars releases the GIL, so the two cores stay busy; one
+    normalising job waits at most, which bounds memory). With ``strict`` everything after reading runs
+    here, chunk by chunk, so that the first rejection raised is the first in the file.
+    """
     if kind is None:
         kind = sniff_kind(path)
         if kind is None:
@@ -892,54 +900,78 @@ def _load_file(path: Path, kind: Kind | None, run: _Run) -> None:
     file_index = len(run.files)
     run.files.append(path)
     stats = run.stats
+    strict = run.rejects.strict
     last_line = 0
     group: list[tuple[pl.DataFrame, np.ndarray]] = []  # parsed chunks waiting to be normalised together
+    pending: deque[Future[tuple[pl.DataFrame, int, list[dict[str, Any]]]]] = deque()
+    position = run.position
 
-    def flush() -> None:
-        if not group:
-            return
-        raw = pl.concat([g[0] for g in group]) if len(group) > 1 else group[0][0]
-        lines = np.concatenate([g[1] for g in group]) if len(group) > 1 else group[0][1]
-        group.clear()
+    def normalize(raw: pl.DataFrame, lines: np.ndarray) -> tuple[pl.DataFrame, int, list[dict[str, Any]]]:
+        found = Rejects(strict=strict)
         frame, filtered = normalize_chunk(
             raw,
             lines,
             kind=kind,
             path=path,
             file_index=file_index,
-            position_offset=run.position,
-            rejects=run.rejects,
+            position_offset=position,
+            rejects=found,
             filters=run.filters,
             html_unescape=run.html_unescape,
         )
+        return frame, filtered, found.rows
+
+    def keep(result: tuple[pl.DataFrame, int, list[dict[str, Any]]]) -> None:
+        frame, filtered, rejected = result
         stats["rows_filtered"] += filtered
+        run.rejects.rows.extend(rejected)
         if frame.height:
             run.frames[kind].append(frame)
 
-    for item in iter_line_chunks(path, run.chunk_bytes):
-        if isinstance(item, _End):
-            if item.error is not None:
-                if isinstance(item.error, LoadError):
+    def flush(pool: ThreadPoolExecutor | None) -> None:
+        if not group:
+            return
+        raw = pl.concat([g[0] for g in group]) if len(group) > 1 else group[0][0]
+        lines = np.concatenate([g[1] for g in group]) if len(group) > 1 else group[0][1]
+        group.clear()
+        if pool is None:
+            keep(normalize(raw, lines))
+            return
+        pending.append(pool.submit(normalize, raw, lines))
+        while len(pending) > 1:
+            keep(pending.popleft().result())
+
+    pool = None if strict else ThreadPoolExecutor(1, thread_name_prefix=f"dump-normalize:{path.name}")
+    try:
+        for item in iter_line_chunks(path, run.chunk_bytes):
+            if isinstance(item, _End):
+                if item.error is not None:
+                    if isinstance(item.error, LoadError):
+                        raise item.error
+                    if isinstance(item.error, OSError):
+                        raise LoadError(path, f"cannot read: {item.error.strerror or item.error}") from None
                     raise item.error
-                if isinstance(item.error, OSError):
-                    raise LoadError(path, f"cannot read: {item.error.strerror or item.error}") from None
-                raise item.error
-            flush()
-            if item.truncated:
-                stats["truncated_files"].append(str(path))
-                if run.rejects.strict:
-                    raise LoadError(path, "compressed stream ends in the middle of a frame (truncated file?)")
-            break
-        stats["chunks"] += 1
-        before = len(run.rejects.rows)
-        raw, lines = parse_chunk(item, kind, path, run.rejects)
-        stats["records"] += raw.height + len(run.rejects.rows) - before
-        group.append((raw, lines))
-        # normalising costs a fixed ~10 ms a call: several parsed chunks go together (strict: one by one,
-        # so that the first rejection raised is the first in the file)
-        if run.rejects.strict or sum(g[0].height for g in group) >= NORMALIZE_ROWS:
-            flush()
-        last_line = item.first_line + item.n_lines - 1
+                flush(pool)
+                while pending:
+                    keep(pending.popleft().result())
+                if item.truncated:
+                    stats["truncated_files"].append(str(path))
+                    if strict:
+                        raise LoadError(path, "compressed stream ends in the middle of a frame (truncated file?)")
+                break
+            stats["chunks"] += 1
+            found = Rejects(strict=strict)
+            raw, lines = parse_chunk(item, kind, path, found)
+            run.rejects.rows.extend(found.rows)
+            stats["records"] += raw.height + len(found.rows)
+            group.append((raw, lines))
+            # normalising costs a fixed ~10 ms a call: several parsed chunks go together (strict: one by one)
+            if strict or sum(g[0].height for g in group) >= NORMALIZE_ROWS:
+                flush(pool)
+            last_line = item.first_line + item.n_lines - 1
+    finally:
+        if pool is not None:
+            pool.shutdown(wait=True, cancel_futures=True)
     run.position += last_line
 
 
