@@ -344,6 +344,13 @@ def main(argv: list[str] | None = None) -> int:
     if "naive" in best:
         speedup = best["naive"]["seconds"] / ours["seconds"]
         print(f"naive / ours    = {speedup:.1f}x   (goal >= 5x: {'met' if speedup >= 5 else 'NOT met'})")
+    pairs = sorted(o["seconds"] / f["seconds"] for o, f in zip(results["ours"], results["floor"], strict=True))
+    print(f"ours / floor, run by run: {', '.join(f'{r:.2f}x' for r in pairs)} (median {pairs[len(pairs) // 2]:.2f}x)")
+    cpus = os.cpu_count() or 1
+    bound = ours["cpu_seconds"] / cpus
+    print(f"CPU-bound limit: ours' {ours['cpu_seconds']:.2f} CPU s on {cpus} CPUs take >= {bound:.2f} s "
+          f"= {bound / best['floor']['seconds']:.2f}x the floor even with perfect overlap "
+          f"(ours keeps {ours['cpu_seconds'] / ours['seconds']:.2f} CPUs busy)")  # fmt: skip
     print(f"CPU seconds: ours / floor = {ours['cpu_seconds'] / best['floor']['cpu_seconds']:.2f}x"
           + (f", naive / ours = {best['naive']['cpu_seconds'] / ours['cpu_seconds']:.1f}x" if "naive" in best else ""))
     load = os.getloadavg()[0]

@@ -70,7 +70,8 @@ from toolkit.io.reddit import (
 
 ZSTD_MAX_WINDOW = 2**31  # Pushshift / Arctic Shift dumps are compressed with --long=31
 DEFAULT_CHUNK_BYTES = 8 * 2**20  # measured: larger chunks parse slower here (memory traffic), smaller ones pay per call
-NORMALIZE_ROWS = 50_000  # parsed rows normalised in one go
+NORMALIZE_ROWS = 150_000  # parsed rows normalised in one go (each call has a fixed cost)
+CHUNKS_IN_FLIGHT = 2  # decompressed chunks waiting to be parsed (bounds memory)
 _READ_BYTES = 2**18  # compressed bytes per read (bounds one decompression step's output)
 _INT64_MAX = INT64_MAX
 _MAGIC = {
@@ -207,7 +208,7 @@ def iter_line_chunks(path: Path, chunk_bytes: int = DEFAULT_CHUNK_BYTES) -> Iter
 
     A UTF-8 byte-order mark at the start is dropped; a last line without a newline gets one.
     """
-    slots: queue.Queue[_Chunk | _End] = queue.Queue(maxsize=2)
+    slots: queue.Queue[_Chunk | _End] = queue.Queue(maxsize=CHUNKS_IN_FLIGHT)
     stop = threading.Event()
 
     def put(item: _Chunk | _End) -> bool:
