@@ -6,9 +6,9 @@ apart by its first record, and ``submissions=`` adds a submissions file (or seve
 
 How it streams: a reader thread decompresses (zstd with ``max_window_size=2**31``, the dumps' 2 GiB window,
 frame after frame) and cuts the text into chunks of whole lines (``chunk_bytes``); the calling thread parses
-each chunk with :func:`polars.read_ndjson` into an all-string frame (Polars releases the GIL, so the two
-overlap) and normalises it with Polars expressions, applying the filters before the next chunk comes. Only
-the kept rows of the canonical frame stay in memory (plus the zstd window and two chunks in flight).
+each chunk with :func:`polars.read_ndjson` into an all-string frame, and a third thread normalises parsed
+chunks with Polars expressions, applying the filters (Polars releases the GIL, so all three overlap). Only the
+kept rows of the canonical frame stay in memory (plus the zstd window and a few chunks in flight).
 
 Normalisation follows the record rules of :mod:`toolkit.io.reddit` (same removal/deletion signals, ids,
 timestamps, ``edited``, HTML unescaping), with these dump specifics:
