@@ -394,6 +394,50 @@ def test_chunk_boundaries_do_not_matter(tmp_path: Path) -> None:
     assert small.stats["chunks"] > 10
 
 
+def test_pipelined_normalising_matches_one_go(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Many chunks normalised in the worker thread, rejects in several of them: same rows, rejects and counts."""
+    from toolkit.io import reddit_dump
+
+    records = [
+        rc(f"c{i}", f"t1_c{i - 1}" if i else "t3_p1", score="abc" if i % 37 == 5 else i, body="z" * (i % 90))
+        for i in range(300)
+    ]
+    path = write(tmp_path / "RC.zst", records, "zst")
+    whole = read_reddit_dump(path, chunk_bytes=1 << 20)
+    monkeypatch.setattr(reddit_dump, "NORMALIZE_ROWS", 1)
+    piped = read_reddit_dump(path, chunk_bytes=500)
+    assert piped.stats["chunks"] > 20 and whole.stats["chunks"] == 1
+    assert piped.frame.equals(whole.frame)
+    assert piped.rejects.equals(whole.rejects)
+    assert piped.rejects["line"].to_list() == [i + 1 for i in range(300) if i % 37 == 5]
+    assert piped.stats["records"] == whole.stats["records"] == 300
+    balance(piped)
+
+
+def test_a_failure_while_normalising_stops_the_load_and_its_threads(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import threading
+
+    from toolkit.io import reddit_dump
+
+    calls = {"n": 0}
+    real = reddit_dump.normalize_chunk
+
+    def failing(*args: Any, **kwargs: Any) -> Any:
+        calls["n"] += 1
+        if calls["n"] == 3:
+            raise RuntimeError("boom in the normalising thread")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(reddit_dump, "NORMALIZE_ROWS", 1)
+    monkeypatch.setattr(reddit_dump, "normalize_chunk", failing)
+    path = write(tmp_path / "RC.zst", [rc(f"c{i}", body="q" * 50) for i in range(200)], "zst")
+    with pytest.raises(RuntimeError, match="boom"):
+        read_reddit_dump(path, chunk_bytes=300)
+    assert not [t for t in threading.enumerate() if t.name.startswith("dump-")]
+
+
 def test_byte_order_mark_and_crlf(tmp_path: Path) -> None:
     path = tmp_path / "RC.jsonl"
     path.write_bytes(b"\xef\xbb\xbf" + ndjson([rc("a"), rc("b", "t1_a")]).replace(b"\n", b"\r\n"))
