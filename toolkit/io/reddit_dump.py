@@ -283,8 +283,15 @@ def iter_line_chunks(path: Path, chunk_bytes: int = DEFAULT_CHUNK_BYTES) -> Iter
 # parsing one chunk: Polars first, Python only for chunks with bad lines
 
 
+# Polars takes bytes that begin like a gzip, zstd or zlib stream for compressed data (even a text line
+# ``x^...``: zlib): a chunk starting so gets a blank first line, which Polars skips.
+_SNIFFED_BY_POLARS = (b"\x1f\x8b", b"\x28\xb5\x2f\xfd", b"\x78\x01", b"\x78\x5e", b"\x78\x9c", b"\x78\xda")
+
+
 def _read_frame(data: bytes, schema: dict[str, pl.DataType]) -> pl.DataFrame:
     """NDJSON bytes -> frame with exactly ``schema`` (values that are not strings come as their JSON text)."""
+    if data.startswith(_SNIFFED_BY_POLARS):
+        data = b"\n" + data
     return pl.read_ndjson(data, schema=schema, infer_schema_length=None)
 
 
@@ -943,8 +950,9 @@ def _load_file(path: Path, kind: Kind | None, run: _Run) -> None:
             keep(pending.popleft().result())
 
     pool = None if strict else ThreadPoolExecutor(1, thread_name_prefix=f"dump-normalize:{path.name}")
+    chunks = iter_line_chunks(path, run.chunk_bytes)
     try:
-        for item in iter_line_chunks(path, run.chunk_bytes):
+        for item in chunks:
             if isinstance(item, _End):
                 if item.error is not None:
                     if isinstance(item.error, LoadError):
@@ -970,7 +978,8 @@ def _load_file(path: Path, kind: Kind | None, run: _Run) -> None:
             if strict or sum(g[0].height for g in group) >= NORMALIZE_ROWS:
                 flush(pool)
             last_line = item.first_line + item.n_lines - 1
-    finally:
+    finally:  # on any error too: stop the reader thread and the normalising thread now
+        chunks.close()
         if pool is not None:
             pool.shutdown(wait=True, cancel_futures=True)
     run.position += last_line

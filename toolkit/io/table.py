@@ -256,7 +256,7 @@ def _read_delimited(path: Path, separator: str, encoding: str) -> _Raw:
                 empty_string_is_null=False,
                 raise_if_empty=False,
             )
-        except (pl.exceptions.PolarsError, ValueError):
+        except (pl.exceptions.PolarsError, ValueError, OSError):  # OSError: a header like "x^2" looks like zlib to Polars
             frame = None
         if frame is not None and _fast_csv_ok(text, separator, frame.width):
             names = _header_names(list(frame.columns))
