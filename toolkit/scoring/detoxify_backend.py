@@ -31,8 +31,6 @@ from toolkit.scoring.cache import file_sha256, read_memo_entry, resolve_cache_di
 from toolkit.scoring.engine import (
     DEFAULT_MAX_BATCH,
     DEFAULT_TOKEN_BUDGET,
-    LONG_TEXT_POLICIES,
-    PRECISIONS,
     resolve_device,
 )
 from toolkit.scoring.transformer import TransformerScorer
@@ -235,13 +233,7 @@ class DetoxifyScorer(TransformerScorer):
     ) -> None:
         if checkpoint is None and model not in MODEL_URLS:
             raise ValueError(f"unknown Detoxify model {model!r}; choose one of {', '.join(MODELS)}")
-        if precision not in PRECISIONS:
-            raise ValueError(f"precision {precision!r} is not supported; choose one of {', '.join(PRECISIONS)}")
-        if long_text not in LONG_TEXT_POLICIES:
-            raise ValueError(f"long_text {long_text!r} is not supported; choose one of {LONG_TEXT_POLICIES}")
-        if int(batch_size) < 1:
-            raise ValueError(f"batch_size must be >= 1, got {batch_size}")
-        super().__init__(
+        super().__init__(  # checks the engine options (precision, long_text, batch_size, ...)
             device=device,
             batch_size=batch_size,
             token_budget=token_budget,
