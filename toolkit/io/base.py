@@ -9,20 +9,8 @@ from typing import Any
 
 import polars as pl
 
+from toolkit.errors import LoadError
 from toolkit.schema import REJECTS_SCHEMA, empty_rejects
-
-
-class LoadError(ValueError):
-    """Bad input a user can act on: the message names the file, the line/row and the field."""
-
-    def __init__(self, path: str | Path, reason: str, line: int | None = None, field: str | None = None):
-        where = str(path)
-        if line is not None:
-            where += f", line {line}"
-        if field is not None:
-            where += f", field {field!r}"
-        super().__init__(f"{where}: {reason}")
-        self.path, self.line, self.field, self.reason = str(path), line, field, reason
 
 
 @dataclass

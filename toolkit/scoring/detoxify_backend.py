@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
+from toolkit.errors import ScorerUnavailableError
 from toolkit.scoring.cache import file_sha256, read_memo_entry, resolve_cache_dir, update_memo
 from toolkit.scoring.engine import (
     DEFAULT_MAX_BATCH,
@@ -85,10 +86,6 @@ STANDARD_CLASS_NAMES = {
 _UNSET_MAX_LENGTH = 100_000  # tokenizers without a model_max_length report ~1e30
 
 _LOAD_LOCK = threading.RLock()
-
-
-class ScorerUnavailableError(RuntimeError):
-    """A scorer's weights or configuration cannot be found, downloaded or loaded (``auto`` falls back)."""
 
 
 def checkpoint_filename(model: str) -> str:
