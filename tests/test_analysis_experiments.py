@@ -83,8 +83,9 @@ def test_experiment_runs_on_bundled_data(experiment: str, tmp_path: Path, reques
     if experiment == "scorer_agreement":
         # Detoxify's real weights need the network: compare with a tiny local Detoxify-format checkpoint.
         tiny = request.getfixturevalue("tiny_detoxify")
-        settings.analysis.params["scorer_agreement"].update(max_comments=300, scorers=[
-            "profanity", {"name": "detoxify", "checkpoint": str(tiny.checkpoint), "batch_size": 128}])
+        options = settings.analysis.params.scorer_agreement
+        options.max_comments = 300
+        options.scorers = ["profanity", {"name": "detoxify", "checkpoint": str(tiny.checkpoint), "batch_size": 128}]
     manifest = run_experiment(settings, tmp_path)
     for output in manifest["outputs"]:
         assert (tmp_path / output).exists(), output

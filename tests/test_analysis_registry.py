@@ -1,34 +1,61 @@
-"""The analysis registry: options match the shipped config, every analysis runs on ordinary and degenerate
-frames, and the same config + data + seed give byte-identical tables (also across processes)."""
+"""The analysis registry: typed options fail at compose time, the literal mappings cover every analysis and
+figure kind, an analysis that cannot apply says why (and writes nothing empty), and the same config + data +
+seed give byte-identical tables (also across processes)."""
 
 from __future__ import annotations
 
+import dataclasses
+import json
+import os
 import subprocess
 import sys
 from pathlib import Path
 
 import polars as pl
 import pytest
-from omegaconf import OmegaConf
+from hydra import compose, initialize_config_dir
+from hydra.errors import ConfigCompositionException
 
-from toolkit.analysis.registry import ANALYSES, OPTIONS, AnalysisContext
+from toolkit.analysis.registry import ANALYSES, AnalysisContext
 from toolkit.analysis.synthetic import make_frame, random_threads
+from toolkit.cli.app import CONFIG_DIR, to_settings
+from toolkit.pipeline import run_experiment
 from toolkit.plots.figures import DRAWERS
 from toolkit.report import write_table
+from toolkit.settings import AnalysisParams, RunSettings, ScorerAgreementOptions
 
 REPO = Path(__file__).resolve().parents[1]
+PAIR = AnalysisParams(scorer_agreement=ScorerAgreementOptions(columns=["toxicity", "other"]))
 
 
-def test_options_match_the_shipped_config() -> None:
-    params = OmegaConf.to_container(OmegaConf.load(REPO / "conf" / "analysis" / "default.yaml"))["params"]
-    assert params == OPTIONS
-    assert set(OPTIONS) == set(ANALYSES)
+def compose_run(*overrides: str) -> RunSettings:
+    with initialize_config_dir(config_dir=CONFIG_DIR, version_base="1.3"):
+        return to_settings(compose(config_name="config", overrides=list(overrides)))
 
 
-def test_unknown_option_names_the_known_ones() -> None:
-    ctx = AnalysisContext(params={"depth_bin": [1, 2]})
-    with pytest.raises(ValueError, match=r"analysis.params.depth_profile: unknown option\(s\) \['depth_bin'\]"):
-        ANALYSES["depth_profile"](random_threads(3), ctx)
+def test_misspelt_analysis_option_fails_at_compose_time() -> None:
+    with pytest.raises(ConfigCompositionException) as err:
+        compose_run("analysis.params.depth_profile.depth_binz=[1,2]")
+    assert "Key 'depth_binz' not in 'DepthProfileOptions'" in str(err.value.__cause__)
+
+
+def test_options_override_and_keep_their_defaults() -> None:
+    settings = compose_run("analysis.params.thread_length.n_bins=15", "+experiment=scorer_agreement")
+    tl, sa = settings.analysis.params.thread_length, settings.analysis.params.scorer_agreement
+    assert (tl.n_bins, tl.threshold, tl.min_threads_last_bin) == (15, 0.6, 50)
+    assert sa.scorers == ["profanity", {"name": "detoxify", "model": "original"},
+                          {"name": "detoxify", "model": "unbiased"}]
+    assert settings.analysis.params.removal_context.parent_bins == [0.0, 0.2, 0.4, 0.6, 0.8, 1.0]
+
+
+def test_literal_mappings_cover_every_analysis_and_figure_kind() -> None:
+    """Every analysis with options has them in AnalysisParams; every figure kind an analysis emits (on data
+    where all apply) has a drawer, and every drawer is used."""
+    assert set(ANALYSES) == {f.name for f in dataclasses.fields(AnalysisParams)} | {"thread_summary"}
+    frame = random_threads(12, seed=4)
+    kinds = {spec.kind for fn in ANALYSES.values()
+             for spec, _ in fn(frame, AnalysisContext(n_boot=20, params=PAIR)).figures}
+    assert kinds == set(DRAWERS)
 
 
 def _flat_untimed() -> pl.DataFrame:
@@ -43,26 +70,77 @@ def _unscored() -> pl.DataFrame:
                        {"thread": "U", "id": "a", "parent": "U", "score": None, "toxic": True}])
 
 
-@pytest.mark.parametrize("frame_name", ["random", "flat_untimed", "unscored"])
-def test_every_analysis_runs(frame_name: str) -> None:
-    frame = {"random": lambda: random_threads(12, seed=4), "flat_untimed": _flat_untimed,
-             "unscored": _unscored}[frame_name]()
+def _run_all(frame: pl.DataFrame, params: AnalysisParams | None = None) -> dict[str, tuple[list[str], list[str], str]]:
+    out = {}
     for name, fn in ANALYSES.items():
-        params = {"columns": ["toxicity"]} if name == "scorer_agreement" else {}
-        out = fn(frame, AnalysisContext(n_boot=20, params=params, footer="test"))
-        for table in out.tables.values():
-            assert isinstance(table, pl.DataFrame)
-        for spec, table in out.figures:
-            assert spec.kind in DRAWERS and spec.footer.startswith("test"), (name, spec)
-            assert isinstance(table, pl.DataFrame)
+        result = fn(frame, AnalysisContext(n_boot=20, params=params or AnalysisParams(), footer="test"))
+        assert all(spec.footer.startswith("test") for spec, _ in result.figures if spec.kind != "thread")
+        out[name] = (sorted(result.tables), sorted(spec.name for spec, _ in result.figures), result.skipped)
+    return out
+
+
+def test_every_analysis_applies_to_ordinary_threads() -> None:
+    out = _run_all(random_threads(12, seed=4), PAIR)
+    assert {name: skipped for name, (_, _, skipped) in out.items() if skipped} == {}
+    assert out["removal_context"][0] == ["removal_by_parent", "removal_calm_down", "removal_context",
+                                         "removal_matched", "removal_tests"]
+    assert out["scorer_agreement"][0] == ["scorer_agreement"]  # no further scorers: no empty status table
+
+
+def test_flat_untimed_thread_skips_with_reasons() -> None:
+    """One flat thread, no timestamps, the one removed comment without text: the removal comparisons, the
+    reply-based analyses and removal prediction cannot apply; the kept side of removed-vs-kept can."""
+    out = _run_all(_flat_untimed())
+    tables, figures, skipped = out["removal_context"]
+    assert (tables, figures) == (["removal_context"], [])
+    assert skipped.split("; ") == [
+        "removal_tests not written: no comparison has scored comments on both sides (0 of the 1 removed "
+        "comments have a score)",
+        "removal_matched not written: no (thread, reply depth) stratum holds both a scored removed and a scored "
+        "kept comment",
+        "removal_by_parent not written: no comment's parent is in the data (flat threads, or top-level comments "
+        "whose post is missing)",
+        "removal_calm_down not written: no removed comment has a timestamp (created_at)",
+    ]
+    assert out["removal_prediction"] == ([], [], "needs scored removed and kept comments; found 0 removed and "
+                                                 "4 kept")
+    assert out["escalation"][2].startswith("no reply whose parent comment is in the data with a score")
+    assert out["scorer_agreement"][2] == "fewer than two score columns to compare (toxicity)"
+    assert {name for name, (_, _, skipped) in out.items() if skipped} == {
+        "removal_context", "removal_prediction", "escalation", "scorer_agreement"}
+
+
+def test_unscored_frame_skips_what_needs_scores() -> None:
+    out = _run_all(_unscored())
+    written = {name for name, (tables, figures, _) in out.items() if tables or figures}
+    assert written == {"thread_summary", "thread_view", "thread_tree"}  # structure only
+    assert out["removal_context"][2] == "no comment in the data is removed by a moderator"
+    assert out["score_distribution"][2] == "no scored comment"
+    assert out["scorer_validation"][2] == "no scored comment with a 'toxic' label"
+
+
+def test_missing_truth_column_is_a_skip() -> None:
+    result = ANALYSES["scorer_validation"](random_threads(3, truth=False), AnalysisContext(n_boot=10))
+    assert (result.tables, result.figures) == ({}, [])
+    assert result.skipped.startswith("no truth column 'toxic' in the data")
+
+
+def test_demo_run_records_skips_in_the_manifest_and_writes_no_empty_file(tmp_path: Path) -> None:
+    settings = compose_run("scorer=profanity", "analysis.n_boot=50", "plot.formats=[png]", "plot.dpi=40")
+    manifest = run_experiment(settings, tmp_path)
+    assert list(manifest["skipped"]) == ["removal_context"]
+    assert "removal_calm_down not written: no removed comment has a timestamp" in manifest["skipped"]["removal_context"]
+    assert json.loads((tmp_path / "manifest.json").read_text())["skipped"] == manifest["skipped"]
+    assert sorted(p.stem for p in (tmp_path / "tables").glob("*.csv")) == [
+        "depth_profile", "removal_context", "score_distribution", "toxicity_by_position", "toxicity_by_thread_size"]
+    assert not list((tmp_path / "figures").glob("removal*"))
 
 
 def write_all_tables(out_dir: Path, seed: int = 7) -> None:
     """Every analysis on the same synthetic frame, every table written as CSV, Markdown and LaTeX."""
     frame = random_threads(25, seed=11)
-    for name, fn in ANALYSES.items():
-        params = {"columns": ["toxicity", "other"]} if name == "scorer_agreement" else {}
-        out = fn(frame, AnalysisContext(n_boot=60, seed=seed, params=params, footer="f"))
+    for fn in ANALYSES.values():
+        out = fn(frame, AnalysisContext(n_boot=60, seed=seed, params=PAIR, footer="f"))
         for table_name, table in out.tables.items():
             write_table(table, out_dir, table_name)
         for spec, table in out.figures:
@@ -80,7 +158,8 @@ def test_same_config_data_and_seed_give_byte_identical_tables(tmp_path: Path) ->
     code = (f"import sys; sys.path.insert(0, {str(Path(__file__).parent)!r}); "
             f"from test_analysis_registry import write_all_tables; from pathlib import Path; "
             f"write_all_tables(Path({str(other_process)!r}))")
-    env = {"PYTHONHASHSEED": "12345", "PATH": "/usr/bin:/bin", "MPLBACKEND": "Agg"}
+    blas = {k: v for k, v in os.environ.items() if k.startswith("OPENBLAS")}  # same BLAS kernels, same sums
+    env = {**blas, "PYTHONHASHSEED": "12345", "PATH": "/usr/bin:/bin", "MPLBACKEND": "Agg", "PYTHONPATH": str(REPO)}
     subprocess.run([sys.executable, "-c", code], check=True, env=env, cwd=REPO, timeout=300)
     write_all_tables(other_seed, seed=8)
     a = _bytes(first)

@@ -59,7 +59,10 @@ def test_matched_context_by_hand(threads) -> None:
     assert (r["n_removed"], r["n_kept"], r["difference"]) == (1, 1, pytest.approx(0.4))
     # 3 x 2 equally likely within-stratum assignments; |T*| >= 0.65 only for the observed one: p ~ 1/6
     assert s["p_value"] == pytest.approx(1 / 6, abs=0.05)
-    assert s["cohen_d"] > 0 and "permutation" in s["p_method"]
+    # Cohen's d of self over the matched rows: removed (0.8, 0.9) vs kept (0.2, 0.4, 0.1); variances 0.005 and
+    # 0.07/3, pooled (1 * 0.005 + 2 * 0.07/3) / 3 = 0.155/9; d = (0.85 - 0.7/3) / sqrt(0.155/9) = 4.699
+    assert s["cohen_d"] == pytest.approx((0.85 - 0.7 / 3) / math.sqrt(0.155 / 9))
+    assert "permutation" in s["p_method"]
 
 
 def test_flat_threads_have_no_parent_context() -> None:
@@ -123,7 +126,7 @@ def test_removal_context_first_cut_still_works(threads) -> None:
     assert removed_vs_kept["roc_auc"] == pytest.approx(1.0)
 
 
-def test_matched_bootstrap_fast_path_equals_the_replicate_loop() -> None:
+def test_matched_bootstrap_fast_path_equals_the_replicate_loop(monkeypatch: pytest.MonkeyPatch) -> None:
     """The one-product bootstrap of the matched difference gives the very numbers of the per-replicate loop."""
     import numpy as np
 
@@ -138,10 +141,6 @@ def test_matched_bootstrap_fast_path_equals_the_replicate_loop() -> None:
         return cluster_bootstrap(lambda w: removal._matched_difference(values, rem, strata, k, w), threads,
                                  n_boot=n_boot, seed=seed)
 
-    original = removal._matched_bootstrap
-    removal._matched_bootstrap = loop
-    try:
-        slow = removal.matched_context(frame, n_boot=200)
-    finally:
-        removal._matched_bootstrap = original
+    monkeypatch.setattr(removal, "_matched_bootstrap", loop)
+    slow = removal.matched_context(frame, n_boot=200)
     assert np.allclose(fast.select("low", "high").to_numpy(), slow.select("low", "high").to_numpy(), equal_nan=True)

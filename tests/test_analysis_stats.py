@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy.stats import spearmanr
-from sklearn.metrics import average_precision_score, roc_auc_score
+from sklearn.metrics import average_precision_score, precision_recall_curve, roc_auc_score, roc_curve
 
 from toolkit.analysis.stats import (
     COMMENT_BOOTSTRAP,
@@ -135,8 +135,12 @@ def test_one_pass_summary_equals_the_separate_statistics() -> None:
     ranked, grid = RankedScores(y, s), np.linspace(0, 1, 11)
     out = ranked.summary(w, grid)
     assert out[0] == pytest.approx(ranked.auc(w)) and out[1] == pytest.approx(ranked.average_precision(w))
-    assert out[2:13] == pytest.approx(ranked.roc_on_grid(w, grid))
-    assert out[13:] == pytest.approx(ranked.pr_on_grid(w, grid))
+    fpr, tpr, _ = roc_curve(y, s, sample_weight=w, drop_intermediate=False)
+    assert out[2:13] == pytest.approx(np.interp(grid, fpr, tpr))  # TPR at each FPR, linear between points
+    precision, recall, _ = precision_recall_curve(y, s, sample_weight=w)
+    precision, recall = precision[:-1], recall[:-1]  # leave out sklearn's closing (recall 0, precision 1)
+    best = [max(precision[recall >= r], default=0.0) for r in grid]  # interpolated precision
+    assert out[13:] == pytest.approx(best)
 
 
 def test_results_do_not_depend_on_the_weight_block_size(monkeypatch: pytest.MonkeyPatch) -> None:

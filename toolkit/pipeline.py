@@ -14,11 +14,13 @@ from typing import Any
 
 import polars as pl
 
+from toolkit.analysis.agreement import sample_comments
 from toolkit.analysis.registry import ANALYSES, AnalysisContext
+from toolkit.errors import ConfigError
 from toolkit.io import load_source
 from toolkit.plots.figures import save_figure
 from toolkit.report import git_commit, package_versions, sha256_file, write_json, write_table
-from toolkit.settings import RunSettings
+from toolkit.settings import AnalysisSettings, PlotSettings, RunSettings, ScorerSettings
 from toolkit.threads import build_tree
 
 log = logging.getLogger(__name__)
@@ -88,10 +90,9 @@ def run_experiment(settings: RunSettings, run_dir: str | Path, resolved_config: 
 
     unknown = sorted(set(settings.analysis.run) - set(ANALYSES))
     if unknown:
-        raise ValueError(f"analysis.run: unknown analyses {unknown}; known: {sorted(ANALYSES)}")
+        raise ConfigError("analysis.run", f"unknown analyses {unknown}; known: {', '.join(sorted(ANALYSES))}")
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
-    tables_dir, figures_dir = run_dir / "tables", run_dir / "figures"
     timer = Timer()
     started = time.time()
 
@@ -123,25 +124,14 @@ def run_experiment(settings: RunSettings, run_dir: str | Path, resolved_config: 
         return _shard_manifest(settings, run_dir, resolved_config, loaded, data_path, report, timer, started)
     frame.write_parquet(run_dir / "comments.parquet")
 
-    a, p = settings.analysis, settings.plot
+    a = settings.analysis
     if a.label not in frame.columns:
-        raise ValueError(f"analysis.label: {a.label!r} is not a score of scorer {report.scorer!r} "
-                         f"(it gives {report.labels})")
+        raise ConfigError("analysis.label", f"{a.label!r} is not a score of scorer {report.scorer!r} "
+                          f"(it gives {', '.join(report.labels)}); pick one of those")
     n_scored = int(frame.filter(~pl.col("is_post"))[a.label].is_not_null().sum())
     footer = f"Scorer: {report.caption()} · label: {a.label} · n = {n_scored} scored comments · {settings.experiment}"
-    fig_options = {"style": p.style, "width": p.width, "formats": tuple(p.formats), "dpi": p.dpi}
-    outputs: list[Path] = []
     with timer.stage("analyses"):
-        for name in a.run:
-            ctx = AnalysisContext(label=a.label, threshold=a.threshold, n_boot=a.n_boot, seed=a.seed,
-                                  footer=footer, params=dict(a.params.get(name, {})),
-                                  labels=list(report.labels), cache_dir=sc.cache_dir)
-            result = ANALYSES[name](frame, ctx)
-            for table_name, table in result.tables.items():
-                outputs += write_table(table, tables_dir, table_name)
-            for spec, table in result.figures:
-                outputs += save_figure(table, spec, figures_dir, **fig_options)
-
+        outputs, skipped = run_analyses(frame, a, settings.plot, run_dir, footer, list(report.labels), sc)
     counts = {
         "rows_in": loaded.rows_in,
         "rows_kept": frame.height,
@@ -168,8 +158,107 @@ def run_experiment(settings: RunSettings, run_dir: str | Path, resolved_config: 
         "stage_seconds": timer.seconds,
         "wall_seconds": round(time.time() - started, 3),
         "outputs": sorted(str(o.relative_to(run_dir)) for o in outputs) + ["comments.parquet", "rejects.csv"],
+        "skipped": skipped,
     }
     write_json(run_dir / "manifest.json", manifest)
     log.info("run directory: %s (scorer %s, %d cache hits, %d misses)", run_dir, report.scorer,
              report.cache_hits, report.cache_misses)
     return manifest
+
+
+def run_analyses(frame: pl.DataFrame, a: AnalysisSettings, plot: PlotSettings, run_dir: Path, footer: str,
+                 labels: list[str], scorer: ScorerSettings) -> tuple[list[Path], dict[str, str]]:
+    """Run ``a.run`` on the scored frame; write their tables (``tables/``) and figures (``figures/``).
+
+    Returns the paths written and ``{analysis: reason}`` for every analysis (or part of one) left out
+    because it cannot apply to the data; each such reason is logged in one line.
+    """
+    fig_options = {"style": plot.style, "width": plot.width, "formats": tuple(plot.formats), "dpi": plot.dpi}
+    status: list[dict[str, Any]] = []
+    if "scorer_agreement" in a.run and a.params.scorer_agreement.scorers:
+        frame, status = _with_further_scores(frame, a, scorer.cache_dir)
+    outputs: list[Path] = []
+    skipped: dict[str, str] = {}
+    for name in a.run:
+        ctx = AnalysisContext(label=a.label, threshold=a.threshold, n_boot=a.n_boot, seed=a.seed, footer=footer,
+                              params=a.params, labels=labels, scorers=status)
+        result = ANALYSES[name](frame, ctx)
+        if result.skipped:
+            log.info("%s skipped: %s", name, result.skipped)
+            skipped[name] = result.skipped
+        for table_name, table in result.tables.items():
+            outputs += write_table(table, run_dir / "tables", table_name)
+        for spec, table in result.figures:
+            outputs += save_figure(table, spec, run_dir / "figures", **fig_options)
+    return outputs, skipped
+
+
+def _score(frame: pl.DataFrame, sc: ScorerSettings) -> Any:
+    """``score_frame`` with a ScorerSettings whole."""
+    # MERGE: becomes `score_frame(frame, sc)` once score_frame takes a ScorerSettings.
+    from toolkit.scoring import score_frame
+
+    options = {k: v for k, v in asdict(sc).items() if k != "name"}
+    return score_frame(frame, sc.name, **{**options, "columns": options["columns"] or None})
+
+
+def _with_further_scores(frame: pl.DataFrame, a: AnalysisSettings,
+                         cache_dir: str | None) -> tuple[pl.DataFrame, list[dict[str, Any]]]:
+    """The frame with the scores of scorer_agreement's further scorers on the comments it samples, named
+    ``<scorer>[:<model>].<label>``, and one status row per scorer. A scorer that cannot run here (no weights
+    offline) is reported in its row, not fatal; one that gives the run's own scores is not repeated."""
+    o = a.params.scorer_agreement
+    frame = frame.with_row_index("_frame_row")
+    rows = sample_comments(frame, o.max_comments, a.seed)  # the analysis draws the same sample
+    scored_rows = rows.select("_frame_row")
+    status = []
+    for entry in o.scorers:
+        spec = {"name": entry} if isinstance(entry, str) else dict(entry)
+        try:
+            sc = ScorerSettings(**spec, cache_dir=cache_dir)
+        except TypeError as err:
+            raise ConfigError("analysis.params.scorer_agreement.scorers",
+                              f"{entry!r}: {err}; give a scorer name or {{name: ..., model: ...}}") from err
+        prefix = sc.name if sc.name == "profanity" else f"{sc.name}:{sc.model}"
+        try:
+            scored = _score(rows.select("text"), sc)
+        except Exception as err:  # noqa: BLE001 - any failure to load a scorer is reported, not fatal
+            log.warning("scorer_agreement: scorer %s skipped: %s", prefix, err)
+            status.append({"scorer": prefix, "used": False, "columns": "", "note": str(err).splitlines()[0][:300]})
+            continue
+        report = scored.report
+        prefix = f"{report.scorer}" + (f":{report.identity.get('model')}" if report.scorer != "profanity" else "")
+        same = [lab for lab in report.labels if lab in rows.columns and scored.frame[lab].equals(rows[lab])]
+        if same and len(same) == len(report.labels):
+            status.append({"scorer": prefix, "used": False, "columns": "",
+                           "note": f"same scores as the run's scorer ({', '.join(same)}): not repeated"})
+            continue
+        cols = {lab: f"{prefix}.{lab}" for lab in report.labels}
+        scored_rows = scored_rows.with_columns(scored.frame.select([pl.col(k).alias(v) for k, v in cols.items()]))
+        status.append({"scorer": prefix, "used": True, "columns": ", ".join(cols.values()),
+                       "note": report.fallback_reason or ""})
+    frame = frame.join(scored_rows, on="_frame_row", how="left", maintain_order="left").drop("_frame_row")
+    return frame, status
+
+
+def run_summary(manifest: dict[str, Any], run_dir: str | Path) -> str:
+    """What the CLI prints at the end of a run: counts and scorer, the figures written, what was skipped
+    and why, and the run directory.
+
+    >>> print(run_summary({"experiment": "demo", "counts": {"rows_kept": 13, "rows_rejected": 0},
+    ...     "scorer": {"scorer": "profanity", "cache_hits": 0, "cache_misses": 10, "model_loaded": True},
+    ...     "outputs": ["figures/hist.csv", "figures/hist.json", "figures/hist.png", "tables/hist.csv"],
+    ...     "skipped": {"escalation": "no reply pairs"}}, "out/demo"))
+    demo: 13 rows kept, 0 rejected; scorer profanity (0 cache hits, 10 misses, model loaded: True)
+    figures written (1): hist
+    skipped: escalation: no reply pairs
+    run directory: out/demo
+    """
+    counts, sc = manifest["counts"], manifest["scorer"]
+    figures = sorted(Path(o).stem for o in manifest["outputs"] if o.startswith("figures/") and o.endswith(".json"))
+    lines = [f"{manifest['experiment']}: {counts['rows_kept']} rows kept, {counts['rows_rejected']} rejected; "
+             f"scorer {sc['scorer']} ({sc['cache_hits']} cache hits, {sc['cache_misses']} misses, "
+             f"model loaded: {sc['model_loaded']})",
+             f"figures written ({len(figures)}): {', '.join(figures) or 'none'}"]
+    lines += [f"skipped: {name}: {reason}" for name, reason in manifest.get("skipped", {}).items()]
+    return "\n".join([*lines, f"run directory: {run_dir}"])

@@ -54,9 +54,122 @@ class ScorerSettings:
     use_cache: bool = True
 
 
+PARENT_BINS = (0.0, 0.2, 0.4, 0.6, 0.8, 1.0)  # parent-toxicity bins of removal_context and escalation
+
+
+@dataclass
+class DepthProfileOptions:
+    """``depth_bins``: null = one row per depth, e.g. [1, 2, 3, 5] -> 1, 2, 3-4, 5+; ``position_bins``:
+    equal-width bins of relative position; ``size_edges``: thread-size bin starts (null: 1, 2, 5, 10, ...)."""
+
+    depth_bins: list[int] | None = None
+    position_bins: int = 10
+    size_edges: list[int] | None = None
+
+
+@dataclass
+class RemovalContextOptions:
+    """``include_post_parent``: replies to the post have a parent (its title+body score); ``calm_window``:
+    comments before/after each removal (in time); ``calm_scope``: thread | root (the top-level sub-thread)."""
+
+    parent_bins: tuple[float, ...] = PARENT_BINS
+    include_post_parent: bool = True
+    calm_window: int = 10
+    calm_scope: str = "thread"
+
+
+@dataclass
+class RemovalPredictionOptions:
+    """``labels``: score columns for ROC/PR AUC (null: every label of the scorer); depth and the platform
+    score join the logistic regression where present; odds ratios per +``label_unit`` of the score."""
+
+    labels: list[str] | None = None
+    include_depth: bool = True
+    include_score: bool = True
+    score_transform: str = "signed_log1p"
+    label_unit: float = 0.1
+    curve_grid: int = 101
+
+
+@dataclass
+class EscalationOptions:
+    """Parent->reply pairs; replies to the post count only with ``include_post_parent``."""
+
+    include_post_parent: bool = False
+    parent_bins: tuple[float, ...] = PARENT_BINS
+
+
+@dataclass
+class ThreadLengthOptions:
+    """Avalle et al., Nature 628 (2024): toxic = score >= 0.6, 21 log bins, the last widened to hold
+    ``min_threads_last_bin`` threads; ``position_bins`` along the threads of the last bin."""
+
+    threshold: float = 0.6
+    n_bins: int = 21
+    min_threads_last_bin: int = 50
+    min_comments: int = 1
+    position_bins: int = 10
+
+
+@dataclass
+class ScorerAgreementOptions:
+    """``scorers``: further scorers, names or {name, model} (e.g. [profanity, {name: detoxify, model:
+    unbiased}]); ``columns``: null = the scorer's labels + theirs; a seeded sample of ``max_comments``."""
+
+    columns: list[str] | None = None
+    scorers: list[Any] = field(default_factory=list)
+    thresholds: dict[str, float] = field(default_factory=dict)
+    max_comments: int | None = 2000
+
+
+@dataclass
+class ScorerValidationOptions:
+    """``truth``: boolean column of human labels; ``labels``: null = every label of the scorer."""
+
+    truth: str = "toxic"
+    labels: list[str] | None = None
+    calibration_bins: int = 10
+    curve_grid: int = 101
+
+
+@dataclass
+class ScoreDistributionOptions:
+    bins: int = 20
+
+
+@dataclass
+class ThreadViewOptions:
+    thread_id: str | None = None  # null: the largest thread
+
+
+@dataclass
+class ThreadTreeOptions:
+    """``thread_id``: null = picked by ``pick`` (largest | most_removed); at most ``max_nodes`` drawn."""
+
+    thread_id: str | None = None
+    pick: str = "largest"
+    max_nodes: int = 3000
+
+
+@dataclass
+class AnalysisParams:
+    """Each analysis' options (``analysis.params.<name>.<option>``): a misspelt one fails at compose time."""
+
+    depth_profile: DepthProfileOptions = field(default_factory=DepthProfileOptions)
+    removal_context: RemovalContextOptions = field(default_factory=RemovalContextOptions)
+    removal_prediction: RemovalPredictionOptions = field(default_factory=RemovalPredictionOptions)
+    escalation: EscalationOptions = field(default_factory=EscalationOptions)
+    thread_length: ThreadLengthOptions = field(default_factory=ThreadLengthOptions)
+    scorer_agreement: ScorerAgreementOptions = field(default_factory=ScorerAgreementOptions)
+    scorer_validation: ScorerValidationOptions = field(default_factory=ScorerValidationOptions)
+    score_distribution: ScoreDistributionOptions = field(default_factory=ScoreDistributionOptions)
+    thread_view: ThreadViewOptions = field(default_factory=ThreadViewOptions)
+    thread_tree: ThreadTreeOptions = field(default_factory=ThreadTreeOptions)
+
+
 @dataclass
 class AnalysisSettings:
-    """Which analyses run, on which score column, with which statistical settings."""
+    """Which analyses run, on which score column, with which statistical settings and options."""
 
     run: list[str] = field(
         default_factory=lambda: ["depth_profile", "removal_context", "score_distribution", "thread_view"]
@@ -65,8 +178,7 @@ class AnalysisSettings:
     threshold: float = 0.5
     n_boot: int = 1000
     seed: int = 0
-    # per-analysis options, e.g. {depth_profile: {depth_bins: [1, 2, 4]}, thread_view: {thread_id: abc}}
-    params: dict[str, dict[str, Any]] = field(default_factory=dict)
+    params: AnalysisParams = field(default_factory=AnalysisParams)
 
 
 @dataclass

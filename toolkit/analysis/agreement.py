@@ -33,6 +33,20 @@ def _agreement(sums: np.ndarray) -> np.ndarray:
     return np.stack([po, kappa], axis=-1)
 
 
+def sample_comments(frame: pl.DataFrame, max_comments: int | None, seed: int) -> pl.DataFrame:
+    """The comments with text, or a seeded random sample of ``max_comments`` of them kept in data order:
+    agreement needs hundreds of comments, not all of them (further scorers then score only the sample).
+
+    >>> from toolkit.analysis.synthetic import random_threads
+    >>> sample_comments(random_threads(5, seed=1), 10, seed=0).height
+    10
+    """
+    rows = comments_only(frame).filter(pl.col("text").is_not_null())
+    if not max_comments or rows.height <= max_comments:
+        return rows
+    return rows.with_row_index("_row").sample(max_comments, seed=seed).sort("_row").drop("_row")
+
+
 def scorer_agreement(
     frame: pl.DataFrame,
     columns: Sequence[str],

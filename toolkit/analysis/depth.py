@@ -9,6 +9,7 @@ import numpy as np
 import polars as pl
 
 from toolkit.analysis.common import assign_bins, binned_profile, edge_labels, with_thread_position
+from toolkit.settings import DepthProfileOptions
 
 
 def depth_bin_expr(depth_bins: Sequence[int] | None) -> pl.Expr:
@@ -51,7 +52,7 @@ def position_profile(
     *,
     label: str = "toxicity",
     threshold: float = 0.5,
-    n_bins: int = 10,
+    n_bins: int = DepthProfileOptions.position_bins,
     n_boot: int = 1000,
     seed: int = 0,
 ) -> pl.DataFrame:

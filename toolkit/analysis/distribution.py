@@ -5,8 +5,11 @@ from __future__ import annotations
 import numpy as np
 import polars as pl
 
+from toolkit.settings import ScoreDistributionOptions, ThreadTreeOptions
 
-def score_distribution(frame: pl.DataFrame, *, label: str = "toxicity", bins: int = 20) -> pl.DataFrame:
+
+def score_distribution(frame: pl.DataFrame, *, label: str = "toxicity",
+                       bins: int = ScoreDistributionOptions.bins) -> pl.DataFrame:
     """Counts of comments per score bin over [0, 1] (post and unscored rows left out)."""
     values = frame.filter(~pl.col("is_post"))[label].drop_nulls().to_numpy()
     edges = np.linspace(0.0, 1.0, bins + 1)
@@ -40,8 +43,8 @@ def thread_tree_table(
     *,
     label: str = "toxicity",
     thread_id: str | None = None,
-    pick: str = "largest",
-    max_nodes: int = 3000,
+    pick: str = ThreadTreeOptions.pick,
+    max_nodes: int = ThreadTreeOptions.max_nodes,
 ) -> tuple[pl.DataFrame, str]:
     """The rows a thread-tree figure draws, and a caption note.
 

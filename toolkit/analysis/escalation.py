@@ -9,15 +9,16 @@ import polars as pl
 
 from toolkit.analysis.common import assign_bins, binned_profile, comments_only, edge_labels, with_parent_score
 from toolkit.analysis.stats import BootResult, RankPairs, cluster_bootstrap, replicate_sums, summarize
+from toolkit.settings import PARENT_BINS, EscalationOptions
 
 ESCALATION_SCHEMA = {
     "measure": pl.String, "estimate": pl.Float64, "low": pl.Float64, "high": pl.Float64, "p_value": pl.Float64,
     "n": pl.Int64, "n_threads": pl.Int64, "ci_method": pl.String, "note": pl.String,
 }
-DEFAULT_PARENT_BINS = (0.0, 0.2, 0.4, 0.6, 0.8, 1.0)
 
 
-def reply_pairs(frame: pl.DataFrame, *, label: str = "toxicity", include_post_parent: bool = False) -> pl.DataFrame:
+def reply_pairs(frame: pl.DataFrame, *, label: str = "toxicity",
+                include_post_parent: bool = EscalationOptions.include_post_parent) -> pl.DataFrame:
     """One row per reply whose parent is in the data, both scored: ``thread_id, parent_score, reply_score``."""
     rows = comments_only(with_parent_score(frame, label)).filter(
         (pl.col("structure") == "tree") & pl.col("parent_score").is_not_null() & pl.col(label).is_not_null()
@@ -33,7 +34,7 @@ def escalation(
     *,
     label: str = "toxicity",
     threshold: float = 0.5,
-    include_post_parent: bool = False,
+    include_post_parent: bool = EscalationOptions.include_post_parent,
     n_boot: int = 1000,
     seed: int = 0,
 ) -> pl.DataFrame:
@@ -86,8 +87,8 @@ def reply_by_parent_bin(
     *,
     label: str = "toxicity",
     threshold: float = 0.5,
-    bins: Sequence[float] = DEFAULT_PARENT_BINS,
-    include_post_parent: bool = False,
+    bins: Sequence[float] = PARENT_BINS,
+    include_post_parent: bool = EscalationOptions.include_post_parent,
     n_boot: int = 1000,
     seed: int = 0,
 ) -> pl.DataFrame:

@@ -21,6 +21,7 @@ from toolkit.analysis.stats import (
     permutation_draws,
     stratified_permutation_pvalue,
 )
+from toolkit.settings import RemovalPredictionOptions
 
 AUC_SCHEMA = {
     "label": pl.String, "n": pl.Int64, "n_positive": pl.Int64, "n_threads": pl.Int64, "base_rate": pl.Float64,
@@ -53,7 +54,7 @@ def classification_tables(
     truth: str = "removed",
     labels: Sequence[str] | None = None,
     curve_labels: Sequence[str] | None = None,
-    grid: int = 101,
+    grid: int = RemovalPredictionOptions.curve_grid,
     n_boot: int = 1000,
     seed: int = 0,
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
@@ -119,7 +120,7 @@ def classification_curves(
     *,
     truth: str = "removed",
     labels: Sequence[str] | None = None,
-    grid: int = 101,
+    grid: int = RemovalPredictionOptions.curve_grid,
     n_boot: int = 1000,
     seed: int = 0,
 ) -> pl.DataFrame:
@@ -169,10 +170,10 @@ def removal_logit(
     *,
     label: str = "toxicity",
     outcome: str = "removed",
-    include_depth: bool = True,
-    include_score: bool = True,
-    score_transform: str = "signed_log1p",
-    label_unit: float = 0.1,
+    include_depth: bool = RemovalPredictionOptions.include_depth,
+    include_score: bool = RemovalPredictionOptions.include_score,
+    score_transform: str = RemovalPredictionOptions.score_transform,
+    label_unit: float = RemovalPredictionOptions.label_unit,
     level: float = 0.95,
 ) -> pl.DataFrame:
     """Logistic regression ``removed ~ label + reply_depth (+ score)``, as odds ratios with Wald CIs from

@@ -1,21 +1,20 @@
-"""The analyses a run can name in ``analysis.run``: each turns the scored frame into tables and figures.
+"""The analyses a run can name in ``analysis.run``: each turns the scored frame into tables and figure specs.
 
-An analysis is a function ``(frame, ctx) -> AnalysisOutput``; register new ones with :func:`analysis`.
-The pure statistics live in the sibling modules and are usable from notebooks without this layer.
-Each analysis declares its options (``analysis.params.<name>`` in config) with their defaults in
-:data:`OPTIONS`; an unknown option is an error that names the known ones.
+An analysis is a function ``(frame, ctx) -> AnalysisOutput`` listed in :data:`ANALYSES`; its options are
+``ctx.params.<name>`` (typed, each default once in ``toolkit.settings``). The output is data: the pipeline
+writes the tables and ``toolkit.plots`` draws the specs. An analysis that cannot apply to the data says why
+in ``AnalysisOutput.skipped`` and leaves out every table that would be empty or all-NaN (and its figure).
 """
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 import polars as pl
 
-from toolkit.analysis.agreement import scorer_agreement
+from toolkit.analysis.agreement import sample_comments, scorer_agreement
 from toolkit.analysis.common import ci_methods, comments_only, score_columns
 from toolkit.analysis.depth import depth_profile, position_profile, thread_size_profile
 from toolkit.analysis.distribution import score_distribution, thread_tree_table, thread_view_table
@@ -32,23 +31,28 @@ from toolkit.analysis.removal import (
 from toolkit.analysis.summary import thread_summary
 from toolkit.analysis.thread_length import toxicity_by_relative_position, toxicity_by_thread_length
 from toolkit.analysis.validation import calibration_table, scorer_validation
-from toolkit.plots.figures import FigureSpec
+from toolkit.outputs import AnalysisOutput, FigureSpec
+from toolkit.settings import AnalysisParams
 
-log = logging.getLogger(__name__)
+SCORERS_SCHEMA = {"scorer": pl.String, "used": pl.Boolean, "columns": pl.String, "note": pl.String}
 
 
 @dataclass
 class AnalysisContext:
-    """What every analysis may use: the score column, threshold, bootstrap settings, caption footer."""
+    """What every analysis may use: the score column, threshold, bootstrap settings, caption footer, options.
+
+    ``scorers``: one status row per further scorer of scorer_agreement (``scorer, used, columns, note``);
+    the pipeline runs those scorers and adds their columns to the frame before the analysis sees it.
+    """
 
     label: str = "toxicity"
     threshold: float = 0.5
     n_boot: int = 1000
     seed: int = 0
     footer: str = ""
-    params: dict[str, Any] = field(default_factory=dict)  # this analysis' own options from config
+    params: AnalysisParams = field(default_factory=AnalysisParams)
     labels: list[str] = field(default_factory=list)  # every score column the run's scorer wrote
-    cache_dir: str | None = None  # score cache, for analyses that score with further scorers
+    scorers: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def boot(self) -> dict[str, int]:
@@ -63,54 +67,6 @@ class AnalysisContext:
         return " · ".join(p for p in (self.footer, *parts) if p)
 
 
-@dataclass
-class AnalysisOutput:
-    tables: dict[str, pl.DataFrame] = field(default_factory=dict)
-    figures: list[tuple[FigureSpec, pl.DataFrame]] = field(default_factory=list)
-
-
-AnalysisFn = Callable[[pl.DataFrame, AnalysisContext], AnalysisOutput]
-ANALYSES: dict[str, AnalysisFn] = {}
-PARENT_BINS = [0.0, 0.2, 0.4, 0.6, 0.8, 1.0]
-
-# Every analysis' options and their defaults; conf/analysis/default.yaml repeats them (a test checks).
-OPTIONS: dict[str, dict[str, Any]] = {
-    "depth_profile": {"depth_bins": None, "position_bins": 10, "size_edges": None},
-    "removal_context": {"parent_bins": PARENT_BINS, "include_post_parent": True, "calm_window": 10,
-                        "calm_scope": "thread"},
-    "removal_prediction": {"labels": None, "include_depth": True, "include_score": True,
-                           "score_transform": "signed_log1p", "label_unit": 0.1, "curve_grid": 101},
-    "escalation": {"include_post_parent": False, "parent_bins": PARENT_BINS},
-    "thread_summary": {},
-    "thread_length": {"threshold": 0.6, "n_bins": 21, "min_threads_last_bin": 50, "min_comments": 1,
-                      "position_bins": 10},
-    "scorer_agreement": {"columns": None, "scorers": [], "thresholds": {}, "max_comments": 2000},
-    "scorer_validation": {"truth": "toxic", "labels": None, "calibration_bins": 10, "curve_grid": 101},
-    "score_distribution": {"bins": 20},
-    "thread_view": {"thread_id": None},
-    "thread_tree": {"thread_id": None, "pick": "largest", "max_nodes": 3000},
-}
-
-
-def options(name: str, ctx: AnalysisContext) -> dict[str, Any]:
-    """This analysis' options: defaults overlaid with ``analysis.params.<name>``; unknown keys are errors."""
-    known = OPTIONS.get(name, {})
-    unknown = sorted(set(ctx.params) - set(known))
-    if unknown:
-        raise ValueError(f"analysis.params.{name}: unknown option(s) {unknown}; known: {sorted(known)}")
-    return {**known, **ctx.params}
-
-
-def analysis(name: str) -> Callable[[AnalysisFn], AnalysisFn]:
-    """Register an analysis under ``name``."""
-
-    def decorate(fn: AnalysisFn) -> AnalysisFn:
-        ANALYSES[name] = fn
-        return fn
-
-    return decorate
-
-
 def _shown(n: int, threads: int | None = None, what: str = "comments") -> str:
     """``shown: n = 1,234 comments in 56 threads`` for captions."""
     where = "" if threads is None else f" in {threads:,} thread{'' if threads == 1 else 's'}"
@@ -121,82 +77,113 @@ def _n_threads(frame: pl.DataFrame) -> int:
     return int(comments_only(frame)["thread_id"].n_unique())
 
 
-@analysis("depth_profile")
-def _depth_profile(frame: pl.DataFrame, ctx: AnalysisContext) -> AnalysisOutput:
-    o = options("depth_profile", ctx)
+def _applicable(tables: dict[str, pl.DataFrame], figures: list[tuple[FigureSpec, pl.DataFrame]],
+                empty: dict[str, str]) -> AnalysisOutput:
+    """The output less the tables named in ``empty`` (table -> why it would be empty or all-NaN) and the
+    figures drawn from them; ``skipped`` names what was left out and why."""
+    dropped = [tables[name] for name in empty]
+    kept = {name: t for name, t in tables.items() if name not in empty}
+    figures = [(spec, t) for spec, t in figures if not any(t is d for d in dropped)]
+    reasons = set(empty.values())
+    if not kept and not figures and len(reasons) == 1:
+        return AnalysisOutput(skipped=reasons.pop())
+    return AnalysisOutput(kept, figures, "; ".join(f"{name} not written: {why}" for name, why in empty.items()))
+
+
+def run_depth_profile(frame: pl.DataFrame, ctx: AnalysisContext) -> AnalysisOutput:
+    """Toxicity by reply depth, by relative position in the thread and by thread size."""
+    o = ctx.params.depth_profile
     common = {"label": ctx.label, "threshold": ctx.threshold, **ctx.boot}
-    depth = depth_profile(frame, depth_bins=o["depth_bins"], **common)
-    position = position_profile(frame, n_bins=int(o["position_bins"]), **common)
-    size = thread_size_profile(frame, size_edges=o["size_edges"], **common)
+    tables = {"depth_profile": depth_profile(frame, depth_bins=o.depth_bins, **common),
+              "toxicity_by_position": position_profile(frame, n_bins=o.position_bins, **common),
+              "toxicity_by_thread_size": thread_size_profile(frame, size_edges=o.size_edges, **common)}
     figures = []
-    for name, table, title, x, xlabel in (
-        ("depth_profile", depth, "Toxicity by reply depth", "depth_bin", "reply depth"),
-        ("toxicity_by_position", position, "Toxicity by position in the thread", "position_bin",
+    for name, title, x, xlabel in (
+        ("depth_profile", "Toxicity by reply depth", "depth_bin", "reply depth"),
+        ("toxicity_by_position", "Toxicity by position in the thread", "position_bin",
          "relative position (0 = first comment, 1 = last)"),
-        ("toxicity_by_thread_size", size, "Toxicity by thread size", "size_bin", "thread size (comments)"),
+        ("toxicity_by_thread_size", "Toxicity by thread size", "size_bin", "thread size (comments)"),
     ):
+        table = tables[name]
         n, threads = int(table["n"].sum()), _n_threads(frame)
         spec = FigureSpec(name, "profile", title, ctx.caption(_shown(n, threads), ctx.ci_note(ci_methods(table))),
                           {"label": ctx.label, "threshold": ctx.threshold, "x": x, "xlabel": xlabel})
         figures.append((spec, table))
-    return AnalysisOutput({"depth_profile": depth, "toxicity_by_position": position, "toxicity_by_thread_size": size},
-                          figures)
+    empty = {name: f"no scored comment{' with a known reply depth' if name == 'depth_profile' else ''}"
+             for name, table in tables.items() if table["n"].sum() == 0}
+    return _applicable(tables, figures, empty)
 
 
-@analysis("removal_context")
-def _removal_context(frame: pl.DataFrame, ctx: AnalysisContext) -> AnalysisOutput:
-    o = options("removal_context", ctx)
+def run_removal_context(frame: pl.DataFrame, ctx: AnalysisContext) -> AnalysisOutput:
+    """Removed vs kept comments and their context; removal rate by parent toxicity; calm-down after removals."""
+    o = ctx.params.removal_context
+    removed = comments_only(frame).filter(pl.col("removed").fill_null(False))
+    if removed.height == 0:
+        return AnalysisOutput(skipped="no comment in the data is removed by a moderator")
     groups, tests = removal_context(frame, label=ctx.label, **ctx.boot)
     matched = matched_context(frame, label=ctx.label, **ctx.boot)
-    by_parent = removal_by_parent(frame, label=ctx.label, bins=o["parent_bins"],
-                                  include_post_parent=bool(o["include_post_parent"]), **ctx.boot)
+    by_parent = removal_by_parent(frame, label=ctx.label, bins=o.parent_bins,
+                                  include_post_parent=o.include_post_parent, **ctx.boot)
     parent_test = removal_parent_test(frame, label=ctx.label, threshold=ctx.threshold,
-                                      include_post_parent=bool(o["include_post_parent"]), **ctx.boot)
-    calm, calm_test = calm_down(frame, label=ctx.label, window=int(o["calm_window"]), scope=str(o["calm_scope"]),
-                                **ctx.boot)
+                                      include_post_parent=o.include_post_parent, **ctx.boot)
+    calm, calm_test = calm_down(frame, label=ctx.label, window=o.calm_window, scope=o.calm_scope, **ctx.boot)
     tests = pl.concat([tests, pl.DataFrame([parent_test, calm_test], schema=TEST_SCHEMA)])
     lab = {"label": ctx.label}
     figures = []
-    n_removed = int(comments_only(frame)["removed"].fill_null(False).sum())
-    if n_removed == 0:  # nothing to compare: the tables say n = 0, no empty figures
-        log.info("removal_context: no removed comments in the data; tables only")
-        return AnalysisOutput({"removal_context": groups, "removal_tests": tests, "removal_matched": matched,
-                               "removal_by_parent": by_parent, "removal_calm_down": calm}, figures)
     if groups.group_by("comparison").agg(pl.col("n").min()).filter(pl.col("n") > 0).height:
         figures.append((FigureSpec("removal_context", "group_means", "Removed vs kept",
                                    ctx.caption(ctx.ci_note(ci_methods(groups))), lab), groups))
-    if matched["n_removed"].sum() > 0:
-        figures.append((FigureSpec(
-            "removal_matched", "matched_context", "Removed vs matched kept comments",
-            ctx.caption("matched: same thread and reply depth; difference averaged over (thread, depth) strata",
-                        ctx.ci_note(ci_methods(matched)), "p: permutation of the removed flag within strata"),
-            lab), matched))
-    if by_parent["n"].sum() > 0:
-        figures.append((FigureSpec(
-            "removal_by_parent", "rate_bars", "Removal rate by parent toxicity",
-            ctx.caption(_shown(int(by_parent["n"].sum()), None, "replies"), ctx.ci_note(ci_methods(by_parent))),
-            {**lab, "x": "parent_bin", "y": "removal_rate", "low": "rate_low", "high": "rate_high",
-             "xlabel": f"parent {ctx.label}", "ylabel": "share of replies removed"}), by_parent))
+    figures.append((FigureSpec(
+        "removal_matched", "matched_context", "Removed vs matched kept comments",
+        ctx.caption("matched: same thread and reply depth; difference averaged over (thread, depth) strata",
+                    ctx.ci_note(ci_methods(matched)), "p: permutation of the removed flag within strata"),
+        lab), matched))
+    figures.append((FigureSpec(
+        "removal_by_parent", "rate_bars", "Removal rate by parent toxicity",
+        ctx.caption(_shown(int(by_parent["n"].sum()), None, "replies"), ctx.ci_note(ci_methods(by_parent))),
+        {**lab, "x": "parent_bin", "y": "removal_rate", "low": "rate_low", "high": "rate_high",
+         "xlabel": f"parent {ctx.label}", "ylabel": "share of replies removed"}), by_parent))
     if calm["n_events"].min() > 0:
         figures.append((FigureSpec(
             "removal_calm_down", "calm_down", "Calm-down after removals",
-            ctx.caption(f"window: {o['calm_window']} comments before/after in time ({o['calm_scope']})",
+            ctx.caption(f"window: {o.calm_window} comments before/after in time ({o.calm_scope})",
                         ctx.ci_note(ci_methods(calm))), lab), calm))
-    return AnalysisOutput({"removal_context": groups, "removal_tests": tests, "removal_matched": matched,
-                           "removal_by_parent": by_parent, "removal_calm_down": calm}, figures)
+    tables = {"removal_context": groups, "removal_tests": tests, "removal_matched": matched,
+              "removal_by_parent": by_parent, "removal_calm_down": calm}
+    n_scored = removed.filter(pl.col(ctx.label).is_not_null() & pl.col(ctx.label).is_not_nan()).height
+    timed = removed["created_at"].is_not_null().any()
+    why = {
+        "removal_context": (groups["n"].sum() == 0, "no scored comment"),
+        "removal_tests": (not (tests["n_removed_side"] * tests["n_kept_side"]).gt(0).any(),
+                          f"no comparison has scored comments on both sides ({n_scored} of the {removed.height} "
+                          "removed comments have a score)"),
+        "removal_matched": (matched["n_removed"].sum() == 0,
+                            "no (thread, reply depth) stratum holds both a scored removed and a scored kept comment"),
+        "removal_by_parent": (by_parent["n"].sum() == 0,
+                              "no comment's parent is in the data (flat threads, or top-level comments whose post "
+                              "is missing)"),
+        "removal_calm_down": (calm["n_events"].sum() == 0,
+                              f"no scored comments within {o.calm_window} before and after a comment in time"
+                              if timed else "no removed comment has a timestamp (created_at)"),
+    }
+    return _applicable(tables, figures, {name: reason for name, (empty, reason) in why.items() if empty})
 
 
-@analysis("removal_prediction")
-def _removal_prediction(frame: pl.DataFrame, ctx: AnalysisContext) -> AnalysisOutput:
-    o = options("removal_prediction", ctx)
-    labels = score_columns(frame, o["labels"] or ctx.labels or None)
+def run_removal_prediction(frame: pl.DataFrame, ctx: AnalysisContext) -> AnalysisOutput:
+    """Score columns as predictors of removal (ROC/PR AUC) and the logistic regression removed ~ score."""
+    o = ctx.params.removal_prediction
+    labels = score_columns(frame, o.labels or ctx.labels or None)
     aucs, curves = classification_tables(frame, truth="removed", labels=labels, curve_labels=[ctx.label],
-                                         grid=int(o["curve_grid"]), **ctx.boot)
-    logit = removal_logit(frame, label=ctx.label, include_depth=bool(o["include_depth"]),
-                          include_score=bool(o["include_score"]), score_transform=str(o["score_transform"]),
-                          label_unit=float(o["label_unit"]))
-    n = int(aucs["n"].max()) if aucs.height else 0
-    shown = _shown(n, int(aucs["n_threads"].max()) if aucs.height else 0)
+                                         grid=o.curve_grid, **ctx.boot)
+    n_removed = int(aucs["n_positive"].max() or 0) if aucs.height else 0
+    n = int(aucs["n"].max() or 0) if aucs.height else 0
+    if n_removed == 0 or n_removed == n:
+        return AnalysisOutput(skipped=f"needs scored removed and kept comments; found {n_removed} removed and "
+                                      f"{n - n_removed} kept")
+    logit = removal_logit(frame, label=ctx.label, include_depth=o.include_depth, include_score=o.include_score,
+                          score_transform=o.score_transform, label_unit=o.label_unit)
+    shown = _shown(n, int(aucs["n_threads"].max()))
+    se_types = logit["se_type"].drop_nulls()
     figures = [
         (FigureSpec("removal_auc", "auc_forest", "Toxicity as a predictor of removal",
                     ctx.caption(shown, ctx.ci_note(ci_methods(aucs))), {"label": ctx.label}), aucs),
@@ -204,7 +191,7 @@ def _removal_prediction(frame: pl.DataFrame, ctx: AnalysisContext) -> AnalysisOu
                     ctx.caption(ctx.ci_note(ci_methods(aucs)) + " (bands)"),
                     {"label": ctx.label, "truth": "removed", "min_width": "double"}), curves),
         (FigureSpec("removal_odds_ratios", "odds_ratios", _formula(logit),
-                    ctx.caption(shown, f"Wald CIs, SEs {logit['se_type'].drop_nulls()[0] if logit['se_type'].drop_nulls().len() else 'n/a'}"),
+                    ctx.caption(shown, f"Wald CIs, SEs {se_types[0] if se_types.len() else 'n/a'}"),
                     {"label": ctx.label}), logit),
     ]
     return AnalysisOutput({"removal_auc": aucs, "removal_logit": logit, "removal_curves": curves}, figures)
@@ -216,14 +203,18 @@ def _formula(logit: pl.DataFrame) -> str:
     return "removed ~ " + (" + ".join(t.split(" (")[0] for t in terms) or "1")
 
 
-@analysis("escalation")
-def _escalation(frame: pl.DataFrame, ctx: AnalysisContext) -> AnalysisOutput:
-    o = options("escalation", ctx)
-    common = {"label": ctx.label, "threshold": ctx.threshold, "include_post_parent": bool(o["include_post_parent"]),
+def run_escalation(frame: pl.DataFrame, ctx: AnalysisContext) -> AnalysisOutput:
+    """Parent->reply correlation and conditional rates; reply toxicity by parent-toxicity bin."""
+    o = ctx.params.escalation
+    common = {"label": ctx.label, "threshold": ctx.threshold, "include_post_parent": o.include_post_parent,
               **ctx.boot}
     table = escalation(frame, **common)
-    by_bin = reply_by_parent_bin(frame, bins=o["parent_bins"], **common)
     n = int(table["n"][0]) if table.height else 0
+    if n == 0:
+        return AnalysisOutput(skipped="no reply whose parent comment is in the data with a score (flat threads "
+                                      "or no reply links" + ("" if o.include_post_parent else
+                                                             "; replies to the post left out") + ")")
+    by_bin = reply_by_parent_bin(frame, bins=o.parent_bins, **common)
     spec = FigureSpec("escalation", "profile", "Replies by parent toxicity",
                       ctx.caption(_shown(n, None, "parent→reply pairs"), ctx.ci_note(ci_methods(by_bin))),
                       {"label": f"reply {ctx.label}", "threshold": ctx.threshold, "x": "parent_bin",
@@ -231,29 +222,32 @@ def _escalation(frame: pl.DataFrame, ctx: AnalysisContext) -> AnalysisOutput:
     return AnalysisOutput({"escalation": table, "escalation_by_parent": by_bin}, [(spec, by_bin)])
 
 
-@analysis("thread_summary")
-def _thread_summary(frame: pl.DataFrame, ctx: AnalysisContext) -> AnalysisOutput:
-    options("thread_summary", ctx)
+def run_thread_summary(frame: pl.DataFrame, ctx: AnalysisContext) -> AnalysisOutput:
+    """One row per thread: size, depth, removal share and toxicity."""
     table = thread_summary(frame, label=ctx.label, threshold=ctx.threshold)
+    if table.height == 0:
+        return AnalysisOutput(skipped="no comments in the data")
     spec = FigureSpec("thread_summary", "thread_scatter", "Threads: size, toxicity and removals",
                       ctx.caption(_shown(table.height, None, "threads")),
                       {"label": ctx.label, "threshold": ctx.threshold})
     return AnalysisOutput({"thread_summary": table}, [(spec, table)])
 
 
-@analysis("thread_length")
-def _thread_length(frame: pl.DataFrame, ctx: AnalysisContext) -> AnalysisOutput:
-    o = options("thread_length", ctx)
-    threshold = float(o["threshold"])
+def run_thread_length(frame: pl.DataFrame, ctx: AnalysisContext) -> AnalysisOutput:
+    """Toxic share by thread size (Avalle et al. 2024) and toxicity along the longest threads."""
+    o = ctx.params.thread_length
+    threshold = o.threshold
     table, trend, edges = toxicity_by_thread_length(
-        frame, label=ctx.label, threshold=threshold, n_bins=int(o["n_bins"]),
-        min_threads_last_bin=int(o["min_threads_last_bin"]), min_comments=int(o["min_comments"]), **ctx.boot)
+        frame, label=ctx.label, threshold=threshold, n_bins=o.n_bins, min_threads_last_bin=o.min_threads_last_bin,
+        min_comments=o.min_comments, **ctx.boot)
+    if table.height == 0:
+        return AnalysisOutput(skipped=f"no thread with at least {o.min_comments} comment(s) and a scored comment")
     min_size = float(edges[-2])  # the last bin's lower edge (the smallest size when there is one bin)
     position = toxicity_by_relative_position(frame, label=ctx.label, threshold=threshold, min_size=min_size,
-                                             n_bins=int(o["position_bins"]), **ctx.boot)
+                                             n_bins=o.position_bins, **ctx.boot)
     method = (f"95% CI: thread bootstrap ({ctx.n_boot} replicates, seed {ctx.seed}), where Avalle et al. (2024) "
               "used per-bin t-intervals")
-    bins_note = (f"{o['n_bins']} log bins, last widened to ≥ {o['min_threads_last_bin']} threads "
+    bins_note = (f"{o.n_bins} log bins, last widened to ≥ {o.min_threads_last_bin} threads "
                  f"({table.height} non-empty)")
     n_threads = int(table["n_threads"].sum())
     figures = [
@@ -268,82 +262,53 @@ def _thread_length(frame: pl.DataFrame, ctx: AnalysisContext) -> AnalysisOutput:
                     {"label": ctx.label, "threshold": threshold, "x": "position_bin", "series": ["share_above"],
                      "xlabel": "relative position in thread", "ylabel": f"share toxic (≥ {threshold:g})"}), position),
     ]
-    return AnalysisOutput({"thread_length": table, "thread_length_trend": trend, "thread_length_position": position},
-                          figures)
+    tables = {"thread_length": table, "thread_length_trend": trend, "thread_length_position": position}
+    empty = {"thread_length_position": f"no scored comment in the threads of ≥ {min_size:.0f} comments"}
+    return _applicable(tables, figures, empty if position["n"].sum() == 0 else {})
 
 
-def _extra_scores(frame: pl.DataFrame, scorers: list[Any], ctx: AnalysisContext) -> tuple[pl.DataFrame, list[dict]]:
-    """Score ``frame`` with further scorers; their columns are named ``<scorer>[:<model>].<label>``.
-
-    A scorer that cannot run here (no weights offline) is skipped and reported, not fatal.
-    """
-    from toolkit.scoring import score_frame
-
-    status = []
-    for entry in scorers:
-        spec = {"name": entry} if isinstance(entry, str) else dict(entry)
-        name = str(spec.pop("name"))
-        prefix = name if name == "profanity" else f"{name}:{spec.get('model', 'original')}"
-        try:
-            scored = score_frame(frame.select("text"), name, cache_dir=ctx.cache_dir, **spec)
-        except Exception as err:  # noqa: BLE001 - any failure to load a scorer is reported, not fatal
-            log.warning("scorer_agreement: scorer %s skipped: %s", prefix, err)
-            status.append({"scorer": prefix, "used": False, "columns": "", "note": str(err).splitlines()[0][:300]})
-            continue
-        report = scored.report
-        prefix = f"{report.scorer}" + (f":{report.identity.get('model')}" if report.scorer != "profanity" else "")
-        same = [lab for lab in report.labels if lab in frame.columns and scored.frame[lab].equals(frame[lab])]
-        if same and len(same) == len(report.labels):
-            status.append({"scorer": prefix, "used": False, "columns": "",
-                           "note": f"same scores as the run's scorer ({', '.join(same)}): not repeated"})
-            continue
-        cols = {lab: f"{prefix}.{lab}" for lab in report.labels}
-        frame = frame.with_columns(scored.frame.select([pl.col(k).alias(v) for k, v in cols.items()]))
-        status.append({"scorer": prefix, "used": True, "columns": ", ".join(cols.values()),
-                       "note": report.fallback_reason or ""})
-    return frame, status
-
-
-@analysis("scorer_agreement")
-def _scorer_agreement(frame: pl.DataFrame, ctx: AnalysisContext) -> AnalysisOutput:
-    o = options("scorer_agreement", ctx)
-    frame = comments_only(frame).filter(pl.col("text").is_not_null())
-    sampled = ""
-    if o["max_comments"] and frame.height > int(o["max_comments"]):
-        # a seeded random sample, kept in data order: agreement needs hundreds of comments, not all of them
-        n = int(o["max_comments"])
-        frame = (frame.with_row_index("_row").sample(n, seed=ctx.seed).sort("_row").drop("_row"))
-        sampled = f"a random sample of {n:,} comments (seed {ctx.seed})"
-    frame, status = _extra_scores(frame, list(o["scorers"] or []), ctx)
-    columns = list(o["columns"] or [])
+def run_scorer_agreement(frame: pl.DataFrame, ctx: AnalysisContext) -> AnalysisOutput:
+    """Pairwise agreement of score columns (the run's labels and those of the further scorers in ``ctx``)."""
+    o = ctx.params.scorer_agreement
+    rows = sample_comments(frame, o.max_comments, ctx.seed)
+    sampled = "" if rows.height == comments_only(frame).filter(pl.col("text").is_not_null()).height else (
+        f"a random sample of {rows.height:,} comments (seed {ctx.seed})")
+    columns = list(o.columns or [])
     if not columns:
-        columns = score_columns(frame, ctx.labels or None)
-        columns += [c for s in status if s["used"] for c in s["columns"].split(", ")]
+        columns = score_columns(rows, ctx.labels or None)
+        columns += [c for s in ctx.scorers if s["used"] for c in s["columns"].split(", ")]
     columns = list(dict.fromkeys(columns))
-    table = scorer_agreement(frame, columns, threshold=ctx.threshold, thresholds=dict(o["thresholds"] or {}),
-                             **ctx.boot)
-    scorers = pl.DataFrame(status, schema={"scorer": pl.String, "used": pl.Boolean, "columns": pl.String,
-                                           "note": pl.String})
+    table = scorer_agreement(rows, columns, threshold=ctx.threshold, thresholds=o.thresholds, **ctx.boot)
+    scorers = pl.DataFrame(ctx.scorers, schema=SCORERS_SCHEMA)
     n = int(table["n"].min()) if table.height else 0
-    skipped = [s["scorer"] for s in status if not s["used"] and not s["note"].startswith("same scores")]
+    skipped = [s["scorer"] for s in ctx.scorers if not s["used"] and not s["note"].startswith("same scores")]
     spec = FigureSpec("scorer_agreement", "agreement_matrix", "Agreement between scorers",
                       ctx.caption(_shown(n, None, "comments scored by every pair"), sampled,
                                   ctx.ci_note(ci_methods(table)) + " in the table",
                                   f"skipped (unavailable): {', '.join(skipped)}" if skipped else ""),
                       {"threshold": ctx.threshold})
-    return AnalysisOutput({"scorer_agreement": table, "scorer_agreement_scorers": scorers}, [(spec, table)])
+    tables = {"scorer_agreement": table, **({"scorer_agreement_scorers": scorers} if scorers.height else {})}
+    unused = "; the further scorers gave no new columns (see scorer_agreement_scorers)" if scorers.height else ""
+    empty = {} if n else {"scorer_agreement": (f"fewer than two score columns to compare ({', '.join(columns)})"
+                                               if len(columns) < 2 else "no comment is scored by every pair of "
+                                               "columns") + unused}
+    return _applicable(tables, [(spec, table)], empty)
 
 
-@analysis("scorer_validation")
-def _scorer_validation(frame: pl.DataFrame, ctx: AnalysisContext) -> AnalysisOutput:
-    o = options("scorer_validation", ctx)
-    truth = str(o["truth"])
-    labels = score_columns(frame, o["labels"] or ctx.labels or None)
+def run_scorer_validation(frame: pl.DataFrame, ctx: AnalysisContext) -> AnalysisOutput:
+    """Score columns against human labels: ROC/PR AUC, metrics at the threshold, calibration."""
+    o = ctx.params.scorer_validation
+    truth = o.truth
+    if truth not in frame.columns:
+        return AnalysisOutput(skipped=f"no truth column {truth!r} in the data (the human labels; set "
+                                      "analysis.params.scorer_validation.truth)")
+    labels = score_columns(frame, o.labels or ctx.labels or None)
     metrics, curves = scorer_validation(frame, truth=truth, labels=labels, threshold=ctx.threshold,
-                                        n_bins=int(o["calibration_bins"]), grid=int(o["curve_grid"]),
-                                        with_curves=True, **ctx.boot)
-    calibration = calibration_table(frame, truth=truth, labels=labels, n_bins=int(o["calibration_bins"]), **ctx.boot)
-    n = int(metrics["n"].max()) if metrics.height else 0
+                                        n_bins=o.calibration_bins, grid=o.curve_grid, with_curves=True, **ctx.boot)
+    n = int(metrics["n"].max() or 0) if metrics.height else 0
+    if n == 0:
+        return AnalysisOutput(skipped=f"no scored comment with a {truth!r} label")
+    calibration = calibration_table(frame, truth=truth, labels=labels, n_bins=o.calibration_bins, **ctx.boot)
     figures = [
         (FigureSpec("validation_roc_pr", "roc_pr", f"Scorer vs human labels ({truth})",
                     ctx.caption(ctx.ci_note(ci_methods(metrics)) + " (bands)"),
@@ -355,30 +320,47 @@ def _scorer_validation(frame: pl.DataFrame, ctx: AnalysisContext) -> AnalysisOut
                            "validation_curves": curves}, figures)
 
 
-@analysis("score_distribution")
-def _score_distribution(frame: pl.DataFrame, ctx: AnalysisContext) -> AnalysisOutput:
-    o = options("score_distribution", ctx)
-    table = score_distribution(frame, label=ctx.label, bins=int(o["bins"]))
+def run_score_distribution(frame: pl.DataFrame, ctx: AnalysisContext) -> AnalysisOutput:
+    """Histogram of the score column."""
+    table = score_distribution(frame, label=ctx.label, bins=ctx.params.score_distribution.bins)
+    if table["count"].sum() == 0:
+        return AnalysisOutput(skipped="no scored comment")
     spec = FigureSpec("score_distribution", "histogram", "Score distribution",
                       ctx.caption(_shown(int(table["count"].sum()))), {"label": ctx.label, "threshold": ctx.threshold})
     return AnalysisOutput({"score_distribution": table}, [(spec, table)])
 
 
-@analysis("thread_view")
-def _thread_view(frame: pl.DataFrame, ctx: AnalysisContext) -> AnalysisOutput:
-    o = options("thread_view", ctx)
-    table = thread_view_table(frame, label=ctx.label, thread_id=o["thread_id"])
-    thread = table["thread_id"][0] if table.height else "none"
-    spec = FigureSpec("thread_view", "thread", f"Thread {thread}", ctx.footer, {"label": ctx.label})
+def run_thread_view(frame: pl.DataFrame, ctx: AnalysisContext) -> AnalysisOutput:
+    """One thread in page order, drawn with depth, score and flags (a figure only)."""
+    table = thread_view_table(frame, label=ctx.label, thread_id=ctx.params.thread_view.thread_id)
+    if table.height == 0:
+        return AnalysisOutput(skipped="no rows in the data")
+    spec = FigureSpec("thread_view", "thread", f"Thread {table['thread_id'][0]}", ctx.footer, {"label": ctx.label})
     return AnalysisOutput({}, [(spec, table)])
 
 
-@analysis("thread_tree")
-def _thread_tree(frame: pl.DataFrame, ctx: AnalysisContext) -> AnalysisOutput:
-    o = options("thread_tree", ctx)
-    table, note = thread_tree_table(frame, label=ctx.label, thread_id=o["thread_id"], pick=str(o["pick"]),
-                                    max_nodes=int(o["max_nodes"]))
-    thread = table["thread_id"][0] if table.height else "none"
-    spec = FigureSpec("thread_tree", "thread_tree", f"Thread {thread} as a tree",
+def run_thread_tree(frame: pl.DataFrame, ctx: AnalysisContext) -> AnalysisOutput:
+    """One thread drawn as a tree (a figure only)."""
+    o = ctx.params.thread_tree
+    table, note = thread_tree_table(frame, label=ctx.label, thread_id=o.thread_id, pick=o.pick, max_nodes=o.max_nodes)
+    if table.height == 0:
+        return AnalysisOutput(skipped="no rows in the data")
+    spec = FigureSpec("thread_tree", "thread_tree", f"Thread {table['thread_id'][0]} as a tree",
                       ctx.caption(note), {"label": ctx.label, "min_width": "double"})
     return AnalysisOutput({}, [(spec, table)])
+
+
+AnalysisFn = Callable[[pl.DataFrame, AnalysisContext], AnalysisOutput]
+ANALYSES: dict[str, AnalysisFn] = {
+    "depth_profile": run_depth_profile,
+    "removal_context": run_removal_context,
+    "removal_prediction": run_removal_prediction,
+    "escalation": run_escalation,
+    "thread_summary": run_thread_summary,
+    "thread_length": run_thread_length,
+    "scorer_agreement": run_scorer_agreement,
+    "scorer_validation": run_scorer_validation,
+    "score_distribution": run_score_distribution,
+    "thread_view": run_thread_view,
+    "thread_tree": run_thread_tree,
+}

@@ -27,6 +27,7 @@ from toolkit.analysis.stats import (
     stratified_permutation_pvalue,
     summarize,
 )
+from toolkit.settings import PARENT_BINS, RemovalContextOptions
 
 COMPARISON_SCHEMA = {
     "comparison": pl.String, "group": pl.String, "n": pl.Int64, "n_threads": pl.Int64, "mean": pl.Float64,
@@ -221,7 +222,6 @@ RATE_SCHEMA = {
     "parent_bin": pl.String, "bin_low": pl.Float64, "n": pl.Int64, "n_threads": pl.Int64, "n_removed": pl.Int64,
     "removal_rate": pl.Float64, "rate_low": pl.Float64, "rate_high": pl.Float64, "ci_method": pl.String,
 }
-DEFAULT_PARENT_BINS = (0.0, 0.2, 0.4, 0.6, 0.8, 1.0)
 
 
 def _parented(frame: pl.DataFrame, label: str, include_post_parent: bool) -> pl.DataFrame:
@@ -235,8 +235,8 @@ def removal_by_parent(
     frame: pl.DataFrame,
     *,
     label: str = "toxicity",
-    bins: Sequence[float] = DEFAULT_PARENT_BINS,
-    include_post_parent: bool = True,
+    bins: Sequence[float] = PARENT_BINS,
+    include_post_parent: bool = RemovalContextOptions.include_post_parent,
     n_boot: int = 1000,
     seed: int = 0,
 ) -> pl.DataFrame:
@@ -263,7 +263,7 @@ def removal_parent_test(
     *,
     label: str = "toxicity",
     threshold: float = 0.5,
-    include_post_parent: bool = True,
+    include_post_parent: bool = RemovalContextOptions.include_post_parent,
     n_boot: int = 1000,
     seed: int = 0,
 ) -> dict[str, Any]:
@@ -299,7 +299,8 @@ CALM_SCHEMA = {
 }
 
 
-def window_means(frame: pl.DataFrame, *, label: str = "toxicity", window: int = 10, scope: str = "thread") -> pl.DataFrame:
+def window_means(frame: pl.DataFrame, *, label: str = "toxicity", window: int = RemovalContextOptions.calm_window,
+                 scope: str = RemovalContextOptions.calm_scope) -> pl.DataFrame:
     """For every timed comment: mean score of the ``window`` comments just before it and just after it in
     time, within its thread (``scope="thread"``) or its top-level sub-thread (``scope="root"``)."""
     if scope not in ("thread", "root"):
@@ -332,8 +333,8 @@ def calm_down(
     frame: pl.DataFrame,
     *,
     label: str = "toxicity",
-    window: int = 10,
-    scope: str = "thread",
+    window: int = RemovalContextOptions.calm_window,
+    scope: str = RemovalContextOptions.calm_scope,
     n_boot: int = 1000,
     seed: int = 0,
 ) -> tuple[pl.DataFrame, dict[str, Any]]:

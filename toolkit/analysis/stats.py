@@ -46,11 +46,6 @@ def weight_blocks(n_clusters: int, n_boot: int, seed: int) -> Iterator[np.ndarra
         yield rng.multinomial(n_clusters, p, size=min(step, n_boot - start)).astype(np.float64)
 
 
-def _weights(n_clusters: int, n_boot: int, seed: int) -> np.ndarray:
-    """All multinomial resampling weights at once (n_boot x n_clusters): for small problems and tests."""
-    return np.vstack(list(weight_blocks(n_clusters, n_boot, seed)))
-
-
 def replicate_products(matrix: np.ndarray, n_boot: int, seed: int) -> np.ndarray:
     """``W @ matrix`` for the bootstrap weights W (n_boot x units) of ``seed``, block by block:
     per-unit sums in, per-replicate sums out (n_boot x columns)."""
@@ -471,33 +466,6 @@ class RankedScores:
         if neg > 0:
             out[0] = (tp * (neg - cfp + 0.5 * fp)).sum() / (pos * neg)
             out[2:2 + grid.size] = np.interp(grid, np.r_[0.0, cfp / neg], np.r_[0.0, ctp / pos])
-        return out
-
-    def roc_on_grid(self, w: np.ndarray, fpr_grid: np.ndarray) -> np.ndarray:
-        """True-positive rate at each false-positive rate of ``fpr_grid`` (linear between ROC points)."""
-        tp, fp = self._cum(w)
-        pos, neg = tp.sum(), fp.sum()
-        if pos <= 0 or neg <= 0:
-            return np.full(fpr_grid.shape, np.nan)
-        tpr = np.r_[0.0, np.cumsum(tp) / pos]
-        fpr = np.r_[0.0, np.cumsum(fp) / neg]
-        return np.interp(fpr_grid, fpr, tpr)
-
-    def pr_on_grid(self, w: np.ndarray, recall_grid: np.ndarray) -> np.ndarray:
-        """Interpolated precision (best precision at recall >= r) at each recall of ``recall_grid``."""
-        tp, fp = self._cum(w)
-        pos = tp.sum()
-        if pos <= 0:
-            return np.full(recall_grid.shape, np.nan)
-        ctp, cfp = np.cumsum(tp), np.cumsum(fp)
-        recall = ctp / pos
-        with np.errstate(invalid="ignore", divide="ignore"):
-            precision = np.where(ctp + cfp > 0, ctp / (ctp + cfp), 0.0)
-        best = np.maximum.accumulate(precision[::-1])[::-1]  # max precision at this recall or beyond
-        idx = np.searchsorted(recall, recall_grid, side="left")
-        out = np.full(recall_grid.shape, 0.0)
-        inside = idx < recall.size
-        out[inside] = best[idx[inside]]
         return out
 
 

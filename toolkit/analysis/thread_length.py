@@ -15,6 +15,7 @@ import polars as pl
 
 from toolkit.analysis.common import assign_bins, binned_profile, edge_labels, with_thread_position
 from toolkit.analysis.stats import RankPairs, cluster_bootstrap, grouped_bootstrap_means
+from toolkit.settings import ThreadLengthOptions
 
 LENGTH_SCHEMA = {
     "bin": pl.Int64, "size_low": pl.Float64, "size_high": pl.Float64, "min_size": pl.Int64, "max_size": pl.Int64,
@@ -28,7 +29,8 @@ TREND_SCHEMA = {
 }
 
 
-def log_size_bins(sizes: np.ndarray, n_bins: int = 21, min_threads_last_bin: int = 50) -> np.ndarray:
+def log_size_bins(sizes: np.ndarray, n_bins: int = ThreadLengthOptions.n_bins,
+                  min_threads_last_bin: int = ThreadLengthOptions.min_threads_last_bin) -> np.ndarray:
     """Edges of ``n_bins`` logarithmic bins from the smallest to the largest size (last bin closed); the
     last bin is merged with the bins below it until it holds ``min_threads_last_bin`` threads (or is the
     only bin)."""
@@ -48,7 +50,8 @@ def log_size_bins(sizes: np.ndarray, n_bins: int = 21, min_threads_last_bin: int
     return edges
 
 
-def thread_toxicity(frame: pl.DataFrame, *, label: str = "toxicity", threshold: float = 0.6) -> pl.DataFrame:
+def thread_toxicity(frame: pl.DataFrame, *, label: str = "toxicity",
+                    threshold: float = ThreadLengthOptions.threshold) -> pl.DataFrame:
     """Per thread: size (comments), scored comments, toxic comments and the toxic share among scored ones."""
     rows = with_thread_position(frame).with_columns(pl.col(label).fill_nan(None).alias("_s"))
     return (
@@ -69,10 +72,10 @@ def toxicity_by_thread_length(
     frame: pl.DataFrame,
     *,
     label: str = "toxicity",
-    threshold: float = 0.6,
-    n_bins: int = 21,
-    min_threads_last_bin: int = 50,
-    min_comments: int = 1,
+    threshold: float = ThreadLengthOptions.threshold,
+    n_bins: int = ThreadLengthOptions.n_bins,
+    min_threads_last_bin: int = ThreadLengthOptions.min_threads_last_bin,
+    min_comments: int = ThreadLengthOptions.min_comments,
     n_boot: int = 1000,
     seed: int = 0,
 ) -> tuple[pl.DataFrame, pl.DataFrame, np.ndarray]:
@@ -118,9 +121,9 @@ def toxicity_by_relative_position(
     frame: pl.DataFrame,
     *,
     label: str = "toxicity",
-    threshold: float = 0.6,
+    threshold: float = ThreadLengthOptions.threshold,
     min_size: float = 0,
-    n_bins: int = 10,
+    n_bins: int = ThreadLengthOptions.position_bins,
     n_boot: int = 1000,
     seed: int = 0,
 ) -> pl.DataFrame:

@@ -14,6 +14,7 @@ import polars as pl
 from toolkit.analysis.common import comments_only, score_columns, truth_column
 from toolkit.analysis.prediction import classification_tables
 from toolkit.analysis.stats import grouped_bootstrap_means, percentile_ci, replicate_sums
+from toolkit.settings import ScorerValidationOptions
 
 CALIBRATION_SCHEMA = {
     "label": pl.String, "bin_low": pl.Float64, "bin_high": pl.Float64, "n": pl.Int64, "mean_predicted": pl.Float64,
@@ -37,9 +38,9 @@ def _rows(frame: pl.DataFrame, truth: str, label: str) -> pl.DataFrame:
 def calibration_table(
     frame: pl.DataFrame,
     *,
-    truth: str = "toxic",
+    truth: str = ScorerValidationOptions.truth,
     labels: Sequence[str] | None = None,
-    n_bins: int = 10,
+    n_bins: int = ScorerValidationOptions.calibration_bins,
     n_boot: int = 1000,
     seed: int = 0,
 ) -> pl.DataFrame:
@@ -65,10 +66,10 @@ def calibration_table(
 def threshold_metrics(
     frame: pl.DataFrame,
     *,
-    truth: str = "toxic",
+    truth: str = ScorerValidationOptions.truth,
     labels: Sequence[str] | None = None,
     threshold: float = 0.5,
-    n_bins: int = 10,
+    n_bins: int = ScorerValidationOptions.calibration_bins,
     n_boot: int = 1000,
     seed: int = 0,
 ) -> pl.DataFrame:
@@ -114,11 +115,11 @@ def threshold_metrics(
 def scorer_validation(
     frame: pl.DataFrame,
     *,
-    truth: str = "toxic",
+    truth: str = ScorerValidationOptions.truth,
     labels: Sequence[str] | None = None,
     threshold: float = 0.5,
-    n_bins: int = 10,
-    grid: int = 101,
+    n_bins: int = ScorerValidationOptions.calibration_bins,
+    grid: int = ScorerValidationOptions.curve_grid,
     with_curves: bool = False,
     n_boot: int = 1000,
     seed: int = 0,

@@ -44,17 +44,13 @@ def main(cfg: DictConfig) -> None:
     """Run the composed experiment into Hydra's run directory."""
     os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
     logging.getLogger("fontTools").setLevel(logging.WARNING)  # PDF font subsetting chatter
-    from toolkit.pipeline import run_experiment
+    from toolkit.pipeline import run_experiment, run_summary
 
     settings = to_settings(cfg)
     run_dir = Path(HydraConfig.get().runtime.output_dir)
     resolved = OmegaConf.to_container(cfg, resolve=True)
     manifest = run_experiment(settings, run_dir, resolved_config=resolved)
-    sc = manifest["scorer"]
-    print(f"{settings.experiment}: {manifest['counts']['rows_kept']} rows kept, "
-          f"{manifest['counts']['rows_rejected']} rejected; scorer {sc['scorer']} "
-          f"({sc['cache_hits']} cache hits, {sc['cache_misses']} misses, model loaded: {sc['model_loaded']})")
-    print(f"run directory: {run_dir}")
+    print(run_summary(manifest, run_dir))
 
 
 if __name__ == "__main__":

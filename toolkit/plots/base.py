@@ -1,10 +1,8 @@
-"""What every figure shares: its spec, the drawer registry, sizes, the footer and small drawing helpers."""
+"""What every figure shares: sizes, colours, the footer and small drawing helpers."""
 
 from __future__ import annotations
 
 import textwrap
-from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -17,37 +15,14 @@ import polars as pl  # noqa: E402
 from matplotlib.axes import Axes  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
+from toolkit.outputs import FigureSpec  # noqa: E402
+
 STYLE_DIR = Path(__file__).parent
 WIDTHS = {"single": 3.5, "double": 7.2}  # inches: one and two columns of a typical journal page
 TOXICITY_CMAP = "viridis"  # perceptually uniform and colour-blind safe
 REMOVED_COLOUR = "#D55E00"  # Okabe-Ito vermillion
 DELETED_COLOUR = "0.45"
 KEPT_COLOUR = "#0072B2"  # Okabe-Ito blue
-
-
-@dataclass
-class FigureSpec:
-    """What a figure is: its kind (the drawing function), title, caption footer and drawing options."""
-
-    name: str
-    kind: str
-    title: str
-    footer: str  # names the scorer, model and n
-    options: dict[str, Any] = field(default_factory=dict)
-
-
-Drawer = Callable[[pl.DataFrame, FigureSpec, str], Figure]
-DRAWERS: dict[str, Drawer] = {}
-
-
-def drawer(kind: str) -> Callable[[Drawer], Drawer]:
-    """Register a drawing function for ``FigureSpec.kind == kind``."""
-
-    def decorate(fn: Drawer) -> Drawer:
-        DRAWERS[kind] = fn
-        return fn
-
-    return decorate
 
 
 def style_path(style: str) -> str:

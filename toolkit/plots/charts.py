@@ -15,7 +15,6 @@ from toolkit.plots.base import (
     REMOVED_COLOUR,
     TOXICITY_CMAP,
     FigureSpec,
-    drawer,
     empty_note,
     error_bars,
     finish,
@@ -31,7 +30,6 @@ def _wrap_ticks(labels: list[str], n: list[int] | None = None, show_n: bool = Tr
     return [f"{lab}\n{fmt_n(k)}" for lab, k in zip(labels, n, strict=True)]
 
 
-@drawer("profile")
 def draw_profile(table: pl.DataFrame, spec: FigureSpec, width: str) -> Figure:
     """Mean score and share above the threshold per bin (categorical x), with CIs and n under each tick.
 
@@ -69,15 +67,6 @@ def draw_profile(table: pl.DataFrame, spec: FigureSpec, width: str) -> Figure:
     return finish(fig, spec)
 
 
-@drawer("depth_profile")
-def draw_depth_profile(table: pl.DataFrame, spec: FigureSpec, width: str) -> Figure:
-    """Toxicity by reply depth (the profile drawer on the ``depth_bin`` column)."""
-    spec.options.setdefault("x", "depth_bin")
-    spec.options.setdefault("xlabel", "reply depth")
-    return draw_profile(table, spec, width)
-
-
-@drawer("group_means")
 def draw_group_means(table: pl.DataFrame, spec: FigureSpec, width: str) -> Figure:
     """Removed vs kept means per comparison, with CIs; empty comparisons say n=0."""
     fig, ax = new_figure(width)
@@ -118,7 +107,6 @@ def draw_group_means(table: pl.DataFrame, spec: FigureSpec, width: str) -> Figur
     return finish(fig, spec)
 
 
-@drawer("histogram")
 def draw_histogram(table: pl.DataFrame, spec: FigureSpec, width: str) -> Figure:
     """Histogram of scores from bin edges and counts, the threshold dashed."""
     fig, ax = new_figure(width)
@@ -135,7 +123,6 @@ def draw_histogram(table: pl.DataFrame, spec: FigureSpec, width: str) -> Figure:
     return finish(fig, spec)
 
 
-@drawer("rate_bars")
 def draw_rate_bars(table: pl.DataFrame, spec: FigureSpec, width: str) -> Figure:
     """A rate per bin as bars with CIs and n (e.g. removal rate by parent toxicity).
 
@@ -159,7 +146,6 @@ def draw_rate_bars(table: pl.DataFrame, spec: FigureSpec, width: str) -> Figure:
     return finish(fig, spec)
 
 
-@drawer("matched_context")
 def draw_matched_context(table: pl.DataFrame, spec: FigureSpec, width: str) -> Figure:
     """Removed minus matched kept (same thread and depth) per context, with CI, n and p."""
     fig, ax = new_figure(width, 0.6)
@@ -184,7 +170,6 @@ def draw_matched_context(table: pl.DataFrame, spec: FigureSpec, width: str) -> F
     return finish(fig, spec)
 
 
-@drawer("calm_down")
 def draw_calm_down(table: pl.DataFrame, spec: FigureSpec, width: str) -> Figure:
     """Change in toxicity (after − before) around removed vs kept comments, with CIs."""
     fig, ax = new_figure(width, 0.6)
@@ -203,7 +188,6 @@ def draw_calm_down(table: pl.DataFrame, spec: FigureSpec, width: str) -> Figure:
     return finish(fig, spec)
 
 
-@drawer("auc_forest")
 def draw_auc_forest(table: pl.DataFrame, spec: FigureSpec, width: str) -> Figure:
     """ROC AUC and PR AUC per label with CIs; chance levels (0.5, base rate) marked."""
     fig, axes = new_figure(width, 0.25 + 0.12 * max(table.height, 1), ncols=2, sharey=True)
@@ -245,7 +229,6 @@ def _log_ticks(lo: float, hi: float, most: int = 6) -> list[float]:
     return inside[:: int(np.ceil(len(inside) / most))]
 
 
-@drawer("odds_ratios")
 def draw_odds_ratios(table: pl.DataFrame, spec: FigureSpec, width: str) -> Figure:
     """Odds ratios with CIs on a log axis (intercept left out); dropped terms listed under the axes."""
     fitted = table.filter((pl.col("term") != "const") & pl.col("odds_ratio").is_not_nan())
@@ -282,7 +265,6 @@ def draw_odds_ratios(table: pl.DataFrame, spec: FigureSpec, width: str) -> Figur
     return finish(fig, spec)
 
 
-@drawer("roc_pr")
 def draw_roc_pr(table: pl.DataFrame, spec: FigureSpec, width: str) -> Figure:
     """ROC and precision-recall curves with bootstrap bands, AUC in the legend; chance lines dashed."""
     fig, axes = new_figure(width, 0.5, ncols=2)
@@ -317,7 +299,6 @@ def draw_roc_pr(table: pl.DataFrame, spec: FigureSpec, width: str) -> Figure:
     return finish(fig, spec)
 
 
-@drawer("calibration")
 def draw_calibration(table: pl.DataFrame, spec: FigureSpec, width: str) -> Figure:
     """Reliability diagram (observed share vs mean predicted score, per bin, CIs) over a count histogram."""
     fig, (ax, hx) = new_figure(width, 1.0, nrows=2, sharex=True, gridspec_kw={"height_ratios": [3, 1]})
@@ -337,7 +318,6 @@ def draw_calibration(table: pl.DataFrame, spec: FigureSpec, width: str) -> Figur
     return finish(fig, spec)
 
 
-@drawer("agreement_matrix")
 def draw_agreement_matrix(table: pl.DataFrame, spec: FigureSpec, width: str) -> Figure:
     """Pairwise Spearman (lower triangle) and agreement at the threshold (upper triangle) between scorers."""
     names = list(dict.fromkeys(table["a"].to_list() + table["b"].to_list()))
@@ -368,7 +348,6 @@ def draw_agreement_matrix(table: pl.DataFrame, spec: FigureSpec, width: str) -> 
     return finish(fig, spec)
 
 
-@drawer("thread_length")
 def draw_thread_length(table: pl.DataFrame, spec: FigureSpec, width: str) -> Figure:
     """Toxic share by thread size (log x): one point per bin at its geometric centre, CI, threads per bin."""
     fig, ax = new_figure(width)
@@ -392,7 +371,6 @@ def draw_thread_length(table: pl.DataFrame, spec: FigureSpec, width: str) -> Fig
     return finish(fig, spec)
 
 
-@drawer("thread_scatter")
 def draw_thread_scatter(table: pl.DataFrame, spec: FigureSpec, width: str) -> Figure:
     """One point per thread: size (log x) vs toxic share, coloured by the removed share."""
     fig, ax = new_figure(width)
@@ -410,7 +388,6 @@ def draw_thread_scatter(table: pl.DataFrame, spec: FigureSpec, width: str) -> Fi
     return finish(fig, spec)
 
 
-@drawer("thread")
 def draw_thread(table: pl.DataFrame, spec: FigureSpec, width: str) -> Figure:
     """A thread in page order: one row per comment indented by depth, coloured by score, flags marked
     (text snippets shown for threads of up to 60 rows)."""

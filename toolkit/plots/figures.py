@@ -2,27 +2,49 @@
 
 Every figure is saved as PNG (300 dpi) and PDF with its data table (CSV) and a small JSON spec beside it;
 :func:`render_run` redraws all figures of a run directory from those files (``toolkit-figures RUN_DIR``).
-Drawers live in :mod:`toolkit.plots.charts` and :mod:`toolkit.plots.tree`, registered by figure kind.
+Drawers live in :mod:`toolkit.plots.charts` and :mod:`toolkit.plots.tree`; :data:`DRAWERS` maps each figure
+kind to one.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
 import matplotlib.pyplot as plt
 import polars as pl
+from matplotlib.figure import Figure
 
-from toolkit.plots import charts, tree  # noqa: F401  (registers the drawers)
-from toolkit.plots.base import DRAWERS, STYLE_DIR, TOXICITY_CMAP, WIDTHS, FigureSpec, style_path
-from toolkit.plots.charts import draw_depth_profile, draw_group_means, draw_histogram, draw_thread
+from toolkit.outputs import FigureSpec
+from toolkit.plots import charts
+from toolkit.plots.base import STYLE_DIR, TOXICITY_CMAP, WIDTHS, style_path
+from toolkit.plots.tree import draw_thread_tree
 
-__all__ = [
-    "DRAWERS", "STYLE_DIR", "TOXICITY_CMAP", "WIDTHS", "FigureSpec", "draw_depth_profile", "draw_group_means",
-    "draw_histogram", "draw_thread", "render_figure", "render_run", "save_figure", "style_path",
-]
+Drawer = Callable[[pl.DataFrame, FigureSpec, str], Figure]
+# Figure kind (``FigureSpec.kind``) -> the function that draws it from its data table.
+DRAWERS: dict[str, Drawer] = {
+    "profile": charts.draw_profile,
+    "group_means": charts.draw_group_means,
+    "histogram": charts.draw_histogram,
+    "rate_bars": charts.draw_rate_bars,
+    "matched_context": charts.draw_matched_context,
+    "calm_down": charts.draw_calm_down,
+    "auc_forest": charts.draw_auc_forest,
+    "odds_ratios": charts.draw_odds_ratios,
+    "roc_pr": charts.draw_roc_pr,
+    "calibration": charts.draw_calibration,
+    "agreement_matrix": charts.draw_agreement_matrix,
+    "thread_length": charts.draw_thread_length,
+    "thread_scatter": charts.draw_thread_scatter,
+    "thread": charts.draw_thread,
+    "thread_tree": draw_thread_tree,
+}
+
+__all__ = ["DRAWERS", "STYLE_DIR", "TOXICITY_CMAP", "WIDTHS", "FigureSpec", "render_figure", "render_run",
+           "save_figure", "style_path"]
 
 
 def save_figure(

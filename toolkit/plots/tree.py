@@ -21,7 +21,6 @@ from toolkit.plots.base import (
     REMOVED_COLOUR,
     TOXICITY_CMAP,
     FigureSpec,
-    drawer,
     empty_note,
     figure_width,
     finish,
@@ -88,7 +87,6 @@ def tree_layout(
     return x, depth, parent, attached
 
 
-@drawer("thread_tree")
 def draw_thread_tree(table: pl.DataFrame, spec: FigureSpec, width: str) -> Figure:
     """A thread as a tree (depth down the page), nodes coloured by score, removed/deleted comments marked.
 
