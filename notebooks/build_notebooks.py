@@ -387,8 +387,7 @@ bootstrap CIs. The comments are independent (one flat "thread"), so the bootstra
 """),
     _code("""
 ctx = AnalysisContext(label=labels[0], threshold=THRESHOLD, n_boot=N_BOOT, seed=0, labels=labels,
-                      footer=f"Scorer: {result.report.caption()} · ToxicSpans (Civil Comments), n = {scored.height:,}",
-                      params={"truth": "toxic"})
+                      footer=f"Scorer: {result.report.caption()} · ToxicSpans (Civil Comments), n = {scored.height:,}")  # truth: the 'toxic' column (the default)
 validation = ANALYSES["scorer_validation"](scored, ctx)
 print(sorted(validation.tables))
 validation.tables["scorer_validation"]

@@ -86,8 +86,6 @@ def _shard_manifest(settings: RunSettings, run_dir: Path, resolved_config: dict[
 
 def run_experiment(settings: RunSettings, run_dir: str | Path, resolved_config: dict[str, Any] | None = None) -> dict:
     """Run ``settings`` and write everything into ``run_dir``; returns the manifest."""
-    from toolkit.scoring import score_frame
-
     unknown = sorted(set(settings.analysis.run) - set(ANALYSES))
     if unknown:
         raise ConfigError("analysis.run", f"unknown analyses {unknown}; known: {', '.join(sorted(ANALYSES))}")
@@ -109,14 +107,7 @@ def run_experiment(settings: RunSettings, run_dir: str | Path, resolved_config: 
 
     sc = settings.scorer
     with timer.stage("score"):
-        scored = score_frame(
-            tree.frame, sc.name, model=sc.model, checkpoint=sc.checkpoint, hf_config_path=sc.hf_config_path,
-            device=sc.device, precision=sc.precision, batch_size=sc.batch_size, token_budget=sc.token_budget,
-            threads=sc.threads, long_text=sc.long_text, chunk_overlap=sc.chunk_overlap,
-            chunk_aggregate=sc.chunk_aggregate, activation=sc.activation, columns=dict(sc.columns) or None,
-            progress=sc.progress, flush_every=sc.flush_every, shard=sc.shard, num_shards=sc.num_shards,
-            cache_dir=sc.cache_dir, use_cache=sc.use_cache,
-        )
+        scored = _score(tree.frame, sc)
     frame, report = scored.frame, scored.report
     if report.fallback_reason:
         log.warning("scorer=%s used %s instead of Detoxify: %s", sc.name, report.scorer, report.fallback_reason)
@@ -194,7 +185,7 @@ def run_analyses(frame: pl.DataFrame, a: AnalysisSettings, plot: PlotSettings, r
 
 
 def _score(frame: pl.DataFrame, sc: ScorerSettings) -> Any:
-    """``score_frame`` with a ScorerSettings whole."""
+    """``score_frame`` with a ScorerSettings whole (the run's scorer and scorer_agreement's further ones)."""
     # MERGE: becomes `score_frame(frame, sc)` once score_frame takes a ScorerSettings.
     from toolkit.scoring import score_frame
 

@@ -20,7 +20,7 @@ from matplotlib.figure import Figure
 
 from toolkit.outputs import FigureSpec
 from toolkit.plots import charts
-from toolkit.plots.base import STYLE_DIR, TOXICITY_CMAP, WIDTHS, style_path
+from toolkit.plots.base import style_path
 from toolkit.plots.tree import draw_thread_tree
 
 Drawer = Callable[[pl.DataFrame, FigureSpec, str], Figure]
@@ -42,10 +42,6 @@ DRAWERS: dict[str, Drawer] = {
     "thread": charts.draw_thread,
     "thread_tree": draw_thread_tree,
 }
-
-__all__ = ["DRAWERS", "STYLE_DIR", "TOXICITY_CMAP", "WIDTHS", "FigureSpec", "render_figure", "render_run",
-           "save_figure", "style_path"]
-
 
 def save_figure(
     table: pl.DataFrame,
