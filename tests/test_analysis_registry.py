@@ -19,10 +19,18 @@ from hydra.errors import ConfigCompositionException
 from toolkit.analysis.registry import ANALYSES, AnalysisContext
 from toolkit.analysis.synthetic import make_frame, random_threads
 from toolkit.cli.app import CONFIG_DIR, to_settings
-from toolkit.pipeline import run_experiment
+from toolkit.errors import ConfigError
+from toolkit.pipeline import run_analyses, run_experiment
 from toolkit.plots.figures import DRAWERS
 from toolkit.report import write_table
-from toolkit.settings import AnalysisParams, RunSettings, ScorerAgreementOptions
+from toolkit.settings import (
+    AnalysisParams,
+    AnalysisSettings,
+    PlotSettings,
+    RunSettings,
+    ScorerAgreementOptions,
+    ScorerSettings,
+)
 
 REPO = Path(__file__).resolve().parents[1]
 PAIR = AnalysisParams(scorer_agreement=ScorerAgreementOptions(columns=["toxicity", "other"]))
@@ -167,3 +175,28 @@ def test_same_config_data_and_seed_give_byte_identical_tables(tmp_path: Path) ->
     assert a == _bytes(second)
     assert a == _bytes(other_process)
     assert a != _bytes(other_seed)  # the seed matters (so the check above is not vacuous)
+
+
+def _agreement_settings(scorers: list) -> AnalysisSettings:
+    options = ScorerAgreementOptions(scorers=scorers, max_comments=20)
+    return AnalysisSettings(run=["scorer_agreement"], n_boot=20, params=AnalysisParams(scorer_agreement=options))
+
+
+def test_pipeline_runs_the_further_scorers_on_the_sample(tmp_path: Path) -> None:
+    """The pipeline scores the 20 sampled comments with profanity (its scores differ from the synthetic
+    ``toxicity``), names the new column ``profanity.toxicity`` and the analysis compares the two."""
+    frame = random_threads(4, seed=1)
+    outputs, skipped = run_analyses(frame, _agreement_settings(["profanity"]), PlotSettings(formats=[]), tmp_path,
+                                    "f", ["toxicity"], ScorerSettings())
+    assert skipped == {}
+    scorers = pl.read_csv(tmp_path / "tables" / "scorer_agreement_scorers.csv")
+    assert scorers.rows() == [("profanity", True, "profanity.toxicity", "")]
+    pairs = pl.read_csv(tmp_path / "tables" / "scorer_agreement.csv")
+    assert pairs.select("a", "b", "n").rows() == [("toxicity", "profanity.toxicity", 20)]
+
+
+def test_misspelt_further_scorer_is_a_config_error(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match=r"analysis.params.scorer_agreement.scorers: \{'name': 'profanity', "
+                                          r"'modle': 'x'\}: .*unexpected keyword argument 'modle'"):
+        run_analyses(random_threads(2, seed=1), _agreement_settings([{"name": "profanity", "modle": "x"}]),
+                     PlotSettings(formats=[]), tmp_path, "f", ["toxicity"], ScorerSettings())

@@ -14,6 +14,7 @@ import polars as pl
 
 from toolkit.analysis.common import comments_only
 from toolkit.analysis.stats import RankPairs, cluster_bootstrap, replicate_sums, summarize
+from toolkit.errors import ConfigError
 
 AGREEMENT_SCHEMA = {
     "a": pl.String, "b": pl.String, "n": pl.Int64, "n_threads": pl.Int64, "spearman": pl.Float64,
@@ -62,7 +63,8 @@ def scorer_agreement(
     thresholds = thresholds or {}
     missing = [c for c in columns if c not in frame.columns]
     if missing:
-        raise ValueError(f"scorer_agreement: columns {missing} not in the frame")
+        raise ConfigError("analysis.params.scorer_agreement.columns",
+                          f"{missing} not in the frame; name score columns (or null for every label)")
     rows = comments_only(frame)
     out = []
     for a, b in combinations(columns, 2):

@@ -8,6 +8,7 @@ import numpy as np
 import polars as pl
 
 from toolkit.analysis.stats import grouped_bootstrap_means
+from toolkit.errors import ConfigError
 
 # Labels Detoxify and the embedded scorer write; used to find score columns when none are named.
 KNOWN_LABELS = (
@@ -28,11 +29,17 @@ def comments_only(frame: pl.DataFrame) -> pl.DataFrame:
 
 
 def score_columns(frame: pl.DataFrame, labels: Sequence[str] | None = None) -> list[str]:
-    """The score columns to use: ``labels`` as given (checked), else the known labels present in ``frame``."""
+    """The names of the score columns: ``labels`` as given (checked), else the known labels in ``frame``.
+
+    >>> from toolkit.analysis.synthetic import make_frame
+    >>> score_columns(make_frame([{"thread": "t", "id": "t", "score": 0.2}]))
+    ['toxicity']
+    """
     if labels:
         missing = [c for c in labels if c not in frame.columns]
         if missing:
-            raise ValueError(f"score columns {missing} not in the frame (columns: {frame.columns})")
+            raise ConfigError("labels", f"score columns {missing} not in the frame (columns: {frame.columns}); "
+                                        "name columns the scorer wrote, or null for all of them")
         return list(labels)
     return [c for c in KNOWN_LABELS if c in frame.columns and frame[c].dtype.is_float()]
 

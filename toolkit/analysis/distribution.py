@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import polars as pl
 
+from toolkit.errors import ConfigError
 from toolkit.settings import ScoreDistributionOptions, ThreadTreeOptions
 
 
@@ -53,7 +54,7 @@ def thread_tree_table(
     the note says so).
     """
     if pick not in ("largest", "most_removed"):
-        raise ValueError(f"thread_tree pick must be 'largest' or 'most_removed', not {pick!r}")
+        raise ConfigError("analysis.params.thread_tree.pick", f"{pick!r}: choose largest or most_removed")
     columns = ["thread_id", "comment_id", "parent_id", "is_post", "reply_depth", "structure", "position", "score",
                "removed", "deleted"]
     if thread_id is None:
@@ -65,7 +66,8 @@ def thread_tree_table(
         thread_id = stats["thread_id"][0]
     rows = frame.filter(pl.col("thread_id") == str(thread_id))
     if rows.height == 0:
-        raise ValueError(f"thread_tree: no thread {thread_id!r} in the data")
+        raise ConfigError("analysis.params.thread_tree.thread_id",
+                          f"no thread {thread_id!r} in the data; null picks one by `pick`")
     rows = rows.sort([pl.col("is_post"), pl.col("created_at"), pl.col("source_position")],
                      descending=[True, False, False], nulls_last=True).with_row_index("position")
     n = rows.height

@@ -27,6 +27,7 @@ from toolkit.analysis.stats import (
     stratified_permutation_pvalue,
     summarize,
 )
+from toolkit.errors import ConfigError
 from toolkit.settings import PARENT_BINS, RemovalContextOptions
 
 COMPARISON_SCHEMA = {
@@ -304,7 +305,7 @@ def window_means(frame: pl.DataFrame, *, label: str = "toxicity", window: int = 
     """For every timed comment: mean score of the ``window`` comments just before it and just after it in
     time, within its thread (``scope="thread"``) or its top-level sub-thread (``scope="root"``)."""
     if scope not in ("thread", "root"):
-        raise ValueError(f"calm_down scope must be 'thread' or 'root', not {scope!r}")
+        raise ConfigError("analysis.params.removal_context.calm_scope", f"{scope!r}: choose thread or root")
     key = "thread_id" if scope == "thread" else "root_id"
     rows = comments_only(frame).filter(pl.col("created_at").is_not_null() & pl.col(key).is_not_null())
     rows = rows.sort([key, "created_at", "source_position"])

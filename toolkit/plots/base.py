@@ -15,6 +15,7 @@ import polars as pl  # noqa: E402
 from matplotlib.axes import Axes  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
+from toolkit.errors import ConfigError  # noqa: E402
 from toolkit.outputs import FigureSpec  # noqa: E402
 
 STYLE_DIR = Path(__file__).parent
@@ -38,7 +39,7 @@ def figure_width(width: str | float) -> float:
     try:
         return WIDTHS.get(width) or float(width)
     except ValueError as err:
-        raise ValueError(f"figure width must be 'single', 'double' or inches, not {width!r}") from err
+        raise ConfigError("plot.width", f"{width!r}: give single, double or a width in inches") from err
 
 
 def new_figure(width: str | float, height_ratio: float = 0.72, ncols: int = 1, nrows: int = 1,

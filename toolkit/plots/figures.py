@@ -18,6 +18,7 @@ import matplotlib.pyplot as plt
 import polars as pl
 from matplotlib.figure import Figure
 
+from toolkit.errors import LoadError
 from toolkit.outputs import FigureSpec
 from toolkit.plots import charts
 from toolkit.plots.base import style_path
@@ -105,7 +106,7 @@ def render_figure(
     fig_dir = Path(fig_dir)
     spec, table = load_figure(fig_dir, name)
     if spec.kind not in DRAWERS:
-        raise ValueError(f"{fig_dir / name}.json: unknown figure kind {spec.kind!r}; known: {sorted(DRAWERS)}")
+        raise LoadError(fig_dir / f"{name}.json", f"unknown figure kind {spec.kind!r}; known: {', '.join(DRAWERS)}")
     if spec.options.get("min_width") == "double":
         width = "double"
     paths = []
