@@ -29,7 +29,6 @@ from toolkit.settings import (
     PlotSettings,
     RunSettings,
     ScorerAgreementOptions,
-    ScorerSettings,
 )
 
 REPO = Path(__file__).resolve().parents[1]
@@ -187,7 +186,7 @@ def test_pipeline_runs_the_further_scorers_on_the_sample(tmp_path: Path) -> None
     ``toxicity``), names the new column ``profanity.toxicity`` and the analysis compares the two."""
     frame = random_threads(4, seed=1)
     outputs, skipped = run_analyses(frame, _agreement_settings(["profanity"]), PlotSettings(formats=[]), tmp_path,
-                                    "f", ["toxicity"], ScorerSettings())
+                                    "f", ["toxicity"])
     assert skipped == {}
     scorers = pl.read_csv(tmp_path / "tables" / "scorer_agreement_scorers.csv")
     assert scorers.rows() == [("profanity", True, "profanity.toxicity", "")]
@@ -199,4 +198,4 @@ def test_misspelt_further_scorer_is_a_config_error(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match=r"analysis.params.scorer_agreement.scorers: \{'name': 'profanity', "
                                           r"'modle': 'x'\}: .*unexpected keyword argument 'modle'"):
         run_analyses(random_threads(2, seed=1), _agreement_settings([{"name": "profanity", "modle": "x"}]),
-                     PlotSettings(formats=[]), tmp_path, "f", ["toxicity"], ScorerSettings())
+                     PlotSettings(formats=[]), tmp_path, "f", ["toxicity"])

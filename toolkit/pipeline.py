@@ -122,7 +122,7 @@ def run_experiment(settings: RunSettings, run_dir: str | Path, resolved_config: 
     n_scored = int(frame.filter(~pl.col("is_post"))[a.label].is_not_null().sum())
     footer = f"Scorer: {report.caption()} · label: {a.label} · n = {n_scored} scored comments · {settings.experiment}"
     with timer.stage("analyses"):
-        outputs, skipped = run_analyses(frame, a, settings.plot, run_dir, footer, list(report.labels), sc)
+        outputs, skipped = run_analyses(frame, a, settings.plot, run_dir, footer, list(report.labels), sc.cache_dir)
     counts = {
         "rows_in": loaded.rows_in,
         "rows_kept": frame.height,
@@ -158,8 +158,9 @@ def run_experiment(settings: RunSettings, run_dir: str | Path, resolved_config: 
 
 
 def run_analyses(frame: pl.DataFrame, a: AnalysisSettings, plot: PlotSettings, run_dir: Path, footer: str,
-                 labels: list[str], scorer: ScorerSettings) -> tuple[list[Path], dict[str, str]]:
-    """Run ``a.run`` on the scored frame; write their tables (``tables/``) and figures (``figures/``).
+                 labels: list[str], cache_dir: str | None = None) -> tuple[list[Path], dict[str, str]]:
+    """Run ``a.run`` on the scored frame (whose scorer wrote ``labels``); write their tables (``tables/``)
+    and figures (``figures/``). scorer_agreement's further scorers are run here, cached in ``cache_dir``.
 
     Returns the paths written and ``{analysis: reason}`` for every analysis (or part of one) left out
     because it cannot apply to the data; each such reason is logged in one line.
@@ -167,7 +168,7 @@ def run_analyses(frame: pl.DataFrame, a: AnalysisSettings, plot: PlotSettings, r
     fig_options = {"style": plot.style, "width": plot.width, "formats": tuple(plot.formats), "dpi": plot.dpi}
     status: list[dict[str, Any]] = []
     if "scorer_agreement" in a.run and a.params.scorer_agreement.scorers:
-        frame, status = _with_further_scores(frame, a, scorer.cache_dir)
+        frame, status = _with_further_scores(frame, a, cache_dir)
     outputs: list[Path] = []
     skipped: dict[str, str] = {}
     for name in a.run:
