@@ -73,10 +73,6 @@ def _shown(n: int, threads: int | None = None, what: str = "comments") -> str:
     return f"shown: n = {n:,} {what}{where}"
 
 
-def _n_threads(frame: pl.DataFrame) -> int:
-    return int(comments_only(frame)["thread_id"].n_unique())
-
-
 def _applicable(tables: dict[str, pl.DataFrame], figures: list[tuple[FigureSpec, pl.DataFrame]],
                 empty: dict[str, str]) -> AnalysisOutput:
     """The output less the tables named in ``empty`` (table -> why it would be empty or all-NaN) and the
@@ -105,7 +101,7 @@ def run_depth_profile(frame: pl.DataFrame, ctx: AnalysisContext) -> AnalysisOutp
         ("toxicity_by_thread_size", "Toxicity by thread size", "size_bin", "thread size (comments)"),
     ):
         table = tables[name]
-        n, threads = int(table["n"].sum()), _n_threads(frame)
+        n, threads = int(table["n"].sum()), comments_only(frame)["thread_id"].n_unique()
         spec = FigureSpec(name, "profile", title, ctx.caption(_shown(n, threads), ctx.ci_note(ci_methods(table))),
                           {"label": ctx.label, "threshold": ctx.threshold, "x": x, "xlabel": xlabel})
         figures.append((spec, table))

@@ -433,17 +433,6 @@ class RankedScores:
         neg_below = neg - np.cumsum(fp)  # negatives strictly below each (descending) tie group
         return float((tp * (neg_below + 0.5 * fp)).sum() / (pos * neg))
 
-    def average_precision(self, w: np.ndarray) -> float:
-        """PR AUC as average precision (sklearn's definition): Σ (R_k - R_{k-1}) P_k over thresholds."""
-        tp, fp = self._cum(w)
-        pos = tp.sum()
-        if pos <= 0:
-            return float("nan")
-        ctp, cfp = np.cumsum(tp), np.cumsum(fp)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            precision = np.where(ctp + cfp > 0, ctp / (ctp + cfp), 0.0)
-        return float((tp / pos * precision).sum())
-
     def summary(self, w: np.ndarray, grid: np.ndarray) -> np.ndarray:
         """``[auc, average precision, TPR at each FPR of grid..., precision at each recall of grid...]``
         from one pass over the data (what a bootstrap replicate needs)."""

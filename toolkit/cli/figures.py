@@ -29,14 +29,9 @@ def parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Redraw the figures; print what was written. Returns the exit status."""
     args = parser().parse_args(argv)
-    from toolkit.plots.base import figure_width
+    from toolkit.errors import ConfigError
     from toolkit.plots.figures import render_figure, render_run
 
-    try:
-        figure_width(args.width)
-    except ValueError as err:
-        print(f"toolkit-figures: {err}", file=sys.stderr)
-        return 2
     formats = tuple(f.strip().lstrip(".") for f in args.formats.split(",") if f.strip())
     options = {"style": args.style, "width": args.width, "formats": formats, "dpi": args.dpi}
     start = time.perf_counter()
@@ -46,6 +41,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             paths = [p for name in args.only.split(",") for p in render_figure(fig_dir, name.strip(), **options)]
         else:
             paths = render_run(args.run_dir, **options)
+    except ConfigError as err:  # a bad --width
+        print(f"toolkit-figures: {err}", file=sys.stderr)
+        return 2
     except (FileNotFoundError, ValueError, OSError) as err:
         print(f"toolkit-figures: {err}", file=sys.stderr)
         return 1
