@@ -70,8 +70,8 @@ def slurm_conf() -> Iterator[Path]:
 
 
 def _job_logs(sweep: Path) -> str:
-    """The submitit logs of every job of a sweep (stdout and stderr), for failure messages."""
-    logs = sorted((sweep / ".submitit").glob("*/*_log.*"))
+    """The ends of the submitit logs of a sweep's jobs and of the daemons' logs, for failure messages."""
+    logs = [*sorted((sweep / ".submitit").glob("*/*_log.*")), *sorted(STATE.glob("*.log"))]
     return "\n".join(f"--- {log}\n{log.read_text(errors='replace')[-2000:]}" for log in logs)
 
 
