@@ -138,6 +138,8 @@ class FakeLemmy:
         if endpoint == "user":
             return {"person_view": {"person": {"id": PERSON, "name": "carol"}}, "moderates": [{"x": 1}],
                     **paged(COMMENTS, "comments"), "posts": []}
+        if endpoint == "person/content":
+            return paged(COMMENTS, "items")
         if endpoint == "modlog":
             removals = params.get("type_") in ("ModRemoveComment", "mod_remove_comment")
             entries = ([REMOVAL] if version == "v3" else [REMOVAL_V4]) if removals else []
@@ -357,6 +359,11 @@ def test_fetch_community_and_user(lemmy, tmp_path):
     # pages of the user's comments until one has no comments and no posts (``moderates`` does not count)
     assert lemmy.seen()[:4] == [("user", "1"), ("user", "2"), ("user", "3"), ("user", "4")]
     assert lemmy.requests[0][1] == {"username": "carol", "sort": "Old", "limit": "3", "page": "1"}
+    assert {params.get("other_person_id") for path, params, _ in lemmy.requests if path.endswith("/modlog")} == {"13"}
+    lemmy.requests.clear()
+    fetch_lemmy(f"{lemmy.base}/u/carol", tmp_path / "u4", FetchSettings(rate=0, limit=LIMIT, api="v4"))
+    assert lemmy.seen()[:3] == [("person/content", ""), ("person/content", "p3"), ("person/content", "p6")]
+    assert lemmy.requests[0][1] == {"person_name_or_id": "carol", "limit": "3"}
     assert {params.get("other_person_id") for path, params, _ in lemmy.requests if path.endswith("/modlog")} == {"13"}
 
 

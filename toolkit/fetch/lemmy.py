@@ -238,7 +238,7 @@ class _Session:
                         f"{url} {params}: {failure}; check the URL, the API version (api=v3 for Lemmy 0.19, "
                         f"v4 for 1.0) and, for 401/403, the login token in ${settings.token_env}"
                     )
-                told = retry_after(response.headers.get("Retry-After")) if response.status_code == 429 else None
+                told = retry_after(response.headers.get("Retry-After"))  # 429, and some 503s
                 wait = min(told, settings.max_wait) if told is not None else wait
             if attempt < settings.retries:
                 self.stats["retries"] += 1
@@ -294,7 +294,7 @@ def fetch_lemmy(url: str, out: str | Path, settings: FetchSettings = FetchSettin
 
     A post (or a comment's post): ``post-<id>.json``, ``comments-<id>-NNNN.json``. A community:
     ``community.json``, ``posts-NNNN.json``, ``comments-NNNN.json``. A user: ``user-NNNN.json`` (their
-    comments and posts). Then the modlog of the community (of the user, for a user), one listing per action:
+    comments and posts; ``/user`` in 0.19, ``/person/content`` in 1.0). Then the modlog of the community (of the user, for a user), one listing per action:
     ``modlog-remove_comment-NNNN.json``, ``modlog-remove_post-...``, ``modlog-ban_from_community-...``.
 
     >>> fetch_lemmy("ftp://lemmy.world/post/1", "/tmp/never")
@@ -323,11 +323,15 @@ def fetch_lemmy(url: str, out: str | Path, settings: FetchSettings = FetchSettin
                                          ("comments", "/comment/list", ("comments", "items"))):
                 session.pages(stem, endpoint, by_community, keys)
             modlog_filter = {"community_id": community_id}
-        else:
+        elif api == "v3":
             document = session.pages("user", "/user", {"username": name, "sort": "Old"}, ("comments", "posts"))
             modlog_filter = {"other_person_id": _require(_dig(document, "person_view", "person", "id"),
                                                          "person id", url)}
-        if settings.modlog:
+        else:  # 1.0 lists a person's content newest first, with no sort parameter
+            document = session.pages("user", "/person/content", {"person_name_or_id": name}, ("items",))
+            person_id = _dig((_dig(document, "items") or [{}])[0], "creator", "id")
+            modlog_filter = {"other_person_id": person_id} if person_id is not None else None
+        if settings.modlog and modlog_filter:
             for action, type_ in MODLOG_TYPES[api].items():
                 session.pages(f"modlog-{action}", "/modlog", {**modlog_filter, "type_": type_})
     return {"target": kind, "name": name, **session.stats, "files": sorted(session.archive.entries)}
