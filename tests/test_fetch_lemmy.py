@@ -155,7 +155,8 @@ class FakeLemmy:
 
 
 @pytest.fixture
-def lemmy() -> Iterator[FakeLemmy]:
+def lemmy(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeLemmy]:
+    monkeypatch.delenv("LEMMY_JWT", raising=False)
     fake = FakeLemmy()
     fake.thread.start()
     yield fake
@@ -324,11 +325,18 @@ def test_token_is_sent_but_never_written(lemmy, tmp_path, monkeypatch):
 
 
 def test_rate_limit_waits_between_requests(lemmy, tmp_path):
+    """At 4 requests/s each request waits for 0.25 s after the last one (a fake clock: requests take no time)."""
+    now = [100.0]
     waits: list[float] = []
+
+    def sleep(seconds: float) -> None:
+        waits.append(seconds)
+        now[0] += seconds
+
     fetch_lemmy(f"{lemmy.base}/post/{POST}", tmp_path, FetchSettings(rate=4, limit=LIMIT, modlog=False),
-                sleep=waits.append)
+                sleep=sleep, clock=lambda: now[0])
     assert len(lemmy.requests) == 5
-    assert waits and all(0 < wait <= 0.25 for wait in waits)
+    assert waits == [0.25] * 4
 
 
 def test_fetch_v4_cursors_and_modlog(lemmy, tmp_path):

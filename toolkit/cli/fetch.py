@@ -45,7 +45,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run ``toolkit-fetch``; prints the counts as JSON, or the error's message (exit status 1)."""
+    """Run ``toolkit-fetch``; prints the counts as JSON, or the error's message (exit status 1).
+
+    >>> main(["lemmy", "https://lemmy.world/wiki/rules"])  # the message goes to stderr
+    1
+    """
     args = build_parser().parse_args(argv)
     settings = FetchSettings(rate=args.rate, api=args.api, limit=args.limit, modlog=args.modlog,
                              retries=args.retries, token_env=args.token_env)

@@ -100,7 +100,11 @@ def parse_target(url: str) -> Target:
 
 
 def user_agent() -> str:
-    """``toolkit/<version>`` plus what it is, so an instance's admins can tell who is asking."""
+    """``toolkit/<version>`` plus what it is, so an instance's admins can tell who is asking.
+
+    >>> user_agent().startswith("toolkit/")
+    True
+    """
     try:
         version = metadata.version("toolkit")
     except metadata.PackageNotFoundError:
@@ -195,7 +199,7 @@ class _Session:
     """One fetch: an httpx client with pacing and retries over an :class:`_Archive`."""
 
     def __init__(self, base: str, out: Path, settings: FetchSettings, sleep: Callable[[float], None],
-                 transport: httpx.BaseTransport | None):
+                 clock: Callable[[], float], transport: httpx.BaseTransport | None):
         if settings.api not in MODLOG_TYPES:
             raise ConfigError("api", f"unknown Lemmy API version {settings.api!r}; use 'v3' (0.19) or 'v4' (1.0)")
         headers = {"User-Agent": user_agent(), "Accept": "application/json"}
@@ -205,17 +209,17 @@ class _Session:
         self.http = httpx.Client(base_url=f"{base}/api/{settings.api}", headers=headers,
                                  timeout=settings.timeout, transport=transport, follow_redirects=True)
         self.archive = _Archive(out)
-        self.settings, self.sleep = settings, sleep
+        self.settings, self.sleep, self.clock = settings, sleep, clock
         self.interval = 1.0 / settings.rate if settings.rate > 0 else 0.0
         self.last_request: float | None = None
         self.stats = {"requests": 0, "saved": 0, "reused": 0, "retries": 0}
 
     def _pace(self) -> None:
         if self.interval and self.last_request is not None:
-            wait = self.last_request + self.interval - time.monotonic()
+            wait = self.last_request + self.interval - self.clock()
             if wait > 0:
                 self.sleep(wait)
-        self.last_request = time.monotonic()
+        self.last_request = self.clock()
 
     def get(self, endpoint: str, params: dict[str, Any]) -> httpx.Response:
         """GET with pacing; retries 429 (after ``Retry-After``), 5xx and dropped connections (doubling backoff)."""
@@ -288,9 +292,11 @@ def _require(value: Any, what: str, name: str) -> Any:
 
 
 def fetch_lemmy(url: str, out: str | Path, settings: FetchSettings = FetchSettings(), *,
-                sleep: Callable[[float], None] = time.sleep,
+                sleep: Callable[[float], None] = time.sleep, clock: Callable[[], float] = time.monotonic,
                 transport: httpx.BaseTransport | None = None) -> dict[str, Any]:
     """Fetch what ``url`` names into the archive folder ``out``; returns counts and the files.
+
+    ``sleep`` and ``clock`` (the pacing and backoff waits) and ``transport`` (httpx's) are there for tests.
 
     A post (or a comment's post): ``post-<id>.json``, ``comments-<id>-NNNN.json``. A community:
     ``community.json``, ``posts-NNNN.json``, ``comments-NNNN.json``. A user: ``user-NNNN.json`` (their
@@ -303,7 +309,7 @@ def fetch_lemmy(url: str, out: str | Path, settings: FetchSettings = FetchSettin
     toolkit.errors.ConfigError: url: 'ftp://lemmy.world/post/1' is not a Lemmy post, comment, community or user URL (e.g. https://lemmy.world/post/123, /comment/456, /c/name, /c/name@instance, /u/name)
     """
     target = parse_target(url)
-    session = _Session(target.base, Path(out), settings, sleep, transport)
+    session = _Session(target.base, Path(out), settings, sleep, clock, transport)
     api, kind, name = settings.api, target.kind, target.name
     with session.http:
         if kind == "comment":

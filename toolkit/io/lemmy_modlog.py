@@ -180,6 +180,13 @@ def read_modlog(path: str | Path, *, instance: str | None = None, comment_prefix
 
     Rejects name the file and the entry's number in it. An event listed twice (pages that overlap, two
     archives) is kept once (``duplicates_dropped``). ``instance`` is used when a community has no actor id.
+
+    >>> import json, tempfile
+    >>> path = Path(tempfile.mkdtemp()) / "modlog.json"
+    >>> _ = path.write_text(json.dumps({"removed_comments": [{"mod_remove_comment": {
+    ...     "id": 1, "comment_id": 41, "removed": False, "when_": "2024-03-01T10:00:00Z"}}], "banned": []}))
+    >>> read_modlog(path).frame.select("action", "comment_id", "removed").rows()
+    [('remove_comment', '41', False)]
     """
     path = Path(path)
     files = sorted(path.glob("modlog*.json")) if path.is_dir() else [path]
