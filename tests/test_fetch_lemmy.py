@@ -190,6 +190,16 @@ def test_parse_target():
             parse_target(bad)
 
 
+@pytest.mark.parametrize(("options", "message"), [
+    ({"api": "v2"}, "^api: unknown Lemmy API version 'v2'"),
+    ({"limit": 51}, "^limit: 51 items per page: Lemmy serves 1 to 50"),
+    ({"rate": -1}, "^rate: must be 0 or more"),
+])
+def test_settings_are_checked(options, message):
+    with pytest.raises(ConfigError, match=message):
+        FetchSettings(**options)
+
+
 def test_fetch_post_v3(lemmy, tmp_path):
     out = tmp_path / "archive"
     summary = fetch_lemmy(f"{lemmy.base}/post/{POST}", out, FAST)

@@ -76,6 +76,14 @@ class FetchSettings:
     timeout: float = 30.0  # seconds per request
     token_env: str = "LEMMY_JWT"  # environment variable holding the login token (JWT), if any
 
+    def __post_init__(self) -> None:
+        if self.api not in MODLOG_TYPES:
+            raise ConfigError("api", f"unknown Lemmy API version {self.api!r}; use 'v3' (0.19) or 'v4' (1.0)")
+        if not 1 <= self.limit <= 50:
+            raise ConfigError("limit", f"{self.limit} items per page: Lemmy serves 1 to 50")
+        if self.rate < 0 or self.retries < 0:
+            raise ConfigError("rate" if self.rate < 0 else "retries", "must be 0 or more (rate 0 = no wait)")
+
 
 def parse_target(url: str) -> Target:
     """The :class:`Target` of a post, comment, community or user URL; :class:`ConfigError` otherwise.
@@ -200,8 +208,6 @@ class _Session:
 
     def __init__(self, base: str, out: Path, settings: FetchSettings, sleep: Callable[[float], None],
                  clock: Callable[[], float], transport: httpx.BaseTransport | None):
-        if settings.api not in MODLOG_TYPES:
-            raise ConfigError("api", f"unknown Lemmy API version {settings.api!r}; use 'v3' (0.19) or 'v4' (1.0)")
         headers = {"User-Agent": user_agent(), "Accept": "application/json"}
         token = os.environ.get(settings.token_env)
         if token:
