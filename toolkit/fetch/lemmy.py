@@ -306,8 +306,9 @@ def fetch_lemmy(url: str, out: str | Path, settings: FetchSettings = FetchSettin
 
     A post (or a comment's post): ``post-<id>.json``, ``comments-<id>-NNNN.json``. A community:
     ``community.json``, ``posts-NNNN.json``, ``comments-NNNN.json``. A user: ``user-NNNN.json`` (their
-    comments and posts; ``/user`` in 0.19, ``/person/content`` in 1.0). Then the modlog of the community (of the user, for a user), one listing per action:
-    ``modlog-remove_comment-NNNN.json``, ``modlog-remove_post-...``, ``modlog-ban_from_community-...``.
+    comments and posts; ``/user`` in 0.19, ``/person/content`` in 1.0). Then the modlog of the community (of
+    the user, for a user), one listing per action: ``modlog-remove_comment-NNNN.json``,
+    ``modlog-remove_post-NNNN.json``, ``modlog-ban_from_community-NNNN.json``.
 
     >>> fetch_lemmy("ftp://lemmy.world/post/1", "/tmp/never")
     Traceback (most recent call last):
