@@ -1,0 +1,5 @@
+"""Downloaders that write raw archives (one file per response, plus an index) for the loaders to read."""
+
+from toolkit.fetch.lemmy import FetchError, FetchSettings, Target, fetch_lemmy, parse_target
+
+__all__ = ["FetchError", "FetchSettings", "Target", "fetch_lemmy", "parse_target"]
