@@ -59,7 +59,9 @@ def venv(wheel: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, d
     bin_dir = root / "env" / ("Scripts" if os.name == "nt" else "bin")
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PYTHONHOME", "MPLBACKEND")}
     env.update(TOOLKIT_CACHE_DIR=str(root / "score-cache"), TORCH_HOME=str(root / "torch-home"))
-    run([bin_dir / "python", "-m", "pip", "install", "--quiet", "--no-deps", "--no-index", wheel], cwd=root, env=env)
+    # --ignore-installed: pip sees the checkout's own (editable) toolkit on the path and must leave it alone
+    run([bin_dir / "python", "-m", "pip", "install", "--quiet", "--no-deps", "--no-index", "--ignore-installed",
+         wheel], cwd=root, env=env)
     return bin_dir, env
 
 
