@@ -11,7 +11,7 @@ import tempfile
 
 import pytest
 
-MODULES = ["toolkit.errors", "toolkit.notebook", "toolkit.pipeline"]
+MODULES = ["toolkit.errors", "toolkit.notebook", "toolkit.pipeline", "toolkit.report"]
 
 
 @pytest.mark.parametrize("name", MODULES)

@@ -100,3 +100,21 @@ def test_installed_commands_run_from_any_directory(venv: tuple[Path, dict[str, s
         str(tmp_path / "esc" / "figures" / f"{name}.png") for name in ("escalation", "thread_summary", "thread_tree")
     ]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["demo", "esc"]  # nothing written into the cwd
+
+
+@pytest.mark.skipif(shutil.which("git") is None, reason="git not installed")
+def test_an_installed_copy_inside_a_repository_reports_no_commit(tmp_path: Path) -> None:
+    """The manifest's commit is the checkout that tracks the code; a repository around an (ignored) virtual
+    environment holding the wheel says nothing about the code, so no commit is reported."""
+    from toolkit.report import git_commit
+
+    (tmp_path / "src").mkdir()
+    (tmp_path / "src" / "a.py").write_text("x = 1\n")
+    (tmp_path / ".venv" / "toolkit").mkdir(parents=True)
+    (tmp_path / ".gitignore").write_text(".venv/\n")
+    git = ["git", "-c", "user.email=t@example.org", "-c", "user.name=t", "-c", "commit.gpgsign=false"]
+    for args in (["init", "-q"], ["add", "-A"], ["commit", "-q", "-m", "first"]):
+        run([*git, *args], cwd=tmp_path)
+    head = run(["git", "rev-parse", "HEAD"], cwd=tmp_path).stdout.strip()
+    assert git_commit(tmp_path / "src") == {"commit": head, "dirty": False}
+    assert git_commit(tmp_path / ".venv" / "toolkit") == {"commit": None, "dirty": None}
