@@ -102,6 +102,28 @@ def test_installed_commands_run_from_any_directory(venv: tuple[Path, dict[str, s
     assert sorted(p.name for p in tmp_path.iterdir()) == ["demo", "esc"]  # nothing written into the cwd
 
 
+COMPOSE_ALL = """
+import json
+from pathlib import Path
+from hydra import compose, initialize_config_dir
+from toolkit.cli.app import CONFIG_DIR, to_settings
+from toolkit.pipeline import resolve_data_path
+found = {}
+for name in sorted(p.stem for p in (Path(CONFIG_DIR) / "experiment").glob("*.yaml")):
+    with initialize_config_dir(config_dir=CONFIG_DIR, version_base="1.3"):
+        settings = to_settings(compose(config_name="config", overrides=[f"+experiment={name}"]))
+    found[name] = [settings.experiment, resolve_data_path(settings.dataset.path).is_file()]
+print(json.dumps(found))
+"""
+
+
+def test_every_installed_experiment_composes_with_its_bundled_data(venv: tuple[Path, dict[str, str]],
+                                                                   tmp_path: Path) -> None:
+    bin_dir, env = venv
+    found = json.loads(run([bin_dir / "python", "-c", COMPOSE_ALL], cwd=tmp_path, env=env).stdout)
+    assert found == {p.stem: [p.stem, True] for p in (REPO_ROOT / "experiments").glob("*.yaml")}
+
+
 @pytest.mark.skipif(shutil.which("git") is None, reason="git not installed")
 def test_an_installed_copy_inside_a_repository_reports_no_commit(tmp_path: Path) -> None:
     """The manifest's commit is the checkout that tracks the code; a repository around an (ignored) virtual
