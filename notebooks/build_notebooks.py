@@ -17,7 +17,8 @@ import nbformat
 from nbformat.notebooknode import NotebookNode
 
 HERE = Path(__file__).resolve().parent
-KERNELSPEC = {"name": "toolkit", "display_name": "Python (toolkit)", "language": "python"}
+# Jupyter's standard kernel, so nbconvert, VS Code and JupyterHub run them; `make lab` offers "Python (toolkit)" too.
+KERNELSPEC = {"name": "python3", "display_name": "Python 3 (ipykernel)", "language": "python"}
 
 
 def _md(text: str) -> tuple[str, str]:

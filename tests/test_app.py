@@ -11,13 +11,14 @@ from pathlib import Path
 
 import pytest
 from hydra import compose, initialize_config_dir
+from hydra.errors import ConfigCompositionException
 from omegaconf import OmegaConf
 
 from toolkit.cli.app import CONFIG_DIR, to_settings
 from toolkit.pipeline import run_experiment
 from toolkit.settings import RunSettings
 
-EXPERIMENTS = sorted(p.stem for p in (Path(CONFIG_DIR).parent / "experiments").glob("*.yaml"))
+EXPERIMENTS = sorted(p.stem for p in (Path(CONFIG_DIR) / "experiment").glob("*.yaml"))
 GROUPS = {g: sorted(p.stem for p in (Path(CONFIG_DIR) / g).glob("*.yaml")) for g in ("dataset", "scorer", "analysis", "plot")}
 
 
@@ -33,22 +34,34 @@ def test_default_config_is_the_demo() -> None:
     assert settings.dataset.path == "data/seed_thread.txt" and settings.scorer.name == "auto"
 
 
+def leaves(node: object, prefix: str = "") -> dict[str, object]:
+    """A YAML mapping's values by dotted key (``defaults`` and mandatory ``???`` values left out)."""
+    if not isinstance(node, dict):
+        return {prefix: node}
+    return {k: v for key, sub in node.items() if key != "defaults"
+            for k, v in leaves(sub, f"{prefix}.{key}" if prefix else key).items() if v != "???"}
+
+
 @pytest.mark.parametrize("experiment", EXPERIMENTS)
 def test_every_experiment_composes(experiment: str) -> None:
-    settings = compose_run([f"+experiment={experiment}"])
-    assert isinstance(settings, RunSettings)
+    assert compose_run([f"+experiment={experiment}"]).experiment == experiment
 
 
 @pytest.mark.parametrize(("group", "option"), [(g, o) for g, opts in GROUPS.items() for o in opts])
 def test_every_group_option_composes(group: str, option: str) -> None:
+    """Every value the option's file sets arrives in the typed settings."""
     extra = ["dataset.path=some/file.json"] if (group, option) == ("dataset", "file") else []
-    assert isinstance(compose_run([f"{group}={option}", *extra]), RunSettings)
+    settings = OmegaConf.structured(getattr(compose_run([f"{group}={option}", *extra]), group))
+    written = leaves(OmegaConf.to_container(OmegaConf.load(Path(CONFIG_DIR) / group / f"{option}.yaml")))
+    assert written
+    assert {k: OmegaConf.to_container(v) if OmegaConf.is_config(v) else v
+            for k in written for v in [OmegaConf.select(settings, k)]} == written
 
 
 def test_wrong_type_in_config_is_a_clear_error() -> None:
-    with pytest.raises(Exception, match=r"n_boot.*not-a-number|not-a-number.*n_boot"):
+    with pytest.raises(ConfigCompositionException, match=r"n_boot.*not-a-number|not-a-number.*n_boot"):
         compose_run(["analysis.n_boot=not-a-number"])
-    with pytest.raises(Exception, match="scorer.modle"):
+    with pytest.raises(ConfigCompositionException, match="scorer.modle"):
         compose_run(["scorer.modle=original"])
 
 
@@ -57,7 +70,7 @@ def test_misspelt_key_in_an_experiment_file_is_named(tmp_path: Path) -> None:
     shutil.copytree(CONFIG_DIR, conf, symlinks=False)
     (conf / "experiment" / "typo.yaml").write_text("# @package _global_\nscorer:\n  modle: unbiased\n")
     with initialize_config_dir(config_dir=str(conf), version_base="1.3"), pytest.raises(
-        Exception, match=r"Key 'modle' not in 'ScorerSettings'"
+        ConfigCompositionException, match=r"Key 'modle' not in 'ScorerSettings'"
     ):
         compose(config_name="config", overrides=["+experiment=typo"])
 
@@ -73,8 +86,9 @@ def test_pipeline_on_demo(tmp_path: Path) -> None:
         assert (tmp_path / output).exists(), output
 
 
-def run_cli(tmp_path: Path, *args: str) -> subprocess.CompletedProcess:
-    env = {**os.environ, "PYTHONWARNINGS": "default", "TOOLKIT_CACHE_DIR": str(tmp_path / "score-cache")}
+def run_cli(tmp_path: Path, *args: str, **extra_env: str) -> subprocess.CompletedProcess:
+    env = {**{k: v for k, v in os.environ.items() if k != "HYDRA_FULL_ERROR"}, "PYTHONWARNINGS": "default",
+           "TOOLKIT_CACHE_DIR": str(tmp_path / "score-cache"), **extra_env}
     return subprocess.run(
         [sys.executable, "-m", "toolkit.cli.app", *args], capture_output=True, text=True, env=env, timeout=300,
         cwd=tmp_path,
@@ -116,7 +130,26 @@ def test_cli_default_run_then_fully_cached_rerun(tmp_path: Path) -> None:
     assert "10 cache hits, 0 misses, model loaded: False" in second.stdout
 
 
-def test_cli_bad_input_is_one_clear_error(tmp_path: Path) -> None:
+def test_cli_toolkit_error_is_one_message(tmp_path: Path) -> None:
+    """A ToolkitError (here a LoadError) prints its message alone, status 1; HYDRA_FULL_ERROR=1 shows where."""
     result = run_cli(tmp_path, f"hydra.run.dir={tmp_path / 'r'}", "dataset.path=nope.txt")
-    assert result.returncode != 0
-    assert "nope.txt: no such file" in result.stderr
+    assert result.returncode == 1
+    assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+    assert result.stderr.startswith("toolkit: error: nope.txt: no such file")
+
+    full = run_cli(tmp_path, f"hydra.run.dir={tmp_path / 'r'}", "dataset.path=nope.txt", HYDRA_FULL_ERROR="1")
+    assert full.returncode == 1
+    assert "Traceback" in full.stderr and "toolkit.errors.LoadError: nope.txt: no such file" in full.stderr
+
+
+@pytest.mark.parametrize(("override", "named"), [
+    ("analysis.n_boot=not-a-number", "full_key: analysis.n_boot"),
+    ("scorer.modle=original", "Key 'modle' not in 'ScorerSettings'"),
+])
+def test_cli_config_error_is_short(tmp_path: Path, override: str, named: str) -> None:
+    """Hydra's own config errors (wrong type, unknown key) stay a few lines naming the key, no traceback."""
+    result = run_cli(tmp_path, f"hydra.run.dir={tmp_path / 'r'}", override)
+    assert result.returncode == 1
+    assert named in result.stderr and "Traceback" not in result.stderr
+    assert len(result.stderr.strip().splitlines()) <= 8, result.stderr
+    assert not (tmp_path / "r").exists()  # composing failed: no run directory

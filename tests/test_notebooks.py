@@ -7,7 +7,6 @@ import importlib.util
 import json
 import os
 import sys
-import time
 from pathlib import Path
 
 import nbformat
@@ -49,7 +48,7 @@ def test_committed_without_outputs(path: Path) -> None:
              if c.cell_type == "code" and (c.get("outputs") or c.get("execution_count") is not None)]
     assert not dirty, (f"{path.name}: cells {dirty} have outputs or execution counts; "
                        "rewrite it with .venv/bin/python notebooks/build_notebooks.py")
-    assert nb.metadata.get("kernelspec", {}).get("name") == "toolkit"
+    assert nb.metadata["kernelspec"]["name"] == "python3"  # Jupyter's standard kernel: runs anywhere
     assert sum("parameters" in c.metadata.get("tags", []) for c in nb.cells) == 1
 
 
@@ -112,14 +111,11 @@ def _outputs(nb: nbformat.NotebookNode, kind: str) -> list[dict]:
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
 def test_notebook_runs_offline(path: Path, tmp_path: Path) -> None:
-    start = time.perf_counter()
     nb = execute(path, tmp_path, PARAMETERS.get(path.stem))
-    seconds = time.perf_counter() - start
     errors = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs if o.output_type == "error"]
     assert not errors
     images = _outputs(nb, "image/png")
     assert images, f"{path.name}: no inline figure"
-    assert seconds < 240, f"{path.name} took {seconds:.0f} s"
     if path.stem == "01_explore_thread":
         # the thread-tree figures render inline, as images, not as '<Figure size ...>' text
         tree_cells = [c for c in nb.cells if c.cell_type == "code" and "draw_thread_tree" in c.source]
@@ -219,25 +215,25 @@ def test_filter_view_and_shorten(small_thread) -> None:
                              "text"]
     short = pl.DataFrame({"text": ["a  b\n c " + "x" * 100, None]}).select(nb.shorten("text", 10))["text"]
     assert short.to_list() == ["a b c xxx…", None]
-    assert nb.score_columns(small_thread) == ["toxicity"]
 
 
 def test_thread_tree_figure_and_side_by_side(small_thread) -> None:
-    from matplotlib.figure import Figure
-
     from toolkit import notebook as nb
+    from toolkit.errors import ConfigError
 
     fig = nb.draw_thread_tree(small_thread)
-    assert isinstance(fig, Figure)
+    assert fig.axes[0].get_title() == "Thread t as a tree"
     html = nb.side_by_side([fig, fig], titles=["a", "b"])._repr_html_()
     assert html.count("data:image/png;base64,") == 2 and ">a<" in html
-    with pytest.raises(ValueError, match="score"):
+    with pytest.raises(ConfigError, match="label: no score column 'toxicity'; score the frame first"):
         nb.draw_thread_tree(small_thread.drop("toxicity"))
 
 
 def test_run_directory_helpers(tmp_path: Path, small_thread) -> None:
     from toolkit import notebook as nb
     from toolkit.analysis.distribution import score_distribution
+    from toolkit.errors import LoadError
+    from toolkit.plots.base import figure_width
     from toolkit.plots.figures import FigureSpec, save_figure
 
     runs = []
@@ -262,7 +258,8 @@ def test_run_directory_helpers(tmp_path: Path, small_thread) -> None:
     assert joined.height == small_thread.height
     assert nb.figure_names(runs[0]) == ["hist"]
     before = (runs[0] / "figures" / "hist.png").read_bytes()
-    assert nb.figure_from_run(runs[0], "hist", style="ggplot", width="double") is not None
+    redrawn = nb.figure_from_run(runs[0], "hist", style="ggplot", width="double")
+    assert (redrawn.get_size_inches()[0], redrawn.axes[0].get_title()) == (figure_width("double"), "Scores")
     assert (runs[0] / "figures" / "hist.png").read_bytes() == before  # nothing rewritten
-    with pytest.raises(FileNotFoundError, match="no such table"):
-        nb.read_table(runs[0], "missing")
+    with pytest.raises(LoadError, match=r"missing.csv: no such table; this run has \['scores'\]"):
+        nb.run_table(runs[0], "missing")

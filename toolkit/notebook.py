@@ -21,17 +21,17 @@ from typing import Any
 
 import polars as pl
 
-from toolkit.schema import COMMENT_SCHEMA
+from toolkit.analysis.common import score_columns
+from toolkit.errors import ConfigError, LoadError
+from toolkit.pipeline import PROJECT_ROOT
 
 __all__ = [
-    "PROJECT_ROOT", "SideBySide", "compare_manifests", "compare_tables", "context", "contexts", "data_path",
-    "draw_figure", "draw_thread_tree", "figure_from_run", "figure_names", "filter_comments", "format_context",
-    "manifest_summary", "most_toxic", "most_toxic_with_context", "read_manifest", "read_table", "score_columns",
-    "setup", "shorten", "side_by_side", "use_inline_backend", "view",
+    "SideBySide", "compare_manifests", "compare_tables", "context", "contexts", "data_path", "draw_figure",
+    "draw_thread_tree", "figure_from_run", "figure_names", "filter_comments", "format_context", "manifest_summary",
+    "most_toxic", "most_toxic_with_context", "read_manifest", "run_table", "setup", "shorten", "side_by_side",
+    "use_inline_backend", "view",
 ]
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
-ROLES = ("parent", "before", "comment", "reply", "after")
 _VIEW_BASE = ("comment_id", "parent_id", "reply_depth", "author", "removed", "deleted")
 
 
@@ -43,6 +43,17 @@ def setup(*, text_width: int = 100, rows: int = 20, float_precision: int = 3, in
     rows and floats with ``float_precision`` decimals; matplotlib draws inline when in a Jupyter kernel.
 
     Polars' own defaults cut every string at 30 characters, which hides the comments one wants to read.
+
+    Args:
+        text_width: longest string shown in a table cell.
+        rows: rows shown of a long table.
+        float_precision: decimals of floats.
+        inline: also call :func:`use_inline_backend`.
+
+    >>> import polars as pl
+    >>> from toolkit import notebook as nb
+    >>> with pl.Config():  # scoped here; in a notebook's first cell just call nb.setup()
+    ...     nb.setup(text_width=60, inline=False)
     """
     pl.Config.set_fmt_str_lengths(text_width)
     pl.Config.set_tbl_rows(rows)
@@ -59,43 +70,72 @@ def use_inline_backend() -> bool:
     ``toolkit.plots`` selects the non-interactive Agg backend when imported (right for scripts and the CLI,
     but a notebook then shows figures as ``<Figure size ...>`` text). This imports it first, then switches
     the kernel back to the inline backend. Outside a kernel it does nothing.
+
+    >>> from toolkit import notebook as nb
+    >>> nb.use_inline_backend()  # not in a Jupyter kernel here
+    False
     """
     import toolkit.plots.figures  # noqa: F401  (its backend choice must happen before ours)
 
     try:
+        from ipykernel.zmqshell import ZMQInteractiveShell
         from IPython import get_ipython
-    except ImportError:  # pragma: no cover - IPython comes with ipykernel
+    except ImportError:  # no Jupyter installed, so no kernel
         return False
     shell = get_ipython()
-    if shell is None or not hasattr(shell, "kernel"):
+    if not isinstance(shell, ZMQInteractiveShell):
         return False
     shell.run_line_magic("matplotlib", "inline")
     return True
 
 
 def data_path(name: str) -> Path:
-    """A bundled data file by name: ``<project>/data/NAME``, else the CI's ``<project>/../shared/data/NAME``.
+    """A bundled data file by name (``data/NAME`` of the checkout or of the installed package).
 
     Notebooks run with the notebook's folder as working directory; this finds the data from anywhere.
+
+    Args:
+        name: a file name in the bundled ``data/`` (``seed_thread.txt``, ``reddit_sample_57dw9a.json``, ...).
+
+    Returns:
+        The file's path.
+
+    Raises:
+        LoadError: no such bundled file (the message lists the bundled ones).
+
+    >>> from toolkit import notebook as nb
+    >>> nb.data_path("seed_thread.txt").name
+    'seed_thread.txt'
+    >>> nb.data_path("my_thread.txt")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    toolkit.errors.LoadError: my_thread.txt: not a bundled data file; bundled: [...'seed_thread.txt'...]...
     """
-    for root in (PROJECT_ROOT / "data", PROJECT_ROOT.parent / "shared" / "data"):
-        if (root / name).exists():
-            return root / name
-    raise FileNotFoundError(f"{name}: not in {PROJECT_ROOT / 'data'} nor {PROJECT_ROOT.parent / 'shared' / 'data'}")
+    path = PROJECT_ROOT / "data" / name
+    if not path.is_file():
+        bundled = sorted(p.name for p in path.parent.iterdir() if p.suffix != ".py")
+        raise LoadError(name, f"not a bundled data file; bundled: {bundled} (any other file: pass its path)")
+    return path
 
 
 # --------------------------------------------------------------------------------------------- views
-
-
-def score_columns(frame: pl.DataFrame) -> list[str]:
-    """The score columns a scorer added: float columns that are not part of the canonical schema."""
-    return [c for c, t in frame.schema.items() if t.is_float() and c not in COMMENT_SCHEMA]
 
 
 def shorten(column: str | pl.Expr = "text", width: int = 80) -> pl.Expr:
     """One-line text: whitespace runs collapsed to one space, cut to ``width`` characters with an ellipsis.
 
     Null text (removed or deleted comments) shows as null, so it stays distinguishable from empty text.
+
+    Args:
+        column: a column name or expression holding text.
+        width: the longest result, ellipsis included.
+
+    Returns:
+        A Polars string expression.
+
+    >>> import polars as pl
+    >>> from toolkit import notebook as nb
+    >>> pl.DataFrame({"text": ["a   long   comment", None]}).select(nb.shorten("text", 8))["text"].to_list()
+    ['a long …', None]
     """
     expr = pl.col(column) if isinstance(column, str) else column
     flat = expr.str.replace_all(r"\s+", " ").str.strip_chars()
@@ -111,7 +151,23 @@ def view(
 ) -> pl.DataFrame:
     """A compact, readable frame: ids, depth, author, flags, score columns (if any) and one-line text.
 
-    ``columns`` replaces the default choice (text is always appended last, shortened); ``extra`` adds columns.
+    Args:
+        frame: a comment frame.
+        columns: the columns to show instead of the default choice (text is always appended last, shortened).
+        text_width: the text column's width (see :func:`shorten`).
+        extra: columns added to the choice.
+
+    Returns:
+        The chosen columns of every row.
+
+    Raises:
+        ConfigError: a chosen column is not in the frame.
+
+    >>> import toolkit
+    >>> from toolkit import notebook as nb
+    >>> frame = toolkit.load(nb.data_path("seed_thread.txt"), format="text", post_lines=6)
+    >>> nb.view(frame, extra=["structure"], text_width=30).columns
+    ['comment_id', 'parent_id', 'reply_depth', 'author', 'removed', 'deleted', 'structure', 'text']
     """
     chosen = list(columns) if columns is not None else [c for c in _VIEW_BASE if c in frame.columns]
     if columns is None:
@@ -120,7 +176,7 @@ def view(
     chosen = [c for c in chosen if c != "text"]
     missing = [c for c in chosen if c not in frame.columns]
     if missing:
-        raise ValueError(f"view: no column(s) {missing} in the frame (columns: {frame.columns})")
+        raise ConfigError("columns", f"no column(s) {missing} in the frame (columns: {frame.columns})")
     exprs: list[pl.Expr] = [pl.col(c) for c in chosen]
     if "text" in frame.columns:
         exprs.append(shorten("text", text_width).alias("text"))
@@ -140,6 +196,21 @@ def filter_comments(
     """Comments (the post only with ``include_post``) by reply depth range and removal/deletion/text flags.
 
     ``None`` leaves a condition out. Rows with unknown depth (orphans) never match a depth bound.
+
+    Args:
+        frame: a comment frame with tree columns (``reply_depth``).
+        min_depth, max_depth: the reply-depth range, bounds included.
+        removed, deleted, has_text: keep only rows with this flag value.
+        include_post: keep the thread's post too.
+
+    Returns:
+        The matching rows, in the frame's order.
+
+    >>> import toolkit
+    >>> from toolkit import notebook as nb
+    >>> frame = toolkit.load(nb.data_path("seed_thread.txt"), format="text", post_lines=6)
+    >>> nb.filter_comments(frame, removed=True)["comment_id"].to_list()
+    ['seed_thread-1', 'seed_thread-3', 'seed_thread-6']
     """
     cond = pl.lit(True) if include_post else ~pl.col("is_post")
     if min_depth is not None:
@@ -163,8 +234,8 @@ def _one_thread(frame: pl.DataFrame, comment_id: str, thread_id: str | None) -> 
         where = f" in thread {thread_id!r}" if thread_id is not None else ""
         raise KeyError(f"no comment {comment_id!r}{where}")
     if rows["thread_id"].n_unique() > 1:
-        raise ValueError(f"comment id {comment_id!r} is in several threads {rows['thread_id'].unique().to_list()}; "
-                         "pass thread_id=...")
+        raise ConfigError("thread_id", f"comment id {comment_id!r} is in several threads "
+                          f"{rows['thread_id'].unique().to_list()}; pass thread_id=...")
     thread = rows["thread_id"][0]
     return rows.head(1), frame.filter(pl.col("thread_id") == thread)
 
@@ -181,9 +252,32 @@ def context(
     """A comment with its parent (first) and its direct replies (after it, in page order).
 
     Adds ``role`` as the first column: ``parent``, ``comment``, ``reply``, and ``before``/``after`` for the
-    ``around`` neighbouring rows in page order (default: 1 when the comment's parent is unknown, as in flat
-    sources or for orphans, else 0). The parent is missing when it is not in the data.
-    ``text_width=None`` keeps the full text; ``columns`` picks the other columns (default: as :func:`view`).
+    ``around`` neighbouring rows in page order. The parent is missing when it is not in the data.
+
+    Args:
+        frame: a comment frame with tree columns.
+        comment_id: the comment.
+        thread_id: its thread, needed when the id occurs in several threads.
+        around: neighbours shown each side in page order (default: 1 when the comment's parent is unknown, as
+            in flat sources or for orphans, else 0).
+        text_width: the text column's width; ``None`` keeps the full text.
+        columns: the other columns (default: as :func:`view`).
+
+    Returns:
+        ``role`` and the :func:`view` columns, one row per comment shown.
+
+    Raises:
+        KeyError: no such comment.
+        ConfigError: the id occurs in several threads and ``thread_id`` was not given.
+
+    >>> import toolkit
+    >>> from toolkit import notebook as nb
+    >>> reddit = toolkit.load(nb.data_path("reddit_sample_57dw9a.json"))
+    >>> nb.context(reddit, "d8rvkuu").select("role", "comment_id", "reply_depth").rows()
+    [('parent', 'd8ray04', 3), ('comment', 'd8rvkuu', 4)]
+    >>> flat = toolkit.load(nb.data_path("seed_thread.txt"), format="text", post_lines=6)
+    >>> nb.context(flat, "seed_thread-7")["role"].to_list()  # no parent known: the neighbours in page order
+    ['before', 'comment', 'after']
     """
     row, thread = _one_thread(frame, comment_id, thread_id)
     cid, parent = row["comment_id"][0], row["parent_id"][0]
@@ -215,9 +309,32 @@ def most_toxic(
     *,
     text_width: int | None = 100,
 ) -> pl.DataFrame:
-    """The ``n`` highest-scoring comments on ``label`` (posts and unscored rows left out), with ``rank``."""
+    """The ``n`` highest-scoring comments on ``label``, with their ``rank`` and ``thread_id``.
+
+    Posts and unscored rows are left out; ties keep page order.
+
+    Args:
+        frame: a scored comment frame (``toolkit.score``).
+        label: the score column.
+        n: how many.
+        text_width: the text column's width; ``None`` keeps the full text.
+
+    Returns:
+        ``rank``, ``thread_id`` and the :func:`view` columns, best first.
+
+    Raises:
+        ConfigError: ``label`` is not a column of the frame.
+
+    >>> import polars as pl
+    >>> import toolkit
+    >>> from toolkit import notebook as nb
+    >>> frame = toolkit.load(nb.data_path("seed_thread.txt"), format="text", post_lines=6)
+    >>> scored = frame.with_columns(toxicity=pl.col("text").str.contains("glow").cast(float) * 0.8 + 0.1)
+    >>> nb.most_toxic(scored, n=2).select("rank", "comment_id", "toxicity").rows()
+    [(1, 'seed_thread-7', 0.9), (2, 'seed_thread-8', 0.9)]
+    """
     if label not in frame.columns:
-        raise ValueError(f"most_toxic: no score column {label!r} (score columns: {score_columns(frame)})")
+        raise ConfigError("label", f"no score column {label!r} (score columns: {score_columns(frame)})")
     top = (frame.filter(~pl.col("is_post") & pl.col(label).is_not_null() & pl.col(label).is_not_nan())
            .sort([label, "source_position"], descending=[True, False]).head(n))
     top = top.with_row_index("rank", offset=1).with_columns(pl.col("rank").cast(pl.Int32))
@@ -235,15 +352,25 @@ def contexts(
     """:func:`context` of several comments stacked, numbered by ``rank`` (1, 2, ... in the order given).
 
     Print it readably with :func:`format_context`.
+
+    Args:
+        frame: a comment frame with tree columns.
+        comment_ids: the comments.
+        thread_id, around, text_width: as for :func:`context`.
+
+    Returns:
+        ``rank``, ``role`` and the :func:`view` columns; no rows when no ids are given.
+
+    Raises:
+        KeyError: one of the comments is not in the frame.
+
+    >>> import toolkit
+    >>> from toolkit import notebook as nb
+    >>> frame = toolkit.load(nb.data_path("seed_thread.txt"), format="text", post_lines=6)
+    >>> nb.contexts(frame, ["seed_thread-1", "seed_thread-12"]).select("rank", "role", "comment_id").rows()
+    [(1, 'before', 'seed_thread'), (1, 'comment', 'seed_thread-1'), (1, 'after', 'seed_thread-2'), (2, 'before', 'seed_thread-11'), (2, 'comment', 'seed_thread-12')]
     """
-    blocks = [
-        context(frame, cid, thread_id=thread_id, around=around, text_width=text_width)
-        .with_columns(rank=pl.lit(rank, pl.Int32))
-        for rank, cid in enumerate(comment_ids, start=1)
-    ]
-    if not blocks:
-        return _empty_context(frame, text_width)
-    return pl.concat(blocks, how="vertical_relaxed").select("rank", "role", pl.exclude("rank", "role"))
+    return _stacked(frame, ((thread_id, cid) for cid in comment_ids), around, text_width)
 
 
 def most_toxic_with_context(
@@ -254,28 +381,69 @@ def most_toxic_with_context(
     around: int | None = None,
     text_width: int | None = 120,
 ) -> pl.DataFrame:
-    """The ``n`` most toxic comments, each with its parent and direct replies: one block of rows per rank
-    (``rank``, ``role``, then the :func:`view` columns). Print it readably with :func:`format_context`."""
+    """The ``n`` most toxic comments (:func:`most_toxic`), each with its parent and direct replies.
+
+    Args:
+        frame: a scored comment frame.
+        label: the score column.
+        n: how many comments.
+        around, text_width: as for :func:`context`.
+
+    Returns:
+        One block of rows per rank: ``rank``, ``role``, then the :func:`view` columns. Print it readably with
+        :func:`format_context`.
+
+    Raises:
+        ConfigError: ``label`` is not a column of the frame.
+
+    >>> import polars as pl
+    >>> import toolkit
+    >>> from toolkit import notebook as nb
+    >>> frame = toolkit.load(nb.data_path("seed_thread.txt"), format="text", post_lines=6)
+    >>> scored = frame.with_columns(toxicity=pl.col("text").str.contains("glow").cast(float) * 0.8 + 0.1)
+    >>> nb.most_toxic_with_context(scored, n=1).select("rank", "role", "comment_id").rows()
+    [(1, 'before', 'seed_thread-6'), (1, 'comment', 'seed_thread-7'), (1, 'after', 'seed_thread-8')]
+    """
     top = most_toxic(frame, label, n, text_width=None)
-    blocks = [
-        context(frame, cid, thread_id=tid, around=around, text_width=text_width)
-        .with_columns(rank=pl.lit(rank, pl.Int32))
-        for rank, tid, cid in top.select("rank", "thread_id", "comment_id").iter_rows()
-    ]
-    if not blocks:
-        return _empty_context(frame, text_width)
+    return _stacked(frame, top.select("thread_id", "comment_id").iter_rows(), around, text_width)
+
+
+def _stacked(frame: pl.DataFrame, comments: Iterable[tuple[str | None, str]], around: int | None,
+             text_width: int | None) -> pl.DataFrame:
+    """The :func:`context` of each ``(thread_id, comment_id)``, stacked and numbered by ``rank`` from 1."""
+    blocks = [context(frame, cid, thread_id=tid, around=around, text_width=text_width)
+              .with_columns(rank=pl.lit(rank, pl.Int32)) for rank, (tid, cid) in enumerate(comments, start=1)]
+    if not blocks:  # the columns, no rows
+        shown = view(frame.head(0), text_width=text_width or 10**9)
+        blocks = [pl.concat([pl.DataFrame(schema={"rank": pl.Int32, "role": pl.String}), shown], how="horizontal")]
     return pl.concat(blocks, how="vertical_relaxed").select("rank", "role", pl.exclude("rank", "role"))
 
 
-def _empty_context(frame: pl.DataFrame, text_width: int | None = 120) -> pl.DataFrame:
-    """An empty frame with the columns of :func:`contexts` (nothing to show)."""
-    shown = view(frame.head(0), text_width=text_width or 10**9)
-    return pl.concat([pl.DataFrame(schema={"rank": pl.Int32, "role": pl.String}), shown], how="horizontal")
-
-
 def format_context(table: pl.DataFrame, label: str = "toxicity", *, text_width: int = 90) -> str:
-    """Plain text for a :func:`context` or :func:`most_toxic_with_context` table: one block per comment,
-    the parent (or the rows before it) above it, replies indented below, each line with score and flags."""
+    """Plain text for a :func:`context`, :func:`contexts` or :func:`most_toxic_with_context` table.
+
+    One block per comment: the parent (or the rows before it) above it, replies indented below, each line
+    with the score, depth, id, flags and text.
+
+    Args:
+        table: the table.
+        label: the score column shown (``-`` when missing or null).
+        text_width: the longest text shown per line.
+
+    Returns:
+        The lines, joined.
+
+    >>> import polars as pl
+    >>> import toolkit
+    >>> from toolkit import notebook as nb
+    >>> frame = toolkit.load(nb.data_path("seed_thread.txt"), format="text", post_lines=6)
+    >>> scored = frame.with_columns(toxicity=pl.col("text").str.contains("glow").cast(float) * 0.8 + 0.1)
+    >>> print(nb.format_context(nb.most_toxic_with_context(scored, n=1), text_width=40))
+    #1
+      · before    -   d=1 seed_thread-6 [removed]: (no text)
+      ● comment 0.900 d=1 seed_thread-7: I can’t wait to glow with you
+      · after   0.900 d=1 seed_thread-8: not the glow up i wanted
+    """
     lines: list[str] = []
     marks = {"parent": "  ↑ parent ", "before": "  · before ", "comment": "  ● comment", "reply": "    ↳ reply ",
              "after": "  · after  "}
@@ -328,24 +496,42 @@ def draw_thread_tree(
 ) -> Any:
     """The thread-tree figure of one thread of ``frame`` (the ``thread_tree`` figure of a run), as a Figure.
 
-    ``thread_id`` picks the thread, else the ``largest`` (or ``most_removed``) one. Nodes are coloured by
-    ``label``. The figure is closed in pyplot and returned: a notebook shows it once, as the cell's value;
-    ``fig.savefig(...)`` still works. ``dpi`` sets the on-screen resolution only.
+    The figure is closed in pyplot and returned: a notebook shows it once, as the cell's value;
+    ``fig.savefig(...)`` still works.
+
+    Args:
+        frame: a scored comment frame with tree columns.
+        label: the score column that colours the nodes.
+        thread_id: the thread, else the ``largest`` (or, with ``pick="most_removed"``, the most removed) one.
+        max_nodes: the most comments drawn.
+        width: ``single``, ``double`` or inches.
+        style: a shipped style name or a .mplstyle path.
+        dpi: the on-screen resolution only.
+        title: the figure's title (default: ``Thread <id> as a tree``).
+
+    Returns:
+        A matplotlib Figure.
+
+    Raises:
+        ConfigError: ``label`` is not a column of the frame.
+
+    >>> import polars as pl
+    >>> import toolkit
+    >>> from toolkit import notebook as nb
+    >>> frame = toolkit.load(nb.data_path("seed_thread.txt"), format="text", post_lines=6)
+    >>> scored = frame.with_columns(toxicity=pl.col("text").str.contains("glow").cast(float) * 0.8 + 0.1)
+    >>> nb.draw_thread_tree(scored).axes[0].get_title()
+    'Thread seed_thread as a tree'
     """
-    from toolkit.analysis import distribution
-    from toolkit.plots.figures import DRAWERS, FigureSpec
+    from toolkit.analysis.distribution import thread_tree_table
+    from toolkit.plots.figures import FigureSpec
 
     if label not in frame.columns:
-        raise ValueError(f"draw_thread_tree: no score column {label!r}; score the frame first "
-                         f"(score columns: {score_columns(frame)})")
-    if "thread_tree" in DRAWERS and hasattr(distribution, "thread_tree_table"):
-        table, note = distribution.thread_tree_table(frame, label=label, thread_id=thread_id, pick=pick,
-                                                     max_nodes=max_nodes)
-        kind = "thread_tree"
-    else:  # older library without the tree layout: the page-order thread view
-        table, note, kind = distribution.thread_view_table(frame, label=label, thread_id=thread_id), "", "thread"
+        raise ConfigError("label", f"no score column {label!r}; score the frame first "
+                          f"(score columns: {score_columns(frame)})")
+    table, note = thread_tree_table(frame, label=label, thread_id=thread_id, pick=pick, max_nodes=max_nodes)
     thread = table["thread_id"][0] if table.height else "none"
-    spec = FigureSpec("thread_tree", kind, title if title is not None else f"Thread {thread} as a tree",
+    spec = FigureSpec("thread_tree", "thread_tree", title if title is not None else f"Thread {thread} as a tree",
                       note, {"label": label})
     return draw_figure(spec, table, style=style, width=width, dpi=dpi)
 
@@ -361,13 +547,34 @@ def draw_figure(
     """Draw a figure from its spec (``FigureSpec``: kind, title, footer, options) and data table, as a Figure.
 
     The same drawers as a run's saved figures; a spec's ``min_width: double`` wins over ``width="single"``.
+
+    Args:
+        spec: the figure's ``toolkit.plots.figures.FigureSpec``.
+        table: its data.
+        style, width, dpi: as for :func:`draw_thread_tree`.
+
+    Returns:
+        A matplotlib Figure, closed in pyplot.
+
+    Raises:
+        ConfigError: the spec's kind has no drawer.
+
+    >>> import polars as pl
+    >>> import toolkit
+    >>> from toolkit import notebook as nb
+    >>> from toolkit.plots.figures import FigureSpec
+    >>> frame = toolkit.load(nb.data_path("seed_thread.txt"), format="text", post_lines=6)
+    >>> scored = frame.with_columns(toxicity=pl.col("text").str.contains("glow").cast(float) * 0.8 + 0.1)
+    >>> spec = FigureSpec("scores", "histogram", "Scores", "", {"label": "toxicity"})
+    >>> nb.draw_figure(spec, toolkit.score_distribution(scored, bins=5)).axes[0].get_title()
+    'Scores'
     """
     import matplotlib.pyplot as plt
 
     from toolkit.plots.figures import DRAWERS, style_path
 
     if spec.kind not in DRAWERS:
-        raise ValueError(f"figure {spec.name!r}: unknown kind {spec.kind!r}; known: {sorted(DRAWERS)}")
+        raise ConfigError("spec.kind", f"figure {spec.name!r}: unknown kind {spec.kind!r}; known: {sorted(DRAWERS)}")
     if spec.options.get("min_width") == "double" and width == "single":
         width = "double"
     with plt.style.context(style_path(style)):
@@ -385,7 +592,30 @@ def figure_from_run(
 ) -> Any:
     """Redraw the figure ``name`` of a run directory from its saved table and spec, in memory, as a Figure.
 
-    Nothing in the run directory is written (``toolkit.plots.figures.render_run`` rewrites the files).
+    Nothing in the run directory is written (``toolkit-figures`` rewrites the files).
+
+    Args:
+        run_dir: a run directory (``figures/NAME.json`` and ``.csv``).
+        name: the figure (see :func:`figure_names`).
+        style, width, dpi: as for :func:`draw_thread_tree`.
+
+    Returns:
+        A matplotlib Figure, closed in pyplot.
+
+    >>> import tempfile
+    >>> import polars as pl
+    >>> import toolkit
+    >>> from toolkit import notebook as nb
+    >>> from toolkit.plots.figures import FigureSpec, save_figure
+    >>> frame = toolkit.load(nb.data_path("seed_thread.txt"), format="text", post_lines=6)
+    >>> scored = frame.with_columns(toxicity=pl.col("text").str.contains("glow").cast(float) * 0.8 + 0.1)
+    >>> run = tempfile.mkdtemp()
+    >>> spec = FigureSpec("scores", "histogram", "Scores", "", {"label": "toxicity"})
+    >>> _ = save_figure(toolkit.score_distribution(scored, bins=5), spec, f"{run}/figures", formats=("png",), dpi=40)
+    >>> nb.figure_names(run)
+    ['scores']
+    >>> nb.figure_from_run(run, "scores", width="double").get_size_inches().round(1).tolist()[0]
+    7.2
     """
     from toolkit.plots.figures import load_figure
 
@@ -394,7 +624,13 @@ def figure_from_run(
 
 
 def figure_names(run_dir: str | Path) -> list[str]:
-    """The figures a run directory holds (``figures/*.json``), by name."""
+    """The figures a run directory holds (``figures/*.json``), by name; see :func:`figure_from_run`.
+
+    >>> import tempfile
+    >>> from toolkit import notebook as nb
+    >>> nb.figure_names(tempfile.mkdtemp())  # not a run directory: no figures
+    []
+    """
     return sorted(p.stem for p in (Path(run_dir) / "figures").glob("*.json"))
 
 
@@ -407,7 +643,14 @@ def _png_bytes(item: Any, dpi: float | None) -> bytes:
 
 
 class SideBySide:
-    """Images shown next to each other in a notebook (HTML), each with a title; also in exported HTML."""
+    """Images shown next to each other in a notebook (HTML), each with a title; also in exported HTML.
+
+    Made by :func:`side_by_side`; ``images`` are PNG bytes.
+
+    >>> from toolkit import notebook as nb
+    >>> nb.SideBySide([b"png", b"png"], ["a", "b"])
+    SideBySide(a, b)
+    """
 
     def __init__(self, images: Sequence[bytes], titles: Sequence[str], width_px: int | None = None) -> None:
         self.images, self.titles, self.width_px = list(images), list(titles), width_px
@@ -429,11 +672,31 @@ class SideBySide:
 def side_by_side(
     items: Iterable[Any], titles: Sequence[str] | None = None, *, dpi: float | None = 110, width_px: int | None = None
 ) -> SideBySide:
-    """Figures (matplotlib Figures or PNG paths) shown side by side; ``titles`` default to 1, 2, ..."""
+    """Figures (matplotlib Figures or PNG paths) shown side by side in a notebook, each with a title.
+
+    Args:
+        items: the figures.
+        titles: one per figure (default: 1, 2, ...).
+        dpi: the resolution of Figures turned into PNG.
+        width_px: each image's width (default: shared equally).
+
+    Returns:
+        A :class:`SideBySide`, shown as HTML by Jupyter.
+
+    Raises:
+        ConfigError: not one title per figure.
+
+    >>> import matplotlib.pyplot as plt
+    >>> from toolkit import notebook as nb
+    >>> fig = plt.figure(figsize=(1, 1))
+    >>> nb.side_by_side([fig, fig], titles=["before", "after"], dpi=20)
+    SideBySide(before, after)
+    >>> plt.close(fig)
+    """
     items = list(items)
     titles = list(titles) if titles is not None else [str(i + 1) for i in range(len(items))]
     if len(titles) != len(items):
-        raise ValueError(f"side_by_side: {len(items)} items but {len(titles)} titles")
+        raise ConfigError("titles", f"{len(items)} items but {len(titles)} titles")
     return SideBySide([_png_bytes(i, dpi) for i in items], titles, width_px)
 
 
@@ -441,10 +704,22 @@ def side_by_side(
 
 
 def read_manifest(run_dir: str | Path) -> dict[str, Any]:
-    """A run directory's ``manifest.json``."""
+    """A run directory's ``manifest.json`` (config, inputs, scorer, counts, versions, timings).
+
+    Raises:
+        LoadError: the directory has no manifest.
+
+    >>> import json, tempfile
+    >>> from pathlib import Path
+    >>> from toolkit import notebook as nb
+    >>> run = Path(tempfile.mkdtemp())
+    >>> _ = (run / "manifest.json").write_text(json.dumps({"experiment": "demo", "counts": {"rows_kept": 13}}))
+    >>> nb.read_manifest(run)["counts"]
+    {'rows_kept': 13}
+    """
     path = Path(run_dir) / "manifest.json"
     if not path.is_file():
-        raise FileNotFoundError(f"{path}: no manifest (is {run_dir} a toolkit run directory?)")
+        raise LoadError(path, f"no manifest: is {run_dir} a toolkit run directory?")
     return json.loads(path.read_text())
 
 
@@ -463,7 +738,19 @@ def _text(value: Any) -> str:
 
 def manifest_summary(run: str | Path | dict[str, Any]) -> pl.DataFrame:
     """The manifest's headline facts as ``key, value`` rows: experiment, input, scorer (and any fallback),
-    counts, analyses, commit, wall time."""
+    counts, analyses, commit, wall time.
+
+    Args:
+        run: a run directory or its manifest (a dict, as :func:`read_manifest` returns).
+
+    Returns:
+        Two string columns, ``key`` and ``value`` (JSON for non-strings).
+
+    >>> from toolkit import notebook as nb
+    >>> summary = nb.manifest_summary({"experiment": "demo", "scorer": {"scorer": "profanity"}})
+    >>> summary.head(4).rows()
+    [('experiment', 'demo'), ('input', 'null'), ('format', 'null'), ('scorer', 'profanity')]
+    """
     m = run if isinstance(run, dict) else read_manifest(run)
     scorer, config = m.get("scorer", {}), m.get("config", {})
     git = m.get("git") or {}
@@ -494,12 +781,28 @@ def compare_manifests(
 ) -> pl.DataFrame:
     """Manifest entries of several runs side by side (one column per run), flattened to dotted keys.
 
-    By default only the keys whose values differ between the runs, from ``config``, ``scorer`` and ``counts``.
+    Args:
+        runs: run directories or manifests.
+        names: the column of each run (default: ``run 1``, ``run 2``, ...).
+        sections: the manifest sections compared.
+        only_differences: keep only the keys whose values differ between the runs.
+
+    Returns:
+        ``key`` and one string column per run.
+
+    Raises:
+        ConfigError: not one name per run.
+
+    >>> from toolkit import notebook as nb
+    >>> a = {"config": {"analysis": {"threshold": 0.5, "n_boot": 1000}}}
+    >>> b = {"config": {"analysis": {"threshold": 0.3, "n_boot": 1000}}}
+    >>> nb.compare_manifests([a, b], names=["a", "b"]).rows()
+    [('config.analysis.threshold', '0.5', '0.3')]
     """
     manifests = [r if isinstance(r, dict) else read_manifest(r) for r in runs]
     names = list(names) if names is not None else [f"run {i + 1}" for i in range(len(manifests))]
     if len(names) != len(manifests):
-        raise ValueError(f"compare_manifests: {len(manifests)} runs but {len(names)} names")
+        raise ConfigError("names", f"{len(manifests)} runs but {len(names)} names")
     flat = [_flatten({s: m.get(s) for s in sections}) for m in manifests]
     keys = list(dict.fromkeys(k for f in flat for k in f))
     rows = [(k, [_text(f.get(k)) for f in flat]) for k in keys]
@@ -509,24 +812,63 @@ def compare_manifests(
                         schema={"key": pl.String, **{n: pl.String for n in names}})
 
 
-def read_table(run_dir: str | Path, name: str) -> pl.DataFrame:
-    """A run's table ``tables/NAME.csv``."""
+def run_table(run_dir: str | Path, name: str) -> pl.DataFrame:
+    """A run's table ``tables/NAME.csv``.
+
+    Raises:
+        LoadError: no such table (the message lists the run's tables).
+
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> import polars as pl
+    >>> from toolkit import notebook as nb
+    >>> run = Path(tempfile.mkdtemp())
+    >>> (run / "tables").mkdir()
+    >>> pl.DataFrame({"depth_bin": ["1", "2"], "mean": [0.1, 0.2]}).write_csv(run / "tables" / "depth_profile.csv")
+    >>> nb.run_table(run, "depth_profile")["mean"].to_list()
+    [0.1, 0.2]
+    """
     path = Path(run_dir) / "tables" / f"{name}.csv"
     if not path.is_file():
         known = sorted(p.stem for p in (Path(run_dir) / "tables").glob("*.csv"))
-        raise FileNotFoundError(f"{path}: no such table; this run has {known}")
+        raise LoadError(path, f"no such table; this run has {known}")
     return pl.read_csv(path, infer_schema_length=None)
 
 
 def compare_tables(
     runs: Sequence[str | Path], name: str, names: Sequence[str] | None = None, *, on: Sequence[str] | None = None
 ) -> pl.DataFrame:
-    """The table ``name`` of several runs: stacked with a leading ``run`` column, or, with ``on`` (key
-    columns), joined so that every other column appears once per run (suffixed ``_<run name>``)."""
+    """The table ``name`` of several runs, stacked or joined.
+
+    Args:
+        runs: run directories.
+        name: the table (``tables/NAME.csv``).
+        names: each run's name (default: ``run1``, ``run2``, ...).
+        on: key columns: join the runs on them, every other column once per run (suffixed ``_<run name>``);
+            ``None`` stacks the tables with a leading ``run`` column.
+
+    Returns:
+        The stacked or joined table.
+
+    Raises:
+        ConfigError: not one name per run.
+        LoadError: a run lacks the table.
+
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> import polars as pl
+    >>> from toolkit import notebook as nb
+    >>> runs = [Path(tempfile.mkdtemp()), Path(tempfile.mkdtemp())]
+    >>> for run, mean in zip(runs, (0.1, 0.3)):
+    ...     (run / "tables").mkdir()
+    ...     pl.DataFrame({"depth_bin": ["1"], "mean": [mean]}).write_csv(run / "tables" / "depth_profile.csv")
+    >>> nb.compare_tables(runs, "depth_profile", names=["a", "b"], on=["depth_bin"]).rows()
+    [(1, 0.1, 0.3)]
+    """
     names = list(names) if names is not None else [f"run{i + 1}" for i in range(len(runs))]
     if len(names) != len(runs):
-        raise ValueError(f"compare_tables: {len(runs)} runs but {len(names)} names")
-    tables = [read_table(r, name) for r in runs]
+        raise ConfigError("names", f"{len(runs)} runs but {len(names)} names")
+    tables = [run_table(r, name) for r in runs]
     if on is None:
         return pl.concat([t.select(pl.lit(n).alias("run"), pl.all()) for n, t in zip(names, tables, strict=True)],
                          how="diagonal_relaxed")

@@ -24,11 +24,21 @@ from toolkit.settings import AnalysisSettings, PlotSettings, RunSettings, Scorer
 from toolkit.threads import build_tree
 
 log = logging.getLogger(__name__)
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
+# Where conf/, experiments/ and data/ are: inside the installed package (a wheel ships them there, see
+# pyproject.toml), else the source checkout's top level (an editable install or PYTHONPATH).
+_PACKAGE_DIR = Path(__file__).resolve().parent
+PROJECT_ROOT = _PACKAGE_DIR if (_PACKAGE_DIR / "conf").is_dir() else _PACKAGE_DIR.parent
 
 
 def resolve_data_path(path: str | Path) -> Path:
-    """A relative dataset path is taken from the working directory, else from the project root."""
+    """A relative dataset path from the working directory, else from the bundled data (``data/NAME``).
+
+    So the shipped configs' ``data/seed_thread.txt`` works from any directory; a path found nowhere is returned
+    as given, for the loader to report.
+
+    >>> resolve_data_path("data/seed_thread.txt").is_file()
+    True
+    """
     path = Path(path).expanduser()
     if path.is_absolute() or path.exists():
         return path

@@ -18,7 +18,15 @@ PACKAGES = ("toolkit", "polars", "torch", "transformers", "detoxify", "alt-profa
 
 
 def markdown_table(table: pl.DataFrame, float_precision: int = 4) -> str:
-    """A GitHub-flavoured Markdown rendering of the whole table."""
+    """A GitHub-flavoured Markdown rendering of the whole table (every row and column, full strings).
+
+    >>> import polars as pl
+    >>> from toolkit.report import markdown_table
+    >>> print(markdown_table(pl.DataFrame({"label": ["toxicity"], "auc": [0.6412]})), end="")
+    | label    | auc    |
+    |----------|--------|
+    | toxicity | 0.6412 |
+    """
     with pl.Config(
         tbl_formatting="ASCII_MARKDOWN", tbl_hide_column_data_types=True, tbl_hide_dataframe_shape=True,
         tbl_rows=-1, tbl_cols=-1, fmt_str_lengths=10_000, tbl_width_chars=65535, float_precision=float_precision,
@@ -27,7 +35,13 @@ def markdown_table(table: pl.DataFrame, float_precision: int = 4) -> str:
 
 
 def latex_table(table: pl.DataFrame, float_precision: int = 3) -> str:
-    """A booktabs LaTeX tabular of the table (strings escaped)."""
+    """A booktabs LaTeX tabular of the table: strings escaped, numbers right-aligned, null and NaN as ``--``.
+
+    >>> import polars as pl
+    >>> from toolkit.report import latex_table
+    >>> print(latex_table(pl.DataFrame({"label": ["toxicity"], "auc": [0.6412]})).splitlines()[4])
+    toxicity & 0.641 \\\\
+    """
 
     def cell(value: Any) -> str:
         if value is None:
@@ -49,7 +63,14 @@ def latex_table(table: pl.DataFrame, float_precision: int = 3) -> str:
 
 
 def write_table(table: pl.DataFrame, out_dir: str | Path, name: str) -> list[Path]:
-    """Write ``name``.csv, .md and .tex under ``out_dir``."""
+    """Write ``name``.csv, .md and .tex under ``out_dir`` (created if needed); returns the three paths.
+
+    >>> import tempfile
+    >>> import polars as pl
+    >>> from toolkit.report import write_table
+    >>> [p.name for p in write_table(pl.DataFrame({"n": [1]}), tempfile.mkdtemp(), "counts")]
+    ['counts.csv', 'counts.md', 'counts.tex']
+    """
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     paths = [out_dir / f"{name}.csv", out_dir / f"{name}.md", out_dir / f"{name}.tex"]
@@ -60,7 +81,16 @@ def write_table(table: pl.DataFrame, out_dir: str | Path, name: str) -> list[Pat
 
 
 def sha256_file(path: str | Path, chunk: int = 1 << 20) -> str:
-    """Hex sha256 of a file's bytes, streamed."""
+    """Hex sha256 of a file's bytes, streamed (the manifest's input hashes).
+
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> from toolkit.report import sha256_file
+    >>> path = Path(tempfile.mkdtemp()) / "a.txt"
+    >>> _ = path.write_bytes(b"abc")
+    >>> sha256_file(path)
+    'ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad'
+    """
     digest = hashlib.sha256()
     with open(path, "rb") as handle:
         while block := handle.read(chunk):
@@ -69,7 +99,12 @@ def sha256_file(path: str | Path, chunk: int = 1 << 20) -> str:
 
 
 def package_versions() -> dict[str, str | None]:
-    """Installed versions of the packages that shape the results."""
+    """Installed versions of Python, the platform and the packages that shape the results (None: not installed).
+
+    >>> from toolkit.report import PACKAGES, package_versions
+    >>> sorted(package_versions()) == sorted(["python", "platform", *PACKAGES])
+    True
+    """
     versions: dict[str, str | None] = {"python": sys.version.split()[0], "platform": platform.platform()}
     for name in PACKAGES:
         try:
@@ -80,21 +115,40 @@ def package_versions() -> dict[str, str | None]:
 
 
 def git_commit(cwd: str | Path | None = None) -> dict[str, Any]:
-    """The source tree's commit and whether it had uncommitted changes (None outside a git checkout)."""
+    """The commit of the git checkout that tracks ``cwd`` (default: this package) and whether it had
+    uncommitted changes; None for both when git does not track it, e.g. an installed wheel (even one in a
+    virtual environment inside some repository, whose commit says nothing about this code).
+
+    >>> import tempfile
+    >>> from toolkit.report import git_commit
+    >>> git_commit(tempfile.mkdtemp())
+    {'commit': None, 'dirty': None}
+    """
     cwd = cwd or Path(__file__).resolve().parent
+    commands = (["ls-files", "--error-unmatch", "--", "."], ["rev-parse", "HEAD"],
+                ["status", "--porcelain", "--untracked-files=no"])
     try:
-        commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=cwd, capture_output=True, text=True, timeout=5)
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=cwd,
-                               capture_output=True, text=True, timeout=5)
+        tracked, commit, dirty = (subprocess.run(["git", *c], cwd=cwd, capture_output=True, text=True, timeout=5)
+                                  for c in commands)
     except (OSError, subprocess.SubprocessError):
         return {"commit": None, "dirty": None}
-    if commit.returncode != 0:
+    if tracked.returncode != 0 or commit.returncode != 0:
         return {"commit": None, "dirty": None}
     return {"commit": commit.stdout.strip(), "dirty": bool(dirty.stdout.strip())}
 
 
 def write_json(path: str | Path, payload: dict[str, Any]) -> Path:
-    """Pretty JSON with stable key order (so two runs' manifests diff cleanly)."""
+    """Pretty JSON with stable key order (so two runs' manifests diff cleanly); returns the path.
+
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> from toolkit.report import write_json
+    >>> print(write_json(Path(tempfile.mkdtemp()) / "m.json", {"b": 1, "a": "x"}).read_text(), end="")
+    {
+      "a": "x",
+      "b": 1
+    }
+    """
     path = Path(path)
     path.write_text(json.dumps(payload, indent=2, sort_keys=True, default=str) + "\n")
     return path

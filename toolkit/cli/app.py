@@ -5,8 +5,11 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
+import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import hydra
@@ -14,9 +17,11 @@ from hydra.core.config_store import ConfigStore
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf
 
+from toolkit.errors import ToolkitError
+from toolkit.pipeline import PROJECT_ROOT
 from toolkit.settings import AnalysisSettings, DatasetSettings, PlotSettings, RunSettings, ScorerSettings
 
-CONFIG_DIR = str(Path(__file__).resolve().parents[2] / "conf")
+CONFIG_DIR = str(PROJECT_ROOT / "conf")  # inside the installed package, or the checkout's conf/
 log = logging.getLogger("toolkit")
 
 
@@ -39,7 +44,25 @@ def to_settings(cfg: DictConfig) -> RunSettings:
 register_configs()
 
 
+def one_line_errors(task: Callable[[DictConfig], None]) -> Callable[[DictConfig], None]:
+    """A ``ToolkitError`` ends the command with its message alone on stderr and status 1, not a traceback
+    (which ``HYDRA_FULL_ERROR=1`` still gives, as for Hydra's own errors)."""
+
+    @functools.wraps(task)
+    def run(cfg: DictConfig) -> None:
+        try:
+            task(cfg)
+        except ToolkitError as err:
+            if os.environ.get("HYDRA_FULL_ERROR") == "1":
+                raise
+            print(f"toolkit: error: {err}", file=sys.stderr)
+            sys.exit(1)
+
+    return run
+
+
 @hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="config")
+@one_line_errors
 def main(cfg: DictConfig) -> None:
     """Run the composed experiment into Hydra's run directory."""
     os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
