@@ -11,7 +11,7 @@ import tempfile
 
 import pytest
 
-MODULES = ["toolkit.errors", "toolkit.notebook", "toolkit.pipeline", "toolkit.report"]
+MODULES = ["toolkit.errors", "toolkit.notebook", "toolkit.pipeline", "toolkit.report", "toolkit.store.corpus"]
 
 
 @pytest.mark.parametrize("name", MODULES)

@@ -1,0 +1,86 @@
+"""The corpus store: whole threads per bucket, dedupe where versions meet, tree columns per bucket, reuse."""
+
+from __future__ import annotations
+
+import os
+import zlib
+
+import polars as pl
+import pytest
+
+from toolkit.analysis.synthetic import make_frame, random_threads
+from toolkit.errors import ConfigError
+from toolkit.store import bucket_count, bucket_of, open_store, store_key, write_store
+from toolkit.threads import build_tree
+
+
+def test_bucket_of_is_crc32_of_the_utf8_bytes() -> None:
+    # the standard CRC-32 (zlib, PNG, gzip): "t1" -> 1532276279 (% 4 = 3), "t2" -> 3260940173 (% 4 = 1)
+    assert zlib.crc32(b"t1") == 0x5B54AE37 and zlib.crc32(b"t2") == 0xC25DFF8D
+    assert bucket_of(pl.Series(["t1", "t2", "t1", None]), 4).to_list() == [3, 1, 3, 0]
+    assert bucket_of(pl.Series(["t1", "t2"]), 1).to_list() == [0, 0]
+
+
+def test_threads_split_across_chunks_land_whole_in_one_bucket(tmp_path) -> None:
+    frame = random_threads(12, seed=3)
+    # interleave the threads' rows over three chunks, as monthly dump files do
+    shuffled = frame.sample(fraction=1.0, shuffle=True, seed=1)
+    chunks = [shuffled[i::3] for i in range(3)]
+    store = write_store(chunks, tmp_path / "s", 4)
+    per_thread = store.scan().group_by("thread_id").agg(pl.col("bucket").n_unique().alias("k")).collect()
+    assert per_thread.height == 12 and per_thread["k"].to_list() == [1] * 12
+    assert store.meta["rows"] == frame.height and store.meta["threads"] == 12 and store.meta["duplicates"] == 0
+    # tree columns per bucket equal the whole frame's
+    key = ["thread_id", "comment_id"]
+    got = store.frame().sort(key).select(frame.columns)
+    assert got.equals(build_tree(frame).frame.sort(key).select(frame.columns))
+
+
+def test_the_last_version_of_a_repeated_comment_wins_across_chunks(tmp_path) -> None:
+    old = make_frame([{"thread": "t", "id": "t", "score": 0.1}, {"thread": "t", "id": "c", "parent": "t", "score": 0.2}])
+    new = make_frame([{"thread": "t", "id": "c", "parent": "t", "score": 0.9}])
+    store = write_store([old, new], tmp_path / "s", 3)
+    rows = store.frame().sort("comment_id")
+    assert rows["comment_id"].to_list() == ["c", "t"]
+    assert rows["toxicity"].to_list() == [0.9, 0.1]
+    assert store.meta["duplicates"] == 1 and store.meta["rows_in"] == 3
+
+
+def test_a_store_is_reused_and_rebuilt_when_an_input_changes(tmp_path) -> None:
+    source = tmp_path / "in.txt"
+    source.write_text("abc")
+    calls = []
+
+    def chunks():
+        calls.append(1)
+        return [random_threads(3, seed=0)]
+
+    first = open_store([source], {"format": "text"}, chunks, tmp_path / "cache", n_buckets=2)
+    again = open_store([source], {"format": "text"}, chunks, tmp_path / "cache", n_buckets=2)
+    assert len(calls) == 1 and again.root == first.root and again.meta["rows"] == first.meta["rows"]
+    other = open_store([source], {"format": "text", "strict": True}, chunks, tmp_path / "cache", n_buckets=2)
+    assert len(calls) == 2 and other.root != first.root
+    source.write_text("abcd")  # size (and mtime) changed
+    assert store_key([source], {"format": "text", "n_buckets": 2}) != first.root.name
+
+
+def test_bucket_count_follows_the_input_size(tmp_path) -> None:
+    plain = tmp_path / "a.ndjson"
+    plain.write_bytes(b"x" * 1000)
+    packed = tmp_path / "b.zst"
+    packed.write_bytes(b"x" * 100)  # counted as 10x: 1000 raw bytes
+    assert bucket_count([plain], 300) == 4  # ceil(1000 / 300)
+    assert bucket_count([plain, packed], 1000) == 2
+    assert bucket_count([tmp_path], 500) == 4  # a directory: its files
+    with pytest.raises(ConfigError, match="bucket_bytes: must be positive"):
+        bucket_count([plain], 0)
+
+
+def test_a_failed_write_leaves_no_store(tmp_path) -> None:
+    def broken():
+        yield random_threads(2, seed=0)
+        raise OSError("disk full")
+
+    with pytest.raises(OSError, match="disk full"):
+        write_store(broken(), tmp_path / "s", 2)
+    assert os.listdir(tmp_path) == []

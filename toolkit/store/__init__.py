@@ -1,0 +1,5 @@
+"""Corpora larger than memory: the canonical frame as thread buckets in Parquet (see ``corpus``)."""
+
+from toolkit.store.corpus import CorpusStore, bucket_count, bucket_of, open_store, store_key, write_store
+
+__all__ = ["CorpusStore", "bucket_count", "bucket_of", "open_store", "store_key", "write_store"]
