@@ -120,36 +120,61 @@ def grouped_bootstrap_means(
     (NaN, said in ``method``); a data set of one thread resamples comments instead (said too)."""
     v = np.asarray(values, dtype=np.float64)
     v = v[:, None] if v.ndim == 1 else v
-    groups = np.asarray(groups, dtype=np.int64)
-    codes, n_units, n_threads, method = cluster_codes(clusters)
-    k = v.shape[1]
-    ok = ~np.isnan(v)
-    vz = np.where(ok, v, 0.0)
-    cell = groups * max(n_units, 1) + codes  # (group, unit) cell of each row
-    size = n_groups * max(n_units, 1)
-    sums = np.stack([np.bincount(cell, weights=vz[:, j], minlength=size) for j in range(k)], axis=1)
-    counts = np.stack([np.bincount(cell, weights=ok[:, j].astype(float), minlength=size) for j in range(k)], axis=1)
-    sums = sums.reshape(n_groups, max(n_units, 1), k)
-    counts = counts.reshape(n_groups, max(n_units, 1), k)
-    n = counts.sum(axis=1)
+    codes, n_units, _, method = cluster_codes(clusters)
+    cells = unit_cells(v, codes, np.asarray(groups, dtype=np.int64))
+    return cell_means(cells, n_units, n_groups, method, n_boot=n_boot, seed=seed, level=level)
+
+
+def unit_cells(values: np.ndarray, units: np.ndarray, groups: np.ndarray) -> pl.DataFrame:
+    """The sufficient statistics of per-group means: one row per (unit, group) present, with the sum
+    ``s<j>`` and count ``c<j>`` of each value column's non-NaN entries and the rows ``n`` (NaN included).
+
+    >>> unit_cells(np.array([[1.0], [np.nan], [3.0]]), np.array([0, 0, 1]), np.array([0, 0, 0])).rows()
+    [(0, 0, 2, 1.0, 1.0), (1, 0, 1, 3.0, 1.0)]
+    """
+    ok = ~np.isnan(values)
+    columns = {"unit": units, "group": groups}
+    for j in range(values.shape[1]):
+        columns[f"s{j}"] = np.where(ok[:, j], values[:, j], 0.0)
+        columns[f"c{j}"] = ok[:, j].astype(np.float64)
+    k = values.shape[1]
+    return (pl.DataFrame(columns).group_by("unit", "group")
+            .agg(pl.len().cast(pl.Int64).alias("n"), *(pl.col(f"{x}{j}").sum() for j in range(k) for x in "sc"))
+            .sort("unit", "group"))
+
+
+def cell_means(cells: pl.DataFrame, n_units: int, n_groups: int, method: str, *, n_boot: int = 1000,
+               seed: int = 0, level: float = 0.95) -> GroupIntervals:
+    """:func:`grouped_bootstrap_means` from its sufficient statistics (:func:`unit_cells`; units coded
+    0..n_units-1 in the order the weights are drawn). The replicate sums are a sparse product, so time and
+    memory grow with the cells present, not units x groups."""
+    from scipy import sparse
+
+    k = sum(1 for c in cells.columns if c.startswith("s"))
+    unit, group = cells["unit"].to_numpy(), cells["group"].to_numpy()
+    sums = np.column_stack([cells[f"s{j}"].to_numpy() for j in range(k)]) if k else np.zeros((0, 0))
+    counts = np.column_stack([cells[f"c{j}"].to_numpy() for j in range(k)]) if k else np.zeros((0, 0))
+    n = np.stack([np.bincount(group, weights=counts[:, j], minlength=n_groups) for j in range(k)], axis=1)
+    total = np.stack([np.bincount(group, weights=sums[:, j], minlength=n_groups) for j in range(k)], axis=1)
     with np.errstate(invalid="ignore", divide="ignore"):
-        estimate = sums.sum(axis=1) / n
-    present = counts.sum(axis=2) > 0  # group x unit
-    if method == THREAD_BOOTSTRAP:
-        per_group_threads = present.sum(axis=1)
-    else:  # one thread, units are its comments
-        per_group_threads = present.any(axis=1).astype(np.int64)
+        estimate = total / n
+    present = counts.sum(axis=1) > 0
+    per_group = np.bincount(group[present], minlength=n_groups)
+    per_group_threads = per_group if method == THREAD_BOOTSTRAP else (per_group > 0).astype(np.int64)
     low = np.full((n_groups, k), np.nan)
     high = np.full((n_groups, k), np.nan)
     if n_units:
         half = n_groups * k
-        per_unit = np.concatenate([sums.transpose(1, 0, 2).reshape(n_units, half),
-                                   counts.transpose(1, 0, 2).reshape(n_units, half)], axis=1)
-        prod = replicate_products(per_unit, n_boot, seed)
+        col = group[:, None] * k + np.arange(k)[None, :]
+        matrix = sparse.csr_matrix(
+            (np.concatenate([sums.ravel(), counts.ravel()]),
+             (np.concatenate([np.repeat(unit, k)] * 2), np.concatenate([col.ravel(), half + col.ravel()]))),
+            shape=(n_units, 2 * half)).T.tocsr()
+        prod = np.vstack([(matrix @ block.T).T for block in weight_blocks(n_units, n_boot, seed)])
         with np.errstate(invalid="ignore", divide="ignore"):
-            reps = (prod[:, :half] / prod[:, half:]).reshape(-1, n_groups, k)
-        for g in range(n_groups):
-            low[g], high[g] = percentile_ci(reps[:, g, :], level)
+            reps = prod[:, :half] / prod[:, half:]
+        lo, hi = percentile_ci(reps, level)
+        low, high = lo.reshape(n_groups, k), hi.reshape(n_groups, k)
     methods = []
     for g in range(n_groups):
         if method == THREAD_BOOTSTRAP and per_group_threads[g] == 1:
