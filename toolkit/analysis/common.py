@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Sequence
 
 import numpy as np
 import polars as pl
 
-from toolkit.analysis.stats import grouped_bootstrap_means
+from toolkit.analysis.stats import COMMENT_BOOTSTRAP, THREAD_BOOTSTRAP, cell_means
 from toolkit.errors import ConfigError
 
 # Labels Detoxify and the embedded scorer write; used to find score columns when none are named.
@@ -119,33 +119,53 @@ def assign_bins(values: np.ndarray, edges: Sequence[float]) -> np.ndarray:
     return idx
 
 
-def binned_profile(
-    rows: pl.DataFrame,
-    *,
-    bin_col: str,
-    order_col: str,
-    label: str,
-    threshold: float,
-    n_boot: int,
-    seed: int,
-    value_col: str | None = None,
-) -> pl.DataFrame:
-    """Per bin of ``bin_col``: n, threads, mean of ``value_col`` (default ``label``) and share >= threshold,
-    each with a CI from one thread bootstrap of the whole data. Rows whose value is null are counted in
-    ``n_unscored``. Sorted by ``order_col`` (one number per bin)."""
-    value_col = value_col or label
-    keys = rows.group_by(bin_col, maintain_order=True).agg(pl.col(order_col).min()).sort(order_col, bin_col)
-    if keys.height == 0:
+Frames = pl.DataFrame | Callable[[], Iterable[pl.DataFrame]]  # a frame, or a store's buckets (whole threads each)
+
+
+def each_bucket(data: Frames) -> Iterable[pl.DataFrame]:
+    """The frame itself, or each bucket of a corpus store (pass ``store.buckets``)."""
+    return [data] if isinstance(data, pl.DataFrame) else data()
+
+
+def gather_cells(data: Frames, cells: Callable[[pl.DataFrame, bool], pl.DataFrame]) -> tuple[pl.DataFrame, str]:
+    """``cells(bucket, by_row)`` of every bucket, concatenated, and the bootstrap method: units are threads,
+    or the rows of the only thread when the data hold one (a second pass, over that thread's bucket)."""
+    found = pl.concat([cells(b, False) for b in each_bucket(data)], how="vertical")
+    if found["unit"].n_unique() == 1:
+        return pl.concat([cells(b, True) for b in each_bucket(data)], how="vertical"), COMMENT_BOOTSTRAP
+    return found, THREAD_BOOTSTRAP
+
+
+def profile_cells(rows: pl.DataFrame, *, bin_col: str, order_col: str, value_col: str, threshold: float,
+                  by_row: bool = False) -> pl.DataFrame:
+    """Per (thread, bin) of ``rows`` (or per row, ``by_row``): rows ``n``, the least ``order_col``, and the
+    sums and counts of the scored values (``s0``, ``c0``) and of value >= threshold (``s1``, ``c1``): all that
+    :func:`profile_table` needs, so a corpus is reduced bucket by bucket to memory that grows with threads."""
+    v = pl.col(value_col).cast(pl.Float64).fill_nan(None)
+    unit = pl.int_range(pl.len(), dtype=pl.Int64) if by_row else pl.col("thread_id").cast(pl.String).fill_null("")
+    return rows.group_by(unit.alias("unit"), pl.col(bin_col).alias("bin")).agg(
+        pl.len().cast(pl.Int64).alias("n"), pl.col(order_col).cast(pl.Float64).min().alias("order"),
+        v.sum().alias("s0"), v.count().cast(pl.Float64).alias("c0"),
+        (v >= threshold).sum().cast(pl.Float64).alias("s1"), v.count().cast(pl.Float64).alias("c1"),
+    )
+
+
+def profile_table(cells: pl.DataFrame, method: str, *, threshold: float, n_boot: int, seed: int) -> pl.DataFrame:
+    """Per bin: n, threads, mean and share >= threshold, each with a CI from one thread bootstrap of the whole
+    data (:func:`toolkit.analysis.stats.cell_means`); rows without a value are counted in ``n_unscored``.
+    Bins sorted by their least order value."""
+    if cells.height == 0:
         return pl.DataFrame(schema=PROFILE_SCHEMA)
-    index = {key: i for i, key in enumerate(keys[bin_col].to_list())}
-    groups = np.array([index[k] for k in rows[bin_col].to_list()], dtype=np.int64)
-    v = rows[value_col].cast(pl.Float64).fill_nan(None).fill_null(np.nan).to_numpy()
-    share = np.where(np.isnan(v), np.nan, (v >= threshold).astype(np.float64))
-    ci = grouped_bootstrap_means(np.column_stack([v, share]), rows["thread_id"], groups, keys.height,
-                                 n_boot=n_boot, seed=seed)
-    total = np.bincount(groups, minlength=keys.height)
+    keys = cells.group_by("bin").agg(pl.col("order").min()).sort("order", "bin").with_row_index("group")
+    coded = cells.join(keys.select("bin", "group"), on="bin").with_columns(
+        (pl.col("unit").rank("dense") - 1).cast(pl.Int64).alias("unit"), pl.col("group").cast(pl.Int64),
+    ).sort("unit", "group")  # a fixed order: the same sums, bit for bit, whatever order group_by gave
+    n_units = int(coded["unit"].max()) + 1
+    ci = cell_means(coded.select("unit", "group", "s0", "c0", "s1", "c1"), n_units, keys.height, method,
+                    n_boot=n_boot, seed=seed)
+    total = np.bincount(coded["group"].to_numpy(), weights=coded["n"].to_numpy(), minlength=keys.height)
     out = []
-    for i, (bin_value, order) in enumerate(keys.iter_rows()):
+    for i, (_, bin_value, order) in enumerate(keys.iter_rows()):
         out.append({
             "bin": str(bin_value), "bin_order": float(order), "n": int(ci.n[i, 0]),
             "n_unscored": int(total[i] - ci.n[i, 0]), "n_threads": int(ci.n_clusters[i]),
@@ -154,6 +174,28 @@ def binned_profile(
             "threshold": float(threshold), "ci_method": ci.method[i],
         })
     return pl.DataFrame(out, schema=PROFILE_SCHEMA)
+
+
+def binned_profile(
+    rows: Frames,
+    *,
+    bin_col: str,
+    order_col: str,
+    label: str,
+    threshold: float,
+    n_boot: int,
+    seed: int,
+    value_col: str | None = None,
+    prepare: Callable[[pl.DataFrame], pl.DataFrame] | None = None,
+) -> pl.DataFrame:
+    """Per bin of ``bin_col``: n, threads, mean of ``value_col`` (default ``label``) and share >= threshold,
+    each with a CI from one thread bootstrap of the whole data (:func:`profile_table`). ``rows`` is a frame
+    or a store's buckets; ``prepare`` turns each into the rows binned (default: as they are)."""
+    def cells(frame: pl.DataFrame, by_row: bool) -> pl.DataFrame:
+        return profile_cells(prepare(frame) if prepare else frame, bin_col=bin_col, order_col=order_col,
+                             value_col=value_col or label, threshold=threshold, by_row=by_row)
+
+    return profile_table(*gather_cells(rows, cells), threshold=threshold, n_boot=n_boot, seed=seed)
 
 
 def ci_methods(table: pl.DataFrame, column: str = "ci_method") -> str:

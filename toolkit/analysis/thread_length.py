@@ -13,7 +13,8 @@ from __future__ import annotations
 import numpy as np
 import polars as pl
 
-from toolkit.analysis.common import assign_bins, binned_profile, edge_labels, with_thread_position
+from toolkit.analysis.common import Frames, assign_bins, each_bucket, with_thread_position
+from toolkit.analysis.depth import position_profile
 from toolkit.analysis.stats import RankPairs, cluster_bootstrap, grouped_bootstrap_means
 from toolkit.settings import ThreadLengthOptions
 
@@ -69,7 +70,7 @@ def thread_toxicity(frame: pl.DataFrame, *, label: str = "toxicity",
 
 
 def toxicity_by_thread_length(
-    frame: pl.DataFrame,
+    frame: Frames,
     *,
     label: str = "toxicity",
     threshold: float = ThreadLengthOptions.threshold,
@@ -83,9 +84,10 @@ def toxicity_by_thread_length(
 
     The trend is Spearman's rho between thread size and the thread's toxic share over threads, with a
     bootstrap CI and p-value (threads resampled). Threads with fewer than ``min_comments`` comments, or none
-    scored, are left out.
+    scored, are left out. ``frame``: a frame, or a store's buckets (each reduced to its threads' counts).
     """
-    threads = thread_toxicity(frame, label=label, threshold=threshold).filter(pl.col("size") >= min_comments)
+    threads = pl.concat([thread_toxicity(part, label=label, threshold=threshold) for part in each_bucket(frame)],
+                        how="vertical").sort("thread_id").filter(pl.col("size") >= min_comments)
     sizes = threads["size"].to_numpy()
     edges = log_size_bins(sizes, n_bins, min_threads_last_bin)
     idx = assign_bins(sizes, edges) if sizes.size else np.zeros(0, np.int64)
@@ -118,7 +120,7 @@ def toxicity_by_thread_length(
 
 
 def toxicity_by_relative_position(
-    frame: pl.DataFrame,
+    frame: Frames,
     *,
     label: str = "toxicity",
     threshold: float = ThreadLengthOptions.threshold,
@@ -129,16 +131,6 @@ def toxicity_by_relative_position(
 ) -> pl.DataFrame:
     """Within threads of at least ``min_size`` comments: mean score and toxic share by relative position
     (0 = first comment, 1 = last, by time then page order) in ``n_bins`` bins, thread-bootstrap CIs."""
-    edges = np.linspace(0.0, 1.0, n_bins + 1)
-    names = edge_labels(edges, fmt="{:.2g}")
-    rows = with_thread_position(frame).filter(pl.col("thread_size") >= min_size)
-    idx = assign_bins(rows["relative_position"].to_numpy(), edges)
-    rows = rows.with_columns(
-        pl.Series("position_bin", [names[i] for i in idx], dtype=pl.String),
-        pl.Series("position_low", edges[idx], dtype=pl.Float64),
-    )
-    table = binned_profile(rows, bin_col="position_bin", order_col="position_low", label=label,
-                           threshold=threshold, n_boot=n_boot, seed=seed)
-    return table.rename({"bin": "position_bin", "bin_order": "position_low"}).with_columns(
-        pl.lit(float(min_size)).alias("min_thread_size")
-    )
+    table = position_profile(frame, label=label, threshold=threshold, n_bins=n_bins, n_boot=n_boot, seed=seed,
+                             min_size=min_size)
+    return table.with_columns(pl.lit(float(min_size)).alias("min_thread_size"))
