@@ -84,3 +84,43 @@ def test_a_failed_write_leaves_no_store(tmp_path) -> None:
     with pytest.raises(OSError, match="disk full"):
         write_store(broken(), tmp_path / "s", 2)
     assert os.listdir(tmp_path) == []
+
+
+def _assert_tables_equal(a: pl.DataFrame, b: pl.DataFrame) -> None:
+    assert a.columns == b.columns and a.height == b.height
+    for column in a.columns:
+        if a[column].dtype.is_float():
+            x, y = a[column].to_numpy(), b[column].to_numpy()
+            assert ((abs(x - y) <= 1e-12) | (x != x) & (y != y)).all(), column
+        else:
+            assert a[column].to_list() == b[column].to_list(), column
+
+
+@pytest.mark.parametrize("n_threads", [1, 2, 30])
+def test_profiles_over_buckets_equal_the_in_memory_ones(tmp_path, n_threads: int) -> None:
+    from toolkit.analysis.depth import depth_profile, position_profile, thread_size_profile
+    from toolkit.analysis.thread_length import toxicity_by_relative_position, toxicity_by_thread_length
+
+    frame = random_threads(n_threads, seed=5, truth=False)
+    store = write_store([frame.head(frame.height // 2), frame.tail(frame.height - frame.height // 2)],
+                        tmp_path / "s", 4)
+    used = bucket_of(frame["thread_id"].unique(), 4).n_unique()
+    assert len(store.bucket_paths()) == used and (n_threads < 30 or used == 4)  # 30 threads span all buckets
+    boot = {"n_boot": 200, "seed": 3}
+    for analysis in (depth_profile, position_profile, thread_size_profile, toxicity_by_relative_position):
+        _assert_tables_equal(analysis(frame, **boot), analysis(store.buckets, **boot))
+    memory, buckets = toxicity_by_thread_length(frame, **boot), toxicity_by_thread_length(store.buckets, **boot)
+    _assert_tables_equal(memory[0], buckets[0])
+    _assert_tables_equal(memory[1], buckets[1])
+    assert (memory[2] == buckets[2]).all()
+
+
+def test_a_single_thread_corpus_resamples_its_comments_in_both_paths(tmp_path) -> None:
+    from toolkit.analysis.depth import depth_profile
+    from toolkit.analysis.stats import COMMENT_BOOTSTRAP
+
+    frame = random_threads(1, seed=2, truth=False, max_size=60)
+    store = write_store([frame], tmp_path / "s", 3)
+    table = depth_profile(store.buckets, n_boot=100, seed=1)
+    assert set(table["ci_method"]) == {COMMENT_BOOTSTRAP}
+    _assert_tables_equal(table, depth_profile(frame, n_boot=100, seed=1))
