@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 
 import polars as pl
 import pytest
+from scoring_helpers import detoxify_scorer
 
 from toolkit.scoring import DetoxifyScorer, ScoreCache, score_frame, text_hash
 from toolkit.scoring.cache import default_cache_dir, identity_key
@@ -25,7 +26,7 @@ LABELS = ["toxicity", "severe_toxicity", "obscene", "threat", "insult", "identit
 
 
 def _detoxify(tiny: TinyDetoxify, cache: Path, other: bool = False) -> DetoxifyScorer:
-    return DetoxifyScorer(checkpoint=tiny.other_checkpoint if other else tiny.checkpoint, cache_dir=cache)
+    return detoxify_scorer(checkpoint=tiny.other_checkpoint if other else tiny.checkpoint, cache_dir=cache)
 
 
 def test_second_run_hits_and_loads_nothing(

@@ -11,6 +11,7 @@ import numpy as np
 import polars as pl
 import pytest
 import torch
+from scoring_helpers import detoxify_scorer
 
 from toolkit.scoring import DetoxifyScorer, score_frame
 from toolkit.scoring import engine as eng
@@ -29,7 +30,7 @@ def reference(tiny_detoxify: TinyDetoxify) -> dx.Detoxify:
 
 
 def _scorer(tiny: TinyDetoxify, tmp_path: Path, **options: object) -> DetoxifyScorer:
-    return DetoxifyScorer(checkpoint=tiny.checkpoint, cache_dir=tmp_path, **options)  # type: ignore[arg-type]
+    return detoxify_scorer(checkpoint=tiny.checkpoint, cache_dir=tmp_path, **options)  # type: ignore[arg-type]
 
 
 def _max_diff(a: dict[str, list[float]], b: dict[str, list[float]]) -> float:

@@ -22,10 +22,10 @@ from typing import TYPE_CHECKING
 import numpy as np
 import polars as pl
 import pytest
+from scoring_helpers import detoxify_scorer
 
 from toolkit.cli import cache as cache_cli
-from toolkit.scoring import DetoxifyScorer, ScoreCache, score_frame, text_hash
-from toolkit.scoring.engine import TEST_DELAY_ENV
+from toolkit.scoring import ScoreCache, score_frame, text_hash
 
 if TYPE_CHECKING:
     from scoring_fixtures import TinyDetoxify
@@ -47,20 +47,29 @@ def _start_scoring(tiny: TinyDetoxify, texts: list[str], cache: Path, tmp: Path,
     frame_path = tmp / f"{name}.parquet"
     pl.DataFrame({"text": texts}).write_parquet(frame_path)
     program = textwrap.dedent(f"""
+        import time
         import polars as pl
+        import pytest
         from toolkit.scoring import score_frame
+        from toolkit.scoring.engine import InferenceEngine
+
+        def slow_forward(self, sequences, forward=InferenceEngine._forward):  # each batch takes {delay} s more
+            time.sleep({delay})
+            return forward(self, sequences)
+
+        pytest.MonkeyPatch().setattr(InferenceEngine, "_forward", slow_forward)
         frame = pl.read_parquet({str(frame_path)!r})
         result = score_frame(frame, "detoxify", checkpoint={str(tiny.checkpoint)!r}, cache_dir={str(cache)!r},
                              batch_size=2, flush_every=3, threads=1)
         print("DONE", result.report.cache_hits, result.report.cache_misses, flush=True)
     """)
-    env = {**os.environ, TEST_DELAY_ENV: str(delay), "PYTHONPATH": str(REPO)}
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
     return subprocess.Popen([sys.executable, "-c", program], env=env, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True)
 
 
 def _cache(tiny: TinyDetoxify, cache: Path) -> ScoreCache:
-    scorer = DetoxifyScorer(checkpoint=tiny.checkpoint, cache_dir=cache)
+    scorer = detoxify_scorer(checkpoint=tiny.checkpoint, cache_dir=cache)
     return ScoreCache(cache, scorer.identity(), scorer.labels())
 
 
@@ -96,7 +105,7 @@ def test_kill_and_concurrent_writers(tiny_detoxify: TinyDetoxify, tmp_path: Path
     assert {text_hash(t) for t in texts[16:]} <= on_disk  # the survivor's texts are all there
     assert 0 < len(victim_only & on_disk) < 16  # the victim got some of its own texts written, not all
 
-    scorer = DetoxifyScorer(checkpoint=tiny_detoxify.checkpoint, cache_dir=cache_dir)
+    scorer = detoxify_scorer(checkpoint=tiny_detoxify.checkpoint, cache_dir=cache_dir)
     scored: list[str] = []
     inner = scorer.iter_predict
 
@@ -110,7 +119,7 @@ def test_kill_and_concurrent_writers(tiny_detoxify: TinyDetoxify, tmp_path: Path
         rerun = score_frame(pl.DataFrame({"text": texts}), scorer, cache_dir=cache_dir)
     assert sorted(scored) == sorted(t for t in texts if text_hash(t) not in on_disk)
     assert rerun.report.cache_hits == len(on_disk) and rerun.report.cache_misses == len(texts) - len(on_disk)
-    expected = DetoxifyScorer(checkpoint=tiny_detoxify.checkpoint, cache_dir=tmp_path).predict(texts)
+    expected = detoxify_scorer(checkpoint=tiny_detoxify.checkpoint, cache_dir=tmp_path).predict(texts)
     assert np.allclose(rerun.frame["toxicity"].to_numpy(), expected["toxicity"], atol=1e-5)
     info = cache.info()
     assert info["entries"] == len(texts) and info["rows"] >= len(texts)  # overlap may be stored twice

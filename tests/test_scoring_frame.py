@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 
 import polars as pl
 import pytest
+from scoring_helpers import detoxify_scorer
 
 from toolkit.scoring import DetoxifyScorer, ProfanityScorer, score_frame
 
@@ -35,7 +36,7 @@ class Spy:
 def test_null_text_null_scores_and_duplicates_once(
     tiny_detoxify: TinyDetoxify, comments: pl.DataFrame, tmp_path: Path
 ) -> None:
-    scorer = DetoxifyScorer(checkpoint=tiny_detoxify.checkpoint, cache_dir=tmp_path)
+    scorer = detoxify_scorer(checkpoint=tiny_detoxify.checkpoint, cache_dir=tmp_path)
     spy = Spy(scorer)
     result = score_frame(comments, scorer, cache_dir=tmp_path)
     frame = result.frame
@@ -66,7 +67,7 @@ def test_frame_scores_equal_scorer_predict(
     result = score_frame(
         frame, "detoxify", checkpoint=tiny_detoxify.checkpoint, batch_size=2, cache_dir=tmp_path
     )
-    direct = DetoxifyScorer(checkpoint=tiny_detoxify.checkpoint, cache_dir=tmp_path / "x").predict(
+    direct = detoxify_scorer(checkpoint=tiny_detoxify.checkpoint, cache_dir=tmp_path / "x").predict(
         sample_texts
     )
     got = result.frame["toxicity"].to_list()

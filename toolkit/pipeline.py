@@ -108,14 +108,7 @@ def run_experiment(settings: RunSettings, run_dir: str | Path, resolved_config: 
 
     sc = settings.scorer
     with timer.stage("score"):
-        scored = score_frame(
-            tree.frame, sc.name, model=sc.model, checkpoint=sc.checkpoint, hf_config_path=sc.hf_config_path,
-            device=sc.device, precision=sc.precision, batch_size=sc.batch_size, token_budget=sc.token_budget,
-            threads=sc.threads, long_text=sc.long_text, chunk_overlap=sc.chunk_overlap,
-            chunk_aggregate=sc.chunk_aggregate, activation=sc.activation, columns=dict(sc.columns) or None,
-            progress=sc.progress, flush_every=sc.flush_every, shard=sc.shard, num_shards=sc.num_shards,
-            cache_dir=sc.cache_dir, use_cache=sc.use_cache,
-        )
+        scored = score_frame(tree.frame, settings.scorer)
     frame, report = scored.frame, scored.report
     if report.fallback_reason:
         log.warning("scorer=%s used %s instead of Detoxify: %s", sc.name, report.scorer, report.fallback_reason)
