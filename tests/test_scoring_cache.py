@@ -172,3 +172,16 @@ def test_cached_rerun_imports_no_model_code(tiny_detoxify: TinyDetoxify, tmp_pat
     out = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
     assert "HEAVY []" in out.stdout
+
+
+@pytest.mark.parametrize(
+    ("options", "key"),
+    [
+        ({"model": "unbiased"}, "detoxify-unbiased-fa8d750363970a1d"),
+        ({"long_text": "chunk", "chunk_overlap": 32}, "detoxify-original-301b7dc9b520cb01"),
+        ({"model": "multilingual", "precision": "bf16", "batch_size": 8}, "detoxify-multilingual-1c37bb60d8e692d2"),
+    ],
+)
+def test_cache_keys_are_stable(options: dict[str, object], key: str, tmp_path: Path) -> None:
+    """Keys written by earlier versions: a user's existing cache must keep hitting (batching is not in them)."""
+    assert identity_key(detoxify_scorer(cache_dir=tmp_path, **options).identity()) == key

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import io
+import sys
 import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -207,7 +209,9 @@ def test_progress_quiet_in_tests_and_shown_when_asked(
     tiny_detoxify: TinyDetoxify, tmp_path: Path, capsys: pytest.CaptureFixture[str],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    assert eng.progress_enabled(None) is False  # under pytest (and when stderr is not a terminal)
+    monkeypatch.setattr(sys, "stderr", io.StringIO())  # not a terminal, not a notebook: no bar by default
+    assert eng.progress_enabled(None) is False
+    monkeypatch.undo()
     assert eng.progress_enabled(True) is True
     _scorer(tiny_detoxify, tmp_path).predict(["hello", "world"])
     assert "text/s" not in capsys.readouterr().err

@@ -67,7 +67,7 @@ class BaseScorer:
         texts = list(texts)
         for start in range(0, len(texts), PREDICT_CHUNK):
             predictions = self.predict(texts[start : start + PREDICT_CHUNK])
-            scores = np.column_stack([np.asarray(predictions[label], dtype=np.float64) for label in self.labels()])
+            scores = np.column_stack([np.asarray(predictions[label], np.float64) for label in self.labels()])
             yield np.arange(start, start + len(scores)), scores
 
     def run_stats(self) -> dict[str, Any]:

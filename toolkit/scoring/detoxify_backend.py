@@ -219,7 +219,6 @@ class DetoxifyScorer(TransformerScorer):
         self.checkpoint = _path(settings.checkpoint)
         self.hf_config_path = _path(settings.hf_config_path)
         self.detoxify: Any = None  # the loaded detoxify.Detoxify object
-        self.max_length: int | None = None
 
     # -- cheap metadata -------------------------------------------------------------------------------
 
@@ -269,12 +268,6 @@ class DetoxifyScorer(TransformerScorer):
         return classes
 
     # -- weights ----------------------------------------------------------------------------------------
-
-    def weights_available(self) -> bool:
-        """Whether the weights are on disk now (local checkpoint, or the official one in torch hub's cache)."""
-        if self.checkpoint is not None:
-            return self.checkpoint.is_file()
-        return official_weights_path(self.model_type).is_file()
 
     def ensure_weights(self) -> Path:
         """The checkpoint file on disk, downloading an official one into torch hub's cache if needed.
@@ -343,7 +336,6 @@ class DetoxifyScorer(TransformerScorer):
             self.detoxify = detox
             self.model = detox.model
             self.tokenizer = detox.tokenizer
-            self.max_length = self._max_length()
             self.loads += 1
 
     def _load_with_detoxify(self, device: str) -> Any:
@@ -398,28 +390,13 @@ class DetoxifyScorer(TransformerScorer):
         detox.model.to(device)
         return detox
 
-    def _max_length(self) -> int | None:
-        """None (the tokenizer's own model_max_length, as Detoxify) unless the tokenizer has none set;
-        then the model's position limit, so long texts are truncated rather than crash."""
-        limit = getattr(self.tokenizer, "model_max_length", None)
-        if isinstance(limit, int) and limit < _UNSET_MAX_LENGTH:
-            return None
-        return position_limit(self.model.config)
-
-    def effective_max_length(self) -> int | None:
-        """The token limit texts are truncated at (after loading)."""
-        if self.max_length is not None:
-            return self.max_length
-        limit = getattr(self.tokenizer, "model_max_length", None)
-        return int(limit) if isinstance(limit, int) else None
-
     # -- prediction -------------------------------------------------------------------------------------
 
     def engine_spec(self) -> dict[str, Any]:
         """Detoxify's head: sigmoid over the checkpoint's classes, truncation at the tokenizer's limit."""
         return {
             "num_labels": len(self.detoxify.class_names),
-            "max_length": self.effective_max_length(),
+            "max_length": tokenizer_limit(self.tokenizer, self.model.config),
             "activation": "sigmoid",
             "device": str(self.detoxify.device),
         }

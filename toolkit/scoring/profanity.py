@@ -56,11 +56,6 @@ class ProfanityScorer(BaseScorer):
         self.model: Any = None  # profanity_check.predict_prob once loaded
         self.loads = 0
 
-    @property
-    def loaded(self) -> bool:
-        """Whether the model is in memory."""
-        return self.model is not None
-
     def identity(self) -> dict[str, str]:
         """Name, package (model) and version, a hash of its model files, precision."""
         return {

@@ -37,7 +37,7 @@ from toolkit.settings import ScorerSettings
 
 log = logging.getLogger(__name__)
 
-FLUSH_SECONDS = 60.0  # a part file at least this often, so a slow run killed loses at most about a minute of work
+FLUSH_SECONDS = 60.0  # a part file at least this often: a slow run killed loses at most about a minute
 AUTO_COMPACT_PARTS = 256  # a full (non-shard) run compacts an identity directory with more parts than this
 _KEY = "__toolkit_score_key"
 
@@ -58,7 +58,7 @@ def check_shard(shard: int | None, num_shards: int | None) -> tuple[int, int] | 
     if shard is None or num_shards is None:
         raise ConfigError("scorer.shard", "sharding needs both scorer.shard=i and scorer.num_shards=n")
     if int(num_shards) < 1 or not 0 <= int(shard) < int(num_shards):
-        raise ConfigError("scorer.shard", f"scorer.shard={shard} must be in 0..num_shards-1 (num_shards={num_shards})")
+        raise ConfigError("scorer.shard", f"{shard} must be in 0..num_shards-1 (num_shards={num_shards})")
     return int(shard), int(num_shards)
 
 
@@ -114,7 +114,8 @@ def score_frame(
     sharding = check_shard(settings.shard, settings.num_shards)
     if sharding is not None and not settings.use_cache:
         raise ConfigError("scorer.use_cache", "a shard run writes its scores to the cache: it needs use_cache=True")
-    chosen, reason = (scorer, None) if not isinstance(scorer, str | ScorerSettings) else resolve_scorer(settings)
+    given_object = not isinstance(scorer, str | ScorerSettings)
+    chosen, reason = (scorer, None) if given_object else resolve_scorer(settings)
     if isinstance(chosen, ColumnScorer):
         if sharding is not None:
             raise ConfigError("scorer.shard", "scorer=column reads scores from the data: there is nothing to shard")
@@ -124,7 +125,7 @@ def score_frame(
     try:
         return run.score(frame, chosen, reason)
     except ScorerUnavailableError as exc:
-        if chosen is scorer or settings.name != "auto":
+        if given_object or settings.name != "auto":
             raise
         fallback, reason = fallback_scorer(f"Detoxify failed to load: {exc}")
         return run.score(frame, fallback, reason)

@@ -31,11 +31,6 @@ class TransformerScorer(BaseScorer):
         self.engine: InferenceEngine | None = None
         self.loads = 0
 
-    @property
-    def loaded(self) -> bool:
-        """Whether the model is in memory."""
-        return self.model is not None
-
     def load(self) -> None:  # pragma: no cover - abstract
         """Load model and tokenizer."""
         raise NotImplementedError
@@ -86,6 +81,10 @@ class TransformerScorer(BaseScorer):
             long_text=self.options.long_text,
         )
         return stats
+
+    def effective_max_length(self) -> int | None:
+        """The token limit texts are truncated at, once the model is loaded (before: None)."""
+        return self.engine.max_length if self.engine is not None else None
 
     def run_settings(self) -> dict[str, Any]:
         """The requested device, batch size, precision and long-text policy, for the report."""
