@@ -30,7 +30,7 @@ import polars as pl
 
 from toolkit.errors import ConfigError, ScorerUnavailableError
 from toolkit.scoring.base import Scored, Scorer, ScoreReport
-from toolkit.scoring.cache import HASH_COLUMN, ScoreCache, resolve_cache_dir, text_hash
+from toolkit.scoring.cache import HASH_COLUMN, ScoreCache, empty_scores, resolve_cache_dir, text_hash
 from toolkit.scoring.column import ColumnScorer
 from toolkit.scoring.resolve import fallback_scorer, resolve_scorer
 from toolkit.settings import ScorerSettings
@@ -68,7 +68,7 @@ def scorer_settings(scorer: str | ScorerSettings | Scorer = "auto", **overrides:
 
     >>> scorer_settings("hf", model="/models/hate").model
     '/models/hate'
-    >>> scorer_settings("detoxify", modle="unbiased")
+    >>> scorer_settings("detoxify", modle="unbiased")  # doctest: +ELLIPSIS
     Traceback (most recent call last):
     toolkit.errors.ConfigError: scorer.modle: unknown scorer option ['modle']; known: name, model, ...
     """
@@ -146,7 +146,7 @@ class _PartWriter:
         """Queue rows; flush when enough are queued or enough time has passed."""
         table = pl.DataFrame(
             {HASH_COLUMN: hashes, **{label: scores[:, j] for j, label in enumerate(self.labels)}},
-            schema=_empty(self.labels).schema,
+            schema=empty_scores(self.labels).schema,
         )
         self.pending.append(table)
         self.n_pending += table.height
@@ -165,7 +165,7 @@ class _PartWriter:
     def table(self) -> pl.DataFrame:
         """Everything scored in this run."""
         self.flush()
-        return pl.concat(self.written, how="vertical") if self.written else _empty(self.labels)
+        return pl.concat(self.written, how="vertical") if self.written else empty_scores(self.labels)
 
 
 class _LabelsChanged(Exception):
@@ -207,7 +207,7 @@ class _CachedScoring:
         identity = scorer.identity()
         labels = scorer.labels()
         cache = ScoreCache(self.cache_root, identity, labels) if self.cache_root is not None else None
-        hits = cache.lookup(hashes) if cache is not None else _empty(labels)
+        hits = cache.lookup(hashes) if cache is not None else empty_scores(labels)
         cached = set(hits.get_column(HASH_COLUMN).to_list())
         if self.sharding is not None:
             shard, n = self.sharding
@@ -311,10 +311,6 @@ def _from_columns(frame: pl.DataFrame, texts: pl.Series, scorer: ColumnScorer) -
                "n_null": texts.null_count()},
     )
     return Scored(frame=out, report=report)
-
-
-def _empty(labels: list[str]) -> pl.DataFrame:
-    return pl.DataFrame(schema={HASH_COLUMN: pl.String(), **{label: pl.Float64() for label in labels}})
 
 
 __all__ = ["check_shard", "score_frame", "scorer_settings", "shard_of"]
