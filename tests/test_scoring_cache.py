@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 import polars as pl
 import pytest
-from scoring_helpers import detoxify_scorer
+from scoring_helpers import detoxify_scorer, record_texts
 
 from toolkit.scoring import DetoxifyScorer, ScoreCache, score_frame, text_hash
 from toolkit.scoring.cache import default_cache_dir, identity_key
@@ -44,18 +44,11 @@ def test_second_run_hits_and_loads_nothing(
 
 
 def test_partial_hit_scores_only_new_texts(
-    tiny_detoxify: TinyDetoxify, comments: pl.DataFrame, tmp_path: Path
+    tiny_detoxify: TinyDetoxify, comments: pl.DataFrame, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     score_frame(comments, _detoxify(tiny_detoxify, tmp_path), cache_dir=tmp_path)
     scorer = _detoxify(tiny_detoxify, tmp_path)
-    seen: list[str] = []
-    original = scorer.iter_predict
-
-    def spy(texts: list[str]):  # noqa: ANN202
-        seen.extend(texts)
-        return original(texts)
-
-    scorer.iter_predict = spy  # type: ignore[method-assign]
+    seen = record_texts(scorer, monkeypatch)
     more = pl.concat([comments, pl.DataFrame({"comment_id": ["new"], "text": ["a brand new comment"]})])
     result = score_frame(more, scorer, cache_dir=tmp_path)
     assert seen == ["a brand new comment"]

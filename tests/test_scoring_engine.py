@@ -15,8 +15,10 @@ import pytest
 import torch
 from scoring_helpers import detoxify_scorer
 
+from toolkit.errors import ConfigError
 from toolkit.scoring import DetoxifyScorer, score_frame
 from toolkit.scoring import engine as eng
+from toolkit.settings import ScorerSettings
 
 if TYPE_CHECKING:
     from scoring_fixtures import TinyDetoxify
@@ -151,6 +153,19 @@ def test_bad_options_are_clear(tiny_detoxify: TinyDetoxify, tmp_path: Path) -> N
         _scorer(tiny_detoxify, tmp_path, long_text="chunk", chunk_overlap=600).predict(["x"])
     with pytest.raises(ValueError, match="device"):
         _scorer(tiny_detoxify, tmp_path, device="tpu")
+
+
+def test_engine_options_come_from_the_settings() -> None:
+    """One mapping, field by field; a bad value names its scorer.<field> key."""
+    settings = ScorerSettings(name="hf", batch_size=3, long_text="chunk", chunk_overlap=5, threads=2, device="cpu")
+    assert eng.EngineOptions.from_settings(settings) == eng.EngineOptions(
+        device="cpu", precision="fp32", batch_size=3, token_budget=8192, threads=2, long_text="chunk",
+        chunk_overlap=5, chunk_aggregate="max", progress=None,
+    )
+    with pytest.raises(ConfigError, match=r"^scorer\.token_budget: must be >= 1, got 0$"):
+        eng.EngineOptions.from_settings(ScorerSettings(token_budget=0))
+    with pytest.raises(ConfigError, match=r"^scorer\.long_text: 'drop' is not supported; choose one of truncate, chunk$"):
+        eng.EngineOptions(long_text="drop")
 
 
 # -- precision, device, threads -----------------------------------------------------------------------------

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import polars as pl
 import pytest
-from scoring_helpers import detoxify_scorer
+from scoring_helpers import detoxify_scorer, record_texts
 
 from toolkit.cli import cache as cache_cli
 from toolkit.scoring import ScoreCache, score_frame, text_hash
@@ -77,7 +77,9 @@ def _hashes_on_disk(cache: ScoreCache) -> set[str]:
     return {h for part in cache.part_files() for h in pl.read_parquet(part)["text_hash"].to_list()}
 
 
-def test_kill_and_concurrent_writers(tiny_detoxify: TinyDetoxify, tmp_path: Path) -> None:
+def test_kill_and_concurrent_writers(
+    tiny_detoxify: TinyDetoxify, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Two processes score overlapping texts into one cache at once; one is killed with SIGKILL mid-run.
 
     The survivor finishes; every part file on disk is complete; a rerun resumes: it scores exactly the texts
@@ -106,14 +108,7 @@ def test_kill_and_concurrent_writers(tiny_detoxify: TinyDetoxify, tmp_path: Path
     assert 0 < len(victim_only & on_disk) < 16  # the victim got some of its own texts written, not all
 
     scorer = detoxify_scorer(checkpoint=tiny_detoxify.checkpoint, cache_dir=cache_dir)
-    scored: list[str] = []
-    inner = scorer.iter_predict
-
-    def spy(batch: list[str]):  # noqa: ANN202
-        scored.extend(batch)
-        return inner(batch)
-
-    scorer.iter_predict = spy  # type: ignore[method-assign]
+    scored = record_texts(scorer, monkeypatch)
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # no quarantine: nothing on disk is corrupt
         rerun = score_frame(pl.DataFrame({"text": texts}), scorer, cache_dir=cache_dir)
