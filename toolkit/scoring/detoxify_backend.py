@@ -382,7 +382,7 @@ class DetoxifyScorer(TransformerScorer):
             )
         args = dict(loaded["config"]["arch"]["args"])
         args["model_type"] = str(config_dir)
-        classes = [STANDARD_CLASS_NAMES.get(c, c) for c in loaded["config"]["dataset"]["args"]["classes"]]
+        classes = _checkpoint_classes(path, loaded)
         with hub_environment(offline=True):
             model, tokenizer = dx.get_model_and_tokenizer(**args, state_dict=loaded["state_dict"])
         detox = dx.Detoxify.__new__(dx.Detoxify)  # the same object Detoxify(...) builds, usable with .predict
@@ -424,18 +424,18 @@ def tokenizer_limit(tokenizer: Any, config: Any) -> int | None:
     return position_limit(config)
 
 
-def _checkpoint_classes(path: Path) -> list[str]:
-    """The standardised class names stored in a Detoxify checkpoint (memory-mapped: weights not read)."""
+def _checkpoint_classes(path: Path, loaded: Any = None) -> list[str]:
+    """The standardised class names stored in a Detoxify checkpoint (``loaded``, else read memory-mapped:
+    the weights are not read)."""
     import torch
 
-    try:
-        loaded = torch.load(path, map_location="cpu", weights_only=False, mmap=True)
-    except RuntimeError:  # legacy (non-zip) serialisation cannot be memory-mapped
-        loaded = torch.load(path, map_location="cpu", weights_only=False)
+    if loaded is None:
+        try:
+            loaded = torch.load(path, map_location="cpu", weights_only=False, mmap=True)
+        except RuntimeError:  # legacy (non-zip) serialisation cannot be memory-mapped
+            loaded = torch.load(path, map_location="cpu", weights_only=False)
     try:
         classes = loaded["config"]["dataset"]["args"]["classes"]
     except (KeyError, TypeError) as exc:
-        raise ScorerUnavailableError(
-            f"{path} is not a Detoxify checkpoint (no config.dataset.args.classes)"
-        ) from exc
+        raise ScorerUnavailableError(f"{path} is not a Detoxify checkpoint (no config.dataset.args.classes)") from exc
     return [STANDARD_CLASS_NAMES.get(c, c) for c in classes]
