@@ -55,12 +55,20 @@ def resolve_cache_dir(cache_dir: str | os.PathLike[str] | None) -> Path:
 
 
 def text_hash(text: str) -> str:
-    """blake2b-128 hex digest of the UTF-8 text: the per-text cache key."""
+    """blake2b-128 hex digest of the UTF-8 text: the per-text cache key.
+
+    >>> text_hash("hello")
+    '46fb7408d4f285228f4af516ea25851b'
+    """
     return hashlib.blake2b(text.encode("utf-8"), digest_size=16).hexdigest()
 
 
 def identity_key(identity: dict[str, str]) -> str:
-    """A readable, stable directory name for an identity: ``<name>-<model>-<16 hex of its hash>``."""
+    """A readable, stable directory name for an identity: ``<name>-<model>-<16 hex of its hash>``.
+
+    >>> identity_key({"name": "profanity", "model": "alt-profanity-check"})  # doctest: +ELLIPSIS
+    'profanity-alt_profanity_check-...'
+    """
     blob = json.dumps(identity, sort_keys=True, ensure_ascii=True).encode("utf-8")
     digest = hashlib.blake2b(blob, digest_size=8).hexdigest()
     parts = [identity.get("name", "scorer"), identity.get("model", "")]
@@ -353,7 +361,12 @@ class ScoreCache:
 
 
 def list_caches(root: str | os.PathLike[str] | None = None) -> list[ScoreCache]:
-    """The identity directories under the cache root (those with an ``identity.json``)."""
+    """The identity directories under the cache root (those with an ``identity.json``).
+
+    >>> import tempfile
+    >>> list_caches(tempfile.mkdtemp())
+    []
+    """
     base = resolve_cache_dir(root)
     if not base.is_dir():
         return []

@@ -151,6 +151,9 @@ def make_batches(
     The cut points minimise padded tokens plus ``overhead_tokens`` per batch (the fixed cost of a forward
     pass, in tokens' worth of work) over the length-sorted sequences, by dynamic programming: many short
     texts share big batches, and the few long ones are not padded to each other's length.
+
+    >>> make_batches([3, 50, 4, 5], token_budget=16, max_batch_size=8, overhead_tokens=4)
+    [[0, 2, 3], [1]]
     """
     n = len(lengths)
     if n == 0:

@@ -43,7 +43,11 @@ _KEY = "__toolkit_score_key"
 
 
 def shard_of(hash_hex: str, num_shards: int) -> int:
-    """The shard (0..num_shards-1) a text belongs to, from its hash: deterministic, evenly spread."""
+    """The shard (0..num_shards-1) a text belongs to, from its hash: deterministic, evenly spread.
+
+    >>> shard_of(text_hash("hello"), 4)
+    2
+    """
     return int(hash_hex[:16], 16) % num_shards
 
 
