@@ -118,8 +118,7 @@ def score_frame(
     sharding = check_shard(settings.shard, settings.num_shards)
     if sharding is not None and not settings.use_cache:
         raise ConfigError("scorer.use_cache", "a shard run writes its scores to the cache: it needs use_cache=True")
-    given_object = not isinstance(scorer, str | ScorerSettings)
-    chosen, reason = (scorer, None) if given_object else resolve_scorer(settings)
+    chosen, reason = resolve_scorer(settings) if isinstance(scorer, str | ScorerSettings) else (scorer, None)
     if isinstance(chosen, ColumnScorer):
         if sharding is not None:
             raise ConfigError("scorer.shard", "scorer=column reads scores from the data: there is nothing to shard")
@@ -129,7 +128,7 @@ def score_frame(
     try:
         return run.score(frame, chosen, reason)
     except ScorerUnavailableError as exc:
-        if given_object or settings.name != "auto":
+        if chosen is scorer or settings.name != "auto":  # only a resolved scorer=auto falls back
             raise
         fallback, reason = fallback_scorer(f"Detoxify failed to load: {exc}")
         return run.score(frame, fallback, reason)
