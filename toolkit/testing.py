@@ -33,8 +33,8 @@ def reduced_vocab(vocab_file: str | os.PathLike[str], size: int | None = None) -
     return kept
 
 
-def _bert(out: Path, vocab_file: str | os.PathLike[str], vocab_size: int | None, **config: Any) -> tuple[Any, Any]:
-    """A BERT tokenizer saved in ``out`` (reading the vocabulary) and a BertConfig over its vocabulary.
+def _bert(out: Path, vocab_file: str | os.PathLike[str], vocab_size: int | None, **config: Any) -> Any:
+    """Save a BERT tokenizer in ``out`` (really reading the vocabulary); return a BertConfig over that vocabulary.
 
     Under transformers 5, ``BertTokenizer(vocab_file=...)`` silently ignores the file (a 5-token vocabulary,
     everything [UNK]); ``from_pretrained`` on a directory with vocab.txt reads it.
@@ -49,7 +49,7 @@ def _bert(out: Path, vocab_file: str | os.PathLike[str], vocab_size: int | None,
     if len(tokenizer) != n_vocab:
         raise RuntimeError(f"tokenizer has {len(tokenizer)} tokens but vocab.txt has {n_vocab}: vocabulary not read")
     tokenizer.save_pretrained(str(out))
-    return tokenizer, BertConfig(vocab_size=n_vocab, **config)
+    return BertConfig(vocab_size=n_vocab, **config)
 
 
 def build_detoxify_checkpoint(
@@ -88,7 +88,7 @@ def build_detoxify_checkpoint(
         raise ValueError(f"{len(classes)} classes but only num_labels={num_labels} outputs")
     out = Path(out_dir).expanduser().resolve()
     config_dir = out / "hf_config"
-    _, config = _bert(config_dir, vocab_file, vocab_size, hidden_size=hidden_size, num_hidden_layers=num_layers,
+    config = _bert(config_dir, vocab_file, vocab_size, hidden_size=hidden_size, num_hidden_layers=num_layers,
                       num_attention_heads=heads, intermediate_size=intermediate_size,
                       max_position_embeddings=max_position_embeddings, initializer_range=initializer_range)
     config.save_pretrained(str(config_dir))  # Hub-like: default 2 labels, Detoxify overrides with num_classes
@@ -143,7 +143,7 @@ def build_hf_classifier(
     from transformers import BertForSequenceClassification
 
     out = Path(out_dir).expanduser().resolve()
-    _, config = _bert(out, vocab_file, vocab_size, hidden_size=hidden_size, num_hidden_layers=num_layers,
+    config = _bert(out, vocab_file, vocab_size, hidden_size=hidden_size, num_hidden_layers=num_layers,
                       num_attention_heads=heads, intermediate_size=intermediate_size,
                       max_position_embeddings=max_position_embeddings, initializer_range=initializer_range,
                       num_labels=len(labels), id2label=dict(enumerate(labels)),

@@ -80,7 +80,7 @@ class EngineOptions:
         _check_choice("chunk_aggregate", self.chunk_aggregate, CHUNK_AGGREGATES)
         for name, low in (("token_budget", 1), ("batch_size", 1), ("threads", 1), ("chunk_overlap", 0)):
             value = getattr(self, name)
-            if value is not None and int(value) < low:
+            if (value is None and name != "threads") or (value is not None and int(value) < low):
                 raise ConfigError(f"scorer.{name}", f"must be >= {low}, got {value}")
         check_device_precision(self.device, self.precision)  # e.g. fp16 on cpu: fail before loading
 
