@@ -228,7 +228,8 @@ def progress_enabled(flag: bool | None) -> bool:
     """Explicit flag, else: on in a Jupyter kernel or when stderr is a terminal."""
     if flag is not None:
         return bool(flag)
-    if "ipykernel" in sys.modules:
+    ipython = sys.modules.get("IPython")  # a running Jupyter kernel, not merely an imported ipykernel
+    if ipython is not None and type(ipython.get_ipython()).__name__ == "ZMQInteractiveShell":
         return True
     stream = sys.stderr
     return bool(stream is not None and hasattr(stream, "isatty") and stream.isatty())
