@@ -181,7 +181,7 @@ def test_duplicates_keep_the_last(tmp_path: Path) -> None:
         [utt("p", "p", None), utt("c", "p", "p", "v1"), utt("c", "p", "p", "v2")],
     )
     result = read_convokit(file)
-    assert by_id(result.frame)["c"]["text"] == "v2" and result.stats["duplicates_dropped"] == 1
+    assert by_id(result.frame)["c"]["text"] == "v2" and result.stats["duplicates"] == 1
     assert result.rejects.rows() == [(str(file), 2, "comment_id", "duplicate id (older version): p/c")]
 
 

@@ -28,20 +28,10 @@ from typing import Any
 
 import polars as pl
 
-from toolkit.io._records import (
-    EPOCH,
-    INT64_MAX,
-    FieldError,
-    JsonLine,
-    drop_duplicates,
-    iter_json_lines,
-    parse_id,
-    parse_int,
-    parse_json_document,
-    parse_time,
-    read_bytes,
-)
-from toolkit.io.base import LoadError, LoadResult, Rejects, register
+from toolkit.io.base import LoadError, LoadResult, Rejects
+from toolkit.io.dedupe import drop_duplicates
+from toolkit.io.fields import INT64_MAX, FieldError, micros, parse_id, parse_int, parse_time
+from toolkit.io.stream import JsonLine, iter_json_lines, parse_json_document, read_bytes
 from toolkit.io.text_thread import placeholder_flags
 from toolkit.schema import SOURCE_SCHEMA, TREE_SCHEMA, conform
 
@@ -199,7 +189,7 @@ def _corpus_meta(directory: Path) -> dict[str, Any]:
     return document if isinstance(document, dict) else {}
 
 
-def _looks_like_convokit(path: Path) -> bool:
+def looks_like_convokit(path: Path) -> bool:
     """A directory holding ``utterances.jsonl`` (or that file itself, named so)."""
     path = Path(path)
     if path.is_dir():
@@ -207,12 +197,11 @@ def _looks_like_convokit(path: Path) -> bool:
     return path.name == "utterances.jsonl" and path.is_file()
 
 
-@register("convokit", detect=_looks_like_convokit)
 def read_convokit(path: str | Path, *, strict: bool = False, platform: str | None = None) -> LoadResult:
     """Load a ConvoKit corpus directory (or its ``utterances.jsonl``); see the module docstring for the mapping.
 
     ``platform`` overrides the platform of every row. Rejects name ``utterances.jsonl`` and the line;
-    repeated utterance ids keep the last version (``stats["duplicates_dropped"]``).
+    repeated utterance ids keep the last version (``stats["duplicates"]``).
     """
     path = Path(path)
     utterance_file = _utterance_file(path)
@@ -270,8 +259,10 @@ def read_convokit(path: str | Path, *, strict: bool = False, platform: str | Non
     if columns:
         frame = frame.with_columns(columns)
     frame = conform(frame)
-    frame, duplicates = drop_duplicates(frame, rejects, utterance_file, "source_line")
-    stats["duplicates_dropped"] = duplicates
+    frame, duplicates = drop_duplicates(
+        frame, lambda row, reason: rejects.add(utterance_file, row["source_line"], "comment_id", reason)
+    )
+    stats["duplicates"] = duplicates
     stats["rows_kept"] = frame.height
     stats["rows_rejected"] = len(rejects.rows)
     stats["score_columns"] = sorted(score_keys & set(frame.columns))
@@ -305,9 +296,8 @@ def _timestamp(value: datetime | None) -> int | float | None:
         return None
     if value.tzinfo is None:
         value = value.replace(tzinfo=timezone.utc)
-    delta = value - EPOCH
-    micros = (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
-    return micros // 1_000_000 if micros % 1_000_000 == 0 else micros / 1_000_000
+    us = micros(value)
+    return us // 1_000_000 if us % 1_000_000 == 0 else us / 1_000_000
 
 
 def _type_name(value: Any) -> str:

@@ -36,17 +36,16 @@ import json
 import sys
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from functools import partial
 from pathlib import Path
 from typing import Any, Literal
 
 import polars as pl
 
-from toolkit.io._records import DUPLICATE_REASON, iter_json_lines, read_bytes
-from toolkit.io.base import LoadError, LoadResult, Rejects, register
+from toolkit.io.base import LoadError, LoadResult, Rejects
+from toolkit.io.dedupe import drop_duplicates
+from toolkit.io.stream import iter_json_lines, read_bytes
 from toolkit.io.text_thread import DELETED_PLACEHOLDERS, REMOVED_PLACEHOLDERS
 from toolkit.schema import SOURCE_SCHEMA, conform
-from toolkit.threads import dedupe_comments
 
 FileType = Literal["csv", "tsv", "parquet", "jsonl"]
 FIELDS = (
@@ -613,7 +612,7 @@ def read_table(
 
     ``file_type`` defaults from the suffix (.csv, .tsv/.tab, .parquet/.pq, .jsonl/.ndjson); ``separator``
     defaults to "," for CSV and a tab for TSV; ``encoding`` applies to CSV/TSV. Repeated ids keep the last
-    version (``stats["duplicates_dropped"]``, one reject each).
+    version (``stats["duplicates"]``, one reject each).
     """
     path = Path(path)
     if path.is_dir():
@@ -675,14 +674,9 @@ def read_table(
         pending.append((line_of(raw_row), name, reason))
     frame = frame.filter(pl.col("_error_field").is_null())
 
-    duplicates = 0
-    key = pl.concat_str("thread_id", pl.lit("\x00"), "comment_id")
-    if frame.height and frame.select(key.n_unique()).item() < frame.height:
-        kept, duplicates = dedupe_comments(frame)
-        dropped = frame.join(kept.select("_raw_row"), on="_raw_row", how="anti")
-        for raw_row, thread, comment in dropped.select("_raw_row", "thread_id", "comment_id").iter_rows():
-            pending.append((line_of(raw_row), "comment_id", f"{DUPLICATE_REASON}: {thread}/{comment}"))
-        frame = kept
+    frame, duplicates = drop_duplicates(
+        frame, lambda row, reason: pending.append((line_of(row["_raw_row"]), "comment_id", reason))
+    )
     for line, name, reason in sorted(pending, key=lambda item: (item[0] is None, item[0] or 0)):
         rejects.add(path, line, name, reason)
 
@@ -699,19 +693,13 @@ def read_table(
         "rows_kept": frame.height,
         "rows_rejected": len(rejects.rows),
         "blank_lines": raw.blank_lines,
-        "duplicates_dropped": duplicates,
+        "duplicates": duplicates,
         "columns": mapping,
         "file_type": kind,
     }
     return LoadResult(frame=frame, rejects=rejects.frame(), stats=stats, files=[path])
 
 
-def _suffix_is(*suffixes: str) -> Any:
-    return lambda p: Path(p).is_file() and Path(p).suffix.lower() in suffixes
-
-
-register("table")(read_table)
-register("csv", detect=_suffix_is(".csv"))(partial(read_table, file_type="csv"))
-register("tsv", detect=_suffix_is(".tsv", ".tab"))(partial(read_table, file_type="tsv"))
-register("parquet", detect=_suffix_is(".parquet", ".pq"))(partial(read_table, file_type="parquet"))
-register("jsonl")(partial(read_table, file_type="jsonl"))
+def has_suffix(path: Path, suffixes: tuple[str, ...]) -> bool:
+    """A file whose suffix is one of ``suffixes`` (the table formats are told by their suffix)."""
+    return path.is_file() and path.suffix.lower() in suffixes

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import polars as pl
 
-from toolkit.io.base import LoadError, LoadResult, Rejects, register
+from toolkit.io.base import LoadError, LoadResult, Rejects
 from toolkit.schema import conform
 
 REMOVED_PLACEHOLDERS = frozenset({"removed by mod", "removed by moderator", "removed by admin", "[removed]"})
@@ -43,7 +43,11 @@ def _level(line: str, indent_unit: str | None, marker: str | None) -> tuple[int,
     return level, rest.strip()
 
 
-@register("text", detect=lambda p: p.suffix.lower() == ".txt")
+def looks_like_text(path: Path) -> bool:
+    """A ``.txt`` file."""
+    return path.suffix.lower() == ".txt"
+
+
 def read_text_thread(
     path: str | Path,
     *,
