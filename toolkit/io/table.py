@@ -43,6 +43,7 @@ import polars as pl
 
 from toolkit.io.base import LoadError, LoadResult, Rejects
 from toolkit.io.dedupe import drop_duplicates
+from toolkit.io.fields import parse_times
 from toolkit.io.stream import iter_json_lines, read_bytes
 from toolkit.io.text_thread import DELETED_PLACEHOLDERS, REMOVED_PLACEHOLDERS
 from toolkit.schema import SOURCE_SCHEMA, conform
@@ -76,7 +77,6 @@ _ENTITY = r"&(?:#[0-9]{1,7}|#[xX][0-9a-fA-F]{1,6}|[A-Za-z][A-Za-z0-9]{1,31});"
 _QUOTED = r'"(?:[^"]|"")*"'
 _RECORD = "__record__"
 _SRC = "__source__:"
-_MIN_SECONDS, _MAX_SECONDS = -62_135_596_800.0, 253_402_214_400.0  # 0001-01-01 .. 9999-12-31
 
 
 @dataclass
@@ -396,53 +396,18 @@ def _score(column: pl.Series) -> tuple[pl.Series, pl.Series]:
     return value, text.is_not_null() & value.is_null()
 
 
-_ISO_FORMATS = (
-    ("%Y-%m-%dT%H:%M:%S%.f%#z", True),
-    ("%Y-%m-%d %H:%M:%S%.f%#z", True),
-    ("%Y-%m-%dT%H:%M:%S%.f", False),
-    ("%Y-%m-%d %H:%M:%S%.f", False),
-    ("%Y-%m-%dT%H:%M", False),
-    ("%Y-%m-%d %H:%M", False),
-    ("%Y-%m-%d", False),
-)
-_UTC = pl.Datetime("us", "UTC")
-
-
-def _epoch(seconds: pl.Series) -> pl.Series:
-    """Epoch seconds -> UTC datetimes (null outside years 1..9999)."""
-    inside = (seconds.is_finite() & (seconds >= _MIN_SECONDS) & (seconds <= _MAX_SECONDS)).fill_null(False)
-    micros = (seconds * 1_000_000).round(0).set(~inside, None).cast(pl.Int64, strict=False)  # type: ignore[arg-type]
-    return micros.cast(pl.Datetime("us")).dt.replace_time_zone("UTC")
-
-
 def _created_at(column: pl.Series) -> tuple[pl.Series, pl.Series]:
-    """(UTC datetime, invalid) from epoch seconds or ISO-8601 text (or a Parquet datetime/number)."""
+    """(UTC datetime, invalid) from epoch seconds or ISO-8601 text (or a Parquet datetime/date/number)."""
     dtype = column.dtype
-    if isinstance(dtype, pl.Datetime):
-        value = (
-            column.dt.replace_time_zone("UTC")
-            if dtype.time_zone is None
-            else column.dt.convert_time_zone("UTC")
-        )
-        return value.dt.cast_time_unit("us"), pl.Series([False] * column.len(), dtype=pl.Boolean())
-    if isinstance(dtype, pl.Date):
-        value = column.cast(pl.Datetime("us")).dt.replace_time_zone("UTC")
+    if isinstance(dtype, (pl.Datetime, pl.Date)):
+        if isinstance(dtype, pl.Date) or dtype.time_zone is None:
+            value = column.cast(pl.Datetime("us")).dt.replace_time_zone("UTC")
+        else:
+            value = column.dt.convert_time_zone("UTC").dt.cast_time_unit("us")
         return value, pl.Series([False] * column.len(), dtype=pl.Boolean())
-    if dtype.is_numeric():
-        value = _epoch(column.cast(pl.Float64))
-        return value, column.is_not_null() & value.is_null()
     text = _as_text(column)
-    value = _epoch(text.cast(pl.Float64, strict=False))
-    for fmt, aware in _ISO_FORMATS:
-
-        def parse(positions: pl.Series, fmt: str = fmt, aware: bool = aware) -> pl.Series:
-            parsed = text.gather(positions).str.to_datetime(
-                fmt, strict=False, time_unit="us", time_zone="UTC" if aware else None
-            )
-            return parsed if aware else parsed.dt.replace_time_zone("UTC")
-
-        value = _parse_only(value, value.is_null() & text.is_not_null(), parse)
-    return value.cast(_UTC), text.is_not_null() & value.is_null()
+    value = parse_times(text, "created_at")[0].cast(pl.Datetime("us", "UTC"))
+    return value, text.is_not_null() & value.is_null()
 
 
 def _unescape_html(text: pl.Series) -> pl.Series:
