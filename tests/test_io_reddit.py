@@ -642,7 +642,7 @@ def test_malformed_json_names_file_and_line(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("content", "needle"),
     [
-        (b"", "malformed JSON"),
+        (b"", "empty file"),
         (b'{"kind": "Listing"}', "not a Reddit comment page"),
         (b"[1, 2]", "not a Reddit comment page"),
         (b'[{"kind": "Listing", "data": {"children": []}}]', "not a Reddit comment page"),
@@ -658,7 +658,7 @@ def test_not_a_page_is_a_load_error(tmp_path: Path, content: bytes, needle: str)
 
 
 def test_missing_file_is_a_load_error(tmp_path: Path) -> None:
-    with pytest.raises(LoadError, match="file not found"):
+    with pytest.raises(LoadError, match="no such file"):
         read_reddit_page(tmp_path / "nope.json")
 
 

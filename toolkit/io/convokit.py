@@ -214,15 +214,11 @@ def read_convokit(path: str | Path, *, strict: bool = False, platform: str | Non
     rows: list[dict[str, Any]] = []
     metas: list[dict[str, Any]] = []
     stats: dict[str, Any] = {"records": 0}
-    parsed_any = False
-    first_error: tuple[int, str] | None = None
     for position, line in enumerate(_utterance_records(utterance_file)):
         stats["records"] += 1
         if line.error is not None:
-            first_error = first_error or (line.number, line.error)
             rejects.add(utterance_file, line.number, None, line.error)
             continue
-        parsed_any = True
         try:
             row, meta = normalize_utterance(line.value)
         except FieldError as failure:
@@ -242,8 +238,6 @@ def read_convokit(path: str | Path, *, strict: bool = False, platform: str | Non
         metas.append(meta)
     if stats["records"] == 0:
         raise LoadError(utterance_file, "empty file: no utterances")
-    if not parsed_any and first_error is not None:
-        raise LoadError(utterance_file, f"not JSON lines: {first_error[1]}", line=first_error[0])
 
     schema = {**SOURCE_SCHEMA, **CONVOKIT_EXTRA_SCHEMA}
     frame = pl.DataFrame(rows, schema=schema) if rows else pl.DataFrame(schema=schema)

@@ -227,22 +227,16 @@ def _iter_records(path: Path) -> Iterator[tuple[int, Any, str | None]]:
     if not head.strip():
         raise LoadError(path, "empty file")
     if path.suffix.lower() in _NDJSON_SUFFIXES or looks_like_json_lines(head):
-        parsed_any = False
-        first_error: tuple[int, str] | None = None
         for line in iter_json_lines(path):
             if line.error is not None:
-                first_error = first_error or (line.number, line.error)
                 yield line.number, None, line.error
                 continue
-            parsed_any = True
             views = _views_of(line.value)
             if views is None:
                 yield line.number, line.value, None
             else:
                 for view in views:
                     yield line.number, view, None
-        if not parsed_any and first_error is not None:
-            raise LoadError(path, f"not JSON lines: {first_error[1]}", line=first_error[0])
         return
     document = parse_json_document(path, read_bytes(path))
     views = _views_of(document)

@@ -9,7 +9,6 @@ records are gathered with where they sit (line, position, depth), then normalise
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,12 +28,12 @@ from toolkit.io.reddit_rules import (
     normalize_reddit_comment,
     normalize_reddit_post,
 )
-from toolkit.io.stream import loads_deep
+from toolkit.io.stream import loads_deep, parse_json_document, read_bytes
 from toolkit.schema import conform
 
 __all__ = [
     "REDDIT_EXTRA_SCHEMA", "REDDIT_SCHEMA", "RecordWalk", "normalize_reddit_comment", "normalize_reddit_post",
-    "read_json", "read_reddit_page",
+    "read_reddit_page",
 ]  # fmt: skip
 
 
@@ -82,24 +81,6 @@ def looks_like_reddit_page(path: Path) -> bool:
         return is_page(loads_deep(path.read_bytes().decode("utf-8-sig")))
     except (OSError, ValueError, AttributeError, TypeError, RecursionError, MemoryError):
         return False
-
-
-def read_json(path: Path) -> Any:
-    """A whole JSON document of any depth; every problem is a :class:`LoadError` naming the file (and line)."""
-    try:
-        text = path.read_bytes().decode("utf-8-sig")
-    except FileNotFoundError:
-        raise LoadError(path, "file not found") from None
-    except UnicodeDecodeError as error:
-        raise LoadError(path, f"not valid UTF-8 at byte {error.start}") from None
-    except OSError as error:
-        raise LoadError(path, f"cannot read file: {error.strerror or error}") from None
-    try:
-        return loads_deep(text)
-    except json.JSONDecodeError as error:
-        raise LoadError(path, f"malformed JSON: {error.msg} (column {error.colno})", line=error.lineno) from None
-    except RecursionError:
-        raise LoadError(path, "JSON nested too deeply for the parser") from None
 
 
 def page_stats() -> dict[str, Any]:
@@ -269,7 +250,7 @@ def read_reddit_page(path: str | Path, *, strict: bool = False, html_unescape: H
     number (1-based page order, post first; ``source_position`` keeps page order, gaps where rejected).
     """
     path = Path(path)
-    document = read_json(path)
+    document = parse_json_document(path, read_bytes(path))
     if not isinstance(document, list) or len(document) != 2:
         raise LoadError(path, "not a Reddit comment page: expected a JSON array of two Listings")
     posts, comments = listing_children(document[0]), listing_children(document[1])

@@ -29,9 +29,9 @@ import polars as pl
 
 from toolkit.io.base import LoadError, LoadResult, Rejects
 from toolkit.io.dedupe import dedupe_versions
-from toolkit.io.reddit import RecordWalk, is_page, iter_forest, listing_children, page_stats, read_json
+from toolkit.io.reddit import RecordWalk, is_page, iter_forest, listing_children, page_stats
 from toolkit.io.reddit_rules import PRIVATE, REDDIT_SCHEMA, HtmlUnescape, record_kind, resolve_threads
-from toolkit.io.stream import loads_deep
+from toolkit.io.stream import files_in, loads_deep, parse_json_document, read_bytes
 
 API_SUFFIXES = (".json", ".jsonl", ".ndjson")
 _LINE_SUFFIXES = (".jsonl", ".ndjson")
@@ -115,20 +115,6 @@ def _is_json_lines(head: bytes) -> bool:
     return True
 
 
-def _api_files(path: Path) -> list[Path]:
-    """``path`` itself, or the ``.json``/``.jsonl``/``.ndjson`` files directly inside a directory (sorted)."""
-    if path.is_dir():
-        files = [
-            p
-            for p in sorted(path.iterdir())
-            if p.is_file() and not p.name.startswith(".") and p.suffix.lower() in API_SUFFIXES
-        ]
-        if not files:
-            raise LoadError(path, "no .json/.jsonl/.ndjson files in this directory")
-        return files
-    return [path]
-
-
 class _ApiLoad:
     """One ``reddit_api`` load: walks every file into its records (positions counted across files)."""
 
@@ -147,7 +133,7 @@ class _ApiLoad:
         if path.suffix.lower() in _LINE_SUFFIXES:
             self._read_lines(path)
         else:
-            value = read_json(path)
+            value = parse_json_document(path, read_bytes(path))
             try:
                 self._read_value(value, path, [0], top=True)
             except RecursionError:
@@ -258,7 +244,7 @@ def read_reddit_api(path: str | Path, *, strict: bool = False, html_unescape: Ht
     if html_unescape not in (True, False, "auto"):
         raise LoadError(path, f"html_unescape must be true, false or 'auto', got {html_unescape!r}", field="html_unescape")
     load = _ApiLoad(strict, html_unescape)
-    for file in _api_files(path):
+    for file in files_in(path, API_SUFFIXES, "no .json/.jsonl/.ndjson files in this directory"):
         load.read_file(file)
     frame = pl.concat(load.frames) if load.frames else pl.DataFrame(schema={**REDDIT_SCHEMA, **PRIVATE})
     frame, load.stats["duplicates"] = dedupe_versions(frame, load.files, load.rejects)

@@ -59,7 +59,14 @@ from toolkit.io.reddit_rules import (
     record_kind,
     resolve_threads,
 )
-from toolkit.io.stream import DEFAULT_CHUNK_BYTES, StreamEnd, head_lines, iter_line_chunks, parse_chunk
+from toolkit.io.stream import (
+    DEFAULT_CHUNK_BYTES,
+    StreamEnd,
+    files_in,
+    head_lines,
+    iter_line_chunks,
+    parse_chunk,
+)
 
 NORMALIZE_ROWS = 150_000  # parsed rows normalised in one go (each call has a fixed cost)
 DUMP_SUFFIXES = (".zst", ".gz", ".xz", ".bz2", ".ndjson", ".jsonl", ".json", ".txt", "")
@@ -139,16 +146,7 @@ def _bound_micros(value: Any, name: str) -> int | None:
 
 def dump_files(path: Path) -> list[Path]:
     """``path`` itself, or the dump files directly inside a directory (sorted; hidden files skipped)."""
-    if path.is_dir():
-        files = [
-            p
-            for p in sorted(path.iterdir())
-            if p.is_file() and not p.name.startswith(".") and p.suffix.lower() in DUMP_SUFFIXES
-        ]
-        if not files:
-            raise LoadError(path, "no dump files (.zst, .gz, .ndjson, .jsonl, ...) in this directory")
-        return files
-    return [path]
+    return files_in(path, DUMP_SUFFIXES, "no dump files (.zst, .gz, .ndjson, .jsonl, ...) in this directory")
 
 
 def sniff_kind(path: Path) -> Kind | None:

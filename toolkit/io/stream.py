@@ -333,6 +333,16 @@ def parse_chunk(
 # JSON documents and JSON lines
 
 
+def files_in(path: Path, suffixes: tuple[str, ...], none_found: str) -> list[Path]:
+    """``path`` itself, or the files directly inside a directory with one of ``suffixes`` (sorted, hidden skipped)."""
+    if not path.is_dir():
+        return [path]
+    files = [p for p in sorted(path.iterdir()) if p.is_file() and not p.name.startswith(".") and p.suffix.lower() in suffixes]
+    if not files:
+        raise LoadError(path, none_found)
+    return files
+
+
 def read_bytes(path: Path) -> bytes:
     """The file's bytes; a :class:`LoadError` naming the file when it cannot be read."""
     try:
@@ -357,27 +367,32 @@ class JsonLine:
 def iter_json_lines(path: Path) -> Iterator[JsonLine]:
     """Stream the non-blank lines of a JSON-lines file; a bad line yields an error, never an exception.
 
-    Blank lines are skipped. A line that is not valid UTF-8 or not JSON yields ``JsonLine(error=...)``.
+    Blank lines are skipped. A line that is not valid UTF-8 or not JSON yields ``JsonLine(error=...)``; when
+    no line parses at all, the file is not JSON lines: a :class:`LoadError` naming the first bad line, at the end.
     """
     try:
         handle = path.open("rb")
     except OSError as error:
         raise LoadError(path, f"cannot read file: {error.strerror or error}") from None
+    parsed, first_bad = False, None
     with handle:
         for number, raw in enumerate(handle, start=1):
             if not raw.strip():
                 continue
             try:
                 text = raw.decode("utf-8-sig" if number == 1 else "utf-8")
+                line = JsonLine(number, value=json.loads(text.rstrip("\r\n")))
             except UnicodeDecodeError as error:
-                yield JsonLine(number, error=f"not valid UTF-8 at byte {error.start}")
-                continue
-            try:
-                yield JsonLine(number, value=json.loads(text.rstrip("\r\n")))
+                line = JsonLine(number, error=f"not valid UTF-8 at byte {error.start}")
             except json.JSONDecodeError as error:
-                yield JsonLine(number, error=f"malformed JSON: {error.msg} (column {error.colno})")
+                line = JsonLine(number, error=f"malformed JSON: {error.msg} (column {error.colno})")
             except RecursionError:
-                yield JsonLine(number, error="JSON nested too deeply for the parser")
+                line = JsonLine(number, error="JSON nested too deeply for the parser")
+            parsed = parsed or line.error is None
+            first_bad = first_bad or (line if line.error else None)
+            yield line
+    if not parsed and first_bad is not None:
+        raise LoadError(path, f"not JSON lines: {first_bad.error}", line=first_bad.number)
 
 
 def parse_json_document(path: Path, raw: bytes) -> Any:
@@ -389,7 +404,7 @@ def parse_json_document(path: Path, raw: bytes) -> Any:
     if not text.strip():
         raise LoadError(path, "empty file")
     try:
-        return json.loads(text)
+        return loads_deep(text)
     except json.JSONDecodeError as error:
         raise LoadError(
             path, f"malformed JSON: {error.msg} (column {error.colno})", line=error.lineno
