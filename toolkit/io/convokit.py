@@ -28,6 +28,7 @@ from typing import Any
 
 import polars as pl
 
+from toolkit.errors import ConfigError
 from toolkit.io.base import LoadError, LoadResult, Rejects
 from toolkit.io.dedupe import drop_duplicates
 from toolkit.io.fields import INT64_MAX, FieldError, micros, parse_id, parse_int, parse_time
@@ -330,14 +331,15 @@ def export_convokit(
     out_dir = Path(out_dir)
     missing = [c for c in ("thread_id", "comment_id") if c not in frame.columns]
     if missing:
-        raise ValueError(f"export_convokit: the frame has no {', '.join(missing)} column")
+        raise ConfigError("frame", f"export_convokit: the frame has no {', '.join(missing)} column; load it with toolkit.load")
     if out_dir.exists() and any(out_dir.iterdir()) and not overwrite:
         raise FileExistsError(f"{out_dir}: directory exists and is not empty (pass overwrite=True)")
     frame = conform(frame)
     duplicated = frame.filter(pl.col("comment_id").is_duplicated())
     if duplicated.height:
         sample = ", ".join(sorted(set(duplicated["comment_id"].head(5).to_list())))
-        raise ValueError(
+        raise ConfigError(
+            "frame",
             f"export_convokit: ConvoKit utterance ids must be unique, but {duplicated.height} rows share "
             f"comment ids (e.g. {sample}); deduplicate first (toolkit.threads.dedupe_comments)"
         )
@@ -345,7 +347,7 @@ def export_convokit(
         score_columns = [c for c in KNOWN_SCORE_LABELS if c in frame.columns]
     unknown = [c for c in score_columns if c not in frame.columns]
     if unknown:
-        raise ValueError(f"export_convokit: score columns not in the frame: {unknown}")
+        raise ConfigError("score_columns", f"export_convokit: not in the frame: {unknown}; its columns: {frame.columns}")
     score_columns = list(score_columns)
     skip = set(SOURCE_SCHEMA) | set(TREE_SCHEMA) | set(score_columns) | {"source_line"}
     extras = [c for c in frame.columns if c not in skip] if include_extras else []

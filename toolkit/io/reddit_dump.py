@@ -127,7 +127,7 @@ class Filters:
 
 
 def _bound_micros(value: Any, name: str) -> int | None:
-    """A time bound (datetime, date, ISO text or epoch seconds) -> epoch microseconds."""
+    """A time bound (datetime, date, ISO text or epoch seconds) -> epoch microseconds (:class:`FieldError`)."""
     if value is None:
         return None
     if isinstance(value, datetime):
@@ -135,10 +135,7 @@ def _bound_micros(value: Any, name: str) -> int | None:
     elif isinstance(value, date):
         stamp = datetime(value.year, value.month, value.day, tzinfo=timezone.utc)
     else:
-        try:
-            stamp = parse_time(value, name)
-        except FieldError as error:
-            raise LoadError("options", f"{name}: {error}", field=name) from None
+        stamp = parse_time(value, name)
         if stamp is None:
             return None
     return micros(stamp)
@@ -334,9 +331,14 @@ def read_reddit_dump(
         raise LoadError(path, "chunk_bytes must be positive", field="chunk_bytes")
     if html_unescape not in (True, False, "auto"):
         raise LoadError(path, f"html_unescape must be true, false or 'auto', got {html_unescape!r}", field="html_unescape")
+    try:
+        filters = Filters.build(subreddits, link_ids, since, until)
+    except FieldError as error:
+        hint = "give a datetime, a date, ISO-8601 text or epoch seconds"
+        raise LoadError(path, f"{error}; {hint}", field=error.field) from None
     run = _DumpLoad(
         rejects=Rejects(strict=strict),
-        filters=Filters.build(subreddits, link_ids, since, until),
+        filters=filters,
         html_unescape=html_unescape,
         chunk_bytes=int(chunk_bytes),
     )
