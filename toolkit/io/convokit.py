@@ -15,6 +15,9 @@ Mapping: ``comment_id=id``, ``thread_id=conversation_id``, ``parent_id=reply-to`
 :func:`export_convokit` writes a frame as such a directory with the score columns in each utterance's
 meta; the loader reads them back under their own names (``corpus.json`` lists them), so
 ``read_convokit(export_convokit(frame, d))`` gives back the ids, parents, texts, flags and scores.
+
+>>> read_convokit("tests/fixtures/convokit/askscience_small").frame.height
+7
 """
 
 from __future__ import annotations

@@ -15,6 +15,10 @@ timestamps ``published``/``updated``) and 1.0 (the counts inside ``Comment``, ti
   just before the first comment of its thread: title, then a blank line and the body when there is one.
   The CommentView names only the post creator's id, so the post's ``author`` is null (``creator_id`` set).
 - ``thread_id`` is the post id as a string; ``comment_id`` the comment id as a string.
+
+>>> result = read_lemmy("tests/fixtures/lemmy/get_comments_0.19.json")
+>>> result.frame.height, result.stats["posts"]
+(7, 1)
 """
 
 from __future__ import annotations

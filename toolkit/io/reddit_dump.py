@@ -1,4 +1,4 @@
-"""Reddit dumps (Pushshift / Arctic Shift): NDJSON of comment or submission objects, streamed, vectorised.
+r"""Reddit dumps (Pushshift / Arctic Shift): NDJSON of comment or submission objects, streamed, vectorised.
 
 Input: a file (plain, ``.zst``, ``.gz``, ``.xz``, ``.bz2``; the compression is told by the magic bytes, not
 the name) or a directory of such files; each file holds comments (``RC_*``) or submissions (``RS_*``), told
@@ -30,6 +30,13 @@ timestamps, ``edited``, HTML unescaping), with these dump specifics:
 
 Every non-blank line is a record: ``records == rows kept + rows rejected + rows filtered`` (``stats``), and
 ``strict=True`` raises :class:`LoadError` at the first rejection (duplicates included).
+
+>>> import json, pathlib, tempfile
+>>> path = pathlib.Path(tempfile.mkdtemp()) / "RC_tiny.ndjson"
+>>> record = {"id": "c1", "parent_id": "t3_p", "body": "[removed]", "created_utc": 0, "subreddit": "science"}
+>>> _ = path.write_text(json.dumps(record) + "\n")
+>>> read_reddit_dump(path).frame.select("thread_id", "comment_id", "removed", "removal_source").rows()
+[('p', 'c1', True, 'body')]
 """
 
 from __future__ import annotations

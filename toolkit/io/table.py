@@ -23,6 +23,10 @@ Reading: Polars' readers (lazy scans for Parquet and JSON lines); CSV/TSV bytes 
 ``encoding`` first when it is not UTF-8 (e.g. ``latin-1``). A CSV whose records do not all have the
 header's number of fields, or that Polars cannot parse (bad quoting, invalid UTF-8), is re-read record by
 record with Python's csv module, so that each bad record is rejected on its own and the rest kept.
+
+>>> result = read_table("data/rscience_removal.csv", columns={"text": "BODY", "comment_id": "X", "removed": "REMOVED"})
+>>> result.stats["records"] == result.frame.height + result.rejects.height
+True
 """
 
 from __future__ import annotations

@@ -3,6 +3,10 @@
 Depth comes from leading indentation (``indent_unit`` per level) or ``>`` markers when present; a line
 with neither is a top-level comment. With no indentation or markers anywhere, the source has no reply
 links and every comment is ``structure="flat"`` at depth 1. Platform placeholders become flags.
+
+>>> result = read_text_thread("data/seed_thread.txt")
+>>> result.frame.height, result.stats["threaded"]
+(13, False)
 """
 
 from __future__ import annotations
