@@ -10,7 +10,7 @@ each chunk with :func:`polars.read_ndjson` into an all-string frame, and a third
 chunks with Polars expressions, applying the filters (Polars releases the GIL, so all three overlap). Only the
 kept rows of the canonical frame stay in memory (plus the zstd window and a few chunks in flight).
 
-Normalisation follows the record rules of :mod:`toolkit.io.reddit` (same removal/deletion signals, ids,
+Normalisation is :mod:`toolkit.io.reddit_rules` (the removal/deletion signals, ids,
 timestamps, ``edited``, HTML unescaping), with these dump specifics:
 
 - fields go missing row to row: a missing field is null (a missing ``link_id`` is taken from a ``t3_``

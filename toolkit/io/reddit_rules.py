@@ -9,18 +9,21 @@ record: when the record carries ``body_html``/``selftext_html``, that field tell
 pages send it as ``&lt;div class=&quot;md&quot;&gt;...``, raw pages as ``<div class="md">...``); when it
 does not (dumps), the text is unescaped only if it contains ``&amp;``, ``&lt;`` or ``&gt;``. ``True`` and
 ``False`` force the choice. Unescaping uses :func:`html.unescape`.
-- fields go missing row to row: a missing field is null (a missing ``link_id`` is taken from a ``t3_``
-  parent, else from the nearest ancestor's thread once everything is read);
-- ``source_position`` is the record's line - 1, counted on across the files of one load;
-- JSON values are read as text: a number or boolean where a string is expected is taken as its JSON text
-  (an id ``123`` is ``"123"``); a value that cannot be what the field needs (a score ``"abc"``, a
-  ``created_utc`` of ``true``) rejects the row, naming the field;
-- Arctic Shift's ``_meta`` (from a second fetch): ``removal_type`` ``"deleted"`` marks the row deleted,
-  any other value (``"removed"``, ``"removed by reddit"``) removed; ``was_deleted_later`` marks it deleted
-  when nothing says it was removed. The text stays. ``removal_source``/``deletion_source`` name the signal;
-- repeated ids keep the newest version (largest ``_meta.retrieved_2nd_on``/``retrieved_on``/
-  ``retrieved_utc``, then the later line); each older copy is a rejected row (reason ``duplicate``) and
-  is counted in ``stats["duplicates"]``;
+Rules (one record, as the Reddit API or a dump gives it):
+
+- ids lose their ``tN_`` prefix; ``id`` (else ``name``) is the row's id; a comment's thread is ``link_id``,
+  else a ``t3_`` parent, else the page's post (pages) or the nearest ancestor's thread (once all is read);
+- removal, first signal wins: body ``[removed]``, ``removed_by_category`` (its values "deleted"/"author"
+  mean the author deleted it, and stop the search), ``banned_by``, ``removal_reason``, ``removed`` true,
+  Arctic Shift's ``_meta.removal_type`` other than "deleted"; deletion: body ``[deleted]``, a
+  "deleted"/"author" category, ``_meta.removal_type`` "deleted", or ``_meta.was_deleted_later`` when
+  nothing says the row was removed; ``removal_source``/``deletion_source`` name the signal. A placeholder
+  body makes the text null; otherwise the text stays;
+- an author ``[deleted]`` (or empty) is null; ``created_utc`` epoch seconds (or ISO text); ``edited`` false,
+  true or the edit's timestamp (``edited_at``); a post's text is ``title + "\\n\\n" + selftext``;
+- values are read as text (a dump's JSON numbers too); one that cannot be what its field needs (a score
+  "abc", a ``removed`` that is not true/false) rejects the row, naming the first bad field (id, removed,
+  author, edited, created_utc, score, subreddit, distinguished, stickied).
 
 >>> row = normalize_reddit_comment({"id": "c1", "parent_id": "t3_p", "body": "[removed]", "created_utc": 0},
 ...                                path="x.json", line=1, rejects=Rejects())
@@ -176,11 +179,11 @@ _UNESCAPED = ["&", "<", ">"]
 
 
 def _unescape_texts(frame: pl.DataFrame, kind: str, mode: HtmlUnescape) -> pl.DataFrame:
-    """Apply the ``html_unescape`` rule (see :mod:`toolkit.io.reddit`) to the texts holding an ``&``.
+    """Apply the ``html_unescape`` rule (see the module docstring) to the texts holding an ``&``.
 
     Texts whose only ``&`` are Reddit's three escapes (``&amp;``, ``&lt;``, ``&gt;``), with no ``*_html``
     field to consult, are unescaped vectorised (:func:`html.unescape` gives the same there); the rest go
-    through the record normaliser's own Python helpers, one call each.
+    through :func:`unescape_comment` / :func:`unescape_post`, one call each.
     """
     if mode is False:
         return frame
@@ -270,7 +273,7 @@ def normalize_chunk(
         edited_errors = {int(stamp_rows[i]): reason for i, reason in sub_errors.items()}
     score, score_errors = parse_ints(raw["score"], "score")
 
-    # removal and deletion signals, in the record normaliser's order (see toolkit.io.reddit._removal)
+    # removal and deletion signals, first signal wins (see the module docstring)
     meta_type = pl.col("_meta").struct.field("removal_type")
     body_removed = (pl.col(body) == REMOVED_BODY).fill_null(False)
     body_deleted = (pl.col(body) == DELETED_BODY).fill_null(False)
