@@ -35,7 +35,7 @@ from toolkit.io.base import LoadError, LoadResult, Rejects
 from toolkit.io.dedupe import dedupe_versions
 from toolkit.io.reddit import RecordWalk, is_page, iter_forest, listing_children, page_stats
 from toolkit.io.reddit_rules import PRIVATE, REDDIT_SCHEMA, HtmlUnescape, record_kind, resolve_threads
-from toolkit.io.stream import files_in, loads_deep, parse_json_document, read_bytes
+from toolkit.io.stream import files_in, iter_json_lines, loads_deep, parse_json_document, read_bytes
 
 API_SUFFIXES = (".json", ".jsonl", ".ndjson")
 _LINE_SUFFIXES = (".jsonl", ".ndjson")
@@ -146,25 +146,14 @@ class _ApiLoad:
 
     def _read_lines(self, path: Path) -> None:
         """JSON lines: a line that is not JSON is one rejected record, numbered by its line."""
-        with path.open("rb") as handle:
-            for number, raw in enumerate(handle, start=1):
-                if not raw.strip():
-                    continue
-                try:
-                    value = json.loads(raw.decode("utf-8-sig" if number == 1 else "utf-8"))
-                except UnicodeDecodeError as error:
-                    self._reject_record(path, number, None, f"not valid UTF-8 at byte {error.start}")
-                    continue
-                except (json.JSONDecodeError, RecursionError) as error:
-                    reason = f"malformed JSON: {error.msg} (column {error.colno})" if isinstance(
-                        error, json.JSONDecodeError
-                    ) else "JSON nested too deeply"
-                    self._reject_record(path, number, None, reason)
-                    continue
-                try:
-                    self._read_value(value, path, [number - 1], top=True, fixed_line=number)
-                except RecursionError:
-                    self._reject_record(path, number, None, "arrays or Listings nested too deeply")
+        for line in iter_json_lines(path, all_bad_is_error=False):
+            if line.error is not None:
+                self._reject_record(path, line.number, None, line.error)
+                continue
+            try:
+                self._read_value(line.value, path, [line.number - 1], top=True, fixed_line=line.number)
+            except RecursionError:
+                self._reject_record(path, line.number, None, "arrays or Listings nested too deeply")
 
     def _reject_record(self, path: Path, line: int, field: str | None, reason: str) -> None:
         """A record that never reached the rules: counted and rejected."""

@@ -364,11 +364,12 @@ class JsonLine:
     error: str | None = None
 
 
-def iter_json_lines(path: Path) -> Iterator[JsonLine]:
+def iter_json_lines(path: Path, *, all_bad_is_error: bool = True) -> Iterator[JsonLine]:
     """Stream the non-blank lines of a JSON-lines file; a bad line yields an error, never an exception.
 
     Blank lines are skipped. A line that is not valid UTF-8 or not JSON yields ``JsonLine(error=...)``; when
-    no line parses at all, the file is not JSON lines: a :class:`LoadError` naming the first bad line, at the end.
+    no line parses at all, the file is not JSON lines: a :class:`LoadError` naming the first bad line, at the
+    end (unless ``all_bad_is_error`` is false).
     """
     try:
         handle = path.open("rb")
@@ -391,7 +392,7 @@ def iter_json_lines(path: Path) -> Iterator[JsonLine]:
             parsed = parsed or line.error is None
             first_bad = first_bad or (line if line.error else None)
             yield line
-    if not parsed and first_bad is not None:
+    if all_bad_is_error and not parsed and first_bad is not None:
         raise LoadError(path, f"not JSON lines: {first_bad.error}", line=first_bad.number)
 
 
