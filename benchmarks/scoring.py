@@ -40,6 +40,7 @@ import shutil
 import sys
 import time
 import warnings
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -59,7 +60,7 @@ def build_checkpoint(workdir: Path, vocab: Path) -> tuple[Path, Path]:
     """The BERT-base Detoxify-format checkpoint (built once per workdir), head rescaled (see module)."""
     import torch
 
-    from toolkit.scoring.checkpoints import build_detoxify_checkpoint
+    from toolkit.testing import build_detoxify_checkpoint
 
     target = workdir / "model" / "bert-base-detoxify-bench.ckpt"
     config_dir = workdir / "model" / "hf_config"
@@ -207,7 +208,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     import torch
     from detoxify import Detoxify
 
-    from toolkit.scoring import DetoxifyScorer, score_frame
+    from toolkit.scoring import DetoxifyScorer, ScorerSettings, score_frame
 
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -282,6 +283,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         engine_options["batch_size"] = args.batch_size
     cache_dir = args.workdir / "score-cache"
     shutil.rmtree(cache_dir, ignore_errors=True)
+    settings = ScorerSettings(name="detoxify", checkpoint=str(checkpoint), cache_dir=str(cache_dir), progress=False,
+                              **engine_options)
 
     # 2. the engine at each precision; fp32 through score_frame with an empty cache (first run).
     first_run_s = None
@@ -295,8 +298,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         print(f"running the engine at {precision} ...", flush=True)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # e.g. the bf16-without-AVX512-BF16 notice, printed below
-            scorer = DetoxifyScorer(checkpoint=checkpoint, precision=precision, cache_dir=cache_dir,
-                                    progress=False, **engine_options)
+            scorer = DetoxifyScorer(replace(settings, precision=precision))
             if precision == "fp32":
                 started = time.perf_counter()
                 result = score_frame(frame, scorer, cache_dir=cache_dir)
@@ -318,7 +320,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
 
     # 3. fully cached rerun (a new scorer object: nothing loaded).
     if first_run_s is not None:
-        rerun = DetoxifyScorer(checkpoint=checkpoint, cache_dir=cache_dir, progress=False, **engine_options)
+        rerun = DetoxifyScorer(settings)
         started = time.perf_counter()
         again = score_frame(frame, rerun, cache_dir=cache_dir)
         rerun_s = time.perf_counter() - started

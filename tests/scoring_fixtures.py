@@ -15,7 +15,7 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from toolkit.scoring.checkpoints import build_detoxify_checkpoint, build_hf_classifier
+from toolkit.testing import build_detoxify_checkpoint, build_hf_classifier
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 VOCAB_FILE = REPO_ROOT.parent / "shared" / "data" / "vocab" / "bert-base-uncased-vocab.txt"

@@ -12,6 +12,7 @@ from typing import Any
 import polars as pl
 import pytest
 
+from toolkit.errors import ConfigError
 from toolkit.io import detect_format, load_source
 from toolkit.io.base import LoadError
 from toolkit.io.convokit import SCORE_COLUMNS_KEY, export_convokit, read_convokit
@@ -181,7 +182,7 @@ def test_duplicates_keep_the_last(tmp_path: Path) -> None:
         [utt("p", "p", None), utt("c", "p", "p", "v1"), utt("c", "p", "p", "v2")],
     )
     result = read_convokit(file)
-    assert by_id(result.frame)["c"]["text"] == "v2" and result.stats["duplicates_dropped"] == 1
+    assert by_id(result.frame)["c"]["text"] == "v2" and result.stats["duplicates"] == 1
     assert result.rejects.rows() == [(str(file), 2, "comment_id", "duplicate id (older version): p/c")]
 
 
@@ -285,9 +286,9 @@ def test_round_trip_tree_columns_and_nulls(tmp_path: Path) -> None:
 
 def test_export_refuses(tmp_path: Path) -> None:
     frame = read_convokit(CORPUS).frame
-    with pytest.raises(ValueError, match="must be unique"):
+    with pytest.raises(ConfigError, match="must be unique"):
         export_convokit(pl.concat([frame, frame.head(1)]), tmp_path / "dup")
-    with pytest.raises(ValueError, match="score columns not in the frame"):
+    with pytest.raises(ConfigError, match="score_columns: export_convokit: not in the frame"):
         export_convokit(frame, tmp_path / "s", score_columns=["toxicity"])
     target = tmp_path / "full"
     export_convokit(frame, target)

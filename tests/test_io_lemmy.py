@@ -11,8 +11,8 @@ import polars as pl
 import pytest
 
 from toolkit.io import detect_format, load_source
-from toolkit.io._records import FieldError
 from toolkit.io.base import LoadError
+from toolkit.io.fields import FieldError
 from toolkit.io.lemmy import LEMMY_EXTRA_SCHEMA, normalize_lemmy_view, parse_path, read_lemmy
 from toolkit.schema import SOURCE_SCHEMA
 from toolkit.threads import add_tree_columns
@@ -260,7 +260,7 @@ def test_duplicates_keep_the_last_version(tmp_path: Path) -> None:
     file = tmp_path / "dupes.jsonl"
     file.write_text("\n".join(json.dumps(v) for v in (first, view(12, "0.12"), second)))
     result = read_lemmy(file)
-    assert result.stats["duplicates_dropped"] == 1
+    assert result.stats["duplicates"] == 1
     assert by_id(result.frame)["11"]["text"] == "edited"
     assert result.rejects.rows() == [(str(file), 1, "comment_id", "duplicate id (older version): 1/11")]
     assert result.stats["records"] == result.stats["comments"] + result.rejects.height

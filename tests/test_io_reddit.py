@@ -12,8 +12,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from toolkit.io import detect_format, load_source
-from toolkit.io.base import DETECTORS, LOADERS, LoadError, Rejects
+from toolkit.io import DETECTORS, LOADERS, detect_format, load_source
+from toolkit.io.base import LoadError, Rejects
 from toolkit.io.reddit import (
     REDDIT_EXTRA_SCHEMA,
     REDDIT_SCHEMA,
@@ -257,7 +257,7 @@ def test_sample_specific_comments() -> None:
 
 @needs_samples
 def test_sample_pages_are_detected_and_registered() -> None:
-    detectors = dict(DETECTORS)
+    detectors = DETECTORS
     assert LOADERS["reddit_page"] is read_reddit_page
     assert detectors["reddit_page"](PAGE_1J7) and detectors["reddit_page"](PAGE_57D)
     assert not detectors["reddit_page"](SAMPLES.parent / "seed_thread.txt")
@@ -271,7 +271,7 @@ def test_sample_pages_load_through_the_registry() -> None:
 
 
 def test_detector_rejects_other_json(tmp_path: Path) -> None:
-    detect = dict(DETECTORS)["reddit_page"]
+    detect = DETECTORS["reddit_page"]
     assert detect(write(tmp_path, page(comment("c1", "t3_p1"))))
     assert not detect(write(tmp_path, [{"kind": "t1", "data": {}}], "array.json"))
     assert not detect(write(tmp_path, {"comments": []}, "object.json"))
@@ -360,7 +360,7 @@ def test_very_deep_thread_needs_no_recursion(tmp_path: Path) -> None:
     assert result.frame.height == depth + 1
     assert result.frame["source_reply_depth"].to_list() == list(range(depth + 1))
     assert result.stats["parent_mismatches"] == 0
-    assert dict(DETECTORS)["reddit_page"](path)
+    assert DETECTORS["reddit_page"](path)
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -642,7 +642,7 @@ def test_malformed_json_names_file_and_line(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("content", "needle"),
     [
-        (b"", "malformed JSON"),
+        (b"", "empty file"),
         (b'{"kind": "Listing"}', "not a Reddit comment page"),
         (b"[1, 2]", "not a Reddit comment page"),
         (b'[{"kind": "Listing", "data": {"children": []}}]', "not a Reddit comment page"),
@@ -658,7 +658,7 @@ def test_not_a_page_is_a_load_error(tmp_path: Path, content: bytes, needle: str)
 
 
 def test_missing_file_is_a_load_error(tmp_path: Path) -> None:
-    with pytest.raises(LoadError, match="file not found"):
+    with pytest.raises(LoadError, match="no such file"):
         read_reddit_page(tmp_path / "nope.json")
 
 

@@ -12,8 +12,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from toolkit.io import detect_format, load_source
-from toolkit.io.base import DETECTORS, LoadError
+from toolkit.io import DETECTORS, detect_format, load_source
+from toolkit.io.base import LoadError
 from toolkit.io.reddit import REDDIT_SCHEMA, read_reddit_page
 from toolkit.io.reddit_api import read_reddit_api
 from toolkit.threads import build_tree
@@ -197,7 +197,7 @@ def test_detection_is_unambiguous(tmp_path: Path) -> None:
     lines = tmp_path / "dump.json"
     lines.write_text(json.dumps(t1("a", wrap=False)) + "\n" + json.dumps(t1("b", wrap=False)) + "\n")
     assert detect_format(lines) == "reddit_dump"  # JSON lines of bare records are a dump
-    api = dict(DETECTORS)["reddit_api"]
+    api = DETECTORS["reddit_api"]
     assert not api(write(tmp_path / "other.json", {"comments": [{"comment": {"id": 1}}]}))
     assert not api(write(tmp_path / "list.json", [{"id": "u1", "text": "hi", "reply-to": None}]))
 

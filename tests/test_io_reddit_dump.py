@@ -17,10 +17,11 @@ import zstandard
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from toolkit.io import detect_format, load_source
-from toolkit.io.base import DETECTORS, LoadError, Rejects
+from toolkit.io import DETECTORS, detect_format, load_source
+from toolkit.io.base import LoadError, Rejects
 from toolkit.io.reddit import REDDIT_SCHEMA, normalize_reddit_comment, normalize_reddit_post, read_reddit_page
-from toolkit.io.reddit_dump import compression_of, read_reddit_dump
+from toolkit.io.reddit_dump import read_reddit_dump
+from toolkit.io.stream import compression_of
 from toolkit.threads import build_tree
 
 SAMPLES = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "samples"
@@ -477,7 +478,7 @@ def test_detection(tmp_path: Path) -> None:
     assert detect_format(write(tmp_path / "two.json", [rc("a"), rc("b")])) == "reddit_dump"  # JSON lines
     convokit = write(tmp_path / "utterances.jsonl", [{"id": "u1", "reply-to": None, "text": "hi", "speaker": "s"}])
     lemmy = write(tmp_path / "views.jsonl", [{"comment": {"id": 1, "path": "0.1"}, "creator": {"name": "x"}}])
-    ours = {name: detect for name, detect in DETECTORS if name in ("reddit_dump", "reddit_api", "reddit_page")}
+    ours = {name: detect for name, detect in DETECTORS.items() if name in ("reddit_dump", "reddit_api", "reddit_page")}
     assert len(ours) == 3
     for path in (convokit, lemmy):
         assert not any(detect(path) for detect in ours.values()), path

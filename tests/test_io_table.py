@@ -270,7 +270,7 @@ def test_unparseable_values_are_rejected_with_file_line_field(tmp_path: Path) ->
 def test_duplicate_ids_keep_the_last(tmp_path: Path) -> None:
     path = write(tmp_path, "d.csv", "id,text\na,old\nb,x\na,new\n")
     result = read_table(path, columns={"comment_id": "id"})
-    assert by_id(result.frame)["a"]["text"] == "new" and result.stats["duplicates_dropped"] == 1
+    assert by_id(result.frame)["a"]["text"] == "new" and result.stats["duplicates"] == 1
     assert result.rejects.rows() == [(str(path), 2, "comment_id", "duplicate id (older version): d/a")]
 
 

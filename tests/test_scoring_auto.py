@@ -15,14 +15,17 @@ import polars as pl
 import pytest
 import torch.hub
 
+from toolkit.errors import ConfigError
 from toolkit.scoring import (
     DetoxifyScorer,
     ProfanityScorer,
     ScorerFallbackWarning,
+    ScorerSettings,
     ScorerUnavailableError,
     make_scorer,
     resolve_scorer,
     score_frame,
+    scorer_settings,
 )
 from toolkit.scoring import detoxify_backend as backend
 
@@ -165,16 +168,29 @@ def test_explicit_detoxify_does_not_fall_back(
 def test_make_scorer(
     empty_hub: Path, no_download: list[str], tiny_detoxify: TinyDetoxify, tmp_path: Path
 ) -> None:
-    assert isinstance(make_scorer("profanity"), ProfanityScorer)
-    detox = make_scorer("detoxify", model="unbiased", batch_size=8, device="cpu", cache_dir=tmp_path)
-    assert isinstance(detox, DetoxifyScorer) and detox.model_type == "unbiased" and detox.batch_size == 8
+    assert make_scorer(ScorerSettings(name="profanity")).identity()["model"] == "alt-profanity-check"
+    settings = ScorerSettings(name="detoxify", model="unbiased", batch_size=8, device="cpu", cache_dir=str(tmp_path))
+    detox = make_scorer(settings)
+    assert isinstance(detox, DetoxifyScorer) and detox.model_type == "unbiased" and detox.options.batch_size == 8
+    assert detox.run_settings() == {"device": "cpu", "batch_size": 8, "precision": "fp32", "long_text": "truncate"}
     assert detox.model is None
-    local = make_scorer("auto", checkpoint=tiny_detoxify.checkpoint, cache_dir=tmp_path)
+    local = make_scorer(ScorerSettings(checkpoint=str(tiny_detoxify.checkpoint), cache_dir=str(tmp_path)))
     assert isinstance(local, DetoxifyScorer) and local.model is None
     with pytest.warns(ScorerFallbackWarning):
-        scorer, reason = resolve_scorer("auto", cache_dir=tmp_path)
+        scorer, reason = resolve_scorer(ScorerSettings(cache_dir=str(tmp_path)))
     assert isinstance(scorer, ProfanityScorer) and reason
-    with pytest.raises(ValueError, match="unknown scorer"):
-        make_scorer("perspective")
-    with pytest.raises(TypeError, match="unknown scorer option"):
-        make_scorer("detoxify", modle="original")
+    with pytest.raises(ConfigError, match=r"^scorer\.name: unknown scorer 'perspective'; choose one of auto, "):
+        make_scorer(ScorerSettings(name="perspective"))
+
+
+def test_overrides_build_the_settings(tmp_path: Path) -> None:
+    """A name plus overrides, settings plus overrides, a Scorer object plus the run's own options."""
+    assert scorer_settings("hf", model="/m") == ScorerSettings(name="hf", model="/m")
+    base = ScorerSettings(name="detoxify", precision="bf16")
+    assert scorer_settings(base, model="unbiased") == ScorerSettings(name="detoxify", precision="bf16", model="unbiased")
+    assert base.model == "original"  # not changed in place
+    assert scorer_settings(ProfanityScorer(), flush_every=7).flush_every == 7
+    with pytest.raises(ConfigError, match=r"^scorer\.modle: unknown scorer option \['modle'\]; known: name, model,"):
+        scorer_settings("detoxify", modle="original")
+    with pytest.raises(ConfigError, match=r"scorer\.modle"):
+        score_frame(pl.DataFrame({"text": ["a"]}), base, modle="x", cache_dir=tmp_path)

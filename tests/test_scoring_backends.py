@@ -10,9 +10,10 @@ import numpy as np
 import polars as pl
 import pytest
 import torch
+from scoring_helpers import hf_scorer
 from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
-from toolkit.scoring import ColumnScorer, HFScorer, ScorerUnavailableError, make_scorer, score_frame
+from toolkit.scoring import ColumnScorer, ScorerSettings, ScorerUnavailableError, make_scorer, score_frame
 
 if TYPE_CHECKING:
     from scoring_fixtures import TinyHF
@@ -37,7 +38,7 @@ def test_hf_scores_equal_transformers(
     tiny_hf: TinyHF, sample_texts: list[str], tmp_path: Path, which: str, activation: str, labels: list[str]
 ) -> None:
     path = getattr(tiny_hf, which)
-    scorer = HFScorer(path, cache_dir=tmp_path, token_budget=64)
+    scorer = hf_scorer(path, cache_dir=tmp_path, token_budget=64)
     assert scorer.labels() == labels and scorer.activation() == activation and scorer.model is None
     got = scorer.predict(sample_texts)
     expected = _transformers_scores(path, sample_texts, activation)
@@ -62,21 +63,21 @@ def test_hf_through_score_frame_and_cache(tiny_hf: TinyHF, tmp_path: Path) -> No
     assert again.frame.equals(first.frame)
     other = score_frame(frame, "hf", model=str(tiny_hf.other), cache_dir=tmp_path)
     assert other.report.identity["weights"] != identity["weights"] and other.report.cache_misses == 2
-    forced = HFScorer(tiny_hf.single, activation="sigmoid", cache_dir=tmp_path).identity()
+    forced = hf_scorer(tiny_hf.single, activation="sigmoid", cache_dir=tmp_path).identity()
     assert forced["activation"] == "sigmoid" and forced != identity
 
 
 def test_hf_errors_are_clear(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match=r"scorer\.model=/path"):
-        make_scorer("hf")
+        make_scorer(ScorerSettings(name="hf"))
     with pytest.raises(ScorerUnavailableError, match="no config.json"):
-        HFScorer(tmp_path / "nowhere").identity()
+        hf_scorer(tmp_path / "nowhere").identity()
     (tmp_path / "empty").mkdir()
     (tmp_path / "empty" / "config.json").write_text(json.dumps({"id2label": {"0": "a", "1": "b"}}))
     with pytest.raises(ScorerUnavailableError, match="no weights"):
-        HFScorer(tmp_path / "empty").identity()
+        hf_scorer(tmp_path / "empty").identity()
     with pytest.raises(ValueError, match="activation"):
-        HFScorer(tmp_path, activation="relu")
+        hf_scorer(tmp_path, activation="relu")
 
 
 def test_column_scores_come_from_the_data(tmp_path: Path) -> None:
@@ -106,6 +107,6 @@ def test_column_errors(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="no column 'nope'"):
         score_frame(frame, "column", columns={"toxicity": "nope"}, cache_dir=tmp_path)
     with pytest.raises(ValueError, match=r"scorer\.columns="):
-        ColumnScorer({})
+        ColumnScorer(ScorerSettings(name="column"))
     with pytest.raises(ValueError, match="nothing to shard"):
         score_frame(frame, "column", columns={"toxicity": "pct"}, shard=0, num_shards=2)

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 
 import polars as pl
 import pytest
+from scoring_helpers import detoxify_scorer, record_texts
 
 from toolkit.scoring import DetoxifyScorer, ScoreCache, score_frame, text_hash
 from toolkit.scoring.cache import default_cache_dir, identity_key
@@ -25,7 +26,7 @@ LABELS = ["toxicity", "severe_toxicity", "obscene", "threat", "insult", "identit
 
 
 def _detoxify(tiny: TinyDetoxify, cache: Path, other: bool = False) -> DetoxifyScorer:
-    return DetoxifyScorer(checkpoint=tiny.other_checkpoint if other else tiny.checkpoint, cache_dir=cache)
+    return detoxify_scorer(checkpoint=tiny.other_checkpoint if other else tiny.checkpoint, cache_dir=cache)
 
 
 def test_second_run_hits_and_loads_nothing(
@@ -43,18 +44,11 @@ def test_second_run_hits_and_loads_nothing(
 
 
 def test_partial_hit_scores_only_new_texts(
-    tiny_detoxify: TinyDetoxify, comments: pl.DataFrame, tmp_path: Path
+    tiny_detoxify: TinyDetoxify, comments: pl.DataFrame, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     score_frame(comments, _detoxify(tiny_detoxify, tmp_path), cache_dir=tmp_path)
     scorer = _detoxify(tiny_detoxify, tmp_path)
-    seen: list[str] = []
-    original = scorer.iter_predict
-
-    def spy(texts: list[str]):  # noqa: ANN202
-        seen.extend(texts)
-        return original(texts)
-
-    scorer.iter_predict = spy  # type: ignore[method-assign]
+    seen = record_texts(scorer, monkeypatch)
     more = pl.concat([comments, pl.DataFrame({"comment_id": ["new"], "text": ["a brand new comment"]})])
     result = score_frame(more, scorer, cache_dir=tmp_path)
     assert seen == ["a brand new comment"]
@@ -171,3 +165,16 @@ def test_cached_rerun_imports_no_model_code(tiny_detoxify: TinyDetoxify, tmp_pat
     out = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
     assert "HEAVY []" in out.stdout
+
+
+@pytest.mark.parametrize(
+    ("options", "key"),
+    [
+        ({"model": "unbiased"}, "detoxify-unbiased-fa8d750363970a1d"),
+        ({"long_text": "chunk", "chunk_overlap": 32}, "detoxify-original-301b7dc9b520cb01"),
+        ({"model": "multilingual", "precision": "bf16", "batch_size": 8}, "detoxify-multilingual-1c37bb60d8e692d2"),
+    ],
+)
+def test_cache_keys_are_stable(options: dict[str, object], key: str, tmp_path: Path) -> None:
+    """Keys written by earlier versions: a user's existing cache must keep hitting (batching is not in them)."""
+    assert identity_key(detoxify_scorer(cache_dir=tmp_path, **options).identity()) == key

@@ -10,7 +10,7 @@ import pytest
 import torch
 from transformers import BertTokenizer
 
-from toolkit.scoring.checkpoints import ORIGINAL_CLASSES, build_detoxify_checkpoint, reduced_vocab
+from toolkit.testing import ORIGINAL_CLASSES, build_detoxify_checkpoint, reduced_vocab
 
 if TYPE_CHECKING:
     from scoring_fixtures import TinyDetoxify

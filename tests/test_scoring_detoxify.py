@@ -11,8 +11,9 @@ import detoxify.detoxify as dx
 import huggingface_hub.constants as hf_constants
 import pytest
 import torch.hub
+from scoring_helpers import detoxify_scorer
 
-from toolkit.scoring import DetoxifyScorer, ScorerUnavailableError
+from toolkit.scoring import ScorerUnavailableError
 from toolkit.scoring import detoxify_backend as backend
 
 if TYPE_CHECKING:
@@ -36,7 +37,7 @@ def test_scores_equal_detoxify_predict(
 ) -> None:
     reference = dx.Detoxify(checkpoint=str(tiny_detoxify.checkpoint)).predict(sample_texts)
     for batch_size in (1, 3, 32):
-        scorer = DetoxifyScorer(
+        scorer = detoxify_scorer(
             checkpoint=tiny_detoxify.checkpoint, batch_size=batch_size, cache_dir=tmp_path
         )
         _assert_close(scorer.predict(sample_texts), reference)
@@ -48,10 +49,10 @@ def test_one_text_and_no_text(tiny_detoxify: TinyDetoxify, tmp_path: Path) -> No
     """Detoxify.predict gives floats for one text and raises on []: we always give lists."""
     reference = dx.Detoxify(checkpoint=str(tiny_detoxify.checkpoint)).predict("hello world")
     assert isinstance(reference["toxicity"], float)
-    scorer = DetoxifyScorer(checkpoint=tiny_detoxify.checkpoint, cache_dir=tmp_path)
+    scorer = detoxify_scorer(checkpoint=tiny_detoxify.checkpoint, cache_dir=tmp_path)
     ours = scorer.predict(["hello world"])
     _assert_close(ours, {k: [v] for k, v in reference.items()})
-    fresh = DetoxifyScorer(checkpoint=tiny_detoxify.checkpoint, cache_dir=tmp_path)
+    fresh = detoxify_scorer(checkpoint=tiny_detoxify.checkpoint, cache_dir=tmp_path)
     assert fresh.predict([]) == {label: [] for label in ours}
     assert fresh.model is None  # nothing to score: nothing loaded
     with pytest.raises(ValueError, match="null"):
@@ -59,7 +60,7 @@ def test_one_text_and_no_text(tiny_detoxify: TinyDetoxify, tmp_path: Path) -> No
 
 
 def test_labels_and_identity_do_not_load(tiny_detoxify: TinyDetoxify, tmp_path: Path) -> None:
-    scorer = DetoxifyScorer(checkpoint=tiny_detoxify.checkpoint, cache_dir=tmp_path)
+    scorer = detoxify_scorer(checkpoint=tiny_detoxify.checkpoint, cache_dir=tmp_path)
     identity = scorer.identity()
     labels = scorer.labels()
     assert scorer.model is None and scorer.loads == 0
@@ -78,7 +79,7 @@ def test_labels_and_identity_do_not_load(tiny_detoxify: TinyDetoxify, tmp_path: 
 def test_checkpoint_hash_is_memoised(
     tiny_detoxify: TinyDetoxify, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    first = DetoxifyScorer(checkpoint=tiny_detoxify.checkpoint, cache_dir=tmp_path).identity()
+    first = detoxify_scorer(checkpoint=tiny_detoxify.checkpoint, cache_dir=tmp_path).identity()
     assert (tmp_path / "checkpoint_hashes.json").is_file()
 
     def no_hashing(*args: object, **kwargs: object) -> None:
@@ -86,13 +87,13 @@ def test_checkpoint_hash_is_memoised(
 
     with monkeypatch.context() as patch:
         patch.setattr("toolkit.scoring.cache.hashlib.sha256", no_hashing)
-        assert DetoxifyScorer(checkpoint=tiny_detoxify.checkpoint, cache_dir=tmp_path).identity() == first
-    other = DetoxifyScorer(checkpoint=tiny_detoxify.other_checkpoint, cache_dir=tmp_path).identity()
+        assert detoxify_scorer(checkpoint=tiny_detoxify.checkpoint, cache_dir=tmp_path).identity() == first
+    other = detoxify_scorer(checkpoint=tiny_detoxify.other_checkpoint, cache_dir=tmp_path).identity()
     assert other["weights"] != first["weights"]
 
 
 def test_official_identity_needs_nothing(tmp_path: Path) -> None:
-    scorer = DetoxifyScorer("unbiased", cache_dir=tmp_path)
+    scorer = detoxify_scorer(model="unbiased", cache_dir=tmp_path)
     assert scorer.identity() == {
         "name": "detoxify",
         "model": "unbiased",
@@ -102,7 +103,7 @@ def test_official_identity_needs_nothing(tmp_path: Path) -> None:
     }
     assert scorer.labels()[-1] == "sexual_explicit" and scorer.model is None
     with pytest.raises(ValueError, match="unknown Detoxify model"):
-        DetoxifyScorer("bogus")
+        detoxify_scorer(model="bogus")
 
 
 def test_model_urls_match_detoxify() -> None:
@@ -123,7 +124,7 @@ def test_official_style_checkpoint_loads_offline_with_local_config(
 ) -> None:
     """An official-style checkpoint (model_type 'bert-base-uncased') + a local config dir: no network, no retries."""
     offline_before, env_before = hf_constants.HF_HUB_OFFLINE, os.environ.get("HF_HUB_OFFLINE")
-    scorer = DetoxifyScorer(
+    scorer = detoxify_scorer(
         checkpoint=tiny_detoxify.hub_checkpoint, hf_config_path=tiny_detoxify.config_dir, cache_dir=tmp_path
     )
     started = time.perf_counter()
@@ -141,7 +142,7 @@ def test_official_style_checkpoint_without_config_fails_clearly(
     tiny_detoxify: TinyDetoxify, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(backend, "hub_reachable", lambda timeout=3.0: False)
-    scorer = DetoxifyScorer(checkpoint=tiny_detoxify.hub_checkpoint, cache_dir=tmp_path)
+    scorer = detoxify_scorer(checkpoint=tiny_detoxify.hub_checkpoint, cache_dir=tmp_path)
     started = time.perf_counter()
     with pytest.raises(ScorerUnavailableError, match=r"scorer\.hf_config_path="):
         scorer.load()
@@ -150,7 +151,7 @@ def test_official_style_checkpoint_without_config_fails_clearly(
 
 
 def test_missing_checkpoint_is_a_clear_error(tmp_path: Path) -> None:
-    scorer = DetoxifyScorer(checkpoint=tmp_path / "nope.ckpt", cache_dir=tmp_path)
+    scorer = detoxify_scorer(checkpoint=tmp_path / "nope.ckpt", cache_dir=tmp_path)
     with pytest.raises(ScorerUnavailableError, match="checkpoint not found"):
         scorer.identity()
 
@@ -165,7 +166,7 @@ def test_download_failure_says_how_to_supply_a_checkpoint(
 
     monkeypatch.setenv("TORCH_HOME", str(tmp_path / "th"))
     monkeypatch.setattr(torch.hub, "download_url_to_file", refuse)
-    scorer = DetoxifyScorer("original", cache_dir=tmp_path)
+    scorer = detoxify_scorer(model="original", cache_dir=tmp_path)
     with pytest.raises(ScorerUnavailableError) as info:
         scorer.predict(["hello"])
     message = str(info.value)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import io
+import sys
 import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -11,9 +13,12 @@ import numpy as np
 import polars as pl
 import pytest
 import torch
+from scoring_helpers import detoxify_scorer
 
+from toolkit.errors import ConfigError
 from toolkit.scoring import DetoxifyScorer, score_frame
 from toolkit.scoring import engine as eng
+from toolkit.settings import ScorerSettings
 
 if TYPE_CHECKING:
     from scoring_fixtures import TinyDetoxify
@@ -29,7 +34,7 @@ def reference(tiny_detoxify: TinyDetoxify) -> dx.Detoxify:
 
 
 def _scorer(tiny: TinyDetoxify, tmp_path: Path, **options: object) -> DetoxifyScorer:
-    return DetoxifyScorer(checkpoint=tiny.checkpoint, cache_dir=tmp_path, **options)  # type: ignore[arg-type]
+    return detoxify_scorer(checkpoint=tiny.checkpoint, cache_dir=tmp_path, **options)  # type: ignore[arg-type]
 
 
 def _max_diff(a: dict[str, list[float]], b: dict[str, list[float]]) -> float:
@@ -150,6 +155,19 @@ def test_bad_options_are_clear(tiny_detoxify: TinyDetoxify, tmp_path: Path) -> N
         _scorer(tiny_detoxify, tmp_path, device="tpu")
 
 
+def test_engine_options_come_from_the_settings() -> None:
+    """One mapping, field by field; a bad value names its scorer.<field> key."""
+    settings = ScorerSettings(name="hf", batch_size=3, long_text="chunk", chunk_overlap=5, threads=2, device="cpu")
+    assert eng.EngineOptions.from_settings(settings) == eng.EngineOptions(
+        device="cpu", precision="fp32", batch_size=3, token_budget=8192, threads=2, long_text="chunk",
+        chunk_overlap=5, chunk_aggregate="max", progress=None,
+    )
+    with pytest.raises(ConfigError, match=r"^scorer\.token_budget: must be >= 1, got 0$"):
+        eng.EngineOptions.from_settings(ScorerSettings(token_budget=0))
+    with pytest.raises(ConfigError, match=r"^scorer\.long_text: 'drop' is not supported; choose one of truncate, chunk$"):
+        eng.EngineOptions(long_text="drop")
+
+
 # -- precision, device, threads -----------------------------------------------------------------------------
 
 
@@ -206,7 +224,9 @@ def test_progress_quiet_in_tests_and_shown_when_asked(
     tiny_detoxify: TinyDetoxify, tmp_path: Path, capsys: pytest.CaptureFixture[str],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    assert eng.progress_enabled(None) is False  # under pytest (and when stderr is not a terminal)
+    monkeypatch.setattr(sys, "stderr", io.StringIO())  # not a terminal, not a notebook: no bar by default
+    assert eng.progress_enabled(None) is False
+    monkeypatch.undo()
     assert eng.progress_enabled(True) is True
     _scorer(tiny_detoxify, tmp_path).predict(["hello", "world"])
     assert "text/s" not in capsys.readouterr().err

@@ -22,10 +22,10 @@ from typing import TYPE_CHECKING
 import numpy as np
 import polars as pl
 import pytest
+from scoring_helpers import detoxify_scorer, record_texts
 
 from toolkit.cli import cache as cache_cli
-from toolkit.scoring import DetoxifyScorer, ScoreCache, score_frame, text_hash
-from toolkit.scoring.engine import TEST_DELAY_ENV
+from toolkit.scoring import ScoreCache, score_frame, text_hash
 
 if TYPE_CHECKING:
     from scoring_fixtures import TinyDetoxify
@@ -47,20 +47,29 @@ def _start_scoring(tiny: TinyDetoxify, texts: list[str], cache: Path, tmp: Path,
     frame_path = tmp / f"{name}.parquet"
     pl.DataFrame({"text": texts}).write_parquet(frame_path)
     program = textwrap.dedent(f"""
+        import time
         import polars as pl
+        import pytest
         from toolkit.scoring import score_frame
+        from toolkit.scoring.engine import InferenceEngine
+
+        def slow_forward(self, sequences, forward=InferenceEngine._forward):  # each batch takes {delay} s more
+            time.sleep({delay})
+            return forward(self, sequences)
+
+        pytest.MonkeyPatch().setattr(InferenceEngine, "_forward", slow_forward)
         frame = pl.read_parquet({str(frame_path)!r})
         result = score_frame(frame, "detoxify", checkpoint={str(tiny.checkpoint)!r}, cache_dir={str(cache)!r},
                              batch_size=2, flush_every=3, threads=1)
         print("DONE", result.report.cache_hits, result.report.cache_misses, flush=True)
     """)
-    env = {**os.environ, TEST_DELAY_ENV: str(delay), "PYTHONPATH": str(REPO)}
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
     return subprocess.Popen([sys.executable, "-c", program], env=env, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True)
 
 
 def _cache(tiny: TinyDetoxify, cache: Path) -> ScoreCache:
-    scorer = DetoxifyScorer(checkpoint=tiny.checkpoint, cache_dir=cache)
+    scorer = detoxify_scorer(checkpoint=tiny.checkpoint, cache_dir=cache)
     return ScoreCache(cache, scorer.identity(), scorer.labels())
 
 
@@ -68,7 +77,9 @@ def _hashes_on_disk(cache: ScoreCache) -> set[str]:
     return {h for part in cache.part_files() for h in pl.read_parquet(part)["text_hash"].to_list()}
 
 
-def test_kill_and_concurrent_writers(tiny_detoxify: TinyDetoxify, tmp_path: Path) -> None:
+def test_kill_and_concurrent_writers(
+    tiny_detoxify: TinyDetoxify, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Two processes score overlapping texts into one cache at once; one is killed with SIGKILL mid-run.
 
     The survivor finishes; every part file on disk is complete; a rerun resumes: it scores exactly the texts
@@ -96,21 +107,14 @@ def test_kill_and_concurrent_writers(tiny_detoxify: TinyDetoxify, tmp_path: Path
     assert {text_hash(t) for t in texts[16:]} <= on_disk  # the survivor's texts are all there
     assert 0 < len(victim_only & on_disk) < 16  # the victim got some of its own texts written, not all
 
-    scorer = DetoxifyScorer(checkpoint=tiny_detoxify.checkpoint, cache_dir=cache_dir)
-    scored: list[str] = []
-    inner = scorer.iter_predict
-
-    def spy(batch: list[str]):  # noqa: ANN202
-        scored.extend(batch)
-        return inner(batch)
-
-    scorer.iter_predict = spy  # type: ignore[method-assign]
+    scorer = detoxify_scorer(checkpoint=tiny_detoxify.checkpoint, cache_dir=cache_dir)
+    scored = record_texts(scorer, monkeypatch)
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # no quarantine: nothing on disk is corrupt
         rerun = score_frame(pl.DataFrame({"text": texts}), scorer, cache_dir=cache_dir)
     assert sorted(scored) == sorted(t for t in texts if text_hash(t) not in on_disk)
     assert rerun.report.cache_hits == len(on_disk) and rerun.report.cache_misses == len(texts) - len(on_disk)
-    expected = DetoxifyScorer(checkpoint=tiny_detoxify.checkpoint, cache_dir=tmp_path).predict(texts)
+    expected = detoxify_scorer(checkpoint=tiny_detoxify.checkpoint, cache_dir=tmp_path).predict(texts)
     assert np.allclose(rerun.frame["toxicity"].to_numpy(), expected["toxicity"], atol=1e-5)
     info = cache.info()
     assert info["entries"] == len(texts) and info["rows"] >= len(texts)  # overlap may be stored twice

@@ -7,8 +7,9 @@ from typing import TYPE_CHECKING
 
 import polars as pl
 import pytest
+from scoring_helpers import detoxify_scorer, record_texts
 
-from toolkit.scoring import DetoxifyScorer, ProfanityScorer, score_frame
+from toolkit.scoring import score_frame
 
 if TYPE_CHECKING:
     from scoring_fixtures import TinyDetoxify
@@ -18,25 +19,11 @@ pytest_plugins = ["scoring_fixtures"]
 LABELS = ["toxicity", "severe_toxicity", "obscene", "threat", "insult", "identity_attack"]
 
 
-class Spy:
-    """Wraps a real scorer's iter_predict (or predict) to record what it was asked to score."""
-
-    def __init__(self, scorer: DetoxifyScorer | ProfanityScorer) -> None:
-        self.calls: list[list[str]] = []
-        self.method = "iter_predict" if hasattr(scorer, "iter_predict") else "predict"
-        self._inner = getattr(scorer, self.method)
-        setattr(scorer, self.method, self)
-
-    def __call__(self, texts: list[str]):  # noqa: ANN204 - returns what the wrapped method returns
-        self.calls.append(list(texts))
-        return self._inner(texts)
-
-
 def test_null_text_null_scores_and_duplicates_once(
-    tiny_detoxify: TinyDetoxify, comments: pl.DataFrame, tmp_path: Path
+    tiny_detoxify: TinyDetoxify, comments: pl.DataFrame, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    scorer = DetoxifyScorer(checkpoint=tiny_detoxify.checkpoint, cache_dir=tmp_path)
-    spy = Spy(scorer)
+    scorer = detoxify_scorer(checkpoint=tiny_detoxify.checkpoint, cache_dir=tmp_path)
+    scored = record_texts(scorer, monkeypatch)
     result = score_frame(comments, scorer, cache_dir=tmp_path)
     frame = result.frame
 
@@ -47,7 +34,6 @@ def test_null_text_null_scores_and_duplicates_once(
     assert null_row.height == 1 and all(null_row[label][0] is None for label in LABELS)
     assert frame.filter(pl.col("text").is_not_null())["toxicity"].null_count() == 0
 
-    scored = [t for call in spy.calls for t in call]
     assert sorted(scored) == sorted(["hello world", "you are an idiot", "", "fine"])  # each once, "" included
     for text in ("hello world", "you are an idiot"):
         rows = frame.filter(pl.col("text") == text)
@@ -66,7 +52,7 @@ def test_frame_scores_equal_scorer_predict(
     result = score_frame(
         frame, "detoxify", checkpoint=tiny_detoxify.checkpoint, batch_size=2, cache_dir=tmp_path
     )
-    direct = DetoxifyScorer(checkpoint=tiny_detoxify.checkpoint, cache_dir=tmp_path / "x").predict(
+    direct = detoxify_scorer(checkpoint=tiny_detoxify.checkpoint, cache_dir=tmp_path / "x").predict(
         sample_texts
     )
     got = result.frame["toxicity"].to_list()

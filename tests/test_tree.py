@@ -103,8 +103,9 @@ def test_duplicates_are_an_error_and_dedupe_keeps_last() -> None:
     frame = thread([("p", None, False), ("a", "p", False), ("a", "p", True)])
     with pytest.raises(DuplicateIdError, match="p/a"):
         add_tree_columns(frame)
-    kept, dropped = dedupe_comments(frame)
-    assert dropped == 1 and kept.filter(pl.col("comment_id") == "a")["removed"].to_list() == [True]
+    kept, superseded = dedupe_comments(frame)
+    assert superseded["_row"].to_list() == [1] and superseded["_winner"].to_list() == [2]
+    assert kept.filter(pl.col("comment_id") == "a")["removed"].to_list() == [True]
 
 
 def test_empty_frame() -> None:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import warnings
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
@@ -15,6 +15,10 @@ from toolkit.analysis.depth import depth_profile
 from toolkit.analysis.distribution import score_distribution, thread_view_table
 from toolkit.analysis.removal import removal_auc, removal_context
 from toolkit.analysis.stats import bootstrap_difference, bootstrap_mean
+
+if TYPE_CHECKING:
+    from toolkit.scoring import Scorer
+    from toolkit.settings import ScorerSettings
 
 __all__ = [
     "load", "load_with_report", "score", "depth_profile", "removal_context", "removal_auc", "score_distribution",
@@ -43,8 +47,13 @@ def load(path: str | Path, format: str | None = None, **options: Any) -> pl.Data
     return frame
 
 
-def score(frame: pl.DataFrame, scorer: str = "auto", **options: Any) -> pl.DataFrame:
-    """``frame`` with one score column per label of ``scorer`` (cached on disk; null text -> null score)."""
+def score(frame: pl.DataFrame, scorer: str | ScorerSettings | Scorer = "auto", **overrides: Any) -> pl.DataFrame:
+    """``frame`` with one score column per label of ``scorer`` (cached on disk; null text -> null score);
+    ``scorer`` and ``overrides`` as in ``toolkit.scoring.score_frame``.
+
+    >>> score(pl.DataFrame({"text": ["hello", None]}), "profanity", use_cache=False)["toxicity"].is_null().to_list()
+    [False, True]
+    """
     from toolkit.scoring import score_frame
 
-    return score_frame(frame, scorer, **options).frame
+    return score_frame(frame, scorer, **overrides).frame

@@ -20,6 +20,7 @@ from toolkit.errors import ConfigError
 from toolkit.io import load_source
 from toolkit.plots.figures import save_figure
 from toolkit.report import git_commit, package_versions, sha256_file, write_json, write_table
+from toolkit.scoring import score_frame
 from toolkit.settings import AnalysisSettings, PlotSettings, RunSettings, ScorerSettings
 from toolkit.threads import build_tree
 
@@ -117,7 +118,7 @@ def run_experiment(settings: RunSettings, run_dir: str | Path, resolved_config: 
 
     sc = settings.scorer
     with timer.stage("score"):
-        scored = _score(tree.frame, sc)
+        scored = score_frame(tree.frame, settings.scorer)
     frame, report = scored.frame, scored.report
     if report.fallback_reason:
         log.warning("scorer=%s used %s instead of Detoxify: %s", sc.name, report.scorer, report.fallback_reason)
@@ -195,15 +196,6 @@ def run_analyses(frame: pl.DataFrame, a: AnalysisSettings, plot: PlotSettings, r
     return outputs, skipped
 
 
-def _score(frame: pl.DataFrame, sc: ScorerSettings) -> Any:
-    """``score_frame`` with a ScorerSettings whole (the run's scorer and scorer_agreement's further ones)."""
-    # MERGE: becomes `score_frame(frame, sc)` once score_frame takes a ScorerSettings.
-    from toolkit.scoring import score_frame
-
-    options = {k: v for k, v in asdict(sc).items() if k != "name"}
-    return score_frame(frame, sc.name, **{**options, "columns": options["columns"] or None})
-
-
 def _with_further_scores(frame: pl.DataFrame, a: AnalysisSettings,
                          cache_dir: str | None) -> tuple[pl.DataFrame, list[dict[str, Any]]]:
     """The frame with the scores of scorer_agreement's further scorers on the comments it samples, named
@@ -223,7 +215,7 @@ def _with_further_scores(frame: pl.DataFrame, a: AnalysisSettings,
                               f"{entry!r}: {err}; give a scorer name or {{name: ..., model: ...}}") from err
         prefix = sc.name if sc.name == "profanity" else f"{sc.name}:{sc.model}"
         try:
-            scored = _score(rows.select("text"), sc)
+            scored = score_frame(rows.select("text"), sc)
         except Exception as err:  # noqa: BLE001 - any failure to load a scorer is reported, not fatal
             log.warning("scorer_agreement: scorer %s skipped: %s", prefix, err)
             status.append({"scorer": prefix, "used": False, "columns": "", "note": str(err).splitlines()[0][:300]})

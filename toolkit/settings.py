@@ -30,6 +30,12 @@ class ScorerSettings:
     ``activation`` (hf): auto|sigmoid|softmax|none. ``columns`` (column): {label: source column}.
     ``flush_every``: texts per cache part file while scoring. ``shard``/``num_shards``: score one slice of
     the texts into the cache and skip the analyses (a later run without a shard merges from the cache).
+
+    The one definition of every scorer option: ``toolkit.scoring`` takes it whole (``score_frame``,
+    ``make_scorer``, the backends); its values are checked where they are used (``scorer.<field>`` errors).
+
+    >>> ScorerSettings(name="detoxify", precision="bf16").batch_size
+    256
     """
 
     name: str = "auto"

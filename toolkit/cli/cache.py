@@ -99,7 +99,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of ``toolkit-cache``."""
+    """Entry point of ``toolkit-cache``; returns the exit status.
+
+    >>> import tempfile
+    >>> main(["--cache-dir", tempfile.mkdtemp(), "compact"])
+    nothing to compact
+    0
+    """
     args = build_parser().parse_args(argv)
     return int(args.func(args))
 

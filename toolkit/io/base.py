@@ -1,8 +1,13 @@
-"""What every loader returns, and the registry that maps format names to loaders."""
+"""What every loader returns: the frame, the rejected rows (file, line, field, reason) and counts.
+
+>>> rejects = Rejects()
+>>> rejects.add("t.csv", 3, "score", "not a number")
+>>> rejects.frame()["reason"].to_list()
+['not a number']
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -11,6 +16,8 @@ import polars as pl
 
 from toolkit.errors import LoadError
 from toolkit.schema import REJECTS_SCHEMA, empty_rejects
+
+__all__ = ["LoadError", "LoadResult", "Rejects"]
 
 
 @dataclass
@@ -45,20 +52,3 @@ class Rejects:
 
     def frame(self) -> pl.DataFrame:
         return pl.DataFrame(self.rows, schema=REJECTS_SCHEMA) if self.rows else empty_rejects()
-
-
-Loader = Callable[..., LoadResult]
-LOADERS: dict[str, Loader] = {}
-DETECTORS: list[tuple[str, Callable[[Path], bool]]] = []
-
-
-def register(name: str, detect: Callable[[Path], bool] | None = None) -> Callable[[Loader], Loader]:
-    """Register a loader under ``name``; ``detect(path)`` says whether a path is unambiguously this format."""
-
-    def decorate(loader: Loader) -> Loader:
-        LOADERS[name] = loader
-        if detect is not None:
-            DETECTORS.append((name, detect))
-        return loader
-
-    return decorate

@@ -15,6 +15,9 @@ Mapping: ``comment_id=id``, ``thread_id=conversation_id``, ``parent_id=reply-to`
 :func:`export_convokit` writes a frame as such a directory with the score columns in each utterance's
 meta; the loader reads them back under their own names (``corpus.json`` lists them), so
 ``read_convokit(export_convokit(frame, d))`` gives back the ids, parents, texts, flags and scores.
+
+>>> read_convokit("tests/fixtures/convokit/askscience_small").frame.height
+7
 """
 
 from __future__ import annotations
@@ -28,20 +31,11 @@ from typing import Any
 
 import polars as pl
 
-from toolkit.io._records import (
-    EPOCH,
-    INT64_MAX,
-    FieldError,
-    JsonLine,
-    drop_duplicates,
-    iter_json_lines,
-    parse_id,
-    parse_int,
-    parse_json_document,
-    parse_time,
-    read_bytes,
-)
-from toolkit.io.base import LoadError, LoadResult, Rejects, register
+from toolkit.errors import ConfigError
+from toolkit.io.base import LoadError, LoadResult, Rejects
+from toolkit.io.dedupe import drop_duplicates
+from toolkit.io.fields import INT64_MAX, FieldError, micros, parse_id, parse_int, parse_time
+from toolkit.io.stream import JsonLine, iter_json_lines, parse_json_document, read_bytes
 from toolkit.io.text_thread import placeholder_flags
 from toolkit.schema import SOURCE_SCHEMA, TREE_SCHEMA, conform
 
@@ -199,7 +193,7 @@ def _corpus_meta(directory: Path) -> dict[str, Any]:
     return document if isinstance(document, dict) else {}
 
 
-def _looks_like_convokit(path: Path) -> bool:
+def looks_like_convokit(path: Path) -> bool:
     """A directory holding ``utterances.jsonl`` (or that file itself, named so)."""
     path = Path(path)
     if path.is_dir():
@@ -207,12 +201,11 @@ def _looks_like_convokit(path: Path) -> bool:
     return path.name == "utterances.jsonl" and path.is_file()
 
 
-@register("convokit", detect=_looks_like_convokit)
 def read_convokit(path: str | Path, *, strict: bool = False, platform: str | None = None) -> LoadResult:
     """Load a ConvoKit corpus directory (or its ``utterances.jsonl``); see the module docstring for the mapping.
 
     ``platform`` overrides the platform of every row. Rejects name ``utterances.jsonl`` and the line;
-    repeated utterance ids keep the last version (``stats["duplicates_dropped"]``).
+    repeated utterance ids keep the last version (``stats["duplicates"]``).
     """
     path = Path(path)
     utterance_file = _utterance_file(path)
@@ -225,15 +218,11 @@ def read_convokit(path: str | Path, *, strict: bool = False, platform: str | Non
     rows: list[dict[str, Any]] = []
     metas: list[dict[str, Any]] = []
     stats: dict[str, Any] = {"records": 0}
-    parsed_any = False
-    first_error: tuple[int, str] | None = None
     for position, line in enumerate(_utterance_records(utterance_file)):
         stats["records"] += 1
         if line.error is not None:
-            first_error = first_error or (line.number, line.error)
             rejects.add(utterance_file, line.number, None, line.error)
             continue
-        parsed_any = True
         try:
             row, meta = normalize_utterance(line.value)
         except FieldError as failure:
@@ -253,8 +242,6 @@ def read_convokit(path: str | Path, *, strict: bool = False, platform: str | Non
         metas.append(meta)
     if stats["records"] == 0:
         raise LoadError(utterance_file, "empty file: no utterances")
-    if not parsed_any and first_error is not None:
-        raise LoadError(utterance_file, f"not JSON lines: {first_error[1]}", line=first_error[0])
 
     schema = {**SOURCE_SCHEMA, **CONVOKIT_EXTRA_SCHEMA}
     frame = pl.DataFrame(rows, schema=schema) if rows else pl.DataFrame(schema=schema)
@@ -270,8 +257,10 @@ def read_convokit(path: str | Path, *, strict: bool = False, platform: str | Non
     if columns:
         frame = frame.with_columns(columns)
     frame = conform(frame)
-    frame, duplicates = drop_duplicates(frame, rejects, utterance_file, "source_line")
-    stats["duplicates_dropped"] = duplicates
+    frame, duplicates = drop_duplicates(
+        frame, lambda row, reason: rejects.add(utterance_file, row["source_line"], "comment_id", reason)
+    )
+    stats["duplicates"] = duplicates
     stats["rows_kept"] = frame.height
     stats["rows_rejected"] = len(rejects.rows)
     stats["score_columns"] = sorted(score_keys & set(frame.columns))
@@ -305,9 +294,8 @@ def _timestamp(value: datetime | None) -> int | float | None:
         return None
     if value.tzinfo is None:
         value = value.replace(tzinfo=timezone.utc)
-    delta = value - EPOCH
-    micros = (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
-    return micros // 1_000_000 if micros % 1_000_000 == 0 else micros / 1_000_000
+    us = micros(value)
+    return us // 1_000_000 if us % 1_000_000 == 0 else us / 1_000_000
 
 
 def _type_name(value: Any) -> str:
@@ -346,14 +334,15 @@ def export_convokit(
     out_dir = Path(out_dir)
     missing = [c for c in ("thread_id", "comment_id") if c not in frame.columns]
     if missing:
-        raise ValueError(f"export_convokit: the frame has no {', '.join(missing)} column")
+        raise ConfigError("frame", f"export_convokit: the frame has no {', '.join(missing)} column; load it with toolkit.load")
     if out_dir.exists() and any(out_dir.iterdir()) and not overwrite:
         raise FileExistsError(f"{out_dir}: directory exists and is not empty (pass overwrite=True)")
     frame = conform(frame)
     duplicated = frame.filter(pl.col("comment_id").is_duplicated())
     if duplicated.height:
         sample = ", ".join(sorted(set(duplicated["comment_id"].head(5).to_list())))
-        raise ValueError(
+        raise ConfigError(
+            "frame",
             f"export_convokit: ConvoKit utterance ids must be unique, but {duplicated.height} rows share "
             f"comment ids (e.g. {sample}); deduplicate first (toolkit.threads.dedupe_comments)"
         )
@@ -361,7 +350,7 @@ def export_convokit(
         score_columns = [c for c in KNOWN_SCORE_LABELS if c in frame.columns]
     unknown = [c for c in score_columns if c not in frame.columns]
     if unknown:
-        raise ValueError(f"export_convokit: score columns not in the frame: {unknown}")
+        raise ConfigError("score_columns", f"export_convokit: not in the frame: {unknown}; its columns: {frame.columns}")
     score_columns = list(score_columns)
     skip = set(SOURCE_SCHEMA) | set(TREE_SCHEMA) | set(score_columns) | {"source_line"}
     extras = [c for c in frame.columns if c not in skip] if include_extras else []

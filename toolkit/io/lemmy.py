@@ -15,6 +15,10 @@ timestamps ``published``/``updated``) and 1.0 (the counts inside ``Comment``, ti
   just before the first comment of its thread: title, then a blank line and the body when there is one.
   The CommentView names only the post creator's id, so the post's ``author`` is null (``creator_id`` set).
 - ``thread_id`` is the post id as a string; ``comment_id`` the comment id as a string.
+
+>>> result = read_lemmy("tests/fixtures/lemmy/get_comments_0.19.json")
+>>> result.frame.height, result.stats["posts"]
+(7, 1)
 """
 
 from __future__ import annotations
@@ -25,22 +29,11 @@ from typing import Any
 
 import polars as pl
 
-from toolkit.io._records import (
-    FieldError,
-    drop_duplicates,
-    frame_from_rows,
-    iter_json_lines,
-    looks_like_json_lines,
-    opt_bool,
-    opt_dict,
-    opt_str,
-    parse_id,
-    parse_int,
-    parse_json_document,
-    parse_time,
-    read_bytes,
-)
-from toolkit.io.base import LoadError, LoadResult, Rejects, register
+from toolkit.io.base import LoadError, LoadResult, Rejects
+from toolkit.io.dedupe import drop_duplicates
+from toolkit.io.fields import FieldError, opt_bool, opt_dict, opt_str, parse_id, parse_int, parse_time
+from toolkit.io.stream import iter_json_lines, looks_like_json_lines, parse_json_document, read_bytes
+from toolkit.schema import SOURCE_SCHEMA, conform
 
 PLATFORM = "lemmy"
 #: What Lemmy writes over the content of every comment of a deleted account.
@@ -238,22 +231,16 @@ def _iter_records(path: Path) -> Iterator[tuple[int, Any, str | None]]:
     if not head.strip():
         raise LoadError(path, "empty file")
     if path.suffix.lower() in _NDJSON_SUFFIXES or looks_like_json_lines(head):
-        parsed_any = False
-        first_error: tuple[int, str] | None = None
         for line in iter_json_lines(path):
             if line.error is not None:
-                first_error = first_error or (line.number, line.error)
                 yield line.number, None, line.error
                 continue
-            parsed_any = True
             views = _views_of(line.value)
             if views is None:
                 yield line.number, line.value, None
             else:
                 for view in views:
                     yield line.number, view, None
-        if not parsed_any and first_error is not None:
-            raise LoadError(path, f"not JSON lines: {first_error[1]}", line=first_error[0])
         return
     document = parse_json_document(path, read_bytes(path))
     views = _views_of(document)
@@ -275,7 +262,7 @@ def _iter_records(path: Path) -> Iterator[tuple[int, Any, str | None]]:
         yield number, view, None
 
 
-def _looks_like_lemmy(path: Path) -> bool:
+def looks_like_lemmy(path: Path) -> bool:
     """A .json/.jsonl/.ndjson file whose start has the keys of a Lemmy CommentView."""
     path = Path(path)
     if not path.is_file() or path.suffix.lower() not in (".json", *_NDJSON_SUFFIXES):
@@ -292,13 +279,12 @@ def _label(view: Any) -> str:
     return f"comment {who}" if isinstance(who, (str, int)) and not isinstance(who, bool) else "comment"
 
 
-@register("lemmy", detect=_looks_like_lemmy)
 def read_lemmy(path: str | Path, *, strict: bool = False, comment_prefix: str = "") -> LoadResult:
     """Load a Lemmy export (see the module docstring); one row per comment plus one per post.
 
     Input records are CommentViews: ``stats["records"] == stats["comments"] + rejects.height`` (the post rows
     are derived from the records, counted in ``stats["posts"]``). Rejects name the line (NDJSON) or the
-    record number (JSON documents). Repeated comment ids keep the last version (``duplicates_dropped``).
+    record number (JSON documents). Repeated comment ids keep the last version (``stats["duplicates"]``).
     ``comment_prefix`` (e.g. ``"c"``) is put before comment ids, for exports where a comment shares its post's id.
     """
     path = Path(path)
@@ -333,12 +319,15 @@ def read_lemmy(path: str | Path, *, strict: bool = False, comment_prefix: str = 
         row["source_line"] = number
         rows.append(row)
         position += 1
-    frame = frame_from_rows(rows, LEMMY_EXTRA_SCHEMA)
-    frame, duplicates = drop_duplicates(frame, rejects, path, "source_line")
+    schema = {**SOURCE_SCHEMA, **LEMMY_EXTRA_SCHEMA}
+    frame = conform(pl.DataFrame(rows, schema=schema) if rows else pl.DataFrame(schema=schema))
+    frame, duplicates = drop_duplicates(
+        frame, lambda row, reason: rejects.add(path, row["source_line"], "comment_id", reason)
+    )
     threads = set(frame["thread_id"].unique().to_list()) if frame.height else set()
     stats["posts"] = int(frame["is_post"].sum()) if frame.height else 0
     stats["posts_missing"] = len(threads - seen_posts)
     stats["comments"] = frame.height - stats["posts"]
-    stats["duplicates_dropped"] = duplicates
+    stats["duplicates"] = duplicates
     stats["rows_rejected"] = len(rejects.rows)
     return LoadResult(frame=frame, rejects=rejects.frame(), stats=stats, files=[path])

@@ -23,20 +23,10 @@ from urllib.parse import urlsplit
 
 import polars as pl
 
-from toolkit.io._records import (
-    FieldError,
-    iter_json_lines,
-    looks_like_json_lines,
-    opt_bool,
-    opt_dict,
-    opt_str,
-    parse_id,
-    parse_json_document,
-    parse_time,
-    read_bytes,
-)
 from toolkit.io.base import LoadError, LoadResult, Rejects
+from toolkit.io.fields import FieldError, opt_bool, opt_dict, opt_str, parse_id, parse_time
 from toolkit.io.lemmy import PERMANENTLY_DELETED
+from toolkit.io.stream import iter_json_lines, looks_like_json_lines, parse_json_document, read_bytes
 
 #: One row per moderation event.
 MODLOG_SCHEMA: dict[str, pl.DataType] = {

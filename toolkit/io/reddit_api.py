@@ -9,7 +9,7 @@ What ``format="reddit_api"`` reads (a file, or a directory of ``.json``/``.jsonl
 - a Listing (``{"kind": "Listing", "data": {"children": [...]}}``, e.g. ``/r/sub/comments.json``);
 - JSON arrays of any of these, and JSON lines (``.jsonl``/``.ndjson``) holding one per line.
 
-Records go through :func:`toolkit.io.reddit.normalize_reddit_comment` / ``normalize_reddit_post`` (removal:
+Records go through the rules of :mod:`toolkit.io.reddit_rules` (removal:
 body ``[removed]``, ``removed_by_category``, ``banned_by``, ``removal_reason``, ``removed`` true; deletion:
 body ``[deleted]``; author ``[deleted]`` with text only means the account is gone). A comment's depth
 (``source_reply_depth``, post 0) comes from the page nesting, else from its own ``depth`` field + 1 (and
@@ -17,6 +17,10 @@ nesting below it); it is used for comments whose parent is not in the data. The 
 met twice (a thread fetched twice, a page and a single object) keeps the last version read; earlier
 copies are rejected as duplicates and counted in ``stats["duplicates"]``. Rejects carry the record number
 (1-based, in file order) for JSON documents and the line number for JSON lines.
+
+>>> result = read_reddit_api("data/reddit_sample_57dw9a.json")  # one page; a directory of them reads the same
+>>> result.frame.height, result.stats["pages"], result.stats["duplicates"]
+(146, 1, 0)
 """
 
 from __future__ import annotations
@@ -27,45 +31,27 @@ from typing import Any
 
 import polars as pl
 
-from toolkit.io.base import LoadError, LoadResult, Rejects, register
-from toolkit.io.reddit import (
-    REDDIT_SCHEMA,
-    HtmlUnescape,
-    _iter_forest,
-    _listing_children,
-    _loads_deep,
-    normalize_reddit_comment,
-    normalize_reddit_post,
-    page_rows,
-    page_stats,
-)
-from toolkit.io.reddit_dump import dedupe_versions, record_kind, resolve_threads
+from toolkit.io.base import LoadError, LoadResult, Rejects
+from toolkit.io.dedupe import dedupe_versions
+from toolkit.io.reddit import RecordWalk, is_page, iter_forest, listing_children, page_stats
+from toolkit.io.reddit_rules import PRIVATE, REDDIT_SCHEMA, HtmlUnescape, record_kind, resolve_threads
+from toolkit.io.stream import files_in, iter_json_lines, loads_deep, parse_json_document, read_bytes
 
 API_SUFFIXES = (".json", ".jsonl", ".ndjson")
 _LINE_SUFFIXES = (".jsonl", ".ndjson")
 _MAX_DETECT_BYTES = 256 * 2**20
 
 
-def _is_page(value: Any) -> bool:
-    """A comment page: a two-element array of Listings, the first holding a t3 post."""
-    if not isinstance(value, list) or len(value) != 2:
-        return False
-    posts = _listing_children(value[0])
-    return bool(posts) and _listing_children(value[1]) is not None and isinstance(posts[0], dict) and posts[0].get(
-        "kind"
-    ) == "t3"
-
-
 def _object_kind(value: Any) -> str | None:
     """``"t1"``, ``"t3"``, ``"more"``, ``"Listing"``, ``"page"`` for the Reddit shapes this loader reads, else None."""
-    if _is_page(value):
+    if is_page(value):
         return "page"
     if not isinstance(value, dict):
         return None
     kind = value.get("kind")
     if kind in ("t1", "t3", "more") and isinstance(value.get("data"), dict):
         return kind
-    if kind == "Listing" and _listing_children(value) is not None:
+    if kind == "Listing" and listing_children(value) is not None:
         return "Listing"
     bare = record_kind(value)
     if bare == "comments":
@@ -75,9 +61,8 @@ def _object_kind(value: Any) -> str | None:
     return None
 
 
-def _looks_like_api(path: Path) -> bool:
+def looks_like_api(path: Path) -> bool:
     """Reddit API JSON that is not a single comment page (that one is ``reddit_page``'s)."""
-    path = Path(path)
     if path.is_dir():
         files = [p for p in sorted(path.iterdir()) if p.is_file() and p.suffix.lower() in API_SUFFIXES]
         if not files:
@@ -110,7 +95,7 @@ def _file_is_api(path: Path, *, in_directory: bool) -> bool:
     if head.removeprefix(b"\xef\xbb\xbf").lstrip()[:1] not in (b"[", b"{") or _is_json_lines(head):
         return False
     try:
-        value = _loads_deep(path.read_bytes().decode("utf-8-sig"))
+        value = loads_deep(path.read_bytes().decode("utf-8-sig"))
     except (ValueError, RecursionError, MemoryError):
         return False
     kind = _object_kind(value)
@@ -134,90 +119,46 @@ def _is_json_lines(head: bytes) -> bool:
     return True
 
 
-def _api_files(path: Path) -> list[Path]:
-    """``path`` itself, or the ``.json``/``.jsonl``/``.ndjson`` files directly inside a directory (sorted)."""
-    if path.is_dir():
-        files = [
-            p
-            for p in sorted(path.iterdir())
-            if p.is_file() and not p.name.startswith(".") and p.suffix.lower() in API_SUFFIXES
-        ]
-        if not files:
-            raise LoadError(path, "no .json/.jsonl/.ndjson files in this directory")
-        return files
-    return [path]
-
-
-class _Reader:
-    """Collects rows, rejects and counts over all files of one load."""
+class _ApiLoad:
+    """One ``reddit_api`` load: walks every file into its records (positions counted across files)."""
 
     def __init__(self, strict: bool, html_unescape: HtmlUnescape):
         self.rejects = Rejects(strict=strict)
         self.html_unescape = html_unescape
-        self.rows: list[dict[str, Any]] = []
+        self.frames: list[pl.DataFrame] = []
         self.files: list[Path] = []
         self.stats: dict[str, Any] = {**page_stats(), "pages": 0, "objects": 0}
         self.position = 0
 
-    def _take(self, row: dict[str, Any] | None, record: int, depth: int | None) -> None:
-        """Keep a normalised row (None: rejected) with its position, depth and where it came from."""
-        if row is None:
-            return
-        row["source_position"] = self.position
-        row["source_reply_depth"] = depth
-        row["_line"] = record
-        row["_file"] = len(self.files) - 1
-        self.rows.append(row)
-
     def read_file(self, path: Path) -> None:
         """One file: JSON lines record by record, else one JSON document (broken documents are LoadErrors)."""
+        self.walk = RecordWalk(path, len(self.files), self.rejects, self.stats, self.html_unescape)
         self.files.append(path)
         if path.suffix.lower() in _LINE_SUFFIXES:
             self._read_lines(path)
-            return
-        try:
-            text = path.read_bytes().decode("utf-8-sig")
-        except UnicodeDecodeError as error:
-            raise LoadError(path, f"not valid UTF-8 at byte {error.start}") from None
-        except OSError as error:
-            raise LoadError(path, f"cannot read file: {error.strerror or error}") from None
-        try:
-            value = _loads_deep(text)
-        except json.JSONDecodeError as error:
-            raise LoadError(path, f"malformed JSON: {error.msg} (column {error.colno})", line=error.lineno) from None
-        except RecursionError:
-            raise LoadError(path, "JSON nested too deeply for the parser") from None
-        try:
-            self._read_value(value, path, [0], top=True)
-        except RecursionError:
-            raise LoadError(path, "arrays or Listings nested too deeply to be Reddit API JSON") from None
+        else:
+            value = parse_json_document(path, read_bytes(path))
+            try:
+                self._read_value(value, path, [0], top=True)
+            except RecursionError:
+                raise LoadError(path, "arrays or Listings nested too deeply to be Reddit API JSON") from None
+        self.frames.append(self.walk.finish())
 
     def _read_lines(self, path: Path) -> None:
         """JSON lines: a line that is not JSON is one rejected record, numbered by its line."""
-        with path.open("rb") as handle:
-            for number, raw in enumerate(handle, start=1):
-                if not raw.strip():
-                    continue
-                try:
-                    value = json.loads(raw.decode("utf-8-sig" if number == 1 else "utf-8"))
-                except UnicodeDecodeError as error:
-                    self._reject_record(path, number, None, f"not valid UTF-8 at byte {error.start}")
-                    continue
-                except (json.JSONDecodeError, RecursionError) as error:
-                    reason = f"malformed JSON: {error.msg} (column {error.colno})" if isinstance(
-                        error, json.JSONDecodeError
-                    ) else "JSON nested too deeply"
-                    self._reject_record(path, number, None, reason)
-                    continue
-                try:
-                    self._read_value(value, path, [number - 1], top=True, fixed_line=number)
-                except RecursionError:
-                    self._reject_record(path, number, None, "arrays or Listings nested too deeply")
+        for line in iter_json_lines(path, all_bad_is_error=False):
+            if line.error is not None:
+                self._reject_record(path, line.number, None, line.error)
+                continue
+            try:
+                self._read_value(line.value, path, [line.number - 1], top=True, fixed_line=line.number)
+            except RecursionError:
+                self._reject_record(path, line.number, None, "arrays or Listings nested too deeply")
 
     def _reject_record(self, path: Path, line: int, field: str | None, reason: str) -> None:
-        """A record that never reached a normaliser: counted and rejected."""
+        """A record that never reached the rules: counted and rejected."""
         self.stats["records"] += 1
-        self.rejects.add(path, line, field, reason)
+        self.walk.reject(line, field, reason)
         self.position += 1
 
     def _read_value(
@@ -227,24 +168,9 @@ class _Reader:
         kind = _object_kind(value)
         if kind == "page":
             self.stats["pages"] += 1
-            start = self.position
-            rows, end = page_rows(
-                value[0]["data"]["children"],
-                value[1]["data"]["children"],
-                path=path,
-                rejects=self.rejects,
-                stats=self.stats,
-                html_unescape=self.html_unescape,
-                start=counter[0],
-            )
-            for row in rows:
-                record = row["source_position"] + 1
-                row["source_position"] = start + row["source_position"] - counter[0]
-                row["_line"] = fixed_line or record
-                row["_file"] = len(self.files) - 1
-                self.rows.append(row)
-            self.position = start + (end - counter[0])
-            counter[0] = end
+            posts, forest = value[0]["data"]["children"], value[1]["data"]["children"]
+            end = self.walk.walk_page(posts, forest, counter[0], fixed_line, offset=self.position - counter[0])
+            self.position, counter[0] = self.position + end - counter[0], end
             return
         if kind == "Listing":
             for child in value["data"]["children"]:
@@ -268,10 +194,7 @@ class _Reader:
             self.stats["records"] += 1
             self.stats["objects"] += 1
             data = value["data"] if "data" in value and "kind" in value else value
-            row = normalize_reddit_post(
-                data, path=path, line=fixed or counter[0], rejects=self.rejects, html_unescape=self.html_unescape
-            )
-            self._take(row, fixed or counter[0], 0)
+            self.walk.add("submissions", data, fixed or counter[0], self.position, 0)
             self.position += 1
             return
         wrapped = value if "kind" in value and "data" in value else {"kind": "t1", "data": value}
@@ -280,15 +203,11 @@ class _Reader:
             depth_field = wrapped["data"].get("depth")
             if isinstance(depth_field, int) and not isinstance(depth_field, bool):
                 base = depth_field + 1
-        for child, nesting in _iter_forest([wrapped]):
+        for child, nesting in iter_forest([wrapped]):
             child_kind = child.get("kind") if isinstance(child, dict) else None
             data = child.get("data") if isinstance(child, dict) else None
             if child_kind == "more":
-                self.stats["more_stubs"] += 1
-                more = data.get("children") if isinstance(data, dict) else None
-                self.stats["more_children_ids"] += len(more) if isinstance(more, list) else 0
-                if isinstance(data, dict) and data.get("id") == "_":
-                    self.stats["continue_thread_stubs"] += 1
+                self.walk.count_more(data)
                 continue
             counter[0] += 1
             line = fixed or counter[0]
@@ -297,19 +216,15 @@ class _Reader:
                 continue
             self.stats["records"] += 1
             self.stats["objects"] += 1
-            row = normalize_reddit_comment(
-                data, path=path, line=line, rejects=self.rejects, html_unescape=self.html_unescape
-            )
             own = data.get("depth") if isinstance(data, dict) else None
             if isinstance(own, int) and not isinstance(own, bool):
                 depth: int | None = own + 1
             else:
                 depth = None if base is None else base + nesting - 1
-            self._take(row, line, depth)
+            self.walk.add("comments", data, line, self.position, depth)
             self.position += 1
 
 
-@register("reddit_api", detect=_looks_like_api)
 def read_reddit_api(path: str | Path, *, strict: bool = False, html_unescape: HtmlUnescape = "auto") -> LoadResult:
     """Load Reddit API JSON: a directory of comment pages, single comment/post objects, arrays, Listings, JSON lines.
 
@@ -321,21 +236,15 @@ def read_reddit_api(path: str | Path, *, strict: bool = False, html_unescape: Ht
         raise LoadError(path, "no such file or directory")
     if html_unescape not in (True, False, "auto"):
         raise LoadError(path, f"html_unescape must be true, false or 'auto', got {html_unescape!r}", field="html_unescape")
-    reader = _Reader(strict, html_unescape)
-    for file in _api_files(path):
-        reader.read_file(file)
-    private = {"_retrieved": pl.Float64(), "_line": pl.Int64(), "_file": pl.Int32()}
-    for row in reader.rows:
-        row.setdefault("_retrieved", None)
-    if reader.rows:
-        frame = pl.DataFrame(reader.rows, schema={**REDDIT_SCHEMA, **private})
-    else:
-        frame = pl.DataFrame(schema={**REDDIT_SCHEMA, **private})
-    frame, reader.stats["duplicates"] = dedupe_versions(frame, reader.files, reader.rejects)
-    frame, reader.stats["thread_unknown"] = resolve_threads(frame)
-    frame = frame.drop(list(private))
-    stats = reader.stats
-    stats["files"] = [str(p) for p in reader.files]
+    load = _ApiLoad(strict, html_unescape)
+    for file in files_in(path, API_SUFFIXES, "no .json/.jsonl/.ndjson files in this directory"):
+        load.read_file(file)
+    frame = pl.concat(load.frames) if load.frames else pl.DataFrame(schema={**REDDIT_SCHEMA, **PRIVATE})
+    frame, load.stats["duplicates"] = dedupe_versions(frame, load.files, load.rejects)
+    frame, load.stats["thread_unknown"] = resolve_threads(frame)
+    frame = frame.drop(list(PRIVATE))
+    stats = load.stats
+    stats["files"] = [str(p) for p in load.files]
     stats["rows_kept"] = frame.height
-    stats["rows_rejected"] = len(reader.rejects.rows)
-    return LoadResult(frame=frame, rejects=reader.rejects.frame(), stats=stats, files=list(reader.files))
+    stats["rows_rejected"] = len(load.rejects.rows)
+    return LoadResult(frame=frame, rejects=load.rejects.frame(), stats=stats, files=list(load.files))

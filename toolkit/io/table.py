@@ -23,6 +23,10 @@ Reading: Polars' readers (lazy scans for Parquet and JSON lines); CSV/TSV bytes 
 ``encoding`` first when it is not UTF-8 (e.g. ``latin-1``). A CSV whose records do not all have the
 header's number of fields, or that Polars cannot parse (bad quoting, invalid UTF-8), is re-read record by
 record with Python's csv module, so that each bad record is rejected on its own and the rest kept.
+
+>>> result = read_table("data/rscience_removal.csv", columns={"text": "BODY", "comment_id": "X", "removed": "REMOVED"})
+>>> result.stats["records"] == result.frame.height + result.rejects.height
+True
 """
 
 from __future__ import annotations
@@ -36,17 +40,17 @@ import json
 import sys
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from functools import partial
 from pathlib import Path
 from typing import Any, Literal
 
 import polars as pl
 
-from toolkit.io._records import DUPLICATE_REASON, iter_json_lines, read_bytes
-from toolkit.io.base import LoadError, LoadResult, Rejects, register
+from toolkit.io.base import LoadError, LoadResult, Rejects
+from toolkit.io.dedupe import drop_duplicates
+from toolkit.io.fields import parse_times
+from toolkit.io.stream import iter_json_lines, read_bytes
 from toolkit.io.text_thread import DELETED_PLACEHOLDERS, REMOVED_PLACEHOLDERS
 from toolkit.schema import SOURCE_SCHEMA, conform
-from toolkit.threads import dedupe_comments
 
 FileType = Literal["csv", "tsv", "parquet", "jsonl"]
 FIELDS = (
@@ -77,7 +81,6 @@ _ENTITY = r"&(?:#[0-9]{1,7}|#[xX][0-9a-fA-F]{1,6}|[A-Za-z][A-Za-z0-9]{1,31});"
 _QUOTED = r'"(?:[^"]|"")*"'
 _RECORD = "__record__"
 _SRC = "__source__:"
-_MIN_SECONDS, _MAX_SECONDS = -62_135_596_800.0, 253_402_214_400.0  # 0001-01-01 .. 9999-12-31
 
 
 @dataclass
@@ -397,53 +400,18 @@ def _score(column: pl.Series) -> tuple[pl.Series, pl.Series]:
     return value, text.is_not_null() & value.is_null()
 
 
-_ISO_FORMATS = (
-    ("%Y-%m-%dT%H:%M:%S%.f%#z", True),
-    ("%Y-%m-%d %H:%M:%S%.f%#z", True),
-    ("%Y-%m-%dT%H:%M:%S%.f", False),
-    ("%Y-%m-%d %H:%M:%S%.f", False),
-    ("%Y-%m-%dT%H:%M", False),
-    ("%Y-%m-%d %H:%M", False),
-    ("%Y-%m-%d", False),
-)
-_UTC = pl.Datetime("us", "UTC")
-
-
-def _epoch(seconds: pl.Series) -> pl.Series:
-    """Epoch seconds -> UTC datetimes (null outside years 1..9999)."""
-    inside = (seconds.is_finite() & (seconds >= _MIN_SECONDS) & (seconds <= _MAX_SECONDS)).fill_null(False)
-    micros = (seconds * 1_000_000).round(0).set(~inside, None).cast(pl.Int64, strict=False)  # type: ignore[arg-type]
-    return micros.cast(pl.Datetime("us")).dt.replace_time_zone("UTC")
-
-
 def _created_at(column: pl.Series) -> tuple[pl.Series, pl.Series]:
-    """(UTC datetime, invalid) from epoch seconds or ISO-8601 text (or a Parquet datetime/number)."""
+    """(UTC datetime, invalid) from epoch seconds or ISO-8601 text (or a Parquet datetime/date/number)."""
     dtype = column.dtype
-    if isinstance(dtype, pl.Datetime):
-        value = (
-            column.dt.replace_time_zone("UTC")
-            if dtype.time_zone is None
-            else column.dt.convert_time_zone("UTC")
-        )
-        return value.dt.cast_time_unit("us"), pl.Series([False] * column.len(), dtype=pl.Boolean())
-    if isinstance(dtype, pl.Date):
-        value = column.cast(pl.Datetime("us")).dt.replace_time_zone("UTC")
+    if isinstance(dtype, (pl.Datetime, pl.Date)):
+        if isinstance(dtype, pl.Date) or dtype.time_zone is None:
+            value = column.cast(pl.Datetime("us")).dt.replace_time_zone("UTC")
+        else:
+            value = column.dt.convert_time_zone("UTC").dt.cast_time_unit("us")
         return value, pl.Series([False] * column.len(), dtype=pl.Boolean())
-    if dtype.is_numeric():
-        value = _epoch(column.cast(pl.Float64))
-        return value, column.is_not_null() & value.is_null()
     text = _as_text(column)
-    value = _epoch(text.cast(pl.Float64, strict=False))
-    for fmt, aware in _ISO_FORMATS:
-
-        def parse(positions: pl.Series, fmt: str = fmt, aware: bool = aware) -> pl.Series:
-            parsed = text.gather(positions).str.to_datetime(
-                fmt, strict=False, time_unit="us", time_zone="UTC" if aware else None
-            )
-            return parsed if aware else parsed.dt.replace_time_zone("UTC")
-
-        value = _parse_only(value, value.is_null() & text.is_not_null(), parse)
-    return value.cast(_UTC), text.is_not_null() & value.is_null()
+    value = parse_times(text, "created_at")[0].cast(pl.Datetime("us", "UTC"))
+    return value, text.is_not_null() & value.is_null()
 
 
 def _unescape_html(text: pl.Series) -> pl.Series:
@@ -613,7 +581,7 @@ def read_table(
 
     ``file_type`` defaults from the suffix (.csv, .tsv/.tab, .parquet/.pq, .jsonl/.ndjson); ``separator``
     defaults to "," for CSV and a tab for TSV; ``encoding`` applies to CSV/TSV. Repeated ids keep the last
-    version (``stats["duplicates_dropped"]``, one reject each).
+    version (``stats["duplicates"]``, one reject each).
     """
     path = Path(path)
     if path.is_dir():
@@ -675,14 +643,9 @@ def read_table(
         pending.append((line_of(raw_row), name, reason))
     frame = frame.filter(pl.col("_error_field").is_null())
 
-    duplicates = 0
-    key = pl.concat_str("thread_id", pl.lit("\x00"), "comment_id")
-    if frame.height and frame.select(key.n_unique()).item() < frame.height:
-        kept, duplicates = dedupe_comments(frame)
-        dropped = frame.join(kept.select("_raw_row"), on="_raw_row", how="anti")
-        for raw_row, thread, comment in dropped.select("_raw_row", "thread_id", "comment_id").iter_rows():
-            pending.append((line_of(raw_row), "comment_id", f"{DUPLICATE_REASON}: {thread}/{comment}"))
-        frame = kept
+    frame, duplicates = drop_duplicates(
+        frame, lambda row, reason: pending.append((line_of(row["_raw_row"]), "comment_id", reason))
+    )
     for line, name, reason in sorted(pending, key=lambda item: (item[0] is None, item[0] or 0)):
         rejects.add(path, line, name, reason)
 
@@ -699,19 +662,13 @@ def read_table(
         "rows_kept": frame.height,
         "rows_rejected": len(rejects.rows),
         "blank_lines": raw.blank_lines,
-        "duplicates_dropped": duplicates,
+        "duplicates": duplicates,
         "columns": mapping,
         "file_type": kind,
     }
     return LoadResult(frame=frame, rejects=rejects.frame(), stats=stats, files=[path])
 
 
-def _suffix_is(*suffixes: str) -> Any:
-    return lambda p: Path(p).is_file() and Path(p).suffix.lower() in suffixes
-
-
-register("table")(read_table)
-register("csv", detect=_suffix_is(".csv"))(partial(read_table, file_type="csv"))
-register("tsv", detect=_suffix_is(".tsv", ".tab"))(partial(read_table, file_type="tsv"))
-register("parquet", detect=_suffix_is(".parquet", ".pq"))(partial(read_table, file_type="parquet"))
-register("jsonl")(partial(read_table, file_type="jsonl"))
+def has_suffix(path: Path, suffixes: tuple[str, ...]) -> bool:
+    """A file whose suffix is one of ``suffixes`` (the table formats are told by their suffix)."""
+    return path.is_file() and path.suffix.lower() in suffixes

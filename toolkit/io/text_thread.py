@@ -3,6 +3,10 @@
 Depth comes from leading indentation (``indent_unit`` per level) or ``>`` markers when present; a line
 with neither is a top-level comment. With no indentation or markers anywhere, the source has no reply
 links and every comment is ``structure="flat"`` at depth 1. Platform placeholders become flags.
+
+>>> result = read_text_thread("data/seed_thread.txt")
+>>> result.frame.height, result.stats["threaded"]
+(13, False)
 """
 
 from __future__ import annotations
@@ -11,7 +15,7 @@ from pathlib import Path
 
 import polars as pl
 
-from toolkit.io.base import LoadError, LoadResult, Rejects, register
+from toolkit.io.base import LoadError, LoadResult, Rejects
 from toolkit.schema import conform
 
 REMOVED_PLACEHOLDERS = frozenset({"removed by mod", "removed by moderator", "removed by admin", "[removed]"})
@@ -43,7 +47,11 @@ def _level(line: str, indent_unit: str | None, marker: str | None) -> tuple[int,
     return level, rest.strip()
 
 
-@register("text", detect=lambda p: p.suffix.lower() == ".txt")
+def looks_like_text(path: Path) -> bool:
+    """A ``.txt`` file."""
+    return path.suffix.lower() == ".txt"
+
+
 def read_text_thread(
     path: str | Path,
     *,

@@ -1,23 +1,27 @@
 """Toxicity scoring: Detoxify, a local Hugging Face classifier, the embedded profanity scorer or scores
 that came with the data, through a fast batching engine and a persistent, crash-safe score cache.
 
-``score_frame(frame, scorer="auto", ...)`` adds one Float64 column per label and returns a ScoreReport
-saying which scorer (and weights) produced them; ``make_scorer(name, **options)`` builds a Scorer.
+``score_frame(frame, scorer="auto", **overrides)`` adds one Float64 column per label and returns a
+ScoreReport saying which scorer (and weights) produced them; ``make_scorer(settings)`` builds a Scorer
+from a ``toolkit.settings.ScorerSettings``.
 """
 
-from toolkit.scoring.base import Scored, Scorer, ScoreReport
+from toolkit.errors import ScorerUnavailableError
+from toolkit.scoring.base import BaseScorer, Scored, Scorer, ScoreReport
 from toolkit.scoring.cache import ScoreCache, default_cache_dir, list_caches, text_hash
 from toolkit.scoring.column import ColumnScorer
-from toolkit.scoring.detoxify_backend import DetoxifyScorer, ScorerUnavailableError
+from toolkit.scoring.detoxify_backend import DetoxifyScorer
 from toolkit.scoring.engine import PRECISIONS, EngineOptions, InferenceEngine
 from toolkit.scoring.hf_backend import HFScorer
 from toolkit.scoring.profanity import ProfanityScorer
 from toolkit.scoring.resolve import SCORERS, ScorerFallbackWarning, make_scorer, resolve_scorer
-from toolkit.scoring.score import score_frame, shard_of
+from toolkit.scoring.score import score_frame, scorer_settings, shard_of
+from toolkit.settings import ScorerSettings
 
 __all__ = [
     "PRECISIONS",
     "SCORERS",
+    "BaseScorer",
     "ColumnScorer",
     "DetoxifyScorer",
     "EngineOptions",
@@ -29,12 +33,14 @@ __all__ = [
     "Scored",
     "Scorer",
     "ScorerFallbackWarning",
+    "ScorerSettings",
     "ScorerUnavailableError",
     "default_cache_dir",
     "list_caches",
     "make_scorer",
     "resolve_scorer",
     "score_frame",
+    "scorer_settings",
     "shard_of",
     "text_hash",
 ]

@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+import numpy as np
 import polars as pl
+
+PREDICT_CHUNK = 1024  # texts per predict() call when a scorer streams without an engine
 
 
 class Scorer(Protocol):
-    """A toxicity scorer. ``identity`` must be computable *without loading the model* (it keys the cache)."""
+    """A toxicity scorer: everything ``score_frame`` calls. ``identity`` must be computable *without loading
+    the model* (it keys the cache); :class:`BaseScorer` gives the optional parts defaults."""
 
     name: str  # "detoxify", "profanity", ...
+    loads: int  # how many times the model was loaded (a fully cached run loads nothing)
 
     def identity(self) -> dict[str, str]:
         """Name, model, weights' hash, precision, ...: everything that changes the scores."""
@@ -21,15 +27,68 @@ class Scorer(Protocol):
         """The score columns this scorer writes (e.g. ``toxicity``, ``insult``)."""
         ...
 
-    def predict(self, texts: list[str]) -> dict[str, list[float]]:
+    def predict(self, texts: Sequence[str]) -> dict[str, list[float]]:
         """Scores in [0, 1] for each label, one per text, in input order. Loads the model on first use."""
         ...
 
+    def iter_predict(self, texts: Sequence[str]) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        """``(positions in texts, scores rows x labels)`` as batches finish, so they reach the cache early."""
+        ...
 
-# Optional, used by score_frame when present (the transformer scorers have them):
-#   iter_predict(texts) -> Iterator[(positions ndarray, scores ndarray rows x labels)]: scores streamed as
-#       batches finish, so they reach the cache while a long run goes on;
-#   run_stats() -> dict: what the last runs did (texts, truncated, tokens, padding, seconds, device...).
+    def run_stats(self) -> dict[str, Any]:
+        """What the last runs did (texts, truncated, tokens, padding, seconds, device...); {} if nothing."""
+        ...
+
+    def run_settings(self) -> dict[str, Any]:
+        """The settings worth reporting (device, batch_size, precision, long_text); {} if none apply."""
+        ...
+
+    def effective_max_length(self) -> int | None:
+        """The token limit texts are truncated at (after loading); None when there is none."""
+        ...
+
+
+class BaseScorer:
+    """Defaults for the optional parts of :class:`Scorer`: ``iter_predict`` calls ``predict`` on chunks."""
+
+    name = "scorer"
+    loads = 0
+
+    def labels(self) -> list[str]:  # pragma: no cover - every scorer defines it
+        """The label columns."""
+        raise NotImplementedError
+
+    def predict(self, texts: Sequence[str]) -> dict[str, list[float]]:  # pragma: no cover - see subclasses
+        """Scores per label."""
+        raise NotImplementedError
+
+    def iter_predict(self, texts: Sequence[str]) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        """``predict`` on chunks of ``PREDICT_CHUNK`` texts, as ``(positions, scores)`` in ``labels()`` order."""
+        texts = list(texts)
+        for start in range(0, len(texts), PREDICT_CHUNK):
+            predictions = self.predict(texts[start : start + PREDICT_CHUNK])
+            scores = np.column_stack([np.asarray(predictions[label], np.float64) for label in self.labels()])
+            yield np.arange(start, start + len(scores)), scores
+
+    def run_stats(self) -> dict[str, Any]:
+        """No engine: nothing to report."""
+        return {}
+
+    def run_settings(self) -> dict[str, Any]:
+        """No engine settings."""
+        return {}
+
+    def effective_max_length(self) -> int | None:
+        """No token limit."""
+        return None
+
+
+def check_texts(texts: Sequence[str]) -> list[str]:
+    """``texts`` as a list; null texts are an error here (``score_frame`` gives them null scores)."""
+    texts = list(texts)
+    if any(t is None for t in texts):
+        raise ValueError("predict() takes strings; null texts are handled by score_frame (null scores)")
+    return texts
 
 
 @dataclass
@@ -55,5 +114,7 @@ class ScoreReport:
 
 @dataclass
 class Scored:
+    """The scored frame and what scoring it did."""
+
     frame: pl.DataFrame
     report: ScoreReport

@@ -29,7 +29,7 @@ import os
 import time
 import uuid
 import warnings
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -55,12 +55,20 @@ def resolve_cache_dir(cache_dir: str | os.PathLike[str] | None) -> Path:
 
 
 def text_hash(text: str) -> str:
-    """blake2b-128 hex digest of the UTF-8 text: the per-text cache key."""
+    """blake2b-128 hex digest of the UTF-8 text: the per-text cache key.
+
+    >>> text_hash("hello")
+    '46fb7408d4f285228f4af516ea25851b'
+    """
     return hashlib.blake2b(text.encode("utf-8"), digest_size=16).hexdigest()
 
 
 def identity_key(identity: dict[str, str]) -> str:
-    """A readable, stable directory name for an identity: ``<name>-<model>-<16 hex of its hash>``."""
+    """A readable, stable directory name for an identity: ``<name>-<model>-<16 hex of its hash>``.
+
+    >>> identity_key({"name": "profanity", "model": "alt-profanity-check"})  # doctest: +ELLIPSIS
+    'profanity-alt_profanity_check-...'
+    """
     blob = json.dumps(identity, sort_keys=True, ensure_ascii=True).encode("utf-8")
     digest = hashlib.blake2b(blob, digest_size=8).hexdigest()
     parts = [identity.get("name", "scorer"), identity.get("model", "")]
@@ -73,19 +81,27 @@ def _slug(value: str) -> str:
     return cleaned.strip("._")[:40] or "x"
 
 
-def atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` through a temporary file and ``os.replace``."""
+def atomic_write(path: Path, write: Callable[[Path], object]) -> None:
+    """``write(tmp)`` to a hidden temporary file beside ``path``, fsync it, then ``os.replace`` it into place."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
     try:
-        with open(tmp, "wb") as handle:
-            handle.write(data)
-            handle.flush()
+        write(tmp)
+        with open(tmp, "rb+") as handle:
             os.fsync(handle.fileno())
         os.replace(tmp, path)
     finally:
         with contextlib.suppress(FileNotFoundError):
             tmp.unlink()
+
+
+def _write_json(path: Path, payload: Any, indent: int) -> None:
+    atomic_write(path, lambda tmp: tmp.write_text(json.dumps(payload, indent=indent, sort_keys=True), "utf-8"))
+
+
+def empty_scores(labels: Sequence[str]) -> pl.DataFrame:
+    """No scores, in a part file's columns: ``text_hash`` then one Float64 per label."""
+    return pl.DataFrame(schema={HASH_COLUMN: pl.String(), **{label: pl.Float64() for label in labels}})
 
 
 def file_sha256(path: str | os.PathLike[str], memo_dir: Path | None = None) -> str:
@@ -137,7 +153,7 @@ def update_memo(memo_dir: Path | None, path: str | os.PathLike[str], values: dic
     entry.update(values)
     memo[str(real)] = entry
     with contextlib.suppress(OSError):
-        atomic_write_bytes(memo_dir / HASH_MEMO, json.dumps(memo, indent=1, sort_keys=True).encode("utf-8"))
+        _write_json(memo_dir / HASH_MEMO, memo, indent=1)
 
 
 def _read_memo(memo_dir: Path | None) -> dict[str, Any]:
@@ -163,7 +179,14 @@ class ScoreCache:
 
     def schema(self) -> dict[str, pl.DataType]:
         """Columns of a part file."""
-        return {HASH_COLUMN: pl.String(), **{label: pl.Float64() for label in self.labels}}
+        return dict(empty_scores(self.labels).schema)
+
+    def _one_per_text(self, tables: list[pl.DataFrame]) -> pl.DataFrame:
+        """The rows of ``tables``, the first one per text (several parts may hold the same text)."""
+        if not tables:
+            return empty_scores(self.labels)
+        merged = pl.concat(tables, how="vertical").drop_nulls()
+        return merged.unique(subset=HASH_COLUMN, keep="first", maintain_order=True)
 
     def part_files(self) -> list[Path]:
         """The complete part files now present (temporary files are never listed)."""
@@ -226,12 +249,8 @@ class ScoreCache:
         """
         wanted = pl.Series(HASH_COLUMN, list(hashes), dtype=pl.String())
         if wanted.len() == 0:
-            return pl.DataFrame(schema=self.schema())
-        found, _ = self._read_all(pl.col(HASH_COLUMN).is_in(wanted.implode()))
-        if not found:
-            return pl.DataFrame(schema=self.schema())
-        hits = pl.concat(found, how="vertical")
-        return hits.drop_nulls().unique(subset=HASH_COLUMN, keep="first", maintain_order=True)
+            return empty_scores(self.labels)
+        return self._one_per_text(self._read_all(pl.col(HASH_COLUMN).is_in(wanted.implode()))[0])
 
     def write(self, scores: pl.DataFrame) -> Path | None:
         """Add one part file holding ``scores`` (``text_hash`` + label columns); returns its path.
@@ -241,18 +260,9 @@ class ScoreCache:
         if scores.height == 0:
             return None
         table = scores.select(pl.col(c).cast(t) for c, t in self.schema().items())
-        self.dir.mkdir(parents=True, exist_ok=True)
         self._write_identity()
         path = self.dir / f"part-{uuid.uuid4().hex}.parquet"
-        tmp = self.dir / f".{path.name}.tmp"
-        try:
-            table.write_parquet(tmp)
-            with open(tmp, "rb+") as handle:
-                os.fsync(handle.fileno())
-            os.replace(tmp, path)
-        finally:
-            with contextlib.suppress(FileNotFoundError):
-                tmp.unlink()
+        atomic_write(path, table.write_parquet)
         _fsync_dir(self.dir)
         return path
 
@@ -272,11 +282,7 @@ class ScoreCache:
                 return result
             tables, read = self._read_all()
             rows = sum(t.height for t in tables)
-            merged = (
-                pl.concat(tables, how="vertical").drop_nulls().unique(subset=HASH_COLUMN, keep="first",
-                                                                      maintain_order=True)
-                if tables else pl.DataFrame(schema=self.schema())
-            )
+            merged = self._one_per_text(tables)
             result.update(parts_before=len(read), rows_before=rows, entries=merged.height,
                           duplicates_removed=rows - merged.height)
             if len(read) > 1 or rows != merged.height:
@@ -335,8 +341,7 @@ class ScoreCache:
         target = self.dir / "identity.json"
         if target.exists():
             return
-        payload = {"key": self.key, "identity": self.identity, "labels": self.labels}
-        atomic_write_bytes(target, json.dumps(payload, indent=2, sort_keys=True).encode("utf-8"))
+        _write_json(target, {"key": self.key, "identity": self.identity, "labels": self.labels}, indent=2)
 
     def _quarantine(self, part: Path, exc: BaseException) -> None:
         qdir = self.dir / "quarantine"
@@ -356,7 +361,12 @@ class ScoreCache:
 
 
 def list_caches(root: str | os.PathLike[str] | None = None) -> list[ScoreCache]:
-    """The identity directories under the cache root (those with an ``identity.json``)."""
+    """The identity directories under the cache root (those with an ``identity.json``).
+
+    >>> import tempfile
+    >>> list_caches(tempfile.mkdtemp())
+    []
+    """
     base = resolve_cache_dir(root)
     if not base.is_dir():
         return []

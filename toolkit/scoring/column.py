@@ -11,25 +11,30 @@ from __future__ import annotations
 
 import polars as pl
 
+from toolkit.errors import ConfigError
+from toolkit.scoring.base import BaseScorer
+from toolkit.settings import ScorerSettings
 
-class ColumnScorer:
-    """Scores read from the frame's own columns; ``columns`` maps each label to its source column."""
+
+class ColumnScorer(BaseScorer):
+    """Scores read from the frame's own columns; ``settings.columns`` maps each label to its source column.
+
+    >>> scorer = ColumnScorer(ScorerSettings(name="column", columns={"toxicity": "perspective"}))
+    >>> scorer.read_scores(pl.DataFrame({"perspective": [0.25, None]}))["toxicity"].to_list()
+    [0.25, None]
+    """
 
     name = "column"
 
-    def __init__(self, columns: dict[str, str] | None = None) -> None:
-        columns = dict(columns or {})
+    def __init__(self, settings: ScorerSettings) -> None:
+        columns = dict(settings.columns or {})
         if not columns:
-            raise ValueError(
-                "scorer=column needs the source columns, label -> column: "
-                "scorer.columns={toxicity: perspective_toxicity} (Python: columns={'toxicity': '...'})"
-            )
-        for label, source in columns.items():
-            if not isinstance(label, str) or not isinstance(source, str) or not label or not source:
-                raise ValueError(f"scorer=column: columns must map label names to column names, got {columns}")
+            raise ConfigError("scorer.columns", "scorer=column needs the source columns, label -> column: "
+                              "scorer.columns={toxicity: perspective_toxicity} (Python: columns={'toxicity': '...'})")
+        if not all(isinstance(k, str) and isinstance(v, str) and k and v for k, v in columns.items()):
+            raise ConfigError("scorer.columns", f"must map label names to column names, got {columns}")
         self.columns = columns
         self.model = None
-        self.loads = 0
 
     def identity(self) -> dict[str, str]:
         """Name and the source columns (label=column, ...)."""
@@ -47,27 +52,23 @@ class ColumnScorer:
         """Not available: these scores belong to rows, not texts (``score_frame`` reads the columns)."""
         raise TypeError("scorer=column has no model: its scores come from the frame (use score_frame)")
 
-    def score_columns(self, frame: pl.DataFrame) -> dict[str, pl.Series]:
+    def read_scores(self, frame: pl.DataFrame) -> dict[str, pl.Series]:
         """Each label's scores as Float64, checked to lie in [0, 1]."""
         out: dict[str, pl.Series] = {}
         for label, source in self.columns.items():
             if source not in frame.columns:
-                raise ValueError(
-                    f"scorer=column: no column {source!r} in the data (columns: {', '.join(frame.columns)})"
-                )
+                raise ConfigError("scorer.columns", f"no column {source!r} in the data (columns: "
+                                  f"{', '.join(frame.columns)})")
             series = frame.get_column(source)
             try:
                 values = series.cast(pl.Float64, strict=True)
             except Exception as exc:  # noqa: BLE001 - polars raises several types for bad casts
-                raise ValueError(
-                    f"scorer=column: column {source!r} ({series.dtype}) is not numeric: {exc}"
-                ) from exc
+                reason = f"column {source!r} ({series.dtype}) is not numeric: {exc}"
+                raise ConfigError("scorer.columns", reason) from exc
             values = values.fill_nan(None)
             low, high = values.min(), values.max()
             if low is not None and (low < 0 or high > 1):  # type: ignore[operator]
-                raise ValueError(
-                    f"scorer=column: column {source!r} has values outside [0, 1] (min {low}, max {high}); "
-                    "rescale it first (e.g. percentages / 100)"
-                )
+                raise ConfigError("scorer.columns", f"column {source!r} has values outside [0, 1] (min {low}, max "
+                                  f"{high}); rescale it first (e.g. percentages / 100)")
             out[label] = values.alias(label)
         return out

@@ -27,14 +27,11 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
-from toolkit.errors import ScorerUnavailableError
-from toolkit.scoring.cache import file_sha256, read_memo_entry, resolve_cache_dir, update_memo
-from toolkit.scoring.engine import (
-    DEFAULT_MAX_BATCH,
-    DEFAULT_TOKEN_BUDGET,
-    resolve_device,
-)
+from toolkit.errors import ConfigError, ScorerUnavailableError
+from toolkit.scoring.cache import file_sha256, read_memo_entry, update_memo
+from toolkit.scoring.engine import resolve_device
 from toolkit.scoring.transformer import TransformerScorer
+from toolkit.settings import ScorerSettings
 
 # Copied from detoxify.detoxify.MODEL_URLS (0.5.4) so that identity() needs no torch/transformers import;
 # a test checks that the two agree. Each file name embeds a hash of the weights.
@@ -204,50 +201,24 @@ class DetoxifyScorer(TransformerScorer):
     ``identity()`` and ``labels()`` never load the model; ``predict``/``iter_predict`` load it on first use
     and run it through the inference engine (token-budget batches, precision, long-text policy).
     ``model`` stays None until then and ``loads`` counts loads (tests check cache hits load nothing).
-    ``batch_size`` caps the texts per batch, ``token_budget`` the padded tokens per batch.
+
+    >>> DetoxifyScorer(ScorerSettings(model="unbiased")).identity()["weights"]
+    'toxic_debiased-c7548aa0.ckpt'
     """
 
     name = "detoxify"
 
-    def __init__(
-        self,
-        model: str = "original",
-        *,
-        checkpoint: str | os.PathLike[str] | None = None,
-        hf_config_path: str | os.PathLike[str] | None = None,
-        device: str = "auto",
-        batch_size: int = DEFAULT_MAX_BATCH,
-        token_budget: int = DEFAULT_TOKEN_BUDGET,
-        precision: str = "fp32",
-        threads: int | None = None,
-        long_text: str = "truncate",
-        chunk_overlap: int = 64,
-        chunk_aggregate: str = "max",
-        progress: bool | None = None,
-        cache_dir: str | os.PathLike[str] | None = None,
-        hash_memo: bool = True,
-        download_timeout: float = 30.0,
-    ) -> None:
-        if checkpoint is None and model not in MODEL_URLS:
-            raise ValueError(f"unknown Detoxify model {model!r}; choose one of {', '.join(MODELS)}")
-        super().__init__(  # checks the engine options (precision, long_text, batch_size, ...)
-            device=device,
-            batch_size=batch_size,
-            token_budget=token_budget,
-            precision=precision,
-            threads=threads,
-            long_text=long_text,
-            chunk_overlap=chunk_overlap,
-            chunk_aggregate=chunk_aggregate,
-            progress=progress,
-        )
-        self.model_type = model
-        self.checkpoint = Path(checkpoint).expanduser() if checkpoint is not None else None
-        self.hf_config_path = Path(hf_config_path).expanduser() if hf_config_path is not None else None
-        self.memo_dir = resolve_cache_dir(cache_dir) if hash_memo else None  # checkpoint sha256 memo
-        self.download_timeout = download_timeout
+    download_timeout = 30.0  # seconds before a stalled weights download gives up
+
+    def __init__(self, settings: ScorerSettings) -> None:
+        if settings.checkpoint is None and settings.model not in MODEL_URLS:
+            raise ConfigError("scorer.model", f"unknown Detoxify model {settings.model!r}; choose one of "
+                              f"{', '.join(MODELS)} (or give scorer.checkpoint=/path/to.ckpt)")
+        super().__init__(settings)
+        self.model_type = settings.model
+        self.checkpoint = _path(settings.checkpoint)
+        self.hf_config_path = _path(settings.hf_config_path)
         self.detoxify: Any = None  # the loaded detoxify.Detoxify object
-        self.max_length: int | None = None
 
     # -- cheap metadata -------------------------------------------------------------------------------
 
@@ -297,12 +268,6 @@ class DetoxifyScorer(TransformerScorer):
         return classes
 
     # -- weights ----------------------------------------------------------------------------------------
-
-    def weights_available(self) -> bool:
-        """Whether the weights are on disk now (local checkpoint, or the official one in torch hub's cache)."""
-        if self.checkpoint is not None:
-            return self.checkpoint.is_file()
-        return official_weights_path(self.model_type).is_file()
 
     def ensure_weights(self) -> Path:
         """The checkpoint file on disk, downloading an official one into torch hub's cache if needed.
@@ -355,7 +320,7 @@ class DetoxifyScorer(TransformerScorer):
             if self.detoxify is not None:
                 return
             path = self.ensure_weights()
-            device = resolve_device(self.device, self.precision)
+            device = resolve_device(self.options.device, self.options.precision)
             try:
                 if self.hf_config_path is not None:
                     detox = self._load_with_local_config(path, device)
@@ -371,7 +336,6 @@ class DetoxifyScorer(TransformerScorer):
             self.detoxify = detox
             self.model = detox.model
             self.tokenizer = detox.tokenizer
-            self.max_length = self._max_length()
             self.loads += 1
 
     def _load_with_detoxify(self, device: str) -> Any:
@@ -418,7 +382,7 @@ class DetoxifyScorer(TransformerScorer):
             )
         args = dict(loaded["config"]["arch"]["args"])
         args["model_type"] = str(config_dir)
-        classes = [STANDARD_CLASS_NAMES.get(c, c) for c in loaded["config"]["dataset"]["args"]["classes"]]
+        classes = _checkpoint_classes(path, loaded)
         with hub_environment(offline=True):
             model, tokenizer = dx.get_model_and_tokenizer(**args, state_dict=loaded["state_dict"])
         detox = dx.Detoxify.__new__(dx.Detoxify)  # the same object Detoxify(...) builds, usable with .predict
@@ -426,31 +390,20 @@ class DetoxifyScorer(TransformerScorer):
         detox.model.to(device)
         return detox
 
-    def _max_length(self) -> int | None:
-        """None (the tokenizer's own model_max_length, as Detoxify) unless the tokenizer has none set;
-        then the model's position limit, so long texts are truncated rather than crash."""
-        limit = getattr(self.tokenizer, "model_max_length", None)
-        if isinstance(limit, int) and limit < _UNSET_MAX_LENGTH:
-            return None
-        return position_limit(self.model.config)
-
-    def effective_max_length(self) -> int | None:
-        """The token limit texts are truncated at (after loading)."""
-        if self.max_length is not None:
-            return self.max_length
-        limit = getattr(self.tokenizer, "model_max_length", None)
-        return int(limit) if isinstance(limit, int) else None
-
     # -- prediction -------------------------------------------------------------------------------------
 
     def engine_spec(self) -> dict[str, Any]:
         """Detoxify's head: sigmoid over the checkpoint's classes, truncation at the tokenizer's limit."""
         return {
             "num_labels": len(self.detoxify.class_names),
-            "max_length": self.effective_max_length(),
+            "max_length": tokenizer_limit(self.tokenizer, self.model.config),
             "activation": "sigmoid",
             "device": str(self.detoxify.device),
         }
+
+
+def _path(value: str | os.PathLike[str] | None) -> Path | None:
+    return Path(value).expanduser() if value is not None else None
 
 
 def position_limit(config: Any) -> int | None:
@@ -471,18 +424,18 @@ def tokenizer_limit(tokenizer: Any, config: Any) -> int | None:
     return position_limit(config)
 
 
-def _checkpoint_classes(path: Path) -> list[str]:
-    """The standardised class names stored in a Detoxify checkpoint (memory-mapped: weights not read)."""
+def _checkpoint_classes(path: Path, loaded: Any = None) -> list[str]:
+    """The standardised class names stored in a Detoxify checkpoint (``loaded``, else read memory-mapped:
+    the weights are not read)."""
     import torch
 
-    try:
-        loaded = torch.load(path, map_location="cpu", weights_only=False, mmap=True)
-    except RuntimeError:  # legacy (non-zip) serialisation cannot be memory-mapped
-        loaded = torch.load(path, map_location="cpu", weights_only=False)
+    if loaded is None:
+        try:
+            loaded = torch.load(path, map_location="cpu", weights_only=False, mmap=True)
+        except RuntimeError:  # legacy (non-zip) serialisation cannot be memory-mapped
+            loaded = torch.load(path, map_location="cpu", weights_only=False)
     try:
         classes = loaded["config"]["dataset"]["args"]["classes"]
     except (KeyError, TypeError) as exc:
-        raise ScorerUnavailableError(
-            f"{path} is not a Detoxify checkpoint (no config.dataset.args.classes)"
-        ) from exc
+        raise ScorerUnavailableError(f"{path} is not a Detoxify checkpoint (no config.dataset.args.classes)") from exc
     return [STANDARD_CLASS_NAMES.get(c, c) for c in classes]

@@ -21,17 +21,18 @@ How a call to :meth:`InferenceEngine.iter_scores` works:
 from __future__ import annotations
 
 import contextlib
-import os
 import random
 import sys
 import time
 import warnings
 from collections.abc import Iterator, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from toolkit.errors import ConfigError
 
 PRECISIONS = ("fp32", "bf16", "fp16", "int8")
 LONG_TEXT_POLICIES = ("truncate", "chunk")
@@ -41,8 +42,6 @@ DEVICES = ("auto", "cpu", "cuda", "mps")
 DEFAULT_TOKEN_BUDGET = 8192
 DEFAULT_MAX_BATCH = 256
 ROUND_TEXTS = 8192  # texts tokenised, sorted and batched together
-# Tests only: seconds to sleep after each batch, so a subprocess can be killed mid-run (scores stay real).
-TEST_DELAY_ENV = "TOOLKIT_TEST_BATCH_DELAY"
 _PROGRESS_DELAY_S = 2.0  # the bar appears only on runs longer than this
 # The fixed cost of one forward pass, in tokens' worth of work (reading every weight once, kernel
 # launches): what make_batches trades padding against. GPUs prefer fewer, bigger batches.
@@ -51,29 +50,39 @@ BATCH_OVERHEAD_TOKENS = {"cpu": 128, "cuda": 2048, "mps": 1024}
 
 @dataclass(frozen=True)
 class EngineOptions:
-    """How to run the model: precision, batching, threads, long-text policy, progress bar."""
+    """How to run the model: device, precision, batching, threads, long-text policy, progress bar.
 
+    Field names are ``ScorerSettings``' own, so :meth:`from_settings` is the one place settings become
+    engine options; bad values raise ConfigError naming ``scorer.<field>``.
+
+    >>> from toolkit.settings import ScorerSettings
+    >>> EngineOptions.from_settings(ScorerSettings(long_text="chunk")).identity()
+    {'precision': 'fp32', 'long_text': 'chunk', 'chunk_aggregate': 'max', 'chunk_overlap': '64'}
+    """
+
+    device: str = "auto"
     precision: str = "fp32"
+    batch_size: int = DEFAULT_MAX_BATCH  # texts (windows) per batch
     token_budget: int = DEFAULT_TOKEN_BUDGET  # padded tokens per batch
-    max_batch_size: int = DEFAULT_MAX_BATCH  # texts (windows) per batch
     threads: int | None = None  # torch intra-op threads (process-wide); None: torch's default
     long_text: str = "truncate"
     chunk_overlap: int = 64  # tokens shared by consecutive windows (long_text=chunk)
     chunk_aggregate: str = "max"
-    progress: bool | None = None  # None: on when stderr is a terminal or in a notebook, off under pytest
+    progress: bool | None = None  # None: on when stderr is a terminal or in a notebook
+
+    @classmethod
+    def from_settings(cls, settings: Any) -> EngineOptions:
+        """The engine options of a ``ScorerSettings`` (its fields of the same names)."""
+        return cls(**{f.name: getattr(settings, f.name) for f in fields(cls)})
 
     def __post_init__(self) -> None:
-        _check_choice("precision", self.precision, PRECISIONS)
         _check_choice("long_text", self.long_text, LONG_TEXT_POLICIES)
         _check_choice("chunk_aggregate", self.chunk_aggregate, CHUNK_AGGREGATES)
-        if int(self.token_budget) < 1:
-            raise ValueError(f"token_budget must be >= 1, got {self.token_budget}")
-        if int(self.max_batch_size) < 1:
-            raise ValueError(f"batch_size must be >= 1, got {self.max_batch_size}")
-        if self.threads is not None and int(self.threads) < 1:
-            raise ValueError(f"threads must be >= 1 (or unset), got {self.threads}")
-        if int(self.chunk_overlap) < 0:
-            raise ValueError(f"chunk_overlap must be >= 0, got {self.chunk_overlap}")
+        for name, low in (("token_budget", 1), ("batch_size", 1), ("threads", 1), ("chunk_overlap", 0)):
+            value = getattr(self, name)
+            if (value is None and name != "threads") or (value is not None and int(value) < low):
+                raise ConfigError(f"scorer.{name}", f"must be >= {low}, got {value}")
+        check_device_precision(self.device, self.precision)  # e.g. fp16 on cpu: fail before loading
 
     def identity(self) -> dict[str, str]:
         """The options that change scores (cache key): precision and the long-text policy."""
@@ -86,21 +95,22 @@ class EngineOptions:
 
 def _check_choice(name: str, value: str, choices: Sequence[str]) -> None:
     if value not in choices:
-        raise ValueError(f"{name}={value!r} is not supported; choose one of {', '.join(choices)}")
+        raise ConfigError(f"scorer.{name}", f"{value!r} is not supported; choose one of {', '.join(choices)}")
 
 
 def check_device_precision(device: str, precision: str) -> None:
-    """Fail early, before loading anything, on combinations that cannot work."""
-    _check_choice("device", device.split(":")[0], DEVICES)
-    _check_choice("precision", precision, PRECISIONS)
+    """Fail early, before loading anything, on combinations that cannot work (``auto`` passes)."""
     kind = device.split(":")[0]
+    _check_choice("device", kind, DEVICES)
+    _check_choice("precision", precision, PRECISIONS)
     if precision == "fp16" and kind == "cpu":
-        raise ValueError(
-            "precision=fp16 needs a GPU (cuda or mps); on a CPU use precision=bf16 (fast on CPUs with "
-            "AVX512-BF16 or AMX) or precision=int8"
+        raise ConfigError(
+            "scorer.precision", "precision=fp16 needs a GPU (cuda or mps); on a CPU use precision=bf16 (fast "
+            "on CPUs with AVX512-BF16 or AMX) or precision=int8"
         )
     if precision == "int8" and kind in ("cuda", "mps"):
-        raise ValueError("precision=int8 (dynamic quantization) runs on the CPU only; use device=cpu")
+        raise ConfigError("scorer.precision", "precision=int8 (dynamic quantization) runs on the CPU only; use "
+                          "device=cpu")
 
 
 def resolve_device(device: str, precision: str = "fp32") -> str:
@@ -141,6 +151,9 @@ def make_batches(
     The cut points minimise padded tokens plus ``overhead_tokens`` per batch (the fixed cost of a forward
     pass, in tokens' worth of work) over the length-sorted sequences, by dynamic programming: many short
     texts share big batches, and the few long ones are not padded to each other's length.
+
+    >>> make_batches([3, 50, 4, 5], token_budget=16, max_batch_size=8, overhead_tokens=4)
+    [[0, 2, 3], [1]]
     """
     n = len(lengths)
     if n == 0:
@@ -212,12 +225,11 @@ class EngineStats:
 
 
 def progress_enabled(flag: bool | None) -> bool:
-    """Explicit flag, else: off under pytest, on in a Jupyter kernel or when stderr is a terminal."""
+    """Explicit flag, else: on in a Jupyter kernel or when stderr is a terminal."""
     if flag is not None:
         return bool(flag)
-    if os.environ.get("PYTEST_CURRENT_TEST"):
-        return False
-    if "ipykernel" in sys.modules:
+    ipython = sys.modules.get("IPython")  # a running Jupyter kernel, not merely an imported ipykernel
+    if ipython is not None and type(ipython.get_ipython()).__name__ == "ZMQInteractiveShell":
         return True
     stream = sys.stderr
     return bool(stream is not None and hasattr(stream, "isatty") and stream.isatty())
@@ -260,12 +272,10 @@ class InferenceEngine:
             raise ValueError(f"max_length {self.max_length} leaves no room for text after special tokens")
         if self.options.long_text == "chunk":
             if self.max_length is None:
-                raise ValueError("long_text=chunk needs a model with a known maximum length")
+                raise ConfigError("scorer.long_text", "chunk needs a model with a known maximum length")
             if self.options.chunk_overlap >= self.body_limit:
-                raise ValueError(
-                    f"chunk_overlap={self.options.chunk_overlap} must be smaller than the window "
-                    f"({self.body_limit} text tokens)"
-                )
+                raise ConfigError("scorer.chunk_overlap", f"{self.options.chunk_overlap} must be smaller than "
+                                  f"the window ({self.body_limit} text tokens)")
         self.model = self._prepare_model(model)
         self.stats = EngineStats()
 
@@ -294,7 +304,7 @@ class InferenceEngine:
         if precision == "bf16":
             kind = self.device.split(":")[0]
             if kind == "cuda" and not torch.cuda.is_bf16_supported():
-                raise ValueError("precision=bf16: this GPU does not support bfloat16; use precision=fp16")
+                raise ConfigError("scorer.precision", "bf16: this GPU does not support bfloat16; use precision=fp16")
             if kind == "cpu" and cpu_has_native_bf16() is False:
                 warnings.warn(
                     "precision=bf16 on a CPU without AVX512-BF16/AMX: bfloat16 is emulated and slower than "
@@ -386,14 +396,13 @@ class InferenceEngine:
         texts = list(texts)
         if not texts:
             return
-        delay = float(os.environ.get(TEST_DELAY_ENV, "0") or 0)
         bar = _progress_bar(len(texts), self.options.progress)
         started = time.perf_counter()
         try:
             for offset in range(0, len(texts), ROUND_TEXTS):
                 round_texts = texts[offset : offset + ROUND_TEXTS]
                 encoded = self.encode(round_texts)
-                yield from self._score_round(encoded, offset, bar, delay, torch)
+                yield from self._score_round(encoded, offset, bar, torch)
                 self.stats.texts += len(round_texts)
                 self.stats.truncated += encoded.truncated
                 self.stats.chunked += encoded.chunked
@@ -403,12 +412,12 @@ class InferenceEngine:
                 bar.close()
 
     def _score_round(
-        self, encoded: Encoded, offset: int, bar: Any, delay: float, torch: Any
+        self, encoded: Encoded, offset: int, bar: Any, torch: Any
     ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
         sequences, owner = encoded.sequences, encoded.owner
         lengths = [len(s) for s in sequences]
         overhead = BATCH_OVERHEAD_TOKENS.get(self.device.split(":")[0], 128)
-        batches = make_batches(lengths, int(self.options.token_budget), int(self.options.max_batch_size), overhead)
+        batches = make_batches(lengths, int(self.options.token_budget), int(self.options.batch_size), overhead)
         random.Random(len(sequences)).shuffle(batches)  # representative rate/ETA; results do not depend on it
         n_texts = len(encoded.windows)
         aggregate = self.options.chunk_aggregate
@@ -437,8 +446,6 @@ class InferenceEngine:
                     if bar is not None:
                         bar.update(int(done.size))
                     yield done + offset, out
-                if delay:
-                    time.sleep(delay)
 
 
 def _progress_bar(total: int, flag: bool | None) -> Any:

@@ -21,14 +21,15 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from pathlib import Path
 from typing import Any
 
-from toolkit.scoring.cache import file_sha256, resolve_cache_dir
-from toolkit.scoring.detoxify_backend import ScorerUnavailableError, hub_environment, tokenizer_limit
-from toolkit.scoring.engine import ACTIVATIONS, DEFAULT_MAX_BATCH, DEFAULT_TOKEN_BUDGET, resolve_device
+from toolkit.errors import ConfigError, ScorerUnavailableError
+from toolkit.scoring.cache import file_sha256
+from toolkit.scoring.detoxify_backend import MODELS, hub_environment, tokenizer_limit
+from toolkit.scoring.engine import ACTIVATIONS, resolve_device
 from toolkit.scoring.transformer import TransformerScorer
+from toolkit.settings import ScorerSettings
 
 # Files whose content changes the scores (training leftovers such as optimizer.pt are not hashed).
 _HASHED = (
@@ -49,39 +50,16 @@ class HFScorer(TransformerScorer):
 
     name = "hf"
 
-    def __init__(
-        self,
-        model: str | os.PathLike[str],
-        *,
-        activation: str = "auto",
-        device: str = "auto",
-        batch_size: int = DEFAULT_MAX_BATCH,
-        token_budget: int = DEFAULT_TOKEN_BUDGET,
-        precision: str = "fp32",
-        threads: int | None = None,
-        long_text: str = "truncate",
-        chunk_overlap: int = 64,
-        chunk_aggregate: str = "max",
-        progress: bool | None = None,
-        cache_dir: str | os.PathLike[str] | None = None,
-        hash_memo: bool = True,
-    ) -> None:
-        if activation != "auto" and activation not in ACTIVATIONS:
-            raise ValueError(f"activation={activation!r}; choose auto or one of {', '.join(ACTIVATIONS)}")
-        super().__init__(
-            device=device,
-            batch_size=batch_size,
-            token_budget=token_budget,
-            precision=precision,
-            threads=threads,
-            long_text=long_text,
-            chunk_overlap=chunk_overlap,
-            chunk_aggregate=chunk_aggregate,
-            progress=progress,
-        )
-        self.path = Path(model).expanduser()
-        self.requested_activation = activation
-        self.memo_dir = resolve_cache_dir(cache_dir) if hash_memo else None
+    def __init__(self, settings: ScorerSettings) -> None:
+        if settings.model in (None, "", *MODELS):
+            raise ConfigError("scorer.model", "scorer=hf needs the model directory: scorer.model=/path/to/"
+                              "saved_model_dir (what save_pretrained wrote)")
+        if settings.activation != "auto" and settings.activation not in ACTIVATIONS:
+            raise ConfigError("scorer.activation", f"{settings.activation!r} is not supported; choose auto or one "
+                              f"of {', '.join(ACTIVATIONS)}")
+        super().__init__(settings)
+        self.path = Path(settings.model).expanduser()
+        self.requested_activation = settings.activation
 
     # -- cheap metadata -------------------------------------------------------------------------------
 
@@ -151,7 +129,7 @@ class HFScorer(TransformerScorer):
         if self.model is not None:
             return
         self._config()  # clear error when the directory is wrong
-        device = resolve_device(self.device, self.precision)
+        device = resolve_device(self.options.device, self.options.precision)
         try:
             from transformers import AutoModelForSequenceClassification, AutoTokenizer
 

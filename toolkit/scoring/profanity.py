@@ -14,6 +14,9 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+from toolkit.scoring.base import BaseScorer, check_texts
+from toolkit.settings import ScorerSettings
+
 PACKAGE = "alt-profanity-check"
 
 
@@ -39,19 +42,19 @@ def _model_files_hash() -> str:
     return digest.hexdigest()[:16]
 
 
-class ProfanityScorer:
-    """alt-profanity-check as a Scorer: ``toxicity`` only; ``model`` is None until first use."""
+class ProfanityScorer(BaseScorer):
+    """alt-profanity-check as a Scorer: ``toxicity`` only; ``model`` is None until first use.
+
+    >>> ProfanityScorer().labels()
+    ['toxicity']
+    """
 
     name = "profanity"
 
-    def __init__(self) -> None:
+    def __init__(self, settings: ScorerSettings | None = None) -> None:
+        """``settings`` are accepted like every scorer's; this one has no options."""
         self.model: Any = None  # profanity_check.predict_prob once loaded
         self.loads = 0
-
-    @property
-    def loaded(self) -> bool:
-        """Whether the model is in memory."""
-        return self.model is not None
 
     def identity(self) -> dict[str, str]:
         """Name, package (model) and version, a hash of its model files, precision."""
@@ -77,9 +80,7 @@ class ProfanityScorer:
 
     def predict(self, texts: Sequence[str]) -> dict[str, list[float]]:
         """Probability of profanity for each text, in input order."""
-        texts = list(texts)
-        if any(t is None for t in texts):
-            raise ValueError("predict() takes strings; null texts are handled by score_frame (null scores)")
+        texts = check_texts(texts)
         if not texts:
             return {"toxicity": []}
         self.load()

@@ -1,4 +1,4 @@
-"""Building scorers by name (``auto``, ``detoxify``, ``hf``, ``profanity``, ``column``), and what ``auto``
+"""Building scorers from settings (``auto``, ``detoxify``, ``hf``, ``profanity``, ``column``), and what ``auto``
 resolves to.
 
 ``auto`` prefers Detoxify: it is used when its weights are on disk (a local ``checkpoint``, or the
@@ -10,82 +10,54 @@ If Detoxify's weights are there but the model then fails to load, ``score_frame`
 from __future__ import annotations
 
 import warnings
-from typing import Any
+from collections.abc import Callable
 
+from toolkit.errors import ConfigError, ScorerUnavailableError
 from toolkit.scoring.base import Scorer
 from toolkit.scoring.column import ColumnScorer
-from toolkit.scoring.detoxify_backend import MODELS, DetoxifyScorer, ScorerUnavailableError
+from toolkit.scoring.detoxify_backend import DetoxifyScorer
 from toolkit.scoring.hf_backend import HFScorer
 from toolkit.scoring.profanity import ProfanityScorer
+from toolkit.settings import ScorerSettings
 
-SCORERS = ("auto", "detoxify", "hf", "profanity", "column")
-_ENGINE_OPTIONS = (
-    "device",
-    "batch_size",
-    "token_budget",
-    "precision",
-    "threads",
-    "long_text",
-    "chunk_overlap",
-    "chunk_aggregate",
-    "progress",
-    "cache_dir",
-    "hash_memo",
-)
-_DETOXIFY_OPTIONS = ("model", "checkpoint", "hf_config_path", "download_timeout", *_ENGINE_OPTIONS)
-_HF_OPTIONS = ("model", "activation", *_ENGINE_OPTIONS)
-_ALL_OPTIONS = tuple(dict.fromkeys((*_DETOXIFY_OPTIONS, *_HF_OPTIONS, "columns")))
+# scorer.name -> the constructor, which takes the settings whole (``auto`` tries Detoxify first).
+SCORERS: dict[str, Callable[[ScorerSettings], Scorer]] = {
+    "auto": DetoxifyScorer,
+    "detoxify": DetoxifyScorer,
+    "hf": HFScorer,
+    "profanity": ProfanityScorer,
+    "column": ColumnScorer,
+}
 
 
 class ScorerFallbackWarning(UserWarning):
     """``scorer=auto`` could not use Detoxify and used the embedded profanity scorer instead."""
 
 
-def make_scorer(name: str, **options: Any) -> Scorer:
-    """A scorer by name (``auto``, ``detoxify``, ``hf``, ``profanity``, ``column``) with its options.
+def make_scorer(settings: ScorerSettings) -> Scorer:
+    """The scorer ``settings`` name, built from them; ``auto`` gives what it resolves to (:func:`resolve_scorer`).
 
-    Detoxify: ``model``, ``checkpoint``, ``hf_config_path``, ``download_timeout`` and the engine options
-    (``device``, ``batch_size``, ``token_budget``, ``precision``, ``threads``, ``long_text``,
-    ``chunk_overlap``, ``chunk_aggregate``, ``progress``, ``cache_dir`` for the checkpoint-hash memo,
-    ``hash_memo``). hf: ``model`` (a local model directory), ``activation`` and the engine options.
-    column: ``columns`` ({label: source column}). Options a scorer does not use are ignored (None means
-    "its default"). ``auto`` returns whichever scorer it resolves to (see :func:`resolve_scorer`).
+    >>> make_scorer(ScorerSettings(name="profanity")).name
+    'profanity'
     """
-    scorer, _ = resolve_scorer(name, **options)
-    return scorer
+    return resolve_scorer(settings)[0]
 
 
-def resolve_scorer(name: str | Scorer, **options: Any) -> tuple[Scorer, str | None]:
-    """The scorer to use and, for ``auto`` when Detoxify is unavailable, why it fell back (else None)."""
-    unknown = sorted(set(options) - set(_ALL_OPTIONS))
-    if unknown:
-        raise TypeError(f"unknown scorer option(s) {unknown}; known: {', '.join(_ALL_OPTIONS)}")
-    if not isinstance(name, str):
-        return name, None
-    given = {k: v for k, v in options.items() if v is not None}
-    if name == "detoxify":
-        return DetoxifyScorer(**_pick(given, _DETOXIFY_OPTIONS)), None
-    if name == "hf":
-        hf_options = _pick(given, _HF_OPTIONS)
-        if hf_options.get("model") in (None, "", *MODELS):
-            raise ValueError("scorer=hf needs the model directory: scorer.model=/path/to/saved_model_dir")
-        return HFScorer(**hf_options), None
-    if name == "column":
-        return ColumnScorer(given.get("columns")), None
-    if name == "profanity":
-        return ProfanityScorer(), None
-    if name != "auto":
-        raise ValueError(f"unknown scorer {name!r}; choose one of {', '.join(SCORERS)}")
-    detoxify = DetoxifyScorer(**_pick(given, _DETOXIFY_OPTIONS))
-    try:
-        detoxify.ensure_weights()
-    except ScorerUnavailableError as exc:
-        return fallback_scorer(str(exc))
-    return detoxify, None
+def resolve_scorer(settings: ScorerSettings) -> tuple[Scorer, str | None]:
+    """The scorer to use and, for ``auto`` when Detoxify's weights are unavailable, why it fell back (else None).
 
-
-def _pick(options: dict[str, Any], names: tuple[str, ...]) -> dict[str, Any]:
-    return {k: v for k, v in options.items() if k in names}
+    >>> resolve_scorer(ScorerSettings(name="detoxify", model="unbiased"))[0].labels()[-1]
+    'sexual_explicit'
+    """
+    if settings.name not in SCORERS:
+        raise ConfigError("scorer.name", f"unknown scorer {settings.name!r}; choose one of {', '.join(SCORERS)}")
+    scorer = SCORERS[settings.name](settings)
+    if settings.name == "auto" and isinstance(scorer, DetoxifyScorer):
+        try:
+            scorer.ensure_weights()
+        except ScorerUnavailableError as exc:
+            return fallback_scorer(str(exc))
+    return scorer, None
 
 
 def fallback_scorer(reason: str) -> tuple[Scorer, str]:

@@ -18,80 +18,94 @@ everything there and scores only what no shard did.
 from __future__ import annotations
 
 import logging
-import os
 import time
 import warnings
 from collections.abc import Iterator, Sequence
+from dataclasses import fields, replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import polars as pl
 
+from toolkit.errors import ConfigError, ScorerUnavailableError
 from toolkit.scoring.base import Scored, Scorer, ScoreReport
-from toolkit.scoring.cache import HASH_COLUMN, ScoreCache, resolve_cache_dir, text_hash
+from toolkit.scoring.cache import HASH_COLUMN, ScoreCache, empty_scores, resolve_cache_dir, text_hash
 from toolkit.scoring.column import ColumnScorer
-from toolkit.scoring.detoxify_backend import ScorerUnavailableError
 from toolkit.scoring.resolve import fallback_scorer, resolve_scorer
+from toolkit.settings import ScorerSettings
 
 log = logging.getLogger(__name__)
 
-FLUSH_EVERY = 1024  # texts per cache part file while scoring
-FLUSH_SECONDS = 60.0  # ... or sooner, so a slow run killed loses at most about a minute of work
+FLUSH_SECONDS = 60.0  # a part file at least this often: a slow run killed loses at most about a minute
 AUTO_COMPACT_PARTS = 256  # a full (non-shard) run compacts an identity directory with more parts than this
 _KEY = "__toolkit_score_key"
 
 
 def shard_of(hash_hex: str, num_shards: int) -> int:
-    """The shard (0..num_shards-1) a text belongs to, from its hash: deterministic, evenly spread."""
+    """The shard (0..num_shards-1) a text belongs to, from its hash: deterministic, evenly spread.
+
+    >>> shard_of(text_hash("hello"), 4)
+    2
+    """
     return int(hash_hex[:16], 16) % num_shards
 
 
 def check_shard(shard: int | None, num_shards: int | None) -> tuple[int, int] | None:
-    """``(shard, num_shards)`` validated, or None when not sharding."""
+    """``(shard, num_shards)`` validated, or None when not sharding.
+
+    >>> check_shard(1, 4), check_shard(None, None)
+    ((1, 4), None)
+    """
     if shard is None and num_shards is None:
         return None
     if shard is None or num_shards is None:
-        raise ValueError("sharding needs both scorer.shard=i and scorer.num_shards=n")
+        raise ConfigError("scorer.shard", "sharding needs both scorer.shard=i and scorer.num_shards=n")
     if int(num_shards) < 1 or not 0 <= int(shard) < int(num_shards):
-        raise ValueError(f"scorer.shard={shard} must be in 0..num_shards-1 (num_shards={num_shards})")
+        raise ConfigError("scorer.shard", f"{shard} must be in 0..num_shards-1 (num_shards={num_shards})")
     return int(shard), int(num_shards)
+
+
+def scorer_settings(scorer: str | ScorerSettings | Scorer = "auto", **overrides: Any) -> ScorerSettings:
+    """The settings a scoring call runs with: ``ScorerSettings(name=scorer, **overrides)`` for a name, the
+    given settings with ``overrides`` replaced, or (for a Scorer object) the defaults with ``overrides``.
+
+    >>> scorer_settings("hf", model="/models/hate").model
+    '/models/hate'
+    >>> scorer_settings("detoxify", modle="unbiased")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    toolkit.errors.ConfigError: scorer.modle: unknown scorer option ['modle']; known: name, model, ...
+    """
+    known = [f.name for f in fields(ScorerSettings)]
+    unknown = sorted(set(overrides) - set(known))
+    if unknown:
+        raise ConfigError(f"scorer.{unknown[0]}", f"unknown scorer option {unknown}; known: {', '.join(known)}")
+    if isinstance(scorer, str):
+        return ScorerSettings(**{"name": scorer, **overrides})
+    return replace(scorer if isinstance(scorer, ScorerSettings) else ScorerSettings(), **overrides)
 
 
 def score_frame(
     frame: pl.DataFrame,
-    scorer: str | Scorer = "auto",
+    scorer: str | ScorerSettings | Scorer = "auto",
     *,
-    model: str = "original",
-    checkpoint: str | os.PathLike[str] | None = None,
-    hf_config_path: str | os.PathLike[str] | None = None,
-    device: str = "auto",
-    batch_size: int | None = None,
-    token_budget: int | None = None,
-    precision: str = "fp32",
-    threads: int | None = None,
-    long_text: str = "truncate",
-    chunk_overlap: int = 64,
-    chunk_aggregate: str = "max",
-    activation: str = "auto",
-    columns: dict[str, str] | None = None,
-    progress: bool | None = None,
-    flush_every: int = FLUSH_EVERY,
-    shard: int | None = None,
-    num_shards: int | None = None,
-    cache_dir: str | os.PathLike[str] | None = None,
-    use_cache: bool = True,
     text_column: str = "text",
+    **overrides: Any,
 ) -> Scored:
     """``frame`` with one Float64 column per label added (replacing same-named ones), and a ScoreReport.
 
-    ``scorer``: ``auto`` (Detoxify if its weights are there or downloadable, else the embedded profanity
-    scorer, with a warning), ``detoxify``, ``hf`` (``model`` = a local Hugging Face model directory),
-    ``profanity``, ``column`` (``columns`` = {label: source column}), or a Scorer object. Engine options
-    (``precision``, ``device``, ``token_budget``, ``batch_size``, ``threads``, ``long_text``...) apply to
-    the transformer scorers. ``cache_dir`` defaults to ``$TOOLKIT_CACHE_DIR`` or ``~/.cache/toolkit/scores``;
-    ``use_cache=False`` neither reads nor writes it. ``shard``/``num_shards``: score one slice (see module).
+    ``scorer``: a name (``auto``: Detoxify if its weights are there or downloadable, else the embedded
+    profanity scorer, with a warning; ``detoxify``, ``hf``, ``profanity``, ``column``), a ScorerSettings, or
+    a Scorer object; ``overrides`` are ScorerSettings fields (see :func:`scorer_settings`). The cache is
+    ``cache_dir`` (default ``$TOOLKIT_CACHE_DIR`` or ``~/.cache/toolkit/scores``); ``use_cache=False``
+    neither reads nor writes it. ``shard``/``num_shards``: score one slice (see module).
+
+    >>> frame = pl.DataFrame({"text": ["you idiot", None, "you idiot"]})
+    >>> scored = score_frame(frame, "profanity", use_cache=False)
+    >>> scored.frame["toxicity"].is_null().to_list(), scored.report.n_unique
+    ([False, True, False], 1)
     """
+    settings = scorer_settings(scorer, **overrides)
     if text_column not in frame.columns:
         raise ValueError(f"score_frame: no column {text_column!r} in the frame (columns: {frame.columns})")
     texts = frame.get_column(text_column)
@@ -99,40 +113,22 @@ def score_frame(
         texts = texts.cast(pl.String)
     elif texts.dtype != pl.String:
         raise TypeError(f"score_frame: column {text_column!r} must be a string column, got {texts.dtype}")
-    if int(flush_every) < 1:
-        raise ValueError(f"flush_every must be >= 1, got {flush_every}")
-    sharding = check_shard(shard, num_shards)
-    if sharding is not None and not use_cache:
-        raise ValueError("a shard run writes its scores to the cache: it needs use_cache=True")
-    root = resolve_cache_dir(cache_dir)
-    options: dict[str, Any] = {
-        "model": model,
-        "checkpoint": checkpoint,
-        "hf_config_path": hf_config_path,
-        "device": device,
-        "batch_size": batch_size,
-        "token_budget": token_budget,
-        "precision": precision,
-        "threads": threads,
-        "long_text": long_text,
-        "chunk_overlap": chunk_overlap,
-        "chunk_aggregate": chunk_aggregate,
-        "activation": activation,
-        "columns": columns,
-        "progress": progress,
-        "cache_dir": root,
-        "hash_memo": use_cache,
-    }
-    chosen, reason = resolve_scorer(scorer, **options)
+    if int(settings.flush_every) < 1:
+        raise ConfigError("scorer.flush_every", f"must be >= 1, got {settings.flush_every}")
+    sharding = check_shard(settings.shard, settings.num_shards)
+    if sharding is not None and not settings.use_cache:
+        raise ConfigError("scorer.use_cache", "a shard run writes its scores to the cache: it needs use_cache=True")
+    chosen, reason = resolve_scorer(settings) if isinstance(scorer, str | ScorerSettings) else (scorer, None)
     if isinstance(chosen, ColumnScorer):
         if sharding is not None:
-            raise ValueError("scorer=column reads scores from the data: there is nothing to shard")
+            raise ConfigError("scorer.shard", "scorer=column reads scores from the data: there is nothing to shard")
         return _from_columns(frame, texts, chosen)
-    run = _Run(texts, root if use_cache else None, text_column, int(flush_every), sharding)
+    root = resolve_cache_dir(settings.cache_dir) if settings.use_cache else None
+    run = _CachedScoring(texts, root, text_column, int(settings.flush_every), sharding)
     try:
         return run.score(frame, chosen, reason)
     except ScorerUnavailableError as exc:
-        if scorer != "auto":
+        if chosen is scorer or settings.name != "auto":  # only a resolved scorer=auto falls back
             raise
         fallback, reason = fallback_scorer(f"Detoxify failed to load: {exc}")
         return run.score(frame, fallback, reason)
@@ -153,7 +149,7 @@ class _PartWriter:
         """Queue rows; flush when enough are queued or enough time has passed."""
         table = pl.DataFrame(
             {HASH_COLUMN: hashes, **{label: scores[:, j] for j, label in enumerate(self.labels)}},
-            schema={HASH_COLUMN: pl.String(), **{label: pl.Float64() for label in self.labels}},
+            schema=empty_scores(self.labels).schema,
         )
         self.pending.append(table)
         self.n_pending += table.height
@@ -172,16 +168,16 @@ class _PartWriter:
     def table(self) -> pl.DataFrame:
         """Everything scored in this run."""
         self.flush()
-        schema = {HASH_COLUMN: pl.String(), **{label: pl.Float64() for label in self.labels}}
-        return pl.concat(self.written, how="vertical") if self.written else pl.DataFrame(schema=schema)
+        return pl.concat(self.written, how="vertical") if self.written else empty_scores(self.labels)
 
 
 class _LabelsChanged(Exception):
     """labels() guessed before loading differ from the loaded model's: start over."""
 
 
-class _Run:
-    """One scoring call: distinct texts, cache look-up, shard selection, streaming, join back."""
+class _CachedScoring:
+    """One scoring call over a text column: distinct texts, cache look-up, shard selection, streaming,
+    join back."""
 
     def __init__(
         self,
@@ -200,7 +196,7 @@ class _Run:
         self.hashes = [text_hash(t) for t in self.unique]
 
     def score(self, frame: pl.DataFrame, scorer: Scorer, fallback_reason: str | None) -> Scored:
-        loads_before = getattr(scorer, "loads", 0)
+        loads_before = scorer.loads
         for _ in range(2):
             try:
                 return self._score(frame, scorer, fallback_reason, loads_before)
@@ -214,7 +210,7 @@ class _Run:
         identity = scorer.identity()
         labels = scorer.labels()
         cache = ScoreCache(self.cache_root, identity, labels) if self.cache_root is not None else None
-        hits = cache.lookup(hashes) if cache is not None else _empty(labels)
+        hits = cache.lookup(hashes) if cache is not None else empty_scores(labels)
         cached = set(hits.get_column(HASH_COLUMN).to_list())
         if self.sharding is not None:
             shard, n = self.sharding
@@ -226,7 +222,7 @@ class _Run:
 
         writer = _PartWriter(cache, labels, self.flush_every, FLUSH_SECONDS)
         try:
-            for positions, scores, seen_labels in _stream(scorer, [unique[i] for i in misses], self.flush_every):
+            for positions, scores, seen_labels in _stream(scorer, [unique[i] for i in misses]):
                 if seen_labels is not None and seen_labels != labels:
                     writer.pending.clear()  # nothing was written under the wrong labels
                     raise _LabelsChanged(
@@ -239,8 +235,8 @@ class _Run:
 
         table = pl.concat([hits, scored], how="vertical") if scored.height else hits
         out = self._join(frame, table, labels)
-        loaded = getattr(scorer, "loads", 0) > loads_before
-        run_stats = scorer.run_stats() if loaded and hasattr(scorer, "run_stats") else {}
+        loaded = scorer.loads > loads_before
+        run_stats = scorer.run_stats() if loaded else {}
         extra: dict[str, Any] = {
             "n_null": self.texts.null_count(),
             "n_empty": int((self.texts == "").sum() or 0),
@@ -252,10 +248,8 @@ class _Run:
             "quarantined": [str(p) for p in cache.quarantined] if cache is not None else [],
             "seconds": round(time.perf_counter() - started, 3),
         }
-        for attribute in ("device", "batch_size", "precision", "long_text"):
-            if hasattr(scorer, attribute):
-                extra[attribute] = getattr(scorer, attribute)
-        if loaded and hasattr(scorer, "effective_max_length"):
+        extra.update(scorer.run_settings())
+        if loaded and scorer.effective_max_length() is not None:
             extra["max_length"] = scorer.effective_max_length()
         if run_stats:
             extra["engine"] = run_stats
@@ -294,34 +288,20 @@ class _Run:
         )
 
 
-def _stream(
-    scorer: Scorer, texts: Sequence[str], chunk: int
-) -> Iterator[tuple[np.ndarray, np.ndarray, list[str] | None]]:
-    """``(positions in texts, scores, labels to check or None)`` as the scorer produces them.
-
-    Scorers with ``iter_predict`` (the transformer ones) stream batch by batch; others are called with
-    ``predict`` on chunks of ``chunk`` texts. The labels are checked once, after the model is loaded.
-    """
+def _stream(scorer: Scorer, texts: Sequence[str]) -> Iterator[tuple[np.ndarray, np.ndarray, list[str] | None]]:
+    """``(positions in texts, scores, labels to check or None)`` as the scorer produces them; the labels
+    are checked once, after the first batch (the model is loaded by then)."""
     if not texts:
         return
-    iter_predict = getattr(scorer, "iter_predict", None)
-    if iter_predict is not None:
-        first = True
-        for positions, scores in iter_predict(texts):
-            yield np.asarray(positions), np.asarray(scores, dtype=np.float64), (scorer.labels() if first else None)
-            first = False
-        return
-    for start in range(0, len(texts), chunk):
-        batch = list(texts[start : start + chunk])
-        predictions = scorer.predict(batch)
-        names = list(predictions)
-        scores = np.column_stack([np.asarray(predictions[n], dtype=np.float64) for n in names])
-        yield np.arange(start, start + len(batch)), scores, names
+    first = True
+    for positions, scores in scorer.iter_predict(texts):
+        yield np.asarray(positions), np.asarray(scores, dtype=np.float64), (scorer.labels() if first else None)
+        first = False
 
 
 def _from_columns(frame: pl.DataFrame, texts: pl.Series, scorer: ColumnScorer) -> Scored:
     """scorer=column: the labels copied from the frame's own columns (no model, no cache)."""
-    series = scorer.score_columns(frame)
+    series = scorer.read_scores(frame)
     out = frame.with_columns(list(series.values()))
     first = next(iter(series.values()))
     report = ScoreReport(
@@ -336,8 +316,4 @@ def _from_columns(frame: pl.DataFrame, texts: pl.Series, scorer: ColumnScorer) -
     return Scored(frame=out, report=report)
 
 
-def _empty(labels: list[str]) -> pl.DataFrame:
-    return pl.DataFrame(schema={HASH_COLUMN: pl.String(), **{label: pl.Float64() for label in labels}})
-
-
-__all__ = ["FLUSH_EVERY", "check_shard", "score_frame", "shard_of"]
+__all__ = ["check_shard", "score_frame", "scorer_settings", "shard_of"]

@@ -12,65 +12,27 @@ from typing import Any
 
 import numpy as np
 
-from toolkit.scoring.engine import (
-    DEFAULT_MAX_BATCH,
-    DEFAULT_TOKEN_BUDGET,
-    EngineOptions,
-    InferenceEngine,
-    check_device_precision,
-)
+from toolkit.scoring.base import BaseScorer, check_texts
+from toolkit.scoring.cache import resolve_cache_dir
+from toolkit.scoring.engine import EngineOptions, InferenceEngine
+from toolkit.settings import ScorerSettings
 
 
-class TransformerScorer:
+class TransformerScorer(BaseScorer):
     """Base of the transformer scorers: ``iter_predict`` streams scores, ``predict`` collects them."""
 
     name = "transformer"
 
-    def __init__(
-        self,
-        *,
-        device: str = "auto",
-        batch_size: int = DEFAULT_MAX_BATCH,
-        token_budget: int = DEFAULT_TOKEN_BUDGET,
-        precision: str = "fp32",
-        threads: int | None = None,
-        long_text: str = "truncate",
-        chunk_overlap: int = 64,
-        chunk_aggregate: str = "max",
-        progress: bool | None = None,
-    ) -> None:
-        self.options = EngineOptions(
-            precision=precision,
-            token_budget=int(token_budget),
-            max_batch_size=int(batch_size),
-            threads=None if threads is None else int(threads),
-            long_text=long_text,
-            chunk_overlap=int(chunk_overlap),
-            chunk_aggregate=chunk_aggregate,
-            progress=progress,
-        )
-        if device != "auto":
-            check_device_precision(device, precision)  # e.g. fp16 on cpu: fail before loading anything
-        self.device = device
-        self.batch_size = int(batch_size)
-        self.precision = precision
-        self.long_text = long_text
+    def __init__(self, settings: ScorerSettings) -> None:
+        self.options = EngineOptions.from_settings(settings)  # checks them (precision, long_text, ...)
+        self.memo_dir = resolve_cache_dir(settings.cache_dir) if settings.use_cache else None  # sha256 memo
         self.model: Any = None
         self.tokenizer: Any = None
         self.engine: InferenceEngine | None = None
         self.loads = 0
 
-    @property
-    def loaded(self) -> bool:
-        """Whether the model is in memory."""
-        return self.model is not None
-
     def load(self) -> None:  # pragma: no cover - abstract
         """Load model and tokenizer."""
-        raise NotImplementedError
-
-    def labels(self) -> list[str]:  # pragma: no cover - abstract
-        """The label columns."""
         raise NotImplementedError
 
     def engine_spec(self) -> dict[str, Any]:  # pragma: no cover - abstract
@@ -88,18 +50,14 @@ class TransformerScorer:
     def iter_predict(self, texts: Sequence[str]) -> Iterator[tuple[np.ndarray, np.ndarray]]:
         """``(indices, scores)`` pairs as texts get scored (see ``InferenceEngine.iter_scores``); loads the
         model on first use, and not at all for an empty list."""
-        texts = list(texts)
-        if any(t is None for t in texts):
-            raise ValueError("predict() takes strings; null texts are handled by score_frame (null scores)")
+        texts = check_texts(texts)
         if not texts:
             return iter(())
         return self.get_engine().iter_scores(texts)
 
     def predict(self, texts: Sequence[str]) -> dict[str, list[float]]:
         """Scores per label for each text, in input order (loads the model on first use)."""
-        texts = list(texts)
-        if any(t is None for t in texts):
-            raise ValueError("predict() takes strings; null texts are handled by score_frame (null scores)")
+        texts = check_texts(texts)
         if not texts:
             return {label: [] for label in self.labels()}
         labels = self.labels()
@@ -118,11 +76,20 @@ class TransformerScorer:
             device=self.engine.device,
             precision=self.options.precision,
             token_budget=self.options.token_budget,
-            batch_size=self.options.max_batch_size,
+            batch_size=self.options.batch_size,
             threads=_torch_threads(),
             long_text=self.options.long_text,
         )
         return stats
+
+    def effective_max_length(self) -> int | None:
+        """The token limit texts are truncated at, once the model is loaded (before: None)."""
+        return self.engine.max_length if self.engine is not None else None
+
+    def run_settings(self) -> dict[str, Any]:
+        """The requested device, batch size, precision and long-text policy, for the report."""
+        o = self.options
+        return {"device": o.device, "batch_size": o.batch_size, "precision": o.precision, "long_text": o.long_text}
 
 
 def _torch_threads() -> int | None:

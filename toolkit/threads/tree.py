@@ -18,6 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 import polars as pl
 
+from toolkit.errors import ToolkitError
 from toolkit.schema import STRUCTURES, TREE_SCHEMA
 
 NO_PARENT = -1
@@ -30,8 +31,8 @@ class TreeResult:
     n_in_cycles: int  # rows on or below a parent cycle
 
 
-class DuplicateIdError(ValueError):
-    """Two rows share (thread_id, comment_id): the tree would be ambiguous."""
+class DuplicateIdError(ToolkitError, ValueError):
+    """Two rows share (thread_id, comment_id): the tree would be ambiguous (the message names them)."""
 
 
 _HASH_SEEDS = (0x5EED_0001, 0x5EED_0002)
@@ -119,11 +120,15 @@ def _parent_index_exact(frame: pl.DataFrame) -> np.ndarray:
     return joined["_pidx"].fill_null(NO_PARENT).to_numpy().astype(np.int64)
 
 
-def _climb(jump: np.ndarray, anchor: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def climb(jump: np.ndarray, anchor: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Pointer doubling: for each row, the anchor it reaches, its distance, and whether it got there.
 
     ``jump[i]`` is the row's parent (or itself for anchors). Each round works only on the rows still
     climbing, so shallow rows stop costing after a round or two. Rows on a cycle never reach an anchor.
+
+    >>> reached, dist, ok = climb(np.array([0, 0, 1, 3]), np.array([True, False, False, False]))
+    >>> reached[:3].tolist(), dist[:3].tolist(), ok.tolist()  # row 3 is a cycle: it reaches no anchor
+    ([0, 0, 0], [0, 1, 2], [True, True, True, False])
     """
     n = jump.size
     dist = (~anchor).astype(np.int64)
@@ -169,7 +174,7 @@ def build_tree(frame: pl.DataFrame) -> TreeResult:
     # One climb, cut below depth 1: the anchor reached is the sub-thread's root, the distance is depth - 1.
     idx = np.arange(n, dtype=np.int64)
     root_anchor = is_post | top_level | ~found
-    root_of, root_dist, reached = _climb(np.where(root_anchor, idx, parent), root_anchor)
+    root_of, root_dist, reached = climb(np.where(root_anchor, idx, parent), root_anchor)
     in_cycle = ~reached
 
     if "source_reply_depth" in frame.columns:
@@ -238,7 +243,30 @@ def add_tree_columns(frame: pl.DataFrame) -> pl.DataFrame:
     return build_tree(frame).frame
 
 
-def dedupe_comments(frame: pl.DataFrame) -> tuple[pl.DataFrame, int]:
-    """Keep the last version of each (thread_id, comment_id) (e.g. an edited comment re-fetched); count the rest."""
-    kept = frame.unique(subset=["thread_id", "comment_id"], keep="last", maintain_order=True)
-    return kept, frame.height - kept.height
+def dedupe_comments(
+    frame: pl.DataFrame, key: tuple[str, ...] = ("thread_id", "comment_id"), newest_by: str | None = None
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Keep the newest version of each ``key`` (e.g. an edited comment fetched twice): the largest ``newest_by``
+    (nulls oldest), then the later row. Returns (kept rows in order, superseded rows in order with ``_row``,
+    their row index, and ``_winner``, the row index of the version kept).
+
+    >>> frame = pl.DataFrame({"thread_id": ["p", "p", "p"], "comment_id": ["a", "b", "a"], "text": ["old", "x", "new"]})
+    >>> kept, superseded = dedupe_comments(frame)
+    >>> kept["text"].to_list(), superseded["_row"].to_list(), superseded["_winner"].to_list()
+    (['x', 'new'], [0], [2])
+    """
+    key = list(key)
+    none = pl.DataFrame(schema={"_row": pl.UInt32, **frame.schema, "_winner": pl.UInt32})
+    # distinct 64-bit hashes prove there is no repeat (cheap); equal hashes get the exact check below
+    if frame.height < 2 or frame.select(pl.struct(key).hash(7).n_unique()).item() == frame.height:
+        return frame, none
+    indexed = frame.with_row_index("_row")
+    copies = indexed.filter(pl.struct(key).is_duplicated())
+    if copies.height == 0:
+        return frame, none
+    order = [newest_by, "_row"] if newest_by else ["_row"]
+    copies = copies.sort(order, nulls_last=False).with_columns(pl.col("_row").last().over(key).alias("_winner"))
+    superseded = copies.filter(pl.col("_row") != pl.col("_winner")).sort("_row")
+    drop = np.zeros(frame.height, dtype=bool)
+    drop[superseded["_row"].to_numpy()] = True
+    return frame.filter(pl.Series(~drop)), superseded

@@ -1,29 +1,55 @@
-"""Build Detoxify-format checkpoints locally: a random BERT classifier plus a config/tokenizer directory.
+"""Random Detoxify-format checkpoints and Hugging Face classifiers, built offline from a WordPiece vocabulary.
 
-Tests use a tiny one so the real ``Detoxify(checkpoint=...)`` path runs with no network; benchmarks use
-one with the ``original`` model's architecture (12 layers, hidden 768, 12 heads, 3072, full vocabulary).
+Public because users need them too: Detoxify's real weights need a download, so a test suite or benchmark
+of one's own pipeline (CI, a cluster node without network) builds a tiny or full-size checkpoint here and
+runs the real ``Detoxify(checkpoint=...)`` loading path (``scorer.checkpoint=``) or ``scorer=hf`` on it.
 Random weights: the scores mean nothing, but speed and agreement between code paths can be measured.
 """
 
 from __future__ import annotations
 
 import os
-import shutil
 from pathlib import Path
+from typing import Any
 
 ORIGINAL_CLASSES = ("toxic", "severe_toxic", "obscene", "threat", "insult", "identity_hate")
 HUB_MODEL_TYPE = "bert-base-uncased"
 SPECIAL_TOKENS = ("[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]")
 
 
-def reduced_vocab(vocab_file: str | os.PathLike[str], size: int) -> list[str]:
-    """The first ``size`` entries of a BERT WordPiece vocabulary (specials, characters, then frequent words)."""
-    entries = Path(vocab_file).read_text(encoding="utf-8").splitlines()
-    kept = entries[:size]
+def reduced_vocab(vocab_file: str | os.PathLike[str], size: int | None = None) -> list[str]:
+    """The first ``size`` entries (all when None) of a BERT WordPiece vocabulary, checked to keep the specials.
+
+    >>> import tempfile
+    >>> path = Path(tempfile.mkdtemp()) / "vocab.txt"
+    >>> _ = path.write_text("\\n".join([*SPECIAL_TOKENS, "the", "a"]))
+    >>> reduced_vocab(path, 6)[-1]
+    'the'
+    """
+    kept = Path(vocab_file).read_text(encoding="utf-8").splitlines()[:size]
     missing = [t for t in SPECIAL_TOKENS if t not in kept]
     if missing:
         raise ValueError(f"the first {size} entries of {vocab_file} lack the special tokens {missing}")
     return kept
+
+
+def _bert(out: Path, vocab_file: str | os.PathLike[str], vocab_size: int | None, **config: Any) -> Any:
+    """Save a BERT tokenizer in ``out`` (really reading the vocabulary); return a BertConfig over that vocabulary.
+
+    Under transformers 5, ``BertTokenizer(vocab_file=...)`` silently ignores the file (a 5-token vocabulary,
+    everything [UNK]); ``from_pretrained`` on a directory with vocab.txt reads it.
+    """
+    from transformers import BertConfig, BertTokenizer
+
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "vocab.txt").write_text("\n".join(reduced_vocab(vocab_file, vocab_size)) + "\n", encoding="utf-8")
+    tokenizer = BertTokenizer.from_pretrained(str(out), do_lower_case=True,
+                                              model_max_length=config["max_position_embeddings"])
+    n_vocab = len((out / "vocab.txt").read_text(encoding="utf-8").splitlines())
+    if len(tokenizer) != n_vocab:
+        raise RuntimeError(f"tokenizer has {len(tokenizer)} tokens but vocab.txt has {n_vocab}: vocabulary not read")
+    tokenizer.save_pretrained(str(out))
+    return BertConfig(vocab_size=n_vocab, **config)
 
 
 def build_detoxify_checkpoint(
@@ -55,46 +81,17 @@ def build_detoxify_checkpoint(
     random weights' spread (0.02 is BERT's; larger gives scores spread over [0, 1]).
     """
     import torch
-    from transformers import BertConfig, BertForSequenceClassification, BertTokenizer
+    from transformers import BertForSequenceClassification
 
     classes = list(classes) if classes is not None else list(ORIGINAL_CLASSES)
     if len(classes) > num_labels:
         raise ValueError(f"{len(classes)} classes but only num_labels={num_labels} outputs")
-    if hidden_size % heads:
-        raise ValueError(f"hidden_size {hidden_size} is not a multiple of heads {heads}")
     out = Path(out_dir).expanduser().resolve()
     config_dir = out / "hf_config"
-    config_dir.mkdir(parents=True, exist_ok=True)
-
-    # Tokenizer: under transformers 5, BertTokenizer(Fast)(vocab_file=...) silently ignores the file
-    # (a 5-token vocabulary, everything [UNK]); from_pretrained on a directory with vocab.txt reads it.
-    if vocab_size is None:
-        shutil.copyfile(vocab_file, config_dir / "vocab.txt")
-    else:
-        (config_dir / "vocab.txt").write_text(
-            "\n".join(reduced_vocab(vocab_file, vocab_size)) + "\n", encoding="utf-8"
-        )
-    tokenizer = BertTokenizer.from_pretrained(
-        str(config_dir), do_lower_case=True, model_max_length=max_position_embeddings
-    )
-    n_vocab = sum(1 for _ in (config_dir / "vocab.txt").open(encoding="utf-8"))
-    if len(tokenizer) != n_vocab:
-        raise RuntimeError(
-            f"tokenizer has {len(tokenizer)} tokens but vocab.txt has {n_vocab}: vocabulary not read"
-        )
-    tokenizer.save_pretrained(str(config_dir))
-
-    config = BertConfig(
-        vocab_size=n_vocab,
-        hidden_size=hidden_size,
-        num_hidden_layers=num_layers,
-        num_attention_heads=heads,
-        intermediate_size=intermediate_size,
-        max_position_embeddings=max_position_embeddings,
-        initializer_range=initializer_range,
-    )
+    config = _bert(config_dir, vocab_file, vocab_size, hidden_size=hidden_size, num_hidden_layers=num_layers,
+                      num_attention_heads=heads, intermediate_size=intermediate_size,
+                      max_position_embeddings=max_position_embeddings, initializer_range=initializer_range)
     config.save_pretrained(str(config_dir))  # Hub-like: default 2 labels, Detoxify overrides with num_classes
-
     config.num_labels = num_labels
     torch.manual_seed(seed)
     model = BertForSequenceClassification(config)
@@ -116,7 +113,7 @@ def build_detoxify_checkpoint(
     }
     stem = (
         name
-        or f"detoxify-bert-L{num_layers}-H{hidden_size}-V{n_vocab}-s{seed}{'' if model_type_dir else '-hub'}"
+        or f"detoxify-bert-L{num_layers}-H{hidden_size}-V{config.vocab_size}-s{seed}{'' if model_type_dir else '-hub'}"
     )
     ckpt_path = out / f"{stem}.ckpt"
     tmp = out / f".{stem}.ckpt.tmp"
@@ -143,30 +140,15 @@ def build_hf_classifier(
     """Write a random BERT sequence classifier with ``save_pretrained`` (what ``scorer=hf`` loads): config with
     ``id2label`` and ``problem_type``, safetensors weights, tokenizer files. Returns the directory."""
     import torch
-    from transformers import BertConfig, BertForSequenceClassification, BertTokenizer
+    from transformers import BertForSequenceClassification
 
     out = Path(out_dir).expanduser().resolve()
-    out.mkdir(parents=True, exist_ok=True)
-    if vocab_size is None:
-        shutil.copyfile(vocab_file, out / "vocab.txt")
-    else:
-        (out / "vocab.txt").write_text("\n".join(reduced_vocab(vocab_file, vocab_size)) + "\n", encoding="utf-8")
-    tokenizer = BertTokenizer.from_pretrained(str(out), do_lower_case=True, model_max_length=max_position_embeddings)
-    config = BertConfig(
-        vocab_size=len(tokenizer),
-        hidden_size=hidden_size,
-        num_hidden_layers=num_layers,
-        num_attention_heads=heads,
-        intermediate_size=intermediate_size,
-        max_position_embeddings=max_position_embeddings,
-        initializer_range=initializer_range,
-        num_labels=len(labels),
-        id2label=dict(enumerate(labels)),
-        label2id={label: i for i, label in enumerate(labels)},
-        problem_type=problem_type,
-    )
+    config = _bert(out, vocab_file, vocab_size, hidden_size=hidden_size, num_hidden_layers=num_layers,
+                      num_attention_heads=heads, intermediate_size=intermediate_size,
+                      max_position_embeddings=max_position_embeddings, initializer_range=initializer_range,
+                      num_labels=len(labels), id2label=dict(enumerate(labels)),
+                      label2id={label: i for i, label in enumerate(labels)}, problem_type=problem_type)
     torch.manual_seed(seed)
     model = BertForSequenceClassification(config).eval()
     model.save_pretrained(str(out))
-    tokenizer.save_pretrained(str(out))
     return out
