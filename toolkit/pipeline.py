@@ -6,23 +6,29 @@ Takes plain settings objects (``toolkit.settings``); the Hydra app is only the e
 from __future__ import annotations
 
 import logging
+import shutil
 import time
+from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any
 
 import polars as pl
 
 from toolkit.analysis.agreement import sample_comments
+from toolkit.analysis.common import Frames, each_bucket
 from toolkit.analysis.registry import ANALYSES, AnalysisContext
-from toolkit.errors import ConfigError
+from toolkit.errors import ConfigError, ScorerUnavailableError
 from toolkit.io import load_source
 from toolkit.plots.figures import save_figure
 from toolkit.report import git_commit, package_versions, sha256_file, write_json, write_table
 from toolkit.scoring import score_frame
-from toolkit.settings import AnalysisSettings, PlotSettings, RunSettings, ScorerSettings
-from toolkit.threads import build_tree
+from toolkit.scoring.base import ScoreReport
+from toolkit.scoring.cache import resolve_cache_dir
+from toolkit.scoring.resolve import fallback_scorer, resolve_scorer
+from toolkit.settings import AnalysisSettings, DatasetSettings, PlotSettings, RunSettings, ScorerSettings
+from toolkit.store import CorpusStore, open_store
 
 log = logging.getLogger(__name__)
 # Where conf/, experiments/ and data/ are: inside the installed package (a wheel ships them there, see
@@ -66,8 +72,8 @@ def _input_hashes(files: list[Path]) -> dict[str, str]:
     return {str(f): sha256_file(f) for f in files if Path(f).is_file()}
 
 
-def _shard_manifest(settings: RunSettings, run_dir: Path, resolved_config: dict[str, Any] | None, loaded: Any,
-                    data_path: Path, report: Any, timer: Timer, started: float) -> dict:
+def _shard_manifest(settings: RunSettings, run_dir: Path, resolved_config: dict[str, Any] | None,
+                    store: CorpusStore, data_path: Path, report: Any, timer: Timer, started: float) -> dict:
     """A shard run scores its slice into the cache and stops: no comments.parquet, tables or figures (they
     would describe a fraction of the texts). Its manifest says ``partial: true``; a run without a shard
     then merges every shard's scores from the cache and runs the analyses."""
@@ -79,9 +85,9 @@ def _shard_manifest(settings: RunSettings, run_dir: Path, resolved_config: dict[
                  "only; run again without scorer.shard to merge them and run the analyses"),
         "config": resolved_config if resolved_config is not None else asdict(settings),
         "inputs": {"path": str(data_path), "format": settings.dataset.format,
-                   "sha256": _input_hashes(loaded.files)},
-        "counts": {"rows_in": loaded.rows_in, "rows_kept": loaded.frame.height,
-                   "rows_rejected": loaded.rejects.height, "texts_in_shard": shard.get("selected")},
+                   "sha256": _input_hashes(store.meta["files"])},
+        "counts": {"rows_in": store.meta["rows_in"] + store.meta["rows_rejected"], "rows_kept": store.meta["rows"],
+                   "rows_rejected": store.meta["rows_rejected"], "texts_in_shard": shard.get("selected")},
         "scorer": {**asdict(report)},
         "versions": package_versions(),
         "git": git_commit(PROJECT_ROOT),
@@ -95,8 +101,96 @@ def _shard_manifest(settings: RunSettings, run_dir: Path, resolved_config: dict[
     return manifest
 
 
+CHUNK_ROWS = 200_000  # rows of a loaded frame handed to the store at a time
+
+
+def load_store(dataset: DatasetSettings, data_path: Path, cache_dir: str | None) -> CorpusStore:
+    """The corpus store of the dataset (thread buckets with tree columns): reused from the cache directory
+    when built before from the same inputs and options, else loaded and written bucket by bucket. The
+    loader's rejects are kept with it (``store.table("rejects")``), its counts in ``store.meta``."""
+    meta: dict[str, Any] = {}
+    tables: dict[str, pl.DataFrame] = {}
+
+    def chunks() -> Iterator[pl.DataFrame]:
+        loaded = load_source(data_path, dataset.format, strict=dataset.strict, **dataset.options)
+        meta.update(loader_stats=loaded.stats, files=[str(f) for f in loaded.files],
+                    rows_rejected=loaded.rejects.height)
+        tables["rejects"] = loaded.rejects
+        frame = loaded.frame
+        for start in range(0, max(frame.height, 1), CHUNK_ROWS):
+            yield frame.slice(start, CHUNK_ROWS)
+
+    options = {"format": dataset.format, "strict": dataset.strict, **dataset.options}
+    return open_store([data_path], options, chunks, resolve_cache_dir(cache_dir), bucket_bytes=dataset.bucket_mb << 20,
+                      meta=meta, tables=tables)
+
+
+def score_buckets(store: CorpusStore, sc: ScorerSettings, out_dir: Path) -> tuple[list[Path], ScoreReport]:
+    """Score each bucket of ``store`` (the scorer loaded once; texts cached as usual) into
+    ``out_dir/bucket=<b>.parquet``; returns those files and one report for all buckets."""
+    scorer, reason = resolve_scorer(sc)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    paths, reports = [], []
+    for path in store.bucket_paths():
+        try:
+            scored = score_frame(pl.read_parquet(path), scorer, **_scoring_options(sc))
+        except ScorerUnavailableError as exc:
+            if sc.name != "auto" or reason is not None:
+                raise
+            scorer, reason = fallback_scorer(f"Detoxify failed to load: {exc}")
+            scored = score_frame(pl.read_parquet(path), scorer, **_scoring_options(sc))
+        paths.append(out_dir / f"{path.parent.name}.parquet")
+        scored.frame.write_parquet(paths[-1])
+        reports.append(scored.report)
+    return paths, merge_reports(reports, reason)
+
+
+def _scoring_options(sc: ScorerSettings) -> dict[str, Any]:
+    return {k: v for k, v in asdict(sc).items() if k != "name"}
+
+
+def merge_reports(reports: list[ScoreReport], fallback_reason: str | None) -> ScoreReport:
+    """One report for a run scored bucket by bucket: counts summed (``n_unique`` counts a text once per
+    bucket it occurs in), the first bucket's identity and details."""
+    first = reports[0]
+    total = {k: sum(getattr(r, k) for r in reports) for k in ("n_texts", "n_unique", "cache_hits", "cache_misses")}
+    extra = dict(first.extra)
+    for key in ("n_null", "n_empty", "n_truncated", "n_chunked", "parts_written", "seconds"):
+        if key in extra:
+            extra[key] = sum(r.extra.get(key, 0) for r in reports)
+    if "shard" in extra:
+        extra["shard"] = {**extra["shard"], **{k: sum(r.extra["shard"][k] for r in reports)
+                                               for k in ("selected", "left_to_other_shards")}}
+    return replace(first, **total, model_loaded=any(r.model_loaded for r in reports),
+                   fallback_reason=fallback_reason, extra={**extra, "buckets": len(reports)})
+
+
+def corpus_counts(buckets: list[Path], label: str) -> dict[str, Any]:
+    """The manifest's row counts over the scored buckets, summed bucket by bucket (threads never span two)."""
+    totals: dict[str, Any] = {}
+    structure: dict[str, int] = {}
+    for path in buckets:
+        part = pl.read_parquet(path, columns=["thread_id", "is_post", "removed", "deleted", "text", "structure", label])
+        counts = part.select(
+            pl.len().alias("rows_kept"), pl.col("thread_id").n_unique().alias("threads"),
+            pl.col("is_post").sum().alias("posts"), (~pl.col("is_post")).sum().alias("comments"),
+            pl.col("removed").fill_null(False).sum().alias("removed"),
+            pl.col("deleted").fill_null(False).sum().alias("deleted"), pl.col("text").is_null().sum().alias("null_text"),
+            pl.col(label).filter(~pl.col("is_post")).is_not_null().sum().alias("scored"),
+        ).row(0, named=True)
+        for key, value in counts.items():
+            totals[key] = totals.get(key, 0) + int(value)
+        for key, value in part["structure"].value_counts().iter_rows():
+            structure[str(key)] = structure.get(str(key), 0) + int(value)
+    return {**totals, "structure": structure}
+
+
 def run_experiment(settings: RunSettings, run_dir: str | Path, resolved_config: dict[str, Any] | None = None) -> dict:
-    """Run ``settings`` and write everything into ``run_dir``; returns the manifest."""
+    """Run ``settings`` and write everything into ``run_dir``; returns the manifest.
+
+    One path for every input size: the corpus is a store of thread buckets (one for a small input); each
+    bucket is scored on its own, and the analyses reduce bucket by bucket where they can (see ``BUCKETED``).
+    """
     unknown = sorted(set(settings.analysis.run) - set(ANALYSES))
     if unknown:
         raise ConfigError("analysis.run", f"unknown analyses {unknown}; known: {', '.join(sorted(ANALYSES))}")
@@ -104,55 +198,47 @@ def run_experiment(settings: RunSettings, run_dir: str | Path, resolved_config: 
     run_dir.mkdir(parents=True, exist_ok=True)
     timer = Timer()
     started = time.time()
+    sc = settings.scorer
 
     with timer.stage("load"):
         data_path = resolve_data_path(settings.dataset.path)
-        loaded = load_source(data_path, settings.dataset.format, strict=settings.dataset.strict,
-                             **settings.dataset.options)
-    with timer.stage("tree"):
-        tree = build_tree(loaded.frame)
+        store = load_store(settings.dataset, data_path, sc.cache_dir)
     rejects_path = run_dir / "rejects.csv"
-    loaded.rejects.write_csv(rejects_path)
-    if loaded.rejects.height:
-        log.warning("%d rows rejected while loading %s; see %s", loaded.rejects.height, data_path, rejects_path)
+    rejects = store.table("rejects")
+    rejects.write_csv(rejects_path)
+    if rejects.height:
+        log.warning("%d rows rejected while loading %s; see %s", rejects.height, data_path, rejects_path)
 
-    sc = settings.scorer
+    scratch = run_dir / ".buckets"
     with timer.stage("score"):
-        scored = score_frame(tree.frame, settings.scorer)
-    frame, report = scored.frame, scored.report
+        buckets, report = score_buckets(store, sc, scratch)
     if report.fallback_reason:
         log.warning("scorer=%s used %s instead of Detoxify: %s", sc.name, report.scorer, report.fallback_reason)
     if sc.shard is not None:
-        return _shard_manifest(settings, run_dir, resolved_config, loaded, data_path, report, timer, started)
-    frame.write_parquet(run_dir / "comments.parquet")
+        shutil.rmtree(scratch)
+        return _shard_manifest(settings, run_dir, resolved_config, store, data_path, report, timer, started)
+    pl.scan_parquet(buckets).sink_parquet(run_dir / "comments.parquet")
 
     a = settings.analysis
-    if a.label not in frame.columns:
+    if a.label not in report.labels:
         raise ConfigError("analysis.label", f"{a.label!r} is not a score of scorer {report.scorer!r} "
                           f"(it gives {', '.join(report.labels)}); pick one of those")
-    n_scored = int(frame.filter(~pl.col("is_post"))[a.label].is_not_null().sum())
+    counts = corpus_counts(buckets, a.label)
+    n_scored = counts.pop("scored")
     footer = f"Scorer: {report.caption()} · label: {a.label} · n = {n_scored} scored comments · {settings.experiment}"
     with timer.stage("analyses"):
-        outputs, skipped = run_analyses(frame, a, settings.plot, run_dir, footer, list(report.labels), sc.cache_dir)
-    counts = {
-        "rows_in": loaded.rows_in,
-        "rows_kept": frame.height,
-        "rows_rejected": loaded.rejects.height,
-        "threads": frame["thread_id"].n_unique(),
-        "posts": int(frame["is_post"].sum()),
-        "comments": int((~frame["is_post"]).sum()),
-        "removed": int(frame["removed"].fill_null(False).sum()),
-        "deleted": int(frame["deleted"].fill_null(False).sum()),
-        "null_text": int(frame["text"].is_null().sum()),
-        "orphans": tree.n_orphans,
-        "in_cycles": tree.n_in_cycles,
-        "structure": {str(k): int(v) for k, v in frame["structure"].value_counts().iter_rows()},
-    }
+        outputs, skipped = run_analyses(lambda: (pl.read_parquet(p) for p in buckets), a, settings.plot, run_dir,
+                                        footer, list(report.labels), sc.cache_dir)
+    shutil.rmtree(scratch)
+    counts = {"rows_in": counts["rows_kept"] + rejects.height, **counts, "rows_rejected": rejects.height,
+              "orphans": store.meta["orphans"], "in_cycles": store.meta["in_cycles"]}
     manifest = {
         "experiment": settings.experiment,
         "config": resolved_config if resolved_config is not None else asdict(settings),
-        "inputs": {"path": str(data_path), "format": settings.dataset.format, "sha256": _input_hashes(loaded.files)},
-        "loader_stats": loaded.stats,
+        "inputs": {"path": str(data_path), "format": settings.dataset.format,
+                   "sha256": _input_hashes(store.meta["files"])},
+        "loader_stats": store.meta["loader_stats"],
+        "store": {"path": str(store.root), "buckets": store.n_buckets},
         "counts": counts,
         "scorer": {**asdict(report)},
         "versions": package_versions(),
@@ -168,24 +254,32 @@ def run_experiment(settings: RunSettings, run_dir: str | Path, resolved_config: 
     return manifest
 
 
-def run_analyses(frame: pl.DataFrame, a: AnalysisSettings, plot: PlotSettings, run_dir: Path, footer: str,
+BUCKETED = frozenset({"depth_profile", "thread_length"})  # analyses that reduce bucket by bucket
+
+
+def run_analyses(data: Frames, a: AnalysisSettings, plot: PlotSettings, run_dir: Path, footer: str,
                  labels: list[str], cache_dir: str | None = None) -> tuple[list[Path], dict[str, str]]:
-    """Run ``a.run`` on the scored frame (whose scorer wrote ``labels``); write their tables (``tables/``)
-    and figures (``figures/``). scorer_agreement's further scorers are run here, cached in ``cache_dir``.
+    """Run ``a.run`` on the scored frame, or a store's scored buckets (whose scorer wrote ``labels``); write
+    their tables (``tables/``) and figures (``figures/``). Analyses in ``BUCKETED`` reduce bucket by bucket;
+    the others see the whole frame, collected once when one of them runs. scorer_agreement's further
+    scorers are run here, cached in ``cache_dir``.
 
     Returns the paths written and ``{analysis: reason}`` for every analysis (or part of one) left out
     because it cannot apply to the data; each such reason is logged in one line.
     """
     fig_options = {"style": plot.style, "width": plot.width, "formats": tuple(plot.formats), "dpi": plot.dpi}
     status: list[dict[str, Any]] = []
-    if "scorer_agreement" in a.run and a.params.scorer_agreement.scorers:
-        frame, status = _with_further_scores(frame, a, cache_dir)
+    frame = None
+    if set(a.run) - BUCKETED:
+        frame = pl.concat(list(each_bucket(data)), how="vertical")
+        if "scorer_agreement" in a.run and a.params.scorer_agreement.scorers:
+            frame, status = _with_further_scores(frame, a, cache_dir)
     outputs: list[Path] = []
     skipped: dict[str, str] = {}
     for name in a.run:
         ctx = AnalysisContext(label=a.label, threshold=a.threshold, n_boot=a.n_boot, seed=a.seed, footer=footer,
                               params=a.params, labels=labels, scorers=status)
-        result = ANALYSES[name](frame, ctx)
+        result = ANALYSES[name](data if name in BUCKETED else frame, ctx)
         if result.skipped:
             log.info("%s skipped: %s", name, result.skipped)
             skipped[name] = result.skipped

@@ -10,13 +10,15 @@ from typing import Any
 
 @dataclass
 class DatasetSettings:
-    """Where the threads come from. ``options`` go to the loader (e.g. ``post_lines``, ``encoding``)."""
+    """Where the threads come from. ``options`` go to the loader (e.g. ``post_lines``, ``encoding``).
+    ``bucket_mb``: raw input per bucket of the corpus store (whole threads per bucket; memory ~ one bucket)."""
 
     name: str = "seed_thread"
     path: str = "data/seed_thread.txt"
     format: str | None = None
     options: dict[str, Any] = field(default_factory=dict)
     strict: bool = False
+    bucket_mb: int = 64
 
 
 @dataclass

@@ -15,7 +15,7 @@ from typing import Any
 import polars as pl
 
 from toolkit.analysis.agreement import sample_comments, scorer_agreement
-from toolkit.analysis.common import ci_methods, comments_only, score_columns
+from toolkit.analysis.common import Frames, ci_methods, comments_only, each_bucket, score_columns
 from toolkit.analysis.depth import depth_profile, position_profile, thread_size_profile
 from toolkit.analysis.distribution import score_distribution, thread_tree_table, thread_view_table
 from toolkit.analysis.escalation import escalation, reply_by_parent_bin
@@ -86,10 +86,12 @@ def _applicable(tables: dict[str, pl.DataFrame], figures: list[tuple[FigureSpec,
     return AnalysisOutput(kept, figures, "; ".join(f"{name} not written: {why}" for name, why in empty.items()))
 
 
-def run_depth_profile(frame: pl.DataFrame, ctx: AnalysisContext) -> AnalysisOutput:
-    """Toxicity by reply depth, by relative position in the thread and by thread size."""
+def run_depth_profile(frame: Frames, ctx: AnalysisContext) -> AnalysisOutput:
+    """Toxicity by reply depth, by relative position in the thread and by thread size (a frame, or a store's
+    buckets: threads never span two, so their counts add up)."""
     o = ctx.params.depth_profile
     common = {"label": ctx.label, "threshold": ctx.threshold, **ctx.boot}
+    n_threads = sum(comments_only(part)["thread_id"].n_unique() for part in each_bucket(frame))
     tables = {"depth_profile": depth_profile(frame, depth_bins=o.depth_bins, **common),
               "toxicity_by_position": position_profile(frame, n_bins=o.position_bins, **common),
               "toxicity_by_thread_size": thread_size_profile(frame, size_edges=o.size_edges, **common)}
@@ -101,7 +103,7 @@ def run_depth_profile(frame: pl.DataFrame, ctx: AnalysisContext) -> AnalysisOutp
         ("toxicity_by_thread_size", "Toxicity by thread size", "size_bin", "thread size (comments)"),
     ):
         table = tables[name]
-        n, threads = int(table["n"].sum()), comments_only(frame)["thread_id"].n_unique()
+        n, threads = int(table["n"].sum()), n_threads
         spec = FigureSpec(name, "profile", title, ctx.caption(_shown(n, threads), ctx.ci_note(ci_methods(table))),
                           {"label": ctx.label, "threshold": ctx.threshold, "x": x, "xlabel": xlabel})
         figures.append((spec, table))
@@ -229,7 +231,7 @@ def run_thread_summary(frame: pl.DataFrame, ctx: AnalysisContext) -> AnalysisOut
     return AnalysisOutput({"thread_summary": table}, [(spec, table)])
 
 
-def run_thread_length(frame: pl.DataFrame, ctx: AnalysisContext) -> AnalysisOutput:
+def run_thread_length(frame: Frames, ctx: AnalysisContext) -> AnalysisOutput:
     """Toxic share by thread size (Avalle et al. 2024) and toxicity along the longest threads."""
     o = ctx.params.thread_length
     threshold = o.threshold

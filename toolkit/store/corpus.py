@@ -47,7 +47,7 @@ def bucket_count(paths: Iterable[str | os.PathLike[str]], bucket_bytes: int = BU
         raise ConfigError("dataset.bucket_bytes", f"must be positive, got {bucket_bytes}")
     total = 0
     for path in map(Path, paths):
-        files = [f for f in path.rglob("*") if f.is_file()] if path.is_dir() else [path]
+        files = [f for f in path.rglob("*") if f.is_file()] if path.is_dir() else [path] if path.exists() else []
         total += sum(f.stat().st_size * EXPANSION.get(f.suffix, 1) for f in files)
     return max(1, math.ceil(total / bucket_bytes))
 
@@ -72,7 +72,7 @@ def store_key(paths: Iterable[str | os.PathLike[str]], options: dict[str, Any]) 
     """
     ident = []
     for path in map(Path, paths):
-        files = sorted(f for f in path.rglob("*") if f.is_file()) if path.is_dir() else [path]
+        files = sorted(f for f in path.rglob("*") if f.is_file()) if path.is_dir() else [path] if path.exists() else []
         ident += [(str(f.resolve()), f.stat().st_size, f.stat().st_mtime_ns) for f in files]
     blob = json.dumps({"inputs": ident, "options": options}, sort_keys=True, default=str)
     return hashlib.blake2b(blob.encode("utf-8"), digest_size=16).hexdigest()
@@ -99,6 +99,11 @@ class CorpusStore:
         """All buckets as one lazy frame (the ``bucket`` column comes from the folder names)."""
         return pl.scan_parquet(self.root / f"{BUCKET}=*" / "data.parquet", hive_partitioning=True)
 
+    def table(self, name: str) -> pl.DataFrame | None:
+        """A side table saved with the store (``write_store(tables=...)``), or None."""
+        path = self.root / f"{name}.parquet"
+        return pl.read_parquet(path) if path.is_file() else None
+
     def frame(self) -> pl.DataFrame:
         """The whole corpus in memory, bucket by bucket (for notebooks on inputs that fit)."""
         frames = list(self.buckets())
@@ -109,6 +114,7 @@ def _write_parts(chunks: Iterable[pl.DataFrame], directory: Path, n_buckets: int
     """Partition each chunk by bucket; write buffered rows as ``bucket=<b>/part-<k>.parquet``. Returns rows."""
     buffered: dict[int, list[pl.DataFrame]] = {}
     pending = rows = flushes = 0
+    empty: pl.DataFrame | None = None  # the columns, for a store of no rows (one empty bucket)
 
     def flush() -> None:
         nonlocal pending, flushes
@@ -120,6 +126,7 @@ def _write_parts(chunks: Iterable[pl.DataFrame], directory: Path, n_buckets: int
         pending, flushes = 0, flushes + 1
 
     for chunk in chunks:
+        empty = chunk.clear() if empty is None else empty
         if chunk.height == 0:
             continue
         keyed = chunk.with_columns(bucket_of(chunk["thread_id"], n_buckets))
@@ -129,6 +136,8 @@ def _write_parts(chunks: Iterable[pl.DataFrame], directory: Path, n_buckets: int
         rows += chunk.height
         if pending >= FLUSH_ROWS:
             flush()
+    if rows == 0 and empty is not None:
+        buffered[0] = [empty]
     flush()
     return rows
 
@@ -137,18 +146,20 @@ def _finish_bucket(folder: Path) -> dict[str, int]:
     """Merge a bucket's parts in stream order, keep the last version of each repeated comment, add the tree
     columns, write ``data.parquet``; returns the bucket's counts."""
     parts = sorted(folder.glob("part-*.parquet"))
-    frame, duplicates = dedupe_comments(pl.concat([pl.read_parquet(p) for p in parts], how="vertical"))
+    frame, superseded = dedupe_comments(pl.concat([pl.read_parquet(p) for p in parts], how="vertical"))
     tree = build_tree(frame)
     tree.frame.write_parquet(folder / "data.parquet")
     for part in parts:
         part.unlink()
-    return {"rows": tree.frame.height, "duplicates": duplicates, "orphans": tree.n_orphans,
+    return {"rows": tree.frame.height, "duplicates": superseded.height, "orphans": tree.n_orphans,
             "in_cycles": tree.n_in_cycles, "threads": tree.frame["thread_id"].n_unique()}
 
 
 def write_store(chunks: Iterable[pl.DataFrame], directory: str | os.PathLike[str], n_buckets: int,
-                meta: dict[str, Any] | None = None) -> CorpusStore:
-    """Stream canonical frame ``chunks`` into a new store at ``directory`` (replaced when present).
+                meta: dict[str, Any] | None = None, tables: dict[str, pl.DataFrame] | None = None) -> CorpusStore:
+    """Stream canonical frame ``chunks`` into a new store at ``directory`` (replaced when present). ``meta``
+    (JSON) and ``tables`` (e.g. the loader's rejects, read back with :meth:`CorpusStore.table`) are saved
+    with it; both are read once the chunks are consumed, so the loader may fill them as it streams.
 
     >>> import tempfile
     >>> from toolkit.analysis.synthetic import random_threads
@@ -167,6 +178,8 @@ def write_store(chunks: Iterable[pl.DataFrame], directory: str | os.PathLike[str
         counts = [_finish_bucket(folder) for folder in sorted(work.glob(f"{BUCKET}=*"))]
         totals = {k: sum(c[k] for c in counts) for k in ("rows", "duplicates", "orphans", "in_cycles", "threads")}
         info = {**(meta or {}), "n_buckets": n_buckets, "rows_in": rows_in, **totals}
+        for name, table in (tables or {}).items():
+            table.write_parquet(work / f"{name}.parquet")
         (work / META).write_text(json.dumps(info, indent=1, default=str))
         if directory.exists():
             shutil.rmtree(directory)
@@ -188,10 +201,11 @@ def read_store(directory: str | os.PathLike[str]) -> CorpusStore | None:
 
 def open_store(paths: list[str | os.PathLike[str]], options: dict[str, Any],
                chunks: Callable[[], Iterable[pl.DataFrame]], cache_dir: str | os.PathLike[str],
-               n_buckets: int | None = None, bucket_bytes: int = BUCKET_BYTES) -> CorpusStore:
+               n_buckets: int | None = None, bucket_bytes: int = BUCKET_BYTES, meta: dict[str, Any] | None = None,
+               tables: dict[str, pl.DataFrame] | None = None) -> CorpusStore:
     """The store of ``paths`` read with ``options``: reused from ``<cache_dir>/corpus/<key>`` when built
     before, else built from ``chunks()`` (canonical frames, streamed once). ``n_buckets`` defaults to
-    :func:`bucket_count` of the inputs; it is part of the key.
+    :func:`bucket_count` of the inputs; it is part of the key. ``meta``, ``tables``: as in :func:`write_store`.
 
     >>> import tempfile
     >>> from toolkit.analysis.synthetic import random_threads
@@ -206,4 +220,6 @@ def open_store(paths: list[str | os.PathLike[str]], options: dict[str, Any],
     found = read_store(directory)
     if found is not None:
         return found
-    return write_store(chunks(), directory, n, {"inputs": [str(p) for p in paths], "options": options})
+    info = meta if meta is not None else {}
+    info.update(inputs=[str(p) for p in paths], options=options)
+    return write_store(chunks(), directory, n, info, tables)
