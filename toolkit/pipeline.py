@@ -8,10 +8,12 @@ from __future__ import annotations
 import logging
 import shutil
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, replace
 from pathlib import Path
+from queue import Queue
+from threading import Thread
 from typing import Any
 
 import polars as pl
@@ -20,7 +22,8 @@ from toolkit.analysis.agreement import sample_comments
 from toolkit.analysis.common import Frames, each_bucket
 from toolkit.analysis.registry import ANALYSES, AnalysisContext
 from toolkit.errors import ConfigError, ScorerUnavailableError
-from toolkit.io import load_source
+from toolkit.io import Rejects, detect_format, load_source
+from toolkit.io.reddit_dump import Filters, finish_threads
 from toolkit.plots.figures import save_figure
 from toolkit.report import git_commit, package_versions, sha256_file, write_json, write_table
 from toolkit.scoring import score_frame
@@ -106,23 +109,64 @@ CHUNK_ROWS = 200_000  # rows of a loaded frame handed to the store at a time
 
 def load_store(dataset: DatasetSettings, data_path: Path, cache_dir: str | None) -> CorpusStore:
     """The corpus store of the dataset (thread buckets with tree columns): reused from the cache directory
-    when built before from the same inputs and options, else loaded and written bucket by bucket. The
-    loader's rejects are kept with it (``store.table("rejects")``), its counts in ``store.meta``."""
+    when built before from the same inputs and options, else loaded and written bucket by bucket. A Reddit
+    dump streams straight into the buckets (memory: a few chunks); other formats are loaded whole, then
+    bucketed. The loader's rejects are kept with it (``store.table("rejects")``), its counts in ``store.meta``."""
     meta: dict[str, Any] = {}
     tables: dict[str, pl.DataFrame] = {}
+    state: dict[str, Any] = {}
+    options = dict(dataset.options)
+    streamed = (dataset.format or detect_format(data_path)) == "reddit_dump" and "submissions" not in options
+
+    def keep(loaded: Any) -> None:
+        meta.update(loader_stats=loaded.stats, files=[str(f) for f in loaded.files])
+        tables["rejects"] = loaded.rejects
+        state.update(loaded=loaded, later=Rejects(), filters=Filters.build(
+            options.get("subreddits"), options.get("link_ids"), options.get("since"), options.get("until")))
 
     def chunks() -> Iterator[pl.DataFrame]:
-        loaded = load_source(data_path, dataset.format, strict=dataset.strict, **dataset.options)
-        meta.update(loader_stats=loaded.stats, files=[str(f) for f in loaded.files],
-                    rows_rejected=loaded.rejects.height)
-        tables["rejects"] = loaded.rejects
-        frame = loaded.frame
-        for start in range(0, max(frame.height, 1), CHUNK_ROWS):
-            yield frame.slice(start, CHUNK_ROWS)
+        if streamed:
+            yield from _streamed(lambda sink: keep(load_source(data_path, "reddit_dump", strict=dataset.strict,
+                                                                sink=sink, **options)))
+            return
+        loaded = load_source(data_path, dataset.format, strict=dataset.strict, **options)
+        keep(loaded)
+        for start in range(0, max(loaded.frame.height, 1), CHUNK_ROWS):
+            yield loaded.frame.slice(start, CHUNK_ROWS)
 
-    options = {"format": dataset.format, "strict": dataset.strict, **dataset.options}
-    return open_store([data_path], options, chunks, resolve_cache_dir(cache_dir), bucket_bytes=dataset.bucket_mb << 20,
-                      meta=meta, tables=tables)
+    def finish(bucket: pl.DataFrame) -> pl.DataFrame:
+        loaded, later = state["loaded"], state["later"]
+        frame = finish_threads(bucket, loaded.files, later, state["filters"], loaded.stats)
+        loaded.stats["rows_kept"] += frame.height
+        loaded.stats["posts"] += int(frame["is_post"].sum())
+        loaded.stats["rows_rejected"] = loaded.rejects.height + len(later.rows)
+        if later.rows:
+            tables["rejects"] = pl.concat([loaded.rejects, later.frame()])
+        return frame
+
+    key = {"format": dataset.format, "strict": dataset.strict, **options}
+    return open_store([data_path], key, chunks, resolve_cache_dir(cache_dir), bucket_bytes=dataset.bucket_mb << 20,
+                      meta=meta, tables=tables, finish=finish if streamed else None)
+
+
+def _streamed(load: Callable[[Callable[[pl.DataFrame], None]], None]) -> Iterator[pl.DataFrame]:
+    """The chunks a push-style loader hands its sink, as an iterator: ``load(sink)`` runs in a thread, at
+    most two chunks wait (memory stays bounded), and its error is raised here."""
+    queue: Queue[Any] = Queue(maxsize=2)
+    done = object()
+
+    def run() -> None:
+        try:
+            load(queue.put)
+            queue.put(done)
+        except BaseException as exc:  # noqa: BLE001 - handed to the consumer, which raises it
+            queue.put(exc)
+
+    Thread(target=run, name="store-loader", daemon=True).start()
+    while (item := queue.get()) is not done:
+        if isinstance(item, BaseException):
+            raise item
+        yield item
 
 
 def score_buckets(store: CorpusStore, sc: ScorerSettings, out_dir: Path) -> tuple[list[Path], ScoreReport]:

@@ -43,7 +43,7 @@ from __future__ import annotations
 
 import json
 from collections import deque
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
@@ -204,6 +204,7 @@ class _DumpLoad:
     frames: dict[str, list[pl.DataFrame]] = field(default_factory=lambda: {"comments": [], "submissions": []})
     position: int = 0
     stats: dict[str, Any] = field(default_factory=dict)
+    sink: Callable[[pl.DataFrame], None] | None = None  # streamed rows go here instead of ``frames``
 
 
 def _load_file(path: Path, kind: Kind | None, run: _DumpLoad) -> None:
@@ -252,7 +253,7 @@ def _load_file(path: Path, kind: Kind | None, run: _DumpLoad) -> None:
         stats["rows_filtered"] += filtered
         run.rejects.rows.extend(rejected)
         if frame.height:
-            run.frames[kind].append(frame)
+            run.sink(frame) if run.sink is not None else run.frames[kind].append(frame)
 
     def flush(pool: ThreadPoolExecutor | None) -> None:
         if not group:
@@ -303,6 +304,22 @@ def _load_file(path: Path, kind: Kind | None, run: _DumpLoad) -> None:
     run.position += last_line
 
 
+def finish_threads(frame: pl.DataFrame, files: Sequence[Path], rejects: Rejects, filters: Filters,
+                   stats: dict[str, Any]) -> pl.DataFrame:
+    """What needs every version of a comment and its ancestors at once: keep the newest version of repeated
+    ids, give thread-less comments their ancestor's thread, apply ``link_ids`` then, drop the private
+    columns. Counts go into ``stats`` (added, so it may run bucket by bucket)."""
+    frame, duplicates = dedupe_versions(frame, files, rejects)
+    frame, unknown = resolve_threads(frame)
+    stats["duplicates"] = stats.get("duplicates", 0) + duplicates
+    stats["thread_unknown"] = stats.get("thread_unknown", 0) + unknown
+    if filters.link_ids is not None:
+        keep = pl.col("thread_id").is_in(list(filters.link_ids)).fill_null(False)
+        stats["rows_filtered"] = stats.get("rows_filtered", 0) + frame.height - frame.filter(keep).height
+        frame = frame.filter(keep)
+    return frame.drop(list(PRIVATE))
+
+
 def read_reddit_dump(
     path: str | Path,
     *,
@@ -315,8 +332,13 @@ def read_reddit_dump(
     strict: bool = False,
     html_unescape: HtmlUnescape = "auto",
     chunk_bytes: int = DEFAULT_CHUNK_BYTES,
+    sink: Callable[[pl.DataFrame], None] | None = None,
 ) -> LoadResult:
     """Load a Pushshift / Arctic Shift dump (file or directory), streamed, filtered while streaming.
+
+    ``sink``: hand each normalised chunk (private columns included) to ``sink`` instead of keeping it; the
+    result's frame is then empty, and each whole thread's rows go through :func:`finish_threads` later
+    (a corpus store does this bucket by bucket). Not with ``submissions`` (their filter needs all comments).
 
     ``submissions``: the dump's submissions file(s) or directory, for the posts (kept when they pass the
     subreddit and link filters and either fall in the time range or have comments kept); a relative path
@@ -343,11 +365,15 @@ def read_reddit_dump(
     except FieldError as error:
         hint = "give a datetime, a date, ISO-8601 text or epoch seconds"
         raise LoadError(path, f"{error}; {hint}", field=error.field) from None
+    if sink is not None and submissions is not None:
+        raise LoadError(path, "submissions cannot be streamed into a store; load them with the comments",
+                        field="submissions")
     run = _DumpLoad(
         rejects=Rejects(strict=strict),
         filters=filters,
         html_unescape=html_unescape,
         chunk_bytes=int(chunk_bytes),
+        sink=sink,
     )
     run.stats.update(
         records=0, rows_filtered=0, duplicates=0, chunks=0, truncated_files=[], empty_files=[],
@@ -376,14 +402,8 @@ def read_reddit_dump(
     schema = {**REDDIT_SCHEMA, **PRIVATE}
     posts = pl.concat(run.frames["submissions"]) if run.frames["submissions"] else pl.DataFrame(schema=schema)
     comments = pl.concat(run.frames["comments"]) if run.frames["comments"] else pl.DataFrame(schema=schema)
-    frame = pl.concat([posts, comments], how="vertical")
-    frame, run.stats["duplicates"] = dedupe_versions(frame, run.files, run.rejects)
-    frame, run.stats["thread_unknown"] = resolve_threads(frame)
-    if run.filters.link_ids is not None:
-        keep = pl.col("thread_id").is_in(list(run.filters.link_ids)).fill_null(False)
-        run.stats["rows_filtered"] += frame.height - frame.filter(keep).height
-        frame = frame.filter(keep)
-    frame = frame.drop(list(PRIVATE))
+    frame = finish_threads(pl.concat([posts, comments], how="vertical"), run.files, run.rejects, run.filters,
+                           run.stats)
     order = {str(p): i for i, p in enumerate(run.files)}
     run.rejects.rows.sort(key=lambda r: (order.get(r["file"], len(order)), r["line"] or 0))
     stats = run.stats

@@ -142,11 +142,15 @@ def _write_parts(chunks: Iterable[pl.DataFrame], directory: Path, n_buckets: int
     return rows
 
 
-def _finish_bucket(folder: Path) -> dict[str, int]:
-    """Merge a bucket's parts in stream order, keep the last version of each repeated comment, add the tree
-    columns, write ``data.parquet``; returns the bucket's counts."""
+Finish = Callable[[pl.DataFrame], pl.DataFrame]
+
+
+def _finish_bucket(folder: Path, finish: Finish | None) -> dict[str, int]:
+    """Merge a bucket's parts in stream order, ``finish`` them (a loader's whole-thread steps), keep the last
+    version of each repeated comment, add the tree columns, write ``data.parquet``; returns its counts."""
     parts = sorted(folder.glob("part-*.parquet"))
-    frame, superseded = dedupe_comments(pl.concat([pl.read_parquet(p) for p in parts], how="vertical"))
+    frame = pl.concat([pl.read_parquet(p) for p in parts], how="vertical")
+    frame, superseded = dedupe_comments(finish(frame) if finish else frame)
     tree = build_tree(frame)
     tree.frame.write_parquet(folder / "data.parquet")
     for part in parts:
@@ -156,10 +160,12 @@ def _finish_bucket(folder: Path) -> dict[str, int]:
 
 
 def write_store(chunks: Iterable[pl.DataFrame], directory: str | os.PathLike[str], n_buckets: int,
-                meta: dict[str, Any] | None = None, tables: dict[str, pl.DataFrame] | None = None) -> CorpusStore:
+                meta: dict[str, Any] | None = None, tables: dict[str, pl.DataFrame] | None = None,
+                finish: Finish | None = None) -> CorpusStore:
     """Stream canonical frame ``chunks`` into a new store at ``directory`` (replaced when present). ``meta``
     (JSON) and ``tables`` (e.g. the loader's rejects, read back with :meth:`CorpusStore.table`) are saved
     with it; both are read once the chunks are consumed, so the loader may fill them as it streams.
+    ``finish``: the loader's steps that need whole threads (e.g. the newest of repeated ids), per bucket.
 
     >>> import tempfile
     >>> from toolkit.analysis.synthetic import random_threads
@@ -175,7 +181,7 @@ def write_store(chunks: Iterable[pl.DataFrame], directory: str | os.PathLike[str
     work.mkdir(parents=True)
     try:
         rows_in = _write_parts(chunks, work, n_buckets)
-        counts = [_finish_bucket(folder) for folder in sorted(work.glob(f"{BUCKET}=*"))]
+        counts = [_finish_bucket(folder, finish) for folder in sorted(work.glob(f"{BUCKET}=*"))]
         totals = {k: sum(c[k] for c in counts) for k in ("rows", "duplicates", "orphans", "in_cycles", "threads")}
         info = {**(meta or {}), "n_buckets": n_buckets, "rows_in": rows_in, **totals}
         for name, table in (tables or {}).items():
@@ -202,10 +208,11 @@ def read_store(directory: str | os.PathLike[str]) -> CorpusStore | None:
 def open_store(paths: list[str | os.PathLike[str]], options: dict[str, Any],
                chunks: Callable[[], Iterable[pl.DataFrame]], cache_dir: str | os.PathLike[str],
                n_buckets: int | None = None, bucket_bytes: int = BUCKET_BYTES, meta: dict[str, Any] | None = None,
-               tables: dict[str, pl.DataFrame] | None = None) -> CorpusStore:
+               tables: dict[str, pl.DataFrame] | None = None, finish: Finish | None = None) -> CorpusStore:
     """The store of ``paths`` read with ``options``: reused from ``<cache_dir>/corpus/<key>`` when built
     before, else built from ``chunks()`` (canonical frames, streamed once). ``n_buckets`` defaults to
-    :func:`bucket_count` of the inputs; it is part of the key. ``meta``, ``tables``: as in :func:`write_store`.
+    :func:`bucket_count` of the inputs; it is part of the key. ``meta``, ``tables``, ``finish``: as in
+    :func:`write_store`.
 
     >>> import tempfile
     >>> from toolkit.analysis.synthetic import random_threads
@@ -222,4 +229,4 @@ def open_store(paths: list[str | os.PathLike[str]], options: dict[str, Any],
         return found
     info = meta if meta is not None else {}
     info.update(inputs=[str(p) for p in paths], options=options)
-    return write_store(chunks(), directory, n, info, tables)
+    return write_store(chunks(), directory, n, info, tables, finish)
