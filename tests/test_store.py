@@ -124,3 +124,31 @@ def test_a_single_thread_corpus_resamples_its_comments_in_both_paths(tmp_path) -
     table = depth_profile(store.buckets, n_boot=100, seed=1)
     assert set(table["ci_method"]) == {COMMENT_BOOTSTRAP}
     _assert_tables_equal(table, depth_profile(frame, n_boot=100, seed=1))
+
+
+def test_a_dump_streams_into_buckets_with_the_newest_version_and_its_rejects(tmp_path, monkeypatch) -> None:
+    import json
+
+    from toolkit.io.reddit_dump import read_reddit_dump
+    from toolkit.pipeline import load_store
+    from toolkit.settings import DatasetSettings
+
+    def rc(cid: str, link: str, parent: str | None = None, **fields) -> dict:
+        return {"id": cid, "link_id": f"t3_{link}", "parent_id": parent or f"t3_{link}", "body": f"body {cid}",
+                "author": "u", "created_utc": 1_700_000_000, "score": 1, "subreddit": "s", **fields}
+
+    records = [rc("a", "p1", retrieved_on=10), rc("x", "p2"), rc("b", "p1", "t1_a"),
+               rc("a", "p1", body="newer", retrieved_on=20), rc("y", "p2", "t1_x"), rc("z", "p3")]
+    dump = tmp_path / "RC_t.ndjson"
+    dump.write_text("".join(json.dumps(r) + "\n" for r in records))
+    monkeypatch.setattr("toolkit.store.corpus.bucket_count", lambda paths, bucket_bytes: 3)
+    store = load_store(DatasetSettings(path=str(dump), format="reddit_dump"), dump, str(tmp_path / "cache"))
+    # 5 comments kept in 3 threads; line 1 (the older "a") superseded by line 4
+    assert store.meta["rows"] == 5 and store.meta["threads"] == 3 and store.n_buckets == 3
+    assert store.meta["loader_stats"]["duplicates"] == 1 and store.meta["loader_stats"]["rows_kept"] == 5
+    rejects = store.table("rejects")
+    assert rejects["line"].to_list() == [1] and "superseded by the newer version at line 4" in rejects["reason"][0]
+    whole = build_tree(read_reddit_dump(dump).frame).frame
+    key = ["thread_id", "comment_id"]
+    assert store.frame().sort(key).select(whole.columns).equals(whole.sort(key))
+    assert store.frame().filter(pl.col("comment_id") == "a")["text"].to_list() == ["newer"]

@@ -1,0 +1,113 @@
+"""Scale benchmark (issue 12): the full pipeline on synthetic Pushshift-style dumps of growing size.
+
+Each size runs ``toolkit dataset=reddit_dump dataset.path=<dump> scorer=profanity
+'analysis.run=[thread_length,depth_profile]'`` in a fresh process with a fresh cache (so the corpus store is
+built and every text scored), and reports wall time, the manifest's stage times and the peak RSS (``wait4``).
+Beside it, the decompression floor: the peak RSS of only decompressing the dump (a zstd stream with a 2 GiB
+window keeps min(content, 2 GiB) of output in memory, whatever reads it).
+
+Usage: ``python benchmarks/scale.py --sizes 1000000 4000000 [--baseline DIR]`` (dumps cached in ``--cache-dir``;
+``--baseline`` compares the first size's tables with a saved run's, points to 1e-6).
+Goals: peak at the largest size <= 1.25x the smallest's and < 1.5 GB; time <= 1.1x the size ratio.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "benchmarks"))
+
+from load import cached_dump  # noqa: E402 - the benchmarks' shared dump generator
+
+FLOOR = ("from pathlib import Path; import sys; from toolkit.io.stream import iter_decompressed\n"
+         "print(sum(len(b) for b in iter_decompressed(Path(sys.argv[1]))))")
+
+
+def measured(command: list[str], env: dict[str, str]) -> tuple[float, float]:
+    """Wall seconds and peak RSS (GB) of one child process."""
+    start = time.perf_counter()
+    child = subprocess.Popen(command, env=env, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    _, status, usage = os.wait4(child.pid, 0)
+    seconds = time.perf_counter() - start
+    if status != 0:
+        raise RuntimeError(f"{command[:4]}... failed: {child.stderr.read().decode()[-2000:]}")
+    return seconds, usage.ru_maxrss / 1e6
+
+
+def run_size(dump: Path, runs: Path) -> dict:
+    """One pipeline run on ``dump`` (fresh cache) and its decompression floor."""
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    with tempfile.TemporaryDirectory(prefix="toolkit-scale-cache-") as cache:
+        run_dir = runs / dump.stem
+        seconds, peak = measured(
+            [sys.executable, "-m", "toolkit.cli.app", "dataset=reddit_dump", f"dataset.path={dump}", "scorer=profanity",
+             "analysis.run=[thread_length,depth_profile]", f"hydra.run.dir={run_dir}"],
+            {**env, "TOOLKIT_CACHE_DIR": cache})
+    _, floor = measured([sys.executable, "-c", FLOOR, str(dump)], env)
+    manifest = json.loads((run_dir / "manifest.json").read_text())
+    return {"dump": str(dump), "run_dir": str(run_dir), "seconds": seconds, "peak_gb": peak, "floor_gb": floor,
+            "stages": manifest["stage_seconds"], "rows": manifest["counts"]["rows_kept"],
+            "buckets": manifest["store"]["buckets"]}
+
+
+def same_tables(baseline: Path, run_dir: Path) -> int:
+    """Differences between two runs' table CSVs (numbers to 1e-6 relative, text exactly)."""
+    import polars as pl
+
+    bad = 0
+    for theirs in sorted((baseline / "tables").glob("*.csv")):
+        ours = run_dir / "tables" / theirs.name
+        a, b = pl.read_csv(theirs), pl.read_csv(ours) if ours.exists() else None
+        if b is None or a.columns != b.columns or a.height != b.height:
+            print(f"  {theirs.name}: missing or different shape")
+            bad += 1
+            continue
+        for column in a.columns:
+            x, y = a[column], b[column]
+            if x.dtype.is_numeric():
+                gap = ((x.cast(pl.Float64) - y.cast(pl.Float64)).abs() / x.cast(pl.Float64).abs().clip(1.0, None)).max()
+                if gap is not None and gap > 1e-6:
+                    print(f"  {theirs.name}:{column} differs by {gap:.3g}")
+                    bad += 1
+            elif x.to_list() != y.to_list():
+                print(f"  {theirs.name}:{column} text differs")
+                bad += 1
+    return bad
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", type=int, nargs="+", default=[1_000_000, 4_000_000])
+    parser.add_argument("--cache-dir", type=Path, default=Path(tempfile.gettempdir()) / "toolkit-bench")
+    parser.add_argument("--runs", type=Path, default=Path(tempfile.gettempdir()) / "toolkit-scale-runs")
+    parser.add_argument("--baseline", type=Path, default=None, help="a saved run directory to compare tables with")
+    args = parser.parse_args()
+    args.cache_dir.mkdir(parents=True, exist_ok=True)
+    results = [run_size(cached_dump(args.cache_dir, n, 0), args.runs) for n in args.sizes]
+    print("| comments | buckets | wall s | load s | score s | analyses s | peak GB | decompression floor GB |")
+    print("| --- | --- | --- | --- | --- | --- | --- | --- |")
+    for r in results:
+        s = r["stages"]
+        print(f"| {r['rows']:,} | {r['buckets']} | {r['seconds']:.1f} | {s.get('load', 0):.1f} | {s.get('score', 0):.1f} "
+              f"| {s.get('analyses', 0):.1f} | {r['peak_gb']:.2f} | {r['floor_gb']:.2f} |")
+    small, large = results[0], results[-1]
+    size = large["rows"] / small["rows"]
+    print(f"size x{size:.2f}: time x{large['seconds'] / small['seconds']:.2f} (goal <= {1.125 * size:.1f}), "
+          f"peak x{large['peak_gb'] / small['peak_gb']:.2f} (goal <= 1.25, and < 1.5 GB), peak above the "
+          f"decompression floor x{(large['peak_gb'] - large['floor_gb']) / (small['peak_gb'] - small['floor_gb']):.2f}")
+    if args.baseline is not None:
+        print(f"tables of {small['rows']:,} comments vs {args.baseline}: {same_tables(args.baseline, Path(small['run_dir']))} "
+              "differences")
+    (args.runs / "scale.json").write_text(json.dumps(results, indent=1))
+
+
+if __name__ == "__main__":
+    main()
