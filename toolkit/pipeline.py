@@ -76,7 +76,8 @@ def _input_hashes(files: list[Path]) -> dict[str, str]:
 
 
 def _shard_manifest(settings: RunSettings, run_dir: Path, resolved_config: dict[str, Any] | None,
-                    store: CorpusStore, data_path: Path, report: Any, timer: Timer, started: float) -> dict:
+                    store: CorpusStore, n_rejected: int, data_path: Path, report: Any, timer: Timer,
+                    started: float) -> dict:
     """A shard run scores its slice into the cache and stops: no comments.parquet, tables or figures (they
     would describe a fraction of the texts). Its manifest says ``partial: true``; a run without a shard
     then merges every shard's scores from the cache and runs the analyses."""
@@ -89,8 +90,8 @@ def _shard_manifest(settings: RunSettings, run_dir: Path, resolved_config: dict[
         "config": resolved_config if resolved_config is not None else asdict(settings),
         "inputs": {"path": str(data_path), "format": settings.dataset.format,
                    "sha256": _input_hashes(store.meta["files"])},
-        "counts": {"rows_in": store.meta["rows_in"] + store.meta["rows_rejected"], "rows_kept": store.meta["rows"],
-                   "rows_rejected": store.meta["rows_rejected"], "texts_in_shard": shard.get("selected")},
+        "counts": {"rows_in": store.meta["rows"] + n_rejected, "rows_kept": store.meta["rows"],
+                   "rows_rejected": n_rejected, "texts_in_shard": shard.get("selected")},
         "scorer": {**asdict(report)},
         "versions": package_versions(),
         "git": git_commit(PROJECT_ROOT),
@@ -260,7 +261,8 @@ def run_experiment(settings: RunSettings, run_dir: str | Path, resolved_config: 
         log.warning("scorer=%s used %s instead of Detoxify: %s", sc.name, report.scorer, report.fallback_reason)
     if sc.shard is not None:
         shutil.rmtree(scratch)
-        return _shard_manifest(settings, run_dir, resolved_config, store, data_path, report, timer, started)
+        return _shard_manifest(settings, run_dir, resolved_config, store, rejects.height, data_path, report, timer,
+                               started)
     pl.scan_parquet(buckets).sink_parquet(run_dir / "comments.parquet")
 
     a = settings.analysis

@@ -162,7 +162,8 @@ def _finish_bucket(folder: Path, finish: Finish | None) -> dict[str, int]:
 def write_store(chunks: Iterable[pl.DataFrame], directory: str | os.PathLike[str], n_buckets: int,
                 meta: dict[str, Any] | None = None, tables: dict[str, pl.DataFrame] | None = None,
                 finish: Finish | None = None) -> CorpusStore:
-    """Stream canonical frame ``chunks`` into a new store at ``directory`` (replaced when present). ``meta``
+    """Stream canonical frame ``chunks`` into a new store at ``directory`` (a complete store already there,
+    written meanwhile by another process from the same inputs, is kept and returned). ``meta``
     (JSON) and ``tables`` (e.g. the loader's rejects, read back with :meth:`CorpusStore.table`) are saved
     with it; both are read once the chunks are consumed, so the loader may fill them as it streams.
     ``finish``: the loader's steps that need whole threads (e.g. the newest of repeated ids), per bucket.
@@ -187,9 +188,15 @@ def write_store(chunks: Iterable[pl.DataFrame], directory: str | os.PathLike[str
         for name, table in (tables or {}).items():
             table.write_parquet(work / f"{name}.parquet")
         (work / META).write_text(json.dumps(info, indent=1, default=str))
-        if directory.exists():
-            shutil.rmtree(directory)
+        if directory.exists() and read_store(directory) is None:
+            shutil.rmtree(directory)  # an incomplete store (older layout): ours replaces it
         os.replace(work, directory)
+    except OSError:
+        found = read_store(directory)  # another process put the same store there first: use that one
+        shutil.rmtree(work, ignore_errors=True)
+        if found is None:
+            raise
+        return found
     except BaseException:
         shutil.rmtree(work, ignore_errors=True)
         raise
