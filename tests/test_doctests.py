@@ -11,7 +11,8 @@ import tempfile
 
 import pytest
 
-MODULES = ["toolkit.errors", "toolkit.notebook", "toolkit.pipeline", "toolkit.report", "toolkit.store.corpus"]
+MODULES = ["toolkit", "toolkit.errors", "toolkit.notebook", "toolkit.pipeline", "toolkit.report", "toolkit.analysis.stats",
+           "toolkit.store.corpus"]
 
 
 @pytest.mark.parametrize("name", MODULES)

@@ -19,9 +19,10 @@ from toolkit.analysis.stats import bootstrap_difference, bootstrap_mean
 if TYPE_CHECKING:
     from toolkit.scoring import Scorer
     from toolkit.settings import ScorerSettings
+    from toolkit.store import CorpusStore
 
 __all__ = [
-    "load", "load_with_report", "score", "depth_profile", "removal_context", "removal_auc", "score_distribution",
+    "load", "load_with_report", "open_corpus", "score", "depth_profile", "removal_context", "removal_auc", "score_distribution",
     "thread_view_table", "bootstrap_mean", "bootstrap_difference",
 ]
 
@@ -33,6 +34,23 @@ def load_with_report(path: str | Path, format: str | None = None, **options: Any
 
     result = load_source(path, format, **options)
     return build_tree(result.frame).frame, result
+
+
+def open_corpus(path: str | Path, format: str | None = None, *, cache_dir: str | None = None, bucket_mb: int = 64,
+                **options: Any) -> CorpusStore:
+    """``path`` as a corpus store (for inputs larger than memory): thread buckets with tree columns, built once
+    under the cache directory and reused; ``.scan()`` is a LazyFrame over all of it, ``.buckets()`` yields one
+    bucket's frame at a time, and the depth/thread-length analyses take ``store.buckets`` in place of a frame.
+
+    >>> corpus = open_corpus("data/seed_thread.txt", cache_dir=__import__("tempfile").mkdtemp())
+    >>> corpus.n_buckets, corpus.scan().select(pl.len()).collect().item()
+    (1, 13)
+    """
+    from toolkit.pipeline import load_store, resolve_data_path
+    from toolkit.settings import DatasetSettings
+
+    dataset = DatasetSettings(path=str(path), format=format, options=options, bucket_mb=bucket_mb)
+    return load_store(dataset, resolve_data_path(path), cache_dir)
 
 
 def load(path: str | Path, format: str | None = None, **options: Any) -> pl.DataFrame:
