@@ -129,6 +129,7 @@ def test_a_single_thread_corpus_resamples_its_comments_in_both_paths(tmp_path) -
 def test_a_dump_streams_into_buckets_with_the_newest_version_and_its_rejects(tmp_path, monkeypatch) -> None:
     import json
 
+    from toolkit import pipeline
     from toolkit.io.reddit_dump import read_reddit_dump
     from toolkit.pipeline import load_store
     from toolkit.settings import DatasetSettings
@@ -142,7 +143,12 @@ def test_a_dump_streams_into_buckets_with_the_newest_version_and_its_rejects(tmp
     dump = tmp_path / "RC_t.ndjson"
     dump.write_text("".join(json.dumps(r) + "\n" for r in records))
     monkeypatch.setattr("toolkit.store.corpus.bucket_count", lambda paths, bucket_bytes: 3)
-    store = load_store(DatasetSettings(path=str(dump), format="reddit_dump"), dump, str(tmp_path / "cache"))
+    streamed: list[int] = []
+    real = pipeline._streamed
+    monkeypatch.setattr(pipeline, "_streamed", lambda load: (streamed.append(1), real(load))[1])
+    dataset = DatasetSettings(path=str(dump), format="reddit_dump", options={"submissions": None})  # as conf/ has it
+    store = load_store(dataset, dump, str(tmp_path / "cache"))
+    assert streamed == [1]  # chunks went straight into the buckets, no whole frame
     # 5 comments kept in 3 threads; line 1 (the older "a") superseded by line 4
     assert store.meta["rows"] == 5 and store.meta["threads"] == 3 and store.n_buckets == 3
     assert store.meta["loader_stats"]["duplicates"] == 1 and store.meta["loader_stats"]["rows_kept"] == 5

@@ -117,7 +117,7 @@ def load_store(dataset: DatasetSettings, data_path: Path, cache_dir: str | None)
     tables: dict[str, pl.DataFrame] = {}
     state: dict[str, Any] = {}
     options = dict(dataset.options)
-    streamed = (dataset.format or detect_format(data_path)) == "reddit_dump" and "submissions" not in options
+    streamed = (dataset.format or detect_format(data_path)) == "reddit_dump" and options.get("submissions") is None
 
     def keep(loaded: Any) -> None:
         meta.update(loader_stats=loaded.stats, files=[str(f) for f in loaded.files])
