@@ -36,6 +36,7 @@ CASES = [
     ("please_start", "Could you please check it?", 0),
     ("indirect_btw", "By the way, where did you find that?", 1),
     ("indirect_btw", "I found it by the way side.", 0),
+    ("indirect_btw", "Btw, where is it?", 0),  # the paper's phrase only
     ("direct_question", "Why did you revert it?", 1),
     ("direct_question", "So what is the source?", 1),  # second word
     ("direct_question", "Is this the right page? I know what you mean.", 0),  # a question, not a wh-start
@@ -57,7 +58,9 @@ CASES = [
     ("second_person_start", "You did it! Your edit was fine.", 2),
     ("second_person_start", "Thank you.", 0),
     ("hedges", "I think it is fine. It seems wrong. I'd suggest a merge.", 3),
+    ("hedges", "The bot seems broken; I would think so; I don't think so.", 3),
     ("hedges", "Maybe it is fine.", 0),  # a hedge word, but no subject + hedging verb
+    ("hedges", "I want to suggest a fix, as was suggested by the claim.", 0),  # no subject before the verb
     ("factuality", "In fact, it is actually the truth.", 3),
     ("factuality", "It is a fact.", 0),
     ("hedge_lexicon", "Maybe it is probably fine, in my opinion.", 3),

@@ -31,14 +31,27 @@ STRATEGIES: tuple[str, ...] = (
     "second_person_start", "hedges", "factuality", "hedge_lexicon",
 )
 
-# A sentence starts at the text's start, after sentence-final punctuation and whitespace, or after a newline;
-# opening quotes, brackets and list bullets before the first word are skipped.
 _WORD = r"\b\w\w+\b"  # scikit-learn CountVectorizer's default token, for the model's words
-_START = r"(?:^|[.!?]+[\"')\]]*\s+|\n)[\s\"'(\[*_~>-]*"
-_SUBJECTS = r"(?:i|we|you|he|she|it|they|this|that|one|who|which)"
-_SUBJECT_FILLERS = (
-    r"(?:'d|'ll|\s+(?:would|will|do|does|did|really|just|also|still|honestly|certainly|strongly|might|may|"
-    r"could|can|should|must|don't|do\s+not|kind\s+of|sort\s+of))?"
+# A sentence starts at the text's start, after sentence-final punctuation and whitespace, after a newline, or
+# after an emoticon; opening quotes, brackets and list bullets before the first word are skipped.
+_START = r"(?:^|[.!?]+[\"')\]]*\s+|\n|[:;]-?[)(dp]+\s+)[\s\"'(\[*_~>-]*"
+# "hedges" (a hedging verb with a subject): words between a pronoun subject and its verb, and words that
+# cannot be the verb's subject (articles, prepositions, auxiliaries: "to suggest", "was suggested", "the claim").
+_FILLERS = (
+    "would", "will", "do", "does", "did", "really", "just", "also", "still", "always", "never", "ever", "only",
+    "even", "honestly", "certainly", "strongly", "personally", "actually", "might", "may", "could", "can",
+    "should", "must", "not", "had", "have", "has", "kind of", "sort of",
+)
+_NOT_SUBJECTS = _FILLERS + (
+    "to", "the", "a", "an", "of", "in", "on", "at", "by", "for", "with", "from", "into", "about", "as", "than",
+    "and", "or", "but", "nor", "no", "is", "was", "were", "are", "am", "be", "been", "being", "shall", "very",
+    "quite", "so", "too", "my", "your", "his", "her", "our", "their", "its", "any", "some", "every", "each",
+    "what", "which", "whose", "how", "why", "when", "where", "if", "whether", "please", "me", "him", "them",
+    "us", "there", "second", "further",
+)
+_PRONOUNS = (
+    "i", "we", "you", "he", "she", "it", "they", "this", "that", "one", "who", "anyone", "someone", "everyone",
+    "anybody", "somebody", "nobody", "people",
 )
 
 
@@ -74,9 +87,11 @@ def _lexicons() -> dict[str, list[str]]:
 
 
 @lru_cache(maxsize=1)
-def _patterns() -> dict[str, str | tuple[str, str]]:
-    """Each strategy's regex; a pair (anywhere, at a sentence start) counts the matches not at a start."""
+def _patterns() -> dict[str, str | tuple[tuple[str, ...], tuple[str, ...]]]:
+    """Each strategy's regex, or (added, subtracted) regexes whose match counts are summed and subtracted
+    (``please``: anywhere minus at a sentence start)."""
     lex = _lexicons()
+    verbs = _alternation(lex["hedge_verbs"]) + r"\b"
     first, second = ("i", "my", "mine", "myself"), ("you", "your", "yours", "yourself")
     return {
         "gratitude": r"\bthanks?\b|\bi(?:'d|\s+(?:would|really|truly|greatly|do|very\s+much))*\s+appreciate\b",
@@ -85,19 +100,23 @@ def _patterns() -> dict[str, str | tuple[str, str]]:
         "positive_lexicon": _words(lex["positive"]),
         "negative_lexicon": _words(lex["negative"]),
         "apologizing": r"\b(?:sorry|woops|oops)\b|\bi(?:\s+\w+)?\s+apologi[sz]e\b|\b(?:forgive|excuse)\s+me\b",
-        "please": (_words(("please",)), _at_start(("please",))),
+        "please": ((_words(("please",)),), (_at_start(("please",)),)),
         "please_start": _at_start(("please",)),
-        "indirect_btw": _at_start(("by the way", "btw")),
+        "indirect_btw": _at_start(("by the way",)),
         "direct_question": _START + r"(?:[a-z']+\s+)?(?:what|why|who|how)\b",
         "direct_start": _at_start(("so", "then", "and", "but", "or")),
         "counterfactual_modal": r"\b(?:could|would)\s+you\b",
         "indicative_modal": r"\b(?:can|will)\s+you\b",
         "first_person_start": _at_start(first),
         "first_person_plural": _words(("we", "our", "us", "ourselves")),
-        "first_person": (_words(first), _at_start(first)),
-        "second_person": (_words(second), _at_start(second)),
+        "first_person": ((_words(first),), (_at_start(first),)),
+        "second_person": ((_words(second),), (_at_start(second),)),
         "second_person_start": _at_start(second),
-        "hedges": r"\b" + _SUBJECTS + _SUBJECT_FILLERS + r"\s+" + _alternation(lex["hedge_verbs"]) + r"\b",
+        # any word but a non-subject right before the verb, plus pronoun + fillers + verb ("i would think")
+        "hedges": (
+            (r"\b[\w'>]+\s+" + verbs, r"\b" + _alternation(_PRONOUNS) + r"(?:\s+" + _alternation(_FILLERS) + r")+\s+" + verbs),
+            (r"\b" + _alternation(_NOT_SUBJECTS) + r"\s+" + verbs,),
+        ),
         "factuality": r"\bin\s+fact\b|\bthe\s+(?:point|reality|truth)\b|\b(?:really|actually|honestly|surely)\b",
         "hedge_lexicon": _words(lex["hedges"]),
     }
@@ -114,8 +133,10 @@ def strategy_exprs(text: pl.Expr) -> list[pl.Expr]:
     exprs = []
     for name in STRATEGIES:
         pattern = _patterns()[name]
-        if isinstance(pattern, tuple):  # anywhere minus at a sentence start
-            count = norm.str.count_matches(pattern[0]) - norm.str.count_matches(pattern[1])
+        if isinstance(pattern, tuple):  # (added, subtracted)
+            count = pl.sum_horizontal([norm.str.count_matches(p).cast(pl.Int64) for p in pattern[0]])
+            for subtracted in pattern[1]:
+                count = count - norm.str.count_matches(subtracted)
         else:
             count = norm.str.count_matches(pattern)
         exprs.append(count.cast(pl.UInt32).alias(name))
@@ -129,7 +150,8 @@ def politeness_markers(texts: pl.Series) -> pl.DataFrame:
     >>> m.select("greeting", "counterfactual_modal", "please", "first_person").rows()
     [(1, 1, 1, 1), (None, None, None, None)]
     """
-    return pl.DataFrame({"text": texts.cast(pl.String)}).select(strategy_exprs(pl.col("text")))
+    frame = pl.LazyFrame({"text": texts.cast(pl.String)}).select(strategy_exprs(pl.col("text")))
+    return frame.collect(engine="streaming")  # in batches: memory stays flat on millions of texts
 
 
 @lru_cache(maxsize=1)
@@ -167,13 +189,13 @@ def politeness_score(markers_or_texts: pl.DataFrame | pl.Series) -> pl.Series:
     [0.99, 0.06]
     """
     if isinstance(markers_or_texts, pl.DataFrame):
-        frame = markers_or_texts
-        if "text" not in frame.columns:
+        if "text" not in markers_or_texts.columns:
             raise ScoringError("politeness_score: the markers frame has no 'text' column; the model also weighs "
                                "words, so pass the texts, or frame.with_columns(politeness_markers(texts), text=texts)")
+        frame = markers_or_texts.lazy()
     else:
-        frame = pl.DataFrame({"text": markers_or_texts.cast(pl.String)}).with_columns(strategy_exprs(pl.col("text")))
-    return frame.select(score_expr()).to_series()
+        frame = pl.LazyFrame({"text": markers_or_texts.cast(pl.String)}).with_columns(strategy_exprs(pl.col("text")))
+    return frame.select(score_expr()).collect(engine="streaming").to_series()
 
 
 def identity() -> dict[str, str]:
