@@ -88,11 +88,9 @@ def synthetic(texts: list[str], n: int, seed: int = 0):
     sentences = sentences.filter(sentences.str.len_chars() > 0)
     rng = np.random.default_rng(seed)
     lengths = rng.integers(1, 6, n)
-    picks = sentences.gather(rng.integers(0, len(sentences), int(lengths.sum())))
-    groups = np.repeat(np.arange(n), lengths)
-    return pl.DataFrame({"g": groups, "s": picks}).group_by("g", maintain_order=True).agg(
-        pl.col("s").str.join(" ")
-    )["s"]
+    columns = [sentences.gather(rng.integers(0, len(sentences), n)).set(pl.Series(lengths <= k), None)
+               for k in range(5)]  # column k holds a sentence where the comment has more than k
+    return pl.select(pl.concat_str(columns, separator=" ", ignore_nulls=True)).to_series()
 
 
 def run_ours(texts: list[str], n: int) -> dict:

@@ -1,10 +1,10 @@
 """Politeness strategies of Danescu-Niculescu-Mizil et al. (ACL 2013) without a parser, and a politeness score.
 
 Each strategy is one Polars expression (regexes and lexicons over the lower-cased text; a sentence starts at
-the text's start, after ``.``/``!``/``?`` plus whitespace, or after a newline), so millions of comments are
-marked on a CPU with no model download. ``politeness_score`` is a logistic regression on the strategies'
-presence flags, trained on the Stanford Politeness Corpus (``data/build_politeness_model.py``) and shipped as
-plain coefficients. Definitions, the differences from the paper's parse-based rules and the lexicons'
+the text's start, after ``.``/``!``/``?`` plus whitespace, after a newline or an emoticon), so millions of
+comments are marked on a CPU with no model download. ``politeness_score`` is a logistic regression on the
+strategies' presence flags and frequent words, trained on the Stanford Politeness Corpus
+(``data/build_politeness_model.py``) and shipped as plain JSON coefficients. Definitions, the differences from the paper's parse-based rules and the lexicons'
 sources and licences: ``docs/politeness.md``.
 """
 
@@ -133,10 +133,13 @@ def strategy_exprs(text: pl.Expr) -> list[pl.Expr]:
     exprs = []
     for name in STRATEGIES:
         pattern = _patterns()[name]
-        if isinstance(pattern, tuple):  # (added, subtracted)
-            count = pl.sum_horizontal([norm.str.count_matches(p).cast(pl.Int64) for p in pattern[0]])
-            for subtracted in pattern[1]:
-                count = count - norm.str.count_matches(subtracted)
+        if isinstance(pattern, tuple):  # (added, subtracted); a null text stays null
+            added, subtracted = pattern
+            count = norm.str.count_matches(added[0]).cast(pl.Int64)
+            for extra in added[1:]:
+                count = count + norm.str.count_matches(extra)
+            for extra in subtracted:
+                count = count - norm.str.count_matches(extra)
         else:
             count = norm.str.count_matches(pattern)
         exprs.append(count.cast(pl.UInt32).alias(name))
