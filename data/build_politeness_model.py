@@ -1,7 +1,7 @@
 r"""Train the politeness model on the Stanford Politeness Corpus (Wikipedia) and write its coefficients as JSON.
 
 The paper's binary task: requests in the top quartile of ``Normalized Score`` are polite (1), those in the
-bottom quartile impolite (0); the middle half is left out. Three logistic regressions are cross-validated
+bottom quartile impolite (0); the middle half is left out (it only serves the middle-half check). Three logistic regressions are cross-validated
 (10 stratified folds; the L2 strength of each is picked inside every training fold by 5-fold CV on ROC AUC):
 
 - ``markers``: the presence flags of the 21 parse-free strategies (``toolkit.scoring.politeness``);
@@ -13,7 +13,7 @@ it never saw, between the quartiles; docs/politeness.md), and its frequent-word 
 ``\b\w\w+\b`` tokens, lower-cased) keeps few topic words that would not transfer.
 
 Usage: ``python data/build_politeness_model.py [--out toolkit/scoring/politeness_data/model.json]``
-(about a minute on 2 cores; deterministic).
+(under a minute on 2 cores; deterministic).
 """
 
 from __future__ import annotations
@@ -28,9 +28,9 @@ import polars as pl
 from scipy import sparse
 from scipy.stats import spearmanr
 from sklearn.feature_extraction.text import CountVectorizer
-from sklearn.linear_model import LogisticRegression, LogisticRegressionCV
+from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import accuracy_score, roc_auc_score
-from sklearn.model_selection import StratifiedKFold
+from sklearn.model_selection import GridSearchCV, StratifiedKFold
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
@@ -76,8 +76,8 @@ def features(variant: str, train: list[str], test: list[str], marks: np.ndarray,
 def fit(x, y) -> LogisticRegression:
     """A logistic regression whose L2 strength is picked by 5-fold CV on ROC AUC."""
     inner = StratifiedKFold(5, shuffle=True, random_state=1)
-    picked = LogisticRegressionCV(Cs=C_GRID, cv=inner, scoring="roc_auc", max_iter=5000).fit(x, y).C_[0]
-    return LogisticRegression(C=picked, max_iter=5000).fit(x, y)
+    search = GridSearchCV(LogisticRegression(max_iter=5000), {"C": C_GRID}, cv=inner, scoring="roc_auc")
+    return search.fit(x, y).best_estimator_
 
 
 def cross_validate(data: pl.DataFrame, marks: np.ndarray, middle: pl.DataFrame) -> dict[str, dict[str, float]]:
