@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 
 import polars as pl
 import pytest
@@ -102,8 +103,8 @@ def test_score_by_hand(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(politeness, "_model", lambda: model)
     scores = politeness_score(pl.Series(["Thanks, help help", "nothing here", None]))
     assert scores.name == "politeness"
-    assert scores[0] == pytest.approx(1 / (1 + 2.718281828459045 ** -1.5))
-    assert scores[1] == pytest.approx(1 / (1 + 2.718281828459045))
+    assert scores[0] == pytest.approx(1 / (1 + math.exp(-1.5)))
+    assert scores[1] == pytest.approx(1 / (1 + math.exp(1.0)))
     assert scores[2] is None
 
 
