@@ -118,8 +118,16 @@ def run_experiment(settings: RunSettings, run_dir: str | Path, resolved_config: 
 
     sc = settings.scorer
     with timer.stage("score"):
-        scored = score_frame(tree.frame, settings.scorer)
-    frame, report = scored.frame, scored.report
+        scored = score_frame(tree.frame, sc)
+        frame, report, extra_reports = scored.frame, scored.report, []
+        for entry in settings.extra_scorers:
+            extra = score_frame(frame, scorer_spec(entry, "extra_scorers", sc))
+            written = set(report.labels).union(*(r.labels for r in extra_reports))
+            if written & set(extra.report.labels):
+                raise ConfigError("extra_scorers", f"{entry!r} writes {sorted(written & set(extra.report.labels))}, "
+                                  "which an earlier scorer wrote already; list each scorer once")
+            frame = extra.frame
+            extra_reports.append(extra.report)
     if report.fallback_reason:
         log.warning("scorer=%s used %s instead of Detoxify: %s", sc.name, report.scorer, report.fallback_reason)
     if sc.shard is not None:
@@ -127,13 +135,15 @@ def run_experiment(settings: RunSettings, run_dir: str | Path, resolved_config: 
     frame.write_parquet(run_dir / "comments.parquet")
 
     a = settings.analysis
+    labels = [label for r in (report, *extra_reports) for label in r.labels]
     if a.label not in frame.columns:
         raise ConfigError("analysis.label", f"{a.label!r} is not a score of scorer {report.scorer!r} "
-                          f"(it gives {', '.join(report.labels)}); pick one of those")
+                          f"(the scorers give {', '.join(labels)}); pick one of those")
     n_scored = int(frame.filter(~pl.col("is_post"))[a.label].is_not_null().sum())
-    footer = f"Scorer: {report.caption()} · label: {a.label} · n = {n_scored} scored comments · {settings.experiment}"
+    caption = " + ".join(r.caption() for r in (report, *extra_reports))
+    footer = f"Scorer: {caption} · label: {a.label} · n = {n_scored} scored comments · {settings.experiment}"
     with timer.stage("analyses"):
-        outputs, skipped = run_analyses(frame, a, settings.plot, run_dir, footer, list(report.labels), sc.cache_dir)
+        outputs, skipped = run_analyses(frame, a, settings.plot, run_dir, footer, labels, sc)
     counts = {
         "rows_in": loaded.rows_in,
         "rows_kept": frame.height,
@@ -155,6 +165,7 @@ def run_experiment(settings: RunSettings, run_dir: str | Path, resolved_config: 
         "loader_stats": loaded.stats,
         "counts": counts,
         "scorer": {**asdict(report)},
+        "extra_scorers": [asdict(r) for r in extra_reports],
         "versions": package_versions(),
         "git": git_commit(PROJECT_ROOT),
         "stage_seconds": timer.seconds,
@@ -169,9 +180,9 @@ def run_experiment(settings: RunSettings, run_dir: str | Path, resolved_config: 
 
 
 def run_analyses(frame: pl.DataFrame, a: AnalysisSettings, plot: PlotSettings, run_dir: Path, footer: str,
-                 labels: list[str], cache_dir: str | None = None) -> tuple[list[Path], dict[str, str]]:
+                 labels: list[str], scorer: ScorerSettings | None = None) -> tuple[list[Path], dict[str, str]]:
     """Run ``a.run`` on the scored frame (whose scorer wrote ``labels``); write their tables (``tables/``)
-    and figures (``figures/``). scorer_agreement's further scorers are run here, cached in ``cache_dir``.
+    and figures (``figures/``). scorer_agreement's further scorers are run here, sharing ``scorer``'s cache.
 
     Returns the paths written and ``{analysis: reason}`` for every analysis (or part of one) left out
     because it cannot apply to the data; each such reason is logged in one line.
@@ -179,7 +190,7 @@ def run_analyses(frame: pl.DataFrame, a: AnalysisSettings, plot: PlotSettings, r
     fig_options = {"style": plot.style, "width": plot.width, "formats": tuple(plot.formats), "dpi": plot.dpi}
     status: list[dict[str, Any]] = []
     if "scorer_agreement" in a.run and a.params.scorer_agreement.scorers:
-        frame, status = _with_further_scores(frame, a, cache_dir)
+        frame, status = _with_further_scores(frame, a, scorer or ScorerSettings())
     outputs: list[Path] = []
     skipped: dict[str, str] = {}
     for name in a.run:
@@ -196,8 +207,23 @@ def run_analyses(frame: pl.DataFrame, a: AnalysisSettings, plot: PlotSettings, r
     return outputs, skipped
 
 
+def scorer_spec(entry: str | dict[str, Any], key: str, base: ScorerSettings) -> ScorerSettings:
+    """A further scorer from its config entry (a name or ``{name: ..., model: ...}``), sharing the run
+    scorer's cache and shard settings; a misspelt option is a ConfigError naming ``key``.
+
+    >>> scorer_spec({"name": "detoxify", "model": "unbiased"}, "extra_scorers", ScorerSettings(cache_dir="c")).cache_dir
+    'c'
+    """
+    spec = {"name": entry} if isinstance(entry, str) else dict(entry)
+    shared = {k: getattr(base, k) for k in ("cache_dir", "use_cache", "shard", "num_shards")}
+    try:
+        return ScorerSettings(**{**shared, **spec})
+    except TypeError as err:
+        raise ConfigError(key, f"{entry!r}: {err}; give a scorer name or {{name: ..., model: ...}}") from None
+
+
 def _with_further_scores(frame: pl.DataFrame, a: AnalysisSettings,
-                         cache_dir: str | None) -> tuple[pl.DataFrame, list[dict[str, Any]]]:
+                         base: ScorerSettings) -> tuple[pl.DataFrame, list[dict[str, Any]]]:
     """The frame with the scores of scorer_agreement's further scorers on the comments it samples, named
     ``<scorer>[:<model>].<label>``, and one status row per scorer. A scorer that cannot run here (no weights
     offline) is reported in its row, not fatal; one that gives the run's own scores is not repeated."""
@@ -207,12 +233,7 @@ def _with_further_scores(frame: pl.DataFrame, a: AnalysisSettings,
     scored_rows = rows.select("_frame_row")
     status = []
     for entry in o.scorers:
-        spec = {"name": entry} if isinstance(entry, str) else dict(entry)
-        try:
-            sc = ScorerSettings(**spec, cache_dir=cache_dir)
-        except TypeError as err:
-            raise ConfigError("analysis.params.scorer_agreement.scorers",
-                              f"{entry!r}: {err}; give a scorer name or {{name: ..., model: ...}}") from err
+        sc = scorer_spec(entry, "analysis.params.scorer_agreement.scorers", base)
         prefix = sc.name if sc.name == "profanity" else f"{sc.name}:{sc.model}"
         try:
             scored = score_frame(rows.select("text"), sc)

@@ -206,3 +206,7 @@ class RunSettings:
     scorer: ScorerSettings = field(default_factory=ScorerSettings)
     analysis: AnalysisSettings = field(default_factory=AnalysisSettings)
     plot: PlotSettings = field(default_factory=PlotSettings)
+    # Further scorers whose columns join the main scorer's in the same frame, e.g. [politeness] for civility
+    # analyses beside toxicity; each a name or {name: ..., model: ...}. They share scorer.cache_dir, use_cache
+    # and the shard settings; a label already written by an earlier scorer is an error.
+    extra_scorers: list[Any] = field(default_factory=list)

@@ -13,6 +13,7 @@ from toolkit.errors import ConfigError
 # Labels Detoxify and the embedded scorer write; used to find score columns when none are named.
 KNOWN_LABELS = (
     "toxicity", "severe_toxicity", "obscene", "threat", "insult", "identity_attack", "sexual_explicit",
+    "politeness",
 )
 
 PROFILE_SCHEMA: dict[str, pl.DataType] = {
@@ -50,7 +51,7 @@ FALSE_WORDS = ("false", "f", "no", "n", "0", "0.0")
 
 def truth_column(frame: pl.DataFrame, column: str) -> pl.DataFrame:
     """``frame`` with ``column`` as Boolean: booleans as they are, numbers 0/1, text true/false/yes/no/1/0
-    (any case). Anything else is an error naming the column and an offending value."""
+    (any case; an empty cell is null: no label). Anything else is an error naming the column and an offending value."""
     if column not in frame.columns:
         raise ValueError(f"no truth column {column!r} in the frame; columns: {frame.columns}")
     col = frame[column]
@@ -64,7 +65,7 @@ def truth_column(frame: pl.DataFrame, column: str) -> pl.DataFrame:
         parsed = pl.select(
             pl.when(text.is_in(TRUE_WORDS)).then(True).when(text.is_in(FALSE_WORDS)).then(False).otherwise(None)
         ).to_series()
-        bad = col.filter(parsed.is_null() & col.is_not_null())
+        bad = col.filter(parsed.is_null() & (text != ""))  # an empty cell is a missing label, like a null
     if bad.len():
         raise ValueError(f"truth column {column!r} must be boolean (true/false, 1/0); found {bad[0]!r}")
     return frame.with_columns(parsed.alias(column))

@@ -13,12 +13,16 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+from collections.abc import Iterator, Sequence
 from functools import lru_cache
 from pathlib import Path
 
+import numpy as np
 import polars as pl
 
 from toolkit.errors import ScoringError
+from toolkit.scoring.base import BaseScorer, check_texts
+from toolkit.settings import ScorerSettings
 
 DATA_DIR = Path(__file__).with_name("politeness_data")
 MODEL_FILE = DATA_DIR / "model.json"
@@ -212,3 +216,52 @@ def identity() -> dict[str, str]:
         digest.update(name.encode())
         digest.update((DATA_DIR / name).read_bytes())
     return {"name": "politeness", "model": _model()["model"], "weights_sha256": digest.hexdigest()[:16]}
+
+
+SCORE_CHUNK = 100_000  # texts marked per call when streaming into the cache: Polars works in bulk
+
+
+class PolitenessScorer(BaseScorer):
+    """``scorer=politeness``: the ``politeness`` score and one count column per strategy, through the score
+    cache like any scorer (no model to load: the coefficients are read on first use).
+
+    >>> scorer = PolitenessScorer()
+    >>> scorer.labels()[:3]
+    ['politeness', 'gratitude', 'deference']
+    >>> scores = scorer.predict(["Thank you so much!", "Why did you do that?"])
+    >>> scores["gratitude"], [round(p, 2) for p in scores["politeness"]]
+    ([1.0, 0.0], [0.85, 0.06])
+    """
+
+    name = "politeness"
+
+    def __init__(self, settings: ScorerSettings | None = None) -> None:
+        """``settings`` are accepted like every scorer's; this one has no options."""
+        self.loads = 0
+
+    def identity(self) -> dict[str, str]:
+        """Name, model and a hash of the coefficients and lexicons (see :func:`identity`)."""
+        return identity()
+
+    def labels(self) -> list[str]:
+        """``politeness`` then the strategies, in ``STRATEGIES`` order."""
+        return ["politeness", *STRATEGIES]
+
+    def _table(self, texts: Sequence[str]) -> pl.DataFrame:
+        if self.loads == 0:
+            _model()
+            self.loads = 1
+        frame = pl.LazyFrame({"text": pl.Series(check_texts(texts), dtype=pl.String)})
+        marked = frame.with_columns(strategy_exprs(pl.col("text")))
+        return marked.select(score_expr(), *STRATEGIES).collect(engine="streaming").cast(pl.Float64)
+
+    def predict(self, texts: Sequence[str]) -> dict[str, list[float]]:
+        """The score and strategy counts (as floats) of each text, in input order."""
+        return self._table(texts).to_dict(as_series=False)
+
+    def iter_predict(self, texts: Sequence[str]) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        """Scores in chunks of ``SCORE_CHUNK`` texts (vectorised), as ``(positions, scores)``."""
+        texts = list(texts)
+        for start in range(0, len(texts), SCORE_CHUNK):
+            table = self._table(texts[start : start + SCORE_CHUNK])
+            yield np.arange(start, start + table.height), table.to_numpy()
