@@ -11,7 +11,8 @@ import tempfile
 
 import pytest
 
-MODULES = ["toolkit.errors", "toolkit.notebook", "toolkit.pipeline", "toolkit.report"]
+MODULES = ["toolkit.analysis.civility", "toolkit.analysis.derailment", "toolkit.analysis.synthetic", "toolkit.errors",
+           "toolkit.notebook", "toolkit.pipeline", "toolkit.report"]
 
 
 @pytest.mark.parametrize("name", MODULES)
