@@ -56,7 +56,7 @@ def strategy_columns(frame: pl.DataFrame, strategies: Sequence[str] | None = Non
     return [c for c in frame.columns if c.rsplit(".", 1)[-1] in STRATEGIES]
 
 
-def value_columns(rows: pl.DataFrame, strategies: Sequence[str], score: str | None) -> dict[str, np.ndarray]:
+def _values(rows: pl.DataFrame, strategies: Sequence[str], score: str | None) -> dict[str, np.ndarray]:
     """Per strategy its 0/1 use flag (count > 0), then the ``score`` column when present; NaN where null."""
     exprs = [pl.when(pl.col(c).is_null()).then(None).otherwise((pl.col(c) > 0).cast(pl.Float64)).alias(c)
              for c in strategies]
@@ -66,7 +66,7 @@ def value_columns(rows: pl.DataFrame, strategies: Sequence[str], score: str | No
     return {c: values[c].to_numpy() for c in values.columns}
 
 
-def profile_by_depth(
+def civility_by_depth(
     frame: pl.DataFrame,
     strategies: Sequence[str],
     *,
@@ -81,7 +81,7 @@ def profile_by_depth(
     >>> from toolkit.analysis.synthetic import make_frame
     >>> f = make_frame([{"thread": "t", "id": "t"}, {"thread": "t", "id": "a", "parent": "t", "score": 0.1,
     ...                  "hedges": 2}, {"thread": "t", "id": "b", "parent": "a", "score": 0.1, "hedges": 0}])
-    >>> profile_by_depth(f, ["hedges"], n_boot=10).select("depth_bin", "rate", "mean_count").rows()
+    >>> civility_by_depth(f, ["hedges"], n_boot=10).select("depth_bin", "rate", "mean_count").rows()
     [('1', 1.0, 2.0), ('2', 0.0, 0.0)]
     """
     rows = comments_only(frame).filter(pl.col("reply_depth").is_not_null()).with_columns(depth_bin_expr(depth_bins))
@@ -90,7 +90,7 @@ def profile_by_depth(
         return pl.DataFrame(schema=DEPTH_SCHEMA)
     index = {b: i for i, b in enumerate(keys["depth_bin"])}
     groups = rows["depth_bin"].replace_strict(index, return_dtype=pl.Int64).to_numpy()
-    values = value_columns(rows, strategies, score)
+    values = _values(rows, strategies, score)
     ci = grouped_bootstrap_means(np.column_stack(list(values.values())), rows["thread_id"], groups, keys.height,
                                  n_boot=n_boot, seed=seed)
     counts = rows.group_by("depth_bin").agg(pl.col(c).cast(pl.Float64).mean() for c in strategies)
@@ -155,7 +155,7 @@ def compare_groups(
     return pl.DataFrame(out, schema=COMPARE_SCHEMA)
 
 
-def by_removal(
+def civility_by_removal(
     frame: pl.DataFrame, strategies: Sequence[str], *, score: str | None = "politeness", n_boot: int = 1000,
     seed: int = 0,
 ) -> pl.DataFrame:
@@ -166,22 +166,29 @@ def by_removal(
     >>> f = make_frame([{"thread": "t", "id": "t"}, {"thread": "t", "id": "a", "parent": "t", "score": 0.1,
     ...                  "removed": True, "hedges": 1}, {"thread": "t", "id": "b", "parent": "t", "score": 0.1,
     ...                  "hedges": 0}])
-    >>> round(by_removal(f, ["hedges"], n_boot=10)["log_odds"][0], 3)  # log(1.5 * 1.5 / (0.5 * 0.5))
+    >>> round(civility_by_removal(f, ["hedges"], n_boot=10)["log_odds"][0], 3)  # log(1.5 * 1.5 / (0.5 * 0.5))
     2.197
     """
     rows = comments_only(frame)
-    return compare_groups(value_columns(rows, strategies, score), rows["removed"].fill_null(False).to_numpy(),
+    return compare_groups(_values(rows, strategies, score), rows["removed"].fill_null(False).to_numpy(),
                           rows["thread_id"], comparison="removed vs kept", n_boot=n_boot, seed=seed)
 
 
-def by_parent_toxicity(
+def civility_by_parent(
     frame: pl.DataFrame, strategies: Sequence[str], *, label: str = "toxicity", threshold: float = 0.5,
     score: str | None = "politeness", n_boot: int = 1000, seed: int = 0,
 ) -> pl.DataFrame:
     """Replies to toxic (a: parent ``label`` >= ``threshold``) vs non-toxic parents (b), as
-    :func:`compare_groups`; the pairs are escalation's (parent comment in the data, both scored)."""
+    :func:`compare_groups`; the pairs are escalation's (parent comment in the data, both scored).
+
+    >>> from toolkit.analysis.synthetic import make_frame
+    >>> f = make_frame([{"thread": "t", "id": "t"}] + [{"thread": "t", "id": i, "parent": p, "score": s, "hedges": h}
+    ...                 for i, p, s, h in [("a", "t", 0.9, 0), ("b", "a", 0.1, 1), ("c", "b", 0.1, 0)]])
+    >>> civility_by_parent(f, ["hedges"], n_boot=10).select("n_a", "n_b", "rate_a", "rate_b").row(0)
+    (1, 1, 1.0, 0.0)
+    """
     pairs = reply_pairs(frame, label=label).select("thread_id", "comment_id", "parent_score")
     rows = comments_only(frame).join(pairs, on=["thread_id", "comment_id"], how="inner", maintain_order="left")
-    return compare_groups(value_columns(rows, strategies, score), (rows["parent_score"] >= threshold).to_numpy(),
+    return compare_groups(_values(rows, strategies, score), (rows["parent_score"] >= threshold).to_numpy(),
                           rows["thread_id"], comparison=f"reply to parent {label} >= {threshold:g} vs below",
                           n_boot=n_boot, seed=seed)

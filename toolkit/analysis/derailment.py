@@ -26,7 +26,7 @@ PREDICTION_SCHEMA = {
 }
 
 
-def outcome_expr(outcome: str, label: str, threshold: float, has_label: bool) -> pl.Expr:
+def _outcome_expr(outcome: str, label: str, threshold: float, has_label: bool) -> pl.Expr:
     """Per comment: does it count as derailing (removed, score >= threshold, or either)?"""
     if outcome not in OUTCOMES:
         raise ConfigError("analysis.params.derailment.outcome", f"{outcome!r}: give one of {', '.join(OUTCOMES)}")
@@ -58,8 +58,10 @@ def derailment_threads(
     >>> threads.select("derails", "hedges", "toxicity").row(0)
     (True, 0.5, 0.15000000000000002)
     """
+    if k < 1:
+        raise ConfigError("analysis.params.derailment.k", f"{k}: the early comments must be at least 1")
     has_label = label in frame.columns
-    rows = with_thread_position(frame).with_columns(outcome_expr(outcome, label, threshold, has_label).alias("_out"))
+    rows = with_thread_position(frame).with_columns(_outcome_expr(outcome, label, threshold, has_label).alias("_out"))
     early = pl.col("position") < k
     flags = [pl.when(pl.col(c).is_null()).then(None).otherwise((pl.col(c) > 0).cast(pl.Float64)).filter(early)
              .mean().alias(c) for c in strategies]
@@ -85,7 +87,12 @@ def derailment_log_odds(
 ) -> pl.DataFrame:
     """Per strategy: share of derailing (a) vs civil (b) threads whose first comments use it, difference and
     smoothed log odds ratio with thread-bootstrap CIs (:func:`~toolkit.analysis.civility.compare_groups`); the
-    other feature columns (mean scores of the first comments) as differences in means."""
+    other feature columns (mean scores of the first comments) as differences in means.
+
+    >>> threads = pl.DataFrame({"thread_id": ["x", "y", "z"], "derails": [True, True, False], "hedges": [1.0, 0, 0]})
+    >>> round(derailment_log_odds(threads, ["hedges"], n_boot=10)["log_odds"][0], 3)  # log(1.5 * 1.5 / (1.5 * 0.5))
+    1.099
+    """
     columns = [c for c in threads.columns if c not in ("thread_id", "n_comments", "derails")]
     values = {c: threads[c].cast(pl.Float64).fill_null(np.nan).to_numpy() for c in columns}
     for c in strategies:
@@ -104,10 +111,18 @@ def derailment_prediction(
 ) -> pl.DataFrame:
     """Cross-validated logistic regression (scikit-learn) of ``derails`` on each feature set: stratified
     ``folds``-fold (seeded; one row per thread), ROC AUC of the out-of-fold predictions with a thread-bootstrap
-    CI. Missing feature values are imputed by the column mean."""
+    CI. Missing feature values are imputed by the column mean.
+
+    >>> threads = pl.DataFrame({"thread_id": [f"t{i}" for i in range(20)], "derails": [i % 2 == 0 for i in range(20)],
+    ...                         "hedges": [float(i % 2 == 0) for i in range(20)]})
+    >>> derailment_prediction(threads, {"hedges only": ["hedges"]}, folds=2, n_boot=10)["roc_auc"].to_list()
+    [1.0]
+    """
     from sklearn.linear_model import LogisticRegression
     from sklearn.model_selection import StratifiedKFold, cross_val_predict
 
+    if folds < 2:
+        raise ConfigError("analysis.params.derailment.folds", f"{folds}: cross-validation needs at least 2 folds")
     y = threads["derails"].to_numpy().astype(bool)
     out = []
     for model, features in feature_sets.items():

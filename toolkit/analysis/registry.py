@@ -17,9 +17,9 @@ import polars as pl
 from toolkit.analysis.agreement import sample_comments, scorer_agreement
 from toolkit.analysis.civility import (
     NO_STRATEGIES,
-    by_parent_toxicity,
-    by_removal,
-    profile_by_depth,
+    civility_by_depth,
+    civility_by_parent,
+    civility_by_removal,
     strategy_columns,
 )
 from toolkit.analysis.common import ci_methods, comments_only, score_columns
@@ -369,9 +369,9 @@ def run_civility_profile(frame: pl.DataFrame, ctx: AnalysisContext) -> AnalysisO
     if not strategies:
         return AnalysisOutput(skipped=NO_STRATEGIES)
     common = {"score": o.score, **ctx.boot}
-    depth = profile_by_depth(frame, strategies, depth_bins=o.depth_bins, **common)
-    removal = by_removal(frame, strategies, **common)
-    parent = by_parent_toxicity(frame, strategies, label=ctx.label, threshold=ctx.threshold, **common)
+    depth = civility_by_depth(frame, strategies, depth_bins=o.depth_bins, **common)
+    removal = civility_by_removal(frame, strategies, **common)
+    parent = civility_by_parent(frame, strategies, label=ctx.label, threshold=ctx.threshold, **common)
     n = int(depth.filter(pl.col("strategy") == strategies[0])["n"].sum())
     figures = [
         (FigureSpec("civility_by_depth", "strategy_heatmap", "Politeness strategies by reply depth",
