@@ -168,5 +168,5 @@ def test_derailment_recovers_the_planted_effect() -> None:
     assert odds["direct_question"]["lo_low"] > 0
     assert odds["gratitude"]["lo_low"] < 0 < odds["gratitude"]["lo_high"]
     model = out.tables["derailment_prediction"].row(0, named=True)
-    assert model["model"] == "strategies" and model["n_threads"] == out.tables["derailment_sample"]["threads"][3]
+    assert model["model"] == "strategies + politeness" and model["n_threads"] == out.tables["derailment_sample"]["threads"][3]
     assert model["roc_auc"] > 0.6 and model["roc_low"] > 0.5

@@ -56,10 +56,18 @@ def strategy_columns(frame: pl.DataFrame, strategies: Sequence[str] | None = Non
     return [c for c in frame.columns if c.rsplit(".", 1)[-1] in STRATEGIES]
 
 
+def uses(strategy: str) -> pl.Expr:
+    """1.0 where a comment uses ``strategy`` (its count > 0), 0.0 where not, null where it has no markers.
+
+    >>> pl.DataFrame({"hedges": [2, 0, None]}).select(uses("hedges"))["hedges"].to_list()
+    [1.0, 0.0, None]
+    """
+    return (pl.col(strategy) > 0).cast(pl.Float64).alias(strategy)
+
+
 def _values(rows: pl.DataFrame, strategies: Sequence[str], score: str | None) -> dict[str, np.ndarray]:
-    """Per strategy its 0/1 use flag (count > 0), then the ``score`` column when present; NaN where null."""
-    exprs = [pl.when(pl.col(c).is_null()).then(None).otherwise((pl.col(c) > 0).cast(pl.Float64)).alias(c)
-             for c in strategies]
+    """Per strategy its 0/1 use flag, then the ``score`` column when present; NaN where null."""
+    exprs = [uses(c) for c in strategies]
     if score and score in rows.columns:
         exprs.append(pl.col(score).cast(pl.Float64).alias(score))
     values = rows.select(exprs).fill_nan(None).fill_null(np.nan)

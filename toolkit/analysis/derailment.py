@@ -13,7 +13,7 @@ from collections.abc import Sequence
 import numpy as np
 import polars as pl
 
-from toolkit.analysis.civility import compare_groups
+from toolkit.analysis.civility import compare_groups, uses
 from toolkit.analysis.common import with_thread_position
 from toolkit.analysis.stats import RankedScores, bootstrap_replicates, percentile_ci
 from toolkit.errors import ConfigError
@@ -63,8 +63,7 @@ def derailment_threads(
     has_label = label in frame.columns
     rows = with_thread_position(frame).with_columns(_outcome_expr(outcome, label, threshold, has_label).alias("_out"))
     early = pl.col("position") < k
-    flags = [pl.when(pl.col(c).is_null()).then(None).otherwise((pl.col(c) > 0).cast(pl.Float64)).filter(early)
-             .mean().alias(c) for c in strategies]
+    flags = [uses(c).filter(early).mean() for c in strategies]
     extra = [pl.col(c).cast(pl.Float64).fill_nan(None).filter(early).mean().alias(c)
              for c in dict.fromkeys((score, label)) if c and c in frame.columns]
     per_thread = rows.group_by("thread_id").agg(

@@ -407,7 +407,8 @@ def run_derailment(frame: pl.DataFrame, ctx: AnalysisContext) -> AnalysisOutput:
     counts = dict(sample.iter_rows())
     left_out = ", ".join(f"{n:,} {step.removeprefix('left out: ')}" for step, n in counts.items()
                          if step.startswith("left out"))
-    what = (f"outcome: {o.outcome} ({ctx.label} >= {threshold:g}) after the first {o.k} comments; "
+    toxic = "" if o.outcome == "removed" else f" ({ctx.label} >= {threshold:g})"
+    what = (f"outcome: {o.outcome}{toxic} after the first {o.k} comments; "
             f"{counts['of which derail']:,} of {threads.height:,} threads derail; left out: {left_out}")
     if threads.height < o.min_threads:
         return AnalysisOutput(skipped=f"only {threads.height} threads to analyse, fewer than min_threads="
@@ -420,10 +421,10 @@ def run_derailment(frame: pl.DataFrame, ctx: AnalysisContext) -> AnalysisOutput:
     if min(n_derailed, threads.height - n_derailed) < o.folds:
         return AnalysisOutput(tables, figures, f"derailment_prediction not written: {n_derailed} of {threads.height} "
                                                f"threads derail; {o.folds}-fold CV needs {o.folds} of each")
-    base = [*strategies, *([o.score] if o.score in threads.columns else [])]
-    sets = {"strategies": base}
+    base = ["strategies", *([o.score] if o.score in threads.columns else [])]
+    sets = {" + ".join(base): [*strategies, *base[1:]]}
     if ctx.label in threads.columns and ctx.label != o.score:
-        sets[f"strategies + {ctx.label}"] = [*base, ctx.label]
+        sets[" + ".join([*base, ctx.label])] = [*strategies, *base[1:], ctx.label]
     tables["derailment_prediction"] = derailment_prediction(threads, sets, folds=o.folds, **ctx.boot)
     return AnalysisOutput(tables, figures)
 
