@@ -158,6 +158,33 @@ class ThreadTreeOptions:
 
 
 @dataclass
+class CivilityProfileOptions:
+    """``strategies``: politeness marker columns (null: every column named as a known strategy, prefixed or
+    not); ``score``: the politeness score column (used where present); ``depth_bins`` as depth_profile's."""
+
+    strategies: list[str] | None = None
+    score: str = "politeness"
+    depth_bins: list[int] | None = None
+
+
+@dataclass
+class DerailmentOptions:
+    """A thread derails when, after its first ``k`` comments (by time, else page order), it holds a comment
+    that is ``outcome``: removed | toxic (score >= ``threshold``; null: analysis.threshold) | either.
+    Shorter threads are left out and counted; with ``require_civil_start`` (Zhang et al. 2018) so are threads
+    whose first k comments already hold the outcome. Skipped below ``min_threads``; ``folds``-fold CV."""
+
+    strategies: list[str] | None = None
+    score: str = "politeness"
+    k: int = 2
+    outcome: str = "either"
+    threshold: float | None = None
+    require_civil_start: bool = True
+    folds: int = 5
+    min_threads: int = 20
+
+
+@dataclass
 class AnalysisParams:
     """Each analysis' options (``analysis.params.<name>.<option>``): a misspelt one fails at compose time."""
 
@@ -171,6 +198,8 @@ class AnalysisParams:
     score_distribution: ScoreDistributionOptions = field(default_factory=ScoreDistributionOptions)
     thread_view: ThreadViewOptions = field(default_factory=ThreadViewOptions)
     thread_tree: ThreadTreeOptions = field(default_factory=ThreadTreeOptions)
+    civility_profile: CivilityProfileOptions = field(default_factory=CivilityProfileOptions)
+    derailment: DerailmentOptions = field(default_factory=DerailmentOptions)
 
 
 @dataclass
