@@ -12,7 +12,7 @@ import tempfile
 import pytest
 
 MODULES = ["toolkit.errors", "toolkit.notebook", "toolkit.pipeline", "toolkit.report"]
-MODULES += ["toolkit.analysis.stats"]
+MODULES += ["toolkit.analysis.common", "toolkit.analysis.stats"]
 
 
 @pytest.mark.parametrize("name", MODULES)
