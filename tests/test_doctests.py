@@ -12,7 +12,10 @@ import tempfile
 import pytest
 
 MODULES = ["toolkit.errors", "toolkit.notebook", "toolkit.pipeline", "toolkit.report"]
-MODULES += ["toolkit.analysis.common", "toolkit.analysis.stats"]
+MODULES += [
+    "toolkit.analysis.common", "toolkit.analysis.depth", "toolkit.analysis.distribution", "toolkit.analysis.escalation",
+    "toolkit.analysis.stats", "toolkit.analysis.summary",
+]
 
 
 @pytest.mark.parametrize("name", MODULES)
