@@ -13,8 +13,9 @@ import pytest
 
 MODULES = ["toolkit.errors", "toolkit.notebook", "toolkit.pipeline", "toolkit.report"]
 MODULES += [
-    "toolkit.analysis.common", "toolkit.analysis.depth", "toolkit.analysis.distribution", "toolkit.analysis.escalation",
-    "toolkit.analysis.stats", "toolkit.analysis.summary",
+    "toolkit.analysis.agreement", "toolkit.analysis.common", "toolkit.analysis.depth", "toolkit.analysis.distribution",
+    "toolkit.analysis.escalation", "toolkit.analysis.prediction", "toolkit.analysis.removal", "toolkit.analysis.stats",
+    "toolkit.analysis.summary", "toolkit.analysis.thread_length", "toolkit.analysis.validation",
 ]
 
 
