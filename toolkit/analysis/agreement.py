@@ -82,9 +82,10 @@ def scorer_agreement(
 
         >>> import polars as pl
         >>> from toolkit.analysis.synthetic import make_frame
-        >>> frame = make_frame([{"thread": t, "id": f"{t}{i}", "score": s, "other": o}
-        ...                     for t, i, s, o in [("a", 1, 0.9, 0.7), ("a", 2, 0.8, 0.6), ("a", 3, 0.2, 0.3),
-        ...                                        ("b", 1, 0.1, 0.2), ("b", 2, 0.2, 0.1), ("b", 3, 0.5, 0.4)]])
+        >>> scores = {"a1": (0.9, 0.7), "a2": (0.8, 0.6), "a3": (0.2, 0.3),  # id: (toxicity, other)
+        ...           "b1": (0.1, 0.2), "b2": (0.2, 0.1), "b3": (0.5, 0.4)}
+        >>> rows = [{"thread": cid[0], "id": cid, "score": s, "other": o} for cid, (s, o) in scores.items()]
+        >>> frame = make_frame(rows)  # threads a and b
         >>> table = scorer_agreement(frame, ["toxicity", "other"], n_boot=50)
         >>> table.select("a", "b", "n", pl.col("spearman", "agreement", "kappa").round(3)).rows()
         [('toxicity', 'other', 6, 0.899, 0.833, 0.667)]

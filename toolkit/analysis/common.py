@@ -28,7 +28,7 @@ def comments_only(frame: pl.DataFrame) -> pl.DataFrame:
 
     Example:
         >>> from toolkit.analysis.synthetic import make_frame
-        >>> frame = make_frame([{"thread": "t", "id": "t"}, {"thread": "t", "id": "c1", "parent": "t", "score": 0.2}])
+        >>> frame = make_frame([{"thread": "t", "id": "t"}, {"thread": "t", "id": "c1", "parent": "t"}])
         >>> comments_only(frame)["comment_id"].to_list()
         ['c1']
     """
@@ -51,9 +51,10 @@ def score_columns(frame: pl.DataFrame, labels: Sequence[str] | None = None) -> l
 
     Example:
         >>> from toolkit.analysis.synthetic import make_frame
-        >>> score_columns(make_frame([{"thread": "t", "id": "t", "score": 0.2}]))
+        >>> frame = make_frame([{"thread": "t", "id": "t", "score": 0.2}])
+        >>> score_columns(frame)
         ['toxicity']
-        >>> score_columns(make_frame([{"thread": "t", "id": "t", "score": 0.2}]), ["insult"])  # doctest: +ELLIPSIS
+        >>> score_columns(frame, ["insult"])  # doctest: +ELLIPSIS
         Traceback (most recent call last):
         toolkit.errors.ConfigError: labels: score columns ['insult'] not in the frame ...
     """
@@ -116,7 +117,8 @@ def time_order_key() -> list[pl.Expr]:
 
     Example:
         >>> from toolkit.analysis.synthetic import make_frame
-        >>> frame = make_frame([{"thread": "t", "id": "t", "minute": 0}, {"thread": "t", "id": "late", "minute": 9},
+        >>> frame = make_frame([{"thread": "t", "id": "t", "minute": 0},
+        ...                     {"thread": "t", "id": "late", "minute": 9},
         ...                     {"thread": "t", "id": "early", "minute": 2}])
         >>> frame.sort(time_order_key())["comment_id"].to_list()
         ['t', 'early', 'late']
@@ -132,8 +134,9 @@ def with_thread_position(frame: pl.DataFrame) -> pl.DataFrame:
 
     Example:
         >>> from toolkit.analysis.synthetic import make_frame
-        >>> frame = make_frame([{"thread": "t", "id": "t"}, *({"thread": "t", "id": f"c{i}"} for i in range(3))])
-        >>> with_thread_position(frame).select("comment_id", "position", "thread_size", "relative_position").rows()
+        >>> frame = make_frame([{"thread": "t", "id": i} for i in ("t", "c0", "c1", "c2")])
+        >>> rows = with_thread_position(frame)
+        >>> rows.select("comment_id", "position", "thread_size", "relative_position").rows()
         [('c0', 0, 3, 0.0), ('c1', 1, 3, 0.5), ('c2', 2, 3, 1.0)]
     """
     rows = comments_only(frame).sort(["thread_id", *time_order_key()], nulls_last=True)

@@ -17,7 +17,8 @@ def depth_bin_expr(depth_bins: Sequence[int] | None) -> pl.Expr:
 
     Example:
         >>> import polars as pl
-        >>> pl.DataFrame({"reply_depth": [0, 1, 2, 3, 5]}).select(depth_bin_expr([1, 2, 4]))["depth_bin"].to_list()
+        >>> depths = pl.DataFrame({"reply_depth": [0, 1, 2, 3, 5]})
+        >>> depths.select(depth_bin_expr([1, 2, 4]))["depth_bin"].to_list()
         ['<1', '1', '2-3', '2-3', '4+']
     """
     depth = pl.col("reply_depth")
@@ -126,7 +127,8 @@ def position_profile(
         ...     {"thread": "b", "id": "b1", "parent": "b", "score": 0.2},
         ...     {"thread": "b", "id": "b2", "parent": "b1", "score": 0.5, "removed": True},
         ... ])
-        >>> position_profile(frame, n_bins=2, n_boot=50).select("position_bin", "n", pl.col("mean").round(3)).rows()
+        >>> table = position_profile(frame, n_bins=2, n_boot=50)
+        >>> table.select("position_bin", "n", pl.col("mean").round(3)).rows()
         [('[0, 0.5)', 3, 0.633), ('[0.5, 1]', 3, 0.267)]
     """
     edges = np.linspace(0.0, 1.0, n_bins + 1)

@@ -72,7 +72,8 @@ def thread_view_table(frame: pl.DataFrame, *, label: str = "toxicity", thread_id
         ...     {"thread": "b", "id": "b2", "parent": "b1", "score": 0.5, "removed": True},
         ... ])
         >>> thread_view_table(frame).select("comment_id", "reply_depth", "score", "removed").rows()
-        [('a', 0, None, False), ('a1', 1, 0.9, True), ('a2', 2, 0.8, False), ('a3', 2, 0.2, False), ('a4', 1, 0.1, False)]
+        [('a', 0, None, False), ('a1', 1, 0.9, True), ('a2', 2, 0.8, False), ('a3', 2, 0.2, False),
+         ('a4', 1, 0.1, False)]
     """
     if thread_id is None:
         sizes = frame.group_by("thread_id").len().sort(["len", "thread_id"], descending=[True, False])
@@ -135,9 +136,9 @@ def thread_tree_table(
         >>> table, note = thread_tree_table(frame, pick="most_removed")
         >>> table["comment_id"].to_list(), note
         (['a', 'a1', 'a2', 'a3', 'a4'], 'thread a: 4 comments, 1 removed, 0 deleted, 0 without text')
-        >>> thread_tree_table(frame, pick="smallest")
+        >>> thread_tree_table(frame, pick="smallest")  # doctest: +ELLIPSIS
         Traceback (most recent call last):
-        toolkit.errors.ConfigError: analysis.params.thread_tree.pick: 'smallest': choose largest or most_removed
+        toolkit.errors.ConfigError: analysis.params.thread_tree.pick: 'smallest': choose largest or ...
     """
     if pick not in ("largest", "most_removed"):
         raise ConfigError("analysis.params.thread_tree.pick", f"{pick!r}: choose largest or most_removed")

@@ -90,7 +90,8 @@ def escalation(
         ... ])
         >>> escalation(frame, n_boot=50).select("measure", pl.col("estimate").round(3), "n").rows()[2:]
         [('P(reply >= 0.5 | parent >= 0.5)', 0.5, 2), ('P(reply >= 0.5 | parent < 0.5)', 1.0, 1),
-         ('risk difference (toxic - non-toxic parent)', -0.5, 3), ('risk ratio (toxic / non-toxic parent)', 0.5, 3)]
+         ('risk difference (toxic - non-toxic parent)', -0.5, 3),
+         ('risk ratio (toxic / non-toxic parent)', 0.5, 3)]
     """
     pairs = reply_pairs(frame, label=label, include_post_parent=include_post_parent)
     x, y = pairs["parent_score"].to_numpy(), pairs["reply_score"].to_numpy()

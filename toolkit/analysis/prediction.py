@@ -142,7 +142,8 @@ def classification_metrics(
     n_boot: int = 1000,
     seed: int = 0,
 ) -> pl.DataFrame:
-    """ROC AUC and PR AUC of each score column as a predictor of ``truth`` (see :func:`classification_tables`).
+    """ROC AUC and PR AUC of each score column as a predictor of ``truth``, from one thread bootstrap per
+    label (see :func:`classification_tables`).
 
     Args:
         frame: a scored comment frame.
@@ -311,11 +312,12 @@ def removal_logit(
         >>> from toolkit.analysis.synthetic import make_frame, random_threads
         >>> table = removal_logit(random_threads(30, seed=0))
         >>> table.select("term", pl.col("odds_ratio").round(2)).rows()
-        [('const', 0.01), ('toxicity (per +0.1)', 1.43), ('reply_depth', 1.11), ('score (signed log1p)', 1.19)]
-        >>> flat = make_frame([{"thread": "t", "id": "c1", "score": 0.2}, {"thread": "t", "id": "c2", "score": 0.4}])
-        >>> removal_logit(flat).select("term", "note").rows()  # nothing removed: nothing to fit
-        [('const', 'not fitted: the outcome is constant'), ('toxicity (per +0.1)', 'not fitted: the outcome is constant'),
-         ('score', 'dropped: score not in the data (all null)'), ('reply_depth', 'dropped: constant (1 in every row), not estimable')]
+        [('const', 0.01), ('toxicity (per +0.1)', 1.43), ('reply_depth', 1.11),
+         ('score (signed log1p)', 1.19)]
+        >>> flat = make_frame([{"thread": "t", "id": c, "score": s} for c, s in [("c1", 0.2), ("c2", 0.4)]])
+        >>> removal_logit(flat)["note"].to_list()  # nothing removed: nothing to fit
+        ['not fitted: the outcome is constant', 'not fitted: the outcome is constant',
+         'dropped: score not in the data (all null)', 'dropped: constant (1 in every row), not estimable']
     """
     import statsmodels.api as sm
     from scipy import stats

@@ -181,7 +181,8 @@ def context_scores(frame: pl.DataFrame, *, label: str = "toxicity") -> pl.DataFr
         ...     {"thread": "b", "id": "b1", "parent": "b", "score": 0.2},
         ...     {"thread": "b", "id": "b2", "parent": "b1", "score": 0.5, "removed": True},
         ... ])
-        >>> context_scores(frame).select("comment_id", pl.col("self", "parent", "siblings", "replies").round(3)).rows()
+        >>> table = context_scores(frame)
+        >>> table.select("comment_id", pl.col("self", "parent", "siblings", "replies").round(3)).rows()
         [('a1', 0.9, None, 0.1, 0.5), ('a2', 0.8, 0.9, 0.2, None), ('a3', 0.2, 0.9, 0.8, None),
          ('a4', 0.1, None, 0.9, None), ('b1', 0.2, None, None, 0.5), ('b2', 0.5, 0.2, None, None)]
     """
@@ -294,7 +295,8 @@ def matched_context(
         ...     {"thread": "b", "id": "b1", "parent": "b", "score": 0.2},
         ...     {"thread": "b", "id": "b2", "parent": "b1", "score": 0.5, "removed": True},
         ... ])
-        >>> matched_context(frame, n_boot=50).select("context", "n_removed", "n_kept", pl.col("difference").round(3)).rows()
+        >>> table = matched_context(frame, n_boot=50)
+        >>> table.select("context", "n_removed", "n_kept", pl.col("difference").round(3)).rows()
         [('self', 1, 1, 0.8), ('parent', 0, 0, nan), ('siblings', 1, 1, -0.8), ('replies', 0, 0, nan)]
     """
     ctx = context_scores(frame, label=label)
@@ -487,10 +489,11 @@ def window_means(frame: pl.DataFrame, *, label: str = "toxicity", window: int = 
     Example:
         >>> import polars as pl
         >>> from toolkit.analysis.synthetic import make_frame
-        >>> frame = make_frame([{"thread": "t", "id": "t", "minute": 0}] + [  # c3 removed; one comment a minute
+        >>> frame = make_frame([{"thread": "t", "id": "t", "minute": 0}] + [  # c3 removed; a comment a minute
         ...     {"thread": "t", "id": f"c{i}", "minute": i, "score": s, "removed": i == 3}
         ...     for i, s in enumerate([0.8, 0.6, 0.9, 0.2, 0.2], start=1)])
-        >>> window_means(frame, window=1).select("comment_id", pl.col("mean_before", "mean_after").round(3)).rows()
+        >>> means = window_means(frame, window=1)
+        >>> means.select("comment_id", pl.col("mean_before", "mean_after").round(3)).rows()
         [('c1', None, 0.6), ('c2', 0.8, 0.9), ('c3', 0.6, 0.2), ('c4', 0.9, 0.2), ('c5', 0.2, None)]
     """
     if scope not in ("thread", "root"):
@@ -555,7 +558,7 @@ def calm_down(
 
         >>> import polars as pl
         >>> from toolkit.analysis.synthetic import make_frame
-        >>> frame = make_frame([{"thread": "t", "id": "t", "minute": 0}] + [  # c3 removed; one comment a minute
+        >>> frame = make_frame([{"thread": "t", "id": "t", "minute": 0}] + [  # c3 removed; a comment a minute
         ...     {"thread": "t", "id": f"c{i}", "minute": i, "score": s, "removed": i == 3}
         ...     for i, s in enumerate([0.8, 0.6, 0.9, 0.2, 0.2], start=1)])
         >>> table, test = calm_down(frame, window=1, n_boot=50)

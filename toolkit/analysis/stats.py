@@ -409,8 +409,8 @@ def bootstrap_replicates(
     Example:
         >>> import numpy as np
         >>> v = np.array([1.0, 2, 3, 4])
-        >>> est, reps, n_threads, method = bootstrap_replicates(lambda w: weighted_mean(v, w), ["a", "a", "b", "b"],
-        ...                                                     n_boot=50)
+        >>> threads = ["a", "a", "b", "b"]
+        >>> est, reps, n_threads, _ = bootstrap_replicates(lambda w: weighted_mean(v, w), threads, n_boot=50)
         >>> float(est), reps.shape, n_threads, sorted(set(reps.tolist()))
         (2.5, (50,), 2, [1.5, 2.5, 3.5])
     """

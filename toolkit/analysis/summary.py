@@ -42,8 +42,9 @@ def thread_summary(frame: pl.DataFrame, *, label: str = "toxicity", threshold: f
         ...     {"thread": "b", "id": "b1", "parent": "b", "score": 0.2},
         ...     {"thread": "b", "id": "b2", "parent": "b1", "score": 0.5, "removed": True},
         ... ])
-        >>> thread_summary(frame).select("thread_id", "n_comments", "max_depth", "removed_share", "toxic_share",
-        ...                              "mean_toxicity").rows()
+        >>> table = thread_summary(frame)
+        >>> table.select("thread_id", "n_comments", "max_depth", "removed_share", "toxic_share",
+        ...              "mean_toxicity").rows()
         [('a', 4, 2, 0.25, 0.5, 0.5), ('b', 2, 2, 0.5, 0.5, 0.35)]
     """
     rows = comments_only(frame).with_columns(pl.col(label).fill_nan(None).alias("_s"))

@@ -71,7 +71,7 @@ def thread_toxicity(frame: pl.DataFrame, *, label: str = "toxicity",
     """Per thread: size (comments), scored comments, toxic comments and the toxic share among scored ones.
 
     Returns ``thread_id``, ``size``, ``n_scored``, ``n_toxic``, ``score_sum`` and ``toxic_share``, sorted by
-    thread; threads with no scored comment are left out.
+    thread; threads with no scored comment are left out. Toxic: score >= ``threshold`` (0.6).
 
     Example:
         >>> import polars as pl
@@ -86,7 +86,7 @@ def thread_toxicity(frame: pl.DataFrame, *, label: str = "toxicity",
         ...     {"thread": "b", "id": "b1", "parent": "b", "score": 0.2},
         ...     {"thread": "b", "id": "b2", "parent": "b1", "score": 0.5, "removed": True},
         ... ])
-        >>> thread_toxicity(frame).select("thread_id", "size", "n_toxic", "toxic_share").rows()  # toxic: >= 0.6
+        >>> thread_toxicity(frame).select("thread_id", "size", "n_toxic", "toxic_share").rows()
         [('a', 4, 2, 0.5), ('b', 2, 0, 0.0)]
     """
     rows = with_thread_position(frame).with_columns(pl.col(label).fill_nan(None).alias("_s"))
@@ -152,7 +152,8 @@ def toxicity_by_thread_length(
         ...     {"thread": "b", "id": "b1", "parent": "b", "score": 0.2},
         ...     {"thread": "b", "id": "b2", "parent": "b1", "score": 0.5, "removed": True},
         ... ])
-        >>> table, trend, edges = toxicity_by_thread_length(frame, n_bins=2, min_threads_last_bin=1, n_boot=50)
+        >>> table, trend, edges = toxicity_by_thread_length(frame, n_bins=2, min_threads_last_bin=1,
+        ...                                                 n_boot=50)
         >>> table.select("bin", "min_size", "max_size", "n_threads", "toxic_share").rows()
         [(0, 2, 2, 1, 0.0), (1, 4, 4, 1, 0.5)]
         >>> trend["estimate"].to_list(), edges.round(2).tolist()
