@@ -308,14 +308,22 @@ def removal_logit(
         ValueError: ``outcome`` is missing or not boolean.
 
     Example:
+        With one binary regressor the odds ratio is the 2x2 table's: toxic comments are removed 3:1,
+        the others 1:3, so 9. Rows are (thread, score, removed):
+
         >>> import polars as pl
-        >>> from toolkit.analysis.synthetic import make_frame, random_threads
-        >>> table = removal_logit(random_threads(30, seed=0))
-        >>> table.select("term", pl.col("odds_ratio").round(2)).rows()
-        [('const', 0.01), ('toxicity (per +0.1)', 1.43), ('reply_depth', 1.11),
-         ('score (signed log1p)', 1.19)]
-        >>> flat = make_frame([{"thread": "t", "id": c, "score": s} for c, s in [("c1", 0.2), ("c2", 0.4)]])
-        >>> removal_logit(flat)["note"].to_list()  # nothing removed: nothing to fit
+        >>> from toolkit.analysis.synthetic import make_frame
+        >>> rows = [("a", 1.0, True), ("a", 1.0, True), ("a", 0.0, True), ("a", 0.0, False),
+        ...         ("b", 1.0, True), ("b", 1.0, False), ("b", 0.0, False), ("b", 0.0, False)]
+        >>> frame = make_frame([{"thread": t, "id": f"c{i}", "score": s, "removed": r}
+        ...                     for i, (t, s, r) in enumerate(rows)])
+        >>> table = removal_logit(frame, include_depth=False, include_score=False, label_unit=1)
+        >>> table.select("term", pl.col("odds_ratio").round(3), "n", "n_events", "n_threads").rows()
+        [('const', 0.333, 8, 4, 2), ('toxicity', 9.0, 8, 4, 2)]
+        >>> table["se_type"][0]
+        'cluster-robust by thread (only 2 threads: SEs unreliable)'
+        >>> kept = make_frame([{"thread": "t", "id": c, "score": s} for c, s in [("c1", 0.2), ("c2", 0.4)]])
+        >>> removal_logit(kept)["note"].to_list()  # nothing removed: nothing to fit; terms dropped say why
         ['not fitted: the outcome is constant', 'not fitted: the outcome is constant',
          'dropped: score not in the data (all null)', 'dropped: constant (1 in every row), not estimable']
     """

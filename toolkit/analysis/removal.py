@@ -281,7 +281,7 @@ def matched_context(
 
     Example:
         Only thread ``a`` at depth 1 holds a removed (a1: 0.9) and a kept comment (a4: 0.1); their
-        siblings are each other:
+        siblings are each other; their parents (the posts) have no score and a4 has no replies:
 
         >>> import polars as pl
         >>> from toolkit.analysis.synthetic import make_frame
