@@ -64,6 +64,8 @@ def calibration_table(
         ValueError: ``truth`` is missing or not boolean.
 
     Example:
+        Any boolean column can be the truth; ``removed`` stands in for human labels here:
+
         >>> import polars as pl
         >>> from toolkit.analysis.synthetic import make_frame
         >>> frame = make_frame([  # two threads; the posts (a, b) have no score
@@ -219,6 +221,8 @@ def scorer_validation(
         ConfigError: a named label is not in the frame.
 
     Example:
+        Any boolean column can be the truth; ``removed`` stands in for human labels here:
+
         >>> import polars as pl
         >>> from toolkit.analysis.synthetic import make_frame
         >>> frame = make_frame([  # two threads; the posts (a, b) have no score
