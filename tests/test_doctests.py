@@ -12,6 +12,7 @@ import tempfile
 import pytest
 
 MODULES = ["toolkit.errors", "toolkit.notebook", "toolkit.pipeline", "toolkit.report"]
+
 MODULES += [
     "toolkit.analysis.agreement", "toolkit.analysis.common", "toolkit.analysis.depth", "toolkit.analysis.distribution",
     "toolkit.analysis.escalation", "toolkit.analysis.prediction", "toolkit.analysis.removal", "toolkit.analysis.stats",
