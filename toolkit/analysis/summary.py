@@ -17,7 +17,36 @@ SUMMARY_SCHEMA = {
 def thread_summary(frame: pl.DataFrame, *, label: str = "toxicity", threshold: float = 0.5) -> pl.DataFrame:
     """Per thread (post excluded from the counts): comments, scored comments, max and mean reply depth,
     removed and deleted shares, share of scored comments >= ``threshold``, mean and max score, and the
-    time from first to last comment (hours; null without timestamps). Largest threads first."""
+    time from first to last comment (hours; null without timestamps). Largest threads first.
+
+    Args:
+        frame: a scored comment frame.
+        label: the score column.
+        threshold: the "toxic" cut for ``toxic_share``.
+
+    Returns:
+        ``thread_id``, ``structure`` (tree | flat), ``n_comments``, ``n_scored``, ``max_depth``,
+        ``mean_depth``, ``removed_share``, ``deleted_share``, ``toxic_share``, ``mean_toxicity``,
+        ``max_toxicity``, ``duration_hours`` and ``threshold``.
+
+    Example:
+        >>> import polars as pl
+        >>> from toolkit.analysis.synthetic import make_frame
+        >>> frame = make_frame([  # two threads; the posts (a, b) have no score
+        ...     {"thread": "a", "id": "a"},
+        ...     {"thread": "a", "id": "a1", "parent": "a", "score": 0.9, "removed": True},
+        ...     {"thread": "a", "id": "a2", "parent": "a1", "score": 0.8},
+        ...     {"thread": "a", "id": "a3", "parent": "a1", "score": 0.2},
+        ...     {"thread": "a", "id": "a4", "parent": "a", "score": 0.1},
+        ...     {"thread": "b", "id": "b"},
+        ...     {"thread": "b", "id": "b1", "parent": "b", "score": 0.2},
+        ...     {"thread": "b", "id": "b2", "parent": "b1", "score": 0.5, "removed": True},
+        ... ])
+        >>> table = thread_summary(frame)
+        >>> table.select("thread_id", "n_comments", "max_depth", "removed_share", "toxic_share",
+        ...              "mean_toxicity").rows()
+        [('a', 4, 2, 0.25, 0.5, 0.5), ('b', 2, 2, 0.5, 0.5, 0.35)]
+    """
     rows = comments_only(frame).with_columns(pl.col(label).fill_nan(None).alias("_s"))
     summary = rows.group_by("thread_id").agg(
         pl.col("structure").cast(pl.String).mode().sort().first().alias("structure"),

@@ -45,7 +45,43 @@ def calibration_table(
     seed: int = 0,
 ) -> pl.DataFrame:
     """Reliability diagram data: per equal-width score bin, n, mean predicted score and observed share of
-    ``truth`` with a thread-bootstrap CI."""
+    ``truth`` with a thread-bootstrap CI.
+
+    Args:
+        frame: a scored comment frame with the ``truth`` column (human labels).
+        truth: the boolean truth column.
+        labels: score columns; None = every known label in the frame.
+        n_bins: equal-width score bins over [0, 1].
+        n_boot, seed: bootstrap replicates and random seed.
+
+    Returns:
+        One row per label and bin: ``label``, ``bin_low``, ``bin_high``, ``n``, ``mean_predicted``,
+        ``observed`` (share true), ``observed_low``, ``observed_high`` (95% thread-bootstrap percentile CI)
+        and ``ci_method``.
+
+    Raises:
+        ConfigError: a named label is not in the frame.
+        ValueError: ``truth`` is missing or not boolean.
+
+    Example:
+        Any boolean column can be the truth; ``removed`` stands in for human labels here:
+
+        >>> import polars as pl
+        >>> from toolkit.analysis.synthetic import make_frame
+        >>> frame = make_frame([  # two threads; the posts (a, b) have no score
+        ...     {"thread": "a", "id": "a"},
+        ...     {"thread": "a", "id": "a1", "parent": "a", "score": 0.9, "removed": True},
+        ...     {"thread": "a", "id": "a2", "parent": "a1", "score": 0.8},
+        ...     {"thread": "a", "id": "a3", "parent": "a1", "score": 0.2},
+        ...     {"thread": "a", "id": "a4", "parent": "a", "score": 0.1},
+        ...     {"thread": "b", "id": "b"},
+        ...     {"thread": "b", "id": "b1", "parent": "b", "score": 0.2},
+        ...     {"thread": "b", "id": "b2", "parent": "b1", "score": 0.5, "removed": True},
+        ... ])
+        >>> table = calibration_table(frame, truth="removed", n_bins=2, n_boot=50)
+        >>> table.select("bin_low", "n", pl.col("mean_predicted", "observed").round(3)).rows()
+        [(0.0, 3, 0.167, 0.0), (0.5, 3, 0.733, 0.667)]
+    """
     edges = np.linspace(0.0, 1.0, n_bins + 1)
     out = []
     for label in score_columns(frame, labels):
@@ -74,7 +110,44 @@ def threshold_metrics(
     seed: int = 0,
 ) -> pl.DataFrame:
     """Precision, recall and F1 at ``threshold``, Brier score and expected calibration error (``n_bins``
-    bins), with thread-bootstrap CIs for precision, recall and ECE."""
+    bins), with thread-bootstrap CIs for precision, recall and ECE.
+
+    Args:
+        frame: a scored comment frame with the ``truth`` column.
+        truth: the boolean truth column.
+        labels: score columns; None = every known label in the frame.
+        threshold: a score >= threshold predicts true.
+        n_bins: equal-width bins for the ECE.
+        n_boot, seed: bootstrap replicates and random seed.
+
+    Returns:
+        One row per label: ``label``, ``threshold``, ``precision``, ``precision_low``, ``precision_high``,
+        ``recall``, ``recall_low``, ``recall_high``, ``f1``, ``brier``, ``ece``, ``ece_low``, ``ece_high``
+        (95% thread-bootstrap percentile CIs).
+
+    Raises:
+        ConfigError: a named label is not in the frame.
+        ValueError: ``truth`` is missing or not boolean.
+
+    Example:
+        Predicted (>= 0.5): 0.9 and 0.5 (removed) and 0.8 (kept): precision 2/3, recall 2/2:
+
+        >>> import polars as pl
+        >>> from toolkit.analysis.synthetic import make_frame
+        >>> frame = make_frame([  # two threads; the posts (a, b) have no score
+        ...     {"thread": "a", "id": "a"},
+        ...     {"thread": "a", "id": "a1", "parent": "a", "score": 0.9, "removed": True},
+        ...     {"thread": "a", "id": "a2", "parent": "a1", "score": 0.8},
+        ...     {"thread": "a", "id": "a3", "parent": "a1", "score": 0.2},
+        ...     {"thread": "a", "id": "a4", "parent": "a", "score": 0.1},
+        ...     {"thread": "b", "id": "b"},
+        ...     {"thread": "b", "id": "b1", "parent": "b", "score": 0.2},
+        ...     {"thread": "b", "id": "b2", "parent": "b1", "score": 0.5, "removed": True},
+        ... ])
+        >>> table = threshold_metrics(frame, truth="removed", n_boot=50)
+        >>> table.select(pl.col("precision", "recall", "f1", "brier").round(3)).rows()
+        [(0.667, 1.0, 0.8, 0.165)]
+    """
     edges = np.linspace(0.0, 1.0, n_bins + 1)
     out = []
     for label in score_columns(frame, labels):
@@ -126,7 +199,49 @@ def scorer_validation(
 ) -> pl.DataFrame | tuple[pl.DataFrame, pl.DataFrame]:
     """One row per score column: ROC AUC and PR AUC vs ``truth`` (with CIs and a permutation p-value),
     joined with precision/recall/F1 at ``threshold``, Brier score and ECE; with ``with_curves`` also the
-    ROC/PR curve table (from the same bootstrap)."""
+    ROC/PR curve table (from the same bootstrap).
+
+    Args:
+        frame: a scored comment frame with the ``truth`` column (human labels).
+        truth: the boolean truth column.
+        labels: score columns; None = every known label in the frame.
+        threshold: a score >= threshold predicts true.
+        n_bins: equal-width bins for the ECE.
+        grid: points per curve.
+        with_curves: also return the curves.
+        n_boot, seed: bootstrap replicates and random seed.
+
+    Returns:
+        The metrics: :func:`toolkit.analysis.classification_metrics`' columns joined with
+        :func:`threshold_metrics`' (``threshold`` ... ``ece_high``); with ``with_curves``, ``(metrics,
+        curves)`` (:func:`toolkit.analysis.classification_curves`' table).
+
+    Raises:
+        ValueError: ``truth`` is missing or not boolean.
+        ConfigError: a named label is not in the frame.
+
+    Example:
+        Any boolean column can be the truth; ``removed`` stands in for human labels here:
+
+        >>> import polars as pl
+        >>> from toolkit.analysis.synthetic import make_frame
+        >>> frame = make_frame([  # two threads; the posts (a, b) have no score
+        ...     {"thread": "a", "id": "a"},
+        ...     {"thread": "a", "id": "a1", "parent": "a", "score": 0.9, "removed": True},
+        ...     {"thread": "a", "id": "a2", "parent": "a1", "score": 0.8},
+        ...     {"thread": "a", "id": "a3", "parent": "a1", "score": 0.2},
+        ...     {"thread": "a", "id": "a4", "parent": "a", "score": 0.1},
+        ...     {"thread": "b", "id": "b"},
+        ...     {"thread": "b", "id": "b1", "parent": "b", "score": 0.2},
+        ...     {"thread": "b", "id": "b2", "parent": "b1", "score": 0.5, "removed": True},
+        ... ])
+        >>> table = scorer_validation(frame, truth="removed", n_boot=50)
+        >>> table.select("label", pl.col("roc_auc", "precision", "recall").round(3)).rows()
+        [('toxicity', 0.875, 0.667, 1.0)]
+        >>> scorer_validation(frame, truth="toxic")  # doctest: +ELLIPSIS
+        Traceback (most recent call last):
+        ValueError: scorer validation needs a boolean truth column 'toxic'; columns: [...]
+    """
     if truth not in frame.columns:
         raise ValueError(f"scorer validation needs a boolean truth column {truth!r}; columns: {frame.columns}")
     aucs, curves = classification_tables(frame, truth=truth, labels=labels, grid=grid,
