@@ -146,7 +146,7 @@ def test_derailment_skips_with_reasons(five_threads: pl.DataFrame) -> None:
         return ANALYSES["derailment"](five_threads, AnalysisContext(label=label, n_boot=20, params=params))
 
     assert run(k=1).skipped == (
-        "only 3 threads to analyse, fewer than min_threads=20 (outcome: either (toxicity >= 0.5) after the first 1 "
+        "3 thread(s) to analyse, fewer than min_threads=20 (outcome: either (toxicity >= 0.5) after the first 1 "
         "comments; 2 of 3 threads derail; left out: 1 fewer than 2 comments, 1 outcome (either) already in the "
         "first 1 comments)")
     few = run(k=1, min_threads=3, folds=2)

@@ -9,8 +9,9 @@ import polars as pl
 import pytest
 
 from toolkit.errors import ScoringError
+from toolkit.schema import POLITENESS_STRATEGIES
 from toolkit.scoring import politeness
-from toolkit.scoring.politeness import STRATEGIES, politeness_markers, politeness_score
+from toolkit.scoring.politeness import politeness_markers, politeness_score
 
 # (strategy, text, expected count): positives and the near misses a rule must not take
 CASES = [
@@ -77,18 +78,18 @@ def test_strategy_counts(strategy: str, text: str, expected: int) -> None:
 def test_every_strategy_has_a_positive_and_a_negative_case() -> None:
     positives = {s for s, _, n in CASES if n > 0}
     negatives = {s for s, _, n in CASES if n == 0}
-    assert positives == set(STRATEGIES)
-    assert negatives == set(STRATEGIES)
+    assert positives == set(POLITENESS_STRATEGIES)
+    assert negatives == set(POLITENESS_STRATEGIES)
 
 
 def test_markers_shape_nulls_and_case() -> None:
     markers = politeness_markers(pl.Series(["PLEASE HELP. Could YOU\u2019re", None, ""]))
-    assert markers.columns == list(STRATEGIES)
-    assert markers.dtypes == [pl.UInt32] * len(STRATEGIES)
+    assert markers.columns == list(POLITENESS_STRATEGIES)
+    assert markers.dtypes == [pl.UInt32] * len(POLITENESS_STRATEGIES)
     assert markers.row(0, named=True)["please_start"] == 1
     assert markers.row(0, named=True)["counterfactual_modal"] == 1
-    assert markers.row(1) == (None,) * len(STRATEGIES)
-    assert markers.row(2) == (0,) * len(STRATEGIES)
+    assert markers.row(1) == (None,) * len(POLITENESS_STRATEGIES)
+    assert markers.row(2) == (0,) * len(POLITENESS_STRATEGIES)
 
 
 def test_sentence_starts_after_newline_and_bullets() -> None:
@@ -126,7 +127,7 @@ def test_shipped_model_orders_polite_above_rude() -> None:
 
 def test_shipped_model_file_is_plain_json_with_every_strategy() -> None:
     model = json.loads(politeness.MODEL_FILE.read_text())
-    assert set(model["coefficients"]) == set(STRATEGIES)
+    assert set(model["coefficients"]) == set(POLITENESS_STRATEGIES)
     assert model["coefficients"]["gratitude"] > 0 > model["coefficients"]["direct_start"]
 
 

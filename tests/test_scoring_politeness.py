@@ -11,14 +11,14 @@ from hydra import compose, initialize_config_dir
 from toolkit.cli.app import CONFIG_DIR, to_settings
 from toolkit.errors import ConfigError
 from toolkit.pipeline import run_experiment
+from toolkit.schema import POLITENESS_STRATEGIES
 from toolkit.scoring import score_frame
-from toolkit.scoring.politeness import STRATEGIES
 
 
 def test_politeness_scores_go_through_the_cache(tmp_path: Path) -> None:
     frame = pl.DataFrame({"text": ["Thank you so much!", None, "Why did you do that?", "Thank you so much!"]})
     first = score_frame(frame, "politeness", cache_dir=str(tmp_path))
-    assert first.frame.columns == ["text", "politeness", *STRATEGIES]
+    assert first.frame.columns == ["text", "politeness", *POLITENESS_STRATEGIES]
     assert first.frame["gratitude"].to_list() == [1.0, None, 0.0, 1.0]  # "thank you": gratitude; null stays null
     assert first.frame["direct_question"].to_list() == [0.0, None, 1.0, 0.0]  # "why ..." opens a direct question
     assert (first.report.n_unique, first.report.cache_misses, first.report.model_loaded) == (2, 2, True)
@@ -37,7 +37,7 @@ def test_a_run_scores_toxicity_and_politeness_side_by_side(tmp_path: Path) -> No
                           "plot.formats=[png]", f"scorer.cache_dir={tmp_path / 'cache'}"])
     manifest = run_experiment(settings, tmp_path / "run")
     comments = pl.read_parquet(tmp_path / "run" / "comments.parquet")
-    assert {"toxicity", "politeness", *STRATEGIES} <= set(comments.columns)
+    assert {"toxicity", "politeness", *POLITENESS_STRATEGIES} <= set(comments.columns)
     assert manifest["scorer"]["scorer"] == "profanity"
     assert [r["scorer"] for r in manifest["extra_scorers"]] == ["politeness"]
     assert manifest["extra_scorers"][0]["n_texts"] == manifest["scorer"]["n_texts"]

@@ -10,6 +10,15 @@ import polars as pl
 
 STRUCTURES = ("tree", "flat", "orphan")
 
+# The politeness strategies of Danescu-Niculescu-Mizil et al. (2013): the count columns scorer=politeness
+# writes (definitions: docs/politeness.md) and the civility analyses read.
+POLITENESS_STRATEGIES: tuple[str, ...] = (
+    "gratitude", "deference", "greeting", "positive_lexicon", "negative_lexicon", "apologizing",
+    "please", "please_start", "indirect_btw", "direct_question", "direct_start", "counterfactual_modal",
+    "indicative_modal", "first_person_start", "first_person_plural", "first_person", "second_person",
+    "second_person_start", "hedges", "factuality", "hedge_lexicon",
+)
+
 SOURCE_SCHEMA: dict[str, pl.DataType] = {
     "thread_id": pl.String(),  # the post's id; every row of a thread shares it
     "comment_id": pl.String(),  # unique within the thread (the post's row has comment_id == thread_id)

@@ -17,13 +17,8 @@ from toolkit.analysis.depth import depth_bin_expr
 from toolkit.analysis.escalation import reply_pairs
 from toolkit.analysis.stats import bootstrap_pvalue, grouped_bootstrap_means, percentile_ci, replicate_sums
 from toolkit.errors import ConfigError
+from toolkit.schema import POLITENESS_STRATEGIES
 
-STRATEGIES = (
-    "gratitude", "deference", "greeting", "positive_lexicon", "negative_lexicon", "apologizing", "please",
-    "please_start", "btw", "direct_question", "direct_start", "counterfactual_modal", "indicative_modal",
-    "first_person_start", "first_person_plural", "first_person_singular", "second_person", "second_person_start",
-    "hedges", "factuality",
-)
 NO_STRATEGIES = "no politeness strategy columns: run with scorer=politeness"
 SHARE, MEAN = "share using", "mean score"
 
@@ -53,7 +48,7 @@ def strategy_columns(frame: pl.DataFrame, strategies: Sequence[str] | None = Non
             raise ConfigError("strategies", f"strategy columns {missing} not in the frame; name marker columns "
                                             "the politeness scorer wrote, or null for all of them")
         return list(strategies)
-    return [c for c in frame.columns if c.rsplit(".", 1)[-1] in STRATEGIES]
+    return [c for c in frame.columns if c.rsplit(".", 1)[-1] in POLITENESS_STRATEGIES]
 
 
 def uses(strategy: str) -> pl.Expr:

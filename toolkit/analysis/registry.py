@@ -411,7 +411,7 @@ def run_derailment(frame: pl.DataFrame, ctx: AnalysisContext) -> AnalysisOutput:
     what = (f"outcome: {o.outcome}{toxic} after the first {o.k} comments; "
             f"{counts['of which derail']:,} of {threads.height:,} threads derail; left out: {left_out}")
     if threads.height < o.min_threads:
-        return AnalysisOutput(skipped=f"only {threads.height} threads to analyse, fewer than min_threads="
+        return AnalysisOutput(skipped=f"{threads.height} thread(s) to analyse, fewer than min_threads="
                                       f"{o.min_threads} ({what})")
     log_odds = derailment_log_odds(threads, strategies, **ctx.boot)
     tables = {"derailment_sample": sample, "derailment_log_odds": log_odds}

@@ -21,6 +21,7 @@ import numpy as np
 import polars as pl
 
 from toolkit.errors import ScoringError
+from toolkit.schema import POLITENESS_STRATEGIES
 from toolkit.scoring.base import BaseScorer, check_texts
 from toolkit.settings import ScorerSettings
 
@@ -28,12 +29,6 @@ DATA_DIR = Path(__file__).with_name("politeness_data")
 MODEL_FILE = DATA_DIR / "model.json"
 DATA_FILES = ("liu_positive.txt", "liu_negative.txt", "hedges.tsv", "model.json")
 
-STRATEGIES: tuple[str, ...] = (
-    "gratitude", "deference", "greeting", "positive_lexicon", "negative_lexicon", "apologizing",
-    "please", "please_start", "indirect_btw", "direct_question", "direct_start", "counterfactual_modal",
-    "indicative_modal", "first_person_start", "first_person_plural", "first_person", "second_person",
-    "second_person_start", "hedges", "factuality", "hedge_lexicon",
-)
 
 _WORD = r"\b\w\w+\b"  # scikit-learn CountVectorizer's default token, for the model's words
 # A sentence starts at the text's start, after sentence-final punctuation and whitespace, after a newline, or
@@ -127,7 +122,7 @@ def _patterns() -> dict[str, str | tuple[tuple[str, ...], tuple[str, ...]]]:
 
 
 def strategy_exprs(text: pl.Expr) -> list[pl.Expr]:
-    """One UInt32 count expression per strategy (in ``STRATEGIES`` order) over a string expression.
+    """One UInt32 count expression per strategy (in ``POLITENESS_STRATEGIES`` order) over a string expression.
 
     >>> frame = pl.DataFrame({"t": ["Please fix it, thanks!"]})
     >>> frame.select(strategy_exprs(pl.col("t"))).select("please_start", "gratitude", "please").row(0)
@@ -135,7 +130,7 @@ def strategy_exprs(text: pl.Expr) -> list[pl.Expr]:
     """
     norm = text.str.to_lowercase().str.replace_all("[\u2018\u2019\u02bc]", "'").str.replace_all(r"\bi\.e\.", "ie")
     exprs = []
-    for name in STRATEGIES:
+    for name in POLITENESS_STRATEGIES:
         pattern = _patterns()[name]
         if isinstance(pattern, tuple):  # (added, subtracted); a null text stays null
             added, subtracted = pattern
@@ -151,7 +146,7 @@ def strategy_exprs(text: pl.Expr) -> list[pl.Expr]:
 
 
 def politeness_markers(texts: pl.Series) -> pl.DataFrame:
-    """Per-text counts of each politeness strategy: one column per ``STRATEGIES`` name; null text, null row.
+    """Per-text counts of each politeness strategy: one column per ``POLITENESS_STRATEGIES`` name; null text, null row.
 
     >>> m = politeness_markers(pl.Series(["Hi! Could you please check my edit?", None]))
     >>> m.select("greeting", "counterfactual_modal", "please", "first_person").rows()
@@ -171,7 +166,7 @@ def score_expr(model: dict | None = None) -> pl.Expr:
     """The politeness probability over a frame holding the strategy count columns and ``text``: the logistic
     of intercept + the weights of the strategies present + the weights of the words present (once each).
 
-    >>> frame = pl.DataFrame({"text": ["thank you"], **{s: [0] for s in STRATEGIES}})
+    >>> frame = pl.DataFrame({"text": ["thank you"], **{s: [0] for s in POLITENESS_STRATEGIES}})
     >>> frame.select(score_expr({"intercept": 0.0, "coefficients": {}, "words": {"thank": 1.0}})).item()
     0.7310585786300049
     """
@@ -244,8 +239,8 @@ class PolitenessScorer(BaseScorer):
         return identity()
 
     def labels(self) -> list[str]:
-        """``politeness`` then the strategies, in ``STRATEGIES`` order."""
-        return ["politeness", *STRATEGIES]
+        """``politeness`` then the strategies, in ``POLITENESS_STRATEGIES`` order."""
+        return ["politeness", *POLITENESS_STRATEGIES]
 
     def _table(self, texts: Sequence[str]) -> pl.DataFrame:
         if self.loads == 0:
@@ -253,7 +248,7 @@ class PolitenessScorer(BaseScorer):
             self.loads = 1
         frame = pl.LazyFrame({"text": pl.Series(check_texts(texts), dtype=pl.String)})
         marked = frame.with_columns(strategy_exprs(pl.col("text")))
-        return marked.select(score_expr(), *STRATEGIES).collect(engine="streaming").cast(pl.Float64)
+        return marked.select(score_expr(), *POLITENESS_STRATEGIES).collect(engine="streaming").cast(pl.Float64)
 
     def predict(self, texts: Sequence[str]) -> dict[str, list[float]]:
         """The score and strategy counts (as floats) of each text, in input order."""
