@@ -63,17 +63,8 @@ def depth_profile(
 
     Example:
         >>> import polars as pl
-        >>> from toolkit.analysis.synthetic import make_frame
-        >>> frame = make_frame([  # two threads; the posts (a, b) have no score
-        ...     {"thread": "a", "id": "a"},
-        ...     {"thread": "a", "id": "a1", "parent": "a", "score": 0.9, "removed": True},
-        ...     {"thread": "a", "id": "a2", "parent": "a1", "score": 0.8},
-        ...     {"thread": "a", "id": "a3", "parent": "a1", "score": 0.2},
-        ...     {"thread": "a", "id": "a4", "parent": "a", "score": 0.1},
-        ...     {"thread": "b", "id": "b"},
-        ...     {"thread": "b", "id": "b1", "parent": "b", "score": 0.2},
-        ...     {"thread": "b", "id": "b2", "parent": "b1", "score": 0.5, "removed": True},
-        ... ])
+        >>> from toolkit.analysis.synthetic import example_threads
+        >>> frame = example_threads()  # two threads, a1 and b2 removed
         >>> table = depth_profile(frame, n_boot=50)
         >>> table.select("depth_bin", "n", "n_threads", pl.col("mean", "share_above").round(3)).rows()
         [('1', 3, 2, 0.4, 0.333), ('2', 3, 2, 0.5, 0.667)]
@@ -116,17 +107,8 @@ def position_profile(
         Thread ``a``'s comments sit at 0, 1/3, 2/3 and 1, thread ``b``'s at 0 and 1:
 
         >>> import polars as pl
-        >>> from toolkit.analysis.synthetic import make_frame
-        >>> frame = make_frame([  # two threads; the posts (a, b) have no score
-        ...     {"thread": "a", "id": "a"},
-        ...     {"thread": "a", "id": "a1", "parent": "a", "score": 0.9, "removed": True},
-        ...     {"thread": "a", "id": "a2", "parent": "a1", "score": 0.8},
-        ...     {"thread": "a", "id": "a3", "parent": "a1", "score": 0.2},
-        ...     {"thread": "a", "id": "a4", "parent": "a", "score": 0.1},
-        ...     {"thread": "b", "id": "b"},
-        ...     {"thread": "b", "id": "b1", "parent": "b", "score": 0.2},
-        ...     {"thread": "b", "id": "b2", "parent": "b1", "score": 0.5, "removed": True},
-        ... ])
+        >>> from toolkit.analysis.synthetic import example_threads
+        >>> frame = example_threads()  # two threads, a1 and b2 removed
         >>> table = position_profile(frame, n_bins=2, n_boot=50)
         >>> table.select("position_bin", "n", pl.col("mean").round(3)).rows()
         [('[0, 0.5)', 3, 0.633), ('[0.5, 1]', 3, 0.267)]
@@ -174,17 +156,8 @@ def thread_size_profile(
 
     Example:
         >>> import polars as pl
-        >>> from toolkit.analysis.synthetic import make_frame
-        >>> frame = make_frame([  # two threads; the posts (a, b) have no score
-        ...     {"thread": "a", "id": "a"},
-        ...     {"thread": "a", "id": "a1", "parent": "a", "score": 0.9, "removed": True},
-        ...     {"thread": "a", "id": "a2", "parent": "a1", "score": 0.8},
-        ...     {"thread": "a", "id": "a3", "parent": "a1", "score": 0.2},
-        ...     {"thread": "a", "id": "a4", "parent": "a", "score": 0.1},
-        ...     {"thread": "b", "id": "b"},
-        ...     {"thread": "b", "id": "b1", "parent": "b", "score": 0.2},
-        ...     {"thread": "b", "id": "b2", "parent": "b1", "score": 0.5, "removed": True},
-        ... ])
+        >>> from toolkit.analysis.synthetic import example_threads
+        >>> frame = example_threads()  # two threads, a1 and b2 removed
         >>> table = thread_size_profile(frame, size_edges=[1, 3], n_boot=50)
         >>> table.select("size_bin", "n", "n_threads", "mean").rows()  # b: 2 comments, a: 4
         [('1-2', 2, 1, 0.35), ('3+', 4, 1, 0.5)]

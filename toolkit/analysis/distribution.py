@@ -23,17 +23,8 @@ def score_distribution(frame: pl.DataFrame, *, label: str = "toxicity",
 
     Example:
         >>> import polars as pl
-        >>> from toolkit.analysis.synthetic import make_frame
-        >>> frame = make_frame([  # two threads; the posts (a, b) have no score
-        ...     {"thread": "a", "id": "a"},
-        ...     {"thread": "a", "id": "a1", "parent": "a", "score": 0.9, "removed": True},
-        ...     {"thread": "a", "id": "a2", "parent": "a1", "score": 0.8},
-        ...     {"thread": "a", "id": "a3", "parent": "a1", "score": 0.2},
-        ...     {"thread": "a", "id": "a4", "parent": "a", "score": 0.1},
-        ...     {"thread": "b", "id": "b"},
-        ...     {"thread": "b", "id": "b1", "parent": "b", "score": 0.2},
-        ...     {"thread": "b", "id": "b2", "parent": "b1", "score": 0.5, "removed": True},
-        ... ])
+        >>> from toolkit.analysis.synthetic import example_threads
+        >>> frame = example_threads()  # two threads, a1 and b2 removed
         >>> score_distribution(frame, bins=2).rows()
         [(0.0, 0.5, 3), (0.5, 1.0, 3)]
     """
@@ -60,17 +51,8 @@ def thread_view_table(frame: pl.DataFrame, *, label: str = "toxicity", thread_id
 
     Example:
         >>> import polars as pl
-        >>> from toolkit.analysis.synthetic import make_frame
-        >>> frame = make_frame([  # two threads; the posts (a, b) have no score
-        ...     {"thread": "a", "id": "a"},
-        ...     {"thread": "a", "id": "a1", "parent": "a", "score": 0.9, "removed": True},
-        ...     {"thread": "a", "id": "a2", "parent": "a1", "score": 0.8},
-        ...     {"thread": "a", "id": "a3", "parent": "a1", "score": 0.2},
-        ...     {"thread": "a", "id": "a4", "parent": "a", "score": 0.1},
-        ...     {"thread": "b", "id": "b"},
-        ...     {"thread": "b", "id": "b1", "parent": "b", "score": 0.2},
-        ...     {"thread": "b", "id": "b2", "parent": "b1", "score": 0.5, "removed": True},
-        ... ])
+        >>> from toolkit.analysis.synthetic import example_threads
+        >>> frame = example_threads()  # two threads, a1 and b2 removed
         >>> thread_view_table(frame).select("comment_id", "reply_depth", "score", "removed").rows()
         [('a', 0, None, False), ('a1', 1, 0.9, True), ('a2', 2, 0.8, False), ('a3', 2, 0.2, False),
          ('a4', 1, 0.1, False)]
@@ -122,17 +104,8 @@ def thread_tree_table(
 
     Example:
         >>> import polars as pl
-        >>> from toolkit.analysis.synthetic import make_frame
-        >>> frame = make_frame([  # two threads; the posts (a, b) have no score
-        ...     {"thread": "a", "id": "a"},
-        ...     {"thread": "a", "id": "a1", "parent": "a", "score": 0.9, "removed": True},
-        ...     {"thread": "a", "id": "a2", "parent": "a1", "score": 0.8},
-        ...     {"thread": "a", "id": "a3", "parent": "a1", "score": 0.2},
-        ...     {"thread": "a", "id": "a4", "parent": "a", "score": 0.1},
-        ...     {"thread": "b", "id": "b"},
-        ...     {"thread": "b", "id": "b1", "parent": "b", "score": 0.2},
-        ...     {"thread": "b", "id": "b2", "parent": "b1", "score": 0.5, "removed": True},
-        ... ])
+        >>> from toolkit.analysis.synthetic import example_threads
+        >>> frame = example_threads()  # two threads, a1 and b2 removed
         >>> table, note = thread_tree_table(frame, pick="most_removed")
         >>> table["comment_id"].to_list(), note
         (['a', 'a1', 'a2', 'a3', 'a4'], 'thread a: 4 comments, 1 removed, 0 deleted, 0 without text')

@@ -24,17 +24,8 @@ def reply_pairs(frame: pl.DataFrame, *, label: str = "toxicity",
 
     Example:
         >>> import polars as pl
-        >>> from toolkit.analysis.synthetic import make_frame
-        >>> frame = make_frame([  # two threads; the posts (a, b) have no score
-        ...     {"thread": "a", "id": "a"},
-        ...     {"thread": "a", "id": "a1", "parent": "a", "score": 0.9, "removed": True},
-        ...     {"thread": "a", "id": "a2", "parent": "a1", "score": 0.8},
-        ...     {"thread": "a", "id": "a3", "parent": "a1", "score": 0.2},
-        ...     {"thread": "a", "id": "a4", "parent": "a", "score": 0.1},
-        ...     {"thread": "b", "id": "b"},
-        ...     {"thread": "b", "id": "b1", "parent": "b", "score": 0.2},
-        ...     {"thread": "b", "id": "b2", "parent": "b1", "score": 0.5, "removed": True},
-        ... ])
+        >>> from toolkit.analysis.synthetic import example_threads
+        >>> frame = example_threads()  # two threads, a1 and b2 removed
         >>> reply_pairs(frame).rows()
         [('a', 'a2', 0.9, 0.8), ('a', 'a3', 0.9, 0.2), ('b', 'b2', 0.2, 0.5)]
     """
@@ -77,17 +68,8 @@ def escalation(
         Pairs (parent, reply): (0.9, 0.8) and (0.9, 0.2) in ``a``, (0.2, 0.5) in ``b``:
 
         >>> import polars as pl
-        >>> from toolkit.analysis.synthetic import make_frame
-        >>> frame = make_frame([  # two threads; the posts (a, b) have no score
-        ...     {"thread": "a", "id": "a"},
-        ...     {"thread": "a", "id": "a1", "parent": "a", "score": 0.9, "removed": True},
-        ...     {"thread": "a", "id": "a2", "parent": "a1", "score": 0.8},
-        ...     {"thread": "a", "id": "a3", "parent": "a1", "score": 0.2},
-        ...     {"thread": "a", "id": "a4", "parent": "a", "score": 0.1},
-        ...     {"thread": "b", "id": "b"},
-        ...     {"thread": "b", "id": "b1", "parent": "b", "score": 0.2},
-        ...     {"thread": "b", "id": "b2", "parent": "b1", "score": 0.5, "removed": True},
-        ... ])
+        >>> from toolkit.analysis.synthetic import example_threads
+        >>> frame = example_threads()  # two threads, a1 and b2 removed
         >>> escalation(frame, n_boot=50).select("measure", pl.col("estimate").round(3), "n").rows()[2:]
         [('P(reply >= 0.5 | parent >= 0.5)', 0.5, 2), ('P(reply >= 0.5 | parent < 0.5)', 1.0, 1),
          ('risk difference (toxic - non-toxic parent)', -0.5, 3),
@@ -163,17 +145,8 @@ def reply_by_parent_bin(
 
     Example:
         >>> import polars as pl
-        >>> from toolkit.analysis.synthetic import make_frame
-        >>> frame = make_frame([  # two threads; the posts (a, b) have no score
-        ...     {"thread": "a", "id": "a"},
-        ...     {"thread": "a", "id": "a1", "parent": "a", "score": 0.9, "removed": True},
-        ...     {"thread": "a", "id": "a2", "parent": "a1", "score": 0.8},
-        ...     {"thread": "a", "id": "a3", "parent": "a1", "score": 0.2},
-        ...     {"thread": "a", "id": "a4", "parent": "a", "score": 0.1},
-        ...     {"thread": "b", "id": "b"},
-        ...     {"thread": "b", "id": "b1", "parent": "b", "score": 0.2},
-        ...     {"thread": "b", "id": "b2", "parent": "b1", "score": 0.5, "removed": True},
-        ... ])
+        >>> from toolkit.analysis.synthetic import example_threads
+        >>> frame = example_threads()  # two threads, a1 and b2 removed
         >>> table = reply_by_parent_bin(frame, bins=[0, 0.5, 1], n_boot=50)
         >>> table.select("parent_bin", "n", "mean", "share_above").rows()
         [('[0, 0.5)', 1, 0.5, 1.0), ('[0.5, 1]', 2, 0.5, 0.5)]

@@ -83,17 +83,8 @@ def classification_tables(
 
     Example:
         >>> import polars as pl
-        >>> from toolkit.analysis.synthetic import make_frame
-        >>> frame = make_frame([  # two threads; the posts (a, b) have no score
-        ...     {"thread": "a", "id": "a"},
-        ...     {"thread": "a", "id": "a1", "parent": "a", "score": 0.9, "removed": True},
-        ...     {"thread": "a", "id": "a2", "parent": "a1", "score": 0.8},
-        ...     {"thread": "a", "id": "a3", "parent": "a1", "score": 0.2},
-        ...     {"thread": "a", "id": "a4", "parent": "a", "score": 0.1},
-        ...     {"thread": "b", "id": "b"},
-        ...     {"thread": "b", "id": "b1", "parent": "b", "score": 0.2},
-        ...     {"thread": "b", "id": "b2", "parent": "b1", "score": 0.5, "removed": True},
-        ... ])
+        >>> from toolkit.analysis.synthetic import example_threads
+        >>> frame = example_threads()  # two threads, a1 and b2 removed
         >>> metrics, curves = classification_tables(frame, grid=3, n_boot=50)
         >>> metrics.height, curves.height  # one label; 3 ROC and 3 PR points
         (1, 6)
@@ -165,17 +156,8 @@ def classification_metrics(
         Removed 0.9 and 0.5 against kept 0.8, 0.2, 0.2, 0.1; precision 1/1 and 2/3 at the two removals:
 
         >>> import polars as pl
-        >>> from toolkit.analysis.synthetic import make_frame
-        >>> frame = make_frame([  # two threads; the posts (a, b) have no score
-        ...     {"thread": "a", "id": "a"},
-        ...     {"thread": "a", "id": "a1", "parent": "a", "score": 0.9, "removed": True},
-        ...     {"thread": "a", "id": "a2", "parent": "a1", "score": 0.8},
-        ...     {"thread": "a", "id": "a3", "parent": "a1", "score": 0.2},
-        ...     {"thread": "a", "id": "a4", "parent": "a", "score": 0.1},
-        ...     {"thread": "b", "id": "b"},
-        ...     {"thread": "b", "id": "b1", "parent": "b", "score": 0.2},
-        ...     {"thread": "b", "id": "b2", "parent": "b1", "score": 0.5, "removed": True},
-        ... ])
+        >>> from toolkit.analysis.synthetic import example_threads
+        >>> frame = example_threads()  # two threads, a1 and b2 removed
         >>> table = classification_metrics(frame, truth="removed", n_boot=50)
         >>> table.select("label", "n", "n_positive", pl.col("base_rate", "roc_auc", "pr_auc").round(3)).rows()
         [('toxicity', 6, 2, 0.333, 0.875, 0.833)]
@@ -212,17 +194,8 @@ def classification_curves(
 
     Example:
         >>> import polars as pl
-        >>> from toolkit.analysis.synthetic import make_frame
-        >>> frame = make_frame([  # two threads; the posts (a, b) have no score
-        ...     {"thread": "a", "id": "a"},
-        ...     {"thread": "a", "id": "a1", "parent": "a", "score": 0.9, "removed": True},
-        ...     {"thread": "a", "id": "a2", "parent": "a1", "score": 0.8},
-        ...     {"thread": "a", "id": "a3", "parent": "a1", "score": 0.2},
-        ...     {"thread": "a", "id": "a4", "parent": "a", "score": 0.1},
-        ...     {"thread": "b", "id": "b"},
-        ...     {"thread": "b", "id": "b1", "parent": "b", "score": 0.2},
-        ...     {"thread": "b", "id": "b2", "parent": "b1", "score": 0.5, "removed": True},
-        ... ])
+        >>> from toolkit.analysis.synthetic import example_threads
+        >>> frame = example_threads()  # two threads, a1 and b2 removed
         >>> curves = classification_curves(frame, grid=3, n_boot=50)
         >>> curves.filter(pl.col("curve") == "roc").select("x", "y").rows()  # TPR at FPR 0, 0.5, 1
         [(0.0, 0.5), (0.5, 1.0), (1.0, 1.0)]
@@ -312,7 +285,7 @@ def removal_logit(
         the others 1:3, so 9. Rows are (thread, score, removed):
 
         >>> import polars as pl
-        >>> from toolkit.analysis.synthetic import make_frame
+        >>> from toolkit.analysis.synthetic import example_threads, make_frame
         >>> rows = [("a", 1.0, True), ("a", 1.0, True), ("a", 0.0, True), ("a", 0.0, False),
         ...         ("b", 1.0, True), ("b", 1.0, False), ("b", 0.0, False), ("b", 0.0, False)]
         >>> frame = make_frame([{"thread": t, "id": f"c{i}", "score": s, "removed": r}

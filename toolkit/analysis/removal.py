@@ -71,17 +71,8 @@ def removal_auc(frame: pl.DataFrame, *, label: str = "toxicity") -> float:
         Removed 0.9 and 0.5 against kept 0.8, 0.2, 0.2, 0.1: 7 of the 8 pairs are ranked right.
 
         >>> import polars as pl
-        >>> from toolkit.analysis.synthetic import make_frame
-        >>> frame = make_frame([  # two threads; the posts (a, b) have no score
-        ...     {"thread": "a", "id": "a"},
-        ...     {"thread": "a", "id": "a1", "parent": "a", "score": 0.9, "removed": True},
-        ...     {"thread": "a", "id": "a2", "parent": "a1", "score": 0.8},
-        ...     {"thread": "a", "id": "a3", "parent": "a1", "score": 0.2},
-        ...     {"thread": "a", "id": "a4", "parent": "a", "score": 0.1},
-        ...     {"thread": "b", "id": "b"},
-        ...     {"thread": "b", "id": "b1", "parent": "b", "score": 0.2},
-        ...     {"thread": "b", "id": "b2", "parent": "b1", "score": 0.5, "removed": True},
-        ... ])
+        >>> from toolkit.analysis.synthetic import example_threads
+        >>> frame = example_threads()  # two threads, a1 and b2 removed
         >>> removal_auc(frame)
         0.875
     """
@@ -116,17 +107,8 @@ def removal_context(
 
     Example:
         >>> import polars as pl
-        >>> from toolkit.analysis.synthetic import make_frame
-        >>> frame = make_frame([  # two threads; the posts (a, b) have no score
-        ...     {"thread": "a", "id": "a"},
-        ...     {"thread": "a", "id": "a1", "parent": "a", "score": 0.9, "removed": True},
-        ...     {"thread": "a", "id": "a2", "parent": "a1", "score": 0.8},
-        ...     {"thread": "a", "id": "a3", "parent": "a1", "score": 0.2},
-        ...     {"thread": "a", "id": "a4", "parent": "a", "score": 0.1},
-        ...     {"thread": "b", "id": "b"},
-        ...     {"thread": "b", "id": "b1", "parent": "b", "score": 0.2},
-        ...     {"thread": "b", "id": "b2", "parent": "b1", "score": 0.5, "removed": True},
-        ... ])
+        >>> from toolkit.analysis.synthetic import example_threads
+        >>> frame = example_threads()  # two threads, a1 and b2 removed
         >>> groups, tests = removal_context(frame, n_boot=50)
         >>> groups.select("comparison", "group", "n", pl.col("mean").round(3)).rows()
         [('replies to removed vs kept', 'removed', 2, 0.5), ('replies to removed vs kept', 'kept', 4, 0.425),
@@ -170,17 +152,8 @@ def context_scores(frame: pl.DataFrame, *, label: str = "toxicity") -> pl.DataFr
 
     Example:
         >>> import polars as pl
-        >>> from toolkit.analysis.synthetic import make_frame
-        >>> frame = make_frame([  # two threads; the posts (a, b) have no score
-        ...     {"thread": "a", "id": "a"},
-        ...     {"thread": "a", "id": "a1", "parent": "a", "score": 0.9, "removed": True},
-        ...     {"thread": "a", "id": "a2", "parent": "a1", "score": 0.8},
-        ...     {"thread": "a", "id": "a3", "parent": "a1", "score": 0.2},
-        ...     {"thread": "a", "id": "a4", "parent": "a", "score": 0.1},
-        ...     {"thread": "b", "id": "b"},
-        ...     {"thread": "b", "id": "b1", "parent": "b", "score": 0.2},
-        ...     {"thread": "b", "id": "b2", "parent": "b1", "score": 0.5, "removed": True},
-        ... ])
+        >>> from toolkit.analysis.synthetic import example_threads
+        >>> frame = example_threads()  # two threads, a1 and b2 removed
         >>> table = context_scores(frame)
         >>> table.select("comment_id", pl.col("self", "parent", "siblings", "replies").round(3)).rows()
         [('a1', 0.9, None, 0.1, 0.5), ('a2', 0.8, 0.9, 0.2, None), ('a3', 0.2, 0.9, 0.8, None),
@@ -284,17 +257,8 @@ def matched_context(
         siblings are each other; their parents (the posts) have no score and a4 has no replies:
 
         >>> import polars as pl
-        >>> from toolkit.analysis.synthetic import make_frame
-        >>> frame = make_frame([  # two threads; the posts (a, b) have no score
-        ...     {"thread": "a", "id": "a"},
-        ...     {"thread": "a", "id": "a1", "parent": "a", "score": 0.9, "removed": True},
-        ...     {"thread": "a", "id": "a2", "parent": "a1", "score": 0.8},
-        ...     {"thread": "a", "id": "a3", "parent": "a1", "score": 0.2},
-        ...     {"thread": "a", "id": "a4", "parent": "a", "score": 0.1},
-        ...     {"thread": "b", "id": "b"},
-        ...     {"thread": "b", "id": "b1", "parent": "b", "score": 0.2},
-        ...     {"thread": "b", "id": "b2", "parent": "b1", "score": 0.5, "removed": True},
-        ... ])
+        >>> from toolkit.analysis.synthetic import example_threads
+        >>> frame = example_threads()  # two threads, a1 and b2 removed
         >>> table = matched_context(frame, n_boot=50)
         >>> table.select("context", "n_removed", "n_kept", pl.col("difference").round(3)).rows()
         [('self', 1, 1, 0.8), ('parent', 0, 0, nan), ('siblings', 1, 1, -0.8), ('replies', 0, 0, nan)]
@@ -374,17 +338,8 @@ def removal_by_parent(
         The posts have no score, so the replies to them (a1, a4, b1) fall in ``no score``:
 
         >>> import polars as pl
-        >>> from toolkit.analysis.synthetic import make_frame
-        >>> frame = make_frame([  # two threads; the posts (a, b) have no score
-        ...     {"thread": "a", "id": "a"},
-        ...     {"thread": "a", "id": "a1", "parent": "a", "score": 0.9, "removed": True},
-        ...     {"thread": "a", "id": "a2", "parent": "a1", "score": 0.8},
-        ...     {"thread": "a", "id": "a3", "parent": "a1", "score": 0.2},
-        ...     {"thread": "a", "id": "a4", "parent": "a", "score": 0.1},
-        ...     {"thread": "b", "id": "b"},
-        ...     {"thread": "b", "id": "b1", "parent": "b", "score": 0.2},
-        ...     {"thread": "b", "id": "b2", "parent": "b1", "score": 0.5, "removed": True},
-        ... ])
+        >>> from toolkit.analysis.synthetic import example_threads
+        >>> frame = example_threads()  # two threads, a1 and b2 removed
         >>> table = removal_by_parent(frame, bins=[0, 0.5, 1], n_boot=50)
         >>> table.select("parent_bin", "n", "n_removed", pl.col("removal_rate").round(3)).rows()
         [('[0, 0.5)', 1, 1, 1.0), ('[0.5, 1]', 2, 0, 0.0), ('no score', 3, 1, 0.333)]
@@ -433,17 +388,8 @@ def removal_parent_test(
         Replies to a1 (0.9): none of 2 removed; replies to b1 (0.2): 1 of 1:
 
         >>> import polars as pl
-        >>> from toolkit.analysis.synthetic import make_frame
-        >>> frame = make_frame([  # two threads; the posts (a, b) have no score
-        ...     {"thread": "a", "id": "a"},
-        ...     {"thread": "a", "id": "a1", "parent": "a", "score": 0.9, "removed": True},
-        ...     {"thread": "a", "id": "a2", "parent": "a1", "score": 0.8},
-        ...     {"thread": "a", "id": "a3", "parent": "a1", "score": 0.2},
-        ...     {"thread": "a", "id": "a4", "parent": "a", "score": 0.1},
-        ...     {"thread": "b", "id": "b"},
-        ...     {"thread": "b", "id": "b1", "parent": "b", "score": 0.2},
-        ...     {"thread": "b", "id": "b2", "parent": "b1", "score": 0.5, "removed": True},
-        ... ])
+        >>> from toolkit.analysis.synthetic import example_threads
+        >>> frame = example_threads()  # two threads, a1 and b2 removed
         >>> test = removal_parent_test(frame, n_boot=50)
         >>> test["n_removed_side"], test["n_kept_side"], test["difference"], test["risk_ratio"]
         (2, 1, -1.0, 0.0)
@@ -488,7 +434,7 @@ def window_means(frame: pl.DataFrame, *, label: str = "toxicity", window: int = 
 
     Example:
         >>> import polars as pl
-        >>> from toolkit.analysis.synthetic import make_frame
+        >>> from toolkit.analysis.synthetic import example_threads, make_frame
         >>> frame = make_frame([{"thread": "t", "id": "t", "minute": 0}] + [  # c3 removed; a comment a minute
         ...     {"thread": "t", "id": f"c{i}", "minute": i, "score": s, "removed": i == 3}
         ...     for i, s in enumerate([0.8, 0.6, 0.9, 0.2, 0.2], start=1)])
@@ -557,7 +503,7 @@ def calm_down(
         (c1 and c5 lack a side):
 
         >>> import polars as pl
-        >>> from toolkit.analysis.synthetic import make_frame
+        >>> from toolkit.analysis.synthetic import example_threads, make_frame
         >>> frame = make_frame([{"thread": "t", "id": "t", "minute": 0}] + [  # c3 removed; a comment a minute
         ...     {"thread": "t", "id": f"c{i}", "minute": i, "score": s, "removed": i == 3}
         ...     for i, s in enumerate([0.8, 0.6, 0.9, 0.2, 0.2], start=1)])

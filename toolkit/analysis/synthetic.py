@@ -15,6 +15,28 @@ from toolkit.threads import add_tree_columns
 EPOCH = datetime(2024, 1, 1, tzinfo=timezone.utc)
 
 
+EXAMPLE_ROWS: tuple[dict[str, Any], ...] = (  # two threads; the posts (a, b) have no score
+    {"thread": "a", "id": "a"},
+    {"thread": "a", "id": "a1", "parent": "a", "score": 0.9, "removed": True},
+    {"thread": "a", "id": "a2", "parent": "a1", "score": 0.8},
+    {"thread": "a", "id": "a3", "parent": "a1", "score": 0.2},
+    {"thread": "a", "id": "a4", "parent": "a", "score": 0.1},
+    {"thread": "b", "id": "b"},
+    {"thread": "b", "id": "b1", "parent": "b", "score": 0.2},
+    {"thread": "b", "id": "b2", "parent": "b1", "score": 0.5, "removed": True},
+)
+
+
+def example_threads() -> pl.DataFrame:
+    """The small frame of the analyses' docstring examples: two threads (a: a1 > a2, a3 and a4; b: b1 > b2),
+    ``toxicity`` 0.9, 0.8, 0.2, 0.1 in a and 0.2, 0.5 in b, a1 and b2 removed; values are easy to check by hand.
+
+    >>> example_threads().filter(~pl.col("is_post")).select("comment_id", "reply_depth", "toxicity").rows()[:2]
+    [('a1', 1, 0.9), ('a2', 2, 0.8)]
+    """
+    return make_frame(EXAMPLE_ROWS)
+
+
 def make_frame(rows: Iterable[Mapping[str, Any]], *, label: str = "toxicity") -> pl.DataFrame:
     """A scored canonical frame from short row specs.
 

@@ -75,17 +75,8 @@ def thread_toxicity(frame: pl.DataFrame, *, label: str = "toxicity",
 
     Example:
         >>> import polars as pl
-        >>> from toolkit.analysis.synthetic import make_frame
-        >>> frame = make_frame([  # two threads; the posts (a, b) have no score
-        ...     {"thread": "a", "id": "a"},
-        ...     {"thread": "a", "id": "a1", "parent": "a", "score": 0.9, "removed": True},
-        ...     {"thread": "a", "id": "a2", "parent": "a1", "score": 0.8},
-        ...     {"thread": "a", "id": "a3", "parent": "a1", "score": 0.2},
-        ...     {"thread": "a", "id": "a4", "parent": "a", "score": 0.1},
-        ...     {"thread": "b", "id": "b"},
-        ...     {"thread": "b", "id": "b1", "parent": "b", "score": 0.2},
-        ...     {"thread": "b", "id": "b2", "parent": "b1", "score": 0.5, "removed": True},
-        ... ])
+        >>> from toolkit.analysis.synthetic import example_threads
+        >>> frame = example_threads()  # two threads, a1 and b2 removed
         >>> thread_toxicity(frame).select("thread_id", "size", "n_toxic", "toxic_share").rows()
         [('a', 4, 2, 0.5), ('b', 2, 0, 0.0)]
     """
@@ -141,17 +132,8 @@ def toxicity_by_thread_length(
         Thread ``b`` (2 comments) has no comment >= 0.6, thread ``a`` (4) has two:
 
         >>> import polars as pl
-        >>> from toolkit.analysis.synthetic import make_frame
-        >>> frame = make_frame([  # two threads; the posts (a, b) have no score
-        ...     {"thread": "a", "id": "a"},
-        ...     {"thread": "a", "id": "a1", "parent": "a", "score": 0.9, "removed": True},
-        ...     {"thread": "a", "id": "a2", "parent": "a1", "score": 0.8},
-        ...     {"thread": "a", "id": "a3", "parent": "a1", "score": 0.2},
-        ...     {"thread": "a", "id": "a4", "parent": "a", "score": 0.1},
-        ...     {"thread": "b", "id": "b"},
-        ...     {"thread": "b", "id": "b1", "parent": "b", "score": 0.2},
-        ...     {"thread": "b", "id": "b2", "parent": "b1", "score": 0.5, "removed": True},
-        ... ])
+        >>> from toolkit.analysis.synthetic import example_threads
+        >>> frame = example_threads()  # two threads, a1 and b2 removed
         >>> table, trend, edges = toxicity_by_thread_length(frame, n_bins=2, min_threads_last_bin=1,
         ...                                                 n_boot=50)
         >>> table.select("bin", "min_size", "max_size", "n_threads", "toxic_share").rows()
@@ -221,17 +203,8 @@ def toxicity_by_relative_position(
 
     Example:
         >>> import polars as pl
-        >>> from toolkit.analysis.synthetic import make_frame
-        >>> frame = make_frame([  # two threads; the posts (a, b) have no score
-        ...     {"thread": "a", "id": "a"},
-        ...     {"thread": "a", "id": "a1", "parent": "a", "score": 0.9, "removed": True},
-        ...     {"thread": "a", "id": "a2", "parent": "a1", "score": 0.8},
-        ...     {"thread": "a", "id": "a3", "parent": "a1", "score": 0.2},
-        ...     {"thread": "a", "id": "a4", "parent": "a", "score": 0.1},
-        ...     {"thread": "b", "id": "b"},
-        ...     {"thread": "b", "id": "b1", "parent": "b", "score": 0.2},
-        ...     {"thread": "b", "id": "b2", "parent": "b1", "score": 0.5, "removed": True},
-        ... ])
+        >>> from toolkit.analysis.synthetic import example_threads
+        >>> frame = example_threads()  # two threads, a1 and b2 removed
         >>> table = toxicity_by_relative_position(frame, threshold=0.5, n_bins=2, n_boot=50)
         >>> table.select("position_bin", "n", pl.col("mean", "share_above").round(3)).rows()
         [('[0, 0.5)', 3, 0.633, 0.667), ('[0.5, 1]', 3, 0.267, 0.333)]
