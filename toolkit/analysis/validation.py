@@ -14,6 +14,7 @@ import polars as pl
 from toolkit.analysis.common import comments_only, score_columns, truth_column
 from toolkit.analysis.prediction import classification_tables
 from toolkit.analysis.stats import grouped_bootstrap_means, percentile_ci, replicate_sums
+from toolkit.errors import ConfigError
 from toolkit.settings import ScorerValidationOptions
 
 CALIBRATION_SCHEMA = {
@@ -27,9 +28,12 @@ THRESHOLD_SCHEMA = {
 }
 
 
+TRUTH_KEY = "analysis.params.scorer_validation.truth"
+
+
 def _rows(frame: pl.DataFrame, truth: str, label: str) -> pl.DataFrame:
     if truth not in frame.columns:
-        raise ValueError(f"scorer validation needs a boolean truth column {truth!r}; columns: {frame.columns}")
+        raise ConfigError(TRUTH_KEY, f"scorer validation needs a boolean truth column {truth!r}; columns: {frame.columns}")
     return truth_column(comments_only(frame), truth).filter(
         pl.col(label).is_not_null() & pl.col(label).is_not_nan() & pl.col(truth).is_not_null()
     )
@@ -213,10 +217,10 @@ def scorer_validation(
         [('toxicity', 0.875, 0.667, 1.0)]
         >>> scorer_validation(frame, truth="toxic")  # doctest: +ELLIPSIS
         Traceback (most recent call last):
-        ValueError: scorer validation needs a boolean truth column 'toxic'; columns: [...]
+        toolkit.errors.ConfigError: analysis.params.scorer_validation.truth: scorer validation needs a boolean truth column 'toxic'; columns: [...]
     """
     if truth not in frame.columns:
-        raise ValueError(f"scorer validation needs a boolean truth column {truth!r}; columns: {frame.columns}")
+        raise ConfigError(TRUTH_KEY, f"scorer validation needs a boolean truth column {truth!r}; columns: {frame.columns}")
     aucs, curves = classification_tables(frame, truth=truth, labels=labels, grid=grid,
                                          curve_labels=None if with_curves else [], n_boot=n_boot, seed=seed)
     rest = threshold_metrics(frame, truth=truth, labels=labels, threshold=threshold, n_bins=n_bins,
