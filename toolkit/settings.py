@@ -98,6 +98,15 @@ class RemovalPredictionOptions:
 
 
 @dataclass
+class RemovalReasonsOptions:
+    """``top``: the most frequent stated reasons shown one by one (the rest as "other reasons"), each with at
+    least ``min_count`` removals."""
+
+    top: int = 10
+    min_count: int = 1
+
+
+@dataclass
 class EscalationOptions:
     """Parent->reply pairs; replies to the post count only with ``include_post_parent``."""
 
@@ -164,6 +173,7 @@ class AnalysisParams:
     depth_profile: DepthProfileOptions = field(default_factory=DepthProfileOptions)
     removal_context: RemovalContextOptions = field(default_factory=RemovalContextOptions)
     removal_prediction: RemovalPredictionOptions = field(default_factory=RemovalPredictionOptions)
+    removal_reasons: RemovalReasonsOptions = field(default_factory=RemovalReasonsOptions)
     escalation: EscalationOptions = field(default_factory=EscalationOptions)
     thread_length: ThreadLengthOptions = field(default_factory=ThreadLengthOptions)
     scorer_agreement: ScorerAgreementOptions = field(default_factory=ScorerAgreementOptions)
