@@ -113,8 +113,9 @@ def test_flat_untimed_thread_skips_with_reasons() -> None:
                                                  "4 kept")
     assert out["escalation"][2].startswith("no reply whose parent comment is in the data with a score")
     assert out["scorer_agreement"][2] == "fewer than two score columns to compare (toxicity)"
+    assert out["removal_reasons"][2] == "no removal_reason column (stated reasons come from a Lemmy modlog)"
     assert {name for name, (_, _, skipped) in out.items() if skipped} == {
-        "removal_context", "removal_prediction", "escalation", "scorer_agreement"}
+        "removal_context", "removal_prediction", "escalation", "scorer_agreement", "removal_reasons"}
 
 
 def test_unscored_frame_skips_what_needs_scores() -> None:

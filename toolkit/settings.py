@@ -13,7 +13,7 @@ class DatasetSettings:
     """Where the threads come from. ``options`` go to the loader (e.g. ``post_lines``, ``encoding``)."""
 
     name: str = "seed_thread"
-    path: str = "data/seed_thread.txt"
+    path: str = "data/seed_thread.txt"  # a file, a folder or a glob pattern ("archive/comments-*.json")
     format: str | None = None
     options: dict[str, Any] = field(default_factory=dict)
     strict: bool = False

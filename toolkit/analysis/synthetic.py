@@ -56,7 +56,7 @@ def random_threads(
 ) -> pl.DataFrame:
     """Random Reddit-like threads for demos and tests: log-uniform sizes, replies that echo their parent's
     toxicity, removals more likely for toxic comments (half of them losing their text), a few deletions,
-    timestamps, vote scores, and (``truth``) a noisy human label ``toxic`` and a second score ``other``."""
+    timestamps, vote scores, a stated reason (``removal_reason``) for each removal, and (``truth``) a noisy human label ``toxic`` and a second score ``other``."""
     import numpy as np
 
     rng = np.random.default_rng(seed)
@@ -81,4 +81,6 @@ def random_threads(
                 row["other"] = float(min(1.0, value + rng.random() * 0.3))
             rows.append(row)
     frame = make_frame(rows, label=label)
-    return frame.with_columns(pl.col("votes").cast(pl.Int64).alias("score")).drop("votes")
+    reason = pl.format("Rule {}", pl.int_range(pl.len()) % 3 + 1)  # a moderator's stated reason, as a modlog has
+    return frame.with_columns(pl.col("votes").cast(pl.Int64).alias("score"),
+                              removal_reason=pl.when(pl.col("removed")).then(reason)).drop("votes")
