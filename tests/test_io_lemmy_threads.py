@@ -145,6 +145,9 @@ def test_glob_and_list_of_pages(tmp_path: Path) -> None:
     by_list = load_source([folder / "comments-1-0002.json", folder / "comments-1-0001.json"])
     assert by_list.frame["comment_id"].to_list() == ["1", "13", "14", "15", "11", "12"]
     assert rows(by_list.frame)["13"]["text"] == "edited"  # newer by `updated`, though on the earlier file
+    ndjson = tmp_path / "pages.ndjson"  # NDJSON of whole pages, the last one empty
+    ndjson.write_text("".join(json.dumps({"comments": page}) + "\n" for page in PAGES))
+    assert (load_source(ndjson).frame.height, load_source(ndjson).rejects.height) == (10, 2)
     with pytest.raises(LoadError, match=r"no file matches this pattern"):
         load_source(str(folder / "nothing-*.json"))
 

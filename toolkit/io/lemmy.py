@@ -271,6 +271,12 @@ def _views_of(value: Any) -> list[Any] | None:
     return [value] if "comment" in value or "post" in value else None
 
 
+def _views_or_self(value: Any) -> list[Any]:
+    """The views of a response (none for an empty page); anything else is one record, for the loader to judge."""
+    views = _views_of(value)
+    return [value] if views is None else views
+
+
 def _iter_records(path: Path) -> Iterator[tuple[int, Any, str | None]]:
     """``(line or record number, view, error)`` for every record of the file, in file order."""
     with path.open("rb") as handle:
@@ -282,13 +288,13 @@ def _iter_records(path: Path) -> Iterator[tuple[int, Any, str | None]]:
             if line.error is not None:
                 yield line.number, None, line.error
                 continue
-            for view in _views_of(line.value) or [line.value]:
+            for view in _views_or_self(line.value):
                 yield line.number, view, None
         return
     document = parse_json_document(path, read_bytes(path))
     views = _views_of(document)
     if views is None and isinstance(document, list):
-        views = [view for item in document for view in (_views_of(item) or [item])]
+        views = [view for item in document for view in _views_or_self(item)]
     if views is None:
         raise LoadError(
             path,
