@@ -203,6 +203,9 @@ def test_person_details_search_and_post_lists(tmp_path: Path) -> None:
     assert sorted(result.frame["comment_id"].to_list()) == ["1", "2", "41", "42"]
     assert (result.stats["records"], result.stats["post_views"]) == (2, 1)
     assert rows(result.frame)["2"]["text"] == "Other post\n\nBody"
+    post_view["post"]["deleted"] = True  # withdrawn by its author: no text, like a deleted comment
+    (tmp_path / "user-0001.json").write_text(json.dumps(person))
+    assert rows(load_source(tmp_path).frame)["2"]["text"] is None
 
 
 def test_an_archive_fetched_from_the_fake_lemmy_loads_whole(lemmy, tmp_path: Path) -> None:  # noqa: F811

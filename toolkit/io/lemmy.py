@@ -8,7 +8,7 @@ newest ``updated``/``published`` wins, then the later page; each older copy is a
 comments). An archive folder's ``modlog*.json`` files (or ``modlog=<file or folder>``) are put on the
 comments by :func:`toolkit.io.lemmy_modlog.apply_modlog` (removal reason, time, moderator, restorations).
 
-Both API shapes load: 0.19 (``counts{score, upvotes, downvotes, child_count}`` beside the comment,
+Counts and times in either shape: 0.17-0.19 (``counts{score, upvotes, downvotes, child_count}`` beside the comment,
 timestamps ``published``/``updated``) and 1.0 (the counts inside ``Comment``, timestamps
 ``published_at``/``updated_at``; paged responses may call the list ``items``).
 
@@ -16,12 +16,12 @@ timestamps ``published``/``updated``) and 1.0 (the counts inside ``Comment``, ti
   element, ``0`` meaning the post; ``source_reply_depth`` is the number of ids in the path (top-level 1),
   so a comment whose parent was not fetched still gets its depth.
 - ``removed`` (by a moderator/admin) and ``deleted`` (by the author) come from the flags. A deleted comment's
-  text is null (its author withdrew it; Lemmy 0.18 still sends it). Non-admin views send removed comments
-  with empty ``content``: that becomes null text; an admin's view keeps the text, and so do we. ``"*Permanently Deleted*"`` (what Lemmy writes over the comments of an account that
-  was deleted) means deleted, text null.
-- The post row comes from the ``post`` object embedded in each CommentView, one row per post id, emitted
-  just before the first comment of its thread: title, then a blank line and the body when there is one.
-  The CommentView names only the post creator's id, so the post's ``author`` is null (``creator_id`` set).
+  (or post's) text is null: its author withdrew it (Lemmy 0.18 still sends it). Non-admin views send removed
+  comments with empty ``content``: that becomes null text; an admin's view keeps the text, and so do we.
+  ``"*Permanently Deleted*"`` (what Lemmy writes over the comments of a deleted account) means deleted.
+- The post row comes from a post response (``PostView``: author and counts) or else from the ``post`` object
+  embedded in the CommentViews (which name only the creator's id: ``author`` null, ``creator_id`` set); one
+  row per post id, placed where the post first appears: title, then a blank line and the body when there is one.
 - ``thread_id`` is the post id as a string; ``comment_id`` the comment id as a string.
 - Federation: ``instance`` is the host of the row's ``ap_id`` (where it was written), ``community_instance``
   the host of the community's ``actor_id`` (1.0: ``ap_id``).
@@ -165,7 +165,7 @@ def _post_row(view: dict[str, Any], post_id: str | None = None) -> dict[str, Any
         "parent_id": None,
         "is_post": True,
         "author": (opt_str(creator, "name", "creator.name") or None) if creator else None,
-        "text": "\n\n".join(parts) if parts else None,
+        "text": "\n\n".join(parts) if parts and not deleted else None,  # deleted: its author withdrew it
         "created_at": _time(post, "published", "post"),
         "score": _count(counts, post, "score", "post"),
         "removed": removed,
