@@ -103,7 +103,11 @@ def _detect_one(path: Path) -> str:
 
 
 def detect_format(path: Source) -> str:
-    """The format of ``path``; for several files, the one format they all have (else an error naming them)."""
+    """The format of ``path``; for several files, the one format they all have (else an error naming them).
+
+    >>> detect_format("data/lemmy_archive/comments-1042-*.json")
+    'lemmy'
+    """
     paths = expand_paths(path)
     found: dict[str, list[str]] = {}
     for item in paths:

@@ -342,7 +342,12 @@ def _label(view: Any) -> str:
 
 def lemmy_files(path: str | Path | Sequence[str | Path]) -> tuple[list[Path], list[Path]]:
     """``(response files, modlog files)`` of a file, a folder (its .json/.jsonl/.ndjson files) or a list of
-    them; the archive's ``index.jsonl`` is neither, ``modlog*`` files are the modlog."""
+    them; the archive's ``index.jsonl`` is neither, ``modlog*`` files are the modlog.
+
+    >>> pages, modlogs = lemmy_files("data/lemmy_archive")
+    >>> len(pages), [file.name for file in modlogs]
+    (9, ['modlog-remove_comment-0001.json', 'modlog-remove_comment-0002.json'])
+    """
     files: list[Path] = []
     for item in [path] if isinstance(path, (str, Path)) else path:
         item = Path(item)
@@ -368,6 +373,10 @@ def read_lemmy(path: str | Path | Sequence[str | Path], *, strict: bool = False,
     PostViews, counted in ``stats["posts"]``). Rejects name the file and the line (NDJSON) or record number.
     ``comment_prefix`` (e.g. ``"c"``) is put before comment ids, for exports where a comment shares its
     post's id. ``modlog``: a modlog file or folder besides the archive's own ``modlog*`` files.
+
+    >>> result = read_lemmy("data/lemmy_archive")  # synthetic: 2 posts, pages overlapping, a modlog
+    >>> result.stats["comments"], result.stats["duplicates"], result.stats["modlog_events_unmatched"]
+    (209, 9, 1)
     """
     from toolkit.io.lemmy_modlog import apply_modlog, read_modlog  # the modlog reader builds on this module
 
