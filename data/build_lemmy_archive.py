@@ -113,7 +113,7 @@ def main(out: Path) -> None:
     out.mkdir(parents=True, exist_ok=True)
     lines = []
     for name, document in build(random.Random(11)).items():
-        body = (json.dumps(document, indent=1) + "\n").encode()
+        body = json.dumps(document).encode()  # compact, as Lemmy sends it
         (out / name).write_bytes(body)
         endpoint = ENDPOINTS[name.split("-")[0]]
         lines.append(json.dumps({"url": f"{BASE}/api/v3{endpoint}", "params": {}, "file": name,
