@@ -99,6 +99,17 @@ def check_derailment(run: Path) -> None:
     assert _skipped(run)["derailment"].startswith("1 thread(s) to analyse, fewer than min_threads=20")
 
 
+def check_lemmy_removals(run: Path) -> None:
+    manifest = json.loads((run / "manifest.json").read_text())
+    counts = manifest["counts"]  # the synthetic archive (data/build_lemmy_archive.py): 2 posts, 210 comments
+    assert (counts["rows_kept"], counts["rows_rejected"], counts["structure"]) == (211, 9, {"orphan": 5, "tree": 206})
+    reasons = table(run, "removal_reasons")
+    assert reasons.select("reason", "n_removed").rows() == [
+        ("Rule 1: be civil", 14), ("Rule 3: no spam", 5), ("Rule 2: off topic", 4)]
+    assert reasons["share"].to_list() == [14 / 23, 5 / 23, 4 / 23]
+    assert json.loads((run / "figures" / "removal_reasons.json").read_text())["kind"] == "rate_bars"
+
+
 CHECKS = {name[len("check_"):]: fn for name, fn in globals().items() if name.startswith("check_")}
 
 

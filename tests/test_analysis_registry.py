@@ -118,8 +118,10 @@ def test_flat_untimed_thread_skips_with_reasons() -> None:
     assert out["scorer_agreement"][2] == "fewer than two score columns to compare (toxicity)"
     assert out["civility_profile"] == out["derailment"] == ([], [], "no politeness strategy columns: run with "
                                                                     "scorer=politeness")
+    assert out["removal_reasons"][2] == "no removal_reason column (stated reasons come from a Lemmy modlog)"
     assert {name for name, (_, _, skipped) in out.items() if skipped} == {
-        "removal_context", "removal_prediction", "escalation", "scorer_agreement", "civility_profile", "derailment"}
+        "removal_context", "removal_prediction", "escalation", "scorer_agreement", "civility_profile", "derailment",
+        "removal_reasons"}
 
 
 def test_unscored_frame_skips_what_needs_scores() -> None:

@@ -34,6 +34,19 @@ SOURCE_SCHEMA: dict[str, pl.DataType] = {
     "source_position": pl.Int64(),  # 0-based order of the row in its source (page order)
 }
 
+#: Extras some loaders add (Lemmy: federation and the modlog's removals); the analyses that need one skip
+#: with a reason when it is absent.
+OPTIONAL_EXTRAS: dict[str, pl.DataType] = {
+    "community": pl.String(),  # the community (subforum) the thread belongs to
+    "instance": pl.String(),  # the federated server the row was written on (host of its ap_id)
+    "community_instance": pl.String(),  # the server hosting the community
+    "removal_reason": pl.String(),  # the moderator's stated reason (from a modlog)
+    "removed_at": pl.Datetime("us", "UTC"),
+    "removed_by": pl.String(),  # the moderator's name (null when hidden)
+    "removal_source": pl.String(),  # which signal marked the row removed (e.g. "modlog")
+    "text_source": pl.String(),  # where the text came from when not the listing itself (e.g. "modlog")
+}
+
 TREE_SCHEMA: dict[str, pl.DataType] = {
     "reply_depth": pl.Int32(),  # post 0, top-level comment 1, reply to depth d is d+1; null if unknown
     "root_id": pl.String(),  # the top-level comment (depth 1) whose sub-thread holds this row

@@ -13,7 +13,7 @@ class DatasetSettings:
     """Where the threads come from. ``options`` go to the loader (e.g. ``post_lines``, ``encoding``)."""
 
     name: str = "seed_thread"
-    path: str = "data/seed_thread.txt"
+    path: str = "data/seed_thread.txt"  # a file, a folder or a glob pattern ("archive/comments-*.json")
     format: str | None = None
     options: dict[str, Any] = field(default_factory=dict)
     strict: bool = False
@@ -95,6 +95,15 @@ class RemovalPredictionOptions:
     score_transform: str = "signed_log1p"
     label_unit: float = 0.1
     curve_grid: int = 101
+
+
+@dataclass
+class RemovalReasonsOptions:
+    """``top``: the most frequent stated reasons shown one by one (the rest as "other reasons"), each with at
+    least ``min_count`` removals."""
+
+    top: int = 10
+    min_count: int = 1
 
 
 @dataclass
@@ -191,6 +200,7 @@ class AnalysisParams:
     depth_profile: DepthProfileOptions = field(default_factory=DepthProfileOptions)
     removal_context: RemovalContextOptions = field(default_factory=RemovalContextOptions)
     removal_prediction: RemovalPredictionOptions = field(default_factory=RemovalPredictionOptions)
+    removal_reasons: RemovalReasonsOptions = field(default_factory=RemovalReasonsOptions)
     escalation: EscalationOptions = field(default_factory=EscalationOptions)
     thread_length: ThreadLengthOptions = field(default_factory=ThreadLengthOptions)
     scorer_agreement: ScorerAgreementOptions = field(default_factory=ScorerAgreementOptions)

@@ -35,6 +35,7 @@ from toolkit.analysis.removal import (
     removal_by_parent,
     removal_context,
     removal_parent_test,
+    removal_reasons,
 )
 from toolkit.analysis.summary import thread_summary
 from toolkit.analysis.thread_length import toxicity_by_relative_position, toxicity_by_thread_length
@@ -199,6 +200,24 @@ def run_removal_prediction(frame: pl.DataFrame, ctx: AnalysisContext) -> Analysi
                     {"label": ctx.label}), logit),
     ]
     return AnalysisOutput({"removal_auc": aucs, "removal_logit": logit, "removal_curves": curves}, figures)
+
+
+def run_removal_reasons(frame: pl.DataFrame, ctx: AnalysisContext) -> AnalysisOutput:
+    """The moderators' stated reasons (a Lemmy modlog): removals per reason and the removed comments' toxicity."""
+    if "removal_reason" not in frame.columns:
+        return AnalysisOutput(skipped="no removal_reason column (stated reasons come from a Lemmy modlog)")
+    o = ctx.params.removal_reasons
+    table = removal_reasons(frame, label=ctx.label, threshold=ctx.threshold, top=o.top, min_count=o.min_count,
+                            **ctx.boot)
+    if table.height == 0:
+        return AnalysisOutput(skipped="no removed comment has a stated reason")
+    spec = FigureSpec(
+        "removal_reasons", "rate_bars", "Stated removal reasons",
+        ctx.caption(_shown(int(table["n_removed"].sum()), None, "removed comments with a stated reason"),
+                    ctx.ci_note(ci_methods(table))),
+        {"label": ctx.label, "x": "reason", "y": "mean", "low": "mean_low", "high": "mean_high",
+         "xlabel": "stated reason", "ylabel": f"mean {ctx.label} of the removed comments"})
+    return AnalysisOutput({"removal_reasons": table}, [(spec, table)])
 
 
 def _formula(logit: pl.DataFrame) -> str:
@@ -434,6 +453,7 @@ ANALYSES: dict[str, AnalysisFn] = {
     "depth_profile": run_depth_profile,
     "removal_context": run_removal_context,
     "removal_prediction": run_removal_prediction,
+    "removal_reasons": run_removal_reasons,
     "escalation": run_escalation,
     "thread_summary": run_thread_summary,
     "thread_length": run_thread_length,

@@ -80,8 +80,9 @@ def random_threads(
 ) -> pl.DataFrame:
     """Random Reddit-like threads for demos and tests: log-uniform sizes, replies that echo their parent's
     toxicity, removals more likely for toxic comments (half of them losing their text), a few deletions,
-    timestamps, vote scores, (``truth``) a noisy human label ``toxic`` and a second score ``other``, and
-    (``markers``) politeness markers with a planted derailment effect (see :func:`add_markers`)."""
+    timestamps, vote scores, a stated reason (``removal_reason``) for each removal, (``truth``) a noisy human
+    label ``toxic`` and a second score ``other``, and (``markers``) politeness markers with a planted derailment
+    effect (see :func:`add_markers`)."""
     rng = np.random.default_rng(seed)
     marker_rng = np.random.default_rng([seed, 1])  # a stream of its own: the other columns stay as they were
     rows: list[dict[str, Any]] = []
@@ -108,8 +109,9 @@ def random_threads(
         if markers:
             add_markers(rows[first:], marker_rng)
     frame = make_frame(rows, label=label)
-    return frame.with_columns(pl.col("votes").cast(pl.Int64).alias("score")).drop("votes")
-
+    reason = pl.format("Rule {}", pl.int_range(pl.len()) % 3 + 1)  # a moderator's stated reason, as a modlog has
+    return frame.with_columns(pl.col("votes").cast(pl.Int64).alias("score"),
+                              removal_reason=pl.when(pl.col("removed")).then(reason)).drop("votes")
 
 
 MARKER_RATE = 0.3  # chance that a comment uses each synthetic politeness strategy
