@@ -17,6 +17,7 @@ import polars as pl
 from toolkit.analysis.agreement import sample_comments
 from toolkit.analysis.registry import ANALYSES, AnalysisContext
 from toolkit.errors import ConfigError
+from toolkit.fetch.lemmy import fetch_lemmy
 from toolkit.io import load_source
 from toolkit.plots.figures import save_figure
 from toolkit.report import git_commit, package_versions, sha256_file, write_json, write_table
@@ -105,6 +106,11 @@ def run_experiment(settings: RunSettings, run_dir: str | Path, resolved_config: 
     timer = Timer()
     started = time.time()
 
+    if settings.dataset.fetch.url:
+        with timer.stage("fetch"):
+            fetched = fetch_lemmy(settings.dataset.fetch.url, Path(settings.dataset.path), settings.dataset.fetch)
+        log.info("fetched %s into %s: %d requests, %d responses already there", settings.dataset.fetch.url,
+                 settings.dataset.path, fetched["requests"], fetched["reused"])
     with timer.stage("load"):
         data_path = resolve_data_path(settings.dataset.path)
         loaded = load_source(data_path, settings.dataset.format, strict=settings.dataset.strict,

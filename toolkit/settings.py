@@ -7,6 +7,33 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from toolkit.errors import ConfigError
+
+
+@dataclass
+class FetchSettings:
+    """What to fetch and how: ``url`` (a Lemmy post, comment, community or user; None: fetch nothing), politeness
+    (rate, retries, backoff), paging, the API version, where the login token is (never the token itself)."""
+
+    url: str | None = None
+    rate: float = 1.0  # requests per second at most; 0 = no wait
+    api: str = "v3"  # "v3" = Lemmy 0.19, "v4" = Lemmy 1.0
+    limit: int = 50  # items per page (Lemmy's maximum is 50)
+    modlog: bool = True  # also fetch the community's (or user's) removals and bans
+    retries: int = 5  # further tries after a 429, 5xx or dropped connection
+    backoff: float = 1.0  # seconds before the first retry, doubled each time
+    max_wait: float = 300.0  # cap on any one wait (backoff or Retry-After)
+    timeout: float = 30.0  # seconds per request
+    token_env: str = "LEMMY_JWT"  # environment variable holding the login token (JWT), if any
+
+    def __post_init__(self) -> None:
+        if self.api not in ("v3", "v4"):
+            raise ConfigError("fetch.api", f"unknown Lemmy API version {self.api!r}; use 'v3' (0.19) or 'v4' (1.0)")
+        if not 1 <= self.limit <= 50:
+            raise ConfigError("fetch.limit", f"{self.limit} items per page: Lemmy serves 1 to 50")
+        if self.rate < 0 or self.retries < 0:
+            raise ConfigError("fetch.rate" if self.rate < 0 else "fetch.retries", "must be 0 or more (rate 0 = no wait)")
+
 
 @dataclass
 class DatasetSettings:
@@ -17,6 +44,8 @@ class DatasetSettings:
     format: str | None = None
     options: dict[str, Any] = field(default_factory=dict)
     strict: bool = False
+    # Download first (resumable: only what is missing), into ``path``: dataset.fetch.url=https://lemmy.world/post/1
+    fetch: FetchSettings = field(default_factory=FetchSettings)
 
 
 @dataclass
