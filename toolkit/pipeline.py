@@ -33,19 +33,22 @@ PROJECT_ROOT = _PACKAGE_DIR if (_PACKAGE_DIR / "conf").is_dir() else _PACKAGE_DI
 
 
 def resolve_data_path(path: str | Path) -> Path:
-    """A relative dataset path from the working directory, else from the bundled data (``data/NAME``).
+    """A relative dataset path (or glob pattern) from the working directory, else from the bundled data
+    (``data/NAME``).
 
     So the shipped configs' ``data/seed_thread.txt`` works from any directory; a path found nowhere is returned
     as given, for the loader to report.
 
     >>> resolve_data_path("data/seed_thread.txt").is_file()
     True
+    >>> sorted(p.name for p in resolve_data_path("data/reddit_sample_*.json").parent.glob("reddit_sample_*.json"))
+    ['reddit_sample_1j7g9uj.json', 'reddit_sample_57dw9a.json']
     """
     path = Path(path).expanduser()
-    if path.is_absolute() or path.exists():
+    if path.is_absolute() or path.exists() or any(Path().glob(str(path))):
         return path
     candidate = PROJECT_ROOT / path
-    return candidate if candidate.exists() else path
+    return candidate if candidate.exists() or any(PROJECT_ROOT.glob(str(path))) else path
 
 
 class Timer:
