@@ -17,12 +17,16 @@ from toolkit.settings import RunSettings
 pytest_plugins = ["scoring_fixtures"]
 
 EXPERIMENTS = sorted(p.stem for p in (Path(CONFIG_DIR).parent / "experiments").glob("*.yaml"))
-FAST = ["scorer=profanity", "analysis.n_boot=200", "plot.formats=[png]", "plot.dpi=60"]
+FAST = ["analysis.n_boot=200", "plot.formats=[png]", "plot.dpi=60"]
 
 
 def settings_for(experiment: str, *overrides: str) -> RunSettings:
+    """The experiment's settings; where it leaves the scorer to ``auto``, the embedded profanity scorer (offline)."""
     with initialize_config_dir(config_dir=CONFIG_DIR, version_base="1.3"):
         cfg = compose(config_name="config", overrides=[f"+experiment={experiment}", *FAST, *overrides])
+        if cfg.scorer.name == "auto":
+            cfg = compose(config_name="config",
+                          overrides=[f"+experiment={experiment}", "scorer=profanity", *FAST, *overrides])
     return to_settings(cfg)
 
 
@@ -44,6 +48,12 @@ def check_validate_scorer(run: Path) -> None:
     row = table(run, "scorer_validation").row(0, named=True)
     assert row["n"] == 16100 and row["roc_auc"] > 0.55 and 0 <= row["ece"] <= 1
     assert table(run, "validation_calibration").height == 10
+
+
+def check_validate_politeness(run: Path) -> None:
+    row = table(run, "scorer_validation").row(0, named=True)
+    assert (row["label"], row["n"], row["n_positive"]) == ("politeness", 2178, 1089)  # the two quartiles
+    assert row["roc_auc"] > 0.85  # in-sample (the model was trained on them); cross-validated: 0.90
 
 
 def check_thread_length(run: Path) -> None:
@@ -72,6 +82,34 @@ def check_scorer_agreement(run: Path) -> None:
     assert scorers["profanity"].startswith("same scores as the run's scorer")
 
 
+def _skipped(run: Path) -> dict[str, str]:
+    return json.loads((run / "manifest.json").read_text())["skipped"]
+
+
+def check_civility_profile(run: Path) -> None:
+    """The sample thread has no removals: strategies by depth are drawn, the removed-vs-kept table is not."""
+    table_ = table(run, "civility_by_depth")
+    assert {"gratitude", "hedges", "politeness"} <= set(table_["strategy"])  # 21 strategies and the score
+    assert (run / "figures" / "civility_by_depth.png").exists()
+    assert _skipped(run)["civility_profile"].startswith("civility_by_removal not written: needs removed and kept")
+
+
+def check_derailment(run: Path) -> None:
+    """One thread cannot be split into derailing and civil ones: skipped, saying how many and why."""
+    assert _skipped(run)["derailment"].startswith("1 thread(s) to analyse, fewer than min_threads=20")
+
+
+def check_lemmy_removals(run: Path) -> None:
+    manifest = json.loads((run / "manifest.json").read_text())
+    counts = manifest["counts"]  # the synthetic archive (data/build_lemmy_archive.py): 2 posts, 210 comments
+    assert (counts["rows_kept"], counts["rows_rejected"], counts["structure"]) == (211, 9, {"orphan": 5, "tree": 206})
+    reasons = table(run, "removal_reasons")
+    assert reasons.select("reason", "n_removed").rows() == [
+        ("Rule 1: be civil", 14), ("Rule 3: no spam", 5), ("Rule 2: off topic", 4)]
+    assert reasons["share"].to_list() == [14 / 23, 5 / 23, 4 / 23]
+    assert json.loads((run / "figures" / "removal_reasons.json").read_text())["kind"] == "rate_bars"
+
+
 CHECKS = {name[len("check_"):]: fn for name, fn in globals().items() if name.startswith("check_")}
 
 
@@ -93,7 +131,7 @@ def test_experiment_runs_on_bundled_data(experiment: str, tmp_path: Path, reques
         spec = json.loads(spec_file.read_text())
         assert (tmp_path / "figures" / f"{spec_file.stem}.png").exists()
         assert (tmp_path / "figures" / f"{spec_file.stem}.csv").exists()
-        assert "profanity" in spec["footer"] and "n = " in spec["footer"], spec_file.name
+        assert settings.scorer.name in spec["footer"] and "n = " in spec["footer"], spec_file.name
     for md in (tmp_path / "tables").glob("*.md"):
         assert (tmp_path / "tables" / f"{md.stem}.tex").read_text().count(r"\toprule") == 1
     if experiment in CHECKS:

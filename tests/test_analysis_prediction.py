@@ -48,7 +48,7 @@ def test_validation_needs_the_truth_column(four) -> None:
 
 def test_curves_end_points_and_bands() -> None:
     frame = random_threads(30, seed=2)
-    curves = classification_curves(frame, truth="toxic", grid=11, n_boot=100)
+    curves = classification_curves(frame, truth="toxic", labels=["toxicity"], grid=11, n_boot=100)
     roc = curves.filter(pl.col("curve") == "roc")
     assert roc.height == 11 and roc["y"][0] <= roc["y"][-1] == pytest.approx(1.0)
     assert (roc["low"] <= roc["y"] + 1e-12).all() and (roc["y"] <= roc["high"] + 1e-12).all()

@@ -26,13 +26,16 @@ from toolkit.report import write_table
 from toolkit.settings import (
     AnalysisParams,
     AnalysisSettings,
+    DerailmentOptions,
     PlotSettings,
     RunSettings,
     ScorerAgreementOptions,
 )
 
 REPO = Path(__file__).resolve().parents[1]
-PAIR = AnalysisParams(scorer_agreement=ScorerAgreementOptions(columns=["toxicity", "other"]))
+# a second score column to compare; derailment on a dozen threads (2-fold CV)
+PAIR = AnalysisParams(scorer_agreement=ScorerAgreementOptions(columns=["toxicity", "other"]),
+                      derailment=DerailmentOptions(min_threads=5, folds=2))
 
 
 def compose_run(*overrides: str) -> RunSettings:
@@ -113,8 +116,12 @@ def test_flat_untimed_thread_skips_with_reasons() -> None:
                                                  "4 kept")
     assert out["escalation"][2].startswith("no reply whose parent comment is in the data with a score")
     assert out["scorer_agreement"][2] == "fewer than two score columns to compare (toxicity)"
+    assert out["civility_profile"] == out["derailment"] == ([], [], "no politeness strategy columns: run with "
+                                                                    "scorer=politeness")
+    assert out["removal_reasons"][2] == "no removal_reason column (stated reasons come from a Lemmy modlog)"
     assert {name for name, (_, _, skipped) in out.items() if skipped} == {
-        "removal_context", "removal_prediction", "escalation", "scorer_agreement"}
+        "removal_context", "removal_prediction", "escalation", "scorer_agreement", "civility_profile", "derailment",
+        "removal_reasons"}
 
 
 def test_unscored_frame_skips_what_needs_scores() -> None:

@@ -191,9 +191,9 @@ def test_parse_target():
 
 
 @pytest.mark.parametrize(("options", "message"), [
-    ({"api": "v2"}, "^api: unknown Lemmy API version 'v2'"),
-    ({"limit": 51}, "^limit: 51 items per page: Lemmy serves 1 to 50"),
-    ({"rate": -1}, "^rate: must be 0 or more"),
+    ({"api": "v2"}, "^fetch.api: unknown Lemmy API version 'v2'"),
+    ({"limit": 51}, "^fetch.limit: 51 items per page: Lemmy serves 1 to 50"),
+    ({"rate": -1}, "^fetch.rate: must be 0 or more"),
 ])
 def test_settings_are_checked(options, message):
     with pytest.raises(ConfigError, match=message):
@@ -393,3 +393,24 @@ def test_cli(lemmy, tmp_path, capsys):
     assert (printed["target"], printed["requests"], printed["files"]) == ("post", 5, 5)
     assert fetch_main(["lemmy", "https://lemmy.world/wiki/x"]) == 1
     assert "url: 'https://lemmy.world/wiki/x' is not a Lemmy post" in capsys.readouterr().err
+
+
+def test_a_run_fetches_its_dataset_then_loads_it(lemmy, tmp_path):
+    """dataset.fetch.url in a config: the run downloads into dataset.path (resumable), then loads the archive."""
+    from hydra import compose, initialize_config_dir
+
+    from toolkit.cli.app import CONFIG_DIR, to_settings
+    from toolkit.pipeline import run_experiment
+
+    archive = tmp_path / "archive"
+    overrides = ["dataset=file", f"dataset.path={archive}", "dataset.format=lemmy", f"dataset.fetch.url={lemmy.base}/post/{POST}",
+                 "dataset.fetch.rate=0", "dataset.fetch.limit=3", "scorer=profanity",
+                 "analysis.run=[score_distribution]", "plot.formats=[png]", f"scorer.cache_dir={tmp_path / 'cache'}"]
+    with initialize_config_dir(config_dir=CONFIG_DIR, version_base="1.3"):
+        settings = to_settings(compose(config_name="config", overrides=overrides))
+    manifest = run_experiment(settings, tmp_path / "run")
+    assert (archive / "index.jsonl").exists() and manifest["stage_seconds"]["fetch"] >= 0
+    assert manifest["counts"]["posts"] == 1 and manifest["counts"]["comments"] > 0
+    requests = len(lemmy.requests)
+    run_experiment(settings, tmp_path / "rerun")  # everything is in the archive: only the open-ended pages again
+    assert len(lemmy.requests) - requests < requests

@@ -262,7 +262,9 @@ def test_duplicates_keep_the_last_version(tmp_path: Path) -> None:
     result = read_lemmy(file)
     assert result.stats["duplicates"] == 1
     assert by_id(result.frame)["11"]["text"] == "edited"
-    assert result.rejects.rows() == [(str(file), 1, "comment_id", "duplicate id (older version): 1/11")]
+    assert result.rejects.rows() == [
+        (str(file), 1, "id", "comment 11: duplicate, superseded by the newer version at line 3")
+    ]
     assert result.stats["records"] == result.stats["comments"] + result.rejects.height
 
 
@@ -282,7 +284,7 @@ def test_comment_id_equal_to_post_id(tmp_path: Path) -> None:
     [
         ("export.json", b"", "empty file"),
         ("export.jsonl", b"  \n\n", "empty file"),
-        ("export.json", b'{"posts": []}', "not a Lemmy export"),
+        ("export.json", b'{"other": []}', "not a Lemmy response"),
         ("export.json", b"[1, 2", "malformed JSON"),
         ("export.json", b"garbage\nmore garbage\n", "line 1: malformed JSON"),
         ("export.json", b"\xff\xfe{}", "not valid UTF-8"),

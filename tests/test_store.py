@@ -158,3 +158,12 @@ def test_a_dump_streams_into_buckets_with_the_newest_version_and_its_rejects(tmp
     key = ["thread_id", "comment_id"]
     assert store.frame().sort(key).select(whole.columns).equals(whole.sort(key))
     assert store.frame().filter(pl.col("comment_id") == "a")["text"].to_list() == ["newer"]
+
+
+def test_a_glob_is_keyed_by_the_files_it_matches(tmp_path) -> None:
+    (tmp_path / "a-1.json").write_text("1")
+    key = store_key([tmp_path / "a-*.json"], {})
+    assert store_key([tmp_path / "a-*.json"], {}) == key
+    (tmp_path / "a-2.json").write_text("22")  # a new file matches: a new store
+    assert store_key([tmp_path / "a-*.json"], {}) != key
+    assert bucket_count([tmp_path / "a-*.json"], 1) == 3  # 1 + 2 bytes

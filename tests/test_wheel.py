@@ -72,8 +72,10 @@ def test_wheel_holds_every_module_config_and_dataset(wheel: Path) -> None:
     expected |= {f"toolkit/conf/{p.relative_to(REPO_ROOT / 'conf').as_posix()}"
                  for p in (REPO_ROOT / "conf").rglob("*.yaml") if p.parent.name != "experiment"}
     expected |= {f"toolkit/conf/experiment/{p.name}" for p in (REPO_ROOT / "experiments").glob("*.yaml")}
-    expected |= {f"toolkit/data/{p.name}" for p in (REPO_ROOT / "data").iterdir() if p.suffix != ".py"}
+    expected |= {f"toolkit/data/{p.relative_to(REPO_ROOT / 'data').as_posix()}"
+                 for p in (REPO_ROOT / "data").rglob("*") if p.is_file() and p.suffix != ".py"}
     assert "toolkit/conf/experiment/escalation.yaml" in expected and "toolkit/data/seed_thread.txt" in expected
+    assert "toolkit/data/lemmy_archive/index.jsonl" in expected  # the bundled archive folder
     assert sorted(expected - names) == []
     assert wheel.stat().st_size < 5 * 2**20  # about 2.3 MB: the bundled data, compressed
 
@@ -112,7 +114,7 @@ found = {}
 for name in sorted(p.stem for p in (Path(CONFIG_DIR) / "experiment").glob("*.yaml")):
     with initialize_config_dir(config_dir=CONFIG_DIR, version_base="1.3"):
         settings = to_settings(compose(config_name="config", overrides=[f"+experiment={name}"]))
-    found[name] = [settings.experiment, resolve_data_path(settings.dataset.path).is_file()]
+    found[name] = [settings.experiment, resolve_data_path(settings.dataset.path).exists()]  # a file or folder
 print(json.dumps(found))
 """
 

@@ -22,6 +22,7 @@ from toolkit.analysis.agreement import sample_comments
 from toolkit.analysis.common import Frames, each_bucket
 from toolkit.analysis.registry import ANALYSES, AnalysisContext
 from toolkit.errors import ConfigError, ScorerUnavailableError
+from toolkit.fetch.lemmy import fetch_lemmy
 from toolkit.io import Rejects, detect_format, load_source
 from toolkit.io.reddit_dump import Filters, finish_threads
 from toolkit.plots.figures import save_figure
@@ -41,19 +42,22 @@ PROJECT_ROOT = _PACKAGE_DIR if (_PACKAGE_DIR / "conf").is_dir() else _PACKAGE_DI
 
 
 def resolve_data_path(path: str | Path) -> Path:
-    """A relative dataset path from the working directory, else from the bundled data (``data/NAME``).
+    """A relative dataset path (or glob pattern) from the working directory, else from the bundled data
+    (``data/NAME``).
 
     So the shipped configs' ``data/seed_thread.txt`` works from any directory; a path found nowhere is returned
     as given, for the loader to report.
 
     >>> resolve_data_path("data/seed_thread.txt").is_file()
     True
+    >>> sorted(p.name for p in resolve_data_path("data/reddit_sample_*.json").parent.glob("reddit_sample_*.json"))
+    ['reddit_sample_1j7g9uj.json', 'reddit_sample_57dw9a.json']
     """
     path = Path(path).expanduser()
-    if path.is_absolute() or path.exists():
+    if path.is_absolute() or path.exists() or any(Path().glob(str(path))):
         return path
     candidate = PROJECT_ROOT / path
-    return candidate if candidate.exists() else path
+    return candidate if candidate.exists() or any(PROJECT_ROOT.glob(str(path))) else path
 
 
 class Timer:
@@ -170,24 +174,34 @@ def _streamed(load: Callable[[Callable[[pl.DataFrame], None]], None]) -> Iterato
         yield item
 
 
-def score_buckets(store: CorpusStore, sc: ScorerSettings, out_dir: Path) -> tuple[list[Path], ScoreReport]:
-    """Score each bucket of ``store`` (the scorer loaded once; texts cached as usual) into
-    ``out_dir/bucket=<b>.parquet``; returns those files and one report for all buckets."""
-    scorer, reason = resolve_scorer(sc)
+def score_buckets(store: CorpusStore, scorers: list[ScorerSettings],
+                  out_dir: Path) -> tuple[list[Path], list[ScoreReport]]:
+    """Score each bucket of ``store`` with each of ``scorers`` in turn (the run's, then ``extra_scorers``;
+    each loaded once, texts cached as usual) into ``out_dir/bucket=<b>.parquet``; returns those files and one
+    report per scorer for all buckets. Two scorers writing the same label is a ConfigError."""
+    chosen = [resolve_scorer(sc) for sc in scorers]
     out_dir.mkdir(parents=True, exist_ok=True)
-    paths, reports = [], []
+    paths: list[Path] = []
+    reports: list[list[ScoreReport]] = [[] for _ in scorers]
     for path in store.bucket_paths():
-        try:
-            scored = score_frame(pl.read_parquet(path), scorer, **_scoring_options(sc))
-        except ScorerUnavailableError as exc:
-            if sc.name != "auto" or reason is not None:
-                raise
-            scorer, reason = fallback_scorer(f"Detoxify failed to load: {exc}")
-            scored = score_frame(pl.read_parquet(path), scorer, **_scoring_options(sc))
+        frame = pl.read_parquet(path)
+        for i, sc in enumerate(scorers):
+            try:
+                scored = score_frame(frame, chosen[i][0], **_scoring_options(sc))
+            except ScorerUnavailableError as exc:
+                if sc.name != "auto" or chosen[i][1] is not None:
+                    raise
+                chosen[i] = fallback_scorer(f"Detoxify failed to load: {exc}")
+                scored = score_frame(frame, chosen[i][0], **_scoring_options(sc))
+            written = {label for r in reports[:i] for label in r[-1].labels}
+            if not paths and written & set(scored.report.labels):
+                raise ConfigError("extra_scorers", f"{sc.name!r} writes {sorted(written & set(scored.report.labels))}"
+                                  ", which an earlier scorer wrote already; list each scorer once")
+            frame = scored.frame
+            reports[i].append(scored.report)
         paths.append(out_dir / f"{path.parent.name}.parquet")
-        scored.frame.write_parquet(paths[-1])
-        reports.append(scored.report)
-    return paths, merge_reports(reports, reason)
+        frame.write_parquet(paths[-1])
+    return paths, [merge_reports(r, reason) for r, (_, reason) in zip(reports, chosen, strict=True)]
 
 
 def _scoring_options(sc: ScorerSettings) -> dict[str, Any]:
@@ -245,6 +259,11 @@ def run_experiment(settings: RunSettings, run_dir: str | Path, resolved_config: 
     started = time.time()
     sc = settings.scorer
 
+    if settings.dataset.fetch.url:
+        with timer.stage("fetch"):
+            fetched = fetch_lemmy(settings.dataset.fetch.url, Path(settings.dataset.path), settings.dataset.fetch)
+        log.info("fetched %s into %s: %d requests, %d responses already there", settings.dataset.fetch.url,
+                 settings.dataset.path, fetched["requests"], fetched["reused"])
     with timer.stage("load"):
         data_path = resolve_data_path(settings.dataset.path)
         store = load_store(settings.dataset, data_path, sc.cache_dir)
@@ -256,7 +275,9 @@ def run_experiment(settings: RunSettings, run_dir: str | Path, resolved_config: 
 
     scratch = run_dir / ".buckets"
     with timer.stage("score"):
-        buckets, report = score_buckets(store, sc, scratch)
+        buckets, reports = score_buckets(store, [sc, *(scorer_spec(e, "extra_scorers", sc)
+                                                       for e in settings.extra_scorers)], scratch)
+    report, extra_reports = reports[0], reports[1:]
     if report.fallback_reason:
         log.warning("scorer=%s used %s instead of Detoxify: %s", sc.name, report.scorer, report.fallback_reason)
     if sc.shard is not None:
@@ -266,15 +287,17 @@ def run_experiment(settings: RunSettings, run_dir: str | Path, resolved_config: 
     pl.scan_parquet(buckets).sink_parquet(run_dir / "comments.parquet")
 
     a = settings.analysis
-    if a.label not in report.labels:
+    labels = [label for r in reports for label in r.labels]
+    if a.label not in labels:
         raise ConfigError("analysis.label", f"{a.label!r} is not a score of scorer {report.scorer!r} "
-                          f"(it gives {', '.join(report.labels)}); pick one of those")
+                          f"(the scorers give {', '.join(labels)}); pick one of those")
     counts = corpus_counts(buckets, a.label)
     n_scored = counts.pop("scored")
-    footer = f"Scorer: {report.caption()} · label: {a.label} · n = {n_scored} scored comments · {settings.experiment}"
+    caption = " + ".join(r.caption() for r in reports)
+    footer = f"Scorer: {caption} · label: {a.label} · n = {n_scored} scored comments · {settings.experiment}"
     with timer.stage("analyses"):
         outputs, skipped = run_analyses(lambda: (pl.read_parquet(p) for p in buckets), a, settings.plot, run_dir,
-                                        footer, list(report.labels), sc.cache_dir)
+                                        footer, labels, sc)
     shutil.rmtree(scratch)
     counts = {"rows_in": counts["rows_kept"] + rejects.height, **counts, "rows_rejected": rejects.height,
               "orphans": store.meta["orphans"], "in_cycles": store.meta["in_cycles"]}
@@ -287,6 +310,7 @@ def run_experiment(settings: RunSettings, run_dir: str | Path, resolved_config: 
         "store": {"path": str(store.root), "buckets": store.n_buckets},
         "counts": counts,
         "scorer": {**asdict(report)},
+        "extra_scorers": [asdict(r) for r in extra_reports],
         "versions": package_versions(),
         "git": git_commit(PROJECT_ROOT),
         "stage_seconds": timer.seconds,
@@ -304,11 +328,11 @@ BUCKETED = frozenset({"depth_profile", "thread_length"})  # analyses that reduce
 
 
 def run_analyses(data: Frames, a: AnalysisSettings, plot: PlotSettings, run_dir: Path, footer: str,
-                 labels: list[str], cache_dir: str | None = None) -> tuple[list[Path], dict[str, str]]:
-    """Run ``a.run`` on the scored frame, or a store's scored buckets (whose scorer wrote ``labels``); write
+                 labels: list[str], scorer: ScorerSettings | None = None) -> tuple[list[Path], dict[str, str]]:
+    """Run ``a.run`` on the scored frame, or a store's scored buckets (whose scorers wrote ``labels``); write
     their tables (``tables/``) and figures (``figures/``). Analyses in ``BUCKETED`` reduce bucket by bucket;
     the others see the whole frame, collected once when one of them runs. scorer_agreement's further
-    scorers are run here, cached in ``cache_dir``.
+    scorers are run here, sharing ``scorer``'s cache.
 
     Returns the paths written and ``{analysis: reason}`` for every analysis (or part of one) left out
     because it cannot apply to the data; each such reason is logged in one line.
@@ -319,7 +343,7 @@ def run_analyses(data: Frames, a: AnalysisSettings, plot: PlotSettings, run_dir:
     if set(a.run) - BUCKETED:
         frame = pl.concat(list(each_bucket(data)), how="vertical")
         if "scorer_agreement" in a.run and a.params.scorer_agreement.scorers:
-            frame, status = _with_further_scores(frame, a, cache_dir)
+            frame, status = _with_further_scores(frame, a, scorer or ScorerSettings())
     outputs: list[Path] = []
     skipped: dict[str, str] = {}
     for name in a.run:
@@ -336,8 +360,23 @@ def run_analyses(data: Frames, a: AnalysisSettings, plot: PlotSettings, run_dir:
     return outputs, skipped
 
 
+def scorer_spec(entry: str | dict[str, Any], key: str, base: ScorerSettings) -> ScorerSettings:
+    """A further scorer from its config entry (a name or ``{name: ..., model: ...}``), sharing the run
+    scorer's cache and shard settings; a misspelt option is a ConfigError naming ``key``.
+
+    >>> scorer_spec({"name": "detoxify", "model": "unbiased"}, "extra_scorers", ScorerSettings(cache_dir="c")).cache_dir
+    'c'
+    """
+    spec = {"name": entry} if isinstance(entry, str) else dict(entry)
+    shared = {k: getattr(base, k) for k in ("cache_dir", "use_cache", "shard", "num_shards")}
+    try:
+        return ScorerSettings(**{**shared, **spec})
+    except TypeError as err:
+        raise ConfigError(key, f"{entry!r}: {err}; give a scorer name or {{name: ..., model: ...}}") from None
+
+
 def _with_further_scores(frame: pl.DataFrame, a: AnalysisSettings,
-                         cache_dir: str | None) -> tuple[pl.DataFrame, list[dict[str, Any]]]:
+                         base: ScorerSettings) -> tuple[pl.DataFrame, list[dict[str, Any]]]:
     """The frame with the scores of scorer_agreement's further scorers on the comments it samples, named
     ``<scorer>[:<model>].<label>``, and one status row per scorer. A scorer that cannot run here (no weights
     offline) is reported in its row, not fatal; one that gives the run's own scores is not repeated."""
@@ -347,12 +386,7 @@ def _with_further_scores(frame: pl.DataFrame, a: AnalysisSettings,
     scored_rows = rows.select("_frame_row")
     status = []
     for entry in o.scorers:
-        spec = {"name": entry} if isinstance(entry, str) else dict(entry)
-        try:
-            sc = ScorerSettings(**spec, cache_dir=cache_dir)
-        except TypeError as err:
-            raise ConfigError("analysis.params.scorer_agreement.scorers",
-                              f"{entry!r}: {err}; give a scorer name or {{name: ..., model: ...}}") from err
+        sc = scorer_spec(entry, "analysis.params.scorer_agreement.scorers", base)
         prefix = sc.name if sc.name == "profanity" else f"{sc.name}:{sc.model}"
         try:
             scored = score_frame(rows.select("text"), sc)

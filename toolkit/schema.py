@@ -10,6 +10,15 @@ import polars as pl
 
 STRUCTURES = ("tree", "flat", "orphan")
 
+# The politeness strategies of Danescu-Niculescu-Mizil et al. (2013): the count columns scorer=politeness
+# writes (definitions: docs/politeness.md) and the civility analyses read.
+POLITENESS_STRATEGIES: tuple[str, ...] = (
+    "gratitude", "deference", "greeting", "positive_lexicon", "negative_lexicon", "apologizing",
+    "please", "please_start", "indirect_btw", "direct_question", "direct_start", "counterfactual_modal",
+    "indicative_modal", "first_person_start", "first_person_plural", "first_person", "second_person",
+    "second_person_start", "hedges", "factuality", "hedge_lexicon",
+)
+
 SOURCE_SCHEMA: dict[str, pl.DataType] = {
     "thread_id": pl.String(),  # the post's id; every row of a thread shares it
     "comment_id": pl.String(),  # unique within the thread (the post's row has comment_id == thread_id)
@@ -23,6 +32,19 @@ SOURCE_SCHEMA: dict[str, pl.DataType] = {
     "deleted": pl.Boolean(),  # deleted by its author
     "platform": pl.String(),  # "reddit", "lemmy", "text", ...
     "source_position": pl.Int64(),  # 0-based order of the row in its source (page order)
+}
+
+#: Extras some loaders add (Lemmy: federation and the modlog's removals); the analyses that need one skip
+#: with a reason when it is absent.
+OPTIONAL_EXTRAS: dict[str, pl.DataType] = {
+    "community": pl.String(),  # the community (subforum) the thread belongs to
+    "instance": pl.String(),  # the federated server the row was written on (host of its ap_id)
+    "community_instance": pl.String(),  # the server hosting the community
+    "removal_reason": pl.String(),  # the moderator's stated reason (from a modlog)
+    "removed_at": pl.Datetime("us", "UTC"),
+    "removed_by": pl.String(),  # the moderator's name (null when hidden)
+    "removal_source": pl.String(),  # which signal marked the row removed (e.g. "modlog")
+    "text_source": pl.String(),  # where the text came from when not the listing itself (e.g. "modlog")
 }
 
 TREE_SCHEMA: dict[str, pl.DataType] = {

@@ -7,6 +7,33 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from toolkit.errors import ConfigError
+
+
+@dataclass
+class FetchSettings:
+    """What to fetch and how: ``url`` (a Lemmy post, comment, community or user; None: fetch nothing), politeness
+    (rate, retries, backoff), paging, the API version, where the login token is (never the token itself)."""
+
+    url: str | None = None
+    rate: float = 1.0  # requests per second at most; 0 = no wait
+    api: str = "v3"  # "v3" = Lemmy 0.19, "v4" = Lemmy 1.0
+    limit: int = 50  # items per page (Lemmy's maximum is 50)
+    modlog: bool = True  # also fetch the community's (or user's) removals and bans
+    retries: int = 5  # further tries after a 429, 5xx or dropped connection
+    backoff: float = 1.0  # seconds before the first retry, doubled each time
+    max_wait: float = 300.0  # cap on any one wait (backoff or Retry-After)
+    timeout: float = 30.0  # seconds per request
+    token_env: str = "LEMMY_JWT"  # environment variable holding the login token (JWT), if any
+
+    def __post_init__(self) -> None:
+        if self.api not in ("v3", "v4"):
+            raise ConfigError("fetch.api", f"unknown Lemmy API version {self.api!r}; use 'v3' (0.19) or 'v4' (1.0)")
+        if not 1 <= self.limit <= 50:
+            raise ConfigError("fetch.limit", f"{self.limit} items per page: Lemmy serves 1 to 50")
+        if self.rate < 0 or self.retries < 0:
+            raise ConfigError("fetch.rate" if self.rate < 0 else "fetch.retries", "must be 0 or more (rate 0 = no wait)")
+
 
 @dataclass
 class DatasetSettings:
@@ -14,11 +41,13 @@ class DatasetSettings:
     ``bucket_mb``: raw input per bucket of the corpus store (whole threads per bucket; memory ~ one bucket)."""
 
     name: str = "seed_thread"
-    path: str = "data/seed_thread.txt"
+    path: str = "data/seed_thread.txt"  # a file, a folder or a glob pattern ("archive/comments-*.json")
     format: str | None = None
     options: dict[str, Any] = field(default_factory=dict)
     strict: bool = False
     bucket_mb: int = 64
+    # Download first (resumable: only what is missing), into ``path``: dataset.fetch.url=https://lemmy.world/post/1
+    fetch: FetchSettings = field(default_factory=FetchSettings)
 
 
 @dataclass
@@ -100,6 +129,15 @@ class RemovalPredictionOptions:
 
 
 @dataclass
+class RemovalReasonsOptions:
+    """``top``: the most frequent stated reasons shown one by one (the rest as "other reasons"), each with at
+    least ``min_count`` removals."""
+
+    top: int = 10
+    min_count: int = 1
+
+
+@dataclass
 class EscalationOptions:
     """Parent->reply pairs; replies to the post count only with ``include_post_parent``."""
 
@@ -160,12 +198,40 @@ class ThreadTreeOptions:
 
 
 @dataclass
+class CivilityProfileOptions:
+    """``strategies``: politeness marker columns (null: every column named as a known strategy, prefixed or
+    not); ``score``: the politeness score column (used where present); ``depth_bins`` as depth_profile's."""
+
+    strategies: list[str] | None = None
+    score: str = "politeness"
+    depth_bins: list[int] | None = None
+
+
+@dataclass
+class DerailmentOptions:
+    """A thread derails when, after its first ``k`` comments (by time, else page order), it holds a comment
+    that is ``outcome``: removed | toxic (score >= ``threshold``; null: analysis.threshold) | either.
+    Shorter threads are left out and counted; with ``require_civil_start`` (Zhang et al. 2018) so are threads
+    whose first k comments already hold the outcome. Skipped below ``min_threads``; ``folds``-fold CV."""
+
+    strategies: list[str] | None = None
+    score: str = "politeness"
+    k: int = 2
+    outcome: str = "either"
+    threshold: float | None = None
+    require_civil_start: bool = True
+    folds: int = 5
+    min_threads: int = 20
+
+
+@dataclass
 class AnalysisParams:
     """Each analysis' options (``analysis.params.<name>.<option>``): a misspelt one fails at compose time."""
 
     depth_profile: DepthProfileOptions = field(default_factory=DepthProfileOptions)
     removal_context: RemovalContextOptions = field(default_factory=RemovalContextOptions)
     removal_prediction: RemovalPredictionOptions = field(default_factory=RemovalPredictionOptions)
+    removal_reasons: RemovalReasonsOptions = field(default_factory=RemovalReasonsOptions)
     escalation: EscalationOptions = field(default_factory=EscalationOptions)
     thread_length: ThreadLengthOptions = field(default_factory=ThreadLengthOptions)
     scorer_agreement: ScorerAgreementOptions = field(default_factory=ScorerAgreementOptions)
@@ -173,6 +239,8 @@ class AnalysisParams:
     score_distribution: ScoreDistributionOptions = field(default_factory=ScoreDistributionOptions)
     thread_view: ThreadViewOptions = field(default_factory=ThreadViewOptions)
     thread_tree: ThreadTreeOptions = field(default_factory=ThreadTreeOptions)
+    civility_profile: CivilityProfileOptions = field(default_factory=CivilityProfileOptions)
+    derailment: DerailmentOptions = field(default_factory=DerailmentOptions)
 
 
 @dataclass
@@ -208,3 +276,7 @@ class RunSettings:
     scorer: ScorerSettings = field(default_factory=ScorerSettings)
     analysis: AnalysisSettings = field(default_factory=AnalysisSettings)
     plot: PlotSettings = field(default_factory=PlotSettings)
+    # Further scorers whose columns join the main scorer's in the same frame, e.g. [politeness] for civility
+    # analyses beside toxicity; each a name or {name: ..., model: ...}. They share scorer.cache_dir, use_cache
+    # and the shard settings; a label already written by an earlier scorer is an error.
+    extra_scorers: list[Any] = field(default_factory=list)

@@ -5,7 +5,14 @@ these functions into the tables and figures of a run.
 """
 
 from toolkit.analysis.agreement import scorer_agreement
+from toolkit.analysis.civility import (
+    civility_by_depth,
+    civility_by_parent,
+    civility_by_removal,
+    strategy_columns,
+)
 from toolkit.analysis.depth import depth_profile, position_profile, thread_size_profile
+from toolkit.analysis.derailment import derailment_log_odds, derailment_prediction, derailment_threads
 from toolkit.analysis.distribution import score_distribution, thread_tree_table, thread_view_table
 from toolkit.analysis.escalation import escalation, reply_by_parent_bin
 from toolkit.analysis.prediction import classification_curves, classification_metrics, removal_logit
@@ -28,10 +35,13 @@ from toolkit.analysis.thread_length import (
 from toolkit.analysis.validation import calibration_table, scorer_validation, threshold_metrics
 
 __all__ = [
-    "bootstrap_difference", "bootstrap_mean", "calibration_table", "calm_down", "classification_curves",
-    "classification_metrics", "cluster_bootstrap", "context_scores", "depth_profile", "escalation",
-    "log_size_bins", "matched_context", "position_profile", "removal_auc", "removal_by_parent", "removal_context",
-    "removal_logit", "removal_parent_test", "reply_by_parent_bin", "score_distribution", "scorer_agreement",
-    "scorer_validation", "thread_size_profile", "thread_summary", "thread_tree_table", "thread_view_table",
-    "threshold_metrics", "toxicity_by_relative_position", "toxicity_by_thread_length",
+    "bootstrap_difference", "bootstrap_mean", "calibration_table", "calm_down", "civility_by_depth",
+    "civility_by_parent", "civility_by_removal", "classification_curves", "classification_metrics",
+    "cluster_bootstrap", "context_scores", "depth_profile", "derailment_log_odds",
+    "derailment_prediction", "derailment_threads", "escalation", "log_size_bins", "matched_context",
+    "position_profile", "removal_auc", "removal_by_parent", "removal_context", "removal_logit",
+    "removal_parent_test", "reply_by_parent_bin", "score_distribution", "scorer_agreement",
+    "scorer_validation", "strategy_columns", "thread_size_profile", "thread_summary", "thread_tree_table",
+    "thread_view_table", "threshold_metrics", "toxicity_by_relative_position",
+    "toxicity_by_thread_length",
 ]

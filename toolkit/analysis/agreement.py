@@ -59,7 +59,37 @@ def scorer_agreement(
 ) -> pl.DataFrame:
     """For each pair of score columns, over comments scored by both: Spearman's rho, the share of comments
     on the same side of the threshold, and Cohen's kappa at the threshold, each with a thread-bootstrap CI.
-    ``thresholds`` may give a column its own threshold (scorers are calibrated differently)."""
+    ``thresholds`` may give a column its own threshold (scorers are calibrated differently).
+
+    Args:
+        frame: a frame with two or more score columns.
+        columns: the score columns to compare, pairwise.
+        threshold: the "toxic" cut for every column ...
+        thresholds: ... unless given here per column.
+        n_boot, seed: bootstrap replicates and random seed.
+
+    Returns:
+        One row per pair: ``a``, ``b``, ``n`` (comments scored by both), ``n_threads``, ``spearman``,
+        ``agreement``, ``kappa`` (each with ``_low`` and ``_high``: 95% thread-bootstrap percentile CI),
+        ``share_a``, ``share_b`` (shares at or above the threshold), ``threshold`` (NaN when the pair's
+        thresholds differ) and ``ci_method``.
+
+    Raises:
+        ConfigError: a named column is not in the frame.
+
+    Example:
+        The two scorers disagree on one comment (0.5 vs 0.4) of six: agreement 5/6, kappa (5/6 - 1/2) / (1/2):
+
+        >>> import polars as pl
+        >>> from toolkit.analysis.synthetic import make_frame
+        >>> scores = {"a1": (0.9, 0.7), "a2": (0.8, 0.6), "a3": (0.2, 0.3),  # id: (toxicity, other)
+        ...           "b1": (0.1, 0.2), "b2": (0.2, 0.1), "b3": (0.5, 0.4)}
+        >>> rows = [{"thread": cid[0], "id": cid, "score": s, "other": o} for cid, (s, o) in scores.items()]
+        >>> frame = make_frame(rows)  # threads a and b
+        >>> table = scorer_agreement(frame, ["toxicity", "other"], n_boot=50)
+        >>> table.select("a", "b", "n", pl.col("spearman", "agreement", "kappa").round(3)).rows()
+        [('toxicity', 'other', 6, 0.899, 0.833, 0.667)]
+    """
     thresholds = thresholds or {}
     missing = [c for c in columns if c not in frame.columns]
     if missing:

@@ -13,6 +13,7 @@ from toolkit.errors import ConfigError
 # Labels Detoxify and the embedded scorer write; used to find score columns when none are named.
 KNOWN_LABELS = (
     "toxicity", "severe_toxicity", "obscene", "threat", "insult", "identity_attack", "sexual_explicit",
+    "politeness",
 )
 
 PROFILE_SCHEMA: dict[str, pl.DataType] = {
@@ -24,16 +25,39 @@ PROFILE_SCHEMA: dict[str, pl.DataType] = {
 
 
 def comments_only(frame: pl.DataFrame) -> pl.DataFrame:
-    """The comment rows (the post left out)."""
+    """The comment rows (the post left out): every per-comment statistic counts replies, not the post.
+
+    Example:
+        >>> from toolkit.analysis.synthetic import make_frame
+        >>> frame = make_frame([{"thread": "t", "id": "t"}, {"thread": "t", "id": "c1", "parent": "t"}])
+        >>> comments_only(frame)["comment_id"].to_list()
+        ['c1']
+    """
     return frame.filter(~pl.col("is_post").fill_null(False))
 
 
 def score_columns(frame: pl.DataFrame, labels: Sequence[str] | None = None) -> list[str]:
     """The names of the score columns: ``labels`` as given (checked), else the known labels in ``frame``.
 
-    >>> from toolkit.analysis.synthetic import make_frame
-    >>> score_columns(make_frame([{"thread": "t", "id": "t", "score": 0.2}]))
-    ['toxicity']
+    Args:
+        frame: a scored comment frame.
+        labels: the columns wanted; None or empty = every known label (``toxicity``, ``insult``, ...)
+            present as a float column.
+
+    Returns:
+        The column names, in the order given (else in ``KNOWN_LABELS`` order).
+
+    Raises:
+        ConfigError: a named column is not in the frame (key ``labels``).
+
+    Example:
+        >>> from toolkit.analysis.synthetic import make_frame
+        >>> frame = make_frame([{"thread": "t", "id": "t", "score": 0.2}])
+        >>> score_columns(frame)
+        ['toxicity']
+        >>> score_columns(frame, ["insult"])  # doctest: +ELLIPSIS
+        Traceback (most recent call last):
+        toolkit.errors.ConfigError: labels: score columns ['insult'] not in the frame ...
     """
     if labels:
         missing = [c for c in labels if c not in frame.columns]
@@ -50,7 +74,27 @@ FALSE_WORDS = ("false", "f", "no", "n", "0", "0.0")
 
 def truth_column(frame: pl.DataFrame, column: str) -> pl.DataFrame:
     """``frame`` with ``column`` as Boolean: booleans as they are, numbers 0/1, text true/false/yes/no/1/0
-    (any case). Anything else is an error naming the column and an offending value."""
+    (any case; an empty cell is null: no label). Anything else is an error naming the column and an offending
+    value.
+
+    Args:
+        frame: any frame.
+        column: the truth column (human labels, ``removed``, ...); nulls stay null.
+
+    Returns:
+        ``frame`` with ``column`` cast to Boolean.
+
+    Raises:
+        ValueError: no such column, or a value that is not a truth value.
+
+    Example:
+        >>> import polars as pl
+        >>> truth_column(pl.DataFrame({"toxic": ["Yes", "no", None, " 1 ", ""]}), "toxic")["toxic"].to_list()
+        [True, False, None, True, None]
+        >>> truth_column(pl.DataFrame({"toxic": [0, 2]}), "toxic")
+        Traceback (most recent call last):
+        ValueError: truth column 'toxic' must be boolean (true/false, 1/0); found 2
+    """
     if column not in frame.columns:
         raise ValueError(f"no truth column {column!r} in the frame; columns: {frame.columns}")
     col = frame[column]
@@ -64,20 +108,39 @@ def truth_column(frame: pl.DataFrame, column: str) -> pl.DataFrame:
         parsed = pl.select(
             pl.when(text.is_in(TRUE_WORDS)).then(True).when(text.is_in(FALSE_WORDS)).then(False).otherwise(None)
         ).to_series()
-        bad = col.filter(parsed.is_null() & col.is_not_null())
+        bad = col.filter(parsed.is_null() & (text != ""))  # an empty cell is a missing label, like a null
     if bad.len():
         raise ValueError(f"truth column {column!r} must be boolean (true/false, 1/0); found {bad[0]!r}")
     return frame.with_columns(parsed.alias(column))
 
 
 def time_order_key() -> list[pl.Expr]:
-    """Sort key for 'order in the thread': creation time where known, page order to break ties / fill gaps."""
+    """Sort key for 'order in the thread': creation time where known, page order to break ties / fill gaps.
+
+    Example:
+        >>> from toolkit.analysis.synthetic import make_frame
+        >>> frame = make_frame([{"thread": "t", "id": "t", "minute": 0},
+        ...                     {"thread": "t", "id": "late", "minute": 9},
+        ...                     {"thread": "t", "id": "early", "minute": 2}])
+        >>> frame.sort(time_order_key())["comment_id"].to_list()
+        ['t', 'early', 'late']
+    """
     return [pl.col("created_at"), pl.col("source_position")]
 
 
 def with_thread_position(frame: pl.DataFrame) -> pl.DataFrame:
     """Add ``position`` (0-based rank of each comment in its thread by time, then page order),
-    ``thread_size`` (comments in the thread, post excluded) and ``relative_position`` in [0, 1]."""
+    ``thread_size`` (comments in the thread, post excluded) and ``relative_position`` in [0, 1].
+
+    The post is dropped; rows come sorted by thread, then time. A thread of one comment sits at 0.
+
+    Example:
+        >>> from toolkit.analysis.synthetic import make_frame
+        >>> frame = make_frame([{"thread": "t", "id": i} for i in ("t", "c0", "c1", "c2")])
+        >>> rows = with_thread_position(frame)
+        >>> rows.select("comment_id", "position", "thread_size", "relative_position").rows()
+        [('c0', 0, 3, 0.0), ('c1', 1, 3, 0.5), ('c2', 2, 3, 1.0)]
+    """
     rows = comments_only(frame).sort(["thread_id", *time_order_key()], nulls_last=True)
     return rows.with_columns(
         pl.int_range(pl.len()).over("thread_id").cast(pl.Int64).alias("position"),
@@ -92,7 +155,24 @@ def with_thread_position(frame: pl.DataFrame) -> pl.DataFrame:
 
 def with_parent_score(frame: pl.DataFrame, label: str, name: str = "parent_score") -> pl.DataFrame:
     """Add the parent's ``label`` score (null when the parent is unknown, missing or unscored) and
-    ``parent_is_post``."""
+    ``parent_is_post``.
+
+    Args:
+        frame: a scored comment frame (post included: it is a parent too).
+        label: the score column to look up.
+        name: the new column's name.
+
+    Returns:
+        ``frame`` (same rows, same order) with ``name`` and ``parent_is_post`` added.
+
+    Example:
+        >>> from toolkit.analysis.synthetic import make_frame
+        >>> frame = make_frame([{"thread": "t", "id": "t", "score": 0.1},
+        ...                     {"thread": "t", "id": "c1", "parent": "t", "score": 0.9},
+        ...                     {"thread": "t", "id": "c2", "parent": "c1", "score": 0.4}])
+        >>> with_parent_score(frame, "toxicity").select("comment_id", "parent_score", "parent_is_post").rows()
+        [('t', None, None), ('c1', 0.1, True), ('c2', 0.9, False)]
+    """
     parents = frame.select(
         pl.col("thread_id"), pl.col("comment_id").alias("parent_id"), pl.col(label).alias(name),
         pl.col("is_post").alias("parent_is_post"),
@@ -101,7 +181,12 @@ def with_parent_score(frame: pl.DataFrame, label: str, name: str = "parent_score
 
 
 def edge_labels(edges: Sequence[float], closed_last: bool = True, fmt: str = "{:g}") -> list[str]:
-    """``[a, b)`` labels for consecutive edges; the last bin is closed (``[a, b]``) when ``closed_last``."""
+    """``[a, b)`` labels for consecutive edges; the last bin is closed (``[a, b]``) when ``closed_last``.
+
+    Example:
+        >>> edge_labels([0, 0.5, 1])
+        ['[0, 0.5)', '[0.5, 1]']
+    """
     out = []
     for i, (lo, hi) in enumerate(zip(edges, edges[1:], strict=False)):
         right = "]" if closed_last and i == len(edges) - 2 else ")"
@@ -110,7 +195,13 @@ def edge_labels(edges: Sequence[float], closed_last: bool = True, fmt: str = "{:
 
 
 def assign_bins(values: np.ndarray, edges: Sequence[float]) -> np.ndarray:
-    """Bin index of each value for ``edges`` (last bin closed); -1 outside the edges or NaN."""
+    """Bin index of each value for ``edges`` (last bin closed); -1 outside the edges or NaN.
+
+    Example:
+        >>> import numpy as np
+        >>> assign_bins(np.array([0.2, 0.5, 1.0, 1.5, np.nan]), [0, 0.5, 1]).tolist()
+        [0, 1, 1, -1, -1]
+    """
     edges = np.asarray(edges, dtype=np.float64)
     v = np.asarray(values, dtype=np.float64)
     idx = np.searchsorted(edges, v, side="right") - 1
@@ -189,8 +280,38 @@ def binned_profile(
     prepare: Callable[[pl.DataFrame], pl.DataFrame] | None = None,
 ) -> pl.DataFrame:
     """Per bin of ``bin_col``: n, threads, mean of ``value_col`` (default ``label``) and share >= threshold,
-    each with a CI from one thread bootstrap of the whole data (:func:`profile_table`). ``rows`` is a frame
-    or a store's buckets; ``prepare`` turns each into the rows binned (default: as they are)."""
+    each with a CI from one thread bootstrap of the whole data (:func:`profile_table`). Rows whose value is
+    null are counted in ``n_unscored``. Sorted by ``order_col`` (one number per bin).
+
+    Args:
+        rows: the rows to profile, with ``thread_id``, ``bin_col``, ``order_col`` and the value column; or a
+            corpus store's buckets (``store.buckets``), each reduced to per-thread sums on its own.
+        bin_col: the bin of each row (any type; shown as text).
+        order_col: a number per row; each bin is ordered by its smallest.
+        label: the score column (and the default value column).
+        threshold: the "toxic" cut for ``share_above``.
+        n_boot, seed: bootstrap replicates and random seed.
+        value_col: the column averaged, when not ``label``.
+        prepare: turns each frame (or bucket) into the rows binned (default: as they are).
+
+    Returns:
+        ``bin``, ``bin_order``, ``n`` (rows with a value), ``n_unscored``, ``n_threads``, ``mean``,
+        ``mean_low``, ``mean_high``, ``share_above``, ``share_low``, ``share_high`` (share >= ``threshold``),
+        ``threshold`` and ``ci_method`` (thread bootstrap; no CI for a bin held by one thread).
+
+    Example:
+        >>> import polars as pl
+        >>> from toolkit.analysis.synthetic import make_frame
+        >>> frame = make_frame([{"thread": "a", "id": "a1", "parent": None, "score": 0.9},
+        ...                     {"thread": "a", "id": "a2", "parent": None, "score": 0.3},
+        ...                     {"thread": "b", "id": "b1", "parent": None, "score": 0.2},
+        ...                     {"thread": "b", "id": "b2", "parent": None, "score": None}])
+        >>> rows = frame.with_columns(place=pl.col("source_position").cast(pl.String))  # 1st / 2nd comment
+        >>> table = binned_profile(rows, bin_col="place", order_col="source_position", label="toxicity",
+        ...                        threshold=0.5, n_boot=50, seed=0)
+        >>> table.select("bin", "n", "n_unscored", "n_threads", pl.col("mean").round(3), "share_above").rows()
+        [('0', 2, 0, 2, 0.55, 0.5), ('1', 1, 1, 1, 0.3, 0.0)]
+    """
     def cells(frame: pl.DataFrame, by_row: bool) -> pl.DataFrame:
         return profile_cells(prepare(frame) if prepare else frame, bin_col=bin_col, order_col=order_col,
                              value_col=value_col or label, threshold=threshold, by_row=by_row)
@@ -199,7 +320,15 @@ def binned_profile(
 
 
 def ci_methods(table: pl.DataFrame, column: str = "ci_method") -> str:
-    """The distinct CI methods named in a table, for captions (``n/a`` when empty)."""
+    """The distinct CI methods named in a table, for captions (``n/a`` when empty).
+
+    Example:
+        >>> import polars as pl
+        >>> ci_methods(pl.DataFrame({"ci_method": ["thread bootstrap", "thread bootstrap", None]}))
+        'thread bootstrap'
+        >>> ci_methods(pl.DataFrame())
+        'n/a'
+    """
     if column not in table.columns or table.height == 0:
         return "n/a"
     return "; ".join(sorted(set(table[column].drop_nulls().to_list()))) or "n/a"

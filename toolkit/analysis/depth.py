@@ -13,7 +13,14 @@ from toolkit.settings import DepthProfileOptions
 
 
 def depth_bin_expr(depth_bins: Sequence[int] | None) -> pl.Expr:
-    """Label for each row's depth: the depth itself, or ``"a-b"`` / ``"a+"`` ranges from bin edges."""
+    """Label for each row's depth: the depth itself, or ``"a-b"`` / ``"a+"`` ranges from bin edges.
+
+    Example:
+        >>> import polars as pl
+        >>> depths = pl.DataFrame({"reply_depth": [0, 1, 2, 3, 5]})
+        >>> depths.select(depth_bin_expr([1, 2, 4]))["depth_bin"].to_list()
+        ['<1', '1', '2-3', '2-3', '4+']
+    """
     depth = pl.col("reply_depth")
     if not depth_bins:
         return depth.cast(pl.String).alias("depth_bin")
@@ -38,7 +45,29 @@ def depth_profile(
     """One row per depth (or depth bin): n, threads, mean score and share above ``threshold``, with CIs.
 
     Rows with a null score (no text) or unknown depth are left out and counted in ``n_unscored``.
-    ``frame``: a frame, or a store's buckets.
+
+    Args:
+        frame: a scored comment frame (``toolkit.score``) with ``reply_depth``, or a corpus store's buckets.
+        label: the score column.
+        threshold: the "toxic" cut for ``share_above``.
+        depth_bins: bin edges (``[1, 2, 4]`` gives ``<1``, ``1``, ``2-3``, ``4+``); None = one row per depth.
+        n_boot, seed: bootstrap replicates and random seed.
+        include_post: count the post (depth 0) too.
+
+    Returns:
+        One row per depth bin, shallowest first: ``depth_bin`` (text), ``min_depth``,
+        ``n`` (scored comments), ``n_unscored`` (null score), ``n_threads``, ``mean``, ``mean_low``,
+        ``mean_high``, ``share_above``, ``share_low``, ``share_high`` (share of scores >= ``threshold``),
+        ``threshold`` and ``ci_method`` (95% percentile CIs from one thread bootstrap; none for a bin held by
+        a single thread).
+
+    Example:
+        >>> import polars as pl
+        >>> from toolkit.analysis.synthetic import example_threads
+        >>> frame = example_threads()  # two threads, a1 and b2 removed
+        >>> table = depth_profile(frame, n_boot=50)
+        >>> table.select("depth_bin", "n", "n_threads", pl.col("mean", "share_above").round(3)).rows()
+        [('1', 3, 2, 0.4, 0.333), ('2', 3, 2, 0.5, 0.667)]
     """
     def rows(part: pl.DataFrame) -> pl.DataFrame:
         part = part if include_post else part.filter(~pl.col("is_post"))
@@ -60,8 +89,33 @@ def position_profile(
     min_size: float = 0,
 ) -> pl.DataFrame:
     """Toxicity by relative position in the thread (0 = first comment, 1 = last, by time then page order),
-    in ``n_bins`` equal-width bins, with thread-bootstrap CIs; threads of ``min_size`` comments or more
-    (a frame, or a store's buckets). Threads of one comment sit at position 0."""
+    in ``n_bins`` equal-width bins, with thread-bootstrap CIs. Threads of one comment sit at position 0.
+
+    Args:
+        frame: a scored comment frame, or a corpus store's buckets.
+        label: the score column.
+        threshold: the "toxic" cut for ``share_above``.
+        n_bins: equal-width bins over [0, 1].
+        n_boot, seed: bootstrap replicates and random seed.
+        min_size: only threads of at least this many comments.
+
+    Returns:
+        One row per bin: ``position_bin`` (``[0, 0.5)``, ...), ``position_low``,
+        ``n`` (scored comments), ``n_unscored`` (null score), ``n_threads``, ``mean``, ``mean_low``,
+        ``mean_high``, ``share_above``, ``share_low``, ``share_high`` (share of scores >= ``threshold``),
+        ``threshold`` and ``ci_method`` (95% percentile CIs from one thread bootstrap; none for a bin held by
+        a single thread).
+
+    Example:
+        Thread ``a``'s comments sit at 0, 1/3, 2/3 and 1, thread ``b``'s at 0 and 1:
+
+        >>> import polars as pl
+        >>> from toolkit.analysis.synthetic import example_threads
+        >>> frame = example_threads()  # two threads, a1 and b2 removed
+        >>> table = position_profile(frame, n_bins=2, n_boot=50)
+        >>> table.select("position_bin", "n", pl.col("mean").round(3)).rows()
+        [('[0, 0.5)', 3, 0.633), ('[0.5, 1]', 3, 0.267)]
+    """
     edges = np.linspace(0.0, 1.0, n_bins + 1)
     names = pl.Series(edge_labels(edges, fmt="{:.2g}"), dtype=pl.String)
 
@@ -88,7 +142,30 @@ def thread_size_profile(
     seed: int = 0,
 ) -> pl.DataFrame:
     """Toxicity by thread size (comments in the thread, post excluded) in bins starting at ``size_edges``
-    (the last open-ended), with thread-bootstrap CIs (a frame, or a store's buckets)."""
+    (the last open-ended), with thread-bootstrap CIs.
+
+    Args:
+        frame: a scored comment frame, or a corpus store's buckets.
+        label: the score column.
+        threshold: the "toxic" cut for ``share_above``.
+        size_edges: bin starts (``[1, 3]`` gives ``1-2`` and ``3+``); None = 1, 2, 5, 10, 20, 50, ... 5000.
+        n_boot, seed: bootstrap replicates and random seed.
+
+    Returns:
+        One row per size bin, smallest first: ``size_bin``, ``size_low``,
+        ``n`` (scored comments), ``n_unscored`` (null score), ``n_threads``, ``mean``, ``mean_low``,
+        ``mean_high``, ``share_above``, ``share_low``, ``share_high`` (share of scores >= ``threshold``),
+        ``threshold`` and ``ci_method`` (95% percentile CIs from one thread bootstrap; none for a bin held by
+        a single thread).
+
+    Example:
+        >>> import polars as pl
+        >>> from toolkit.analysis.synthetic import example_threads
+        >>> frame = example_threads()  # two threads, a1 and b2 removed
+        >>> table = thread_size_profile(frame, size_edges=[1, 3], n_boot=50)
+        >>> table.select("size_bin", "n", "n_threads", "mean").rows()  # b: 2 comments, a: 4
+        [('1-2', 2, 1, 0.35), ('3+', 4, 1, 0.5)]
+    """
     edges = sorted(set(int(e) for e in (size_edges or DEFAULT_SIZE_EDGES)))
     size = pl.col("thread_size")
     expr = pl.when(size < edges[0]).then(pl.lit(f"<{edges[0]}"))

@@ -11,7 +11,23 @@ from toolkit.settings import ScoreDistributionOptions, ThreadTreeOptions
 
 def score_distribution(frame: pl.DataFrame, *, label: str = "toxicity",
                        bins: int = ScoreDistributionOptions.bins) -> pl.DataFrame:
-    """Counts of comments per score bin over [0, 1] (post and unscored rows left out)."""
+    """Counts of comments per score bin over [0, 1] (post and unscored rows left out).
+
+    Args:
+        frame: a scored comment frame.
+        label: the score column (values outside [0, 1] are counted in the end bins).
+        bins: equal-width bins.
+
+    Returns:
+        ``bin_low``, ``bin_high`` and ``count``, one row per bin (the last bin includes 1.0).
+
+    Example:
+        >>> import polars as pl
+        >>> from toolkit.analysis.synthetic import example_threads
+        >>> frame = example_threads()  # two threads, a1 and b2 removed
+        >>> score_distribution(frame, bins=2).rows()
+        [(0.0, 0.5, 3), (0.5, 1.0, 3)]
+    """
     values = frame.filter(~pl.col("is_post"))[label].drop_nulls().to_numpy()
     edges = np.linspace(0.0, 1.0, bins + 1)
     counts, _ = np.histogram(np.clip(values, 0.0, 1.0), bins=edges)
@@ -22,7 +38,25 @@ def score_distribution(frame: pl.DataFrame, *, label: str = "toxicity",
 
 
 def thread_view_table(frame: pl.DataFrame, *, label: str = "toxicity", thread_id: str | None = None) -> pl.DataFrame:
-    """The rows a thread-view figure draws: one thread in page order with depth, score and flags."""
+    """The rows a thread-view figure draws: one thread in page order with depth, score and flags.
+
+    Args:
+        frame: a scored comment frame.
+        label: the score column (shown as ``score``).
+        thread_id: the thread; None = the largest one (ties: the first id).
+
+    Returns:
+        ``thread_id``, ``comment_id``, ``parent_id``, ``is_post``, ``source_position``, ``reply_depth``,
+        ``structure``, ``score``, ``removed``, ``deleted`` and ``snippet`` (the text's first 80 characters).
+
+    Example:
+        >>> import polars as pl
+        >>> from toolkit.analysis.synthetic import example_threads
+        >>> frame = example_threads()  # two threads, a1 and b2 removed
+        >>> thread_view_table(frame).select("comment_id", "reply_depth", "score", "removed").rows()
+        [('a', 0, None, False), ('a1', 1, 0.9, True), ('a2', 2, 0.8, False), ('a3', 2, 0.2, False),
+         ('a4', 1, 0.1, False)]
+    """
     if thread_id is None:
         sizes = frame.group_by("thread_id").len().sort(["len", "thread_id"], descending=[True, False])
         if sizes.height == 0:
@@ -52,6 +86,32 @@ def thread_tree_table(
     One thread (``thread_id``, else the ``largest`` one or the one with the ``most_removed`` comments), in
     time then page order (``position``), at most ``max_nodes`` rows (the earliest; later ones are cut and
     the note says so).
+
+    Args:
+        frame: a scored comment frame.
+        label: the score column (shown as ``score``).
+        thread_id: the thread; None = pick one by ``pick``.
+        pick: ``largest`` or ``most_removed`` (ties: the other criterion, then the first id).
+        max_nodes: the most rows kept.
+
+    Returns:
+        ``(table, note)``: ``thread_id``, ``comment_id``, ``parent_id``, ``is_post``, ``reply_depth``,
+        ``structure``, ``position``, ``score``, ``removed``, ``deleted``; and a caption line with the
+        thread's counts.
+
+    Raises:
+        ConfigError: an unknown ``pick``, or a ``thread_id`` not in the data.
+
+    Example:
+        >>> import polars as pl
+        >>> from toolkit.analysis.synthetic import example_threads
+        >>> frame = example_threads()  # two threads, a1 and b2 removed
+        >>> table, note = thread_tree_table(frame, pick="most_removed")
+        >>> table["comment_id"].to_list(), note
+        (['a', 'a1', 'a2', 'a3', 'a4'], 'thread a: 4 comments, 1 removed, 0 deleted, 0 without text')
+        >>> thread_tree_table(frame, pick="smallest")  # doctest: +ELLIPSIS
+        Traceback (most recent call last):
+        toolkit.errors.ConfigError: analysis.params.thread_tree.pick: 'smallest': choose largest or ...
     """
     if pick not in ("largest", "most_removed"):
         raise ConfigError("analysis.params.thread_tree.pick", f"{pick!r}: choose largest or most_removed")

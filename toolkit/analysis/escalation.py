@@ -19,7 +19,16 @@ ESCALATION_SCHEMA = {
 
 def reply_pairs(frame: pl.DataFrame, *, label: str = "toxicity",
                 include_post_parent: bool = EscalationOptions.include_post_parent) -> pl.DataFrame:
-    """One row per reply whose parent is in the data, both scored: ``thread_id, parent_score, reply_score``."""
+    """One row per reply whose parent is in the data, both scored: ``thread_id, comment_id, parent_score,
+    reply_score`` (reply links needed: flat threads give none; replies to the post only if asked).
+
+    Example:
+        >>> import polars as pl
+        >>> from toolkit.analysis.synthetic import example_threads
+        >>> frame = example_threads()  # two threads, a1 and b2 removed
+        >>> reply_pairs(frame).rows()
+        [('a', 'a2', 0.9, 0.8), ('a', 'a3', 0.9, 0.2), ('b', 'b2', 0.2, 0.5)]
+    """
     rows = comments_only(with_parent_score(frame, label)).filter(
         (pl.col("structure") == "tree") & pl.col("parent_score").is_not_null() & pl.col(label).is_not_null()
         & pl.col(label).is_not_nan() & pl.col("parent_score").is_not_nan()
@@ -40,7 +49,32 @@ def escalation(
 ) -> pl.DataFrame:
     """Parent→reply Spearman and Pearson correlation, P(toxic reply | toxic parent), P(toxic reply | non-toxic
     parent), their difference and ratio; thread-bootstrap CIs and bootstrap p-values (null 0, or 1 for the
-    ratio). Replies to the post are left out unless ``include_post_parent``."""
+    ratio). Replies to the post are left out unless ``include_post_parent``.
+
+    Args:
+        frame: a scored comment frame with reply links.
+        label: the score column.
+        threshold: the "toxic" cut for parents and replies.
+        include_post_parent: count replies to the post (as parents with the post's score).
+        n_boot, seed: bootstrap replicates and random seed.
+
+    Returns:
+        Six rows (``measure``): Spearman rho, Pearson r, the two conditional rates, risk difference and
+        risk ratio; columns ``estimate``, ``low``, ``high`` (95% thread-bootstrap percentile CI),
+        ``p_value`` (NaN for the rates), ``n`` (pairs behind the estimate), ``n_threads``, ``ci_method``
+        and ``note``.
+
+    Example:
+        Pairs (parent, reply): (0.9, 0.8) and (0.9, 0.2) in ``a``, (0.2, 0.5) in ``b``:
+
+        >>> import polars as pl
+        >>> from toolkit.analysis.synthetic import example_threads
+        >>> frame = example_threads()  # two threads, a1 and b2 removed
+        >>> escalation(frame, n_boot=50).select("measure", pl.col("estimate").round(3), "n").rows()[2:]
+        [('P(reply >= 0.5 | parent >= 0.5)', 0.5, 2), ('P(reply >= 0.5 | parent < 0.5)', 1.0, 1),
+         ('risk difference (toxic - non-toxic parent)', -0.5, 3),
+         ('risk ratio (toxic / non-toxic parent)', 0.5, 3)]
+    """
     pairs = reply_pairs(frame, label=label, include_post_parent=include_post_parent)
     x, y = pairs["parent_score"].to_numpy(), pairs["reply_score"].to_numpy()
     threads = pairs["thread_id"]
@@ -92,7 +126,31 @@ def reply_by_parent_bin(
     n_boot: int = 1000,
     seed: int = 0,
 ) -> pl.DataFrame:
-    """Mean reply score and share of toxic replies per parent-score bin (thread-bootstrap CIs)."""
+    """Mean reply score and share of toxic replies per parent-score bin (thread-bootstrap CIs).
+
+    Args:
+        frame: a scored comment frame with reply links.
+        label: the score column.
+        threshold: the "toxic" cut for ``share_above`` (of replies).
+        bins: parent-score bin edges (the last bin closed).
+        include_post_parent: count replies to the post.
+        n_boot, seed: bootstrap replicates and random seed.
+
+    Returns:
+        One row per parent bin: ``parent_bin`` (``[0, 0.5)``, ...), ``parent_low``, then, over the
+        replies, ``n`` (scored comments), ``n_unscored`` (null score), ``n_threads``, ``mean``, ``mean_low``,
+        ``mean_high``, ``share_above``, ``share_low``, ``share_high`` (share of scores >= ``threshold``),
+        ``threshold`` and ``ci_method`` (95% percentile CIs from one thread bootstrap; none for a bin held by
+        a single thread).
+
+    Example:
+        >>> import polars as pl
+        >>> from toolkit.analysis.synthetic import example_threads
+        >>> frame = example_threads()  # two threads, a1 and b2 removed
+        >>> table = reply_by_parent_bin(frame, bins=[0, 0.5, 1], n_boot=50)
+        >>> table.select("parent_bin", "n", "mean", "share_above").rows()
+        [('[0, 0.5)', 1, 0.5, 1.0), ('[0.5, 1]', 2, 0.5, 0.5)]
+    """
     pairs = reply_pairs(frame, label=label, include_post_parent=include_post_parent)
     names = edge_labels(bins)
     idx = assign_bins(pairs["parent_score"].to_numpy(), bins)

@@ -65,6 +65,29 @@ def classification_tables(
     within-thread permutation p-value for ROC AUC = 0.5. Curves (for ``curve_labels``, default all): a long
     table (``curve`` = roc | pr) of TPR at a fixed FPR grid and interpolated precision at a fixed recall
     grid, each point with its bootstrap band.
+
+    Args:
+        frame: a scored comment frame.
+        truth: the outcome column (boolean, 0/1 or true/false text).
+        labels: score columns; None = every known label in the frame.
+        curve_labels: the labels to draw curves for; None = all.
+        grid: points per curve.
+        n_boot, seed: bootstrap replicates (and at most as many permutations) and random seed.
+
+    Returns:
+        ``(metrics, curves)``: see :func:`classification_metrics` and :func:`classification_curves`.
+
+    Raises:
+        ConfigError: a named label is not in the frame.
+        ValueError: ``truth`` is missing or not boolean.
+
+    Example:
+        >>> import polars as pl
+        >>> from toolkit.analysis.synthetic import example_threads
+        >>> frame = example_threads()  # two threads, a1 and b2 removed
+        >>> metrics, curves = classification_tables(frame, grid=3, n_boot=50)
+        >>> metrics.height, curves.height  # one label; 3 ROC and 3 PR points
+        (1, 6)
     """
     xs = np.linspace(0.0, 1.0, grid)
     metrics, parts = [], []
@@ -110,7 +133,35 @@ def classification_metrics(
     n_boot: int = 1000,
     seed: int = 0,
 ) -> pl.DataFrame:
-    """ROC AUC and PR AUC of each score column as a predictor of ``truth`` (see :func:`classification_tables`)."""
+    """ROC AUC and PR AUC of each score column as a predictor of ``truth``, from one thread bootstrap per
+    label (see :func:`classification_tables`).
+
+    Args:
+        frame: a scored comment frame.
+        truth: the outcome column (boolean, 0/1 or true/false text); rows without it are left out.
+        labels: score columns; None = every known label in the frame.
+        n_boot, seed: bootstrap replicates (and at most as many permutations) and random seed.
+
+    Returns:
+        One row per label: ``label``, ``n``, ``n_positive``, ``n_threads``, ``base_rate``, ``roc_auc``,
+        ``roc_low``, ``roc_high`` (95% thread-bootstrap percentile CI), ``roc_p_value`` (within-thread
+        permutation test of AUC = 0.5), ``pr_auc`` (average precision), ``pr_low``, ``pr_high``,
+        ``ci_method`` and ``p_method``.
+
+    Raises:
+        ConfigError: a named label is not in the frame.
+        ValueError: ``truth`` is missing or not boolean.
+
+    Example:
+        Removed 0.9 and 0.5 against kept 0.8, 0.2, 0.2, 0.1; precision 1/1 and 2/3 at the two removals:
+
+        >>> import polars as pl
+        >>> from toolkit.analysis.synthetic import example_threads
+        >>> frame = example_threads()  # two threads, a1 and b2 removed
+        >>> table = classification_metrics(frame, truth="removed", n_boot=50)
+        >>> table.select("label", "n", "n_positive", pl.col("base_rate", "roc_auc", "pr_auc").round(3)).rows()
+        [('toxicity', 6, 2, 0.333, 0.875, 0.833)]
+    """
     return classification_tables(frame, truth=truth, labels=labels, curve_labels=[], grid=2, n_boot=n_boot,
                                  seed=seed)[0]
 
@@ -124,7 +175,31 @@ def classification_curves(
     n_boot: int = 1000,
     seed: int = 0,
 ) -> pl.DataFrame:
-    """ROC and precision-recall curves with bootstrap bands (see :func:`classification_tables`)."""
+    """ROC and precision-recall curves with bootstrap bands (see :func:`classification_tables`).
+
+    Args:
+        frame: a scored comment frame.
+        truth: the outcome column (boolean, 0/1 or true/false text).
+        labels: score columns; None = every known label in the frame.
+        grid: points per curve.
+        n_boot, seed: bootstrap replicates and random seed.
+
+    Returns:
+        A long table: ``label``, ``curve`` (roc | pr), ``x`` (FPR or recall, ``grid`` points over [0, 1]),
+        ``y`` (TPR or precision), ``low``, ``high`` (95% bootstrap band), ``n``, ``n_positive`` and ``auc``.
+
+    Raises:
+        ConfigError: a named label is not in the frame.
+        ValueError: ``truth`` is missing or not boolean.
+
+    Example:
+        >>> import polars as pl
+        >>> from toolkit.analysis.synthetic import example_threads
+        >>> frame = example_threads()  # two threads, a1 and b2 removed
+        >>> curves = classification_curves(frame, grid=3, n_boot=50)
+        >>> curves.filter(pl.col("curve") == "roc").select("x", "y").rows()  # TPR at FPR 0, 0.5, 1
+        [(0.0, 0.5), (0.5, 1.0), (1.0, 1.0)]
+    """
     return classification_tables(frame, truth=truth, labels=labels, grid=grid, n_boot=n_boot, seed=seed)[1]
 
 
@@ -132,7 +207,13 @@ def classification_curves(
 
 
 def signed_log1p(x: np.ndarray) -> np.ndarray:
-    """sign(x) * log(1 + |x|): tames Reddit-style vote scores' heavy tails while keeping their sign."""
+    """sign(x) * log(1 + |x|): tames Reddit-style vote scores' heavy tails while keeping their sign.
+
+    Example:
+        >>> import numpy as np
+        >>> signed_log1p(np.array([-(np.e - 1), 0.0, np.e ** 2 - 1])).round(6).tolist()
+        [-1.0, 0.0, 2.0]
+    """
     return np.sign(x) * np.log1p(np.abs(x))
 
 
@@ -179,7 +260,46 @@ def removal_logit(
     """Logistic regression ``removed ~ label + reply_depth (+ score)``, as odds ratios with Wald CIs from
     standard errors clustered by thread (statsmodels). Constant or missing regressors are dropped and
     listed with the reason; with one thread the SEs are heteroskedasticity-robust (HC1) instead, and the
-    table says so. ``label`` is scaled per ``label_unit`` (odds ratio per +0.1 by default)."""
+    table says so. ``label`` is scaled per ``label_unit`` (odds ratio per +0.1 by default).
+
+    Args:
+        frame: a scored comment frame.
+        label: the score column (the regressor of interest).
+        outcome: the boolean outcome column.
+        include_depth: add ``reply_depth``.
+        include_score: add the platform's vote ``score``.
+        score_transform: ``signed_log1p`` (or anything else: the raw score).
+        label_unit: the odds ratio is per this increase of ``label``.
+        level: the CI's coverage.
+
+    Returns:
+        One row per ``term`` (``const``, the label, depth, score; then dropped terms): ``odds_ratio``,
+        ``or_low``, ``or_high`` (Wald CI), ``coef``, ``se``, ``p_value``, ``n``, ``n_events``, ``n_threads``,
+        ``se_type`` and ``note`` (why a term was dropped or the model not fitted; empty when fine).
+
+    Raises:
+        ValueError: ``outcome`` is missing or not boolean.
+
+    Example:
+        With one binary regressor the odds ratio is the 2x2 table's: toxic comments are removed 3:1,
+        the others 1:3, so 9. Rows are (thread, score, removed):
+
+        >>> import polars as pl
+        >>> from toolkit.analysis.synthetic import example_threads, make_frame
+        >>> rows = [("a", 1.0, True), ("a", 1.0, True), ("a", 0.0, True), ("a", 0.0, False),
+        ...         ("b", 1.0, True), ("b", 1.0, False), ("b", 0.0, False), ("b", 0.0, False)]
+        >>> frame = make_frame([{"thread": t, "id": f"c{i}", "score": s, "removed": r}
+        ...                     for i, (t, s, r) in enumerate(rows)])
+        >>> table = removal_logit(frame, include_depth=False, include_score=False, label_unit=1)
+        >>> table.select("term", pl.col("odds_ratio").round(3), "n", "n_events", "n_threads").rows()
+        [('const', 0.333, 8, 4, 2), ('toxicity', 9.0, 8, 4, 2)]
+        >>> table["se_type"][0]
+        'cluster-robust by thread (only 2 threads: SEs unreliable)'
+        >>> kept = make_frame([{"thread": "t", "id": c, "score": s} for c, s in [("c1", 0.2), ("c2", 0.4)]])
+        >>> removal_logit(kept)["note"].to_list()  # nothing removed: nothing to fit; terms dropped say why
+        ['not fitted: the outcome is constant', 'not fitted: the outcome is constant',
+         'dropped: score not in the data (all null)', 'dropped: constant (1 in every row), not estimable']
+    """
     import statsmodels.api as sm
     from scipy import stats
     from statsmodels.tools.sm_exceptions import PerfectSeparationError

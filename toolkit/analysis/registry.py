@@ -15,8 +15,16 @@ from typing import Any
 import polars as pl
 
 from toolkit.analysis.agreement import sample_comments, scorer_agreement
+from toolkit.analysis.civility import (
+    NO_STRATEGIES,
+    civility_by_depth,
+    civility_by_parent,
+    civility_by_removal,
+    strategy_columns,
+)
 from toolkit.analysis.common import Frames, ci_methods, comments_only, each_bucket, score_columns
 from toolkit.analysis.depth import depth_profile, position_profile, thread_size_profile
+from toolkit.analysis.derailment import derailment_log_odds, derailment_prediction, derailment_threads
 from toolkit.analysis.distribution import score_distribution, thread_tree_table, thread_view_table
 from toolkit.analysis.escalation import escalation, reply_by_parent_bin
 from toolkit.analysis.prediction import classification_tables, removal_logit
@@ -27,6 +35,7 @@ from toolkit.analysis.removal import (
     removal_by_parent,
     removal_context,
     removal_parent_test,
+    removal_reasons,
 )
 from toolkit.analysis.summary import thread_summary
 from toolkit.analysis.thread_length import toxicity_by_relative_position, toxicity_by_thread_length
@@ -195,6 +204,24 @@ def run_removal_prediction(frame: pl.DataFrame, ctx: AnalysisContext) -> Analysi
     return AnalysisOutput({"removal_auc": aucs, "removal_logit": logit, "removal_curves": curves}, figures)
 
 
+def run_removal_reasons(frame: pl.DataFrame, ctx: AnalysisContext) -> AnalysisOutput:
+    """The moderators' stated reasons (a Lemmy modlog): removals per reason and the removed comments' toxicity."""
+    if "removal_reason" not in frame.columns:
+        return AnalysisOutput(skipped="no removal_reason column (stated reasons come from a Lemmy modlog)")
+    o = ctx.params.removal_reasons
+    table = removal_reasons(frame, label=ctx.label, threshold=ctx.threshold, top=o.top, min_count=o.min_count,
+                            **ctx.boot)
+    if table.height == 0:
+        return AnalysisOutput(skipped="no removed comment has a stated reason")
+    spec = FigureSpec(
+        "removal_reasons", "rate_bars", "Stated removal reasons",
+        ctx.caption(_shown(int(table["n_removed"].sum()), None, "removed comments with a stated reason"),
+                    ctx.ci_note(ci_methods(table))),
+        {"label": ctx.label, "x": "reason", "y": "mean", "low": "mean_low", "high": "mean_high",
+         "xlabel": "stated reason", "ylabel": f"mean {ctx.label} of the removed comments"})
+    return AnalysisOutput({"removal_reasons": table}, [(spec, table)])
+
+
 def _formula(logit: pl.DataFrame) -> str:
     """``removed ~ toxicity + reply_depth`` from the fitted terms (dropped ones left out)."""
     terms = logit.filter((pl.col("term") != "const") & pl.col("odds_ratio").is_not_nan())["term"].to_list()
@@ -348,11 +375,87 @@ def run_thread_tree(frame: pl.DataFrame, ctx: AnalysisContext) -> AnalysisOutput
     return AnalysisOutput({}, [(spec, table)])
 
 
+def _forest(name: str, title: str, table: pl.DataFrame, ctx: AnalysisContext, *notes: str) -> tuple[
+        FigureSpec, pl.DataFrame]:
+    """A log-odds forest figure (a vs b per strategy, +0.5 smoothing) from a compare_groups table."""
+    return (FigureSpec(name, "log_odds_forest", title,
+                       ctx.caption(*notes, "log odds ratio with +0.5 per cell", ctx.ci_note(ci_methods(table)))),
+            table)
+
+
+def run_civility_profile(frame: pl.DataFrame, ctx: AnalysisContext) -> AnalysisOutput:
+    """Politeness strategies' rates by reply depth, removed vs kept, and replies to toxic vs non-toxic parents."""
+    o = ctx.params.civility_profile
+    strategies = strategy_columns(frame, o.strategies)
+    if not strategies:
+        return AnalysisOutput(skipped=NO_STRATEGIES)
+    common = {"score": o.score, **ctx.boot}
+    depth = civility_by_depth(frame, strategies, depth_bins=o.depth_bins, **common)
+    removal = civility_by_removal(frame, strategies, **common)
+    parent = civility_by_parent(frame, strategies, label=ctx.label, threshold=ctx.threshold, **common)
+    n = int(depth.filter(pl.col("strategy") == strategies[0])["n"].sum())
+    figures = [
+        (FigureSpec("civility_by_depth", "strategy_heatmap", "Politeness strategies by reply depth",
+                    ctx.caption(_shown(n, comments_only(frame)["thread_id"].n_unique()),
+                                "colour: share of comments using each strategy (the score: its mean)")), depth),
+        _forest("civility_removal_log_odds", "Strategies of removed vs kept comments", removal, ctx,
+                _shown(int(removal["n_a"].max() or 0), None, "removed comments with markers")),
+    ]
+    tables = {"civility_by_depth": depth, "civility_by_removal": removal, "civility_by_parent": parent}
+    empty = {"civility_by_depth": (depth["n"].sum() == 0, "no comment with markers and a known reply depth"),
+             "civility_by_removal": ((removal["n_a"].min() or 0) * (removal["n_b"].min() or 0) == 0,
+                                     "needs removed and kept comments with markers (removed comments' text kept)"),
+             "civility_by_parent": ((parent["n_a"].min() or 0) * (parent["n_b"].min() or 0) == 0,
+                                    f"needs replies to parents both >= and < {ctx.threshold:g} in {ctx.label}")}
+    return _applicable(tables, figures, {name: why for name, (gone, why) in empty.items() if gone})
+
+
+def run_derailment(frame: pl.DataFrame, ctx: AnalysisContext) -> AnalysisOutput:
+    """Do the first k comments' politeness strategies foretell a later removed/toxic comment (Zhang et al. 2018)?"""
+    o = ctx.params.derailment
+    strategies = strategy_columns(frame, o.strategies)
+    if not strategies:
+        return AnalysisOutput(skipped=NO_STRATEGIES)
+    has_removed = bool(comments_only(frame)["removed"].fill_null(False).any())
+    has_label = ctx.label in frame.columns and frame[ctx.label].fill_nan(None).drop_nulls().len() > 0
+    available = {"removed": (has_removed, "removed comments"), "toxic": (has_label, f"{ctx.label} scores"),
+                 "either": (has_removed or has_label, f"removed comments or {ctx.label} scores")}
+    if not available.get(o.outcome, (True, ""))[0]:
+        return AnalysisOutput(skipped=f"outcome {o.outcome!r} needs {available[o.outcome][1]}; the data has none")
+    threshold = ctx.threshold if o.threshold is None else o.threshold
+    threads, sample = derailment_threads(frame, strategies, k=o.k, outcome=o.outcome, label=ctx.label,
+                                         threshold=threshold, require_civil_start=o.require_civil_start, score=o.score)
+    counts = dict(sample.iter_rows())
+    left_out = ", ".join(f"{n:,} {step.removeprefix('left out: ')}" for step, n in counts.items()
+                         if step.startswith("left out"))
+    toxic = "" if o.outcome == "removed" else f" ({ctx.label} >= {threshold:g})"
+    what = (f"outcome: {o.outcome}{toxic} after the first {o.k} comments; "
+            f"{counts['of which derail']:,} of {threads.height:,} threads derail; left out: {left_out}")
+    if threads.height < o.min_threads:
+        return AnalysisOutput(skipped=f"{threads.height} thread(s) to analyse, fewer than min_threads="
+                                      f"{o.min_threads} ({what})")
+    log_odds = derailment_log_odds(threads, strategies, **ctx.boot)
+    tables = {"derailment_sample": sample, "derailment_log_odds": log_odds}
+    figures = [_forest("derailment_log_odds", f"Early strategies of threads that derail ({o.outcome})", log_odds,
+                       ctx, _shown(threads.height, None, "threads"), what)]
+    n_derailed = int(threads["derails"].sum())
+    if min(n_derailed, threads.height - n_derailed) < o.folds:
+        return AnalysisOutput(tables, figures, f"derailment_prediction not written: {n_derailed} of {threads.height} "
+                                               f"threads derail; {o.folds}-fold CV needs {o.folds} of each")
+    base = ["strategies", *([o.score] if o.score in threads.columns else [])]
+    sets = {" + ".join(base): [*strategies, *base[1:]]}
+    if ctx.label in threads.columns and ctx.label != o.score:
+        sets[" + ".join([*base, ctx.label])] = [*strategies, *base[1:], ctx.label]
+    tables["derailment_prediction"] = derailment_prediction(threads, sets, folds=o.folds, **ctx.boot)
+    return AnalysisOutput(tables, figures)
+
+
 AnalysisFn = Callable[[pl.DataFrame, AnalysisContext], AnalysisOutput]
 ANALYSES: dict[str, AnalysisFn] = {
     "depth_profile": run_depth_profile,
     "removal_context": run_removal_context,
     "removal_prediction": run_removal_prediction,
+    "removal_reasons": run_removal_reasons,
     "escalation": run_escalation,
     "thread_summary": run_thread_summary,
     "thread_length": run_thread_length,
@@ -361,4 +464,6 @@ ANALYSES: dict[str, AnalysisFn] = {
     "score_distribution": run_score_distribution,
     "thread_view": run_thread_view,
     "thread_tree": run_thread_tree,
+    "civility_profile": run_civility_profile,
+    "derailment": run_derailment,
 }

@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from toolkit.analysis.common import assign_bins, comments_only, edge_labels, with_parent_score
+from toolkit.analysis.common import assign_bins, binned_profile, comments_only, edge_labels, with_parent_score
 from toolkit.analysis.stats import (
     THREAD_BOOTSTRAP,
     BootResult,
@@ -58,7 +58,24 @@ def _compare(rows: pl.DataFrame, flag: str, label: str, name: str, n_boot: int, 
 
 
 def removal_auc(frame: pl.DataFrame, *, label: str = "toxicity") -> float:
-    """ROC AUC of ``label`` as a predictor of ``removed`` among comments that still have a score."""
+    """ROC AUC of ``label`` as a predictor of ``removed`` among comments that still have a score.
+
+    Args:
+        frame: a scored comment frame with ``removed``.
+        label: the score column.
+
+    Returns:
+        The AUC (0.5 = chance); NaN without both removed and kept scored comments.
+
+    Example:
+        Removed 0.9 and 0.5 against kept 0.8, 0.2, 0.2, 0.1: 7 of the 8 pairs are ranked right.
+
+        >>> import polars as pl
+        >>> from toolkit.analysis.synthetic import example_threads
+        >>> frame = example_threads()  # two threads, a1 and b2 removed
+        >>> removal_auc(frame)
+        0.875
+    """
     from sklearn.metrics import roc_auc_score
 
     rows = frame.filter(~pl.col("is_post") & pl.col(label).is_not_null() & pl.col("removed").is_not_null())
@@ -75,6 +92,29 @@ def removal_context(
 
     Comparisons: replies whose parent was removed vs replies to kept comments (needs reply links);
     removed vs kept comments themselves (needs removed comments that kept their text), with ROC AUC.
+
+    Args:
+        frame: a scored comment frame with ``removed`` and ``parent_removed``.
+        label: the score column.
+        n_boot, seed: bootstrap replicates and random seed.
+
+    Returns:
+        ``(groups, tests)``. ``groups``: ``comparison``, ``group`` (removed | kept), ``n``, ``n_threads``,
+        ``mean``, ``mean_low``, ``mean_high`` (95% thread-bootstrap percentile CI), ``ci_method``.
+        ``tests``: ``comparison``, ``n_removed_side``, ``n_kept_side``, ``difference`` (removed - kept
+        mean), ``low``, ``high``, ``p_value`` (bootstrap, vs 0), ``roc_auc`` (removed vs kept only) and
+        ``risk_ratio``, ``rr_low``, ``rr_high`` (NaN here; filled by :func:`removal_parent_test`).
+
+    Example:
+        >>> import polars as pl
+        >>> from toolkit.analysis.synthetic import example_threads
+        >>> frame = example_threads()  # two threads, a1 and b2 removed
+        >>> groups, tests = removal_context(frame, n_boot=50)
+        >>> groups.select("comparison", "group", "n", pl.col("mean").round(3)).rows()
+        [('replies to removed vs kept', 'removed', 2, 0.5), ('replies to removed vs kept', 'kept', 4, 0.425),
+         ('removed vs kept', 'removed', 2, 0.7), ('removed vs kept', 'kept', 4, 0.325)]
+        >>> tests.select(pl.col("difference").round(3), "roc_auc").rows()
+        [(0.075, nan), (0.375, 0.875)]
     """
     comments = frame.filter(~pl.col("is_post"))
     groups, tests = [], []
@@ -100,7 +140,25 @@ MATCHED_SCHEMA = {
 def context_scores(frame: pl.DataFrame, *, label: str = "toxicity") -> pl.DataFrame:
     """Each comment with the ``label`` score of itself, its parent, its siblings (mean over the other
     replies to the same parent) and its direct replies (mean). Null where there is none with a score;
-    parent and siblings need reply links (``structure == "tree"``)."""
+    parent and siblings need reply links (``structure == "tree"``).
+
+    Args:
+        frame: a scored comment frame (the post counts as a parent).
+        label: the score column.
+
+    Returns:
+        One row per comment: ``thread_id``, ``comment_id``, ``reply_depth``, ``removed``, ``self``,
+        ``parent``, ``siblings`` and ``replies``.
+
+    Example:
+        >>> import polars as pl
+        >>> from toolkit.analysis.synthetic import example_threads
+        >>> frame = example_threads()  # two threads, a1 and b2 removed
+        >>> table = context_scores(frame)
+        >>> table.select("comment_id", pl.col("self", "parent", "siblings", "replies").round(3)).rows()
+        [('a1', 0.9, None, 0.1, 0.5), ('a2', 0.8, 0.9, 0.2, None), ('a3', 0.2, 0.9, 0.8, None),
+         ('a4', 0.1, None, 0.9, None), ('b1', 0.2, None, None, 0.5), ('b2', 0.5, 0.2, None, None)]
+    """
     scored = pl.col(label).is_not_null() & pl.col(label).is_not_nan()
     value = pl.when(scored).then(pl.col(label)).otherwise(None)
     base = frame.with_columns(value.alias("_v"), scored.cast(pl.Int64).alias("_k"))
@@ -183,6 +241,27 @@ def matched_context(
     Within each (thread, depth) stratum holding both groups, the removed mean minus the kept mean,
     averaged over strata weighted by their removed comments (``difference``; ``mean_kept`` is the
     matched kept mean). CI: thread bootstrap; p: permutation of the removed flag within strata.
+
+    Args:
+        frame: a scored comment frame with ``removed`` and reply links.
+        label: the score column.
+        n_boot, seed: bootstrap replicates (and at most as many permutations) and random seed.
+
+    Returns:
+        One row per ``context`` (self, parent, siblings, replies): ``n_removed``, ``n_kept`` (matched rows),
+        ``n_strata``, ``n_threads``, ``mean_removed``, ``mean_kept``, ``difference``, ``low``, ``high``
+        (95% percentile CI), ``cohen_d``, ``p_value``, ``p_method`` and ``ci_method``.
+
+    Example:
+        Only thread ``a`` at depth 1 holds a removed (a1: 0.9) and a kept comment (a4: 0.1); their
+        siblings are each other; their parents (the posts) have no score and a4 has no replies:
+
+        >>> import polars as pl
+        >>> from toolkit.analysis.synthetic import example_threads
+        >>> frame = example_threads()  # two threads, a1 and b2 removed
+        >>> table = matched_context(frame, n_boot=50)
+        >>> table.select("context", "n_removed", "n_kept", pl.col("difference").round(3)).rows()
+        [('self', 1, 1, 0.8), ('parent', 0, 0, nan), ('siblings', 1, 1, -0.8), ('replies', 0, 0, nan)]
     """
     ctx = context_scores(frame, label=label)
     out = []
@@ -242,7 +321,29 @@ def removal_by_parent(
     seed: int = 0,
 ) -> pl.DataFrame:
     """Share of replies removed, by the parent's toxicity bin (thread-bootstrap CIs). Replies whose parent
-    has no score (removed/deleted, no text) form their own ``no score`` row."""
+    has no score (removed/deleted, no text) form their own ``no score`` row.
+
+    Args:
+        frame: a scored comment frame with ``removed`` and reply links.
+        label: the score column.
+        bins: parent-score bin edges (the last bin closed).
+        include_post_parent: count replies to the post (its score is the parent's).
+        n_boot, seed: bootstrap replicates and random seed.
+
+    Returns:
+        One row per bin, then ``no score``: ``parent_bin``, ``bin_low``, ``n``, ``n_threads``, ``n_removed``,
+        ``removal_rate``, ``rate_low``, ``rate_high`` (95% thread-bootstrap percentile CI) and ``ci_method``.
+
+    Example:
+        The posts have no score, so the replies to them (a1, a4, b1) fall in ``no score``:
+
+        >>> import polars as pl
+        >>> from toolkit.analysis.synthetic import example_threads
+        >>> frame = example_threads()  # two threads, a1 and b2 removed
+        >>> table = removal_by_parent(frame, bins=[0, 0.5, 1], n_boot=50)
+        >>> table.select("parent_bin", "n", "n_removed", pl.col("removal_rate").round(3)).rows()
+        [('[0, 0.5)', 1, 1, 1.0), ('[0.5, 1]', 2, 0, 0.0), ('no score', 3, 1, 0.333)]
+    """
     rows = _parented(frame, label, include_post_parent)
     names = [*edge_labels(bins), "no score"]
     idx = assign_bins(rows["parent_score"].fill_null(np.nan).to_numpy(), bins)
@@ -269,7 +370,30 @@ def removal_parent_test(
     seed: int = 0,
 ) -> dict[str, Any]:
     """Removal rate of replies to a toxic parent (score >= threshold) minus that of replies to a non-toxic
-    one: n, risk difference and ratio with thread-bootstrap CIs, bootstrap p-value."""
+    one: n, risk difference and ratio with thread-bootstrap CIs, bootstrap p-value.
+
+    Args:
+        frame: a scored comment frame with ``removed`` and reply links.
+        label: the score column.
+        threshold: the "toxic" cut for parents.
+        include_post_parent: count replies to the post (when the post has a score).
+        n_boot, seed: bootstrap replicates and random seed.
+
+    Returns:
+        A row of :func:`removal_context`'s test table (a dict): ``comparison``, ``n_removed_side`` (replies
+        to toxic parents), ``n_kept_side``, ``difference``, ``low``, ``high``, ``p_value``, ``roc_auc`` (NaN),
+        ``risk_ratio``, ``rr_low``, ``rr_high``.
+
+    Example:
+        Replies to a1 (0.9): none of 2 removed; replies to b1 (0.2): 1 of 1:
+
+        >>> import polars as pl
+        >>> from toolkit.analysis.synthetic import example_threads
+        >>> frame = example_threads()  # two threads, a1 and b2 removed
+        >>> test = removal_parent_test(frame, n_boot=50)
+        >>> test["n_removed_side"], test["n_kept_side"], test["difference"], test["risk_ratio"]
+        (2, 1, -1.0, 0.0)
+    """
     rows = _parented(frame, label, include_post_parent).filter(pl.col("parent_score").is_not_null())
     toxic = (rows["parent_score"] >= threshold).to_numpy()
     y = rows["removed"].to_numpy().astype(np.float64)
@@ -303,7 +427,21 @@ CALM_SCHEMA = {
 def window_means(frame: pl.DataFrame, *, label: str = "toxicity", window: int = RemovalContextOptions.calm_window,
                  scope: str = RemovalContextOptions.calm_scope) -> pl.DataFrame:
     """For every timed comment: mean score of the ``window`` comments just before it and just after it in
-    time, within its thread (``scope="thread"``) or its top-level sub-thread (``scope="root"``)."""
+    time, within its thread (``scope="thread"``) or its top-level sub-thread (``scope="root"``).
+
+    Returns ``thread_id``, ``comment_id``, ``removed``, ``mean_before`` and ``mean_after`` (null where no
+    scored comment is in the window); raises ConfigError for another ``scope``.
+
+    Example:
+        >>> import polars as pl
+        >>> from toolkit.analysis.synthetic import example_threads, make_frame
+        >>> frame = make_frame([{"thread": "t", "id": "t", "minute": 0}] + [  # c3 removed; a comment a minute
+        ...     {"thread": "t", "id": f"c{i}", "minute": i, "score": s, "removed": i == 3}
+        ...     for i, s in enumerate([0.8, 0.6, 0.9, 0.2, 0.2], start=1)])
+        >>> means = window_means(frame, window=1)
+        >>> means.select("comment_id", pl.col("mean_before", "mean_after").round(3)).rows()
+        [('c1', None, 0.6), ('c2', 0.8, 0.9), ('c3', 0.6, 0.2), ('c4', 0.9, 0.2), ('c5', 0.2, None)]
+    """
     if scope not in ("thread", "root"):
         raise ConfigError("analysis.params.removal_context.calm_scope", f"{scope!r}: choose thread or root")
     key = "thread_id" if scope == "thread" else "root_id"
@@ -342,7 +480,37 @@ def calm_down(
     """Does the conversation calm down after a removal? For each removed comment with a timestamp, mean
     toxicity of the ``window`` comments after it minus the ``window`` before it; kept comments give the
     baseline. Returns the per-group table and the removed-minus-kept test (a difference in differences).
-    Empty when the data has no timestamps."""
+    Empty when the data has no timestamps.
+
+    Args:
+        frame: a scored comment frame with ``created_at`` and ``removed``.
+        label: the score column.
+        window: comments before and after each comment (in time).
+        scope: ``thread`` or ``root`` (the top-level sub-thread).
+        n_boot, seed: bootstrap replicates and random seed.
+
+    Returns:
+        ``(table, test)``. ``table``: one row per ``group`` (removed | kept): ``n_events``, ``n_threads``,
+        ``window``, ``mean_before``, ``mean_after``, ``change`` (after - before), ``change_low``,
+        ``change_high`` (95% thread-bootstrap percentile CI), ``p_value`` (vs 0) and ``ci_method``.
+        ``test``: a dict as in :func:`removal_parent_test` with ``difference`` = removed - kept change.
+
+    Raises:
+        ConfigError: ``scope`` is neither thread nor root.
+
+    Example:
+        Around c3 the mean falls from 0.6 to 0.2; around the kept c2 and c4 it moves +0.1 and -0.7
+        (c1 and c5 lack a side):
+
+        >>> import polars as pl
+        >>> from toolkit.analysis.synthetic import example_threads, make_frame
+        >>> frame = make_frame([{"thread": "t", "id": "t", "minute": 0}] + [  # c3 removed; a comment a minute
+        ...     {"thread": "t", "id": f"c{i}", "minute": i, "score": s, "removed": i == 3}
+        ...     for i, s in enumerate([0.8, 0.6, 0.9, 0.2, 0.2], start=1)])
+        >>> table, test = calm_down(frame, window=1, n_boot=50)
+        >>> table.select("group", "n_events", pl.col("change").round(3)).rows(), round(test["difference"], 3)
+        ([('removed', 1, -0.4), ('kept', 2, -0.3)], -0.1)
+    """
     w = window_means(frame, label=label, window=window, scope=scope).filter(
         pl.col("mean_before").is_not_null() & pl.col("mean_after").is_not_null() & pl.col("removed").is_not_null()
     ).with_columns((pl.col("mean_after") - pl.col("mean_before")).alias("change"))
@@ -365,3 +533,36 @@ def calm_down(
             "low": diff["low"], "high": diff["high"], "p_value": diff["p_value"], "roc_auc": float("nan"),
             "risk_ratio": float("nan"), "rr_low": float("nan"), "rr_high": float("nan")}
     return pl.DataFrame(out, schema=CALM_SCHEMA), test
+
+
+OTHER_REASONS = "other reasons"
+
+
+def removal_reasons(frame: pl.DataFrame, *, label: str, threshold: float, top: int = 10, min_count: int = 1,
+                    n_boot: int = 1000, seed: int = 0) -> pl.DataFrame:
+    """Per stated removal reason (``removal_reason``, e.g. from a Lemmy modlog): removed comments, their share
+    of all removals with a reason, and their mean ``label`` with a thread-bootstrap CI. The ``top`` most
+    frequent reasons with at least ``min_count`` removals get a row each, the rest one ``other reasons`` row.
+
+    >>> frame = pl.DataFrame({"thread_id": ["a", "a", "b", "b"], "is_post": [False] * 4,
+    ...     "removed": [True, True, True, False], "removal_reason": ["spam", "rude", "rude", None],
+    ...     "toxicity": [0.1, 0.9, 0.7, 0.0]})
+    >>> removal_reasons(frame, label="toxicity", threshold=0.5, n_boot=10).select(
+    ...     "reason", "n_removed", "share", "mean").rows()
+    [('rude', 2, 0.6666666666666666, 0.8), ('spam', 1, 0.3333333333333333, 0.1)]
+    """
+    stated = comments_only(frame).filter(pl.col("removed").fill_null(False)).with_columns(
+        reason=pl.col("removal_reason").str.strip_chars()).filter(pl.col("reason").str.len_chars() > 0)
+    counts = stated.group_by("reason").len().sort(["len", "reason"], descending=[True, False])
+    shown = counts.filter(pl.col("len") >= min_count).head(top)["reason"].to_list()
+    rank = {reason: float(i) for i, reason in enumerate(shown)}
+    rows = stated.with_columns(
+        reason=pl.when(pl.col("reason").is_in(shown)).then("reason").otherwise(pl.lit(OTHER_REASONS)),
+        _rank=pl.col("reason").replace_strict(rank, default=float(len(shown)), return_dtype=pl.Float64),
+    )
+    profile = binned_profile(rows, bin_col="reason", order_col="_rank", label=label, threshold=threshold,
+                             n_boot=n_boot, seed=seed)
+    n_removed = pl.col("n") + pl.col("n_unscored")
+    return profile.select(pl.col("bin").alias("reason"), n_removed.alias("n_removed"),
+                          (n_removed / max(stated.height, 1)).alias("share"),
+                          pl.exclude("bin", "bin_order", "n_unscored"))

@@ -17,7 +17,27 @@ SUMMARY_SCHEMA = {
 def thread_summary(frame: pl.DataFrame, *, label: str = "toxicity", threshold: float = 0.5) -> pl.DataFrame:
     """Per thread (post excluded from the counts): comments, scored comments, max and mean reply depth,
     removed and deleted shares, share of scored comments >= ``threshold``, mean and max score, and the
-    time from first to last comment (hours; null without timestamps). Largest threads first."""
+    time from first to last comment (hours; null without timestamps). Largest threads first.
+
+    Args:
+        frame: a scored comment frame.
+        label: the score column.
+        threshold: the "toxic" cut for ``toxic_share``.
+
+    Returns:
+        ``thread_id``, ``structure`` (tree | flat), ``n_comments``, ``n_scored``, ``max_depth``,
+        ``mean_depth``, ``removed_share``, ``deleted_share``, ``toxic_share``, ``mean_toxicity``,
+        ``max_toxicity``, ``duration_hours`` and ``threshold``.
+
+    Example:
+        >>> import polars as pl
+        >>> from toolkit.analysis.synthetic import example_threads
+        >>> frame = example_threads()  # two threads, a1 and b2 removed
+        >>> table = thread_summary(frame)
+        >>> table.select("thread_id", "n_comments", "max_depth", "removed_share", "toxic_share",
+        ...              "mean_toxicity").rows()
+        [('a', 4, 2, 0.25, 0.5, 0.5), ('b', 2, 2, 0.5, 0.5, 0.35)]
+    """
     rows = comments_only(frame).with_columns(pl.col(label).fill_nan(None).alias("_s"))
     summary = rows.group_by("thread_id").agg(
         pl.col("structure").cast(pl.String).mode().sort().first().alias("structure"),

@@ -34,7 +34,23 @@ def log_size_bins(sizes: np.ndarray, n_bins: int = ThreadLengthOptions.n_bins,
                   min_threads_last_bin: int = ThreadLengthOptions.min_threads_last_bin) -> np.ndarray:
     """Edges of ``n_bins`` logarithmic bins from the smallest to the largest size (last bin closed); the
     last bin is merged with the bins below it until it holds ``min_threads_last_bin`` threads (or is the
-    only bin)."""
+    only bin).
+
+    Args:
+        sizes: one size (comments) per thread.
+        n_bins: logarithmic bins before merging.
+        min_threads_last_bin: the fewest threads the last (longest-thread) bin may hold.
+
+    Returns:
+        The bin edges, from the smallest to the largest size; ``[1, 1]`` for no threads.
+
+    Example:
+        >>> import numpy as np
+        >>> log_size_bins(np.array([1, 10, 100, 100]), n_bins=2, min_threads_last_bin=3).tolist()
+        [1.0, 10.0, 100.0]
+        >>> log_size_bins(np.array([1, 10, 100, 100]), n_bins=2, min_threads_last_bin=4).tolist()  # merged
+        [1.0, 100.0]
+    """
     sizes = np.asarray(sizes, dtype=np.float64)
     if sizes.size == 0:
         return np.array([1.0, 1.0])
@@ -53,7 +69,18 @@ def log_size_bins(sizes: np.ndarray, n_bins: int = ThreadLengthOptions.n_bins,
 
 def thread_toxicity(frame: pl.DataFrame, *, label: str = "toxicity",
                     threshold: float = ThreadLengthOptions.threshold) -> pl.DataFrame:
-    """Per thread: size (comments), scored comments, toxic comments and the toxic share among scored ones."""
+    """Per thread: size (comments), scored comments, toxic comments and the toxic share among scored ones.
+
+    Returns ``thread_id``, ``size``, ``n_scored``, ``n_toxic``, ``score_sum`` and ``toxic_share``, sorted by
+    thread; threads with no scored comment are left out. Toxic: score >= ``threshold`` (0.6).
+
+    Example:
+        >>> import polars as pl
+        >>> from toolkit.analysis.synthetic import example_threads
+        >>> frame = example_threads()  # two threads, a1 and b2 removed
+        >>> thread_toxicity(frame).select("thread_id", "size", "n_toxic", "toxic_share").rows()
+        [('a', 4, 2, 0.5), ('b', 2, 0, 0.0)]
+    """
     rows = with_thread_position(frame).with_columns(pl.col(label).fill_nan(None).alias("_s"))
     return (
         rows.group_by("thread_id")
@@ -84,7 +111,36 @@ def toxicity_by_thread_length(
 
     The trend is Spearman's rho between thread size and the thread's toxic share over threads, with a
     bootstrap CI and p-value (threads resampled). Threads with fewer than ``min_comments`` comments, or none
-    scored, are left out. ``frame``: a frame, or a store's buckets (each reduced to its threads' counts).
+    scored, are left out.
+
+    Args:
+        frame: a scored comment frame, or a corpus store's buckets (each reduced to its threads' counts).
+        label: the score column.
+        threshold: the "toxic" cut (0.6 in the paper).
+        n_bins, min_threads_last_bin: see :func:`log_size_bins`.
+        min_comments: the smallest thread counted.
+        n_boot, seed: bootstrap replicates and random seed.
+
+    Returns:
+        ``(table, trend, edges)``. ``table``: one row per non-empty size bin: ``bin``, ``size_low``,
+        ``size_high`` (edges), ``min_size``, ``max_size``, ``n_threads``, ``n_comments``, ``toxic_share``
+        (mean over threads of their toxic share), ``share_low``, ``share_high`` (95% thread-bootstrap
+        percentile CI), ``pooled_share`` (toxic / scored comments of the bin), ``mean_toxicity``,
+        ``threshold`` and ``ci_method``. ``trend``: one row, ``measure``, ``estimate``, ``low``, ``high``,
+        ``p_value``, ``n_threads``, ``ci_method``. ``edges``: the bin edges.
+
+    Example:
+        Thread ``b`` (2 comments) has no comment >= 0.6, thread ``a`` (4) has two:
+
+        >>> import polars as pl
+        >>> from toolkit.analysis.synthetic import example_threads
+        >>> frame = example_threads()  # two threads, a1 and b2 removed
+        >>> table, trend, edges = toxicity_by_thread_length(frame, n_bins=2, min_threads_last_bin=1,
+        ...                                                 n_boot=50)
+        >>> table.select("bin", "min_size", "max_size", "n_threads", "toxic_share").rows()
+        [(0, 2, 2, 1, 0.0), (1, 4, 4, 1, 0.5)]
+        >>> trend["estimate"].to_list(), edges.round(2).tolist()
+        ([1.0], [2.0, 2.83, 4.0])
     """
     threads = pl.concat([thread_toxicity(part, label=label, threshold=threshold) for part in each_bucket(frame)],
                         how="vertical").sort("thread_id").filter(pl.col("size") >= min_comments)
@@ -130,7 +186,31 @@ def toxicity_by_relative_position(
     seed: int = 0,
 ) -> pl.DataFrame:
     """Within threads of at least ``min_size`` comments: mean score and toxic share by relative position
-    (0 = first comment, 1 = last, by time then page order) in ``n_bins`` bins, thread-bootstrap CIs."""
+    (0 = first comment, 1 = last, by time then page order) in ``n_bins`` bins, thread-bootstrap CIs.
+
+    Args:
+        frame: a scored comment frame, or a corpus store's buckets.
+        label: the score column.
+        threshold: the "toxic" cut for ``share_above``.
+        min_size: the smallest thread counted (the paper: the last size bin's lower edge).
+        n_bins: equal-width position bins over [0, 1].
+        n_boot, seed: bootstrap replicates and random seed.
+
+    Returns:
+        One row per bin: ``position_bin``, ``position_low``,
+        ``n`` (scored comments), ``n_unscored`` (null score), ``n_threads``, ``mean``, ``mean_low``,
+        ``mean_high``, ``share_above``, ``share_low``, ``share_high`` (share of scores >= ``threshold``),
+        ``threshold`` and ``ci_method`` (95% percentile CIs from one thread bootstrap; none for a bin held by
+        a single thread), and ``min_thread_size``.
+
+    Example:
+        >>> import polars as pl
+        >>> from toolkit.analysis.synthetic import example_threads
+        >>> frame = example_threads()  # two threads, a1 and b2 removed
+        >>> table = toxicity_by_relative_position(frame, threshold=0.5, n_bins=2, n_boot=50)
+        >>> table.select("position_bin", "n", pl.col("mean", "share_above").round(3)).rows()
+        [('[0, 0.5)', 3, 0.633, 0.667), ('[0.5, 1]', 3, 0.267, 0.333)]
+    """
     table = position_profile(frame, label=label, threshold=threshold, n_bins=n_bins, n_boot=n_boot, seed=seed,
                              min_size=min_size)
     return table.with_columns(pl.lit(float(min_size)).alias("min_thread_size"))

@@ -14,6 +14,7 @@ import polars as pl
 from toolkit.analysis.common import comments_only, score_columns, truth_column
 from toolkit.analysis.prediction import classification_tables
 from toolkit.analysis.stats import grouped_bootstrap_means, percentile_ci, replicate_sums
+from toolkit.errors import ConfigError
 from toolkit.settings import ScorerValidationOptions
 
 CALIBRATION_SCHEMA = {
@@ -27,9 +28,12 @@ THRESHOLD_SCHEMA = {
 }
 
 
+TRUTH_KEY = "analysis.params.scorer_validation.truth"
+
+
 def _rows(frame: pl.DataFrame, truth: str, label: str) -> pl.DataFrame:
     if truth not in frame.columns:
-        raise ValueError(f"scorer validation needs a boolean truth column {truth!r}; columns: {frame.columns}")
+        raise ConfigError(TRUTH_KEY, f"scorer validation needs a boolean truth column {truth!r}; columns: {frame.columns}")
     return truth_column(comments_only(frame), truth).filter(
         pl.col(label).is_not_null() & pl.col(label).is_not_nan() & pl.col(truth).is_not_null()
     )
@@ -45,7 +49,34 @@ def calibration_table(
     seed: int = 0,
 ) -> pl.DataFrame:
     """Reliability diagram data: per equal-width score bin, n, mean predicted score and observed share of
-    ``truth`` with a thread-bootstrap CI."""
+    ``truth`` with a thread-bootstrap CI.
+
+    Args:
+        frame: a scored comment frame with the ``truth`` column (human labels).
+        truth: the boolean truth column.
+        labels: score columns; None = every known label in the frame.
+        n_bins: equal-width score bins over [0, 1].
+        n_boot, seed: bootstrap replicates and random seed.
+
+    Returns:
+        One row per label and bin: ``label``, ``bin_low``, ``bin_high``, ``n``, ``mean_predicted``,
+        ``observed`` (share true), ``observed_low``, ``observed_high`` (95% thread-bootstrap percentile CI)
+        and ``ci_method``.
+
+    Raises:
+        ConfigError: a named label is not in the frame.
+        ValueError: ``truth`` is missing or not boolean.
+
+    Example:
+        Any boolean column can be the truth; ``removed`` stands in for human labels here:
+
+        >>> import polars as pl
+        >>> from toolkit.analysis.synthetic import example_threads
+        >>> frame = example_threads()  # two threads, a1 and b2 removed
+        >>> table = calibration_table(frame, truth="removed", n_bins=2, n_boot=50)
+        >>> table.select("bin_low", "n", pl.col("mean_predicted", "observed").round(3)).rows()
+        [(0.0, 3, 0.167, 0.0), (0.5, 3, 0.733, 0.667)]
+    """
     edges = np.linspace(0.0, 1.0, n_bins + 1)
     out = []
     for label in score_columns(frame, labels):
@@ -74,7 +105,35 @@ def threshold_metrics(
     seed: int = 0,
 ) -> pl.DataFrame:
     """Precision, recall and F1 at ``threshold``, Brier score and expected calibration error (``n_bins``
-    bins), with thread-bootstrap CIs for precision, recall and ECE."""
+    bins), with thread-bootstrap CIs for precision, recall and ECE.
+
+    Args:
+        frame: a scored comment frame with the ``truth`` column.
+        truth: the boolean truth column.
+        labels: score columns; None = every known label in the frame.
+        threshold: a score >= threshold predicts true.
+        n_bins: equal-width bins for the ECE.
+        n_boot, seed: bootstrap replicates and random seed.
+
+    Returns:
+        One row per label: ``label``, ``threshold``, ``precision``, ``precision_low``, ``precision_high``,
+        ``recall``, ``recall_low``, ``recall_high``, ``f1``, ``brier``, ``ece``, ``ece_low``, ``ece_high``
+        (95% thread-bootstrap percentile CIs).
+
+    Raises:
+        ConfigError: a named label is not in the frame.
+        ValueError: ``truth`` is missing or not boolean.
+
+    Example:
+        Predicted (>= 0.5): 0.9 and 0.5 (removed) and 0.8 (kept): precision 2/3, recall 2/2:
+
+        >>> import polars as pl
+        >>> from toolkit.analysis.synthetic import example_threads
+        >>> frame = example_threads()  # two threads, a1 and b2 removed
+        >>> table = threshold_metrics(frame, truth="removed", n_boot=50)
+        >>> table.select(pl.col("precision", "recall", "f1", "brier").round(3)).rows()
+        [(0.667, 1.0, 0.8, 0.165)]
+    """
     edges = np.linspace(0.0, 1.0, n_bins + 1)
     out = []
     for label in score_columns(frame, labels):
@@ -126,9 +185,42 @@ def scorer_validation(
 ) -> pl.DataFrame | tuple[pl.DataFrame, pl.DataFrame]:
     """One row per score column: ROC AUC and PR AUC vs ``truth`` (with CIs and a permutation p-value),
     joined with precision/recall/F1 at ``threshold``, Brier score and ECE; with ``with_curves`` also the
-    ROC/PR curve table (from the same bootstrap)."""
+    ROC/PR curve table (from the same bootstrap).
+
+    Args:
+        frame: a scored comment frame with the ``truth`` column (human labels).
+        truth: the boolean truth column.
+        labels: score columns; None = every known label in the frame.
+        threshold: a score >= threshold predicts true.
+        n_bins: equal-width bins for the ECE.
+        grid: points per curve.
+        with_curves: also return the curves.
+        n_boot, seed: bootstrap replicates and random seed.
+
+    Returns:
+        The metrics: :func:`toolkit.analysis.classification_metrics`' columns joined with
+        :func:`threshold_metrics`' (``threshold`` ... ``ece_high``); with ``with_curves``, ``(metrics,
+        curves)`` (:func:`toolkit.analysis.classification_curves`' table).
+
+    Raises:
+        ValueError: ``truth`` is missing or not boolean.
+        ConfigError: a named label is not in the frame.
+
+    Example:
+        Any boolean column can be the truth; ``removed`` stands in for human labels here:
+
+        >>> import polars as pl
+        >>> from toolkit.analysis.synthetic import example_threads
+        >>> frame = example_threads()  # two threads, a1 and b2 removed
+        >>> table = scorer_validation(frame, truth="removed", n_boot=50)
+        >>> table.select("label", pl.col("roc_auc", "precision", "recall").round(3)).rows()
+        [('toxicity', 0.875, 0.667, 1.0)]
+        >>> scorer_validation(frame, truth="toxic")  # doctest: +ELLIPSIS
+        Traceback (most recent call last):
+        toolkit.errors.ConfigError: analysis.params.scorer_validation.truth: scorer validation needs a boolean truth column 'toxic'; columns: [...]
+    """
     if truth not in frame.columns:
-        raise ValueError(f"scorer validation needs a boolean truth column {truth!r}; columns: {frame.columns}")
+        raise ConfigError(TRUTH_KEY, f"scorer validation needs a boolean truth column {truth!r}; columns: {frame.columns}")
     aucs, curves = classification_tables(frame, truth=truth, labels=labels, grid=grid,
                                          curve_labels=None if with_curves else [], n_boot=n_boot, seed=seed)
     rest = threshold_metrics(frame, truth=truth, labels=labels, threshold=threshold, n_bins=n_bins,

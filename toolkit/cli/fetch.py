@@ -1,6 +1,6 @@
 """``toolkit-fetch``: download discussion data into a raw archive folder for the loaders.
 
-``toolkit-fetch lemmy URL [--out DIR] [--rate 1.0] [--api v3|v4] [--no-modlog]``: a post, comment, community
+``toolkit-fetch lemmy URL [--out DIR] [--rate 1.0] [--api v3|v4] [--no-modlog] ...`` (``--help`` lists all): a post, comment, community
 or user URL; the archive goes to ``--out`` (default ``raw/lemmy/<host>/<kind>-<name>``). A login token, when
 needed, is read from ``$LEMMY_JWT`` (``--token-env`` names another variable), never from the command line.
 """
@@ -11,11 +11,13 @@ import argparse
 import json
 import sys
 from collections.abc import Sequence
+from dataclasses import fields
 from pathlib import Path
 from urllib.parse import urlsplit
 
 from toolkit.errors import ToolkitError
-from toolkit.fetch.lemmy import FetchSettings, fetch_lemmy, parse_target
+from toolkit.fetch.lemmy import fetch_lemmy, parse_target
+from toolkit.settings import FetchSettings
 
 
 def default_out(url: str) -> Path:
@@ -29,18 +31,21 @@ def default_out(url: str) -> Path:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """The ``toolkit-fetch`` argument parser (one sub-command per platform)."""
+    """The ``toolkit-fetch`` argument parser (one sub-command per platform); the options are
+    :class:`~toolkit.settings.FetchSettings`' fields (``--rate``, ``--api``, ``--no-modlog``, ...)."""
     parser = argparse.ArgumentParser(prog="toolkit-fetch", description=__doc__.splitlines()[0])
     platforms = parser.add_subparsers(dest="platform", required=True)
     lemmy = platforms.add_parser("lemmy", help="a Lemmy post, comment, community or user, with its modlog")
     lemmy.add_argument("url", help="e.g. https://lemmy.world/post/123, /c/name[@instance], /u/name")
     lemmy.add_argument("--out", type=Path, help="archive folder (default raw/lemmy/<host>/<kind>-<name>)")
-    lemmy.add_argument("--rate", type=float, default=FetchSettings.rate, help="requests per second at most")
-    lemmy.add_argument("--api", choices=("v3", "v4"), default=FetchSettings.api, help="v3 = Lemmy 0.19, v4 = 1.0")
-    lemmy.add_argument("--limit", type=int, default=FetchSettings.limit, help="items per page (max 50)")
-    lemmy.add_argument("--retries", type=int, default=FetchSettings.retries)
-    lemmy.add_argument("--no-modlog", dest="modlog", action="store_false", help="skip the modlog")
-    lemmy.add_argument("--token-env", default=FetchSettings.token_env, help="variable holding a login token")
+    for option in fields(FetchSettings):
+        if option.name == "url":
+            continue
+        flag = "--" + option.name.replace("_", "-")
+        if isinstance(option.default, bool):
+            lemmy.add_argument(flag, action=argparse.BooleanOptionalAction, default=option.default)
+        else:
+            lemmy.add_argument(flag, type=type(option.default), default=option.default)
     return parser
 
 
@@ -51,9 +56,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     1
     """
     args = build_parser().parse_args(argv)
-    settings = FetchSettings(rate=args.rate, api=args.api, limit=args.limit, modlog=args.modlog,
-                             retries=args.retries, token_env=args.token_env)
     try:
+        settings = FetchSettings(**{f.name: getattr(args, f.name) for f in fields(FetchSettings) if f.name != "url"})
         summary = fetch_lemmy(args.url, args.out or default_out(args.url), settings)
     except ToolkitError as error:
         print(f"toolkit-fetch: {error}", file=sys.stderr)

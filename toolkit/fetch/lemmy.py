@@ -33,6 +33,7 @@ from urllib.parse import urlsplit
 import httpx
 
 from toolkit.errors import ConfigError, ToolkitError
+from toolkit.settings import FetchSettings
 
 INDEX_FILE = "index.jsonl"
 #: Statuses worth another try (after ``Retry-After`` or the backoff); any other non-200 status is final.
@@ -60,29 +61,6 @@ class Target:
     base: str
     kind: str
     name: str
-
-
-@dataclass(frozen=True)
-class FetchSettings:
-    """How to fetch: politeness (rate, retries, backoff), paging, the API version, where the token is."""
-
-    rate: float = 1.0  # requests per second at most; 0 = no wait
-    api: str = "v3"  # "v3" = Lemmy 0.19, "v4" = Lemmy 1.0
-    limit: int = 50  # items per page (Lemmy's maximum is 50)
-    modlog: bool = True  # also fetch the community's (or user's) removals and bans
-    retries: int = 5  # further tries after a 429, 5xx or dropped connection
-    backoff: float = 1.0  # seconds before the first retry, doubled each time
-    max_wait: float = 300.0  # cap on any one wait (backoff or Retry-After)
-    timeout: float = 30.0  # seconds per request
-    token_env: str = "LEMMY_JWT"  # environment variable holding the login token (JWT), if any
-
-    def __post_init__(self) -> None:
-        if self.api not in MODLOG_TYPES:
-            raise ConfigError("api", f"unknown Lemmy API version {self.api!r}; use 'v3' (0.19) or 'v4' (1.0)")
-        if not 1 <= self.limit <= 50:
-            raise ConfigError("limit", f"{self.limit} items per page: Lemmy serves 1 to 50")
-        if self.rate < 0 or self.retries < 0:
-            raise ConfigError("rate" if self.rate < 0 else "retries", "must be 0 or more (rate 0 = no wait)")
 
 
 def parse_target(url: str) -> Target:
@@ -297,7 +275,7 @@ def _require(value: Any, what: str, name: str) -> Any:
     return value
 
 
-def fetch_lemmy(url: str, out: str | Path, settings: FetchSettings = FetchSettings(), *,
+def fetch_lemmy(url: str, out: str | Path, settings: FetchSettings | None = None, *,
                 sleep: Callable[[float], None] = time.sleep, clock: Callable[[], float] = time.monotonic,
                 transport: httpx.BaseTransport | None = None) -> dict[str, Any]:
     """Fetch what ``url`` names into the archive folder ``out``; returns counts and the files.
@@ -316,6 +294,7 @@ def fetch_lemmy(url: str, out: str | Path, settings: FetchSettings = FetchSettin
     toolkit.errors.ConfigError: url: 'ftp://lemmy.world/post/1' is not a Lemmy post, comment, community or user URL (e.g. https://lemmy.world/post/123, /comment/456, /c/name, /c/name@instance, /u/name)
     """
     target = parse_target(url)
+    settings = settings or FetchSettings()
     session = _Session(target.base, Path(out), settings, sleep, clock, transport)
     api, kind, name = settings.api, target.kind, target.name
     with session.http:

@@ -1,7 +1,9 @@
 """Loaders: one module per source format, each returning a :class:`LoadResult` of canonical source columns.
 
 ``LOADERS`` maps each ``format=`` name to its loader and ``DETECTORS`` each auto-detected format to the test
-that recognises its files: a new loader is one module plus one line in each.
+that recognises its files: a new loader is one module plus one line in each. ``path`` may also be a glob
+pattern or a list of paths: every file must be of one format; the loaders in :data:`READS_MANY` read them
+together (Lemmy: pages of one thread), the others load each file and the results are merged.
 
 >>> detect_format("data/seed_thread.txt")
 'text'
@@ -11,15 +13,23 @@ that recognises its files: a new loader is one module plus one line in each.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import glob
+from collections.abc import Callable, Sequence
 from functools import partial
 from pathlib import Path
 from typing import Any
 
+import polars as pl
+
 from toolkit.io import convokit, lemmy, reddit, reddit_api, reddit_dump, table, text_thread
 from toolkit.io.base import LoadError, LoadResult, Rejects
+from toolkit.io.dedupe import drop_duplicates
 
-__all__ = ["DETECTORS", "LOADERS", "LoadError", "LoadResult", "Rejects", "detect_format", "formats", "load_source"]
+__all__ = ["DETECTORS", "LOADERS", "LoadError", "LoadResult", "Rejects", "detect_format", "expand_paths", "formats",
+           "load_source"]
+
+#: One path, a glob pattern (``"archive/comments-*.json"``) or a list of paths.
+Source = str | Path | Sequence[str | Path]
 
 LOADERS: dict[str, Callable[..., LoadResult]] = {
     "convokit": convokit.read_convokit,
@@ -45,6 +55,8 @@ DETECTORS: dict[str, Callable[[Path], bool]] = {
     "parquet": partial(table.has_suffix, suffixes=(".parquet", ".pq")),
     "text": text_thread.looks_like_text,
 }
+#: Formats whose loader takes a list of files and reads them as one source (else: one by one, then merged).
+READS_MANY = frozenset({"lemmy"})
 
 
 def formats() -> list[str]:
@@ -52,9 +64,28 @@ def formats() -> list[str]:
     return sorted(LOADERS)
 
 
-def detect_format(path: str | Path) -> str:
+def expand_paths(path: Source) -> list[Path]:
+    """The paths that ``path`` names: itself, a glob pattern's matches (sorted) or the list's items.
+
+    >>> [p.name for p in expand_paths("data/seed_thr*.txt")]
+    ['seed_thread.txt']
+    """
+    if isinstance(path, (str, Path)):
+        text = str(path)
+        if Path(text).exists() or not any(char in text for char in "*?["):
+            return [Path(path)]
+        matches = sorted(Path(match) for match in glob.glob(str(Path(text).expanduser())))
+        if not matches:
+            raise LoadError(text, "no file matches this pattern")
+        return matches
+    paths = [Path(item) for item in path]
+    if not paths:
+        raise LoadError("[]", "an empty list of paths")
+    return paths
+
+
+def _detect_one(path: Path) -> str:
     """The single format whose detector accepts ``path``; an error naming the candidates otherwise."""
-    path = Path(path)
     if not path.exists():
         raise LoadError(path, "no such file or directory")
     matches = []
@@ -71,16 +102,66 @@ def detect_format(path: str | Path) -> str:
     raise LoadError(path, f"ambiguous format ({', '.join(matches)}); pass format=...")
 
 
-def load_source(path: str | Path, format: str | None = None, **options: Any) -> LoadResult:
-    """Run the loader for ``format`` (auto-detected when None) on ``path``."""
-    name = format or detect_format(path)
-    if name not in LOADERS:
-        raise LoadError(path, f"unknown format {name!r}; known formats: {', '.join(formats())}", field="format")
-    if not Path(path).exists():
-        raise LoadError(path, "no such file or directory")
+def detect_format(path: Source) -> str:
+    """The format of ``path``; for several files, the one format they all have (else an error naming them).
+
+    >>> detect_format("data/lemmy_archive/comments-1042-*.json")
+    'lemmy'
+    """
+    paths = expand_paths(path)
+    found: dict[str, list[str]] = {}
+    for item in paths:
+        found.setdefault(_detect_one(item), []).append(item.name)
+    if len(found) > 1:
+        groups = "; ".join(f"{name}: {', '.join(names[:5])}" for name, names in found.items())
+        raise LoadError(paths[0].parent, f"the files are of different formats ({groups}); "
+                                         "load them apart or pass format=...")
+    return next(iter(found))
+
+
+def _merge(results: list[LoadResult], strict: bool) -> LoadResult:
+    """One result from loading several files one by one: rows in file order, repeated ids kept once (the
+    later file's version), counts summed."""
+    offset, frames = 0, []
+    for number, result in enumerate(results):
+        frames.append(result.frame.with_columns(pl.col("source_position") + offset, _file=pl.lit(number)))
+        offset += result.frame.height
+    rejects = Rejects(strict=strict)
+    frame, duplicates = drop_duplicates(
+        pl.concat(frames, how="diagonal_relaxed"),
+        lambda row, reason: rejects.add(results[row["_file"]].files[0], None, "comment_id", reason),
+    )
+    stats: dict[str, Any] = {"duplicates_across_files": duplicates}
+    for result in results:
+        for key, value in result.stats.items():
+            if isinstance(value, (int, float)) and not isinstance(value, bool):
+                stats[key] = stats.get(key, 0) + value
+    return LoadResult(frame.drop("_file"), pl.concat([r.rejects for r in results] + [rejects.frame()]), stats,
+                      [file for result in results for file in result.files])
+
+
+def _run(name: str, path: Path | list[Path], options: dict[str, Any]) -> LoadResult:
+    """``LOADERS[name](path, **options)``, an unknown option named as a :class:`LoadError`."""
     try:
         return LOADERS[name](path, **options)
     except TypeError as err:
         if "keyword argument" in str(err):
-            raise LoadError(path, f"loader {name!r} does not take that option: {err}", field="options") from err
+            raise LoadError(str(path), f"loader {name!r} does not take that option: {err}", field="options") from err
         raise
+
+
+def load_source(path: Source, format: str | None = None, **options: Any) -> LoadResult:
+    """Run the loader for ``format`` (auto-detected when None) on ``path``: a file, a folder, a glob pattern
+    or a list of paths (see the module docstring)."""
+    paths = expand_paths(path)
+    name = format or detect_format(paths)
+    if name not in LOADERS:
+        raise LoadError(str(path), f"unknown format {name!r}; known formats: {', '.join(formats())}", field="format")
+    for item in paths:
+        if not item.exists():
+            raise LoadError(item, "no such file or directory")
+    if len(paths) == 1:
+        return _run(name, paths[0], options)
+    if name in READS_MANY:
+        return _run(name, paths, options)
+    return _merge([_run(name, item, options) for item in paths], bool(options.get("strict")))

@@ -1,20 +1,31 @@
-"""Lemmy API exports: ``GetCommentsResponse`` documents, JSON lists of them, or NDJSON of ``CommentView``s.
+"""Lemmy API responses -> one frame: a file, a list of files or an archive folder (``toolkit-fetch lemmy``).
 
-Both API shapes load: 0.19 (``counts{score, upvotes, downvotes, child_count}`` beside the comment,
+Responses read: comment-list pages (``GetCommentsResponse``), post responses and post lists (``PostView``s),
+person details and search results (their comments and posts), single ``comment_view``s, JSON lists of any of
+these, NDJSON of ``CommentView``s. All files of one load are read together: one row per distinct comment (the
+newest ``updated``/``published`` wins, then the later page; each older copy is a reject, counted in
+``stats["duplicates"]``) and one post row per post (a post response's view over the copies embedded in
+comments). An archive folder's ``modlog*.json`` files (or ``modlog=<file or folder>``) are put on the
+comments by :func:`toolkit.io.lemmy_modlog.apply_modlog` (removal reason, time, moderator, restorations).
+
+Counts and times in either shape: 0.17-0.19 (``counts{score, upvotes, downvotes, child_count}`` beside the comment,
 timestamps ``published``/``updated``) and 1.0 (the counts inside ``Comment``, timestamps
 ``published_at``/``updated_at``; paged responses may call the list ``items``).
 
 - Reply links come from ``Comment.path`` ("0.<ancestor ids>.<own id>"): the parent is the second-to-last
   element, ``0`` meaning the post; ``source_reply_depth`` is the number of ids in the path (top-level 1),
   so a comment whose parent was not fetched still gets its depth.
-- ``removed`` (by a moderator/admin) and ``deleted`` (by the author) come from the flags. Non-admin views
-  send removed/deleted comments with empty ``content``: that becomes null text; an admin's view keeps the
-  text, and so do we. ``"*Permanently Deleted*"`` (what Lemmy writes over the comments of an account that
-  was deleted) means deleted, text null.
-- The post row comes from the ``post`` object embedded in each CommentView, one row per post id, emitted
-  just before the first comment of its thread: title, then a blank line and the body when there is one.
-  The CommentView names only the post creator's id, so the post's ``author`` is null (``creator_id`` set).
+- ``removed`` (by a moderator/admin) and ``deleted`` (by the author) come from the flags. A deleted comment's
+  (or post's) text is null: its author withdrew it (Lemmy 0.18 still sends it). Non-admin views send removed
+  comments with empty ``content``: that becomes null text; an admin's view keeps the text, and so do we.
+  ``"*Permanently Deleted*"`` (what Lemmy writes over the comments of a deleted account) means deleted.
+- The post row comes from a post response (``PostView``: author and counts) or else from the ``post`` object
+  embedded in the CommentViews (which name only the creator's id: ``author`` null, ``creator_id`` set); one
+  row per post id, placed where the post first appears: title, then a blank line and the body when there is one.
 - ``thread_id`` is the post id as a string; ``comment_id`` the comment id as a string.
+- Federation: ``instance`` is the host of the row's ``ap_id`` (where it was written), ``community_instance``
+  the host of the community's ``actor_id`` (1.0: ``ap_id``).
+- Timestamps: 0.17/0.18 send them without a zone (UTC), 0.19 with ``Z``, others with offsets: all become UTC.
 
 >>> result = read_lemmy("tests/fixtures/lemmy/get_comments_0.19.json")
 >>> result.frame.height, result.stats["posts"]
@@ -23,23 +34,30 @@ timestamps ``published``/``updated``) and 1.0 (the counts inside ``Comment``, ti
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import json
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import polars as pl
 
 from toolkit.io.base import LoadError, LoadResult, Rejects
-from toolkit.io.dedupe import drop_duplicates
+from toolkit.io.dedupe import dedupe_versions
 from toolkit.io.fields import FieldError, opt_bool, opt_dict, opt_str, parse_id, parse_int, parse_time
 from toolkit.io.stream import iter_json_lines, looks_like_json_lines, parse_json_document, read_bytes
-from toolkit.schema import SOURCE_SCHEMA, conform
+from toolkit.schema import OPTIONAL_EXTRAS, SOURCE_SCHEMA, conform
 
 PLATFORM = "lemmy"
 #: What Lemmy writes over the content of every comment of a deleted account.
 PERMANENTLY_DELETED = "*Permanently Deleted*"
+#: The archive's list of saved responses (``toolkit.fetch.lemmy.INDEX_FILE``): not a response itself.
+ARCHIVE_INDEX = "index.jsonl"
 _NDJSON_SUFFIXES = (".jsonl", ".ndjson")
-_LIST_KEYS = ("comments", "items")
+_VIEW_LISTS = ("comments", "posts", "items", "results")  # lists of CommentViews/PostViews in a response
+_SINGLE_VIEWS = ("comment_view", "post_view")
+_OTHER_RESPONSES = ("community_view", "person_view")  # responses that may hold no comment or post
+_MODLOG_KEYS = ("removed_comments", "mod_remove_comment", "mod_remove_post", "mod_ban_from_community")
 
 #: Extra columns after the canonical source columns.
 LEMMY_EXTRA_SCHEMA: dict[str, pl.DataType] = {
@@ -50,19 +68,34 @@ LEMMY_EXTRA_SCHEMA: dict[str, pl.DataType] = {
     "distinguished": pl.Boolean(),  # a moderator marked the comment as speaking officially
     "edited_at": pl.Datetime("us", "UTC"),  # Comment.updated / updated_at
     "creator_id": pl.Int64(),
-    "community": pl.String(),  # the community's name (e.g. "news")
     "ap_id": pl.String(),  # the federated URL of the comment/post
     "source_reply_depth": pl.Int32(),  # depth from the path (post 0, top-level 1)
     "source_line": pl.Int64(),  # line (NDJSON) or record number (JSON document) the row came from
+    "source_file": pl.String(),  # the file's name (one load may read many)
+    **OPTIONAL_EXTRAS,  # community, instance, community_instance and the modlog's removal columns
 }
 
 
-class _Skip(Exception):
-    """A record that is not a CommentView at all."""
+def host(url: Any) -> str | None:
+    """The host of a federated id: ``https://lemmy.world/comment/1`` -> ``lemmy.world``; None otherwise.
+
+    >>> host("https://lemmy.world/comment/123"), host(None)
+    ('lemmy.world', None)
+    """
+    return (urlsplit(url).netloc or None) if isinstance(url, str) else None
+
+
+def community_host(community: dict[str, Any] | None) -> str | None:
+    """The host of a community's federated id (``actor_id`` in 0.19, ``ap_id`` in 1.0)."""
+    return host((community or {}).get("actor_id") or (community or {}).get("ap_id"))
 
 
 def parse_path(path_value: Any, comment_id: str, post_id: str) -> tuple[str, int]:
-    """``(parent_id, depth)`` from a Lemmy ``path`` like ``"0.12.34"`` for comment 34 of post ``post_id``."""
+    """``(parent_id, depth)`` from a Lemmy ``path`` like ``"0.12.34"`` for comment 34 of post ``post_id``.
+
+    >>> parse_path("0.12.34", "34", "7"), parse_path("0.12", "12", "7")
+    (('12', 2), ('7', 1))
+    """
     if not isinstance(path_value, str):
         if path_value is None:
             raise FieldError("comment.path", "missing path (the reply link)")
@@ -82,12 +115,12 @@ def parse_path(path_value: Any, comment_id: str, post_id: str) -> tuple[str, int
     return (post_id if parent == "0" else parent), len(parts) - 1
 
 
-def _count(view: dict[str, Any], comment: dict[str, Any], name: str) -> int | None:
-    """A count from ``counts`` (0.19) or from the comment itself (1.0)."""
-    counts = opt_dict(view, "counts")
-    if counts is not None and name in counts:
-        return parse_int(counts.get(name), f"counts.{name}")
-    return parse_int(comment.get(name), f"comment.{name}")
+def _count(counts: dict[str, Any] | None, item: dict[str, Any], name: str, prefix: str, key: str = "") -> int | None:
+    """A count from the view's ``counts`` (0.19) or from the comment/post itself (1.0)."""
+    key = key or name
+    if counts is not None and key in counts:
+        return parse_int(counts.get(key), f"counts.{key}")
+    return parse_int(item.get(key), f"{prefix}.{key}")
 
 
 def _time(data: dict[str, Any], name: str, prefix: str) -> Any:
@@ -99,12 +132,21 @@ def _time(data: dict[str, Any], name: str, prefix: str) -> Any:
     return parse_time(value, f"{prefix}.{name}")
 
 
-def _post_row(view: dict[str, Any], post_id: str, community: str | None) -> dict[str, Any] | None:
-    """The post row from the embedded ``post`` object; None when the view has none (or another post's)."""
+def _community(view: dict[str, Any]) -> dict[str, Any]:
+    """The community columns of a view: its name and its instance."""
+    data = opt_dict(view, "community")
+    return {"community": opt_str(data, "name", "community.name") if data else None,
+            "community_instance": community_host(data)}
+
+
+def _post_row(view: dict[str, Any], post_id: str | None = None) -> dict[str, Any] | None:
+    """The post row of a PostView (``post_id`` None: author and counts from the view) or of the post object
+    embedded in a CommentView of post ``post_id`` (author unknown; None when the view has none or another's)."""
     post = opt_dict(view, "post")
     if post is None:
         return None
-    if parse_id(post.get("id"), "post.id", required=False) != post_id:
+    own_id = parse_id(post.get("id"), "post.id", required=post_id is None)
+    if post_id is not None and own_id != post_id:
         return None
     title = opt_str(post, "name", "post.name")
     body = opt_str(post, "body", "post.body")
@@ -114,28 +156,32 @@ def _post_row(view: dict[str, Any], post_id: str, community: str | None) -> dict
         deleted = deleted or body == PERMANENTLY_DELETED
         body = None
     parts = [part for part in (title, body) if part]
+    counts = opt_dict(view, "counts") if post_id is None else None  # a CommentView's counts are the comment's
+    creator = opt_dict(view, "creator") if post_id is None else None
+    ap_id = opt_str(post, "ap_id", "post.ap_id")
     return {
-        "thread_id": post_id,
-        "comment_id": post_id,
+        "thread_id": own_id,
+        "comment_id": own_id,
         "parent_id": None,
         "is_post": True,
-        "author": None,
-        "text": "\n\n".join(parts) if parts else None,
+        "author": (opt_str(creator, "name", "creator.name") or None) if creator else None,
+        "text": "\n\n".join(parts) if parts and not deleted else None,  # deleted: its author withdrew it
         "created_at": _time(post, "published", "post"),
-        "score": parse_int(post.get("score"), "post.score"),
+        "score": _count(counts, post, "score", "post"),
         "removed": removed,
         "deleted": deleted,
         "platform": PLATFORM,
-        "upvotes": parse_int(post.get("upvotes"), "post.upvotes"),
-        "downvotes": parse_int(post.get("downvotes"), "post.downvotes"),
-        "child_count": parse_int(post.get("comments"), "post.comments"),
+        "upvotes": _count(counts, post, "upvotes", "post"),
+        "downvotes": _count(counts, post, "downvotes", "post"),
+        "child_count": _count(counts, post, "comments", "post"),
         "language_id": parse_int(post.get("language_id"), "post.language_id"),
         "distinguished": None,
         "edited_at": _time(post, "updated", "post"),
         "creator_id": parse_int(post.get("creator_id"), "post.creator_id"),
-        "community": community,
-        "ap_id": opt_str(post, "ap_id", "post.ap_id"),
+        "ap_id": ap_id,
+        "instance": host(ap_id),
         "source_reply_depth": 0,
+        **_community(view),
     }
 
 
@@ -144,6 +190,11 @@ def normalize_lemmy_view(view: Any, comment_prefix: str = "") -> tuple[dict[str,
 
     ``comment_prefix`` is put before comment ids (own and parent, never the post's): Lemmy numbers posts and
     comments separately, so a comment can share its post's id; a prefix such as ``"c"`` keeps both.
+
+    >>> row, post = normalize_lemmy_view({"comment": {"id": 9, "post_id": 1, "path": "0.8.9", "content": "x",
+    ...     "deleted": True, "ap_id": "https://lemmy.world/comment/9"}})
+    >>> row["parent_id"], row["source_reply_depth"], row["text"], row["deleted"], row["instance"], post
+    ('8', 2, None, True, 'lemmy.world', None)
     """
     if not isinstance(view, dict):
         raise FieldError("comment", f"expected a CommentView object, got {type(view).__name__}")
@@ -167,16 +218,12 @@ def normalize_lemmy_view(view: Any, comment_prefix: str = "") -> tuple[dict[str,
         )
     content = opt_str(comment, "content", "comment.content")
     removed = bool(opt_bool(comment, "removed", "comment.removed"))
-    deleted = bool(opt_bool(comment, "deleted", "comment.deleted"))
-    text = content
-    if content == PERMANENTLY_DELETED:
-        deleted, text = True, None
-    elif (removed or deleted) and (content is None or not content.strip()):
-        text = None
+    deleted = bool(opt_bool(comment, "deleted", "comment.deleted")) or content == PERMANENTLY_DELETED
+    text = None if deleted or (removed and (content is None or not content.strip())) else content
     creator = opt_dict(view, "creator")
     author = opt_str(creator, "name", "creator.name") if creator else None
-    community_data = opt_dict(view, "community")
-    community = opt_str(community_data, "name", "community.name") if community_data else None
+    counts = opt_dict(view, "counts")
+    ap_id = opt_str(comment, "ap_id", "comment.ap_id")
     row = {
         "thread_id": post_id,
         "comment_id": comment_id,
@@ -185,23 +232,24 @@ def normalize_lemmy_view(view: Any, comment_prefix: str = "") -> tuple[dict[str,
         "author": author or None,
         "text": text,
         "created_at": _time(comment, "published", "comment"),
-        "score": _count(view, comment, "score"),
+        "score": _count(counts, comment, "score", "comment"),
         "removed": removed,
         "deleted": deleted,
         "platform": PLATFORM,
-        "upvotes": _count(view, comment, "upvotes"),
-        "downvotes": _count(view, comment, "downvotes"),
-        "child_count": _count(view, comment, "child_count"),
+        "upvotes": _count(counts, comment, "upvotes", "comment"),
+        "downvotes": _count(counts, comment, "downvotes", "comment"),
+        "child_count": _count(counts, comment, "child_count", "comment"),
         "language_id": parse_int(comment.get("language_id"), "comment.language_id"),
         "distinguished": opt_bool(comment, "distinguished", "comment.distinguished"),
         "edited_at": _time(comment, "updated", "comment"),
         "creator_id": parse_int(comment.get("creator_id"), "comment.creator_id"),
-        "community": community,
-        "ap_id": opt_str(comment, "ap_id", "comment.ap_id"),
+        "ap_id": ap_id,
+        "instance": host(ap_id),
         "source_reply_depth": depth,
+        **_community(view),
     }
     try:
-        post_row = _post_row(view, post_id, community)
+        post_row = _post_row(view, post_id)
     except FieldError:
         post_row = None  # a malformed embedded post loses only the post row, never the comment
     return row, post_row
@@ -212,20 +260,25 @@ def normalize_lemmy_view(view: Any, comment_prefix: str = "") -> tuple[dict[str,
 
 
 def _views_of(value: Any) -> list[Any] | None:
-    """The CommentViews of a GetCommentsResponse-like object (``comments`` or 1.0's ``items``), else None."""
-    if isinstance(value, dict):
-        for key in _LIST_KEYS:
-            if isinstance(value.get(key), list):
-                return value[key]
-        if isinstance(value.get("comment_view"), dict):
-            return [value["comment_view"]]
-        if "comment" in value:
-            return [value]
-    return None
+    """The CommentViews and PostViews of a response (any of the shapes above), or [value] for a bare view;
+    None when ``value`` is not Lemmy-shaped."""
+    if not isinstance(value, dict):
+        return None
+    views = [item for key in _VIEW_LISTS if isinstance(value.get(key), list) for item in value[key]]
+    views += [value[key] for key in _SINGLE_VIEWS if isinstance(value.get(key), dict)]
+    if views or any(key in value for key in (*_VIEW_LISTS, *_SINGLE_VIEWS, *_OTHER_RESPONSES)):
+        return views
+    return [value] if "comment" in value or "post" in value else None
+
+
+def _views_or_self(value: Any) -> list[Any]:
+    """The views of a response (none for an empty page); anything else is one record, for the loader to judge."""
+    views = _views_of(value)
+    return [value] if views is None else views
 
 
 def _iter_records(path: Path) -> Iterator[tuple[int, Any, str | None]]:
-    """``(line or record number, CommentView, error)`` for every record of the file, in file order."""
+    """``(line or record number, view, error)`` for every record of the file, in file order."""
     with path.open("rb") as handle:
         head = handle.read(1 << 16)
     if not head.strip():
@@ -235,41 +288,49 @@ def _iter_records(path: Path) -> Iterator[tuple[int, Any, str | None]]:
             if line.error is not None:
                 yield line.number, None, line.error
                 continue
-            views = _views_of(line.value)
-            if views is None:
-                yield line.number, line.value, None
-            else:
-                for view in views:
-                    yield line.number, view, None
+            for view in _views_or_self(line.value):
+                yield line.number, view, None
         return
     document = parse_json_document(path, read_bytes(path))
     views = _views_of(document)
     if views is None and isinstance(document, list):
-        number = 0
-        for item in document:
-            nested = _views_of(item) if isinstance(item, dict) and "comment" not in item else None
-            for view in nested if nested is not None else [item]:
-                number += 1
-                yield number, view, None
-        return
+        views = [view for item in document for view in _views_or_self(item)]
     if views is None:
         raise LoadError(
             path,
-            'not a Lemmy export: expected a GetCommentsResponse {"comments": [...]}, a list of them, '
-            "a list of CommentViews or NDJSON of CommentViews",
+            'not a Lemmy response: expected a GetCommentsResponse {"comments": [...]}, a post, person or search '
+            "response, a list of them, a list of CommentViews or NDJSON of CommentViews",
         )
     for number, view in enumerate(views, start=1):
         yield number, view, None
 
 
+def _empty_page(head: bytes) -> bool:
+    """A whole small document like ``{"comments": []}``: the last, empty page of a listing the fetcher saves."""
+    try:
+        document = json.loads(head)
+    except ValueError:
+        return False
+    return isinstance(document, dict) and bool(set(document) & {*_VIEW_LISTS, "removed_comments"}) and all(
+        value in ([], None) for value in document.values())
+
+
 def looks_like_lemmy(path: Path) -> bool:
-    """A .json/.jsonl/.ndjson file whose start has the keys of a Lemmy CommentView."""
+    """A Lemmy response file (the keys of a CommentView, a post/community response, an empty page), the
+    archive's index, or a folder whose index or first files are such."""
     path = Path(path)
+    if path.is_dir():
+        files = [file for file in sorted(path.iterdir()) if file.suffix.lower() in (".json", *_NDJSON_SUFFIXES)]
+        return any(looks_like_lemmy(file) for file in files[:20])
     if not path.is_file() or path.suffix.lower() not in (".json", *_NDJSON_SUFFIXES):
         return False
     with path.open("rb") as handle:
         head = handle.read(1 << 16)
-    return all(key in head for key in (b'"comment"', b'"path"', b'"post_id"', b'"creator_id"'))
+    if path.name == ARCHIVE_INDEX:
+        return b"/api/v3/" in head or b"/api/v4/" in head
+    comment = all(key in head for key in (b'"comment"', b'"path"', b'"post_id"', b'"creator_id"'))
+    keys = (*_SINGLE_VIEWS, *_OTHER_RESPONSES, *_MODLOG_KEYS)
+    return comment or any(f'"{key}"'.encode() in head for key in keys) or (len(head) < 4096 and _empty_page(head))
 
 
 def _label(view: Any) -> str:
@@ -279,55 +340,95 @@ def _label(view: Any) -> str:
     return f"comment {who}" if isinstance(who, (str, int)) and not isinstance(who, bool) else "comment"
 
 
-def read_lemmy(path: str | Path, *, strict: bool = False, comment_prefix: str = "") -> LoadResult:
-    """Load a Lemmy export (see the module docstring); one row per comment plus one per post.
+def lemmy_files(path: str | Path | Sequence[str | Path]) -> tuple[list[Path], list[Path]]:
+    """``(response files, modlog files)`` of a file, a folder (its .json/.jsonl/.ndjson files) or a list of
+    them; the archive's ``index.jsonl`` is neither, ``modlog*`` files are the modlog.
 
-    Input records are CommentViews: ``stats["records"] == stats["comments"] + rejects.height`` (the post rows
-    are derived from the records, counted in ``stats["posts"]``). Rejects name the line (NDJSON) or the
-    record number (JSON documents). Repeated comment ids keep the last version (``stats["duplicates"]``).
-    ``comment_prefix`` (e.g. ``"c"``) is put before comment ids, for exports where a comment shares its post's id.
+    >>> pages, modlogs = lemmy_files("data/lemmy_archive")
+    >>> len(pages), [file.name for file in modlogs]
+    (9, ['modlog-remove_comment-0001.json', 'modlog-remove_comment-0002.json'])
     """
-    path = Path(path)
-    if path.is_dir():
-        raise LoadError(path, "expected a Lemmy JSON/NDJSON file, got a directory")
-    if not path.is_file():
-        raise LoadError(path, "no such file")
+    files: list[Path] = []
+    for item in [path] if isinstance(path, (str, Path)) else path:
+        item = Path(item)
+        if not item.exists():
+            raise LoadError(item, "no such file or directory")
+        files += sorted(f for f in item.iterdir() if f.suffix.lower() in (".json", *_NDJSON_SUFFIXES)) \
+            if item.is_dir() else [item]
+    files = [file for file in files if file.name != ARCHIVE_INDEX]
+    modlogs = [file for file in files if file.name.startswith("modlog")]
+    pages = [file for file in files if not file.name.startswith("modlog")]
+    if not pages:
+        raise LoadError(path if isinstance(path, (str, Path)) else path[0],
+                        "no Lemmy comment or post responses here (only the archive's index or modlog files)")
+    return pages, modlogs
+
+
+def read_lemmy(path: str | Path | Sequence[str | Path], *, strict: bool = False, comment_prefix: str = "",
+               modlog: str | Path | None = None) -> LoadResult:
+    """Load Lemmy responses (see the module docstring): one row per distinct comment plus one per post.
+
+    ``path``: a file, an archive folder or a list of files, read together. Input records are CommentViews:
+    ``stats["records"] == stats["comments"] + rejects.height`` (post rows come from the records and the
+    PostViews, counted in ``stats["posts"]``). Rejects name the file and the line (NDJSON) or record number.
+    ``comment_prefix`` (e.g. ``"c"``) is put before comment ids, for exports where a comment shares its
+    post's id. ``modlog``: a modlog file or folder besides the archive's own ``modlog*`` files.
+
+    >>> result = read_lemmy("data/lemmy_archive")  # synthetic: 2 posts, pages overlapping, a modlog
+    >>> result.stats["comments"], result.stats["duplicates"], result.stats["modlog_events_unmatched"]
+    (209, 9, 1)
+    """
+    from toolkit.io.lemmy_modlog import apply_modlog, read_modlog  # the modlog reader builds on this module
+
+    pages, modlogs = lemmy_files(path)
     rejects = Rejects(strict=strict)
     rows: list[dict[str, Any]] = []
-    seen_posts: set[str] = set()
-    stats: dict[str, Any] = {"records": 0, "posts": 0, "posts_missing": 0}
-    position = 0
-    for number, view, error in _iter_records(path):
-        stats["records"] += 1
-        if error is not None:
-            rejects.add(path, number, None, error)
-            position += 1
-            continue
-        try:
-            row, post_row = normalize_lemmy_view(view, comment_prefix)
-        except FieldError as failure:
-            rejects.add(path, number, failure.field, f"{_label(view)}: {failure}")
-            position += 1
-            continue
-        if row["thread_id"] not in seen_posts and post_row is not None:
-            seen_posts.add(row["thread_id"])
-            post_row["source_position"] = position
-            post_row["source_line"] = number
-            rows.append(post_row)
-            position += 1
-        row["source_position"] = position
-        row["source_line"] = number
-        rows.append(row)
-        position += 1
-    schema = {**SOURCE_SCHEMA, **LEMMY_EXTRA_SCHEMA}
-    frame = conform(pl.DataFrame(rows, schema=schema) if rows else pl.DataFrame(schema=schema))
-    frame, duplicates = drop_duplicates(
-        frame, lambda row, reason: rejects.add(path, row["source_line"], "comment_id", reason)
-    )
-    threads = set(frame["thread_id"].unique().to_list()) if frame.height else set()
-    stats["posts"] = int(frame["is_post"].sum()) if frame.height else 0
-    stats["posts_missing"] = len(threads - seen_posts)
+    posts: dict[str, dict[str, Any]] = {}  # post id -> its row; a PostView's row replaces an embedded copy
+    stats: dict[str, Any] = {"files": len(pages), "records": 0, "post_views": 0}
+    for file_number, file in enumerate(pages):
+        for number, view, error in _iter_records(file):
+            where = {"source_line": number, "source_file": file.name, "_file": file_number}
+            if isinstance(view, dict) and "comment" not in view and isinstance(view.get("post"), dict):
+                stats["post_views"] += 1
+                try:
+                    post_row = _post_row(view)
+                except FieldError as failure:
+                    rejects.add(file, number, failure.field, f"post: {failure}")
+                    continue
+                if post_row["thread_id"] not in posts:
+                    rows.append({"thread_id": post_row["thread_id"], "is_post": True})
+                posts[post_row["thread_id"]] = {**post_row, **where}
+                continue
+            stats["records"] += 1
+            if error is not None:
+                rejects.add(file, number, None, error)
+                continue
+            try:
+                row, post_row = normalize_lemmy_view(view, comment_prefix)
+            except FieldError as failure:
+                rejects.add(file, number, failure.field, f"{_label(view)}: {failure}")
+                continue
+            if post_row is not None and row["thread_id"] not in posts:
+                rows.append({"thread_id": row["thread_id"], "is_post": True})
+                posts[row["thread_id"]] = {**post_row, **where}
+            rows.append({**row, **where})
+    rows = [posts[row["thread_id"]] if row["is_post"] else row for row in rows]
+    schema = {**SOURCE_SCHEMA, **LEMMY_EXTRA_SCHEMA, "_file": pl.Int64()}
+    frame = conform(pl.DataFrame(rows, schema=schema) if rows else pl.DataFrame(schema=schema), schema)
+    frame = frame.with_columns(source_position=pl.int_range(pl.len(), dtype=pl.Int64),
+                               _line=pl.col("source_line"), _retrieved=pl.coalesce("edited_at", "created_at"))
+    frame, stats["duplicates"] = dedupe_versions(frame, pages, rejects)
+    frame = frame.drop("_file", "_line", "_retrieved")
+    stats["posts"] = int(frame["is_post"].sum())
+    stats["posts_missing"] = len(set(frame.filter(~pl.col("is_post"))["thread_id"].to_list()) - set(posts))
     stats["comments"] = frame.height - stats["posts"]
-    stats["duplicates"] = duplicates
+    if modlogs or modlog is not None:
+        events = read_modlog([*modlogs, *([Path(modlog)] if modlog is not None else [])],
+                             comment_prefix=comment_prefix, strict=strict)
+        frame, applied = apply_modlog(frame, events.frame)
+        for row in events.rejects.iter_rows(named=True):
+            rejects.add(row["file"], row["line"], row["field"], row["reason"])
+        stats.update({f"modlog_{key}": value for key, value in applied.items()})
+        pages = [*pages, *events.files]
     stats["rows_rejected"] = len(rejects.rows)
-    return LoadResult(frame=frame, rejects=rejects.frame(), stats=stats, files=[path])
+    return LoadResult(frame=frame, rejects=rejects.frame(), stats=stats, files=pages)

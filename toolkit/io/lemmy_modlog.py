@@ -16,17 +16,17 @@ site bans...) are counted in ``stats["skipped"]``. ``comment_id`` is formed as :
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 import polars as pl
 
 from toolkit.io.base import LoadError, LoadResult, Rejects
 from toolkit.io.fields import FieldError, opt_bool, opt_dict, opt_str, parse_id, parse_time
-from toolkit.io.lemmy import PERMANENTLY_DELETED
+from toolkit.io.lemmy import PERMANENTLY_DELETED, community_host
 from toolkit.io.stream import iter_json_lines, looks_like_json_lines, parse_json_document, read_bytes
+from toolkit.schema import OPTIONAL_EXTRAS
 
 #: One row per moderation event.
 MODLOG_SCHEMA: dict[str, pl.DataType] = {
@@ -78,12 +78,6 @@ def _entries(document: Any) -> Iterator[tuple[str | None, Any]]:
         else:
             for view in value:
                 yield kept.get(key), view
-
-
-def _host(community: dict[str, Any] | None) -> str | None:
-    """The host of a community's federated id (``actor_id`` in 0.19, ``ap_id`` in 1.0)."""
-    url = (community or {}).get("actor_id") or (community or {}).get("ap_id")
-    return urlsplit(url).netloc or None if isinstance(url, str) else None
 
 
 def _name(view: dict[str, Any], *keys: str) -> str | None:
@@ -147,7 +141,7 @@ def normalize_modlog_entry(action: str, view: Any, instance: str | None = None,
         "removed": removed,
         "expires_at": parse_time(record.get("expires_at") or record.get("expires"), f"{label}.expires"),
         "content": content,
-        "instance": _host(community) or instance,
+        "instance": community_host(community) or instance,
     }
 
 
@@ -163,10 +157,11 @@ def _documents(path: Path) -> Iterator[tuple[Any, str | None]]:
         yield parse_json_document(path, raw), None
 
 
-def read_modlog(path: str | Path, *, instance: str | None = None, comment_prefix: str = "",
+def read_modlog(path: str | Path | Sequence[str | Path], *, instance: str | None = None, comment_prefix: str = "",
                 strict: bool = False) -> LoadResult:
-    """Load modlog responses from a file (a response, a list of them, JSON lines) or an archive folder
-    (its ``modlog*.json`` files, as ``toolkit-fetch lemmy`` writes them) into a :data:`MODLOG_SCHEMA` frame.
+    """Load modlog responses from a file (a response, a list of them, JSON lines), an archive folder (its
+    ``modlog*.json`` files, as ``toolkit-fetch lemmy`` writes them) or a list of those into a
+    :data:`MODLOG_SCHEMA` frame.
 
     Rejects name the file and the entry's number in it. An event listed twice (pages that overlap, two
     archives) is kept once (``duplicates_dropped``). ``instance`` is used when a community has no actor id.
@@ -178,10 +173,12 @@ def read_modlog(path: str | Path, *, instance: str | None = None, comment_prefix
     >>> read_modlog(path).frame.select("action", "comment_id", "removed").rows()
     [('remove_comment', '41', False)]
     """
-    path = Path(path)
-    files = sorted(path.glob("modlog*.json")) if path.is_dir() else [path]
-    if not files or not all(file.is_file() for file in files):
-        raise LoadError(path, "no such file" if not path.is_dir() else "no modlog*.json files in this folder")
+    files: list[Path] = []
+    for item in map(Path, [path] if isinstance(path, (str, Path)) else path):
+        found = sorted(item.glob("modlog*.json")) if item.is_dir() else [item]
+        if not found or not all(file.is_file() for file in found):
+            raise LoadError(item, "no modlog*.json files in this folder" if item.is_dir() else "no such file")
+        files += found
     rejects = Rejects(strict=strict)
     rows: list[dict[str, Any]] = []
     stats = {"files": len(files), "entries": 0, "skipped": 0}
@@ -217,11 +214,7 @@ def read_modlog(path: str | Path, *, instance: str | None = None, comment_prefix
 
 #: The columns :func:`apply_modlog` adds to the comment frame.
 MODLOG_COLUMNS: dict[str, pl.DataType] = {
-    "removal_reason": pl.String(),  # the moderator's stated reason
-    "removed_at": pl.Datetime("us", "UTC"),
-    "removed_by": pl.String(),  # the moderator's name (null when the instance hides it)
-    "removal_source": pl.String(),  # "modlog" for rows the modlog marked removed
-    "text_source": pl.String(),  # "modlog" where the text is the modlog's copy of a removed comment
+    name: OPTIONAL_EXTRAS[name] for name in ("removal_reason", "removed_at", "removed_by", "removal_source", "text_source")
 }
 
 

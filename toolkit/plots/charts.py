@@ -431,3 +431,43 @@ def draw_thread(table: pl.DataFrame, spec: FigureSpec, width: str) -> Figure:
     below = -0.42 / max(ax.get_position().height * fig.get_figheight(), 0.5)
     ax.legend(loc="upper center", bbox_to_anchor=(0.5, below), ncol=3, fontsize=6, frameon=False)
     return finish(fig, spec)
+
+
+def draw_strategy_heatmap(table: pl.DataFrame, spec: FigureSpec, width: str) -> Figure:
+    """Strategy × reply depth, colour = share of comments using the strategy (the score row: its mean);
+    n per depth under each tick."""
+    depths = table.select("depth_bin", "min_depth", "n").group_by("depth_bin", "min_depth").agg(
+        pl.col("n").max()).sort("min_depth")
+    names = list(dict.fromkeys(table["strategy"].to_list()))
+    fig, ax = new_figure(width, 0.3 + 0.045 * max(len(names), 1))
+    col = {d: j for j, d in enumerate(depths["depth_bin"])}
+    m = np.full((len(names), depths.height), np.nan)
+    for name, depth_bin, rate in table.select("strategy", "depth_bin", "rate").iter_rows():
+        m[names.index(name), col[depth_bin]] = np.nan if rate is None else rate
+    im = ax.imshow(m, cmap=TOXICITY_CMAP, vmin=0, vmax=1, aspect="auto")
+    ax.set_xticks(range(depths.height), _wrap_ticks(depths["depth_bin"].to_list(), depths["n"].to_list()),
+                  fontsize=5)
+    measures = dict(table.select("strategy", "measure").iter_rows())
+    ax.set_yticks(range(len(names)), [n if measures[n] == "share using" else f"{n} (mean)" for n in names],
+                  fontsize=5)
+    ax.set_xlabel("reply depth (n comments with markers)")
+    ax.grid(False)
+    fig.colorbar(im, ax=ax, fraction=0.046, pad=0.03, label="share using")
+    return finish(fig, spec)
+
+
+def draw_log_odds_forest(table: pl.DataFrame, spec: FigureSpec, width: str) -> Figure:
+    """Per strategy the log odds ratio (group a vs b) with its CI; zero (no difference) dashed."""
+    rows = table.filter(pl.col("log_odds").is_not_nan()).reverse()
+    fig, ax = new_figure(width, 0.3 + 0.06 * max(rows.height, 1))
+    if rows.height == 0:
+        empty_note(ax, "no strategy to compare")
+        return finish(fig, spec)
+    est, err = error_bars(rows, "log_odds", "lo_low", "lo_high")
+    y = np.arange(rows.height)
+    ax.errorbar(est, y, xerr=err, fmt="o", color=KEPT_COLOUR, capsize=2, markersize=3)
+    ax.axvline(0.0, color="0.5", linestyle="--", linewidth=0.8)
+    ax.set_yticks(y, rows["strategy"].to_list(), fontsize=5)
+    ax.set_ylim(-0.6, rows.height - 0.4)
+    ax.set_xlabel(f"log odds ratio ({rows['comparison'][0]})")
+    return finish(fig, spec)

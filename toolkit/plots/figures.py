@@ -42,6 +42,8 @@ DRAWERS: dict[str, Drawer] = {
     "thread_scatter": charts.draw_thread_scatter,
     "thread": charts.draw_thread,
     "thread_tree": draw_thread_tree,
+    "strategy_heatmap": charts.draw_strategy_heatmap,
+    "log_odds_forest": charts.draw_log_odds_forest,
 }
 
 def save_figure(

@@ -88,7 +88,7 @@ _LOAD_LOCK = threading.RLock()
 def checkpoint_filename(model: str) -> str:
     """The official checkpoint's file name (e.g. ``toxic_original-c1212f89.ckpt``); it embeds a hash."""
     if model not in MODEL_URLS:
-        raise ValueError(f"unknown Detoxify model {model!r}; choose one of {', '.join(MODELS)}")
+        raise ConfigError("scorer.model", f"unknown Detoxify model {model!r}; choose one of {', '.join(MODELS)}")
     return Path(urlparse(MODEL_URLS[model]).path).name
 
 

@@ -17,6 +17,7 @@ from toolkit.scoring.base import Scorer
 from toolkit.scoring.column import ColumnScorer
 from toolkit.scoring.detoxify_backend import DetoxifyScorer
 from toolkit.scoring.hf_backend import HFScorer
+from toolkit.scoring.politeness import PolitenessScorer
 from toolkit.scoring.profanity import ProfanityScorer
 from toolkit.settings import ScorerSettings
 
@@ -26,6 +27,7 @@ SCORERS: dict[str, Callable[[ScorerSettings], Scorer]] = {
     "detoxify": DetoxifyScorer,
     "hf": HFScorer,
     "profanity": ProfanityScorer,
+    "politeness": PolitenessScorer,
     "column": ColumnScorer,
 }
 

@@ -12,6 +12,7 @@ sibling directory and renamed into place when complete, so a killed run never le
 
 from __future__ import annotations
 
+import glob
 import hashlib
 import json
 import math
@@ -45,11 +46,22 @@ def bucket_count(paths: Iterable[str | os.PathLike[str]], bucket_bytes: int = BU
     """
     if bucket_bytes < 1:
         raise ConfigError("dataset.bucket_bytes", f"must be positive, got {bucket_bytes}")
-    total = 0
-    for path in map(Path, paths):
-        files = [f for f in path.rglob("*") if f.is_file()] if path.is_dir() else [path] if path.exists() else []
-        total += sum(f.stat().st_size * EXPANSION.get(f.suffix, 1) for f in files)
+    total = sum(f.stat().st_size * EXPANSION.get(f.suffix, 1) for f in input_files(paths))
     return max(1, math.ceil(total / bucket_bytes))
+
+
+def input_files(paths: Iterable[str | os.PathLike[str]]) -> list[Path]:
+    """The files behind ``paths``: a file itself, a directory's files (recursively), a glob pattern's
+    matches; sorted, missing ones left out (the loader reports them).
+
+    >>> input_files(["no/such/file.txt"])
+    []
+    """
+    found: set[Path] = set()
+    for path in map(Path, paths):
+        for match in [path] if path.exists() else map(Path, glob.glob(str(path))):
+            found.update(f for f in match.rglob("*") if f.is_file()) if match.is_dir() else found.add(match)
+    return sorted(found)
 
 
 def bucket_of(thread_ids: pl.Series, n_buckets: int) -> pl.Series:
@@ -65,16 +77,15 @@ def bucket_of(thread_ids: pl.Series, n_buckets: int) -> pl.Series:
 
 
 def store_key(paths: Iterable[str | os.PathLike[str]], options: dict[str, Any]) -> str:
-    """The store's directory name: a hash of each input file's (path, size, mtime) and the loader options.
+    """The store's directory name: a hash of the paths as given, each input file's (path, size, mtime) (see
+    :func:`input_files`) and the loader options.
 
     >>> len(store_key([], {"format": "text"}))
     32
     """
-    ident = []
-    for path in map(Path, paths):
-        files = sorted(f for f in path.rglob("*") if f.is_file()) if path.is_dir() else [path] if path.exists() else []
-        ident += [(str(f.resolve()), f.stat().st_size, f.stat().st_mtime_ns) for f in files]
-    blob = json.dumps({"inputs": ident, "options": options}, sort_keys=True, default=str)
+    ident = [(str(f.resolve()), f.stat().st_size, f.stat().st_mtime_ns) for f in input_files(paths)]
+    blob = json.dumps({"inputs": ident, "paths": [str(p) for p in paths], "options": options}, sort_keys=True,
+                      default=str)
     return hashlib.blake2b(blob.encode("utf-8"), digest_size=16).hexdigest()
 
 

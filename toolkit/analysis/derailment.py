@@ -1,0 +1,140 @@
+"""Derailment (after Zhang et al. 2018, "Conversations Gone Awry"): do the first k comments of a thread
+foretell a later removed or toxic comment? Per-strategy log odds and a cross-validated thread-level model.
+
+Threads are the unit: each is one row with the markers of its first k comments (by time, else page order)
+and whether a later comment is removed / scores >= threshold.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Sequence
+
+import numpy as np
+import polars as pl
+
+from toolkit.analysis.civility import compare_groups, uses
+from toolkit.analysis.common import with_thread_position
+from toolkit.analysis.stats import RankedScores, bootstrap_replicates, percentile_ci
+from toolkit.errors import ConfigError
+
+OUTCOMES = ("removed", "toxic", "either")
+SAMPLE_SCHEMA = {"step": pl.String, "threads": pl.Int64}
+PREDICTION_SCHEMA = {
+    "model": pl.String, "features": pl.String, "n_threads": pl.Int64, "n_derailed": pl.Int64, "folds": pl.Int64,
+    "roc_auc": pl.Float64, "roc_low": pl.Float64, "roc_high": pl.Float64, "ci_method": pl.String,
+}
+
+
+def _outcome_expr(outcome: str, label: str, threshold: float, has_label: bool) -> pl.Expr:
+    """Per comment: does it count as derailing (removed, score >= threshold, or either)?"""
+    if outcome not in OUTCOMES:
+        raise ConfigError("analysis.params.derailment.outcome", f"{outcome!r}: give one of {', '.join(OUTCOMES)}")
+    removed = pl.col("removed").fill_null(False)
+    toxic = (pl.col(label).fill_nan(None) >= threshold).fill_null(False) if has_label else pl.lit(False)
+    return {"removed": removed, "toxic": toxic, "either": removed | toxic}[outcome]
+
+
+def derailment_threads(
+    frame: pl.DataFrame,
+    strategies: Sequence[str],
+    *,
+    k: int = 2,
+    outcome: str = "either",
+    label: str = "toxicity",
+    threshold: float = 0.5,
+    require_civil_start: bool = True,
+    score: str | None = "politeness",
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """One row per thread kept: ``thread_id``, ``derails`` and the mean over its first ``k`` comments of each
+    strategy's use flag (count > 0), of ``score`` and of ``label`` (where present); and the counts of threads
+    left out (fewer than k+1 comments; with ``require_civil_start``, outcome already among the first k).
+
+    >>> from toolkit.analysis.synthetic import make_frame
+    >>> f = make_frame([{"thread": "t", "id": "t"}] + [{"thread": "t", "id": f"c{i}", "parent": "t",
+    ...                 "score": s, "hedges": h, "minute": i} for i, (s, h) in enumerate([(0.1, 1), (0.2, 0),
+    ...                 (0.9, 0)])])
+    >>> threads, sample = derailment_threads(f, ["hedges"], k=2)
+    >>> threads.select("derails", "hedges", "toxicity").row(0)
+    (True, 0.5, 0.15000000000000002)
+    """
+    if k < 1:
+        raise ConfigError("analysis.params.derailment.k", f"{k}: the early comments must be at least 1")
+    has_label = label in frame.columns
+    rows = with_thread_position(frame).with_columns(_outcome_expr(outcome, label, threshold, has_label).alias("_out"))
+    early = pl.col("position") < k
+    flags = [uses(c).filter(early).mean() for c in strategies]
+    extra = [pl.col(c).cast(pl.Float64).fill_nan(None).filter(early).mean().alias(c)
+             for c in dict.fromkeys((score, label)) if c and c in frame.columns]
+    per_thread = rows.group_by("thread_id").agg(
+        pl.len().alias("n_comments"), pl.col("_out").filter(early).any().alias("_early"),
+        pl.col("_out").filter(~early).any().alias("derails"), *flags, *extra,
+    ).sort("thread_id")
+    long_enough = per_thread.filter(pl.col("n_comments") > k)
+    kept = long_enough.filter(~pl.col("_early")) if require_civil_start else long_enough
+    sample = pl.DataFrame({"step": [
+        "threads with comments", f"left out: fewer than {k + 1} comments",
+        f"left out: outcome ({outcome}) already in the first {k} comments", "threads analysed",
+        "of which derail"], "threads": [
+        per_thread.height, per_thread.height - long_enough.height, long_enough.height - kept.height, kept.height,
+        int(kept["derails"].sum())]}, schema=SAMPLE_SCHEMA)
+    return kept.drop("_early"), sample
+
+
+def derailment_log_odds(
+    threads: pl.DataFrame, strategies: Sequence[str], *, n_boot: int = 1000, seed: int = 0,
+) -> pl.DataFrame:
+    """Per strategy: share of derailing (a) vs civil (b) threads whose first comments use it, difference and
+    smoothed log odds ratio with thread-bootstrap CIs (:func:`~toolkit.analysis.civility.compare_groups`); the
+    other feature columns (mean scores of the first comments) as differences in means.
+
+    >>> threads = pl.DataFrame({"thread_id": ["x", "y", "z"], "derails": [True, True, False], "hedges": [1.0, 0, 0]})
+    >>> round(derailment_log_odds(threads, ["hedges"], n_boot=10)["log_odds"][0], 3)  # log(1.5 * 1.5 / (1.5 * 0.5))
+    1.099
+    """
+    columns = [c for c in threads.columns if c not in ("thread_id", "n_comments", "derails")]
+    values = {c: threads[c].cast(pl.Float64).fill_null(np.nan).to_numpy() for c in columns}
+    for c in strategies:
+        values[c] = np.where(np.isnan(values[c]), np.nan, (values[c] > 0).astype(np.float64))
+    return compare_groups(values, threads["derails"].to_numpy(), threads["thread_id"],
+                          comparison="threads that derail vs not", n_boot=n_boot, seed=seed)
+
+
+def derailment_prediction(
+    threads: pl.DataFrame,
+    feature_sets: dict[str, Sequence[str]],
+    *,
+    folds: int = 5,
+    n_boot: int = 1000,
+    seed: int = 0,
+) -> pl.DataFrame:
+    """Cross-validated logistic regression (scikit-learn) of ``derails`` on each feature set: stratified
+    ``folds``-fold (seeded; one row per thread), ROC AUC of the out-of-fold predictions with a thread-bootstrap
+    CI. Missing feature values are imputed by the column mean.
+
+    >>> threads = pl.DataFrame({"thread_id": [f"t{i}" for i in range(20)], "derails": [i % 2 == 0 for i in range(20)],
+    ...                         "hedges": [float(i % 2 == 0) for i in range(20)]})
+    >>> derailment_prediction(threads, {"hedges only": ["hedges"]}, folds=2, n_boot=10)["roc_auc"].to_list()
+    [1.0]
+    """
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.model_selection import StratifiedKFold, cross_val_predict
+
+    if folds < 2:
+        raise ConfigError("analysis.params.derailment.folds", f"{folds}: cross-validation needs at least 2 folds")
+    y = threads["derails"].to_numpy().astype(bool)
+    out = []
+    for model, features in feature_sets.items():
+        x = threads.select(pl.col(c).cast(pl.Float64).fill_null(pl.col(c).mean()).fill_null(0.0)
+                           for c in features).to_numpy()
+        cv = StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            p = cross_val_predict(LogisticRegression(max_iter=1000), x, y, cv=cv, method="predict_proba")[:, 1]
+        ranked = RankedScores(y, p)
+        est, reps, _, method = bootstrap_replicates(ranked.auc, threads["thread_id"], n_boot=n_boot, seed=seed)
+        low, high = percentile_ci(reps)
+        out.append({"model": model, "features": ", ".join(features), "n_threads": y.size, "n_derailed": int(y.sum()),
+                    "folds": folds, "roc_auc": float(est), "roc_low": float(low), "roc_high": float(high),
+                    "ci_method": method})
+    return pl.DataFrame(out, schema=PREDICTION_SCHEMA)
