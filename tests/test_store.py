@@ -9,7 +9,7 @@ import polars as pl
 import pytest
 
 from toolkit.analysis.synthetic import make_frame, random_threads
-from toolkit.errors import ConfigError
+from toolkit.errors import ConfigError, LoadError
 from toolkit.store import bucket_count, bucket_of, open_store, store_key, write_store
 from toolkit.threads import build_tree
 
@@ -158,6 +158,9 @@ def test_a_dump_streams_into_buckets_with_the_newest_version_and_its_rejects(tmp
     key = ["thread_id", "comment_id"]
     assert store.frame().sort(key).select(whole.columns).equals(whole.sort(key))
     assert store.frame().filter(pl.col("comment_id") == "a")["text"].to_list() == ["newer"]
+    strict = DatasetSettings(path=str(dump), format="reddit_dump", strict=True)
+    with pytest.raises(LoadError, match="line 1, field 'id'.*duplicate, superseded"):
+        load_store(strict, dump, str(tmp_path / "cache"))
 
 
 def test_a_glob_is_keyed_by_the_files_it_matches(tmp_path) -> None:

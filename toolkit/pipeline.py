@@ -126,7 +126,7 @@ def load_store(dataset: DatasetSettings, data_path: Path, cache_dir: str | None)
     def keep(loaded: Any) -> None:
         meta.update(loader_stats=loaded.stats, files=[str(f) for f in loaded.files])
         tables["rejects"] = loaded.rejects
-        state.update(loaded=loaded, later=Rejects(), filters=Filters.build(
+        state.update(loaded=loaded, later=Rejects(strict=dataset.strict), filters=Filters.build(
             options.get("subreddits"), options.get("link_ids"), options.get("since"), options.get("until")))
 
     def chunks() -> Iterator[pl.DataFrame]:
@@ -146,7 +146,7 @@ def load_store(dataset: DatasetSettings, data_path: Path, cache_dir: str | None)
         loaded.stats["posts"] += int(frame["is_post"].sum())
         loaded.stats["rows_rejected"] = loaded.rejects.height + len(later.rows)
         if later.rows:
-            tables["rejects"] = pl.concat([loaded.rejects, later.frame()])
+            tables["rejects"] = pl.concat([loaded.rejects, later.frame()]).sort("file", "line")  # the loader's order
         return frame
 
     key = {"format": dataset.format, "strict": dataset.strict, **options}
