@@ -21,16 +21,16 @@ import polars as pl
 from toolkit.analysis.agreement import sample_comments
 from toolkit.analysis.common import Frames, each_bucket
 from toolkit.analysis.registry import ANALYSES, AnalysisContext
-from toolkit.errors import ConfigError, ScorerUnavailableError
+from toolkit.errors import ConfigError
 from toolkit.fetch.lemmy import fetch_lemmy
 from toolkit.io import Rejects, detect_format, load_source
 from toolkit.io.reddit_dump import Filters, finish_threads
 from toolkit.plots.figures import save_figure
 from toolkit.report import git_commit, package_versions, sha256_file, write_json, write_table
-from toolkit.scoring import score_frame
+from toolkit.scoring import score_frame, score_resolved
 from toolkit.scoring.base import ScoreReport
 from toolkit.scoring.cache import resolve_cache_dir
-from toolkit.scoring.resolve import fallback_scorer, resolve_scorer
+from toolkit.scoring.resolve import resolve_scorer
 from toolkit.settings import AnalysisSettings, DatasetSettings, PlotSettings, RunSettings, ScorerSettings
 from toolkit.store import CorpusStore, open_store
 
@@ -186,13 +186,7 @@ def score_buckets(store: CorpusStore, scorers: list[ScorerSettings],
     for path in store.bucket_paths():
         frame = pl.read_parquet(path)
         for i, sc in enumerate(scorers):
-            try:
-                scored = score_frame(frame, chosen[i][0], **_scoring_options(sc))
-            except ScorerUnavailableError as exc:
-                if sc.name != "auto" or chosen[i][1] is not None:
-                    raise
-                chosen[i] = fallback_scorer(f"Detoxify failed to load: {exc}")
-                scored = score_frame(frame, chosen[i][0], **_scoring_options(sc))
+            scored, chosen[i] = score_resolved(frame, chosen[i], sc)
             written = {label for r in reports[:i] for label in r[-1].labels}
             if not paths and written & set(scored.report.labels):
                 raise ConfigError("extra_scorers", f"{sc.name!r} writes {sorted(written & set(scored.report.labels))}"
@@ -202,10 +196,6 @@ def score_buckets(store: CorpusStore, scorers: list[ScorerSettings],
         paths.append(out_dir / f"{path.parent.name}.parquet")
         frame.write_parquet(paths[-1])
     return paths, [merge_reports(r, reason) for r, (_, reason) in zip(reports, chosen, strict=True)]
-
-
-def _scoring_options(sc: ScorerSettings) -> dict[str, Any]:
-    return {k: v for k, v in asdict(sc).items() if k != "name"}
 
 
 def merge_reports(reports: list[ScoreReport], fallback_reason: str | None) -> ScoreReport:

@@ -12,11 +12,10 @@ from collections.abc import Sequence
 import numpy as np
 import polars as pl
 
-from toolkit.analysis.common import comments_only
+from toolkit.analysis.common import comments_only, named_columns
 from toolkit.analysis.depth import depth_bin_expr
 from toolkit.analysis.escalation import reply_pairs
 from toolkit.analysis.stats import bootstrap_pvalue, grouped_bootstrap_means, percentile_ci, replicate_sums
-from toolkit.errors import ConfigError
 from toolkit.schema import POLITENESS_STRATEGIES
 
 NO_STRATEGIES = "no politeness strategy columns: run with scorer=politeness"
@@ -43,11 +42,7 @@ def strategy_columns(frame: pl.DataFrame, strategies: Sequence[str] | None = Non
     ['hedges', 'politeness.please']
     """
     if strategies:
-        missing = [c for c in strategies if c not in frame.columns]
-        if missing:
-            raise ConfigError("strategies", f"strategy columns {missing} not in the frame; name marker columns "
-                                            "the politeness scorer wrote, or null for all of them")
-        return list(strategies)
+        return named_columns(frame, strategies, "strategies", "strategy columns", "the politeness scorer")
     return [c for c in frame.columns if c.rsplit(".", 1)[-1] in POLITENESS_STRATEGIES]
 
 

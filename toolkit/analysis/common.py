@@ -60,12 +60,18 @@ def score_columns(frame: pl.DataFrame, labels: Sequence[str] | None = None) -> l
         toolkit.errors.ConfigError: labels: score columns ['insult'] not in the frame ...
     """
     if labels:
-        missing = [c for c in labels if c not in frame.columns]
-        if missing:
-            raise ConfigError("labels", f"score columns {missing} not in the frame (columns: {frame.columns}); "
-                                        "name columns the scorer wrote, or null for all of them")
-        return list(labels)
+        return named_columns(frame, labels, "labels", "score columns", "the scorer")
     return [c for c in KNOWN_LABELS if c in frame.columns and frame[c].dtype.is_float()]
+
+
+def named_columns(frame: pl.DataFrame, names: Sequence[str], key: str, what: str, writer: str) -> list[str]:
+    """``names`` as a list once every one is a column of ``frame``; else a ConfigError under ``key`` naming
+    the missing ones (``what``, e.g. "score columns") and who writes such columns (``writer``)."""
+    missing = [c for c in names if c not in frame.columns]
+    if missing:
+        raise ConfigError(key, f"{what} {missing} not in the frame (columns: {frame.columns}); name columns "
+                               f"{writer} wrote, or null for all of them")
+    return list(names)
 
 
 TRUE_WORDS = ("true", "t", "yes", "y", "1", "1.0")

@@ -106,6 +106,29 @@ def score_frame(
     ([False, True, False], 1)
     """
     settings = scorer_settings(scorer, **overrides)
+    if isinstance(scorer, str | ScorerSettings):
+        choice = resolve_scorer(settings)
+    else:  # a Scorer object is used as it is, never replaced by the fallback
+        choice, settings = (scorer, None), replace(settings, name=scorer.name)
+    return score_resolved(frame, choice, settings, text_column=text_column)[0]
+
+
+def score_resolved(
+    frame: pl.DataFrame,
+    choice: tuple[Scorer, str | None],
+    settings: ScorerSettings,
+    *,
+    text_column: str = "text",
+) -> tuple[Scored, tuple[Scorer, str | None]]:
+    """:func:`score_frame` with the scorer already resolved (``choice`` from :func:`resolve_scorer`), so a
+    corpus scored frame by frame loads its model once. A ``scorer=auto`` whose Detoxify weights then fail to
+    load falls back to the embedded scorer; the choice returned is the one to use for the next frames.
+
+    >>> settings = ScorerSettings(name="profanity", use_cache=False)
+    >>> scored, choice = score_resolved(pl.DataFrame({"text": ["you idiot"]}), resolve_scorer(settings), settings)
+    >>> choice[0].name, scored.frame.columns
+    ('profanity', ['text', 'toxicity'])
+    """
     if text_column not in frame.columns:
         raise ValueError(f"score_frame: no column {text_column!r} in the frame (columns: {frame.columns})")
     texts = frame.get_column(text_column)
@@ -118,20 +141,20 @@ def score_frame(
     sharding = check_shard(settings.shard, settings.num_shards)
     if sharding is not None and not settings.use_cache:
         raise ConfigError("scorer.use_cache", "a shard run writes its scores to the cache: it needs use_cache=True")
-    chosen, reason = resolve_scorer(settings) if isinstance(scorer, str | ScorerSettings) else (scorer, None)
+    chosen, reason = choice
     if isinstance(chosen, ColumnScorer):
         if sharding is not None:
             raise ConfigError("scorer.shard", "scorer=column reads scores from the data: there is nothing to shard")
-        return _from_columns(frame, texts, chosen)
+        return _from_columns(frame, texts, chosen), choice
     root = resolve_cache_dir(settings.cache_dir) if settings.use_cache else None
     run = _CachedScoring(texts, root, text_column, int(settings.flush_every), sharding)
     try:
-        return run.score(frame, chosen, reason)
+        return run.score(frame, chosen, reason), choice
     except ScorerUnavailableError as exc:
-        if chosen is scorer or settings.name != "auto":  # only a resolved scorer=auto falls back
+        if settings.name != "auto" or reason is not None:  # only a resolved scorer=auto falls back, once
             raise
-        fallback, reason = fallback_scorer(f"Detoxify failed to load: {exc}")
-        return run.score(frame, fallback, reason)
+        choice = fallback_scorer(f"Detoxify failed to load: {exc}")
+        return run.score(frame, *choice), choice
 
 
 class _PartWriter:
@@ -316,4 +339,4 @@ def _from_columns(frame: pl.DataFrame, texts: pl.Series, scorer: ColumnScorer) -
     return Scored(frame=out, report=report)
 
 
-__all__ = ["check_shard", "score_frame", "scorer_settings", "shard_of"]
+__all__ = ["check_shard", "score_frame", "score_resolved", "scorer_settings", "shard_of"]
