@@ -10,7 +10,7 @@ import shutil
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import asdict, replace
+from dataclasses import asdict
 from pathlib import Path
 from queue import Queue
 from threading import Thread
@@ -27,10 +27,9 @@ from toolkit.io import Rejects, detect_format, load_source
 from toolkit.io.reddit_dump import Filters, finish_threads
 from toolkit.plots.figures import save_figure
 from toolkit.report import git_commit, package_versions, sha256_file, write_json, write_table
-from toolkit.scoring import score_frame, score_resolved
-from toolkit.scoring.base import ScoreReport
+from toolkit.scoring import score_frame
+from toolkit.scoring.buckets import score_buckets
 from toolkit.scoring.cache import resolve_cache_dir
-from toolkit.scoring.resolve import resolve_scorer
 from toolkit.settings import AnalysisSettings, DatasetSettings, PlotSettings, RunSettings, ScorerSettings
 from toolkit.store import CorpusStore, open_store
 
@@ -174,46 +173,6 @@ def _streamed(load: Callable[[Callable[[pl.DataFrame], None]], None]) -> Iterato
         yield item
 
 
-def score_buckets(store: CorpusStore, scorers: list[ScorerSettings],
-                  out_dir: Path) -> tuple[list[Path], list[ScoreReport]]:
-    """Score each bucket of ``store`` with each of ``scorers`` in turn (the run's, then ``extra_scorers``;
-    each loaded once, texts cached as usual) into ``out_dir/bucket=<b>.parquet``; returns those files and one
-    report per scorer for all buckets. Two scorers writing the same label is a ConfigError."""
-    chosen = [resolve_scorer(sc) for sc in scorers]
-    out_dir.mkdir(parents=True, exist_ok=True)
-    paths: list[Path] = []
-    reports: list[list[ScoreReport]] = [[] for _ in scorers]
-    for path in store.bucket_paths():
-        frame = pl.read_parquet(path)
-        for i, sc in enumerate(scorers):
-            scored, chosen[i] = score_resolved(frame, chosen[i], sc)
-            written = {label for r in reports[:i] for label in r[-1].labels}
-            if not paths and written & set(scored.report.labels):
-                raise ConfigError("extra_scorers", f"{sc.name!r} writes {sorted(written & set(scored.report.labels))}"
-                                  ", which an earlier scorer wrote already; list each scorer once")
-            frame = scored.frame
-            reports[i].append(scored.report)
-        paths.append(out_dir / f"{path.parent.name}.parquet")
-        frame.write_parquet(paths[-1])
-    return paths, [merge_reports(r, reason) for r, (_, reason) in zip(reports, chosen, strict=True)]
-
-
-def merge_reports(reports: list[ScoreReport], fallback_reason: str | None) -> ScoreReport:
-    """One report for a run scored bucket by bucket: counts summed (``n_unique`` counts a text once per
-    bucket it occurs in), the first bucket's identity and details."""
-    first = reports[0]
-    total = {k: sum(getattr(r, k) for r in reports) for k in ("n_texts", "n_unique", "cache_hits", "cache_misses")}
-    extra = dict(first.extra)
-    for key in ("n_null", "n_empty", "n_truncated", "n_chunked", "parts_written", "seconds"):
-        if key in extra:
-            extra[key] = sum(r.extra.get(key, 0) for r in reports)
-    if "shard" in extra:
-        extra["shard"] = {**extra["shard"], **{k: sum(r.extra["shard"][k] for r in reports)
-                                               for k in ("selected", "left_to_other_shards")}}
-    return replace(first, **total, model_loaded=any(r.model_loaded for r in reports),
-                   fallback_reason=fallback_reason, extra={**extra, "buckets": len(reports)})
-
-
 def corpus_counts(buckets: list[Path], label: str) -> dict[str, Any]:
     """The manifest's row counts over the scored buckets, summed bucket by bucket (threads never span two)."""
     totals: dict[str, Any] = {}
@@ -265,7 +224,7 @@ def run_experiment(settings: RunSettings, run_dir: str | Path, resolved_config: 
 
     scratch = run_dir / ".buckets"
     with timer.stage("score"):
-        buckets, reports = score_buckets(store, [sc, *(scorer_spec(e, "extra_scorers", sc)
+        buckets, reports = score_buckets(store.bucket_paths(), [sc, *(scorer_spec(e, "extra_scorers", sc)
                                                        for e in settings.extra_scorers)], scratch)
     report, extra_reports = reports[0], reports[1:]
     if report.fallback_reason:
