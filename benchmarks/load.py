@@ -55,8 +55,9 @@ def _thread_parents(rng: np.random.Generator, size: int) -> np.ndarray:
     return parents
 
 
-def generate_dump(path: Path, n: int, seed: int = 0) -> dict[str, int]:
-    """Write ``n`` Pushshift-style comment lines in realistic threads, zstd-compressed with a 2 GiB window.
+def generate_dump(path: Path, n: int, seed: int = 0, window_log: int = 31) -> dict[str, int]:
+    """Write ``n`` Pushshift-style comment lines in realistic threads, zstd-compressed with a ``2**window_log``
+    byte window (31, 2 GiB, as Pushshift's ``zstd --long=31``; 27, 128 MiB, is plain ``zstd --long``).
 
     Thread sizes are heavy-tailed (Pareto), one thread holds a 3,000-deep reply chain, comments of all
     threads interleave in time order as in a monthly dump. Records carry ~35 fields like real dumps (~740 bytes a line),
@@ -122,7 +123,7 @@ def generate_dump(path: Path, n: int, seed: int = 0) -> dict[str, int]:
     word_off = np.concatenate([[0], np.cumsum(word_count)])
     compressor = zstandard.ZstdCompressor(
         compression_params=zstandard.ZstdCompressionParameters.from_level(
-            3, window_log=31, enable_ldm=True, threads=-1
+            3, window_log=window_log, enable_ldm=True, threads=-1
         )
     )
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -171,12 +172,14 @@ def generate_dump(path: Path, n: int, seed: int = 0) -> dict[str, int]:
     return {"comments": n, "threads": n_threads, "max_chain": chain}
 
 
-def cached_dump(cache_dir: Path, n: int, seed: int) -> Path:
-    """The synthetic dump for (n, seed), generated once and kept under ``cache_dir``."""
-    path = cache_dir / f"RC_synthetic_n{n}_s{seed}_v{GENERATOR_VERSION}.zst"
+def cached_dump(cache_dir: Path, n: int, seed: int, window_log: int = 31) -> Path:
+    """The synthetic dump for (n, seed), generated once and kept under ``cache_dir``; the same lines whatever
+    the window (``window_log``, see :func:`generate_dump`)."""
+    window = "" if window_log == 31 else f"_w{window_log}"
+    path = cache_dir / f"RC_synthetic_n{n}_s{seed}_v{GENERATOR_VERSION}{window}.zst"
     if not path.exists():
         t0 = time.perf_counter()
-        info = generate_dump(path, n, seed)
+        info = generate_dump(path, n, seed, window_log)
         print(f"generated {path} ({info['threads']} threads) in {time.perf_counter() - t0:.1f} s", flush=True)
     return path
 

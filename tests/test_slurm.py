@@ -1,6 +1,7 @@
-"""The sharded scoring sweep on a real SLURM scheduler: ``toolkit -m hydra/launcher=slurm ...
-scorer.num_shards=2 'scorer.shard=range(2)'`` on a single-node cluster (Debian's slurmctld, slurmd and munge,
-started by ``.ci/slurm/start.sh``), then a merge run that scores nothing and loads no model.
+"""The sharded scoring sweep and the corpus map on a real SLURM scheduler: ``toolkit -m hydra/launcher=slurm ...
+scorer.num_shards=2 'scorer.shard=range(2)'``, and ``map.step=ingest`` then ``map.step=buckets`` over
+``'map.part=range(2)'``, on a single-node cluster (Debian's slurmctld, slurmd and munge, started by
+``.ci/slurm/start.sh``), each followed by a merge (reduce) run that scores nothing and loads no model.
 
 The cluster runs as root (slurmd must, to start jobs) and is installed with apt-get where missing: the tests
 skip, saying why, only where that cannot be done. The "shared filesystem" of a real cluster is the local
@@ -25,6 +26,7 @@ from typing import TYPE_CHECKING
 import polars as pl
 import pytest
 import torch
+from test_map import monthly_dumps
 from test_scoring_shards import COMMENTS, REPO, _overrides, _settings, _thread_file
 
 from toolkit.pipeline import run_experiment
@@ -134,3 +136,42 @@ def test_sharded_scoring_sweep_on_slurm_then_merge(slurm_conf: Path, tiny_detoxi
     alone = pl.read_parquet(tmp_path / "single" / "comments.parquet").select(labels)
     assert merged.height == len(COMMENTS) + 1
     assert merged.equals(alone)  # bit for bit
+
+
+def test_ingest_and_bucket_map_on_slurm_then_reduce(slurm_conf: Path, tiny_detoxify: TinyDetoxify,
+                                                    tmp_path: Path) -> None:
+    """The corpus map on the cluster: one array job ingests each monthly dump (2 tasks), one builds and scores
+    each bucket (2 tasks); the reduce run then scores nothing, loads no model and equals a one-process run."""
+    pattern = monthly_dumps(tmp_path / "dumps")
+    overrides = ["dataset=reddit_dump", f"dataset.path={pattern}", "dataset.buckets=3", "scorer=detoxify",
+                 f"scorer.checkpoint={tiny_detoxify.checkpoint}", f"scorer.hf_config_path={tiny_detoxify.config_dir}",
+                 "scorer.batch_size=1", "scorer.threads=1", "analysis.run=[depth_profile]", "plot.formats=[png]"]
+    cache = tmp_path / "cache"
+    env = {**os.environ, "SLURM_CONF": str(slurm_conf), "TOOLKIT_CACHE_DIR": str(cache), "PYTHONPATH": str(REPO)}
+    for step in ("ingest", "buckets"):
+        sweep = tmp_path / step
+        command = [sys.executable, "-m", "toolkit.cli.app", "-m", "hydra/launcher=slurm", *CPU_JOBS, *overrides,
+                   f"map.step={step}", "map.parts=2", "map.part=range(2)", f"hydra.sweep.dir={sweep}"]
+        try:
+            result = subprocess.run(command, capture_output=True, text=True, env=env, timeout=240, cwd=tmp_path)
+        except subprocess.TimeoutExpired:
+            pytest.fail(f"map.step={step} did not finish in 240 s\n{_job_logs(sweep)}")
+        assert result.returncode == 0, f"{result.stderr[-3000:]}\n{_job_logs(sweep)}"
+        (job_id,) = {re.sub(r"_\d+$", "", d.name) for d in (sweep / ".submitit").iterdir() if d.is_dir()}
+        jobs = _finished_tasks(job_id, env)
+        assert sorted(re.search(r"ArrayTaskId=(\d+)", job)[1] for job in jobs) == ["0", "1"]
+        assert all("JobState=COMPLETED" in job for job in jobs), jobs
+    built = [json.loads((tmp_path / "buckets" / str(i) / "manifest.json").read_text()) for i in range(2)]
+    assert sum(m["scorer"]["cache_misses"] for m in built) == 7 and sum(m["counts"]["rows"] for m in built) == 7
+
+    threads = torch.get_num_threads()
+    try:
+        reduced = run_experiment(_settings([*overrides, f"scorer.cache_dir={cache}"]), tmp_path / "reduce")
+        single = run_experiment(_settings([*overrides, f"scorer.cache_dir={tmp_path / 'single-cache'}"]),
+                                tmp_path / "single")
+    finally:
+        torch.set_num_threads(threads)
+    assert (reduced["scorer"]["cache_misses"], reduced["scorer"]["model_loaded"]) == (0, False)
+    assert single["scorer"]["cache_misses"] == 7
+    assert pl.read_parquet(tmp_path / "reduce" / "comments.parquet").equals(
+        pl.read_parquet(tmp_path / "single" / "comments.parquet"))

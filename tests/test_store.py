@@ -142,11 +142,11 @@ def test_a_dump_streams_into_buckets_with_the_newest_version_and_its_rejects(tmp
                rc("a", "p1", body="newer", retrieved_on=20), rc("y", "p2", "t1_x"), rc("z", "p3")]
     dump = tmp_path / "RC_t.ndjson"
     dump.write_text("".join(json.dumps(r) + "\n" for r in records))
-    monkeypatch.setattr("toolkit.store.corpus.bucket_count", lambda paths, bucket_bytes: 3)
     streamed: list[int] = []
     real = pipeline._streamed
     monkeypatch.setattr(pipeline, "_streamed", lambda load: (streamed.append(1), real(load))[1])
-    dataset = DatasetSettings(path=str(dump), format="reddit_dump", options={"submissions": None})  # as conf/ has it
+    dataset = DatasetSettings(path=str(dump), format="reddit_dump", options={"submissions": None},  # as conf/ has it
+                              buckets=3)
     store = load_store(dataset, dump, str(tmp_path / "cache"))
     assert streamed == [1]  # chunks went straight into the buckets, no whole frame
     # 5 comments kept in 3 threads; line 1 (the older "a") superseded by line 4
@@ -158,7 +158,7 @@ def test_a_dump_streams_into_buckets_with_the_newest_version_and_its_rejects(tmp
     key = ["thread_id", "comment_id"]
     assert store.frame().sort(key).select(whole.columns).equals(whole.sort(key))
     assert store.frame().filter(pl.col("comment_id") == "a")["text"].to_list() == ["newer"]
-    strict = DatasetSettings(path=str(dump), format="reddit_dump", strict=True)
+    strict = DatasetSettings(path=str(dump), format="reddit_dump", strict=True, buckets=3)
     with pytest.raises(LoadError, match="line 1, field 'id'.*duplicate, superseded"):
         load_store(strict, dump, str(tmp_path / "cache"))
 

@@ -10,12 +10,13 @@ import shutil
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from queue import Queue
 from threading import Thread
 from typing import Any
 
+import numpy as np
 import polars as pl
 
 from toolkit.analysis.agreement import sample_comments
@@ -23,15 +24,16 @@ from toolkit.analysis.common import Frames, each_bucket
 from toolkit.analysis.registry import ANALYSES, AnalysisContext
 from toolkit.errors import ConfigError
 from toolkit.fetch.lemmy import fetch_lemmy
-from toolkit.io import Rejects, detect_format, load_source
+from toolkit.io import Rejects, detect_format, expand_paths, load_source
 from toolkit.io.reddit_dump import Filters, finish_threads
 from toolkit.plots.figures import save_figure
 from toolkit.report import git_commit, package_versions, sha256_file, write_json, write_table
 from toolkit.scoring import score_frame
+from toolkit.scoring.base import ScoreReport
 from toolkit.scoring.buckets import score_buckets
 from toolkit.scoring.cache import resolve_cache_dir
 from toolkit.settings import AnalysisSettings, DatasetSettings, PlotSettings, RunSettings, ScorerSettings
-from toolkit.store import CorpusStore, open_store
+from toolkit.store import CorpusStore, StoreBuild, bucket_count, read_store, store_key
 
 log = logging.getLogger(__name__)
 # Where conf/, experiments/ and data/ are: inside the installed package (a wheel ships them there, see
@@ -78,79 +80,175 @@ def _input_hashes(files: list[Path]) -> dict[str, str]:
     return {str(f): sha256_file(f) for f in files if Path(f).is_file()}
 
 
-def _shard_manifest(settings: RunSettings, run_dir: Path, resolved_config: dict[str, Any] | None,
-                    store: CorpusStore, n_rejected: int, data_path: Path, report: Any, timer: Timer,
-                    started: float) -> dict:
-    """A shard run scores its slice into the cache and stops: no comments.parquet, tables or figures (they
-    would describe a fraction of the texts). Its manifest says ``partial: true``; a run without a shard
-    then merges every shard's scores from the cache and runs the analyses."""
-    shard = report.extra.get("shard", {})
+def _partial_manifest(settings: RunSettings, run_dir: Path, resolved_config: dict[str, Any] | None, note: str,
+                      counts: dict[str, Any], report: ScoreReport | None, files: list[str], timer: Timer,
+                      started: float) -> dict:
+    """The manifest of a run that does one part of the work (a scorer shard or a map step) and stops: no
+    comments.parquet, tables or figures (they would describe a fraction of the corpus). It says
+    ``partial: true`` and what is left to do (``note``)."""
     manifest = {
         "experiment": settings.experiment,
         "partial": True,
-        "note": (f"shard {settings.scorer.shard} of {settings.scorer.num_shards}: scores written to the cache "
-                 "only; run again without scorer.shard to merge them and run the analyses"),
+        "note": note,
         "config": resolved_config if resolved_config is not None else asdict(settings),
-        "inputs": {"path": str(data_path), "format": settings.dataset.format,
-                   "sha256": _input_hashes(store.meta["files"])},
-        "counts": {"rows_in": store.meta["rows"] + n_rejected, "rows_kept": store.meta["rows"],
-                   "rows_rejected": n_rejected, "texts_in_shard": shard.get("selected")},
-        "scorer": {**asdict(report)},
+        "inputs": {"path": str(resolve_data_path(settings.dataset.path)), "format": settings.dataset.format,
+                   "sha256": _input_hashes(files)},
+        "counts": counts,
+        "scorer": asdict(report) if report is not None else None,
         "versions": package_versions(),
         "git": git_commit(PROJECT_ROOT),
         "stage_seconds": timer.seconds,
         "wall_seconds": round(time.time() - started, 3),
-        "outputs": ["rejects.csv"],
+        "outputs": ["rejects.csv"] if (run_dir / "rejects.csv").is_file() else [],
     }
     write_json(run_dir / "manifest.json", manifest)
-    log.info("shard %s/%s: %d texts scored into the cache (%d were cached already); analyses skipped",
-             settings.scorer.shard, settings.scorer.num_shards, report.cache_misses, report.cache_hits)
+    log.info("%s", note)
     return manifest
+
+
+MAP_STEPS = ("all", "ingest", "buckets")
+
+
+def _map_step(settings: RunSettings, source: CorpusSource, run_dir: Path, resolved_config: dict[str, Any] | None,
+              timer: Timer, started: float) -> dict:
+    """One job of a ``map.step=ingest`` or ``map.step=buckets`` multirun (see ``MapSettings``): its share of
+    the input units read into the store build, or its share of the buckets finished and scored into the
+    cache. A store already sealed has nothing left to ingest; its buckets are scored as they are."""
+    step, build = settings.map, source.build
+    sealed = read_store(build.directory)
+    files: list[str] = []
+    report = None
+    if step.step == "ingest":
+        units = step.mine(len(source.units))
+        with timer.stage("load"):
+            for unit in units if sealed is None else []:
+                source.ingest(unit)
+        metas = [build.unit_meta(u) for u in units] if sealed is None else []
+        files = [f for m in metas if m for f in m["meta"].get("files", [])]
+        counts = {"units": units, "of_units": len(source.units), "rows_in": sum(m["rows_in"] for m in metas if m)}
+        note = (f"map.step=ingest part {step.part} of {step.parts}: input units {units} of {len(source.units)} "
+                "ingested; next map.step=buckets, then a run with map.step=all for the tables")
+    else:
+        with timer.stage("load"):
+            if sealed is not None:
+                paths = [sealed.bucket_paths()[i] for i in step.mine(len(sealed.bucket_paths()))]
+            else:
+                numbers = build.bucket_numbers()
+                mine = [numbers[i] for i in step.mine(len(numbers))]
+                for b in mine:
+                    build.finish(b, source.finish if source.streamed else None)
+                paths = [build.root / f"bucket={b}" / "data.parquet" for b in mine]
+        with timer.stage("score"):
+            if paths:
+                _, reports = score_buckets(paths, run_scorers(settings), run_dir / ".buckets")
+                shutil.rmtree(run_dir / ".buckets")
+                report = reports[0]
+        counts = {"buckets": [int(p.parent.name.split("=")[1]) for p in paths],
+                  "rows": sum(pl.scan_parquet(p).select(pl.len()).collect().item() for p in paths)}
+        note = (f"map.step=buckets part {step.part} of {step.parts}: buckets {counts['buckets']} built and scored "
+                f"into the cache ({report.cache_misses if report else 0} texts scored); next a run with "
+                "map.step=all for the tables")
+    return _partial_manifest(settings, run_dir, resolved_config, note, counts, report, files, timer, started)
+
+
+def run_scorers(settings: RunSettings) -> list[ScorerSettings]:
+    """The run's scorer, then ``extra_scorers``."""
+    return [settings.scorer, *(scorer_spec(e, "extra_scorers", settings.scorer) for e in settings.extra_scorers)]
 
 
 CHUNK_ROWS = 200_000  # rows of a loaded frame handed to the store at a time
 
 
+@dataclass
+class CorpusSource:
+    """How a dataset becomes a corpus store (``toolkit.store.StoreBuild``): its ingest units and the loader's
+    steps per unit and per bucket. A Reddit dump streams into the buckets (memory: a few chunks), one unit per
+    input path (a glob's files: monthly dumps ingest in parallel); other formats are one unit, loaded whole,
+    then bucketed (their loaders settle repeats across files)."""
+
+    dataset: DatasetSettings
+    units: list[Path]
+    streamed: bool
+    build: StoreBuild
+    meta: dict[str, Any]  # what the sealed store's meta.json says of its inputs
+
+    @classmethod
+    def of(cls, dataset: DatasetSettings, data_path: Path, cache_dir: str | None) -> CorpusSource:
+        options = dict(dataset.options)
+        streamed = (dataset.format or detect_format(data_path)) == "reddit_dump" and options.get("submissions") is None
+        units = expand_paths(data_path) if streamed else [data_path]
+        key = {"format": dataset.format, "strict": dataset.strict, **options}
+        if dataset.buckets is not None and dataset.buckets < 1:
+            raise ConfigError("dataset.buckets", f"must be at least 1, got {dataset.buckets}")
+        n = dataset.buckets or bucket_count([data_path], dataset.bucket_mb << 20)
+        directory = resolve_cache_dir(cache_dir) / "corpus" / store_key([data_path], {**key, "n_buckets": n})
+        return cls(dataset, units, streamed, StoreBuild(directory, n, len(units)),
+                   {"inputs": [str(data_path)], "options": key})
+
+    def ingest(self, unit: int) -> None:
+        """Load one unit into the build (skipped when done); its loader's counts, files and rejects kept."""
+        meta: dict[str, Any] = {}
+        tables: dict[str, pl.DataFrame] = {}
+        options = {"strict": self.dataset.strict, **self.dataset.options}
+
+        def keep(loaded: Any) -> None:
+            meta.update(loader_stats=loaded.stats, files=[str(f) for f in loaded.files])
+            tables["rejects"] = loaded.rejects
+
+        def chunks() -> Iterator[pl.DataFrame]:
+            if self.streamed:
+                span = 0  # source positions this unit used: the next unit's start, so stream order holds
+                for chunk in _streamed(lambda sink: keep(load_source(self.units[unit], "reddit_dump", sink=sink,
+                                                                     **options))):
+                    span = max(span, (chunk["source_position"].max() or 0) + 1)
+                    meta["positions"] = span
+                    yield chunk
+                return
+            loaded = load_source(self.units[unit], self.dataset.format, **options)
+            keep(loaded)
+            for start in range(0, max(loaded.frame.height, 1), CHUNK_ROWS):
+                yield loaded.frame.slice(start, CHUNK_ROWS)
+
+        self.build.ingest(unit, chunks(), lambda: meta, lambda: tables)
+
+    def finish(self, bucket: pl.DataFrame) -> tuple[pl.DataFrame, dict[str, Any], pl.DataFrame | None]:
+        """A streamed dump's whole-thread steps on one bucket (see ``finish_threads``): each unit's file
+        indices and source positions follow the previous units', as if the inputs were one stream."""
+        metas = [(self.build.unit_meta(u) or {}).get("meta", {}) for u in range(len(self.units))]
+        files = [Path(f) for m in metas for f in m.get("files", [])]
+        file_start = np.cumsum([0, *(len(m.get("files", [])) for m in metas)])[:-1].tolist()
+        position_start = np.cumsum([0, *(m.get("positions", 0) for m in metas)])[:-1].tolist()
+        unit = pl.col("_unit")
+        bucket = bucket.with_columns(
+            pl.col("_file") + unit.replace_strict(range(len(metas)), file_start, return_dtype=pl.Int32),
+            pl.col("source_position") + unit.replace_strict(range(len(metas)), position_start,
+                                                            return_dtype=bucket.schema["source_position"]))
+        later, stats = Rejects(strict=self.dataset.strict), {}
+        o = self.dataset.options
+        filters = Filters.build(o.get("subreddits"), o.get("link_ids"), o.get("since"), o.get("until"))
+        frame = finish_threads(bucket, files, later, filters, stats)
+        stats.update(rows_kept=frame.height, posts=int(frame["is_post"].sum()), rows_rejected=len(later.rows))
+        return frame, stats, later.frame() if later.rows else None
+
+    def store(self) -> CorpusStore:
+        """The sealed store: units not ingested and buckets not finished yet are done here."""
+        for unit in self.build.missing_units():
+            self.ingest(unit)
+        return self.build.seal(self.meta, self.finish if self.streamed else None)
+
+
 def load_store(dataset: DatasetSettings, data_path: Path, cache_dir: str | None) -> CorpusStore:
     """The corpus store of the dataset (thread buckets with tree columns): reused from the cache directory
-    when built before from the same inputs and options, else loaded and written bucket by bucket. A Reddit
-    dump streams straight into the buckets (memory: a few chunks); other formats are loaded whole, then
-    bucketed. The loader's rejects are kept with it (``store.table("rejects")``), its counts in ``store.meta``."""
-    meta: dict[str, Any] = {}
-    tables: dict[str, pl.DataFrame] = {}
-    state: dict[str, Any] = {}
-    options = dict(dataset.options)
-    streamed = (dataset.format or detect_format(data_path)) == "reddit_dump" and options.get("submissions") is None
-
-    def keep(loaded: Any) -> None:
-        meta.update(loader_stats=loaded.stats, files=[str(f) for f in loaded.files])
-        tables["rejects"] = loaded.rejects
-        state.update(loaded=loaded, later=Rejects(strict=dataset.strict), filters=Filters.build(
-            options.get("subreddits"), options.get("link_ids"), options.get("since"), options.get("until")))
-
-    def chunks() -> Iterator[pl.DataFrame]:
-        if streamed:
-            yield from _streamed(lambda sink: keep(load_source(data_path, "reddit_dump", strict=dataset.strict,
-                                                                sink=sink, **options)))
-            return
-        loaded = load_source(data_path, dataset.format, strict=dataset.strict, **options)
-        keep(loaded)
-        for start in range(0, max(loaded.frame.height, 1), CHUNK_ROWS):
-            yield loaded.frame.slice(start, CHUNK_ROWS)
-
-    def finish(bucket: pl.DataFrame) -> pl.DataFrame:
-        loaded, later = state["loaded"], state["later"]
-        frame = finish_threads(bucket, loaded.files, later, state["filters"], loaded.stats)
-        loaded.stats["rows_kept"] += frame.height
-        loaded.stats["posts"] += int(frame["is_post"].sum())
-        loaded.stats["rows_rejected"] = loaded.rejects.height + len(later.rows)
-        if later.rows:
-            tables["rejects"] = pl.concat([loaded.rejects, later.frame()]).sort("file", "line")  # the loader's order
-        return frame
-
-    key = {"format": dataset.format, "strict": dataset.strict, **options}
-    return open_store([data_path], key, chunks, resolve_cache_dir(cache_dir), bucket_bytes=dataset.bucket_mb << 20,
-                      meta=meta, tables=tables, finish=finish if streamed else None)
+    when built before from the same inputs and options, else built (see :class:`CorpusSource`). The loader's
+    rejects are kept with it (``store.table("rejects")``), its counts in ``store.meta``."""
+    source = CorpusSource.of(dataset, data_path, cache_dir)
+    try:
+        return read_store(source.build.directory) or source.store()
+    except OSError:
+        found = read_store(source.build.directory)  # sealed meanwhile by another process (parallel runs)
+        if found is None:
+            raise
+        return found
 
 
 def _streamed(load: Callable[[Callable[[pl.DataFrame], None]], None]) -> Iterator[pl.DataFrame]:
@@ -202,6 +300,13 @@ def run_experiment(settings: RunSettings, run_dir: str | Path, resolved_config: 
     unknown = sorted(set(settings.analysis.run) - set(ANALYSES))
     if unknown:
         raise ConfigError("analysis.run", f"unknown analyses {unknown}; known: {', '.join(sorted(ANALYSES))}")
+    m = settings.map
+    if m.step not in MAP_STEPS:
+        raise ConfigError("map.step", f"unknown step {m.step!r}; known: {', '.join(MAP_STEPS)}")
+    if not 0 <= m.part < m.parts:
+        raise ConfigError("map.part", f"must be in 0..map.parts-1 (map.parts={m.parts}), got {m.part}")
+    if m.step != "all" and settings.scorer.shard is not None:
+        raise ConfigError("map.step", "a map step scores whole buckets: leave scorer.shard unset (or map.step=all)")
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     timer = Timer()
@@ -213,8 +318,11 @@ def run_experiment(settings: RunSettings, run_dir: str | Path, resolved_config: 
             fetched = fetch_lemmy(settings.dataset.fetch.url, Path(settings.dataset.path), settings.dataset.fetch)
         log.info("fetched %s into %s: %d requests, %d responses already there", settings.dataset.fetch.url,
                  settings.dataset.path, fetched["requests"], fetched["reused"])
+    data_path = resolve_data_path(settings.dataset.path)
+    if settings.map.step != "all":
+        return _map_step(settings, CorpusSource.of(settings.dataset, data_path, sc.cache_dir), run_dir,
+                         resolved_config, timer, started)
     with timer.stage("load"):
-        data_path = resolve_data_path(settings.dataset.path)
         store = load_store(settings.dataset, data_path, sc.cache_dir)
     rejects_path = run_dir / "rejects.csv"
     rejects = store.table("rejects")
@@ -224,15 +332,20 @@ def run_experiment(settings: RunSettings, run_dir: str | Path, resolved_config: 
 
     scratch = run_dir / ".buckets"
     with timer.stage("score"):
-        buckets, reports = score_buckets(store.bucket_paths(), [sc, *(scorer_spec(e, "extra_scorers", sc)
-                                                       for e in settings.extra_scorers)], scratch)
+        buckets, reports = score_buckets(store.bucket_paths(), run_scorers(settings), scratch)
     report, extra_reports = reports[0], reports[1:]
     if report.fallback_reason:
         log.warning("scorer=%s used %s instead of Detoxify: %s", sc.name, report.scorer, report.fallback_reason)
     if sc.shard is not None:
         shutil.rmtree(scratch)
-        return _shard_manifest(settings, run_dir, resolved_config, store, rejects.height, data_path, report, timer,
-                               started)
+        shard = report.extra.get("shard", {})
+        counts = {"rows_in": store.meta["rows"] + rejects.height, "rows_kept": store.meta["rows"],
+                  "rows_rejected": rejects.height, "texts_in_shard": shard.get("selected")}
+        note = (f"shard {sc.shard} of {sc.num_shards}: {report.cache_misses} texts scored into the cache "
+                f"({report.cache_hits} were cached already); run again without scorer.shard to merge them and run "
+                "the analyses")
+        return _partial_manifest(settings, run_dir, resolved_config, note, counts, report, store.meta["files"],
+                                 timer, started)
     pl.scan_parquet(buckets).sink_parquet(run_dir / "comments.parquet")
 
     a = settings.analysis
@@ -360,7 +473,7 @@ def _with_further_scores(frame: pl.DataFrame, a: AnalysisSettings,
 
 def run_summary(manifest: dict[str, Any], run_dir: str | Path) -> str:
     """What the CLI prints at the end of a run: counts and scorer, the figures written, what was skipped
-    and why, and the run directory.
+    and why, and the run directory (a partial run: what it did and what is left).
 
     >>> print(run_summary({"experiment": "demo", "counts": {"rows_kept": 13, "rows_rejected": 0},
     ...     "scorer": {"scorer": "profanity", "cache_hits": 0, "cache_misses": 10, "model_loaded": True},
@@ -370,7 +483,12 @@ def run_summary(manifest: dict[str, Any], run_dir: str | Path) -> str:
     figures written (1): hist
     skipped: escalation: no reply pairs
     run directory: out/demo
+    >>> print(run_summary({"experiment": "demo", "partial": True, "note": "shard 0 of 2: ..."}, "out/0"))
+    demo: shard 0 of 2: ...
+    run directory: out/0
     """
+    if manifest.get("partial"):
+        return f"{manifest['experiment']}: {manifest['note']}\nrun directory: {run_dir}"
     counts, sc = manifest["counts"], manifest["scorer"]
     figures = sorted(Path(o).stem for o in manifest["outputs"] if o.startswith("figures/") and o.endswith(".json"))
     lines = [f"{manifest['experiment']}: {counts['rows_kept']} rows kept, {counts['rows_rejected']} rejected; "

@@ -38,7 +38,8 @@ class FetchSettings:
 @dataclass
 class DatasetSettings:
     """Where the threads come from. ``options`` go to the loader (e.g. ``post_lines``, ``encoding``).
-    ``bucket_mb``: raw input per bucket of the corpus store (whole threads per bucket; memory ~ one bucket)."""
+    ``bucket_mb``: raw input per bucket of the corpus store (whole threads per bucket; memory ~ one bucket);
+    ``buckets``: the number of buckets instead (null: from ``bucket_mb`` and the input size)."""
 
     name: str = "seed_thread"
     path: str = "data/seed_thread.txt"  # a file, a folder or a glob pattern ("archive/comments-*.json")
@@ -46,6 +47,7 @@ class DatasetSettings:
     options: dict[str, Any] = field(default_factory=dict)
     strict: bool = False
     bucket_mb: int = 64
+    buckets: int | None = None
     # Download first (resumable: only what is missing), into ``path``: dataset.fetch.url=https://lemmy.world/post/1
     fetch: FetchSettings = field(default_factory=FetchSettings)
 
@@ -268,6 +270,27 @@ class PlotSettings:
 
 
 @dataclass
+class MapSettings:
+    """One map step of a corpus run, for a Hydra multirun (joblib locally, SLURM on a cluster): job ``part``
+    of ``parts`` does every ``parts``-th unit of the step. ``step=ingest``: read input paths (a glob's files)
+    into the corpus store; ``step=buckets``: build the threads of store buckets and score them into the cache;
+    ``step=all`` (default): whatever is left, then the analyses (the reduce run: it scores only what no map
+    job scored).
+
+    >>> MapSettings(step="buckets", part=1, parts=4).mine(10)
+    [1, 5, 9]
+    """
+
+    step: str = "all"
+    part: int = 0
+    parts: int = 1
+
+    def mine(self, n: int) -> list[int]:
+        """The units (of ``n``) this job does."""
+        return list(range(self.part, n, self.parts))
+
+
+@dataclass
 class RunSettings:
     """A whole experiment."""
 
@@ -276,6 +299,7 @@ class RunSettings:
     scorer: ScorerSettings = field(default_factory=ScorerSettings)
     analysis: AnalysisSettings = field(default_factory=AnalysisSettings)
     plot: PlotSettings = field(default_factory=PlotSettings)
+    map: MapSettings = field(default_factory=MapSettings)
     # Further scorers whose columns join the main scorer's in the same frame, e.g. [politeness] for civility
     # analyses beside toxicity; each a name or {name: ..., model: ...}. They share scorer.cache_dir, use_cache
     # and the shard settings; a label already written by an earlier scorer is an error.

@@ -1,5 +1,23 @@
 """Corpora larger than memory: the canonical frame as thread buckets in Parquet (see ``corpus``)."""
 
-from toolkit.store.corpus import CorpusStore, bucket_count, bucket_of, open_store, store_key, write_store
+from toolkit.store.corpus import (
+    CorpusStore,
+    StoreBuild,
+    bucket_count,
+    bucket_of,
+    open_store,
+    read_store,
+    store_key,
+    write_store,
+)
 
-__all__ = ["CorpusStore", "bucket_count", "bucket_of", "open_store", "store_key", "write_store"]
+__all__ = [
+    "CorpusStore",
+    "StoreBuild",
+    "bucket_count",
+    "bucket_of",
+    "open_store",
+    "read_store",
+    "store_key",
+    "write_store",
+]

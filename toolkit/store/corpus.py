@@ -12,6 +12,8 @@ sibling directory and renamed into place when complete, so a killed run never le
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import glob
 import hashlib
 import json
@@ -153,31 +155,182 @@ def _write_parts(chunks: Iterable[pl.DataFrame], directory: Path, n_buckets: int
     return rows
 
 
-Finish = Callable[[pl.DataFrame], pl.DataFrame]
+# A loader's steps that need whole threads, run per bucket: (the bucket's rows in stream order, with ``_unit``:
+# the ingest unit each came from) -> (rows, counts to add to the loader's stats, further rejects or None).
+Finish = Callable[[pl.DataFrame], tuple[pl.DataFrame, dict[str, Any], pl.DataFrame | None]]
+UNIT = "unit"
 
 
-def _finish_bucket(folder: Path, finish: Finish | None) -> dict[str, int]:
-    """Merge a bucket's parts in stream order, ``finish`` them (a loader's whole-thread steps), keep the last
-    version of each repeated comment, add the tree columns, write ``data.parquet``; returns its counts."""
-    parts = sorted(folder.glob("part-*.parquet"))
-    frame = pl.concat([pl.read_parquet(p) for p in parts], how="vertical")
-    frame, superseded = dedupe_comments(finish(frame) if finish else frame)
-    tree = build_tree(frame)
-    tree.frame.write_parquet(folder / "data.parquet")
-    for part in parts:
-        part.unlink()
-    return {"rows": tree.frame.height, "duplicates": superseded.height, "orphans": tree.n_orphans,
-            "in_cycles": tree.n_in_cycles, "threads": tree.frame["thread_id"].n_unique()}
+def merge_stats(*stats: dict[str, Any]) -> dict[str, Any]:
+    """Loader counts added up: numbers summed, lists joined, anything else kept from the first.
+
+    >>> merge_stats({"rows": 2, "files": ["a"], "kind": "x"}, {"rows": 3, "files": ["b"], "kind": "y"})
+    {'rows': 5, 'files': ['a', 'b'], 'kind': 'x'}
+    """
+    out: dict[str, Any] = {}
+    for part in stats:
+        for key, value in part.items():
+            if key not in out:
+                out[key] = list(value) if isinstance(value, list) else value
+            elif isinstance(value, list):
+                out[key] = [*out[key], *value]
+            elif isinstance(value, int | float) and not isinstance(value, bool):
+                out[key] += value
+    return out
+
+
+@dataclass(frozen=True)
+class StoreBuild:
+    """A store being built, possibly by several jobs at once (see ``MapSettings``): ``<store>.build/`` beside
+    where the store goes. Each ingest unit (an input path) streams into ``unit=<u>/bucket=<b>/part-*.parquet``
+    (complete once its ``meta.json`` is there); each bucket is then finished (merged in stream order, the
+    loader's ``finish``, repeated ids settled, tree columns) into ``bucket=<b>/data.parquet``; :meth:`seal`
+    sums the counts and renames the directory into the store. Every step is skipped when already done, so
+    a killed job is simply run again.
+    """
+
+    directory: Path
+    n_buckets: int
+    n_units: int = 1
+
+    @property
+    def root(self) -> Path:
+        """The build directory."""
+        return self.directory.with_name(f"{self.directory.name}.build")
+
+    def unit_meta(self, unit: int) -> dict[str, Any] | None:
+        """What an ingested unit's loader reported (``rows_in``, ``meta``), or None when not ingested yet."""
+        path = self.root / f"{UNIT}={unit}" / META
+        return json.loads(path.read_text()) if path.is_file() else None
+
+    def missing_units(self) -> list[int]:
+        """The units not ingested yet."""
+        return [u for u in range(self.n_units) if self.unit_meta(u) is None]
+
+    def ingest(self, unit: int, chunks: Iterable[pl.DataFrame], meta: Callable[[], dict[str, Any]],
+               tables: Callable[[], dict[str, pl.DataFrame]]) -> None:
+        """Stream one unit's canonical ``chunks`` into its bucket parts; ``meta()`` (JSON) and ``tables()`` are
+        read once the chunks are consumed (the loader fills them as it streams). Done once per unit."""
+        target = self.root / f"{UNIT}={unit}"
+        if self.unit_meta(unit) is not None:
+            return
+        work = _scratch(target)
+        try:
+            rows = _write_parts(chunks, work, self.n_buckets)
+            for name, table in tables().items():
+                table.write_parquet(work / f"{name}.parquet")
+            (work / META).write_text(json.dumps({"rows_in": rows, "meta": meta()}, indent=1, default=str))
+            _publish(work, target, lambda: self.unit_meta(unit) is not None)
+        except BaseException:
+            shutil.rmtree(work, ignore_errors=True)
+            with contextlib.suppress(OSError):
+                self.root.rmdir()  # nothing else built yet: leave nothing behind
+            raise
+        finally:
+            shutil.rmtree(work, ignore_errors=True)  # ours, when another process published the unit first
+
+    def bucket_numbers(self) -> list[int]:
+        """The buckets some unit wrote rows to (all units ingested); an empty input has one empty bucket 0."""
+        missing = self.missing_units()
+        if missing:
+            raise ConfigError("map.step", f"input units {missing} of {self.n_units} of {self.directory.name} are not "
+                              "ingested yet: run map.step=ingest for them first (or map.step=all)")
+        found = {int(d.name.split("=")[1]) for d in self.root.glob(f"{UNIT}=*/{BUCKET}=*") if d.is_dir()}
+        return sorted(found)
+
+    def finish(self, bucket: int, finish: Finish | None = None) -> dict[str, Any]:
+        """Finish one bucket (see the class); returns its counts. Done once per bucket."""
+        target = self.root / f"{BUCKET}={bucket}"
+        counts_path = target / "counts.json"
+        if counts_path.is_file():
+            return json.loads(counts_path.read_text())
+        frames = [pl.read_parquet(part).with_columns(pl.lit(u, pl.Int32).alias("_unit")) for u in range(self.n_units)
+                  for part in sorted((self.root / f"{UNIT}={u}" / f"{BUCKET}={bucket}").glob("part-*.parquet"))]
+        frame = pl.concat(frames, how="vertical")
+        added: dict[str, Any] = {}
+        rejects = None
+        if finish is not None:
+            frame, added, rejects = finish(frame)
+        frame, superseded = dedupe_comments(frame.drop("_unit", strict=False))
+        tree = build_tree(frame)
+        work = _scratch(target)
+        try:
+            tree.frame.write_parquet(work / "data.parquet")
+            if rejects is not None and rejects.height:
+                rejects.write_parquet(work / "rejects.parquet")
+            counts = {"rows": tree.frame.height, "duplicates": superseded.height, "orphans": tree.n_orphans,
+                      "in_cycles": tree.n_in_cycles, "threads": tree.frame["thread_id"].n_unique(), "added": added}
+            (work / "counts.json").write_text(json.dumps(counts, default=str))
+            _publish(work, target, counts_path.is_file)
+        finally:
+            shutil.rmtree(work, ignore_errors=True)
+        return counts
+
+    def seal(self, meta: dict[str, Any] | None = None, finish: Finish | None = None) -> CorpusStore:
+        """Finish the buckets not finished yet, write the store's ``meta.json`` (``meta`` plus the summed
+        counts; ``loader_stats``: the units' plus what ``finish`` added) and side tables (``rejects``: the
+        units' then the buckets', in file and line order), and rename the build into the store. One process
+        seals at a time (a lock file beside the store); a store sealed meanwhile by another one is returned."""
+        with open(self.directory.with_name(f"{self.directory.name}.lock"), "a") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            return read_store(self.directory) or self._seal(meta, finish)
+
+    def _seal(self, meta: dict[str, Any] | None, finish: Finish | None) -> CorpusStore:
+        numbers = self.bucket_numbers()
+        counts = [self.finish(b, finish) for b in numbers]
+        units = [self.unit_meta(u) or {} for u in range(self.n_units)]
+        totals = {k: sum(c[k] for c in counts) for k in ("rows", "duplicates", "orphans", "in_cycles", "threads")}
+        info = {**(meta or {}), "n_buckets": self.n_buckets, "rows_in": sum(u["rows_in"] for u in units), **totals}
+        if any("loader_stats" in u["meta"] for u in units):
+            info.update(loader_stats=merge_stats(*(u["meta"].get("loader_stats", {}) for u in units),
+                                                 *(c["added"] for c in counts)),
+                        files=[f for u in units for f in u["meta"].get("files", [])])
+        rejects = [pl.read_parquet(p) for u in range(self.n_units)
+                   if (p := self.root / f"{UNIT}={u}" / "rejects.parquet").is_file()]
+        later = [pl.read_parquet(p) for b in numbers if (p := self.root / f"{BUCKET}={b}" / "rejects.parquet").is_file()]
+        table = pl.concat([*rejects, *later], how="vertical") if rejects or later else None
+        if later:
+            table = table.sort("file", "line", maintain_order=True)  # the loader's order
+        if table is not None:
+            table.write_parquet(self.root / "rejects.parquet")
+        (self.root / META).write_text(json.dumps(info, indent=1, default=str))
+        for unit in range(self.n_units):
+            shutil.rmtree(self.root / f"{UNIT}={unit}", ignore_errors=True)
+        for b in numbers:
+            (self.root / f"{BUCKET}={b}" / "counts.json").unlink(missing_ok=True)
+            (self.root / f"{BUCKET}={b}" / "rejects.parquet").unlink(missing_ok=True)
+        if self.directory.exists():
+            shutil.rmtree(self.directory)  # an incomplete store (older layout): ours replaces it
+        os.replace(self.root, self.directory)
+        return CorpusStore(self.directory, self.n_buckets, info)
+
+
+def _publish(work: Path, target: Path, done: Callable[[], bool]) -> None:
+    """Rename the complete ``work`` into ``target``, unless another process published it first (kept)."""
+    if done():
+        return
+    shutil.rmtree(target, ignore_errors=True)  # a leftover without its completion file
+    try:
+        os.replace(work, target)
+    except OSError:
+        if not done():
+            raise
+
+
+def _scratch(target: Path) -> Path:
+    """A fresh temporary sibling of ``target``, renamed into place when complete."""
+    work = target.with_name(f".{target.name}.tmp-{uuid.uuid4().hex[:8]}")
+    work.mkdir(parents=True)
+    return work
 
 
 def write_store(chunks: Iterable[pl.DataFrame], directory: str | os.PathLike[str], n_buckets: int,
                 meta: dict[str, Any] | None = None, tables: dict[str, pl.DataFrame] | None = None,
                 finish: Finish | None = None) -> CorpusStore:
-    """Stream canonical frame ``chunks`` into a new store at ``directory`` (a complete store already there,
-    written meanwhile by another process from the same inputs, is kept and returned). ``meta``
-    (JSON) and ``tables`` (e.g. the loader's rejects, read back with :meth:`CorpusStore.table`) are saved
-    with it; both are read once the chunks are consumed, so the loader may fill them as it streams.
-    ``finish``: the loader's steps that need whole threads (e.g. the newest of repeated ids), per bucket.
+    """Stream canonical frame ``chunks`` into a new store at ``directory``: one ingest unit, then every
+    bucket finished and the store sealed (see :class:`StoreBuild`). ``meta`` (JSON) and ``tables`` (e.g. the
+    loader's rejects, read back with :meth:`CorpusStore.table`) are saved with it; both are read once the
+    chunks are consumed, so the loader may fill them as it streams.
 
     >>> import tempfile
     >>> from toolkit.analysis.synthetic import random_threads
@@ -186,32 +339,12 @@ def write_store(chunks: Iterable[pl.DataFrame], directory: str | os.PathLike[str
     >>> store.meta["rows"], store.meta["threads"], store.scan().select(pl.len()).collect().item()
     (121, 5, 121)
     """
-    directory = Path(directory)
     if n_buckets < 1:
         raise ConfigError("dataset.buckets", f"must be at least 1, got {n_buckets}")
-    work = directory.with_name(f".{directory.name}.tmp-{uuid.uuid4().hex[:8]}")
-    work.mkdir(parents=True)
-    try:
-        rows_in = _write_parts(chunks, work, n_buckets)
-        counts = [_finish_bucket(folder, finish) for folder in sorted(work.glob(f"{BUCKET}=*"))]
-        totals = {k: sum(c[k] for c in counts) for k in ("rows", "duplicates", "orphans", "in_cycles", "threads")}
-        info = {**(meta or {}), "n_buckets": n_buckets, "rows_in": rows_in, **totals}
-        for name, table in (tables or {}).items():
-            table.write_parquet(work / f"{name}.parquet")
-        (work / META).write_text(json.dumps(info, indent=1, default=str))
-        if directory.exists() and read_store(directory) is None:
-            shutil.rmtree(directory)  # an incomplete store (older layout): ours replaces it
-        os.replace(work, directory)
-    except OSError:
-        found = read_store(directory)  # another process put the same store there first: use that one
-        shutil.rmtree(work, ignore_errors=True)
-        if found is None:
-            raise
-        return found
-    except BaseException:
-        shutil.rmtree(work, ignore_errors=True)
-        raise
-    return CorpusStore(directory, n_buckets, info)
+    build = StoreBuild(Path(directory), n_buckets)
+    build.root.mkdir(parents=True, exist_ok=True)
+    build.ingest(0, chunks, lambda: meta or {}, lambda: tables or {})
+    return build.seal(meta, finish)
 
 
 def read_store(directory: str | os.PathLike[str]) -> CorpusStore | None:

@@ -1,0 +1,137 @@
+"""A corpus run split into map steps (``MapSettings``): ingest per input file, build and score per bucket, then
+a reduce run that scores nothing and loads no model, with the joblib launcher here (tests/test_slurm.py runs
+the same steps on a SLURM cluster).
+
+The two monthly dump files below hold 4 threads; thread p1 spans both months and comment a1 has a newer version
+in the second month, so a thread is whole only once both files are read, and the older a1 is a reject that
+names the file of the newer one.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import polars as pl
+import pytest
+import torch
+from test_scoring_shards import REPO, _settings
+
+from toolkit.errors import ConfigError
+from toolkit.pipeline import CorpusSource, load_store, run_experiment
+from toolkit.settings import DatasetSettings
+from toolkit.store import bucket_of
+
+if TYPE_CHECKING:
+    from scoring_fixtures import TinyDetoxify
+
+pytest_plugins = ["scoring_fixtures"]
+
+
+def _comment(cid: str, link: str, parent: str | None, body: str, **fields: object) -> str:
+    record = {"id": cid, "link_id": f"t3_{link}", "parent_id": parent or f"t3_{link}", "body": body,
+              "author": f"user_{cid}", "created_utc": 1_420_070_400 + len(cid) * 60, "score": 1,
+              "subreddit": "science", **fields}
+    return json.dumps(record) + "\n"
+
+
+def monthly_dumps(folder: Path) -> str:
+    """Two monthly comment dumps; returns their glob pattern."""
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "RC_2015-01.ndjson").write_text(
+        _comment("a1", "p1", None, "first in p1", retrieved_on=10) + _comment("a2", "p1", "t1_a1", "a reply")
+        + _comment("b1", "p2", None, "p2 opens") + _comment("c1", "p3", None, "p3 opens"))
+    (folder / "RC_2015-02.ndjson").write_text(
+        _comment("a3", "p1", "t1_a2", "a late reply") + _comment("a1", "p1", None, "first in p1, edited",
+                                                                retrieved_on=20)
+        + _comment("b2", "p2", "t1_b1", "p2 answered") + _comment("d1", "p4", None, "p4 opens"))
+    return str(folder / "RC_2015-*.ndjson")
+
+
+def test_units_ingested_apart_give_the_one_process_store(tmp_path: Path) -> None:
+    pattern = monthly_dumps(tmp_path / "dumps")
+    dataset = DatasetSettings(path=pattern, format="reddit_dump", options={"submissions": None}, buckets=3)
+    apart = CorpusSource.of(dataset, Path(pattern), str(tmp_path / "cache-apart"))
+    assert [p.name for p in apart.units] == ["RC_2015-01.ndjson", "RC_2015-02.ndjson"]
+    with pytest.raises(ConfigError, match=r"input units \[0, 1\] of 2 .* map.step=ingest"):
+        apart.build.bucket_numbers()
+    apart.ingest(1)  # the jobs may finish in any order
+    apart.ingest(0)
+    for bucket in apart.build.bucket_numbers():
+        apart.build.finish(bucket, apart.finish)
+    store = apart.store()
+    whole = load_store(dataset, Path(pattern), str(tmp_path / "cache-whole"))
+
+    assert (store.meta["rows"], store.meta["threads"], store.meta["duplicates"]) == (7, 4, 0)
+    assert store.meta["loader_stats"]["duplicates"] == 1 and store.meta["loader_stats"]["rows_kept"] == 7
+    assert store.meta["loader_stats"]["files"] == [str(p) for p in apart.units]
+    rejects = store.table("rejects")
+    assert rejects.select("line", "field").rows() == [(1, "id")]
+    assert rejects["file"][0].endswith("RC_2015-01.ndjson")
+    assert rejects["reason"][0].endswith("superseded by the newer version at line 2 of RC_2015-02.ndjson")
+    frame = store.frame().sort("source_position")
+    # one stream: the second file's rows come after the first's (file 1 has 4 lines)
+    assert frame["comment_id"].to_list() == ["a2", "b1", "c1", "a3", "a1", "b2", "d1"]
+    assert frame["source_position"].n_unique() == 7
+    assert frame.filter(pl.col("comment_id") == "a3")["reply_depth"].item() == 3
+    assert store.frame().sort("comment_id").equals(whole.frame().sort("comment_id"))
+    assert store.table("rejects").equals(whole.table("rejects"))
+    assert not apart.build.root.exists()  # sealed: the build was renamed into the store
+
+
+def test_joblib_map_steps_then_reduce_equals_one_run(tiny_detoxify: TinyDetoxify, tmp_path: Path) -> None:
+    """``-m hydra/launcher=joblib map.step=ingest`` then ``map.step=buckets`` (2 jobs each), then the reduce
+    run: no text scored, no model loaded, the same comments and tables as one process with its own cache."""
+    pattern = monthly_dumps(tmp_path / "dumps")
+    overrides = ["dataset=reddit_dump", f"dataset.path={pattern}", "dataset.buckets=3", "scorer=detoxify",
+                 f"scorer.checkpoint={tiny_detoxify.checkpoint}", f"scorer.hf_config_path={tiny_detoxify.config_dir}",
+                 "scorer.batch_size=1", "scorer.threads=1", "analysis.run=[depth_profile]", "plot.formats=[png]"]
+    cache = tmp_path / "cache"
+    env = {**os.environ, "TOOLKIT_CACHE_DIR": str(cache), "PYTHONPATH": str(REPO)}
+    for step in ("ingest", "buckets"):
+        result = subprocess.run(
+            [sys.executable, "-m", "toolkit.cli.app", "-m", "hydra/launcher=joblib", "hydra.launcher.n_jobs=2",
+             *overrides, f"map.step={step}", "map.parts=2", "map.part=0,1", f"hydra.sweep.dir={tmp_path / step}"],
+            capture_output=True, text=True, env=env, timeout=300, cwd=tmp_path)
+        assert result.returncode == 0, result.stderr[-3000:]
+        assert f"map.step={step} part 1 of 2" in result.stdout
+    ingested = [json.loads((tmp_path / "ingest" / str(i) / "manifest.json").read_text()) for i in range(2)]
+    assert [(m["partial"], m["counts"]["units"], m["counts"]["rows_in"]) for m in ingested] == [
+        (True, [0], 4), (True, [1], 4)]
+    built = [json.loads((tmp_path / "buckets" / str(i) / "manifest.json").read_text()) for i in range(2)]
+    assert sum(m["counts"]["rows"] for m in built) == 7
+    assert sum(m["scorer"]["cache_misses"] for m in built) == 7  # 7 distinct texts, each scored once
+    assert all(m["scorer"]["model_loaded"] for m in built)
+
+    threads = torch.get_num_threads()
+    try:
+        reduced = run_experiment(_settings([*overrides, f"scorer.cache_dir={cache}"]), tmp_path / "reduce")
+        single = run_experiment(_settings([*overrides, f"scorer.cache_dir={tmp_path / 'single-cache'}"]),
+                                tmp_path / "single")
+    finally:
+        torch.set_num_threads(threads)
+    sc = reduced["scorer"]
+    assert (sc["cache_hits"], sc["cache_misses"], sc["model_loaded"]) == (7, 0, False)
+    assert reduced["counts"]["rows_kept"] == 7 and reduced["counts"]["rows_rejected"] == 1
+    assert single["scorer"]["cache_misses"] == 7
+    comments = pl.read_parquet(tmp_path / "reduce" / "comments.parquet")
+    filled = sorted(set(bucket_of(comments["thread_id"], 3).to_list()))  # the buckets some thread went to
+    assert sorted(b for m in built for b in m["counts"]["buckets"]) == filled
+    assert pl.read_parquet(tmp_path / "reduce" / "comments.parquet").equals(
+        pl.read_parquet(tmp_path / "single" / "comments.parquet"))  # scores bit for bit
+    for table in ("depth_profile", "toxicity_by_position"):
+        assert pl.read_csv(tmp_path / "reduce" / "tables" / f"{table}.csv").equals(
+            pl.read_csv(tmp_path / "single" / "tables" / f"{table}.csv"))
+
+
+def test_map_settings_are_checked(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="map.step: unknown step 'reduce'"):
+        run_experiment(_settings(["map.step=reduce"]), tmp_path / "a")
+    with pytest.raises(ConfigError, match=r"map.part: must be in 0..map.parts-1 \(map.parts=2\), got 2"):
+        run_experiment(_settings(["map.step=ingest", "map.part=2", "map.parts=2"]), tmp_path / "b")
+    with pytest.raises(ConfigError, match="leave scorer.shard unset"):
+        run_experiment(_settings(["map.step=buckets", "scorer.shard=0", "scorer.num_shards=2"]), tmp_path / "c")
