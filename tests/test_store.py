@@ -44,6 +44,10 @@ def test_the_last_version_of_a_repeated_comment_wins_across_chunks(tmp_path) -> 
     assert rows["comment_id"].to_list() == ["c", "t"]
     assert rows["toxicity"].to_list() == [0.9, 0.1]
     assert store.meta["duplicates"] == 1 and store.meta["rows_in"] == 3
+    rejects = store.table("rejects")  # rows in (3) = kept (2) + rejected (1)
+    assert rejects.select("line", "field").rows() == [(None, "comment_id")]
+    assert rejects["reason"].to_list() == ["comment c of thread t: repeated, superseded by its later row in the "
+                                           "corpus store"]
 
 
 def test_a_store_is_reused_and_rebuilt_when_an_input_changes(tmp_path) -> None:

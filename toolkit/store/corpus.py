@@ -30,6 +30,7 @@ from typing import Any
 import polars as pl
 
 from toolkit.errors import ConfigError
+from toolkit.schema import REJECTS_SCHEMA
 from toolkit.threads import build_tree, dedupe_comments
 
 BUCKET = "bucket"
@@ -252,6 +253,13 @@ class StoreBuild:
         if finish is not None:
             frame, added, rejects = finish(frame)
         frame, superseded = dedupe_comments(frame.drop("_unit", strict=False))
+        if superseded.height:  # repeats the loader left (it settles its own): rejects, never a silent drop
+            repeats = superseded.select(
+                pl.lit(str(self.directory)).alias("file"), pl.lit(None, pl.Int64).alias("line"),
+                pl.lit("comment_id").alias("field"),
+                pl.format("comment {} of thread {}: repeated, superseded by its later row in the corpus store",
+                          "comment_id", "thread_id").alias("reason")).cast(REJECTS_SCHEMA)
+            rejects = repeats if rejects is None else pl.concat([rejects, repeats], how="vertical")
         tree = build_tree(frame)
         work = _scratch(target)
         try:
