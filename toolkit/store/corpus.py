@@ -6,8 +6,10 @@ comments span several input files. Repeated comment ids are settled per bucket, 
 meet (the last one streamed wins), then the tree columns are computed bucket by bucket. A store is keyed
 by its inputs' identity (path, size, mtime) and the loader options, like the score cache, and reused.
 
-Layout: ``<cache>/corpus/<key>/bucket=<b>/data.parquet`` plus ``meta.json``; written into a temporary
-sibling directory and renamed into place when complete, so a killed run never leaves a half store.
+Layout: ``<cache>/corpus/<key>/bucket=<b>/data.parquet`` plus ``meta.json`` and ``rejects.parquet``. It is
+built in ``<key>.build/`` (see :class:`StoreBuild`: ingest units, then buckets, each step complete or absent,
+so several jobs can share the work and a killed one is run again) and renamed into place when sealed, so a
+reader never sees a half store.
 """
 
 from __future__ import annotations
