@@ -174,3 +174,37 @@ def test_a_glob_is_keyed_by_the_files_it_matches(tmp_path) -> None:
     (tmp_path / "a-2.json").write_text("22")  # a new file matches: a new store
     assert store_key([tmp_path / "a-*.json"], {}) != key
     assert bucket_count([tmp_path / "a-*.json"], 1) == 3  # 1 + 2 bytes
+
+
+def test_a_dump_with_submissions_streams_and_equals_the_whole_load(tmp_path) -> None:
+    """Posts come from the submissions file; one outside the time range still comes because a streamed comment
+    is in its thread, the other (no comments) is filtered: as when everything is loaded at once."""
+    import json
+
+    from toolkit.io.reddit_dump import read_reddit_dump
+    from toolkit.pipeline import load_store
+    from toolkit.settings import DatasetSettings
+
+    t0 = 1_700_000_000
+
+    def record(cid: str, **fields) -> str:
+        return json.dumps({"id": cid, "author": "u", "score": 1, "subreddit": "s", **fields}) + "\n"
+
+    posts = tmp_path / "RS_t.ndjson"
+    posts.write_text(record("p1", title="old post", selftext="", created_utc=t0 - 864_000)
+                     + record("p9", title="old, no comments", selftext="", created_utc=t0 - 864_000)
+                     + record("p2", title="new post", selftext="body", created_utc=t0))
+    comments = tmp_path / "RC_t.ndjson"
+    comments.write_text(record("a", link_id="t3_p1", parent_id="t3_p1", body="in p1", created_utc=t0)
+                        + record("b", link_id="t3_p1", parent_id="t1_a", body="reply", created_utc=t0 + 1)
+                        + record("c", link_id="t3_p2", parent_id="t3_p2", body="in p2", created_utc=t0 + 2))
+    options = {"submissions": str(posts), "since": t0 - 3600}
+    store = load_store(DatasetSettings(path=str(comments), format="reddit_dump", options=options, buckets=3),
+                       comments, str(tmp_path / "cache"))
+    whole = build_tree(read_reddit_dump(comments, **options).frame).frame
+    key = ["thread_id", "comment_id"]
+    got = store.frame().sort(key)
+    assert got["comment_id"].to_list() == ["a", "b", "p1", "c", "p2"]
+    assert got.filter(pl.col("is_post"))["reply_depth"].to_list() == [0, 0]
+    assert got.select(whole.columns).equals(whole.sort(key))
+    assert store.meta["loader_stats"]["rows_filtered"] == 1 and store.meta["loader_stats"]["posts"] == 2

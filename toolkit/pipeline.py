@@ -163,8 +163,8 @@ CHUNK_ROWS = 200_000  # rows of a loaded frame handed to the store at a time
 class CorpusSource:
     """How a dataset becomes a corpus store (``toolkit.store.StoreBuild``): its ingest units and the loader's
     steps per unit and per bucket. A Reddit dump streams into the buckets (memory: a few chunks), one unit per
-    input path (a glob's files: monthly dumps ingest in parallel); other formats are one unit, loaded whole,
-    then bucketed (their loaders settle repeats across files)."""
+    input path (a glob's files: monthly dumps ingest in parallel; one unit with ``submissions``); other formats
+    are one unit, loaded whole, then bucketed (their loaders settle repeats across files)."""
 
     dataset: DatasetSettings
     units: list[Path]
@@ -175,8 +175,9 @@ class CorpusSource:
     @classmethod
     def of(cls, dataset: DatasetSettings, data_path: Path, cache_dir: str | None) -> CorpusSource:
         options = dict(dataset.options)
-        streamed = (dataset.format or detect_format(data_path)) == "reddit_dump" and options.get("submissions") is None
-        units = expand_paths(data_path) if streamed else [data_path]
+        streamed = (dataset.format or detect_format(data_path)) == "reddit_dump"
+        # monthly comment files are units of their own, unless submissions go with all of them at once
+        units = expand_paths(data_path) if streamed and options.get("submissions") is None else [data_path]
         key = {"format": dataset.format, "strict": dataset.strict, **options}
         if dataset.buckets is not None and dataset.buckets < 1:
             raise ConfigError("dataset.buckets", f"must be at least 1, got {dataset.buckets}")

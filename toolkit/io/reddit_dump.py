@@ -205,6 +205,7 @@ class _DumpLoad:
     position: int = 0
     stats: dict[str, Any] = field(default_factory=dict)
     sink: Callable[[pl.DataFrame], None] | None = None  # streamed rows go here instead of ``frames``
+    streamed_threads: list[pl.Series] = field(default_factory=list)  # thread ids of streamed comments
 
 
 def _load_file(path: Path, kind: Kind | None, run: _DumpLoad) -> None:
@@ -252,8 +253,12 @@ def _load_file(path: Path, kind: Kind | None, run: _DumpLoad) -> None:
         frame, filtered, rejected = result
         stats["rows_filtered"] += filtered
         run.rejects.rows.extend(rejected)
-        if frame.height:
-            run.sink(frame) if run.sink is not None else run.frames[kind].append(frame)
+        if frame.height and run.sink is not None:
+            run.sink(frame)
+            if kind == "comments":  # for the submissions' filter, which needs every comment's thread
+                run.streamed_threads.append(frame.get_column("thread_id").unique())
+        elif frame.height:
+            run.frames[kind].append(frame)
 
     def flush(pool: ThreadPoolExecutor | None) -> None:
         if not group:
@@ -338,7 +343,7 @@ def read_reddit_dump(
 
     ``sink``: hand each normalised chunk (private columns included) to ``sink`` instead of keeping it; the
     result's frame is then empty, and each whole thread's rows go through :func:`finish_threads` later
-    (a corpus store does this bucket by bucket). Not with ``submissions`` (their filter needs all comments).
+    (a corpus store does this bucket by bucket). Only the comments' thread ids are kept, for ``submissions``.
 
     ``submissions``: the dump's submissions file(s) or directory, for the posts (kept when they pass the
     subreddit and link filters and either fall in the time range or have comments kept); a relative path
@@ -365,9 +370,6 @@ def read_reddit_dump(
     except FieldError as error:
         hint = "give a datetime, a date, ISO-8601 text or epoch seconds"
         raise LoadError(path, f"{error}; {hint}", field=error.field) from None
-    if sink is not None and submissions is not None:
-        raise LoadError(path, "submissions cannot be streamed into a store; load them with the comments",
-                        field="submissions")
     run = _DumpLoad(
         rejects=Rejects(strict=strict),
         filters=filters,
@@ -392,10 +394,9 @@ def read_reddit_dump(
     forced: Kind | None = None if kind == "auto" else kind  # type: ignore[assignment]
     for file in dump_files(path):
         _load_file(file, forced, run)
-    if extra and run.frames["comments"]:  # posts outside the time range still come when they have comments
-        run.filters.post_threads = pl.concat([f.select("thread_id") for f in run.frames["comments"]])[
-            "thread_id"
-        ].drop_nulls().unique()
+    threads = [f.get_column("thread_id") for f in run.frames["comments"]] + run.streamed_threads
+    if extra and threads:  # posts outside the time range still come when they have comments
+        run.filters.post_threads = pl.concat(threads).drop_nulls().unique()
     for file in extra:
         _load_file(file, "submissions", run)
 
