@@ -474,10 +474,24 @@ def replicate_sums(
     cols = np.asarray(columns, dtype=np.float64)
     cols = cols[:, None] if cols.ndim == 1 else cols
     codes, n_units, n_threads, method = cluster_codes(clusters)
-    if n_units == 0:
-        return np.zeros(cols.shape[1]), np.full((n_boot, cols.shape[1]), np.nan), 0, method
-    per_unit = np.column_stack([np.bincount(codes, weights=cols[:, j], minlength=n_units) for j in range(cols.shape[1])])
-    return per_unit.sum(axis=0), replicate_products(per_unit, n_boot, seed), n_threads, method
+    per_unit = np.zeros((0, cols.shape[1]))
+    if n_units:
+        per_unit = np.column_stack([np.bincount(codes, weights=cols[:, j], minlength=n_units)
+                                    for j in range(cols.shape[1])])
+    return (*unit_replicates(per_unit, n_boot, seed), n_threads, method)
+
+
+def unit_replicates(per_unit: np.ndarray, n_boot: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Column sums of per-unit sums (units x m, in the order the weights are drawn) on the data and on each
+    bootstrap replicate; without units, zeros and NaN replicates.
+
+    >>> totals, reps = unit_replicates(np.array([[1.0], [2.0]]), 3, seed=0)
+    >>> totals.tolist(), reps.shape
+    ([3.0], (3, 1))
+    """
+    if per_unit.shape[0] == 0:
+        return np.zeros(per_unit.shape[1]), np.full((n_boot, per_unit.shape[1]), np.nan)
+    return per_unit.sum(axis=0), replicate_products(per_unit, n_boot, seed)
 
 
 def summarize(estimate: float, replicates: np.ndarray, n: int, n_threads: int, method: str, *,
