@@ -62,8 +62,8 @@ def test_one_thread_resamples_comments_across_buckets(corpus, name) -> None:
 
 def test_analyses_are_bucketed_or_collected() -> None:
     assert set(COLLECTED) <= set(ANALYSES)
-    assert BUCKETED == set(ANALYSES) - set(COLLECTED)
-    assert {"escalation", "civility_profile", "score_distribution", "depth_profile", "thread_length"} <= BUCKETED
+    assert sorted(set(ANALYSES) - BUCKETED) == ["removal_context", "removal_prediction", "scorer_agreement",
+                                                "scorer_validation"]
 
 
 @pytest.mark.parametrize("name", sorted(COLLECTED))
@@ -72,9 +72,9 @@ def test_collected_analysis_reads_only_its_columns(corpus, name) -> None:
     the tables of the full frame."""
     ctx = AnalysisContext(n_boot=50, labels=["toxicity", "other"])
     ctx.params.scorer_validation.truth = "toxic"
-    columns = collected_columns([name], corpus.columns)
+    columns = collected_columns([name], corpus.schema, [ctx.params.scorer_validation.truth])
     assert "text" not in columns or name == "scorer_agreement"
-    assert "author" not in columns
+    assert "author" not in columns and "removal_reason" not in columns
     whole, narrow = ANALYSES[name](corpus, ctx), ANALYSES[name](corpus.select(columns), ctx)
     assert whole.skipped == narrow.skipped
     assert whole.tables.keys() == narrow.tables.keys() and whole.tables
@@ -83,11 +83,13 @@ def test_collected_analysis_reads_only_its_columns(corpus, name) -> None:
 
 
 def test_collected_columns_keep_scores_and_labels() -> None:
-    columns = ["thread_id", "comment_id", "text", "author", "is_post", "removed", "toxicity", "toxic", "hedges"]
-    assert collected_columns(["scorer_validation"], columns) == ["thread_id", "is_post", "removed", "toxicity",
-                                                                 "toxic", "hedges"]
-    assert collected_columns(["scorer_agreement", "removal_prediction"], columns) == [
-        "thread_id", "text", "is_post", "removed", "toxicity", "toxic", "hedges"]
+    schema = {"thread_id": pl.String, "comment_id": pl.String, "text": pl.String, "author": pl.String,
+              "is_post": pl.Boolean, "removed": pl.Boolean, "source_position": pl.Int64, "subreddit": pl.String,
+              "toxicity": pl.Float64, "hedges": pl.Int64, "toxic": pl.String}
+    assert collected_columns(["scorer_validation"], schema, ["toxic"]) == [
+        "thread_id", "is_post", "removed", "source_position", "toxicity", "hedges", "toxic"]
+    assert collected_columns(["scorer_agreement", "removal_prediction"], schema) == [
+        "thread_id", "text", "is_post", "removed", "source_position", "toxicity", "hedges"]
 
 
 # Three threads, each in its own bucket: x (a: 1, 0; b: 1), y (b: 0, 1), z (a: 1; b: null).

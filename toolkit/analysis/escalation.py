@@ -84,7 +84,8 @@ def escalation(
          ('risk difference (toxic - non-toxic parent)', -0.5, 3),
          ('risk ratio (toxic / non-toxic parent)', 0.5, 3)]
     """
-    pairs = gather(frame, lambda b: reply_pairs(b, label=label, include_post_parent=include_post_parent))
+    pairs = gather(frame, lambda b: reply_pairs(b, label=label, include_post_parent=include_post_parent)
+                   .drop("comment_id"))
     x, y = pairs["parent_score"].to_numpy(), pairs["reply_score"].to_numpy()
     threads = pairs["thread_id"]
     ranks = RankPairs(x, y)

@@ -8,7 +8,7 @@ in ``AnalysisOutput.skipped`` and leaves out every table that would be empty or 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -477,9 +477,9 @@ ANALYSES: dict[str, AnalysisFn] = {
 }
 
 #: The analyses that need every row at once (ROC curves, regressions, matching, a sample), and the canonical
-#: columns each reads: a run collects only these from the buckets, with the columns scorers and data add
-#: (scores, strategy markers, human labels; see :func:`collected_columns`). Every other analysis reduces each
-#: bucket to per-thread sums (memory grows with threads) and is handed the buckets themselves.
+#: columns each reads: a run collects only these from the buckets, with the numeric columns scorers and data add
+#: (scores, markers) and the columns options name (see :func:`collected_columns`). Every other analysis reduces
+#: each bucket to per-thread sums or rows (memory grows with threads) and is handed the buckets themselves.
 COLLECTED: dict[str, tuple[str, ...]] = {
     "removal_context": ("thread_id", "comment_id", "parent_id", "is_post", "reply_depth", "structure", "removed",
                         "parent_removed", "root_id", "created_at", "source_position"),
@@ -489,12 +489,17 @@ COLLECTED: dict[str, tuple[str, ...]] = {
 }
 
 
-def collected_columns(names: Sequence[str], columns: Sequence[str]) -> list[str]:
-    """Of ``columns`` (a bucket's), those the collected analyses among ``names`` read: their canonical columns
-    (:data:`COLLECTED`) and every column outside the canonical schema, in ``columns`` order.
+def collected_columns(names: Sequence[str], schema: Mapping[str, pl.DataType], named: Sequence[str] = ()) -> list[str]:
+    """Of ``schema`` (a bucket's), the columns the collected analyses among ``names`` read, in schema order:
+    their canonical ones (:data:`COLLECTED`), ``source_position`` (rows collected from several buckets are put
+    back in input order by it), every numeric or boolean column outside the canonical schema (scores, strategy
+    markers, 0/1 labels) and the columns in ``named`` (e.g. a text truth column an option names).
 
-    >>> collected_columns(["removal_prediction", "depth_profile"], ["thread_id", "text", "removed", "toxicity"])
-    ['thread_id', 'removed', 'toxicity']
+    >>> schema = {"thread_id": pl.String, "text": pl.String, "removed": pl.Boolean, "subreddit": pl.String,
+    ...           "toxicity": pl.Float64, "toxic": pl.String}
+    >>> collected_columns(["removal_prediction", "depth_profile"], schema, ["toxic"])
+    ['thread_id', 'removed', 'toxicity', 'toxic']
     """
-    wanted = {c for name in names for c in COLLECTED.get(name, ())}
-    return [c for c in columns if c in wanted or c not in CANONICAL]
+    wanted = {"source_position", *named, *(c for name in names for c in COLLECTED.get(name, ()))}
+    return [c for c, dtype in schema.items() if c in wanted or (
+        c not in CANONICAL and (dtype.is_numeric() or dtype == pl.Boolean))]
