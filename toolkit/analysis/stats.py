@@ -48,6 +48,7 @@ def dense_codes(clusters: pl.Series | np.ndarray | list) -> tuple[np.ndarray, in
 
 
 BLOCK_ENTRIES = 1 << 22  # weights generated per block (32 MB): memory stays flat for a million units
+REPLICATE_ENTRIES = 1 << 24  # replicate sums held at once by cell_means (128 MB): more cells take more passes
 
 
 def weight_blocks(n_clusters: int, n_boot: int, seed: int) -> Iterator[np.ndarray]:
@@ -251,11 +252,16 @@ def cell_means(cells: pl.DataFrame, n_units: int, n_groups: int, method: str, *,
             (np.concatenate([sums.ravel(), counts.ravel()]),
              (np.concatenate([np.repeat(unit, k)] * 2), np.concatenate([col.ravel(), half + col.ravel()]))),
             shape=(n_units, 2 * half)).T.tocsr()
-        prod = np.vstack([(matrix @ block.T).T for block in weight_blocks(n_units, n_boot, seed)])
-        with np.errstate(invalid="ignore", divide="ignore"):
-            reps = prod[:, :half] / prod[:, half:]
-        lo, hi = percentile_ci(reps, level)
-        low, high = lo.reshape(n_groups, k), hi.reshape(n_groups, k)
+        low, high = low.ravel(), high.ravel()
+        step = max(1, REPLICATE_ENTRIES // (2 * max(n_boot, 1)))  # (group, column) cells per pass
+        for start in range(0, half, step):  # the replicates of many cells (deep depths x markers) in bounded passes
+            cells = np.arange(start, min(start + step, half))
+            part = matrix[np.concatenate([cells, half + cells])]
+            prod = np.vstack([(part @ block.T).T for block in weight_blocks(n_units, n_boot, seed)])
+            with np.errstate(invalid="ignore", divide="ignore"):
+                reps = prod[:, :cells.size] / prod[:, cells.size:]
+            low[cells], high[cells] = percentile_ci(reps, level)
+        low, high = low.reshape(n_groups, k), high.reshape(n_groups, k)
     methods = []
     for g in range(n_groups):
         if method == THREAD_BOOTSTRAP and per_group_threads[g] == 1:
