@@ -135,3 +135,20 @@ def test_largest_thread_and_summary_across_buckets(corpus) -> None:
     assert summary["n_comments"].to_list() == sorted(summary["n_comments"].to_list(), reverse=True)
     assert summary["n_comments"].sum() == corpus.filter(~pl.col("is_post")).height
     assert not math.isnan(summary["mean_toxicity"].mean())
+
+
+def test_run_analyses_over_buckets_writes_the_whole_frames_tables(corpus, tmp_path) -> None:
+    """The pipeline's path: collected analyses get their columns back in input order (the matched permutation
+    test depends on row order), bucketed ones the buckets; every table file is the same."""
+    from toolkit.pipeline import run_analyses
+    from toolkit.settings import AnalysisSettings, PlotSettings
+
+    a = AnalysisSettings(run=["removal_context", "escalation", "score_distribution"], n_boot=100)
+    plot = PlotSettings(formats=[])
+    shuffled = corpus.sample(fraction=1.0, seed=2, shuffle=True).sort("thread_id")  # buckets reorder rows
+    for name, data in (("whole", corpus), ("buckets", split(shuffled))):
+        run_analyses(data, a, plot, tmp_path / name, "", ["toxicity"])
+    tables = sorted(p.name for p in (tmp_path / "whole" / "tables").glob("*.csv"))
+    assert "removal_matched.csv" in tables and "escalation.csv" in tables
+    for table in tables:
+        same(pl.read_csv(tmp_path / "whole" / "tables" / table), pl.read_csv(tmp_path / "buckets" / "tables" / table))

@@ -293,7 +293,7 @@ def run_analyses(data: Frames, a: AnalysisSettings, plot: PlotSettings, run_dir:
         names = [n for n in a.run if n not in BUCKETED]
         named = [a.params.scorer_validation.truth]
         frame = pl.concat([b.select(collected_columns(names, b.schema, named)) for b in each_bucket(data)]).sort(
-            "source_position", maintain_order=True, nulls_last=True)  # input order, however many buckets
+            "source_position", "thread_id", maintain_order=True, nulls_last=True)  # input order, whatever the buckets
         if "scorer_agreement" in a.run and a.params.scorer_agreement.scorers:
             frame, status = _with_further_scores(frame, a, scorer or ScorerSettings())
     outputs: list[Path] = []
