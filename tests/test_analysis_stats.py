@@ -161,3 +161,19 @@ def test_results_do_not_depend_on_the_weight_block_size(monkeypatch: pytest.Monk
     assert bootstrap_mean(values, threads, n_boot=250, seed=4) == whole
     assert cluster_bootstrap(lambda w: weighted_mean(values, w), threads, n_boot=250, seed=4) == general
     assert whole.low == pytest.approx(general.low) and whole.high == pytest.approx(general.high)
+
+
+def test_cell_means_in_passes_gives_the_same_intervals(monkeypatch) -> None:
+    """Many (group, column) cells are bootstrapped a few at a time (bounded memory): the same CIs, bit for bit."""
+    import toolkit.analysis.stats as stats
+
+    rng = np.random.default_rng(5)
+    values = rng.random((300, 3))
+    values[rng.random((300, 3)) < 0.2] = np.nan
+    threads, groups = rng.integers(0, 40, 300), rng.integers(0, 7, 300)
+    whole = stats.grouped_bootstrap_means(values, threads, groups, 7, n_boot=50, seed=1)
+    monkeypatch.setattr(stats, "REPLICATE_ENTRIES", 2 * 50 * 4)  # 4 of the 21 cells per pass: 6 passes
+    parts = stats.grouped_bootstrap_means(values, threads, groups, 7, n_boot=50, seed=1)
+    assert np.isfinite(whole.low).sum() > 15
+    np.testing.assert_array_equal(whole.low, parts.low)
+    np.testing.assert_array_equal(whole.high, parts.high)

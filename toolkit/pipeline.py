@@ -21,7 +21,7 @@ import polars as pl
 
 from toolkit.analysis.agreement import sample_comments
 from toolkit.analysis.common import Frames, each_bucket
-from toolkit.analysis.registry import ANALYSES, AnalysisContext
+from toolkit.analysis.registry import ANALYSES, COLLECTED, AnalysisContext, collected_columns
 from toolkit.errors import ConfigError
 from toolkit.fetch.lemmy import fetch_lemmy
 from toolkit.io import Rejects, detect_format, expand_paths, load_source
@@ -387,15 +387,15 @@ def run_experiment(settings: RunSettings, run_dir: str | Path, resolved_config: 
     return manifest
 
 
-BUCKETED = frozenset({"depth_profile", "thread_length"})  # analyses that reduce bucket by bucket
+BUCKETED = frozenset(ANALYSES) - COLLECTED.keys()  # analyses that reduce bucket by bucket
 
 
 def run_analyses(data: Frames, a: AnalysisSettings, plot: PlotSettings, run_dir: Path, footer: str,
                  labels: list[str], scorer: ScorerSettings | None = None) -> tuple[list[Path], dict[str, str]]:
     """Run ``a.run`` on the scored frame, or a store's scored buckets (whose scorers wrote ``labels``); write
     their tables (``tables/``) and figures (``figures/``). Analyses in ``BUCKETED`` reduce bucket by bucket;
-    the others see the whole frame, collected once when one of them runs. scorer_agreement's further
-    scorers are run here, sharing ``scorer``'s cache.
+    the others see one frame of the columns they read (``collected_columns``), collected once when one of
+    them runs. scorer_agreement's further scorers are run here, sharing ``scorer``'s cache.
 
     Returns the paths written and ``{analysis: reason}`` for every analysis (or part of one) left out
     because it cannot apply to the data; each such reason is logged in one line.
@@ -404,7 +404,10 @@ def run_analyses(data: Frames, a: AnalysisSettings, plot: PlotSettings, run_dir:
     status: list[dict[str, Any]] = []
     frame = None
     if set(a.run) - BUCKETED:
-        frame = pl.concat(list(each_bucket(data)), how="vertical")
+        names = [n for n in a.run if n not in BUCKETED]
+        named = [a.params.scorer_validation.truth]
+        frame = pl.concat([b.select(collected_columns(names, b.schema, named)) for b in each_bucket(data)]).sort(
+            "source_position", "thread_id", maintain_order=True, nulls_last=True)  # input order, whatever the buckets
         if "scorer_agreement" in a.run and a.params.scorer_agreement.scorers:
             frame, status = _with_further_scores(frame, a, scorer or ScorerSettings())
     outputs: list[Path] = []

@@ -7,15 +7,24 @@ comment has no text); a strategy's *rate* is the share of comments using it (cou
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 import polars as pl
 
-from toolkit.analysis.common import comments_only, named_columns
+from toolkit.analysis.common import (
+    Frames,
+    bin_means,
+    columns_of,
+    comments_only,
+    gather_cells,
+    named_columns,
+    unit_sums,
+    value_cells,
+)
 from toolkit.analysis.depth import depth_bin_expr
 from toolkit.analysis.escalation import reply_pairs
-from toolkit.analysis.stats import bootstrap_pvalue, grouped_bootstrap_means, percentile_ci, replicate_sums
+from toolkit.analysis.stats import bootstrap_pvalue, percentile_ci, unit_replicates
 from toolkit.schema import POLITENESS_STRATEGIES
 
 NO_STRATEGIES = "no politeness strategy columns: run with scorer=politeness"
@@ -55,17 +64,16 @@ def uses(strategy: str) -> pl.Expr:
     return (pl.col(strategy) > 0).cast(pl.Float64).alias(strategy)
 
 
-def _values(rows: pl.DataFrame, strategies: Sequence[str], score: str | None) -> dict[str, np.ndarray]:
-    """Per strategy its 0/1 use flag, then the ``score`` column when present; NaN where null."""
-    exprs = [uses(c) for c in strategies]
-    if score and score in rows.columns:
-        exprs.append(pl.col(score).cast(pl.Float64).alias(score))
-    values = rows.select(exprs).fill_nan(None).fill_null(np.nan)
-    return {c: values[c].to_numpy() for c in values.columns}
+def _values(columns: pl.DataFrame, strategies: Sequence[str], score: str | None) -> dict[str, pl.Expr]:
+    """Per strategy its 0/1 use flag, then the ``score`` column when ``columns`` has it; null = no value."""
+    values = {c: uses(c) for c in strategies}
+    if score and score in columns.columns:
+        values[score] = pl.col(score).cast(pl.Float64).fill_nan(None).alias(score)
+    return values
 
 
 def civility_by_depth(
-    frame: pl.DataFrame,
+    frame: Frames,
     strategies: Sequence[str],
     *,
     score: str | None = "politeness",
@@ -74,7 +82,8 @@ def civility_by_depth(
     seed: int = 0,
 ) -> pl.DataFrame:
     """Per reply depth (or depth bin) and strategy: share of comments using it with a thread-bootstrap CI and
-    the mean count; the ``score`` column's mean likewise (``measure`` = mean score). Long format.
+    the mean count; the ``score`` column's mean likewise (``measure`` = mean score). Long format. ``frame``
+    may be a store's buckets: each is reduced to per-(thread, depth bin) sums.
 
     >>> from toolkit.analysis.synthetic import make_frame
     >>> f = make_frame([{"thread": "t", "id": "t"}, {"thread": "t", "id": "a", "parent": "t", "score": 0.1,
@@ -82,53 +91,64 @@ def civility_by_depth(
     >>> civility_by_depth(f, ["hedges"], n_boot=10).select("depth_bin", "rate", "mean_count").rows()
     [('1', 1.0, 2.0), ('2', 0.0, 0.0)]
     """
-    rows = comments_only(frame).filter(pl.col("reply_depth").is_not_null()).with_columns(depth_bin_expr(depth_bins))
-    keys = rows.group_by("depth_bin").agg(pl.col("reply_depth").min().alias("min_depth")).sort("min_depth")
-    if keys.height == 0:
+    values = _values(columns_of(frame), strategies, score)
+    counts = [pl.col(c).cast(pl.Float64) for c in strategies]  # after the values: their sums give mean_count
+
+    def cells(bucket: pl.DataFrame, by_row: bool) -> pl.DataFrame:
+        rows = comments_only(bucket).filter(pl.col("reply_depth").is_not_null()).with_columns(
+            depth_bin_expr(depth_bins))
+        return value_cells(rows, bin_col="depth_bin", order_col="reply_depth", values=[*values.values(), *counts],
+                           by_row=by_row)
+
+    found, method = gather_cells(frame, cells)
+    if found.height == 0:
         return pl.DataFrame(schema=DEPTH_SCHEMA)
-    index = {b: i for i, b in enumerate(keys["depth_bin"])}
-    groups = rows["depth_bin"].replace_strict(index, return_dtype=pl.Int64).to_numpy()
-    values = _values(rows, strategies, score)
-    ci = grouped_bootstrap_means(np.column_stack(list(values.values())), rows["thread_id"], groups, keys.height,
-                                 n_boot=n_boot, seed=seed)
-    counts = rows.group_by("depth_bin").agg(pl.col(c).cast(pl.Float64).mean() for c in strategies)
-    counts = dict(zip(counts["depth_bin"], counts.drop("depth_bin").rows(), strict=True))
+    k = len(values)
+    keys, coded, ci = bin_means(found, method, k, n_boot=n_boot, seed=seed)
+    raw = coded.group_by("group").agg(pl.col(f"{x}{k + j}").sum() for j in range(len(strategies)) for x in "sc")
+    raw = {g: r for g, *r in raw.rows()}
     out = []
     for j, name in enumerate(values):
-        for i, (depth_bin, min_depth) in enumerate(keys.iter_rows()):
+        for i, (_, depth_bin, min_depth) in enumerate(keys.iter_rows()):
+            total, n = raw[i][2 * j: 2 * j + 2] if j < len(strategies) else (None, 0)
             out.append({"strategy": name, "measure": SHARE if j < len(strategies) else MEAN, "depth_bin": depth_bin,
-                        "min_depth": min_depth, "n": int(ci.n[i, j]), "n_threads": int(ci.n_clusters[i]),
+                        "min_depth": int(min_depth), "n": int(ci.n[i, j]), "n_threads": int(ci.n_clusters[i]),
                         "rate": ci.estimate[i, j], "rate_low": ci.low[i, j], "rate_high": ci.high[i, j],
-                        "mean_count": counts[depth_bin][j] if j < len(strategies) else None,
-                        "ci_method": ci.method[i]})
+                        "mean_count": total / n if n else None, "ci_method": ci.method[i]})
     return pl.DataFrame(out, schema=DEPTH_SCHEMA)
 
 
 def compare_groups(
-    values: dict[str, np.ndarray],
-    group: np.ndarray,
-    clusters: pl.Series | np.ndarray,
+    frame: Frames,
+    values: dict[str, pl.Expr],
+    group: pl.Expr,
     *,
     comparison: str,
     n_boot: int = 1000,
     seed: int = 0,
+    prepare: Callable[[pl.DataFrame], pl.DataFrame] | None = None,
 ) -> pl.DataFrame:
-    """Per value column: its mean in group a (``group`` True) and b, their difference with a CI and bootstrap
-    p-value, and for 0/1 columns the smoothed log odds ratio of using it, a vs b,
-    log((a₁+½)(b₀+½) / ((a₀+½)(b₁+½))) with a CI; all from one thread bootstrap (NaN values left out).
+    """Per value (name -> expression; null or NaN = no value): its mean in group a (``group`` true) and b,
+    their difference with a CI and bootstrap p-value, and for 0/1 values the smoothed log odds ratio of using
+    it, a vs b, log((a₁+½)(b₀+½) / ((a₀+½)(b₁+½))) with a CI; all from one thread bootstrap of the rows
+    ``prepare(frame)`` (``frame`` may be a store's buckets: each is reduced to per-thread sums).
 
-    >>> t = compare_groups({"hedges": np.array([1.0, 0, 0, 1])}, np.array([True, True, False, False]),
-    ...                    np.array(["x", "y", "z", "w"]), comparison="a vs b", n_boot=10)
+    >>> rows = pl.DataFrame({"thread_id": ["x", "y", "z", "w"], "a": [True, True, False, False],
+    ...                      "hedges": [1.0, 0, 0, 1]})
+    >>> t = compare_groups(rows, {"hedges": pl.col("hedges")}, pl.col("a"), comparison="a vs b", n_boot=10)
     >>> t.select("rate_a", "rate_b", "log_odds").row(0)
     (0.5, 0.5, 0.0)
     """
-    g = np.asarray(group, dtype=np.float64)
-    cols = []
+    g = group.cast(pl.Float64)
+    sums, odd = [], []
     for v in values.values():
-        ok = ~np.isnan(v)
-        vz = np.where(ok, v, 0.0)
-        cols += [g * vz, g * ok, (1 - g) * vz, (1 - g) * ok]
-    totals, reps, n_threads, method = replicate_sums(np.column_stack(cols), clusters, n_boot=n_boot, seed=seed)
+        v = v.cast(pl.Float64).fill_nan(None)
+        ok, vz = v.is_not_null().cast(pl.Float64), v.fill_null(0.0)
+        sums += [(g * vz).sum(), (g * ok).sum(), ((1 - g) * vz).sum(), ((1 - g) * ok).sum()]
+        odd.append((v.is_not_null() & ~v.is_in([0.0, 1.0])).sum())  # a value other than 0/1: not a rate
+    per_unit, n_threads, method = unit_sums(frame, [*sums, *odd], prepare)
+    totals, reps = unit_replicates(per_unit[:, :len(sums)], n_boot, seed)
+    binary = per_unit[:, len(sums):].sum(axis=0) == 0
 
     def stats(t: np.ndarray) -> np.ndarray:
         s = t.reshape(*t.shape[:-1], len(values), 4)
@@ -142,19 +162,18 @@ def compare_groups(
     low, high = percentile_ci(rep)
     n = totals.reshape(len(values), 4)
     out = []
-    for j, (name, v) in enumerate(values.items()):
-        binary = bool(np.isin(v[~np.isnan(v)], (0.0, 1.0)).all())
-        out.append({"comparison": comparison, "strategy": name, "measure": SHARE if binary else MEAN,
+    for j, name in enumerate(values):
+        out.append({"comparison": comparison, "strategy": name, "measure": SHARE if binary[j] else MEAN,
                     "n_a": int(n[j, 1]), "n_b": int(n[j, 3]), "n_threads": n_threads, "rate_a": est[j, 0],
                     "rate_b": est[j, 1], "difference": est[j, 2], "diff_low": low[j, 2], "diff_high": high[j, 2],
                     "p_value": bootstrap_pvalue(rep[:, j, 2], 0.0),
-                    "log_odds": est[j, 3] if binary else np.nan, "lo_low": low[j, 3] if binary else np.nan,
-                    "lo_high": high[j, 3] if binary else np.nan, "ci_method": method})
+                    "log_odds": est[j, 3] if binary[j] else np.nan, "lo_low": low[j, 3] if binary[j] else np.nan,
+                    "lo_high": high[j, 3] if binary[j] else np.nan, "ci_method": method})
     return pl.DataFrame(out, schema=COMPARE_SCHEMA)
 
 
 def civility_by_removal(
-    frame: pl.DataFrame, strategies: Sequence[str], *, score: str | None = "politeness", n_boot: int = 1000,
+    frame: Frames, strategies: Sequence[str], *, score: str | None = "politeness", n_boot: int = 1000,
     seed: int = 0,
 ) -> pl.DataFrame:
     """Removed (a) vs kept (b) comments: each strategy's rate, difference and log odds (see
@@ -167,13 +186,12 @@ def civility_by_removal(
     >>> round(civility_by_removal(f, ["hedges"], n_boot=10)["log_odds"][0], 3)  # log(1.5 * 1.5 / (0.5 * 0.5))
     2.197
     """
-    rows = comments_only(frame)
-    return compare_groups(_values(rows, strategies, score), rows["removed"].fill_null(False).to_numpy(),
-                          rows["thread_id"], comparison="removed vs kept", n_boot=n_boot, seed=seed)
+    return compare_groups(frame, _values(columns_of(frame), strategies, score), pl.col("removed").fill_null(False),
+                          comparison="removed vs kept", n_boot=n_boot, seed=seed, prepare=comments_only)
 
 
 def civility_by_parent(
-    frame: pl.DataFrame, strategies: Sequence[str], *, label: str = "toxicity", threshold: float = 0.5,
+    frame: Frames, strategies: Sequence[str], *, label: str = "toxicity", threshold: float = 0.5,
     score: str | None = "politeness", n_boot: int = 1000, seed: int = 0,
 ) -> pl.DataFrame:
     """Replies to toxic (a: parent ``label`` >= ``threshold``) vs non-toxic parents (b), as
@@ -185,8 +203,10 @@ def civility_by_parent(
     >>> civility_by_parent(f, ["hedges"], n_boot=10).select("n_a", "n_b", "rate_a", "rate_b").row(0)
     (1, 1, 1.0, 0.0)
     """
-    pairs = reply_pairs(frame, label=label).select("thread_id", "comment_id", "parent_score")
-    rows = comments_only(frame).join(pairs, on=["thread_id", "comment_id"], how="inner", maintain_order="left")
-    return compare_groups(_values(rows, strategies, score), (rows["parent_score"] >= threshold).to_numpy(),
-                          rows["thread_id"], comparison=f"reply to parent {label} >= {threshold:g} vs below",
-                          n_boot=n_boot, seed=seed)
+    def replies(bucket: pl.DataFrame) -> pl.DataFrame:
+        pairs = reply_pairs(bucket, label=label).select("thread_id", "comment_id", "parent_score")
+        return comments_only(bucket).join(pairs, on=["thread_id", "comment_id"], how="inner", maintain_order="left")
+
+    return compare_groups(frame, _values(columns_of(frame), strategies, score), pl.col("parent_score") >= threshold,
+                          comparison=f"reply to parent {label} >= {threshold:g} vs below", n_boot=n_boot, seed=seed,
+                          prepare=replies)

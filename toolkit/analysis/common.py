@@ -7,7 +7,7 @@ from collections.abc import Callable, Iterable, Sequence
 import numpy as np
 import polars as pl
 
-from toolkit.analysis.stats import COMMENT_BOOTSTRAP, THREAD_BOOTSTRAP, cell_means
+from toolkit.analysis.stats import COMMENT_BOOTSTRAP, THREAD_BOOTSTRAP, GroupIntervals, cell_means
 from toolkit.errors import ConfigError
 
 # Labels Detoxify and the embedded scorer write; used to find score columns when none are named.
@@ -224,42 +224,101 @@ def each_bucket(data: Frames) -> Iterable[pl.DataFrame]:
     return [data] if isinstance(data, pl.DataFrame) else data()
 
 
+def gather(data: Frames, part: Callable[[pl.DataFrame], pl.DataFrame]) -> pl.DataFrame:
+    """``part`` of every bucket, concatenated: threads never span two buckets, so per-thread parts add up.
+
+    Example:
+        >>> from toolkit.analysis.synthetic import example_threads
+        >>> frame = example_threads()
+        >>> gather(lambda: iter([frame.head(2), frame.tail(3)]), lambda b: b.select("comment_id")).height
+        5
+    """
+    return pl.concat([part(b) for b in each_bucket(data)], how="vertical")
+
+
+def columns_of(data: Frames) -> pl.DataFrame:
+    """An empty frame with the columns of ``data`` (its first bucket's: every bucket has the same)."""
+    return next(iter(each_bucket(data))).head(0)
+
+
+def unit_expr(by_row: bool) -> pl.Expr:
+    """The resampling unit of each row: its thread id (as text, null as ""), or the row itself (``by_row``)."""
+    return (pl.int_range(pl.len(), dtype=pl.Int64) if by_row
+            else pl.col("thread_id").cast(pl.String).fill_null("")).alias("unit")
+
+
 def gather_cells(data: Frames, cells: Callable[[pl.DataFrame, bool], pl.DataFrame]) -> tuple[pl.DataFrame, str]:
     """``cells(bucket, by_row)`` of every bucket, concatenated, and the bootstrap method: units are threads,
     or the rows of the only thread when the data hold one (a second pass, over that thread's bucket)."""
-    found = pl.concat([cells(b, False) for b in each_bucket(data)], how="vertical")
+    found = gather(data, lambda b: cells(b, False))
     if found["unit"].n_unique() == 1:
-        return pl.concat([cells(b, True) for b in each_bucket(data)], how="vertical"), COMMENT_BOOTSTRAP
+        return gather(data, lambda b: cells(b, True)), COMMENT_BOOTSTRAP
     return found, THREAD_BOOTSTRAP
 
 
-def profile_cells(rows: pl.DataFrame, *, bin_col: str, order_col: str, value_col: str, threshold: float,
-                  by_row: bool = False) -> pl.DataFrame:
+def unit_sums(data: Frames, sums: Sequence[pl.Expr],
+              prepare: Callable[[pl.DataFrame], pl.DataFrame] | None = None) -> tuple[np.ndarray, int, str]:
+    """The aggregations ``sums`` per resampling unit of the rows ``prepare(bucket)``, bucket by bucket: units
+    x sums, units in the order :func:`toolkit.analysis.stats.cluster_codes` gives (threads by id, or the
+    rows of the only thread); with the number of threads and the bootstrap method.
+
+    Example:
+        >>> import polars as pl
+        >>> rows = pl.DataFrame({"thread_id": ["b", "a", "b"], "v": [1.0, 2.0, 3.0]})
+        >>> matrix, n_threads, method = unit_sums(rows, [pl.col("v").sum()])
+        >>> matrix.tolist(), n_threads, method
+        ([[2.0], [4.0]], 2, 'thread bootstrap')
+    """
+    def cells(bucket: pl.DataFrame, by_row: bool) -> pl.DataFrame:
+        rows = prepare(bucket) if prepare else bucket
+        return rows.group_by(unit_expr(by_row)).agg(e.cast(pl.Float64).alias(f"x{i}") for i, e in enumerate(sums))
+
+    found, method = gather_cells(data, cells)
+    matrix = found.sort("unit").drop("unit").to_numpy().astype(np.float64).reshape(found.height, len(sums))
+    return matrix, found.height if method == THREAD_BOOTSTRAP else 1, method
+
+
+def value_cells(rows: pl.DataFrame, *, bin_col: str, order_col: str, values: Sequence[pl.Expr],
+                by_row: bool = False) -> pl.DataFrame:
     """Per (thread, bin) of ``rows`` (or per row, ``by_row``): rows ``n``, the least ``order_col``, and the
-    sums and counts of the scored values (``s0``, ``c0``) and of value >= threshold (``s1``, ``c1``): all that
-    :func:`profile_table` needs, so a corpus is reduced bucket by bucket to memory that grows with threads."""
-    v = pl.col(value_col).cast(pl.Float64).fill_nan(None)
-    unit = pl.int_range(pl.len(), dtype=pl.Int64) if by_row else pl.col("thread_id").cast(pl.String).fill_null("")
-    return rows.group_by(unit.alias("unit"), pl.col(bin_col).alias("bin")).agg(
+    sum ``s<j>`` and count ``c<j>`` of each value expression (null = no value): all a bootstrap of per-bin
+    means needs (:func:`bin_means`), so a corpus is reduced bucket by bucket to memory that grows with threads.
+
+    Example:
+        >>> import polars as pl
+        >>> rows = pl.DataFrame({"thread_id": ["a", "a"], "bin": ["x", "x"], "o": [2, 1], "v": [1.0, None]})
+        >>> value_cells(rows, bin_col="bin", order_col="o", values=[pl.col("v")]).rows()
+        [('a', 'x', 2, 1.0, 1.0, 1.0)]
+    """
+    return rows.group_by(unit_expr(by_row), pl.col(bin_col).alias("bin")).agg(
         pl.len().cast(pl.Int64).alias("n"), pl.col(order_col).cast(pl.Float64).min().alias("order"),
-        v.sum().alias("s0"), v.count().cast(pl.Float64).alias("c0"),
-        (v >= threshold).sum().cast(pl.Float64).alias("s1"), v.count().cast(pl.Float64).alias("c1"),
+        *(e for j, v in enumerate(values)
+          for e in (v.cast(pl.Float64).sum().alias(f"s{j}"), v.count().cast(pl.Float64).alias(f"c{j}"))),
     )
 
 
-def profile_table(cells: pl.DataFrame, method: str, *, threshold: float, n_boot: int, seed: int) -> pl.DataFrame:
-    """Per bin: n, threads, mean and share >= threshold, each with a CI from one thread bootstrap of the whole
-    data (:func:`toolkit.analysis.stats.cell_means`); rows without a value are counted in ``n_unscored``.
-    Bins sorted by their least order value."""
-    if cells.height == 0:
-        return pl.DataFrame(schema=PROFILE_SCHEMA)
+def bin_means(cells: pl.DataFrame, method: str, k: int, *, n_boot: int,
+              seed: int) -> tuple[pl.DataFrame, pl.DataFrame, GroupIntervals]:
+    """From :func:`value_cells` of the whole data: the bins (``bin``, least ``order``, ``group``: their rank
+    by order, then bin), the cells with units and groups coded, and the means of the first ``k`` values per
+    bin with CIs from one thread bootstrap (:func:`toolkit.analysis.stats.cell_means`)."""
     keys = cells.group_by("bin").agg(pl.col("order").min()).sort("order", "bin").with_row_index("group")
     coded = cells.join(keys.select("bin", "group"), on="bin").with_columns(
         (pl.col("unit").rank("dense") - 1).cast(pl.Int64).alias("unit"), pl.col("group").cast(pl.Int64),
     ).sort("unit", "group")  # a fixed order: the same sums, bit for bit, whatever order group_by gave
     n_units = int(coded["unit"].max()) + 1
-    ci = cell_means(coded.select("unit", "group", "s0", "c0", "s1", "c1"), n_units, keys.height, method,
-                    n_boot=n_boot, seed=seed)
+    ci = cell_means(coded.select("unit", "group", *(f"{x}{j}" for j in range(k) for x in "sc")), n_units,
+                    keys.height, method, n_boot=n_boot, seed=seed)
+    return keys, coded, ci
+
+
+def profile_table(cells: pl.DataFrame, method: str, *, threshold: float, n_boot: int, seed: int) -> pl.DataFrame:
+    """Per bin: n, threads, mean and share >= threshold, each with a CI from one thread bootstrap of the whole
+    data (:func:`bin_means`); rows without a value are counted in ``n_unscored``. Bins sorted by their least
+    order value."""
+    if cells.height == 0:
+        return pl.DataFrame(schema=PROFILE_SCHEMA)
+    keys, coded, ci = bin_means(cells, method, 2, n_boot=n_boot, seed=seed)
     total = np.bincount(coded["group"].to_numpy(), weights=coded["n"].to_numpy(), minlength=keys.height)
     out = []
     for i, (_, bin_value, order) in enumerate(keys.iter_rows()):
@@ -318,9 +377,11 @@ def binned_profile(
         >>> table.select("bin", "n", "n_unscored", "n_threads", pl.col("mean").round(3), "share_above").rows()
         [('0', 2, 0, 2, 0.55, 0.5), ('1', 1, 1, 1, 0.3, 0.0)]
     """
+    v = pl.col(value_col or label).cast(pl.Float64).fill_nan(None)
+
     def cells(frame: pl.DataFrame, by_row: bool) -> pl.DataFrame:
-        return profile_cells(prepare(frame) if prepare else frame, bin_col=bin_col, order_col=order_col,
-                             value_col=value_col or label, threshold=threshold, by_row=by_row)
+        return value_cells(prepare(frame) if prepare else frame, bin_col=bin_col, order_col=order_col,
+                           values=[v, (v >= threshold).cast(pl.Float64)], by_row=by_row)
 
     return profile_table(*gather_cells(rows, cells), threshold=threshold, n_boot=n_boot, seed=seed)
 

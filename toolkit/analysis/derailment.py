@@ -10,11 +10,10 @@ from __future__ import annotations
 import warnings
 from collections.abc import Sequence
 
-import numpy as np
 import polars as pl
 
 from toolkit.analysis.civility import compare_groups, uses
-from toolkit.analysis.common import with_thread_position
+from toolkit.analysis.common import Frames, columns_of, gather, with_thread_position
 from toolkit.analysis.stats import RankedScores, bootstrap_replicates, percentile_ci
 from toolkit.errors import ConfigError
 
@@ -36,7 +35,7 @@ def _outcome_expr(outcome: str, label: str, threshold: float, has_label: bool) -
 
 
 def derailment_threads(
-    frame: pl.DataFrame,
+    frame: Frames,
     strategies: Sequence[str],
     *,
     k: int = 2,
@@ -60,16 +59,16 @@ def derailment_threads(
     """
     if k < 1:
         raise ConfigError("analysis.params.derailment.k", f"{k}: the early comments must be at least 1")
-    has_label = label in frame.columns
-    rows = with_thread_position(frame).with_columns(_outcome_expr(outcome, label, threshold, has_label).alias("_out"))
+    columns = columns_of(frame).columns
+    out = _outcome_expr(outcome, label, threshold, label in columns).alias("_out")
     early = pl.col("position") < k
     flags = [uses(c).filter(early).mean() for c in strategies]
     extra = [pl.col(c).cast(pl.Float64).fill_nan(None).filter(early).mean().alias(c)
-             for c in dict.fromkeys((score, label)) if c and c in frame.columns]
-    per_thread = rows.group_by("thread_id").agg(
+             for c in dict.fromkeys((score, label)) if c and c in columns]
+    per_thread = gather(frame, lambda bucket: with_thread_position(bucket).with_columns(out).group_by("thread_id").agg(
         pl.len().alias("n_comments"), pl.col("_out").filter(early).any().alias("_early"),
         pl.col("_out").filter(~early).any().alias("derails"), *flags, *extra,
-    ).sort("thread_id")
+    )).sort("thread_id")
     long_enough = per_thread.filter(pl.col("n_comments") > k)
     kept = long_enough.filter(~pl.col("_early")) if require_civil_start else long_enough
     sample = pl.DataFrame({"step": [
@@ -93,11 +92,10 @@ def derailment_log_odds(
     1.099
     """
     columns = [c for c in threads.columns if c not in ("thread_id", "n_comments", "derails")]
-    values = {c: threads[c].cast(pl.Float64).fill_null(np.nan).to_numpy() for c in columns}
-    for c in strategies:
-        values[c] = np.where(np.isnan(values[c]), np.nan, (values[c] > 0).astype(np.float64))
-    return compare_groups(values, threads["derails"].to_numpy(), threads["thread_id"],
-                          comparison="threads that derail vs not", n_boot=n_boot, seed=seed)
+    values = {c: pl.col(c).cast(pl.Float64).fill_nan(None) for c in columns}
+    values |= {c: (values[c] > 0).cast(pl.Float64) for c in strategies}
+    return compare_groups(threads, values, pl.col("derails"), comparison="threads that derail vs not", n_boot=n_boot,
+                          seed=seed)
 
 
 def derailment_prediction(

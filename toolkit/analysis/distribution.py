@@ -5,16 +5,17 @@ from __future__ import annotations
 import numpy as np
 import polars as pl
 
+from toolkit.analysis.common import Frames, columns_of, each_bucket, gather
 from toolkit.errors import ConfigError
 from toolkit.settings import ScoreDistributionOptions, ThreadTreeOptions
 
 
-def score_distribution(frame: pl.DataFrame, *, label: str = "toxicity",
+def score_distribution(frame: Frames, *, label: str = "toxicity",
                        bins: int = ScoreDistributionOptions.bins) -> pl.DataFrame:
     """Counts of comments per score bin over [0, 1] (post and unscored rows left out).
 
     Args:
-        frame: a scored comment frame.
+        frame: a scored comment frame, or a store's buckets (their counts add up).
         label: the score column (values outside [0, 1] are counted in the end bins).
         bins: equal-width bins.
 
@@ -28,20 +29,34 @@ def score_distribution(frame: pl.DataFrame, *, label: str = "toxicity",
         >>> score_distribution(frame, bins=2).rows()
         [(0.0, 0.5, 3), (0.5, 1.0, 3)]
     """
-    values = frame.filter(~pl.col("is_post"))[label].drop_nulls().to_numpy()
     edges = np.linspace(0.0, 1.0, bins + 1)
-    counts, _ = np.histogram(np.clip(values, 0.0, 1.0), bins=edges)
+    counts = sum(np.histogram(np.clip(part.filter(~pl.col("is_post"))[label].drop_nulls().to_numpy(), 0.0, 1.0),
+                              bins=edges)[0] for part in each_bucket(frame))
     return pl.DataFrame(
         {"bin_low": edges[:-1], "bin_high": edges[1:], "count": counts.astype(np.int64)},
         schema={"bin_low": pl.Float64, "bin_high": pl.Float64, "count": pl.Int64},
     )
 
 
-def thread_view_table(frame: pl.DataFrame, *, label: str = "toxicity", thread_id: str | None = None) -> pl.DataFrame:
+def largest_thread(frame: Frames, key: list[str]) -> str | None:
+    """The thread first by ``key`` (``len``: its rows, ``n_removed``: its removed rows; largest first, ties: the
+    first id), from per-thread counts gathered bucket by bucket; None without rows.
+
+    >>> from toolkit.analysis.synthetic import example_threads
+    >>> largest_thread(example_threads(), ["len"]), largest_thread(example_threads().head(0), ["len"])
+    ('a', None)
+    """
+    stats = gather(frame, lambda b: b.group_by("thread_id").agg(
+        pl.len(), pl.col("removed").fill_null(False).sum().alias("n_removed")))
+    stats = stats.sort([*key, "thread_id"], descending=[*(True for _ in key), False])
+    return stats["thread_id"][0] if stats.height else None
+
+
+def thread_view_table(frame: Frames, *, label: str = "toxicity", thread_id: str | None = None) -> pl.DataFrame:
     """The rows a thread-view figure draws: one thread in page order with depth, score and flags.
 
     Args:
-        frame: a scored comment frame.
+        frame: a scored comment frame, or a store's buckets (a pass for the sizes, one for the thread's rows).
         label: the score column (shown as ``score``).
         thread_id: the thread; None = the largest one (ties: the first id).
 
@@ -58,12 +73,11 @@ def thread_view_table(frame: pl.DataFrame, *, label: str = "toxicity", thread_id
          ('a4', 1, 0.1, False)]
     """
     if thread_id is None:
-        sizes = frame.group_by("thread_id").len().sort(["len", "thread_id"], descending=[True, False])
-        if sizes.height == 0:
-            return frame.head(0).select("thread_id", "comment_id", "parent_id", "source_position")
-        thread_id = sizes["thread_id"][0]
+        thread_id = largest_thread(frame, ["len"])
+        if thread_id is None:
+            return columns_of(frame).select("thread_id", "comment_id", "parent_id", "source_position")
     return (
-        frame.filter(pl.col("thread_id") == thread_id)
+        gather(frame, lambda b: b.filter(pl.col("thread_id") == thread_id))
         .sort("source_position")
         .select(
             "thread_id", "comment_id", "parent_id", "is_post", "source_position", "reply_depth", "structure",
@@ -74,7 +88,7 @@ def thread_view_table(frame: pl.DataFrame, *, label: str = "toxicity", thread_id
 
 
 def thread_tree_table(
-    frame: pl.DataFrame,
+    frame: Frames,
     *,
     label: str = "toxicity",
     thread_id: str | None = None,
@@ -88,7 +102,7 @@ def thread_tree_table(
     the note says so).
 
     Args:
-        frame: a scored comment frame.
+        frame: a scored comment frame, or a store's buckets (a pass for the counts, one for the thread's rows).
         label: the score column (shown as ``score``).
         thread_id: the thread; None = pick one by ``pick``.
         pick: ``largest`` or ``most_removed`` (ties: the other criterion, then the first id).
@@ -118,13 +132,10 @@ def thread_tree_table(
     columns = ["thread_id", "comment_id", "parent_id", "is_post", "reply_depth", "structure", "position", "score",
                "removed", "deleted"]
     if thread_id is None:
-        stats = frame.group_by("thread_id").agg(pl.len(), pl.col("removed").fill_null(False).sum().alias("n_removed"))
-        key = ["len", "n_removed"] if pick == "largest" else ["n_removed", "len"]
-        stats = stats.sort([*key, "thread_id"], descending=[True, True, False])
-        if stats.height == 0:
+        thread_id = largest_thread(frame, ["len", "n_removed"] if pick == "largest" else ["n_removed", "len"])
+        if thread_id is None:
             return pl.DataFrame(schema={c: pl.String for c in columns}), "empty frame"
-        thread_id = stats["thread_id"][0]
-    rows = frame.filter(pl.col("thread_id") == str(thread_id))
+    rows = gather(frame, lambda b: b.filter(pl.col("thread_id") == str(thread_id)))
     if rows.height == 0:
         raise ConfigError("analysis.params.thread_tree.thread_id",
                           f"no thread {thread_id!r} in the data; null picks one by `pick`")

@@ -7,7 +7,15 @@ from collections.abc import Sequence
 import numpy as np
 import polars as pl
 
-from toolkit.analysis.common import assign_bins, binned_profile, comments_only, edge_labels, with_parent_score
+from toolkit.analysis.common import (
+    Frames,
+    assign_bins,
+    binned_profile,
+    comments_only,
+    edge_labels,
+    gather,
+    with_parent_score,
+)
 from toolkit.analysis.stats import BootResult, RankPairs, cluster_bootstrap, replicate_sums, summarize
 from toolkit.settings import PARENT_BINS, EscalationOptions
 
@@ -39,7 +47,7 @@ def reply_pairs(frame: pl.DataFrame, *, label: str = "toxicity",
 
 
 def escalation(
-    frame: pl.DataFrame,
+    frame: Frames,
     *,
     label: str = "toxicity",
     threshold: float = 0.5,
@@ -52,7 +60,8 @@ def escalation(
     ratio). Replies to the post are left out unless ``include_post_parent``.
 
     Args:
-        frame: a scored comment frame with reply links.
+        frame: a scored comment frame with reply links, or a store's buckets: each is reduced to its reply
+            pairs (two scores and a thread id per reply; Spearman's rho ranks all pairs at once).
         label: the score column.
         threshold: the "toxic" cut for parents and replies.
         include_post_parent: count replies to the post (as parents with the post's score).
@@ -75,7 +84,8 @@ def escalation(
          ('risk difference (toxic - non-toxic parent)', -0.5, 3),
          ('risk ratio (toxic / non-toxic parent)', 0.5, 3)]
     """
-    pairs = reply_pairs(frame, label=label, include_post_parent=include_post_parent)
+    pairs = gather(frame, lambda b: reply_pairs(b, label=label, include_post_parent=include_post_parent)
+                   .drop("comment_id"))
     x, y = pairs["parent_score"].to_numpy(), pairs["reply_score"].to_numpy()
     threads = pairs["thread_id"]
     ranks = RankPairs(x, y)
@@ -117,7 +127,7 @@ def escalation(
 
 
 def reply_by_parent_bin(
-    frame: pl.DataFrame,
+    frame: Frames,
     *,
     label: str = "toxicity",
     threshold: float = 0.5,
@@ -129,7 +139,8 @@ def reply_by_parent_bin(
     """Mean reply score and share of toxic replies per parent-score bin (thread-bootstrap CIs).
 
     Args:
-        frame: a scored comment frame with reply links.
+        frame: a scored comment frame with reply links, or a store's buckets (each reduced to per-(thread,
+            bin) sums).
         label: the score column.
         threshold: the "toxic" cut for ``share_above`` (of replies).
         bins: parent-score bin edges (the last bin closed).
@@ -151,13 +162,16 @@ def reply_by_parent_bin(
         >>> table.select("parent_bin", "n", "mean", "share_above").rows()
         [('[0, 0.5)', 1, 0.5, 1.0), ('[0.5, 1]', 2, 0.5, 0.5)]
     """
-    pairs = reply_pairs(frame, label=label, include_post_parent=include_post_parent)
     names = edge_labels(bins)
-    idx = assign_bins(pairs["parent_score"].to_numpy(), bins)
-    pairs = pairs.filter(pl.Series(idx >= 0)).with_columns(
-        pl.Series("parent_bin", [names[i] for i in idx[idx >= 0]], dtype=pl.String),
-        pl.Series("bin_low", np.asarray(bins, dtype=np.float64)[idx[idx >= 0]], dtype=pl.Float64),
-    )
-    return binned_profile(pairs, bin_col="parent_bin", order_col="bin_low", label=label, threshold=threshold,
-                          n_boot=n_boot, seed=seed, value_col="reply_score").rename(
+
+    def binned(bucket: pl.DataFrame) -> pl.DataFrame:
+        pairs = reply_pairs(bucket, label=label, include_post_parent=include_post_parent)
+        idx = assign_bins(pairs["parent_score"].to_numpy(), bins)
+        return pairs.filter(pl.Series(idx >= 0)).with_columns(
+            pl.Series("parent_bin", [names[i] for i in idx[idx >= 0]], dtype=pl.String),
+            pl.Series("bin_low", np.asarray(bins, dtype=np.float64)[idx[idx >= 0]], dtype=pl.Float64),
+        )
+
+    return binned_profile(frame, bin_col="parent_bin", order_col="bin_low", label=label, threshold=threshold,
+                          n_boot=n_boot, seed=seed, value_col="reply_score", prepare=binned).rename(
         {"bin": "parent_bin", "bin_order": "parent_low"})

@@ -8,7 +8,7 @@ in ``AnalysisOutput.skipped`` and leaves out every table that would be empty or 
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -22,7 +22,7 @@ from toolkit.analysis.civility import (
     civility_by_removal,
     strategy_columns,
 )
-from toolkit.analysis.common import Frames, ci_methods, comments_only, each_bucket, score_columns
+from toolkit.analysis.common import Frames, ci_methods, columns_of, comments_only, each_bucket, score_columns
 from toolkit.analysis.depth import depth_profile, position_profile, thread_size_profile
 from toolkit.analysis.derailment import derailment_log_odds, derailment_prediction, derailment_threads
 from toolkit.analysis.distribution import score_distribution, thread_tree_table, thread_view_table
@@ -41,8 +41,10 @@ from toolkit.analysis.summary import thread_summary
 from toolkit.analysis.thread_length import toxicity_by_relative_position, toxicity_by_thread_length
 from toolkit.analysis.validation import calibration_table, scorer_validation
 from toolkit.outputs import AnalysisOutput, FigureSpec
+from toolkit.schema import COMMENT_SCHEMA, OPTIONAL_EXTRAS
 from toolkit.settings import AnalysisParams
 
+CANONICAL = frozenset(COMMENT_SCHEMA) | frozenset(OPTIONAL_EXTRAS)
 SCORERS_SCHEMA = {"scorer": pl.String, "used": pl.Boolean, "columns": pl.String, "note": pl.String}
 
 
@@ -82,6 +84,11 @@ def _shown(n: int, threads: int | None = None, what: str = "comments") -> str:
     return f"shown: n = {n:,} {what}{where}"
 
 
+def _threads(frame: Frames) -> int:
+    """Threads with comments, counted bucket by bucket (threads never span two)."""
+    return sum(comments_only(part)["thread_id"].n_unique() for part in each_bucket(frame))
+
+
 def _applicable(tables: dict[str, pl.DataFrame], figures: list[tuple[FigureSpec, pl.DataFrame]],
                 empty: dict[str, str]) -> AnalysisOutput:
     """The output less the tables named in ``empty`` (table -> why it would be empty or all-NaN) and the
@@ -100,7 +107,7 @@ def run_depth_profile(frame: Frames, ctx: AnalysisContext) -> AnalysisOutput:
     buckets: threads never span two, so their counts add up)."""
     o = ctx.params.depth_profile
     common = {"label": ctx.label, "threshold": ctx.threshold, **ctx.boot}
-    n_threads = sum(comments_only(part)["thread_id"].n_unique() for part in each_bucket(frame))
+    n_threads = _threads(frame)
     tables = {"depth_profile": depth_profile(frame, depth_bins=o.depth_bins, **common),
               "toxicity_by_position": position_profile(frame, n_bins=o.position_bins, **common),
               "toxicity_by_thread_size": thread_size_profile(frame, size_edges=o.size_edges, **common)}
@@ -204,9 +211,9 @@ def run_removal_prediction(frame: pl.DataFrame, ctx: AnalysisContext) -> Analysi
     return AnalysisOutput({"removal_auc": aucs, "removal_logit": logit, "removal_curves": curves}, figures)
 
 
-def run_removal_reasons(frame: pl.DataFrame, ctx: AnalysisContext) -> AnalysisOutput:
+def run_removal_reasons(frame: Frames, ctx: AnalysisContext) -> AnalysisOutput:
     """The moderators' stated reasons (a Lemmy modlog): removals per reason and the removed comments' toxicity."""
-    if "removal_reason" not in frame.columns:
+    if "removal_reason" not in columns_of(frame).columns:
         return AnalysisOutput(skipped="no removal_reason column (stated reasons come from a Lemmy modlog)")
     o = ctx.params.removal_reasons
     table = removal_reasons(frame, label=ctx.label, threshold=ctx.threshold, top=o.top, min_count=o.min_count,
@@ -228,7 +235,7 @@ def _formula(logit: pl.DataFrame) -> str:
     return "removed ~ " + (" + ".join(t.split(" (")[0] for t in terms) or "1")
 
 
-def run_escalation(frame: pl.DataFrame, ctx: AnalysisContext) -> AnalysisOutput:
+def run_escalation(frame: Frames, ctx: AnalysisContext) -> AnalysisOutput:
     """Parent->reply correlation and conditional rates; reply toxicity by parent-toxicity bin."""
     o = ctx.params.escalation
     common = {"label": ctx.label, "threshold": ctx.threshold, "include_post_parent": o.include_post_parent,
@@ -247,7 +254,7 @@ def run_escalation(frame: pl.DataFrame, ctx: AnalysisContext) -> AnalysisOutput:
     return AnalysisOutput({"escalation": table, "escalation_by_parent": by_bin}, [(spec, by_bin)])
 
 
-def run_thread_summary(frame: pl.DataFrame, ctx: AnalysisContext) -> AnalysisOutput:
+def run_thread_summary(frame: Frames, ctx: AnalysisContext) -> AnalysisOutput:
     """One row per thread: size, depth, removal share and toxicity."""
     table = thread_summary(frame, label=ctx.label, threshold=ctx.threshold)
     if table.height == 0:
@@ -345,7 +352,7 @@ def run_scorer_validation(frame: pl.DataFrame, ctx: AnalysisContext) -> Analysis
                            "validation_curves": curves}, figures)
 
 
-def run_score_distribution(frame: pl.DataFrame, ctx: AnalysisContext) -> AnalysisOutput:
+def run_score_distribution(frame: Frames, ctx: AnalysisContext) -> AnalysisOutput:
     """Histogram of the score column."""
     table = score_distribution(frame, label=ctx.label, bins=ctx.params.score_distribution.bins)
     if table["count"].sum() == 0:
@@ -355,7 +362,7 @@ def run_score_distribution(frame: pl.DataFrame, ctx: AnalysisContext) -> Analysi
     return AnalysisOutput({"score_distribution": table}, [(spec, table)])
 
 
-def run_thread_view(frame: pl.DataFrame, ctx: AnalysisContext) -> AnalysisOutput:
+def run_thread_view(frame: Frames, ctx: AnalysisContext) -> AnalysisOutput:
     """One thread in page order, drawn with depth, score and flags (a figure only)."""
     table = thread_view_table(frame, label=ctx.label, thread_id=ctx.params.thread_view.thread_id)
     if table.height == 0:
@@ -364,7 +371,7 @@ def run_thread_view(frame: pl.DataFrame, ctx: AnalysisContext) -> AnalysisOutput
     return AnalysisOutput({}, [(spec, table)])
 
 
-def run_thread_tree(frame: pl.DataFrame, ctx: AnalysisContext) -> AnalysisOutput:
+def run_thread_tree(frame: Frames, ctx: AnalysisContext) -> AnalysisOutput:
     """One thread drawn as a tree (a figure only)."""
     o = ctx.params.thread_tree
     table, note = thread_tree_table(frame, label=ctx.label, thread_id=o.thread_id, pick=o.pick, max_nodes=o.max_nodes)
@@ -383,10 +390,10 @@ def _forest(name: str, title: str, table: pl.DataFrame, ctx: AnalysisContext, *n
             table)
 
 
-def run_civility_profile(frame: pl.DataFrame, ctx: AnalysisContext) -> AnalysisOutput:
+def run_civility_profile(frame: Frames, ctx: AnalysisContext) -> AnalysisOutput:
     """Politeness strategies' rates by reply depth, removed vs kept, and replies to toxic vs non-toxic parents."""
     o = ctx.params.civility_profile
-    strategies = strategy_columns(frame, o.strategies)
+    strategies = strategy_columns(columns_of(frame), o.strategies)
     if not strategies:
         return AnalysisOutput(skipped=NO_STRATEGIES)
     common = {"score": o.score, **ctx.boot}
@@ -396,7 +403,7 @@ def run_civility_profile(frame: pl.DataFrame, ctx: AnalysisContext) -> AnalysisO
     n = int(depth.filter(pl.col("strategy") == strategies[0])["n"].sum())
     figures = [
         (FigureSpec("civility_by_depth", "strategy_heatmap", "Politeness strategies by reply depth",
-                    ctx.caption(_shown(n, comments_only(frame)["thread_id"].n_unique()),
+                    ctx.caption(_shown(n, _threads(frame)),
                                 "colour: share of comments using each strategy (the score: its mean)")), depth),
         _forest("civility_removal_log_odds", "Strategies of removed vs kept comments", removal, ctx,
                 _shown(int(removal["n_a"].max() or 0), None, "removed comments with markers")),
@@ -410,14 +417,15 @@ def run_civility_profile(frame: pl.DataFrame, ctx: AnalysisContext) -> AnalysisO
     return _applicable(tables, figures, {name: why for name, (gone, why) in empty.items() if gone})
 
 
-def run_derailment(frame: pl.DataFrame, ctx: AnalysisContext) -> AnalysisOutput:
+def run_derailment(frame: Frames, ctx: AnalysisContext) -> AnalysisOutput:
     """Do the first k comments' politeness strategies foretell a later removed/toxic comment (Zhang et al. 2018)?"""
     o = ctx.params.derailment
-    strategies = strategy_columns(frame, o.strategies)
+    strategies = strategy_columns(columns_of(frame), o.strategies)
     if not strategies:
         return AnalysisOutput(skipped=NO_STRATEGIES)
-    has_removed = bool(comments_only(frame)["removed"].fill_null(False).any())
-    has_label = ctx.label in frame.columns and frame[ctx.label].fill_nan(None).drop_nulls().len() > 0
+    has_removed = any(comments_only(part)["removed"].fill_null(False).any() for part in each_bucket(frame))
+    has_label = ctx.label in columns_of(frame).columns and any(
+        part[ctx.label].fill_nan(None).drop_nulls().len() > 0 for part in each_bucket(frame))
     available = {"removed": (has_removed, "removed comments"), "toxic": (has_label, f"{ctx.label} scores"),
                  "either": (has_removed or has_label, f"removed comments or {ctx.label} scores")}
     if not available.get(o.outcome, (True, ""))[0]:
@@ -450,7 +458,7 @@ def run_derailment(frame: pl.DataFrame, ctx: AnalysisContext) -> AnalysisOutput:
     return AnalysisOutput(tables, figures)
 
 
-AnalysisFn = Callable[[pl.DataFrame, AnalysisContext], AnalysisOutput]
+AnalysisFn = Callable[[Frames, AnalysisContext], AnalysisOutput]
 ANALYSES: dict[str, AnalysisFn] = {
     "depth_profile": run_depth_profile,
     "removal_context": run_removal_context,
@@ -467,3 +475,31 @@ ANALYSES: dict[str, AnalysisFn] = {
     "civility_profile": run_civility_profile,
     "derailment": run_derailment,
 }
+
+#: The analyses that need every row at once (ROC curves, regressions, matching, a sample), and the canonical
+#: columns each reads: a run collects only these from the buckets, with the numeric columns scorers and data add
+#: (scores, markers) and the columns options name (see :func:`collected_columns`). Every other analysis reduces
+#: each bucket to per-thread sums or rows (memory grows with threads) and is handed the buckets themselves.
+COLLECTED: dict[str, tuple[str, ...]] = {
+    "removal_context": ("thread_id", "comment_id", "parent_id", "is_post", "reply_depth", "structure", "removed",
+                        "parent_removed", "root_id", "created_at", "source_position"),
+    "removal_prediction": ("thread_id", "is_post", "removed", "reply_depth", "score"),
+    "scorer_agreement": ("thread_id", "is_post", "text"),
+    "scorer_validation": ("thread_id", "is_post", "removed"),
+}
+
+
+def collected_columns(names: Sequence[str], schema: Mapping[str, pl.DataType], named: Sequence[str] = ()) -> list[str]:
+    """Of ``schema`` (a bucket's), the columns the collected analyses among ``names`` read, in schema order:
+    their canonical ones (:data:`COLLECTED`), ``source_position`` (rows collected from several buckets are put
+    back in input order by it), every numeric or boolean column outside the canonical schema (scores, strategy
+    markers, 0/1 labels) and the columns in ``named`` (e.g. a text truth column an option names).
+
+    >>> schema = {"thread_id": pl.String, "text": pl.String, "removed": pl.Boolean, "subreddit": pl.String,
+    ...           "toxicity": pl.Float64, "toxic": pl.String}
+    >>> collected_columns(["removal_prediction", "depth_profile"], schema, ["toxic"])
+    ['thread_id', 'removed', 'toxicity', 'toxic']
+    """
+    wanted = {"source_position", *named, *(c for name in names for c in COLLECTED.get(name, ()))}
+    return [c for c, dtype in schema.items() if c in wanted or (
+        c not in CANONICAL and (dtype.is_numeric() or dtype == pl.Boolean))]

@@ -8,7 +8,15 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from toolkit.analysis.common import assign_bins, binned_profile, comments_only, edge_labels, with_parent_score
+from toolkit.analysis.common import (
+    Frames,
+    assign_bins,
+    binned_profile,
+    comments_only,
+    edge_labels,
+    gather,
+    with_parent_score,
+)
 from toolkit.analysis.stats import (
     THREAD_BOOTSTRAP,
     BootResult,
@@ -538,7 +546,7 @@ def calm_down(
 OTHER_REASONS = "other reasons"
 
 
-def removal_reasons(frame: pl.DataFrame, *, label: str, threshold: float, top: int = 10, min_count: int = 1,
+def removal_reasons(frame: Frames, *, label: str, threshold: float, top: int = 10, min_count: int = 1,
                     n_boot: int = 1000, seed: int = 0) -> pl.DataFrame:
     """Per stated removal reason (``removal_reason``, e.g. from a Lemmy modlog): removed comments, their share
     of all removals with a reason, and their mean ``label`` with a thread-bootstrap CI. The ``top`` most
@@ -551,18 +559,24 @@ def removal_reasons(frame: pl.DataFrame, *, label: str, threshold: float, top: i
     ...     "reason", "n_removed", "share", "mean").rows()
     [('rude', 2, 0.6666666666666666, 0.8), ('spam', 1, 0.3333333333333333, 0.1)]
     """
-    stated = comments_only(frame).filter(pl.col("removed").fill_null(False)).with_columns(
-        reason=pl.col("removal_reason").str.strip_chars()).filter(pl.col("reason").str.len_chars() > 0)
-    counts = stated.group_by("reason").len().sort(["len", "reason"], descending=[True, False])
+    def stated(bucket: pl.DataFrame) -> pl.DataFrame:
+        return comments_only(bucket).filter(pl.col("removed").fill_null(False)).with_columns(
+            reason=pl.col("removal_reason").str.strip_chars()).filter(pl.col("reason").str.len_chars() > 0)
+
+    counts = gather(frame, lambda b: stated(b).group_by("reason").len()).group_by("reason").agg(pl.col("len").sum())
+    counts = counts.sort(["len", "reason"], descending=[True, False])
     shown = counts.filter(pl.col("len") >= min_count).head(top)["reason"].to_list()
     rank = {reason: float(i) for i, reason in enumerate(shown)}
-    rows = stated.with_columns(
-        reason=pl.when(pl.col("reason").is_in(shown)).then("reason").otherwise(pl.lit(OTHER_REASONS)),
-        _rank=pl.col("reason").replace_strict(rank, default=float(len(shown)), return_dtype=pl.Float64),
-    )
-    profile = binned_profile(rows, bin_col="reason", order_col="_rank", label=label, threshold=threshold,
-                             n_boot=n_boot, seed=seed)
+
+    def rows(bucket: pl.DataFrame) -> pl.DataFrame:
+        return stated(bucket).with_columns(
+            reason=pl.when(pl.col("reason").is_in(shown)).then("reason").otherwise(pl.lit(OTHER_REASONS)),
+            _rank=pl.col("reason").replace_strict(rank, default=float(len(shown)), return_dtype=pl.Float64),
+        )
+
+    profile = binned_profile(frame, bin_col="reason", order_col="_rank", label=label, threshold=threshold,
+                             n_boot=n_boot, seed=seed, prepare=rows)
     n_removed = pl.col("n") + pl.col("n_unscored")
     return profile.select(pl.col("bin").alias("reason"), n_removed.alias("n_removed"),
-                          (n_removed / max(stated.height, 1)).alias("share"),
+                          (n_removed / max(int(counts["len"].sum()), 1)).alias("share"),
                           pl.exclude("bin", "bin_order", "n_unscored"))

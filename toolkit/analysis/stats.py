@@ -48,6 +48,7 @@ def dense_codes(clusters: pl.Series | np.ndarray | list) -> tuple[np.ndarray, in
 
 
 BLOCK_ENTRIES = 1 << 22  # weights generated per block (32 MB): memory stays flat for a million units
+REPLICATE_ENTRIES = 1 << 24  # replicate sums held at once by cell_means (128 MB): more cells take more passes
 
 
 def weight_blocks(n_clusters: int, n_boot: int, seed: int) -> Iterator[np.ndarray]:
@@ -251,11 +252,16 @@ def cell_means(cells: pl.DataFrame, n_units: int, n_groups: int, method: str, *,
             (np.concatenate([sums.ravel(), counts.ravel()]),
              (np.concatenate([np.repeat(unit, k)] * 2), np.concatenate([col.ravel(), half + col.ravel()]))),
             shape=(n_units, 2 * half)).T.tocsr()
-        prod = np.vstack([(matrix @ block.T).T for block in weight_blocks(n_units, n_boot, seed)])
-        with np.errstate(invalid="ignore", divide="ignore"):
-            reps = prod[:, :half] / prod[:, half:]
-        lo, hi = percentile_ci(reps, level)
-        low, high = lo.reshape(n_groups, k), hi.reshape(n_groups, k)
+        low, high = low.ravel(), high.ravel()
+        step = max(1, REPLICATE_ENTRIES // (2 * max(n_boot, 1)))  # (group, column) cells per pass
+        for start in range(0, half, step):  # the replicates of many cells (deep depths x markers) in bounded passes
+            cells = np.arange(start, min(start + step, half))
+            part = matrix[np.concatenate([cells, half + cells])]
+            prod = np.vstack([(part @ block.T).T for block in weight_blocks(n_units, n_boot, seed)])
+            with np.errstate(invalid="ignore", divide="ignore"):
+                reps = prod[:, :cells.size] / prod[:, cells.size:]
+            low[cells], high[cells] = percentile_ci(reps, level)
+        low, high = low.reshape(n_groups, k), high.reshape(n_groups, k)
     methods = []
     for g in range(n_groups):
         if method == THREAD_BOOTSTRAP and per_group_threads[g] == 1:
@@ -474,10 +480,24 @@ def replicate_sums(
     cols = np.asarray(columns, dtype=np.float64)
     cols = cols[:, None] if cols.ndim == 1 else cols
     codes, n_units, n_threads, method = cluster_codes(clusters)
-    if n_units == 0:
-        return np.zeros(cols.shape[1]), np.full((n_boot, cols.shape[1]), np.nan), 0, method
-    per_unit = np.column_stack([np.bincount(codes, weights=cols[:, j], minlength=n_units) for j in range(cols.shape[1])])
-    return per_unit.sum(axis=0), replicate_products(per_unit, n_boot, seed), n_threads, method
+    per_unit = np.zeros((0, cols.shape[1]))
+    if n_units:
+        per_unit = np.column_stack([np.bincount(codes, weights=cols[:, j], minlength=n_units)
+                                    for j in range(cols.shape[1])])
+    return (*unit_replicates(per_unit, n_boot, seed), n_threads, method)
+
+
+def unit_replicates(per_unit: np.ndarray, n_boot: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Column sums of per-unit sums (units x m, in the order the weights are drawn) on the data and on each
+    bootstrap replicate; without units, zeros and NaN replicates.
+
+    >>> totals, reps = unit_replicates(np.array([[1.0], [2.0]]), 3, seed=0)
+    >>> totals.tolist(), reps.shape
+    ([3.0], (3, 1))
+    """
+    if per_unit.shape[0] == 0:
+        return np.zeros(per_unit.shape[1]), np.full((n_boot, per_unit.shape[1]), np.nan)
+    return per_unit.sum(axis=0), replicate_products(per_unit, n_boot, seed)
 
 
 def summarize(estimate: float, replicates: np.ndarray, n: int, n_threads: int, method: str, *,

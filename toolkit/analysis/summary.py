@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import polars as pl
 
-from toolkit.analysis.common import comments_only
+from toolkit.analysis.common import Frames, comments_only, gather
 
 SUMMARY_SCHEMA = {
     "thread_id": pl.String, "structure": pl.String, "n_comments": pl.Int64, "n_scored": pl.Int64,
@@ -14,13 +14,13 @@ SUMMARY_SCHEMA = {
 }
 
 
-def thread_summary(frame: pl.DataFrame, *, label: str = "toxicity", threshold: float = 0.5) -> pl.DataFrame:
+def thread_summary(frame: Frames, *, label: str = "toxicity", threshold: float = 0.5) -> pl.DataFrame:
     """Per thread (post excluded from the counts): comments, scored comments, max and mean reply depth,
     removed and deleted shares, share of scored comments >= ``threshold``, mean and max score, and the
     time from first to last comment (hours; null without timestamps). Largest threads first.
 
     Args:
-        frame: a scored comment frame.
+        frame: a scored comment frame, or a store's buckets (threads never span two: each is summarised alone).
         label: the score column.
         threshold: the "toxic" cut for ``toxic_share``.
 
@@ -38,20 +38,21 @@ def thread_summary(frame: pl.DataFrame, *, label: str = "toxicity", threshold: f
         ...              "mean_toxicity").rows()
         [('a', 4, 2, 0.25, 0.5, 0.5), ('b', 2, 2, 0.5, 0.5, 0.35)]
     """
-    rows = comments_only(frame).with_columns(pl.col(label).fill_nan(None).alias("_s"))
-    summary = rows.group_by("thread_id").agg(
-        pl.col("structure").cast(pl.String).mode().sort().first().alias("structure"),
-        pl.len().cast(pl.Int64).alias("n_comments"),
-        pl.col("_s").is_not_null().sum().cast(pl.Int64).alias("n_scored"),
-        pl.col("reply_depth").max().cast(pl.Int64).alias("max_depth"),
-        pl.col("reply_depth").cast(pl.Float64).mean().alias("mean_depth"),
-        pl.col("removed").fill_null(False).cast(pl.Float64).mean().alias("removed_share"),
-        pl.col("deleted").fill_null(False).cast(pl.Float64).mean().alias("deleted_share"),
-        (pl.col("_s") >= threshold).cast(pl.Float64).mean().alias("toxic_share"),
-        pl.col("_s").mean().alias("mean_toxicity"),
-        pl.col("_s").max().alias("max_toxicity"),
-        ((pl.col("created_at").max() - pl.col("created_at").min()).dt.total_seconds() / 3600).alias("duration_hours"),
-    ).with_columns(pl.lit(float(threshold)).alias("threshold"))
-    return summary.select(list(SUMMARY_SCHEMA)).cast(SUMMARY_SCHEMA).sort(
-        ["n_comments", "thread_id"], descending=[True, False]
-    )
+    def summary(bucket: pl.DataFrame) -> pl.DataFrame:
+        rows = comments_only(bucket).with_columns(pl.col(label).fill_nan(None).alias("_s"))
+        return rows.group_by("thread_id").agg(
+            pl.col("structure").cast(pl.String).mode().sort().first().alias("structure"),
+            pl.len().cast(pl.Int64).alias("n_comments"),
+            pl.col("_s").is_not_null().sum().cast(pl.Int64).alias("n_scored"),
+            pl.col("reply_depth").max().cast(pl.Int64).alias("max_depth"),
+            pl.col("reply_depth").cast(pl.Float64).mean().alias("mean_depth"),
+            pl.col("removed").fill_null(False).cast(pl.Float64).mean().alias("removed_share"),
+            pl.col("deleted").fill_null(False).cast(pl.Float64).mean().alias("deleted_share"),
+            (pl.col("_s") >= threshold).cast(pl.Float64).mean().alias("toxic_share"),
+            pl.col("_s").mean().alias("mean_toxicity"),
+            pl.col("_s").max().alias("max_toxicity"),
+            ((pl.col("created_at").max() - pl.col("created_at").min()).dt.total_seconds() / 3600)
+            .alias("duration_hours"),
+        ).with_columns(pl.lit(float(threshold)).alias("threshold")).select(list(SUMMARY_SCHEMA)).cast(SUMMARY_SCHEMA)
+
+    return gather(frame, summary).sort(["n_comments", "thread_id"], descending=[True, False])

@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 import polars as pl
 
-from toolkit.analysis.common import Frames, assign_bins, each_bucket, with_thread_position
+from toolkit.analysis.common import Frames, assign_bins, gather, with_thread_position
 from toolkit.analysis.depth import position_profile
 from toolkit.analysis.stats import RankPairs, cluster_bootstrap, grouped_bootstrap_means
 from toolkit.settings import ThreadLengthOptions
@@ -142,8 +142,8 @@ def toxicity_by_thread_length(
         >>> trend["estimate"].to_list(), edges.round(2).tolist()
         ([1.0], [2.0, 2.83, 4.0])
     """
-    threads = pl.concat([thread_toxicity(part, label=label, threshold=threshold) for part in each_bucket(frame)],
-                        how="vertical").sort("thread_id").filter(pl.col("size") >= min_comments)
+    threads = gather(frame, lambda b: thread_toxicity(b, label=label, threshold=threshold)).sort("thread_id").filter(
+        pl.col("size") >= min_comments)
     sizes = threads["size"].to_numpy()
     edges = log_size_bins(sizes, n_bins, min_threads_last_bin)
     idx = assign_bins(sizes, edges) if sizes.size else np.zeros(0, np.int64)
