@@ -12,7 +12,7 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from toolkit.scoring import ScoreCache, text_hash
+from toolkit.scoring import ScoreCache, buckets, text_hash
 from toolkit.scoring.base import BaseScorer
 from toolkit.scoring.buckets import score_buckets
 from toolkit.scoring.resolve import SCORERS
@@ -108,3 +108,20 @@ def test_without_a_cache_repeated_texts_are_still_scored_once(store: list[Path],
     assert _scores(paths) == _expected({"apple": 0.5, "xylophone": 0.9, **SCORED})
     assert sorted(LengthScorer.asked) == ["apple", "be", "cat", "door", "eel", "fig", "xylophone"]
     assert (report.n_unique, report.cache_hits, report.cache_misses) == (7, 0, 7)
+
+
+def test_a_text_cached_twice_keeps_the_first_part_as_a_lookup_does(store: list[Path], tmp_path: Path,
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    """Two parts hold ``door`` (two processes scored it at once); parts are read in name order and the
+    first row kept, whether the pass reads them in one chunk or one chunk each (FLUSH_ROWS = 1)."""
+    cache = ScoreCache(tmp_path / "cache", LengthScorer().identity(), ["toxicity"])
+    for name, score in (("part-0.parquet", 0.6), ("part-1.parquet", 0.7)):
+        pl.DataFrame({"text_hash": [text_hash("door")], "toxicity": [score]}).write_parquet(cache.dir / name)
+    assert cache.lookup([text_hash("door")])["toxicity"].to_list() == [0.6]
+    monkeypatch.setattr(buckets, "FLUSH_ROWS", 1)
+    settings = ScorerSettings(name="length", cache_dir=str(tmp_path / "cache"))
+    paths, [report] = score_buckets(store, [settings], tmp_path / "out", partition_rows=2)
+
+    assert _scores(paths) == _expected({**CACHED, **SCORED, "door": 0.6})
+    assert sorted(LengthScorer.asked) == ["be", "cat", "eel", "fig"]
+    assert (report.n_unique, report.cache_hits, report.cache_misses) == (7, 3, 4)

@@ -11,6 +11,7 @@ their scores kept in memory for the later ones: memory bounded by the corpus' re
 
 from __future__ import annotations
 
+import itertools
 import math
 import shutil
 import tempfile
@@ -39,6 +40,14 @@ def score_buckets(bucket_paths: list[Path], scorers: list[ScorerSettings], out_d
     ``scorers`` in turn (the run's, then ``extra_scorers``; each loaded once, its cache read once, each text
     scored once) into ``out_dir/bucket=<b>.parquet``; returns those files and one report per scorer for all
     buckets (counts of distinct texts over all of them). Two scorers writing the same label is a ConfigError.
+
+    >>> import tempfile
+    >>> bucket = Path(tempfile.mkdtemp()) / "bucket=0" / "data.parquet"
+    >>> bucket.parent.mkdir()
+    >>> pl.DataFrame({"text": ["you idiot", None, "you idiot"]}).write_parquet(bucket)
+    >>> paths, [report] = score_buckets([bucket], [ScorerSettings("profanity", use_cache=False)], bucket.parent)
+    >>> [p.name for p in paths], report.n_texts, report.n_unique
+    (['bucket=0.parquet'], 2, 1)
     """
     chosen = [resolve_scorer(sc) for sc in scorers]
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -136,16 +145,17 @@ def _scatter(tables: Iterable[pl.DataFrame], directory: Path, n_parts: int) -> N
     """Write the rows of ``tables`` into ``n_parts`` partitions by hash (``directory/p=<p>/<seq>.parquet``),
     keeping their order, ``FLUSH_ROWS`` at a time."""
     pending: list[pl.DataFrame] = []
-    seq = 0
-    for table in [*tables, None]:
+    rows, seq = 0, 0
+    for table in itertools.chain(tables, [None]):  # None: the end, flush
         if table is not None:
             pending.append(table)
-        if pending and (table is None or sum(t.height for t in pending) >= FLUSH_ROWS):
+            rows += table.height
+        if pending and (table is None or rows >= FLUSH_ROWS):
             chunk = pl.concat(pending).with_columns(shard_expr(pl.col(HASH_COLUMN), n_parts).alias("_p"))
-            for (p,), rows in chunk.partition_by("_p", as_dict=True, include_key=False, maintain_order=True).items():
+            for (p,), part in chunk.partition_by("_p", as_dict=True, include_key=False, maintain_order=True).items():
                 (directory / f"p={p}").mkdir(parents=True, exist_ok=True)
-                rows.write_parquet(directory / f"p={p}" / f"{seq:08d}.parquet")
-            pending, seq = [], seq + 1
+                part.write_parquet(directory / f"p={p}" / f"{seq:08d}.parquet")
+            pending, rows, seq = [], 0, seq + 1
 
 
 def _read(directory: Path) -> pl.DataFrame | None:

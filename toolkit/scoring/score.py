@@ -175,7 +175,11 @@ def score_resolved(
 
 def auto_compact(cache: ScoreCache | None, sharding: tuple[int, int] | None) -> dict[str, Any] | None:
     """After a full (non-shard) run, compact a cache holding more than ``AUTO_COMPACT_PARTS`` parts (its
-    result), else None. It reads the whole cache: once per call of score_frame or score_buckets."""
+    result), else None. It reads the whole cache: once per call of score_frame or score_buckets.
+
+    >>> auto_compact(None, None) is None
+    True
+    """
     if cache is None or sharding is not None or len(cache.part_files()) <= AUTO_COMPACT_PARTS:
         return None
     return cache.compact()
