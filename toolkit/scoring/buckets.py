@@ -23,7 +23,7 @@ import polars as pl
 
 from toolkit.errors import ConfigError
 from toolkit.scoring.base import Scorer, ScoreReport
-from toolkit.scoring.cache import HASH_COLUMN, ScoreCache, empty_scores, identity_key, text_hash
+from toolkit.scoring.cache import HASH_COLUMN, ScoreCache, empty_scores, identity_key, one_per_text, text_hash
 from toolkit.scoring.column import ColumnScorer
 from toolkit.scoring.resolve import resolve_scorer
 from toolkit.scoring.score import auto_compact, check_shard, score_resolved, shard_expr
@@ -102,8 +102,7 @@ class _Lookup:
 
     def hits(self, position: int) -> pl.DataFrame:
         """The cached rows bucket ``position`` wants, plus the repeated texts scored in earlier buckets."""
-        files = sorted((self.hits_dir / f"{BUCKET}={position}").glob("*.parquet"))
-        return pl.concat([*map(pl.read_parquet, files), *self.kept, empty_scores(self.signature[1])])
+        return pl.concat([*_read(self.hits_dir / f"{BUCKET}={position}"), *self.kept, empty_scores(self.signature[1])])
 
     def keep(self, scored: pl.DataFrame) -> None:
         """Keep the newly scored rows that later buckets want (texts repeated across buckets)."""
@@ -158,9 +157,9 @@ def _scatter(tables: Iterable[pl.DataFrame], directory: Path, n_parts: int) -> N
             pending, rows, seq = [], 0, seq + 1
 
 
-def _read(directory: Path) -> pl.DataFrame | None:
-    files = sorted(directory.glob("*.parquet"))
-    return pl.concat(map(pl.read_parquet, files)) if files else None
+def _read(directory: Path) -> list[pl.DataFrame]:
+    """A partition's files, in the order they were written."""
+    return [pl.read_parquet(f) for f in sorted(directory.glob("*.parquet"))]
 
 
 def _lookup(scorer: Scorer, settings: ScorerSettings, wanted_dir: Path, scratch: Path, n_parts: int) -> _Lookup:
@@ -168,14 +167,12 @@ def _lookup(scorer: Scorer, settings: ScorerSettings, wanted_dir: Path, scratch:
     partition."""
     cache, labels, sharding = _cache(scorer, settings), scorer.labels(), check_shard(settings.shard, settings.num_shards)
     if cache is not None:
-        _scatter((t.drop_nulls() for _, t in cache.rows(batch_rows=FLUSH_ROWS)), scratch / "cached", n_parts)
+        _scatter((t for _, t in cache.rows(batch_rows=FLUSH_ROWS)), scratch / "cached", n_parts)
     found = _Lookup(_signature(scorer), cache, scratch / "hits")
     for p in range(n_parts):
-        wanted = _read(wanted_dir / f"p={p}")
-        if wanted is None:
+        if not (tables := _read(wanted_dir / f"p={p}")):
             continue
-        cached = _read(scratch / "cached" / f"p={p}")
-        cached = empty_scores(labels) if cached is None else cached.unique(HASH_COLUMN, keep="first", maintain_order=True)
+        wanted, cached = pl.concat(tables), one_per_text(_read(scratch / "cached" / f"p={p}"), labels)
         for (b,), rows in wanted.join(cached, on=HASH_COLUMN).partition_by(BUCKET, as_dict=True,
                                                                              include_key=False).items():
             (found.hits_dir / f"{BUCKET}={b}").mkdir(parents=True, exist_ok=True)

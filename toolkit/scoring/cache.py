@@ -104,6 +104,19 @@ def empty_scores(labels: Sequence[str]) -> pl.DataFrame:
     return pl.DataFrame(schema={HASH_COLUMN: pl.String(), **{label: pl.Float64() for label in labels}})
 
 
+def one_per_text(tables: list[pl.DataFrame], labels: Sequence[str]) -> pl.DataFrame:
+    """The complete rows of ``tables`` (part files' rows, in part order), the first one per text: several
+    parts may hold the same text.
+
+    >>> one_per_text([pl.DataFrame({"text_hash": ["a", "a"], "toxicity": [0.1, 0.2]})], ["toxicity"]).rows()
+    [('a', 0.1)]
+    """
+    if not tables:
+        return empty_scores(labels)
+    merged = pl.concat(tables, how="vertical").drop_nulls()
+    return merged.unique(subset=HASH_COLUMN, keep="first", maintain_order=True)
+
+
 def file_sha256(path: str | os.PathLike[str], memo_dir: Path | None = None) -> str:
     """sha256 hex of a file, memoised by (absolute path, size, mtime) in ``memo_dir/checkpoint_hashes.json``.
 
@@ -181,13 +194,6 @@ class ScoreCache:
         """Columns of a part file."""
         return dict(empty_scores(self.labels).schema)
 
-    def _one_per_text(self, tables: list[pl.DataFrame]) -> pl.DataFrame:
-        """The rows of ``tables``, the first one per text (several parts may hold the same text)."""
-        if not tables:
-            return empty_scores(self.labels)
-        merged = pl.concat(tables, how="vertical").drop_nulls()
-        return merged.unique(subset=HASH_COLUMN, keep="first", maintain_order=True)
-
     def part_files(self) -> list[Path]:
         """The complete part files now present (temporary files are never listed)."""
         if not self.dir.is_dir():
@@ -257,7 +263,7 @@ class ScoreCache:
         wanted = pl.Series(HASH_COLUMN, list(hashes), dtype=pl.String())
         if wanted.len() == 0:
             return empty_scores(self.labels)
-        return self._one_per_text([t for _, t in self.rows(pl.col(HASH_COLUMN).is_in(wanted.implode()))])
+        return one_per_text([t for _, t in self.rows(pl.col(HASH_COLUMN).is_in(wanted.implode()))], self.labels)
 
     def write(self, scores: pl.DataFrame) -> Path | None:
         """Add one part file holding ``scores`` (``text_hash`` + label columns); returns its path.
@@ -290,7 +296,7 @@ class ScoreCache:
             pairs = list(self.rows())
             tables, read = [t for _, t in pairs], list(dict.fromkeys(p for p, _ in pairs))
             rows = sum(t.height for t in tables)
-            merged = self._one_per_text(tables)
+            merged = one_per_text(tables, self.labels)
             result.update(parts_before=len(read), rows_before=rows, entries=merged.height,
                           duplicates_removed=rows - merged.height)
             if len(read) > 1 or rows != merged.height:
