@@ -110,6 +110,11 @@ def main(argv: list[str] | None = None) -> None:
     for n_buckets in args.buckets:
         for run in ("cold", "warm"):
             print(f"{n_buckets} buckets, {run}: old/new total time {rows[n_buckets, run, 'old'] / rows[n_buckets, run, 'new']:.2f}")
+    small, large = args.buckets[0], args.buckets[-1]
+    for run in ("cold", "warm"):
+        growth = {name: rows[large, run, name] / rows[small, run, name] for name in ("old", "new")}
+        print(f"{run}: total time {large} / {small} buckets: old {growth['old']:.2f}, new {growth['new']:.2f}"
+              f" (linear: {large / small:.2f})")
 
 
 if __name__ == "__main__":

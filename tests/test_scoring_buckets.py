@@ -12,7 +12,8 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from toolkit.scoring import ScoreCache, buckets, text_hash
+from toolkit.errors import ScorerUnavailableError
+from toolkit.scoring import ProfanityScorer, ScoreCache, ScorerFallbackWarning, buckets, text_hash
 from toolkit.scoring.base import BaseScorer
 from toolkit.scoring.buckets import score_buckets
 from toolkit.scoring.resolve import SCORERS
@@ -125,3 +126,26 @@ def test_a_text_cached_twice_keeps_the_first_part_as_a_lookup_does(store: list[P
     assert _scores(paths) == _expected({**CACHED, **SCORED, "door": 0.6})
     assert sorted(LengthScorer.asked) == ["be", "cat", "eel", "fig"]
     assert (report.n_unique, report.cache_hits, report.cache_misses) == (7, 3, 4)
+
+
+class BrokenScorer(LengthScorer):
+    """What ``scorer=auto`` resolves to when Detoxify's weights are there but fail to load."""
+
+    name = "broken"
+
+    def predict(self, texts: Sequence[str]) -> dict[str, list[float]]:
+        raise ScorerUnavailableError("the weights do not load")
+
+
+def test_a_fallback_in_the_first_bucket_looks_the_fallback_cache_up_for_the_rest(
+        store: list[Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(SCORERS, "auto", BrokenScorer)
+    monkeypatch.setattr(ProfanityScorer, "predict", LengthScorer.predict)  # profanity, counted, scoring len / 10
+    settings = ScorerSettings(name="auto", cache_dir=str(tmp_path / "cache"))
+    with pytest.warns(ScorerFallbackWarning, match="the weights do not load"):
+        paths, [report] = score_buckets(store, [settings], tmp_path / "out")
+
+    assert _scores(paths) == _expected({"apple": 0.5, "xylophone": 0.9, **SCORED})  # profanity's, none cached
+    assert sorted(LengthScorer.asked) == ["apple", "be", "cat", "door", "eel", "fig", "xylophone"]
+    assert (report.scorer, report.n_unique, report.cache_hits, report.cache_misses) == ("profanity", 7, 0, 7)
+    assert "the weights do not load" in report.fallback_reason

@@ -78,7 +78,7 @@ def score_buckets(bucket_paths: list[Path], scorers: list[ScorerSettings], out_d
             frame.write_parquet(paths[-1])
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
-    merged = [merge_reports(r, reason, found) for r, (_, reason), found in zip(reports, chosen, lookups, strict=True)]
+    merged = [_merge_reports(r, reason, found) for r, (_, reason), found in zip(reports, chosen, lookups, strict=True)]
     for report, found, sc in zip(merged, lookups, scorers, strict=True):
         compacted = auto_compact(found.cache, check_shard(sc.shard, sc.num_shards)) if found else None
         if compacted is not None:
@@ -188,7 +188,7 @@ def _lookup(scorer: Scorer, settings: ScorerSettings, wanted_dir: Path, scratch:
     return found
 
 
-def merge_reports(reports: list[ScoreReport], fallback_reason: str | None, found: _Lookup) -> ScoreReport:
+def _merge_reports(reports: list[ScoreReport], fallback_reason: str | None, found: _Lookup) -> ScoreReport:
     """One report for a run scored bucket by bucket: distinct texts counted once over all buckets (from the
     look-up ``found``; each was cached, scored once here or left to other shards), other counts summed, the
     first bucket's identity and details."""
