@@ -29,7 +29,7 @@ import os
 import time
 import uuid
 import warnings
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -102,6 +102,19 @@ def _write_json(path: Path, payload: Any, indent: int) -> None:
 def empty_scores(labels: Sequence[str]) -> pl.DataFrame:
     """No scores, in a part file's columns: ``text_hash`` then one Float64 per label."""
     return pl.DataFrame(schema={HASH_COLUMN: pl.String(), **{label: pl.Float64() for label in labels}})
+
+
+def one_per_text(tables: list[pl.DataFrame], labels: Sequence[str]) -> pl.DataFrame:
+    """The complete rows of ``tables`` (part files' rows, in part order), the first one per text: several
+    parts may hold the same text.
+
+    >>> one_per_text([pl.DataFrame({"text_hash": ["a", "a"], "toxicity": [0.1, 0.2]})], ["toxicity"]).rows()
+    [('a', 0.1)]
+    """
+    if not tables:
+        return empty_scores(labels)
+    merged = pl.concat(tables, how="vertical").drop_nulls()
+    return merged.unique(subset=HASH_COLUMN, keep="first", maintain_order=True)
 
 
 def file_sha256(path: str | os.PathLike[str], memo_dir: Path | None = None) -> str:
@@ -181,48 +194,53 @@ class ScoreCache:
         """Columns of a part file."""
         return dict(empty_scores(self.labels).schema)
 
-    def _one_per_text(self, tables: list[pl.DataFrame]) -> pl.DataFrame:
-        """The rows of ``tables``, the first one per text (several parts may hold the same text)."""
-        if not tables:
-            return empty_scores(self.labels)
-        merged = pl.concat(tables, how="vertical").drop_nulls()
-        return merged.unique(subset=HASH_COLUMN, keep="first", maintain_order=True)
-
     def part_files(self) -> list[Path]:
         """The complete part files now present (temporary files are never listed)."""
         if not self.dir.is_dir():
             return []
         return sorted(self.dir.glob("part-*.parquet"))
 
-    def _read_part(self, part: Path) -> pl.DataFrame | None:
-        """A part's rows in the cache schema; None (after quarantining it) when it is unreadable.
+    def _read_part(self, part: Path, keep: pl.Expr | None, batch_rows: int | None) -> Iterator[pl.DataFrame]:
+        """A part's rows in the cache schema (filtered by ``keep``; in slices of ``batch_rows`` when given, so
+        a compacted part of the whole cache need not fit in memory); nothing more once it proves unreadable
+        (it is quarantined: slices already given stay valid rows).
 
         Raises FileNotFoundError when the part vanished (compacted by another process meanwhile).
         """
-        columns = list(self.schema())
         try:
-            table = pl.read_parquet(part)
-            missing = [c for c in columns if c not in table.columns]
+            scan = pl.scan_parquet(part)
+            missing = [c for c in self.schema() if c not in scan.collect_schema().names()]
             if missing:
                 raise ValueError(f"missing columns {missing}")
-            return table.select(pl.col(c).cast(t, strict=True) for c, t in self.schema().items())
+            scan = scan.select(pl.col(c).cast(t, strict=True) for c, t in self.schema().items())
+            scan = scan.filter(keep) if keep is not None else scan
+            if batch_rows is None:
+                yield scan.collect()
+                return
+            rows = pl.scan_parquet(part).select(pl.len()).collect().item()
+            for offset in range(0, rows, batch_rows):
+                yield scan.slice(offset, batch_rows).collect()
         except FileNotFoundError:
             raise
         except Exception as exc:  # noqa: BLE001 - any unreadable part is quarantined, whatever the error
             if not part.exists():
                 raise FileNotFoundError(part) from exc
             self._quarantine(part, exc)
-            return None
 
-    def _read_all(self, keep: pl.Expr | None = None) -> tuple[list[pl.DataFrame], list[Path]]:
-        """Every readable part's rows (filtered by ``keep``), and the parts read.
+    def rows(self, keep: pl.Expr | None = None, batch_rows: int | None = None) -> Iterator[tuple[Path, pl.DataFrame]]:
+        """Every readable part's rows as ``(part, table)``, in part order (filtered by ``keep``, in slices of
+        at most ``batch_rows``): one pass over the whole cache, whatever its size, in bounded memory.
 
         Parts that vanish while reading (another process compacted them into a new part) make us list the
         directory again and read the parts not seen yet, so no cached row is missed.
+
+        >>> import tempfile
+        >>> cache = ScoreCache(tempfile.mkdtemp(), {"name": "x"}, ["toxicity"])
+        >>> _ = cache.write(pl.DataFrame({"text_hash": ["a", "b", "c"], "toxicity": [0.1, 0.2, 0.3]}))
+        >>> [table.height for _, table in cache.rows(batch_rows=2)]
+        [2, 1]
         """
         seen: set[Path] = set()
-        tables: list[pl.DataFrame] = []
-        read: list[Path] = []
         while True:
             vanished = False
             for part in self.part_files():
@@ -230,16 +248,11 @@ class ScoreCache:
                     continue
                 seen.add(part)
                 try:
-                    table = self._read_part(part)
+                    yield from ((part, table) for table in self._read_part(part, keep, batch_rows))
                 except FileNotFoundError:
                     vanished = True
-                    continue
-                if table is None:
-                    continue
-                tables.append(table.filter(keep) if keep is not None else table)
-                read.append(part)
             if not vanished:
-                return tables, read
+                return
 
     def lookup(self, hashes: Iterable[str]) -> pl.DataFrame:
         """Cached rows (``text_hash`` + labels, one per hash) for those of ``hashes`` that are cached.
@@ -250,7 +263,7 @@ class ScoreCache:
         wanted = pl.Series(HASH_COLUMN, list(hashes), dtype=pl.String())
         if wanted.len() == 0:
             return empty_scores(self.labels)
-        return self._one_per_text(self._read_all(pl.col(HASH_COLUMN).is_in(wanted.implode()))[0])
+        return one_per_text([t for _, t in self.rows(pl.col(HASH_COLUMN).is_in(wanted.implode()))], self.labels)
 
     def write(self, scores: pl.DataFrame) -> Path | None:
         """Add one part file holding ``scores`` (``text_hash`` + label columns); returns its path.
@@ -280,9 +293,10 @@ class ScoreCache:
             if not locked:
                 result["skipped"] = "another compaction is running"
                 return result
-            tables, read = self._read_all()
+            pairs = list(self.rows())
+            tables, read = [t for _, t in pairs], list(dict.fromkeys(p for p, _ in pairs))
             rows = sum(t.height for t in tables)
-            merged = self._one_per_text(tables)
+            merged = one_per_text(tables, self.labels)
             result.update(parts_before=len(read), rows_before=rows, entries=merged.height,
                           duplicates_removed=rows - merged.height)
             if len(read) > 1 or rows != merged.height:

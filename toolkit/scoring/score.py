@@ -20,7 +20,7 @@ from __future__ import annotations
 import logging
 import time
 import warnings
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import fields, replace
 from pathlib import Path
 from typing import Any
@@ -42,13 +42,23 @@ AUTO_COMPACT_PARTS = 256  # a full (non-shard) run compacts an identity director
 _KEY = "__toolkit_score_key"
 
 
+def shard_expr(hashes: pl.Expr, num_shards: int) -> pl.Expr:
+    """The slice (0..num_shards-1) each text hash falls in: its first 16 hex digits modulo ``num_shards``;
+    deterministic and evenly spread (shards, and the partitions of a corpus' cache look-up).
+
+    >>> pl.select(shard_expr(pl.lit(text_hash("hello")), 4)).item()
+    2
+    """
+    return (hashes.str.slice(0, 16).str.to_integer(base=16, dtype=pl.UInt64) % num_shards).cast(pl.Int64)
+
+
 def shard_of(hash_hex: str, num_shards: int) -> int:
-    """The shard (0..num_shards-1) a text belongs to, from its hash: deterministic, evenly spread.
+    """The shard (0..num_shards-1) a text belongs to, from its hash (:func:`shard_expr` for one hash).
 
     >>> shard_of(text_hash("hello"), 4)
     2
     """
-    return int(hash_hex[:16], 16) % num_shards
+    return int(pl.select(shard_expr(pl.lit(hash_hex), num_shards)).item())
 
 
 def check_shard(shard: int | None, num_shards: int | None) -> tuple[int, int] | None:
@@ -119,10 +129,15 @@ def score_resolved(
     settings: ScorerSettings,
     *,
     text_column: str = "text",
+    hits: pl.DataFrame | None = None,
+    on_scored: Callable[[pl.DataFrame], object] | None = None,
 ) -> tuple[Scored, tuple[Scorer, str | None]]:
     """:func:`score_frame` with the scorer already resolved (``choice`` from :func:`resolve_scorer`), so a
     corpus scored frame by frame loads its model once. A ``scorer=auto`` whose Detoxify weights then fail to
     load falls back to the embedded scorer; the choice returned is the one to use for the next frames.
+    ``hits``: this scorer's cached rows fetched beforehand (``text_hash`` + labels; extra rows are ignored),
+    used instead of a cache look-up (and dropped if the scorer falls back); ``on_scored`` receives the
+    newly scored rows (same columns).
 
     >>> settings = ScorerSettings(name="profanity", use_cache=False)
     >>> scored, choice = score_resolved(pl.DataFrame({"text": ["you idiot"]}), resolve_scorer(settings), settings)
@@ -147,14 +162,27 @@ def score_resolved(
             raise ConfigError("scorer.shard", "scorer=column reads scores from the data: there is nothing to shard")
         return _from_columns(frame, texts, chosen), choice
     root = resolve_cache_dir(settings.cache_dir) if settings.use_cache else None
-    run = _CachedScoring(texts, root, text_column, int(settings.flush_every), sharding)
+    run = _CachedScoring(texts, root, text_column, int(settings.flush_every), sharding, hits, on_scored)
     try:
         return run.score(frame, chosen, reason), choice
     except ScorerUnavailableError as exc:
         if settings.name != "auto" or reason is not None:  # only a resolved scorer=auto falls back, once
             raise
         choice = fallback_scorer(f"Detoxify failed to load: {exc}")
+        run.hits = None  # fetched for the other scorer's identity
         return run.score(frame, *choice), choice
+
+
+def auto_compact(cache: ScoreCache | None, sharding: tuple[int, int] | None) -> dict[str, Any] | None:
+    """After a full (non-shard) run, compact a cache holding more than ``AUTO_COMPACT_PARTS`` parts (its
+    result), else None. It reads the whole cache: once per call of score_frame or score_buckets.
+
+    >>> auto_compact(None, None) is None
+    True
+    """
+    if cache is None or sharding is not None or len(cache.part_files()) <= AUTO_COMPACT_PARTS:
+        return None
+    return cache.compact()
 
 
 class _PartWriter:
@@ -199,8 +227,8 @@ class _LabelsChanged(Exception):
 
 
 class _CachedScoring:
-    """One scoring call over a text column: distinct texts, cache look-up, shard selection, streaming,
-    join back."""
+    """One scoring call over a text column: distinct texts, cache look-up (or the ``hits`` fetched
+    beforehand), shard selection, streaming, join back."""
 
     def __init__(
         self,
@@ -209,12 +237,16 @@ class _CachedScoring:
         text_column: str,
         flush_every: int,
         sharding: tuple[int, int] | None,
+        hits: pl.DataFrame | None = None,
+        on_scored: Callable[[pl.DataFrame], object] | None = None,
     ) -> None:
         self.texts = texts
         self.cache_root = cache_root
         self.text_column = text_column
         self.flush_every = flush_every
         self.sharding = sharding
+        self.hits, self.on_scored = hits, on_scored
+        self.compacts = hits is None  # score_buckets, which fetches hits, compacts once at its end
         self.unique: list[str] = texts.drop_nulls().unique(maintain_order=True).to_list()
         self.hashes = [text_hash(t) for t in self.unique]
 
@@ -225,6 +257,7 @@ class _CachedScoring:
                 return self._score(frame, scorer, fallback_reason, loads_before)
             except _LabelsChanged as exc:
                 warnings.warn(str(exc), RuntimeWarning, stacklevel=3)
+                self.hits = None  # fetched under the labels guessed before loading
         raise RuntimeError(f"{scorer.name}: labels keep changing between labels() and predict()")
 
     def _score(self, frame: pl.DataFrame, scorer: Scorer, fallback_reason: str | None, loads_before: int) -> Scored:
@@ -233,15 +266,16 @@ class _CachedScoring:
         identity = scorer.identity()
         labels = scorer.labels()
         cache = ScoreCache(self.cache_root, identity, labels) if self.cache_root is not None else None
-        hits = cache.lookup(hashes) if cache is not None else empty_scores(labels)
-        cached = set(hits.get_column(HASH_COLUMN).to_list())
-        if self.sharding is not None:
-            shard, n = self.sharding
-            mine = [shard_of(h, n) == shard for h in hashes]
+        wanted = pl.Series(HASH_COLUMN, hashes, dtype=pl.String())
+        if self.hits is not None:
+            hits = self.hits.join(wanted.to_frame(), on=HASH_COLUMN, how="semi")
         else:
-            mine = [True] * len(hashes)
-        misses = [i for i, h in enumerate(hashes) if h not in cached and mine[i]]
-        skipped = sum(1 for i, h in enumerate(hashes) if h not in cached and not mine[i])
+            hits = cache.lookup(hashes) if cache is not None else empty_scores(labels)
+        cached = wanted.is_in(hits.get_column(HASH_COLUMN).implode()).to_numpy()
+        mine = np.ones(len(hashes), dtype=bool) if self.sharding is None else wanted.to_frame().select(
+            shard_expr(pl.col(HASH_COLUMN), self.sharding[1]) == self.sharding[0]).to_series().to_numpy()
+        misses = np.flatnonzero(~cached & mine).tolist()
+        skipped = int((~cached & ~mine).sum())
 
         writer = _PartWriter(cache, labels, self.flush_every, FLUSH_SECONDS)
         try:
@@ -255,6 +289,8 @@ class _CachedScoring:
         finally:
             writer.flush()  # interrupted (Ctrl-C, an error): keep what was scored
         scored = writer.table()
+        if self.on_scored is not None:
+            self.on_scored(scored)
 
         table = pl.concat([hits, scored], how="vertical") if scored.height else hits
         out = self._join(frame, table, labels)
@@ -278,12 +314,13 @@ class _CachedScoring:
             extra["engine"] = run_stats
         if self.sharding is not None:
             extra["shard"] = {"shard": self.sharding[0], "num_shards": self.sharding[1],
-                              "selected": sum(mine), "left_to_other_shards": skipped}
+                              "selected": int(mine.sum()), "left_to_other_shards": skipped}
         if extra["n_truncated"]:
             log.info("%d texts longer than the model's maximum length were truncated (long_text=truncate; "
                      "scorer.long_text=chunk scores whole texts)", extra["n_truncated"])
-        if cache is not None and self.sharding is None and len(cache.part_files()) > AUTO_COMPACT_PARTS:
-            extra["compacted"] = cache.compact()
+        compacted = auto_compact(cache, self.sharding) if self.compacts else None
+        if compacted is not None:
+            extra["compacted"] = compacted
         report = ScoreReport(
             scorer=scorer.name,
             identity=identity,
@@ -339,4 +376,4 @@ def _from_columns(frame: pl.DataFrame, texts: pl.Series, scorer: ColumnScorer) -
     return Scored(frame=out, report=report)
 
 
-__all__ = ["check_shard", "score_frame", "score_resolved", "scorer_settings", "shard_of"]
+__all__ = ["auto_compact", "check_shard", "score_frame", "score_resolved", "scorer_settings", "shard_expr", "shard_of"]
