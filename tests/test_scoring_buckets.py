@@ -114,12 +114,13 @@ def test_without_a_cache_repeated_texts_are_still_scored_once(store: list[Path],
 def test_a_text_cached_twice_keeps_the_first_part_as_a_lookup_does(store: list[Path], tmp_path: Path,
                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
     """Two parts hold ``door`` (two processes scored it at once); parts are read in name order and the
-    first row kept, whether the pass reads them in one chunk or one chunk each (FLUSH_ROWS = 1)."""
+    first row kept, whether the pass reads them in one chunk or one chunk each (SCATTER_ROWS = 1)."""
     cache = ScoreCache(tmp_path / "cache", LengthScorer().identity(), ["toxicity"])
     for name, score in (("part-0.parquet", 0.6), ("part-1.parquet", 0.7)):
         pl.DataFrame({"text_hash": [text_hash("door")], "toxicity": [score]}).write_parquet(cache.dir / name)
     assert cache.lookup([text_hash("door")])["toxicity"].to_list() == [0.6]
-    monkeypatch.setattr(buckets, "FLUSH_ROWS", 1)
+    monkeypatch.setattr(buckets, "SCATTER_ROWS", 1)
+    monkeypatch.setattr("toolkit.scoring.cache.SCATTER_ROWS", 1)
     settings = ScorerSettings(name="length", cache_dir=str(tmp_path / "cache"))
     paths, [report] = score_buckets(store, [settings], tmp_path / "out", partition_rows=2)
 

@@ -245,3 +245,24 @@ def test_toolkit_cache_console_entry(tmp_path: Path) -> None:
     out = subprocess.run([sys.executable, "-m", "toolkit.cli.cache", "--cache-dir", str(tmp_path), "info"],
                          capture_output=True, text=True, timeout=60, cwd=REPO)
     assert out.returncode == 0 and "(empty)" in out.stdout, out.stderr
+
+
+def test_compaction_is_split_by_hash_in_bounded_parts(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """With at most 2 rows a merged part: 8 rows (5 texts, "a" three times, "b" twice) go to ceil(8 / 2) = 4
+    hash partitions; each text is kept once, its first row wins, and every look-up answers as before."""
+    monkeypatch.setattr("toolkit.scoring.cache.COMPACT_ROWS", 2)
+    cache = ScoreCache(tmp_path, {"name": "x", "model": "m"}, ["toxicity"])
+    texts = {t: text_hash(t) for t in "abcde"}
+    cache.dir.mkdir(parents=True)
+    for name, rows in (("part-0.parquet", [("a", 0.1), ("b", 0.2)]), ("part-1.parquet", [("a", 0.9), ("c", 0.3)]),
+                       ("part-2.parquet", [("d", 0.4), ("b", 0.8), ("a", 0.7), ("e", 0.5)])):
+        pl.DataFrame({"text_hash": [texts[t] for t, _ in rows], "toxicity": [s for _, s in rows]}).write_parquet(
+            cache.dir / name)
+    before = cache.lookup(texts.values()).sort("text_hash")
+    result = cache.compact()
+    assert (result["parts_before"], result["rows_before"], result["entries"], result["duplicates_removed"]) == (3, 8, 5, 3)
+    parts = [pl.read_parquet(p) for p in cache.part_files()]
+    assert 1 < len(parts) <= 4 and sum(p.height for p in parts) == 5
+    assert cache.lookup(texts.values()).sort("text_hash").equals(before)
+    assert dict(zip(before["text_hash"], before["toxicity"], strict=True))[texts["a"]] == 0.1  # the first part's
+    assert cache.compact()["duplicates_removed"] == 0 and len(cache.part_files()) == len(parts)  # nothing to do

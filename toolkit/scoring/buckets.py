@@ -11,11 +11,10 @@ their scores kept in memory for the later ones: memory bounded by the corpus' re
 
 from __future__ import annotations
 
-import itertools
 import math
 import shutil
 import tempfile
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -23,14 +22,25 @@ import polars as pl
 
 from toolkit.errors import ConfigError
 from toolkit.scoring.base import Scorer, ScoreReport
-from toolkit.scoring.cache import HASH_COLUMN, ScoreCache, empty_scores, identity_key, one_per_text, text_hash
+from toolkit.scoring.cache import (
+    HASH_COLUMN,
+    SCATTER_ROWS,
+    ScoreCache,
+    empty_scores,
+    identity_key,
+    one_per_text,
+    read_partition,
+    row_count,
+    scatter_by_hash,
+    shard_expr,
+    text_hash,
+)
 from toolkit.scoring.column import ColumnScorer
 from toolkit.scoring.resolve import resolve_scorer
-from toolkit.scoring.score import auto_compact, check_shard, score_resolved, shard_expr
+from toolkit.scoring.score import auto_compact, check_shard, score_resolved
 from toolkit.settings import ScorerSettings
 
-PARTITION_ROWS = 4_000_000  # rows (wanted + cached) per partition of the look-up: a few hundred MB at most
-FLUSH_ROWS = 1_000_000  # rows gathered before they are scattered into partition files
+PARTITION_ROWS = 1_000_000  # rows (wanted + cached) per partition of the look-up: ~100 MB, whatever the corpus
 BUCKET = "bucket"  # a bucket's position in the list given
 
 
@@ -54,9 +64,9 @@ def score_buckets(bucket_paths: list[Path], scorers: list[ScorerSettings], out_d
     scratch = Path(tempfile.mkdtemp(prefix=".lookup-", dir=out_dir))
     try:
         caches = [_cache(scorer, sc) for (scorer, _), sc in zip(chosen, scorers, strict=True)]
-        rows = _row_count(bucket_paths) + max((_row_count(c.part_files()) for c in caches if c), default=0)
+        rows = row_count(bucket_paths) + max((row_count(c.part_files()) for c in caches if c), default=0)
         n_parts = max(1, math.ceil(rows / partition_rows))
-        _scatter(_wanted(bucket_paths), scratch / "wanted", n_parts)
+        scatter_by_hash(_wanted(bucket_paths), scratch / "wanted", n_parts)
         lookups: list[_Lookup | None] = [None] * len(scorers)
         paths: list[Path] = []
         reports: list[list[ScoreReport]] = [[] for _ in scorers]
@@ -102,7 +112,7 @@ class _Lookup:
 
     def hits(self, position: int) -> pl.DataFrame:
         """The cached rows bucket ``position`` wants, plus the repeated texts scored in earlier buckets."""
-        return pl.concat([*_read(self.hits_dir / f"{BUCKET}={position}"), *self.kept, empty_scores(self.signature[1])])
+        return pl.concat([*read_partition(self.hits_dir / f"{BUCKET}={position}"), *self.kept, empty_scores(self.signature[1])])
 
     def keep(self, scored: pl.DataFrame) -> None:
         """Keep the newly scored rows that later buckets want (texts repeated across buckets)."""
@@ -121,17 +131,6 @@ def _signature(scorer: Scorer) -> tuple[str, tuple[str, ...]]:
     return identity_key(scorer.identity()), tuple(scorer.labels())
 
 
-def _row_count(paths: Iterable[Path]) -> int:
-    """Rows of Parquet files, from their footers (an unreadable one counts 0)."""
-    total = 0
-    for path in paths:
-        try:
-            total += pl.scan_parquet(path).select(pl.len()).collect().item()
-        except Exception:  # noqa: BLE001, S112 - the look-up quarantines it; only a size estimate here
-            continue
-    return total
-
-
 def _wanted(bucket_paths: list[Path]) -> Iterator[pl.DataFrame]:
     """Each bucket's distinct non-null texts as ``(text_hash, bucket position)``."""
     for position, path in enumerate(bucket_paths):
@@ -140,39 +139,17 @@ def _wanted(bucket_paths: list[Path]) -> Iterator[pl.DataFrame]:
                            ).with_columns(pl.lit(position, pl.Int32).alias(BUCKET))
 
 
-def _scatter(tables: Iterable[pl.DataFrame], directory: Path, n_parts: int) -> None:
-    """Write the rows of ``tables`` into ``n_parts`` partitions by hash (``directory/p=<p>/<seq>.parquet``),
-    keeping their order, ``FLUSH_ROWS`` at a time."""
-    pending: list[pl.DataFrame] = []
-    rows, seq = 0, 0
-    for table in itertools.chain(tables, [None]):  # None: the end, flush
-        if table is not None:
-            pending.append(table)
-            rows += table.height
-        if pending and (table is None or rows >= FLUSH_ROWS):
-            chunk = pl.concat(pending).with_columns(shard_expr(pl.col(HASH_COLUMN), n_parts).alias("_p"))
-            for (p,), part in chunk.partition_by("_p", as_dict=True, include_key=False, maintain_order=True).items():
-                (directory / f"p={p}").mkdir(parents=True, exist_ok=True)
-                part.write_parquet(directory / f"p={p}" / f"{seq:08d}.parquet")
-            pending, rows, seq = [], 0, seq + 1
-
-
-def _read(directory: Path) -> list[pl.DataFrame]:
-    """A partition's files, in the order they were written."""
-    return [pl.read_parquet(f) for f in sorted(directory.glob("*.parquet"))]
-
-
 def _lookup(scorer: Scorer, settings: ScorerSettings, wanted_dir: Path, scratch: Path, n_parts: int) -> _Lookup:
     """Read the scorer's cache once (scattered into the partitions of ``wanted_dir``), join partition by
     partition."""
     cache, labels, sharding = _cache(scorer, settings), scorer.labels(), check_shard(settings.shard, settings.num_shards)
     if cache is not None:
-        _scatter((t for _, t in cache.rows(batch_rows=FLUSH_ROWS)), scratch / "cached", n_parts)
+        scatter_by_hash((t for _, t in cache.rows(batch_rows=SCATTER_ROWS)), scratch / "cached", n_parts)
     found = _Lookup(_signature(scorer), cache, scratch / "hits")
     for p in range(n_parts):
-        if not (tables := _read(wanted_dir / f"p={p}")):
+        if not (tables := read_partition(wanted_dir / f"p={p}")):
             continue
-        wanted, cached = pl.concat(tables), one_per_text(_read(scratch / "cached" / f"p={p}"), labels)
+        wanted, cached = pl.concat(tables), one_per_text(read_partition(scratch / "cached" / f"p={p}"), labels)
         for (b,), rows in wanted.join(cached, on=HASH_COLUMN).partition_by(BUCKET, as_dict=True,
                                                                              include_key=False).items():
             (found.hits_dir / f"{BUCKET}={b}").mkdir(parents=True, exist_ok=True)

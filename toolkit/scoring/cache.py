@@ -11,8 +11,8 @@ Every file is written to a temporary name in the same directory, flushed to disk
 renamed, so a reader never sees a partial file and several processes can add parts at once (each writes
 its own uniquely named parts). A process killed mid-write leaves at most a hidden ``.part-*.tmp`` file,
 which readers ignore and ``compact`` removes once stale. Part files are never rewritten, only added;
-``compact`` (``toolkit-cache compact``) writes one merged, de-duplicated part before removing the parts it
-merged, under a lock so two compactions do not race. A reader that finds a part gone (compacted meanwhile)
+``compact`` (``toolkit-cache compact``) writes merged, de-duplicated parts (one per million texts, split by
+hash, so it runs in bounded memory) before removing the parts it merged, under a lock so two compactions do not race. A reader that finds a part gone (compacted meanwhile)
 lists the directory again and reads the new parts. Several parts may hold the same text (two processes
 scored it at once): lookups keep one row per text.
 
@@ -24,8 +24,11 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import itertools
 import json
 import os
+import shutil
+import tempfile
 import time
 import uuid
 import warnings
@@ -102,6 +105,64 @@ def _write_json(path: Path, payload: Any, indent: int) -> None:
 def empty_scores(labels: Sequence[str]) -> pl.DataFrame:
     """No scores, in a part file's columns: ``text_hash`` then one Float64 per label."""
     return pl.DataFrame(schema={HASH_COLUMN: pl.String(), **{label: pl.Float64() for label in labels}})
+
+
+SCATTER_ROWS = 1_000_000  # rows gathered before they are scattered into partition files
+COMPACT_ROWS = 1_000_000  # rows per merged part of a compaction, which holds one part's rows at a time
+
+
+def shard_expr(hashes: pl.Expr, num_shards: int) -> pl.Expr:
+    """The slice (0..num_shards-1) each text hash falls in: its first 16 hex digits modulo ``num_shards``;
+    deterministic and evenly spread (shards, the partitions of a corpus' cache look-up and of a compaction).
+
+    >>> pl.select(shard_expr(pl.lit(text_hash("hello")), 4)).item()
+    2
+    """
+    number = hashes.str.slice(0, 16).str.to_integer(base=16, dtype=pl.UInt64, strict=False).fill_null(0)
+    return (number % num_shards).cast(pl.Int64)  # a key that is not hex (made by hand) goes to slice 0
+
+
+def row_count(paths: Iterable[Path]) -> int:
+    """Rows of Parquet files, from their footers (an unreadable one counts 0: a size estimate)."""
+    total = 0
+    for path in paths:
+        try:
+            total += pl.scan_parquet(path).select(pl.len()).collect().item()
+        except Exception:  # noqa: BLE001, S112 - whoever reads it quarantines it
+            continue
+    return total
+
+
+def scatter_by_hash(tables: Iterable[pl.DataFrame], directory: Path, n_parts: int) -> int:
+    """Write the rows of ``tables`` into ``n_parts`` partitions by text hash (``directory/p=<p>/<seq>.parquet``,
+    see :func:`shard_expr`), keeping their order, ``SCATTER_ROWS`` at a time; returns the rows written.
+
+    >>> import tempfile
+    >>> folder = Path(tempfile.mkdtemp())
+    >>> scatter_by_hash([pl.DataFrame({"text_hash": [text_hash("a"), text_hash("b")]})], folder, 2)
+    2
+    >>> sum(t.height for p in range(2) for t in read_partition(folder / f"p={p}"))
+    2
+    """
+    pending: list[pl.DataFrame] = []
+    rows, seq, total = 0, 0, 0
+    for table in itertools.chain(tables, [None]):  # None: the end, flush
+        if table is not None:
+            pending.append(table)
+            rows += table.height
+        if pending and (table is None or rows >= SCATTER_ROWS):
+            chunk = pl.concat(pending).with_columns(shard_expr(pl.col(HASH_COLUMN), n_parts).alias("_p"))
+            for (p,), part in chunk.partition_by("_p", as_dict=True, include_key=False, maintain_order=True).items():
+                (directory / f"p={p}").mkdir(parents=True, exist_ok=True)
+                part.write_parquet(directory / f"p={p}" / f"{seq:08d}.parquet")
+            total += rows
+            pending, rows, seq = [], 0, seq + 1
+    return total
+
+
+def read_partition(directory: Path) -> list[pl.DataFrame]:
+    """A partition's files (see :func:`scatter_by_hash`), in the order they were written."""
+    return [pl.read_parquet(f) for f in sorted(directory.glob("*.parquet"))]
 
 
 def one_per_text(tables: list[pl.DataFrame], labels: Sequence[str]) -> pl.DataFrame:
@@ -280,9 +341,10 @@ class ScoreCache:
         return path
 
     def compact(self) -> dict[str, Any]:
-        """Merge every readable part into one, one row per text; remove stale temporary files.
+        """Merge every readable part into parts of at most ``COMPACT_ROWS`` distinct texts (split by hash, so
+        memory stays bounded whatever the cache's size), one row per text; remove stale temporary files.
 
-        Safe while other processes read and write: the merged part is in place before the merged parts are
+        Safe while other processes read and write: the merged parts are in place before the merged parts are
         removed, parts added meanwhile are left alone, and a second compaction at the same time is skipped.
         """
         result: dict[str, Any] = {"key": self.key, "skipped": None, "parts_before": 0, "rows_before": 0,
@@ -293,28 +355,43 @@ class ScoreCache:
             if not locked:
                 result["skipped"] = "another compaction is running"
                 return result
-            pairs = list(self.rows())
-            tables, read = [t for _, t in pairs], list(dict.fromkeys(p for p, _ in pairs))
-            rows = sum(t.height for t in tables)
-            merged = one_per_text(tables, self.labels)
-            result.update(parts_before=len(read), rows_before=rows, entries=merged.height,
-                          duplicates_removed=rows - merged.height)
-            if len(read) > 1 or rows != merged.height:
-                self.write(merged)
-                for part in read:
-                    with contextlib.suppress(FileNotFoundError):
-                        part.unlink()
-                _fsync_dir(self.dir)
+            read: list[Path] = []
+
+            def tables() -> Iterator[pl.DataFrame]:
+                for part, table in self.rows(batch_rows=COMPACT_ROWS):
+                    if not read or read[-1] != part:
+                        read.append(part)
+                    yield table
+
+            n_parts = max(1, -(-row_count(self.part_files()) // COMPACT_ROWS))
+            with tempfile.TemporaryDirectory(prefix=".compact-", dir=self.dir) as tmp:
+                rows = scatter_by_hash(tables(), Path(tmp) / "in", n_parts)
+                merged: list[Path] = []
+                for p in range(n_parts):
+                    table = one_per_text(read_partition(Path(tmp) / "in" / f"p={p}"), self.labels)
+                    result["entries"] += table.height
+                    if table.height:
+                        merged.append(Path(tmp) / f"merged-{p}.parquet")
+                        table.write_parquet(merged[-1])
+                result.update(parts_before=len(read), rows_before=rows, duplicates_removed=rows - result["entries"])
+                if len(read) > n_parts or rows != result["entries"]:  # else it is compact already
+                    for path in merged:  # one partition at a time
+                        self.write(pl.read_parquet(path))
+                    for part in read:
+                        with contextlib.suppress(FileNotFoundError):
+                            part.unlink()
+                    _fsync_dir(self.dir)
             result["stale_tmp_removed"] = self._remove_stale_tmp()
         return result
 
     def _remove_stale_tmp(self, older_than: float = STALE_TMP_SECONDS) -> int:
+        """Temporary files and compaction folders left by killed processes (older than ``older_than`` s)."""
         removed = 0
         now = time.time()
-        for tmp in self.dir.glob(".part-*.tmp"):
+        for tmp in [*self.dir.glob(".part-*.tmp"), *self.dir.glob(".compact-*")]:
             with contextlib.suppress(OSError):
                 if now - tmp.stat().st_mtime > older_than:
-                    tmp.unlink()
+                    shutil.rmtree(tmp) if tmp.is_dir() else tmp.unlink()
                     removed += 1
         return removed
 

@@ -30,7 +30,14 @@ import polars as pl
 
 from toolkit.errors import ConfigError, ScorerUnavailableError
 from toolkit.scoring.base import Scored, Scorer, ScoreReport
-from toolkit.scoring.cache import HASH_COLUMN, ScoreCache, empty_scores, resolve_cache_dir, text_hash
+from toolkit.scoring.cache import (
+    HASH_COLUMN,
+    ScoreCache,
+    empty_scores,
+    resolve_cache_dir,
+    shard_expr,
+    text_hash,
+)
 from toolkit.scoring.column import ColumnScorer
 from toolkit.scoring.resolve import fallback_scorer, resolve_scorer
 from toolkit.settings import ScorerSettings
@@ -40,16 +47,6 @@ log = logging.getLogger(__name__)
 FLUSH_SECONDS = 60.0  # a part file at least this often: a slow run killed loses at most about a minute
 AUTO_COMPACT_PARTS = 256  # a full (non-shard) run compacts an identity directory with more parts than this
 _KEY = "__toolkit_score_key"
-
-
-def shard_expr(hashes: pl.Expr, num_shards: int) -> pl.Expr:
-    """The slice (0..num_shards-1) each text hash falls in: its first 16 hex digits modulo ``num_shards``;
-    deterministic and evenly spread (shards, and the partitions of a corpus' cache look-up).
-
-    >>> pl.select(shard_expr(pl.lit(text_hash("hello")), 4)).item()
-    2
-    """
-    return (hashes.str.slice(0, 16).str.to_integer(base=16, dtype=pl.UInt64) % num_shards).cast(pl.Int64)
 
 
 def shard_of(hash_hex: str, num_shards: int) -> int:
