@@ -6,7 +6,9 @@ Takes plain settings objects (``toolkit.settings``); the Hydra app is only the e
 from __future__ import annotations
 
 import logging
+import resource
 import shutil
+import sys
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -62,10 +64,12 @@ def resolve_data_path(path: str | Path) -> Path:
 
 
 class Timer:
-    """Wall time per stage, for the manifest."""
+    """Wall time per stage, and the process's peak memory (RSS, MB) so far at the end of each, for the
+    manifest: the stage where the peak grows is the one that holds the most."""
 
     def __init__(self) -> None:
         self.seconds: dict[str, float] = {}
+        self.peak_mb: dict[str, float] = {}
 
     @contextmanager
     def stage(self, name: str):
@@ -74,6 +78,8 @@ class Timer:
             yield
         finally:
             self.seconds[name] = round(time.perf_counter() - start, 4)
+            peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux, bytes on macOS
+            self.peak_mb[name] = round(peak / (1 << 20 if sys.platform == "darwin" else 1 << 10), 1)
 
 
 def _input_hashes(files: list[Path]) -> dict[str, str]:
@@ -98,6 +104,7 @@ def _partial_manifest(settings: RunSettings, run_dir: Path, resolved_config: dic
         "versions": package_versions(),
         "git": git_commit(PROJECT_ROOT),
         "stage_seconds": timer.seconds,
+        "stage_peak_rss_mb": timer.peak_mb,
         "wall_seconds": round(time.time() - started, 3),
         "outputs": ["rejects.csv"] if (run_dir / "rejects.csv").is_file() else [],
     }
@@ -377,6 +384,7 @@ def run_experiment(settings: RunSettings, run_dir: str | Path, resolved_config: 
         "versions": package_versions(),
         "git": git_commit(PROJECT_ROOT),
         "stage_seconds": timer.seconds,
+        "stage_peak_rss_mb": timer.peak_mb,
         "wall_seconds": round(time.time() - started, 3),
         "outputs": sorted(str(o.relative_to(run_dir)) for o in outputs) + ["comments.parquet", "rejects.csv"],
         "skipped": skipped,

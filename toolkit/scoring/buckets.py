@@ -40,7 +40,7 @@ from toolkit.scoring.resolve import resolve_scorer
 from toolkit.scoring.score import auto_compact, check_shard, score_resolved
 from toolkit.settings import ScorerSettings
 
-PARTITION_ROWS = 1_000_000  # rows (wanted + cached) per partition of the look-up: ~100 MB, whatever the corpus
+PARTITION_ROWS = 250_000  # rows (wanted + cached) per partition of the look-up: ~25 MB, whatever the corpus
 BUCKET = "bucket"  # a bucket's position in the list given
 
 

@@ -11,7 +11,7 @@ Every file is written to a temporary name in the same directory, flushed to disk
 renamed, so a reader never sees a partial file and several processes can add parts at once (each writes
 its own uniquely named parts). A process killed mid-write leaves at most a hidden ``.part-*.tmp`` file,
 which readers ignore and ``compact`` removes once stale. Part files are never rewritten, only added;
-``compact`` (``toolkit-cache compact``) writes merged, de-duplicated parts (one per million texts, split by
+``compact`` (``toolkit-cache compact``) writes merged, de-duplicated parts (one per 250,000 texts, split by
 hash, so it runs in bounded memory) before removing the parts it merged, under a lock so two compactions do not race. A reader that finds a part gone (compacted meanwhile)
 lists the directory again and reads the new parts. Several parts may hold the same text (two processes
 scored it at once): lookups keep one row per text.
@@ -107,8 +107,8 @@ def empty_scores(labels: Sequence[str]) -> pl.DataFrame:
     return pl.DataFrame(schema={HASH_COLUMN: pl.String(), **{label: pl.Float64() for label in labels}})
 
 
-SCATTER_ROWS = 1_000_000  # rows gathered before they are scattered into partition files
-COMPACT_ROWS = 1_000_000  # rows per merged part of a compaction, which holds one part's rows at a time
+SCATTER_ROWS = 250_000  # rows gathered before they are scattered into partition files
+COMPACT_ROWS = 250_000  # rows per merged part of a compaction, which holds one part's rows at a time
 
 
 def shard_expr(hashes: pl.Expr, num_shards: int) -> pl.Expr:

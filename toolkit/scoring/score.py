@@ -31,10 +31,12 @@ import polars as pl
 from toolkit.errors import ConfigError, ScorerUnavailableError
 from toolkit.scoring.base import Scored, Scorer, ScoreReport
 from toolkit.scoring.cache import (
+    COMPACT_ROWS,
     HASH_COLUMN,
     ScoreCache,
     empty_scores,
     resolve_cache_dir,
+    row_count,
     shard_expr,
     text_hash,
 )
@@ -171,15 +173,17 @@ def score_resolved(
 
 
 def auto_compact(cache: ScoreCache | None, sharding: tuple[int, int] | None) -> dict[str, Any] | None:
-    """After a full (non-shard) run, compact a cache holding more than ``AUTO_COMPACT_PARTS`` parts (its
-    result), else None. It reads the whole cache: once per call of score_frame or score_buckets.
+    """After a full (non-shard) run, compact a cache holding ``AUTO_COMPACT_PARTS`` more parts than a
+    compacted one would (its result), else None. It reads the whole cache: once per call of score_frame or
+    score_buckets.
 
     >>> auto_compact(None, None) is None
     True
     """
-    if cache is None or sharding is not None or len(cache.part_files()) <= AUTO_COMPACT_PARTS:
+    if cache is None or sharding is not None or len(parts := cache.part_files()) <= AUTO_COMPACT_PARTS:
         return None
-    return cache.compact()
+    compacted = -(-row_count(parts) // COMPACT_ROWS)  # the parts a compaction would leave
+    return cache.compact() if len(parts) > AUTO_COMPACT_PARTS + compacted else None
 
 
 class _PartWriter:
