@@ -52,6 +52,27 @@ def monthly_dumps(folder: Path) -> str:
     return str(folder / "RC_2015-*.ndjson")
 
 
+def map_overrides(tiny: TinyDetoxify, pattern: str) -> list[str]:
+    """The dumps, 3 buckets, the tiny Detoxify with bit-exact settings (batch 1, one thread)."""
+    return ["dataset=reddit_dump", f"dataset.path={pattern}", "dataset.buckets=3", "scorer=detoxify",
+            f"scorer.checkpoint={tiny.checkpoint}", f"scorer.hf_config_path={tiny.config_dir}", "scorer.batch_size=1",
+            "scorer.threads=1", "analysis.run=[depth_profile]", "plot.formats=[png]"]
+
+
+def reduce_and_single(overrides: list[str], cache: Path, tmp_path: Path) -> tuple[dict, dict]:
+    """The reduce run on the map steps' cache, and a one-process run with a cache of its own (manifests)."""
+    threads = torch.get_num_threads()
+    try:
+        reduced = run_experiment(_settings([*overrides, f"scorer.cache_dir={cache}"]), tmp_path / "reduce")
+        single = run_experiment(_settings([*overrides, f"scorer.cache_dir={tmp_path / 'single-cache'}"]),
+                                tmp_path / "single")
+    finally:
+        torch.set_num_threads(threads)
+    assert pl.read_parquet(tmp_path / "reduce" / "comments.parquet").equals(
+        pl.read_parquet(tmp_path / "single" / "comments.parquet"))  # scores bit for bit
+    return reduced, single
+
+
 def test_units_ingested_apart_give_the_one_process_store(tmp_path: Path) -> None:
     pattern = monthly_dumps(tmp_path / "dumps")
     dataset = DatasetSettings(path=pattern, format="reddit_dump", options={"submissions": None}, buckets=3)
@@ -87,9 +108,7 @@ def test_joblib_map_steps_then_reduce_equals_one_run(tiny_detoxify: TinyDetoxify
     """``-m hydra/launcher=joblib map.step=ingest`` then ``map.step=buckets`` (2 jobs each), then the reduce
     run: no text scored, no model loaded, the same comments and tables as one process with its own cache."""
     pattern = monthly_dumps(tmp_path / "dumps")
-    overrides = ["dataset=reddit_dump", f"dataset.path={pattern}", "dataset.buckets=3", "scorer=detoxify",
-                 f"scorer.checkpoint={tiny_detoxify.checkpoint}", f"scorer.hf_config_path={tiny_detoxify.config_dir}",
-                 "scorer.batch_size=1", "scorer.threads=1", "analysis.run=[depth_profile]", "plot.formats=[png]"]
+    overrides = map_overrides(tiny_detoxify, pattern)
     cache = tmp_path / "cache"
     env = {**os.environ, "TOOLKIT_CACHE_DIR": str(cache), "PYTHONPATH": str(REPO)}
     for step in ("ingest", "buckets"):
@@ -107,13 +126,7 @@ def test_joblib_map_steps_then_reduce_equals_one_run(tiny_detoxify: TinyDetoxify
     assert sum(m["scorer"]["cache_misses"] for m in built) == 7  # 7 distinct texts, each scored once
     assert all(m["scorer"]["model_loaded"] for m in built)
 
-    threads = torch.get_num_threads()
-    try:
-        reduced = run_experiment(_settings([*overrides, f"scorer.cache_dir={cache}"]), tmp_path / "reduce")
-        single = run_experiment(_settings([*overrides, f"scorer.cache_dir={tmp_path / 'single-cache'}"]),
-                                tmp_path / "single")
-    finally:
-        torch.set_num_threads(threads)
+    reduced, single = reduce_and_single(overrides, cache, tmp_path)
     sc = reduced["scorer"]
     assert (sc["cache_hits"], sc["cache_misses"], sc["model_loaded"]) == (7, 0, False)
     assert reduced["counts"]["rows_kept"] == 7 and reduced["counts"]["rows_rejected"] == 1
@@ -121,8 +134,6 @@ def test_joblib_map_steps_then_reduce_equals_one_run(tiny_detoxify: TinyDetoxify
     comments = pl.read_parquet(tmp_path / "reduce" / "comments.parquet")
     filled = sorted(set(bucket_of(comments["thread_id"], 3).to_list()))  # the buckets some thread went to
     assert sorted(b for m in built for b in m["counts"]["buckets"]) == filled
-    assert pl.read_parquet(tmp_path / "reduce" / "comments.parquet").equals(
-        pl.read_parquet(tmp_path / "single" / "comments.parquet"))  # scores bit for bit
     for table in ("depth_profile", "toxicity_by_position"):
         assert pl.read_csv(tmp_path / "reduce" / "tables" / f"{table}.csv").equals(
             pl.read_csv(tmp_path / "single" / "tables" / f"{table}.csv"))

@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING
 import polars as pl
 import pytest
 import torch
-from test_map import monthly_dumps
+from test_map import map_overrides, monthly_dumps, reduce_and_single
 from test_scoring_shards import COMMENTS, REPO, _overrides, _settings, _thread_file
 
 from toolkit.pipeline import run_experiment
@@ -143,9 +143,7 @@ def test_ingest_and_bucket_map_on_slurm_then_reduce(slurm_conf: Path, tiny_detox
     """The corpus map on the cluster: one array job ingests each monthly dump (2 tasks), one builds and scores
     each bucket (2 tasks); the reduce run then scores nothing, loads no model and equals a one-process run."""
     pattern = monthly_dumps(tmp_path / "dumps")
-    overrides = ["dataset=reddit_dump", f"dataset.path={pattern}", "dataset.buckets=3", "scorer=detoxify",
-                 f"scorer.checkpoint={tiny_detoxify.checkpoint}", f"scorer.hf_config_path={tiny_detoxify.config_dir}",
-                 "scorer.batch_size=1", "scorer.threads=1", "analysis.run=[depth_profile]", "plot.formats=[png]"]
+    overrides = map_overrides(tiny_detoxify, pattern)
     cache = tmp_path / "cache"
     env = {**os.environ, "SLURM_CONF": str(slurm_conf), "TOOLKIT_CACHE_DIR": str(cache), "PYTHONPATH": str(REPO)}
     for step in ("ingest", "buckets"):
@@ -164,14 +162,6 @@ def test_ingest_and_bucket_map_on_slurm_then_reduce(slurm_conf: Path, tiny_detox
     built = [json.loads((tmp_path / "buckets" / str(i) / "manifest.json").read_text()) for i in range(2)]
     assert sum(m["scorer"]["cache_misses"] for m in built) == 7 and sum(m["counts"]["rows"] for m in built) == 7
 
-    threads = torch.get_num_threads()
-    try:
-        reduced = run_experiment(_settings([*overrides, f"scorer.cache_dir={cache}"]), tmp_path / "reduce")
-        single = run_experiment(_settings([*overrides, f"scorer.cache_dir={tmp_path / 'single-cache'}"]),
-                                tmp_path / "single")
-    finally:
-        torch.set_num_threads(threads)
+    reduced, single = reduce_and_single(overrides, cache, tmp_path)  # comments equal bit for bit
     assert (reduced["scorer"]["cache_misses"], reduced["scorer"]["model_loaded"]) == (0, False)
     assert single["scorer"]["cache_misses"] == 7
-    assert pl.read_parquet(tmp_path / "reduce" / "comments.parquet").equals(
-        pl.read_parquet(tmp_path / "single" / "comments.parquet"))
