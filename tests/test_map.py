@@ -146,3 +146,5 @@ def test_map_settings_are_checked(tmp_path: Path) -> None:
         run_experiment(_settings(["map.step=ingest", "map.part=2", "map.parts=2"]), tmp_path / "b")
     with pytest.raises(ConfigError, match="leave scorer.shard unset"):
         run_experiment(_settings(["map.step=buckets", "scorer.shard=0", "scorer.num_shards=2"]), tmp_path / "c")
+    with pytest.raises(ConfigError, match="map.step: jobs of a map step would fetch into one archive at once"):
+        run_experiment(_settings(["map.step=ingest", "dataset.fetch.url=https://lemmy.world/post/1"]), tmp_path / "d")

@@ -40,7 +40,8 @@ def open_corpus(path: str | Path, format: str | None = None, *, cache_dir: str |
                 **options: Any) -> CorpusStore:
     """``path`` as a corpus store (for inputs larger than memory): thread buckets with tree columns, built once
     under the cache directory and reused; ``.scan()`` is a LazyFrame over all of it, ``.buckets()`` yields one
-    bucket's frame at a time, and the depth/thread-length analyses take ``store.buckets`` in place of a frame.
+    bucket's frame at a time, and the bucket-wise analyses (README: "Analyses at scale") take ``store.buckets`` in
+    place of a frame.
 
     >>> corpus = open_corpus("data/seed_thread.txt", cache_dir=__import__("tempfile").mkdtemp())
     >>> corpus.n_buckets, corpus.scan().select(pl.len()).collect().item()

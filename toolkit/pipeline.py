@@ -315,6 +315,9 @@ def run_experiment(settings: RunSettings, run_dir: str | Path, resolved_config: 
         raise ConfigError("map.part", f"must be in 0..map.parts-1 (map.parts={m.parts}), got {m.part}")
     if m.step != "all" and settings.scorer.shard is not None:
         raise ConfigError("map.step", "a map step scores whole buckets: leave scorer.shard unset (or map.step=all)")
+    if m.step != "all" and settings.dataset.fetch.url:
+        raise ConfigError("map.step", "jobs of a map step would fetch into one archive at once: fetch first "
+                          "(toolkit-fetch, or a run without map.step), then map with dataset.fetch.url unset")
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     timer = Timer()
