@@ -35,7 +35,7 @@ from toolkit.scoring.base import ScoreReport
 from toolkit.scoring.buckets import score_buckets
 from toolkit.scoring.cache import resolve_cache_dir
 from toolkit.settings import AnalysisSettings, DatasetSettings, PlotSettings, RunSettings, ScorerSettings
-from toolkit.store import CorpusStore, StoreBuild, bucket_count, read_store, store_key
+from toolkit.store import CorpusStore, StoreBuild, bucket_count, read_store, store_directory
 
 log = logging.getLogger(__name__)
 # Where conf/, experiments/ and data/ are: inside the installed package (a wheel ships them there, see
@@ -189,7 +189,7 @@ class CorpusSource:
         if dataset.buckets is not None and dataset.buckets < 1:
             raise ConfigError("dataset.buckets", f"must be at least 1, got {dataset.buckets}")
         n = dataset.buckets or bucket_count([data_path], dataset.bucket_mb << 20)
-        directory = resolve_cache_dir(cache_dir) / "corpus" / store_key([data_path], {**key, "n_buckets": n})
+        directory = store_directory([data_path], key, n, resolve_cache_dir(cache_dir))
         return cls(dataset, units, streamed, StoreBuild(directory, n, len(units)),
                    {"inputs": [str(data_path)], "options": key})
 

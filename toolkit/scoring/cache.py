@@ -12,9 +12,9 @@ renamed, so a reader never sees a partial file and several processes can add par
 its own uniquely named parts). A process killed mid-write leaves at most a hidden ``.part-*.tmp`` file,
 which readers ignore and ``compact`` removes once stale. Part files are never rewritten, only added;
 ``compact`` (``toolkit-cache compact``) writes merged, de-duplicated parts (one per 250,000 texts, split by
-hash, so it runs in bounded memory) before removing the parts it merged, under a lock so two compactions do not race. A reader that finds a part gone (compacted meanwhile)
-lists the directory again and reads the new parts. Several parts may hold the same text (two processes
-scored it at once): lookups keep one row per text.
+hash, so it runs in bounded memory) before removing the parts it merged, under a lock so two compactions do
+not race. A reader that finds a part gone (compacted meanwhile) lists the directory again and reads the new
+parts. Several parts may hold the same text (two processes scored it at once): lookups keep one row per text.
 
 A part that cannot be read (truncated, not Parquet, a column missing or of the wrong type) is moved to
 ``quarantine/`` with a warning; its texts then count as misses and are scored again.

@@ -7,6 +7,7 @@ from toolkit.store.corpus import (
     bucket_of,
     open_store,
     read_store,
+    store_directory,
     store_key,
     write_store,
 )
@@ -18,6 +19,7 @@ __all__ = [
     "bucket_of",
     "open_store",
     "read_store",
+    "store_directory",
     "store_key",
     "write_store",
 ]

@@ -94,6 +94,17 @@ def store_key(paths: Iterable[str | os.PathLike[str]], options: dict[str, Any]) 
     return hashlib.blake2b(blob.encode("utf-8"), digest_size=16).hexdigest()
 
 
+def store_directory(paths: Iterable[str | os.PathLike[str]], options: dict[str, Any], n_buckets: int,
+                    cache_dir: str | os.PathLike[str]) -> Path:
+    """Where the store of ``paths`` read with ``options`` into ``n_buckets`` lives: ``<cache_dir>/corpus/<key>``
+    (see :func:`store_key`).
+
+    >>> store_directory([], {"format": "text"}, 2, "/c").parent
+    PosixPath('/c/corpus')
+    """
+    return Path(cache_dir).expanduser() / "corpus" / store_key(paths, {**options, "n_buckets": n_buckets})
+
+
 @dataclass(frozen=True)
 class CorpusStore:
     """An opened store: its directory, bucket count and the counts written at build time (``meta``)."""
@@ -224,13 +235,10 @@ class StoreBuild:
                 table.write_parquet(work / f"{name}.parquet")
             (work / META).write_text(json.dumps({"rows_in": rows, "meta": meta()}, indent=1, default=str))
             _publish(work, target, lambda: self.unit_meta(unit) is not None)
-        except BaseException:
-            shutil.rmtree(work, ignore_errors=True)
-            with contextlib.suppress(OSError):
-                self.root.rmdir()  # nothing else built yet: leave nothing behind
-            raise
         finally:
-            shutil.rmtree(work, ignore_errors=True)  # ours, when another process published the unit first
+            shutil.rmtree(work, ignore_errors=True)  # failed, or another process published the unit first
+            with contextlib.suppress(OSError):
+                self.root.rmdir()  # only when empty: a failed first unit leaves nothing behind
 
     def bucket_numbers(self) -> list[int]:
         """The buckets some unit wrote rows to (all units ingested); an empty input has one empty bucket 0."""
@@ -383,8 +391,7 @@ def open_store(paths: list[str | os.PathLike[str]], options: dict[str, Any],
     121
     """
     n = n_buckets or bucket_count(paths, bucket_bytes)
-    key = store_key(paths, {**options, "n_buckets": n})
-    directory = Path(cache_dir).expanduser() / "corpus" / key
+    directory = store_directory(paths, options, n, cache_dir)
     found = read_store(directory)
     if found is not None:
         return found
