@@ -10,13 +10,16 @@ import pytest
 from polars.testing import assert_frame_equal
 
 from toolkit.analysis.civility import compare_groups
-from toolkit.analysis.common import unit_sums
+from toolkit.analysis.common import Corpus, unit_sums
+from toolkit.analysis.declare import AnalysisContext
 from toolkit.analysis.distribution import largest_thread, score_distribution
-from toolkit.analysis.registry import ANALYSES, COLLECTED, AnalysisContext, collected_columns
+from toolkit.analysis.registry import ANALYSES, columns_for
 from toolkit.analysis.summary import thread_summary
 from toolkit.analysis.synthetic import make_frame, random_threads
-from toolkit.pipeline import BUCKETED
 from toolkit.store import bucket_of
+
+BUCKETED = sorted(name for name, a in ANALYSES.items() if a.bucketed)
+COLLECTED = sorted(name for name, a in ANALYSES.items() if not a.bucketed)
 
 
 @pytest.fixture(scope="module")
@@ -25,21 +28,23 @@ def corpus() -> pl.DataFrame:
 
 
 def split(frame: pl.DataFrame, n: int = 3):
-    """The frame as a store holds it: ``n`` buckets of whole threads (crc32 of the thread id), read lazily."""
+    """The frame as a store holds it: ``n`` buckets of whole threads (crc32 of the thread id)."""
     parts = frame.with_columns(bucket_of(frame["thread_id"], n).alias("_b")).partition_by("_b", maintain_order=True)
     assert len(parts) == n  # every bucket holds threads: the test really crosses buckets
-    return lambda: (p.drop("_b") for p in parts)
+    return Corpus(tuple(p.drop("_b") for p in parts))
 
 
 def same(a: pl.DataFrame, b: pl.DataFrame) -> None:
     assert_frame_equal(a, b, check_exact=False, rtol=1e-9, atol=1e-12)
 
 
-@pytest.mark.parametrize("name", sorted(BUCKETED))
+@pytest.mark.parametrize("name", BUCKETED)
 def test_bucketed_analysis_gives_the_whole_frames_tables(corpus, name) -> None:
+    """Over buckets holding only the columns the analysis declares it reads (as a run hands them out)."""
     ctx = AnalysisContext(n_boot=200, labels=["toxicity"])
     ctx.params.derailment.min_threads, ctx.params.derailment.folds = 10, 2  # 19 threads, 4 of them civil
-    whole, buckets = ANALYSES[name](corpus, ctx), ANALYSES[name](split(corpus), ctx)
+    buckets = split(corpus).select(columns_for([name], corpus.schema, ctx.params))
+    whole, buckets = ANALYSES[name](corpus, ctx), ANALYSES[name](buckets, ctx)
     assert whole.skipped == buckets.skipped and whole.figures
     assert sorted(whole.tables) == sorted(buckets.tables)
     for table in whole.tables:
@@ -55,24 +60,26 @@ def test_one_thread_resamples_comments_across_buckets(corpus, name) -> None:
     one = corpus.filter(pl.col("thread_id") == corpus["thread_id"].max())
     empty = [corpus.head(0), corpus.head(0)]
     ctx = AnalysisContext(n_boot=100)
-    whole, buckets = ANALYSES[name](one, ctx), ANALYSES[name](lambda: iter([empty[0], one, empty[1]]), ctx)
+    whole, buckets = ANALYSES[name](one, ctx), ANALYSES[name](Corpus((empty[0], one, empty[1])), ctx)
     for table in whole.tables:
         same(whole.tables[table], buckets.tables[table])
 
 
-def test_analyses_are_bucketed_or_collected() -> None:
-    assert set(COLLECTED) <= set(ANALYSES)
-    assert sorted(set(ANALYSES) - BUCKETED) == ["removal_context", "removal_prediction", "scorer_agreement",
-                                                "scorer_validation"]
+def test_every_analysis_declares_what_it_reads_and_writes() -> None:
+    """Each declaration names its canonical columns and at least one table or figure; the analyses that need
+    every row at once (ROC curves, regressions, matching, a sample) are among the collected ones."""
+    for name, analysis in ANALYSES.items():
+        assert analysis.name == name and analysis.reads and (analysis.tables or analysis.figures)
+    assert {"removal_context", "removal_prediction", "scorer_agreement", "scorer_validation"} <= set(COLLECTED)
 
 
-@pytest.mark.parametrize("name", sorted(COLLECTED))
+@pytest.mark.parametrize("name", COLLECTED)
 def test_collected_analysis_reads_only_its_columns(corpus, name) -> None:
-    """The frame a run collects (canonical columns named in COLLECTED, plus scores, markers and labels) gives
-    the tables of the full frame."""
+    """The frame a run collects (the canonical columns the analysis declares, plus scores, markers and labels)
+    gives the tables of the full frame."""
     ctx = AnalysisContext(n_boot=50, labels=["toxicity", "other"])
     ctx.params.scorer_validation.truth = "toxic"
-    columns = collected_columns([name], corpus.schema, [ctx.params.scorer_validation.truth])
+    columns = columns_for([name], corpus.schema, ctx.params)
     assert "text" not in columns or name == "scorer_agreement"
     assert "author" not in columns and "removal_reason" not in columns
     whole, narrow = ANALYSES[name](corpus, ctx), ANALYSES[name](corpus.select(columns), ctx)
@@ -86,9 +93,9 @@ def test_collected_columns_keep_scores_and_labels() -> None:
     schema = {"thread_id": pl.String, "comment_id": pl.String, "text": pl.String, "author": pl.String,
               "is_post": pl.Boolean, "removed": pl.Boolean, "source_position": pl.Int64, "subreddit": pl.String,
               "toxicity": pl.Float64, "hedges": pl.Int64, "toxic": pl.String}
-    assert collected_columns(["scorer_validation"], schema, ["toxic"]) == [
+    assert columns_for(["scorer_validation"], schema) == [
         "thread_id", "is_post", "removed", "source_position", "toxicity", "hedges", "toxic"]
-    assert collected_columns(["scorer_agreement", "removal_prediction"], schema) == [
+    assert columns_for(["scorer_agreement", "removal_prediction"], schema) == [
         "thread_id", "text", "is_post", "removed", "source_position", "toxicity", "hedges"]
 
 
@@ -100,7 +107,7 @@ ROWS = pl.DataFrame({"thread_id": ["x", "x", "x", "y", "y", "z", "z"],
 
 def test_unit_sums_by_hand() -> None:
     """Per thread in id order, whatever the bucket order: the sum of v and the rows."""
-    buckets = lambda: iter([ROWS.filter(pl.col("thread_id") == t) for t in ("z", "x", "y")])  # noqa: E731
+    buckets = Corpus(tuple(ROWS.filter(pl.col("thread_id") == t) for t in ("z", "x", "y")))
     matrix, n_threads, method = unit_sums(buckets, [pl.col("v").sum(), pl.len()])
     assert matrix.tolist() == [[2.0, 3.0], [1.0, 2.0], [1.0, 2.0]]
     assert (n_threads, method) == (3, "thread bootstrap")
@@ -109,7 +116,7 @@ def test_unit_sums_by_hand() -> None:
 def test_compare_groups_by_hand_over_buckets() -> None:
     """a: 1, 0, 1 (rate 2/3); b: 1, 0, 1 (the null left out; rate 2/3); log odds
     log((2.5)(1.5) / ((1.5)(2.5))) = 0."""
-    buckets = lambda: (ROWS.filter(pl.col("thread_id") == t) for t in ("y", "z", "x"))  # noqa: E731
+    buckets = Corpus(tuple(ROWS.filter(pl.col("thread_id") == t) for t in ("y", "z", "x")))
     table = compare_groups(buckets, {"v": pl.col("v")}, pl.col("a"), comparison="a vs b", n_boot=100)
     whole = compare_groups(ROWS, {"v": pl.col("v")}, pl.col("a"), comparison="a vs b", n_boot=100)
     row = table.row(0, named=True)
@@ -122,7 +129,7 @@ def test_compare_groups_by_hand_over_buckets() -> None:
 def test_score_distribution_counts_add_up_over_buckets() -> None:
     frame = make_frame([{"thread": t, "id": f"{t}{i}" if i else t, "parent": t if i else None, "score": s}
                         for t, scores in (("p", [0.1, 0.7]), ("q", [0.2, 1.0, None])) for i, s in enumerate(scores)])
-    buckets = lambda: iter(frame.partition_by("thread_id"))  # noqa: E731
+    buckets = Corpus(tuple(frame.partition_by("thread_id")))
     # the posts p and q left out; comments 0.7 (p) and 1.0, null (q): one in [0.5, 1] each, none below
     assert score_distribution(buckets, bins=2)["count"].to_list() == [0, 2]
 

@@ -13,11 +13,10 @@ from toolkit.analysis.civility import (
     civility_by_removal,
     strategy_columns,
 )
-from toolkit.analysis.derailment import derailment_log_odds, derailment_threads
-from toolkit.analysis.registry import ANALYSES, AnalysisContext
+from toolkit.analysis.derailment import DerailmentOptions, derailment_log_odds, derailment_threads
+from toolkit.analysis.registry import ANALYSES, AnalysisContext, AnalysisParams
 from toolkit.analysis.synthetic import make_frame, random_threads
 from toolkit.errors import ConfigError
-from toolkit.settings import AnalysisParams, DerailmentOptions
 
 S = ["hedges", "direct_question"]
 

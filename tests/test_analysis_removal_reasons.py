@@ -5,9 +5,8 @@ from __future__ import annotations
 import polars as pl
 import pytest
 
-from toolkit.analysis.registry import AnalysisContext, run_removal_reasons
-from toolkit.analysis.removal import removal_reasons
-from toolkit.settings import AnalysisParams, RemovalReasonsOptions
+from toolkit.analysis.registry import AnalysisContext, AnalysisParams
+from toolkit.analysis.removal import RemovalReasonsOptions, removal_reasons, run_removal_reasons
 
 FRAME = pl.DataFrame({
     "thread_id": ["a", "a", "a", "b", "b", "c", "c", "c", "c"],

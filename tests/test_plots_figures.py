@@ -10,13 +10,13 @@ import polars as pl
 import pytest
 from PIL import Image
 
-from toolkit.analysis.registry import ANALYSES, AnalysisContext
+from toolkit.analysis.agreement import ScorerAgreementOptions
+from toolkit.analysis.registry import ANALYSES, AnalysisContext, AnalysisParams
 from toolkit.analysis.synthetic import random_threads
 from toolkit.cli.figures import main as figures_main
 from toolkit.outputs import FigureSpec
 from toolkit.plots.figures import DRAWERS, load_figure, render_run, save_figure
 from toolkit.plots.tree import tree_layout
-from toolkit.settings import AnalysisParams, ScorerAgreementOptions
 
 
 def test_tree_layout_by_hand() -> None:

@@ -22,8 +22,9 @@ import numpy as np
 import polars as pl
 
 from toolkit.analysis.agreement import sample_comments
-from toolkit.analysis.common import Frames, each_bucket
-from toolkit.analysis.registry import ANALYSES, COLLECTED, AnalysisContext, collected_columns
+from toolkit.analysis.common import Corpus, Frames
+from toolkit.analysis.declare import AnalysisContext
+from toolkit.analysis.registry import ANALYSES, columns_for
 from toolkit.errors import ConfigError
 from toolkit.fetch.lemmy import fetch_lemmy
 from toolkit.io import Rejects, detect_format, expand_paths, load_source
@@ -369,7 +370,7 @@ def run_experiment(settings: RunSettings, run_dir: str | Path, resolved_config: 
     caption = " + ".join(r.caption() for r in reports)
     footer = f"Scorer: {caption} · label: {a.label} · n = {n_scored} scored comments · {settings.experiment}"
     with timer.stage("analyses"):
-        outputs, skipped = run_analyses(lambda: (pl.read_parquet(p) for p in buckets), a, settings.plot, run_dir,
+        outputs, skipped = run_analyses(Corpus(tuple(buckets)), a, settings.plot, run_dir,
                                         footer, labels, sc)
     shutil.rmtree(scratch)
     counts = {"rows_in": counts["rows_kept"] + rejects.height, **counts, "rows_rejected": rejects.height,
@@ -398,35 +399,35 @@ def run_experiment(settings: RunSettings, run_dir: str | Path, resolved_config: 
     return manifest
 
 
-BUCKETED = frozenset(ANALYSES) - COLLECTED.keys()  # analyses that reduce bucket by bucket
-
-
 def run_analyses(data: Frames, a: AnalysisSettings, plot: PlotSettings, run_dir: Path, footer: str,
                  labels: list[str], scorer: ScorerSettings | None = None) -> tuple[list[Path], dict[str, str]]:
-    """Run ``a.run`` on the scored frame, or a store's scored buckets (whose scorers wrote ``labels``); write
-    their tables (``tables/``) and figures (``figures/``). Analyses in ``BUCKETED`` reduce bucket by bucket;
-    the others see one frame of the columns they read (``collected_columns``), collected once when one of
-    them runs. scorer_agreement's further scorers are run here, sharing ``scorer``'s cache.
+    """Run ``a.run`` on the scored frame, or a corpus of scored buckets (whose scorers wrote ``labels``); write
+    their tables (``tables/``) and figures (``figures/``). A bucketed analysis is handed the buckets with the
+    columns it reads (``columns_for``); the others share one frame of the columns they read, collected once
+    and put back in input order. scorer_agreement's further scorers are run here, sharing ``scorer``'s cache.
 
     Returns the paths written and ``{analysis: reason}`` for every analysis (or part of one) left out
     because it cannot apply to the data; each such reason is logged in one line.
     """
     fig_options = {"style": plot.style, "width": plot.width, "formats": tuple(plot.formats), "dpi": plot.dpi}
+    corpus = data if isinstance(data, Corpus) else Corpus((data,))
     status: list[dict[str, Any]] = []
     frame = None
-    if set(a.run) - BUCKETED:
-        names = [n for n in a.run if n not in BUCKETED]
-        named = [a.params.scorer_validation.truth]
-        frame = pl.concat([b.select(collected_columns(names, b.schema, named)) for b in each_bucket(data)]).sort(
+    collected = [n for n in a.run if not ANALYSES[n].bucketed]
+    if collected:
+        columns = columns_for(collected, corpus.schema, a.params)
+        frame = pl.concat(list(corpus.select(columns).buckets())).sort(
             "source_position", "thread_id", maintain_order=True, nulls_last=True)  # input order, whatever the buckets
         if "scorer_agreement" in a.run and a.params.scorer_agreement.scorers:
             frame, status = _with_further_scores(frame, a, scorer or ScorerSettings())
     outputs: list[Path] = []
     skipped: dict[str, str] = {}
     for name in a.run:
+        analysis = ANALYSES[name]
         ctx = AnalysisContext(label=a.label, threshold=a.threshold, n_boot=a.n_boot, seed=a.seed, footer=footer,
                               params=a.params, labels=labels, scorers=status)
-        result = ANALYSES[name](data if name in BUCKETED else frame, ctx)
+        result = analysis(corpus.select(columns_for([name], corpus.schema, a.params)) if analysis.bucketed
+                          else frame, ctx)
         if result.skipped:
             log.info("%s skipped: %s", name, result.skipped)
             skipped[name] = result.skipped

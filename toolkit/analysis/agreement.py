@@ -7,14 +7,18 @@ threshold over the same comments show whether it hinges on the scorer.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from itertools import combinations
+from typing import Any
 
 import numpy as np
 import polars as pl
 
-from toolkit.analysis.common import comments_only
+from toolkit.analysis.common import ci_methods, comments_only, score_columns
+from toolkit.analysis.declare import Analysis, AnalysisContext, applicable, shown
 from toolkit.analysis.stats import RankPairs, cluster_bootstrap, replicate_sums, summarize
 from toolkit.errors import ConfigError
+from toolkit.outputs import AnalysisOutput, FigureSpec
 
 AGREEMENT_SCHEMA = {
     "a": pl.String, "b": pl.String, "n": pl.Int64, "n_threads": pl.Int64, "spearman": pl.Float64,
@@ -22,6 +26,21 @@ AGREEMENT_SCHEMA = {
     "agreement_high": pl.Float64, "kappa": pl.Float64, "kappa_low": pl.Float64, "kappa_high": pl.Float64,
     "share_a": pl.Float64, "share_b": pl.Float64, "threshold": pl.Float64, "ci_method": pl.String,
 }
+
+
+SCORERS_SCHEMA = {"scorer": pl.String, "used": pl.Boolean, "columns": pl.String, "note": pl.String}
+
+
+@dataclass
+class ScorerAgreementOptions:
+    """``scorers``: further scorers, names or {name, model} (e.g. [profanity, {name: detoxify, model:
+    unbiased}]); ``columns``: null = the scorer's labels + theirs; a seeded sample of ``max_comments``."""
+
+    columns: list[str] | None = None
+    scorers: list[Any] = field(default_factory=list)
+    thresholds: dict[str, float] = field(default_factory=dict)
+    max_comments: int | None = 2000
+
 
 
 def _agreement(sums: np.ndarray) -> np.ndarray:
@@ -120,3 +139,38 @@ def scorer_agreement(
             "threshold": ta if ta == tb else float("nan"), "ci_method": rho.method,
         })
     return pl.DataFrame(out, schema=AGREEMENT_SCHEMA)
+
+
+def run_scorer_agreement(frame: pl.DataFrame, ctx: AnalysisContext) -> AnalysisOutput:
+    """Pairwise agreement of score columns (the run's labels and those of the further scorers in ``ctx``)."""
+    o = ctx.params.scorer_agreement
+    rows = sample_comments(frame, o.max_comments, ctx.seed)
+    sampled = "" if rows.height == comments_only(frame).filter(pl.col("text").is_not_null()).height else (
+        f"a random sample of {rows.height:,} comments (seed {ctx.seed})")
+    columns = list(o.columns or [])
+    if not columns:
+        columns = score_columns(rows, ctx.labels or None)
+        columns += [c for s in ctx.scorers if s["used"] for c in s["columns"].split(", ")]
+    columns = list(dict.fromkeys(columns))
+    table = scorer_agreement(rows, columns, threshold=ctx.threshold, thresholds=o.thresholds, **ctx.boot)
+    scorers = pl.DataFrame(ctx.scorers, schema=SCORERS_SCHEMA)
+    n = int(table["n"].min()) if table.height else 0
+    skipped = [s["scorer"] for s in ctx.scorers if not s["used"] and not s["note"].startswith("same scores")]
+    spec = FigureSpec("scorer_agreement", "agreement_matrix", "Agreement between scorers",
+                      ctx.caption(shown(n, None, "comments scored by every pair"), sampled,
+                                  ctx.ci_note(ci_methods(table)) + " in the table",
+                                  f"skipped (unavailable): {', '.join(skipped)}" if skipped else ""),
+                      {"threshold": ctx.threshold})
+    tables = {"scorer_agreement": table, **({"scorer_agreement_scorers": scorers} if scorers.height else {})}
+    unused = "; the further scorers gave no new columns (see scorer_agreement_scorers)" if scorers.height else ""
+    empty = {} if n else {"scorer_agreement": (f"fewer than two score columns to compare ({', '.join(columns)})"
+                                               if len(columns) < 2 else "no comment is scored by every pair of "
+                                               "columns") + unused}
+    return applicable(tables, [(spec, table)], empty)
+
+
+DECLARED = (
+    Analysis("scorer_agreement", run_scorer_agreement, ScorerAgreementOptions,
+             reads=("thread_id", "is_post", "text"), named=lambda o: list(o.columns or ()),
+             tables=("scorer_agreement", "scorer_agreement_scorers"), figures=("scorer_agreement",)),
+)

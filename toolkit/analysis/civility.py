@@ -8,6 +8,7 @@ comment has no text); a strategy's *rate* is the share of comments using it (cou
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
 import numpy as np
 import polars as pl
@@ -22,9 +23,11 @@ from toolkit.analysis.common import (
     unit_sums,
     value_cells,
 )
+from toolkit.analysis.declare import Analysis, AnalysisContext, applicable, count_threads, forest, shown
 from toolkit.analysis.depth import depth_bin_expr
 from toolkit.analysis.escalation import reply_pairs
 from toolkit.analysis.stats import bootstrap_pvalue, percentile_ci, unit_replicates
+from toolkit.outputs import AnalysisOutput, FigureSpec
 from toolkit.schema import POLITENESS_STRATEGIES
 
 NO_STRATEGIES = "no politeness strategy columns: run with scorer=politeness"
@@ -41,6 +44,17 @@ COMPARE_SCHEMA = {
     "diff_low": pl.Float64, "diff_high": pl.Float64, "p_value": pl.Float64, "log_odds": pl.Float64,
     "lo_low": pl.Float64, "lo_high": pl.Float64, "ci_method": pl.String,
 }
+
+
+@dataclass
+class CivilityProfileOptions:
+    """``strategies``: politeness marker columns (null: every column named as a known strategy, prefixed or
+    not); ``score``: the politeness score column (used where present); ``depth_bins`` as depth_profile's."""
+
+    strategies: list[str] | None = None
+    score: str = "politeness"
+    depth_bins: list[int] | None = None
+
 
 
 def strategy_columns(frame: pl.DataFrame, strategies: Sequence[str] | None = None) -> list[str]:
@@ -210,3 +224,38 @@ def civility_by_parent(
     return compare_groups(frame, _values(columns_of(frame), strategies, score), pl.col("parent_score") >= threshold,
                           comparison=f"reply to parent {label} >= {threshold:g} vs below", n_boot=n_boot, seed=seed,
                           prepare=replies)
+
+
+def run_civility_profile(frame: Frames, ctx: AnalysisContext) -> AnalysisOutput:
+    """Politeness strategies' rates by reply depth, removed vs kept, and replies to toxic vs non-toxic parents."""
+    o = ctx.params.civility_profile
+    strategies = strategy_columns(columns_of(frame), o.strategies)
+    if not strategies:
+        return AnalysisOutput(skipped=NO_STRATEGIES)
+    common = {"score": o.score, **ctx.boot}
+    depth = civility_by_depth(frame, strategies, depth_bins=o.depth_bins, **common)
+    removal = civility_by_removal(frame, strategies, **common)
+    parent = civility_by_parent(frame, strategies, label=ctx.label, threshold=ctx.threshold, **common)
+    n = int(depth.filter(pl.col("strategy") == strategies[0])["n"].sum())
+    figures = [
+        (FigureSpec("civility_by_depth", "strategy_heatmap", "Politeness strategies by reply depth",
+                    ctx.caption(shown(n, count_threads(frame)),
+                                "colour: share of comments using each strategy (the score: its mean)")), depth),
+        forest("civility_removal_log_odds", "Strategies of removed vs kept comments", removal, ctx,
+                shown(int(removal["n_a"].max() or 0), None, "removed comments with markers")),
+    ]
+    tables = {"civility_by_depth": depth, "civility_by_removal": removal, "civility_by_parent": parent}
+    empty = {"civility_by_depth": (depth["n"].sum() == 0, "no comment with markers and a known reply depth"),
+             "civility_by_removal": ((removal["n_a"].min() or 0) * (removal["n_b"].min() or 0) == 0,
+                                     "needs removed and kept comments with markers (removed comments' text kept)"),
+             "civility_by_parent": ((parent["n_a"].min() or 0) * (parent["n_b"].min() or 0) == 0,
+                                    f"needs replies to parents both >= and < {ctx.threshold:g} in {ctx.label}")}
+    return applicable(tables, figures, {name: why for name, (gone, why) in empty.items() if gone})
+
+
+DECLARED = (
+    Analysis("civility_profile", run_civility_profile, CivilityProfileOptions, bucketed=True,
+             reads=("thread_id", "comment_id", "parent_id", "is_post", "reply_depth", "structure", "created_at", "source_position", "removed"),
+             tables=("civility_by_depth", "civility_by_removal", "civility_by_parent"),
+             figures=("civility_by_depth", "civility_removal_log_odds")),
+)

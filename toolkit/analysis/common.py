@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import polars as pl
 
 from toolkit.analysis.stats import COMMENT_BOOTSTRAP, THREAD_BOOTSTRAP, GroupIntervals, cell_means
 from toolkit.errors import ConfigError
+
+PARENT_BINS = (0.0, 0.2, 0.4, 0.6, 0.8, 1.0)  # parent-toxicity bins of removal_context and escalation
 
 # Labels Detoxify and the embedded scorer write; used to find score columns when none are named.
 KNOWN_LABELS = (
@@ -216,12 +220,48 @@ def assign_bins(values: np.ndarray, edges: Sequence[float]) -> np.ndarray:
     return idx
 
 
-Frames = pl.DataFrame | Callable[[], Iterable[pl.DataFrame]]  # a frame, or a store's buckets (whole threads each)
+@dataclass(frozen=True)
+class Corpus:
+    """Buckets of whole threads (a store's parquet files, or frames in memory), handed out with only the
+    ``columns`` an analysis reads (None: all). Threads never span two buckets, so per-thread parts add up.
+
+    Example:
+        >>> from toolkit.analysis.synthetic import example_threads
+        >>> frame = example_threads()
+        >>> corpus = Corpus((frame.head(2), frame.tail(3)), ("comment_id",))
+        >>> [b.width for b in corpus.buckets()], corpus.schema
+        ([1, 1], Schema([('comment_id', String)]))
+    """
+
+    parts: tuple[Path | pl.DataFrame, ...]
+    columns: tuple[str, ...] | None = None
+
+    def buckets(self) -> Iterator[pl.DataFrame]:
+        """Each bucket, read with the corpus' columns."""
+        for part in self.parts:
+            if isinstance(part, pl.DataFrame):
+                yield part if self.columns is None else part.select(self.columns)
+            else:
+                yield pl.read_parquet(part, columns=None if self.columns is None else list(self.columns))
+
+    @property
+    def schema(self) -> pl.Schema:
+        """The columns handed out and their types (every bucket has the same)."""
+        first = self.parts[0]
+        schema = first.schema if isinstance(first, pl.DataFrame) else pl.read_parquet_schema(first)
+        return pl.Schema({c: schema[c] for c in (self.columns or schema)})
+
+    def select(self, columns: Sequence[str]) -> Corpus:
+        """The same buckets with only ``columns``."""
+        return Corpus(self.parts, tuple(columns))
+
+
+Frames = pl.DataFrame | Corpus  # a frame, or a corpus of buckets (whole threads each)
 
 
 def each_bucket(data: Frames) -> Iterable[pl.DataFrame]:
-    """The frame itself, or each bucket of a corpus store (pass ``store.buckets``)."""
-    return [data] if isinstance(data, pl.DataFrame) else data()
+    """The frame itself, or each bucket of a corpus."""
+    return [data] if isinstance(data, pl.DataFrame) else data.buckets()
 
 
 def gather(data: Frames, part: Callable[[pl.DataFrame], pl.DataFrame]) -> pl.DataFrame:
@@ -230,15 +270,15 @@ def gather(data: Frames, part: Callable[[pl.DataFrame], pl.DataFrame]) -> pl.Dat
     Example:
         >>> from toolkit.analysis.synthetic import example_threads
         >>> frame = example_threads()
-        >>> gather(lambda: iter([frame.head(2), frame.tail(3)]), lambda b: b.select("comment_id")).height
+        >>> gather(Corpus((frame.head(2), frame.tail(3))), lambda b: b.select("comment_id")).height
         5
     """
     return pl.concat([part(b) for b in each_bucket(data)], how="vertical")
 
 
 def columns_of(data: Frames) -> pl.DataFrame:
-    """An empty frame with the columns of ``data`` (its first bucket's: every bucket has the same)."""
-    return next(iter(each_bucket(data))).head(0)
+    """An empty frame with the columns of ``data`` (every bucket has the same)."""
+    return data.head(0) if isinstance(data, pl.DataFrame) else pl.DataFrame(schema=data.schema)
 
 
 def unit_expr(by_row: bool) -> pl.Expr:

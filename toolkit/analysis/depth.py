@@ -4,12 +4,32 @@ threshold, each with thread-bootstrap CIs."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 import polars as pl
 
-from toolkit.analysis.common import Frames, assign_bins, binned_profile, edge_labels, with_thread_position
-from toolkit.settings import DepthProfileOptions
+from toolkit.analysis.common import (
+    Frames,
+    assign_bins,
+    binned_profile,
+    ci_methods,
+    edge_labels,
+    with_thread_position,
+)
+from toolkit.analysis.declare import Analysis, AnalysisContext, applicable, count_threads, shown
+from toolkit.outputs import AnalysisOutput, FigureSpec
+
+
+@dataclass
+class DepthProfileOptions:
+    """``depth_bins``: null = one row per depth, e.g. [1, 2, 3, 5] -> 1, 2, 3-4, 5+; ``position_bins``:
+    equal-width bins of relative position; ``size_edges``: thread-size bin starts (null: 1, 2, 5, 10, ...)."""
+
+    depth_bins: list[int] | None = None
+    position_bins: int = 10
+    size_edges: list[int] | None = None
+
 
 
 def depth_bin_expr(depth_bins: Sequence[int] | None) -> pl.Expr:
@@ -178,3 +198,37 @@ def thread_size_profile(
     return binned_profile(frame, bin_col="size_bin", order_col="size_low", label=label, threshold=threshold,
                           n_boot=n_boot, seed=seed, prepare=lambda part: with_thread_position(part).with_columns(
                               *columns)).rename({"bin": "size_bin", "bin_order": "size_low"})
+
+
+def run_depth_profile(frame: Frames, ctx: AnalysisContext) -> AnalysisOutput:
+    """Toxicity by reply depth, by relative position in the thread and by thread size (a frame, or a store's
+    buckets: threads never span two, so their counts add up)."""
+    o = ctx.params.depth_profile
+    common = {"label": ctx.label, "threshold": ctx.threshold, **ctx.boot}
+    n_threads = count_threads(frame)
+    tables = {"depth_profile": depth_profile(frame, depth_bins=o.depth_bins, **common),
+              "toxicity_by_position": position_profile(frame, n_bins=o.position_bins, **common),
+              "toxicity_by_thread_size": thread_size_profile(frame, size_edges=o.size_edges, **common)}
+    figures = []
+    for name, title, x, xlabel in (
+        ("depth_profile", "Toxicity by reply depth", "depth_bin", "reply depth"),
+        ("toxicity_by_position", "Toxicity by position in the thread", "position_bin",
+         "relative position (0 = first comment, 1 = last)"),
+        ("toxicity_by_thread_size", "Toxicity by thread size", "size_bin", "thread size (comments)"),
+    ):
+        table = tables[name]
+        n, threads = int(table["n"].sum()), n_threads
+        spec = FigureSpec(name, "profile", title, ctx.caption(shown(n, threads), ctx.ci_note(ci_methods(table))),
+                          {"label": ctx.label, "threshold": ctx.threshold, "x": x, "xlabel": xlabel})
+        figures.append((spec, table))
+    empty = {name: f"no scored comment{' with a known reply depth' if name == 'depth_profile' else ''}"
+             for name, table in tables.items() if table["n"].sum() == 0}
+    return applicable(tables, figures, empty)
+
+
+DECLARED = (
+    Analysis("depth_profile", run_depth_profile, DepthProfileOptions, bucketed=True,
+             reads=("thread_id", "comment_id", "is_post", "reply_depth", "created_at", "source_position"),
+             tables=("depth_profile", "toxicity_by_position", "toxicity_by_thread_size"),
+             figures=("depth_profile", "toxicity_by_position", "toxicity_by_thread_size")),
+)

@@ -9,13 +9,23 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import polars as pl
 
-from toolkit.analysis.civility import compare_groups, uses
-from toolkit.analysis.common import Frames, columns_of, gather, with_thread_position
+from toolkit.analysis.civility import NO_STRATEGIES, compare_groups, strategy_columns, uses
+from toolkit.analysis.common import (
+    Frames,
+    columns_of,
+    comments_only,
+    each_bucket,
+    gather,
+    with_thread_position,
+)
+from toolkit.analysis.declare import Analysis, AnalysisContext, forest, shown
 from toolkit.analysis.stats import RankedScores, bootstrap_replicates, percentile_ci
 from toolkit.errors import ConfigError
+from toolkit.outputs import AnalysisOutput
 
 OUTCOMES = ("removed", "toxic", "either")
 SAMPLE_SCHEMA = {"step": pl.String, "threads": pl.Int64}
@@ -23,6 +33,24 @@ PREDICTION_SCHEMA = {
     "model": pl.String, "features": pl.String, "n_threads": pl.Int64, "n_derailed": pl.Int64, "folds": pl.Int64,
     "roc_auc": pl.Float64, "roc_low": pl.Float64, "roc_high": pl.Float64, "ci_method": pl.String,
 }
+
+
+@dataclass
+class DerailmentOptions:
+    """A thread derails when, after its first ``k`` comments (by time, else page order), it holds a comment
+    that is ``outcome``: removed | toxic (score >= ``threshold``; null: analysis.threshold) | either.
+    Shorter threads are left out and counted; with ``require_civil_start`` (Zhang et al. 2018) so are threads
+    whose first k comments already hold the outcome. Skipped below ``min_threads``; ``folds``-fold CV."""
+
+    strategies: list[str] | None = None
+    score: str = "politeness"
+    k: int = 2
+    outcome: str = "either"
+    threshold: float | None = None
+    require_civil_start: bool = True
+    folds: int = 5
+    min_threads: int = 20
+
 
 
 def _outcome_expr(outcome: str, label: str, threshold: float, has_label: bool) -> pl.Expr:
@@ -136,3 +164,52 @@ def derailment_prediction(
                     "folds": folds, "roc_auc": float(est), "roc_low": float(low), "roc_high": float(high),
                     "ci_method": method})
     return pl.DataFrame(out, schema=PREDICTION_SCHEMA)
+
+
+def run_derailment(frame: Frames, ctx: AnalysisContext) -> AnalysisOutput:
+    """Do the first k comments' politeness strategies foretell a later removed/toxic comment (Zhang et al. 2018)?"""
+    o = ctx.params.derailment
+    strategies = strategy_columns(columns_of(frame), o.strategies)
+    if not strategies:
+        return AnalysisOutput(skipped=NO_STRATEGIES)
+    has_removed = any(comments_only(part)["removed"].fill_null(False).any() for part in each_bucket(frame))
+    has_label = ctx.label in columns_of(frame).columns and any(
+        part[ctx.label].fill_nan(None).drop_nulls().len() > 0 for part in each_bucket(frame))
+    available = {"removed": (has_removed, "removed comments"), "toxic": (has_label, f"{ctx.label} scores"),
+                 "either": (has_removed or has_label, f"removed comments or {ctx.label} scores")}
+    if not available.get(o.outcome, (True, ""))[0]:
+        return AnalysisOutput(skipped=f"outcome {o.outcome!r} needs {available[o.outcome][1]}; the data has none")
+    threshold = ctx.threshold if o.threshold is None else o.threshold
+    threads, sample = derailment_threads(frame, strategies, k=o.k, outcome=o.outcome, label=ctx.label,
+                                         threshold=threshold, require_civil_start=o.require_civil_start, score=o.score)
+    counts = dict(sample.iter_rows())
+    left_out = ", ".join(f"{n:,} {step.removeprefix('left out: ')}" for step, n in counts.items()
+                         if step.startswith("left out"))
+    toxic = "" if o.outcome == "removed" else f" ({ctx.label} >= {threshold:g})"
+    what = (f"outcome: {o.outcome}{toxic} after the first {o.k} comments; "
+            f"{counts['of which derail']:,} of {threads.height:,} threads derail; left out: {left_out}")
+    if threads.height < o.min_threads:
+        return AnalysisOutput(skipped=f"{threads.height} thread(s) to analyse, fewer than min_threads="
+                                      f"{o.min_threads} ({what})")
+    log_odds = derailment_log_odds(threads, strategies, **ctx.boot)
+    tables = {"derailment_sample": sample, "derailment_log_odds": log_odds}
+    figures = [forest("derailment_log_odds", f"Early strategies of threads that derail ({o.outcome})", log_odds,
+                       ctx, shown(threads.height, None, "threads"), what)]
+    n_derailed = int(threads["derails"].sum())
+    if min(n_derailed, threads.height - n_derailed) < o.folds:
+        return AnalysisOutput(tables, figures, f"derailment_prediction not written: {n_derailed} of {threads.height} "
+                                               f"threads derail; {o.folds}-fold CV needs {o.folds} of each")
+    base = ["strategies", *([o.score] if o.score in threads.columns else [])]
+    sets = {" + ".join(base): [*strategies, *base[1:]]}
+    if ctx.label in threads.columns and ctx.label != o.score:
+        sets[" + ".join([*base, ctx.label])] = [*strategies, *base[1:], ctx.label]
+    tables["derailment_prediction"] = derailment_prediction(threads, sets, folds=o.folds, **ctx.boot)
+    return AnalysisOutput(tables, figures)
+
+
+DECLARED = (
+    Analysis("derailment", run_derailment, DerailmentOptions, bucketed=True,
+             reads=("thread_id", "comment_id", "parent_id", "is_post", "reply_depth", "structure", "created_at", "source_position", "removed"),
+             tables=("derailment_sample", "derailment_log_odds", "derailment_prediction"),
+             figures=("derailment_log_odds",)),
+)

@@ -3,26 +3,39 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 import polars as pl
 
 from toolkit.analysis.common import (
+    PARENT_BINS,
     Frames,
     assign_bins,
     binned_profile,
+    ci_methods,
     comments_only,
     edge_labels,
     gather,
     with_parent_score,
 )
+from toolkit.analysis.declare import Analysis, AnalysisContext, shown
 from toolkit.analysis.stats import BootResult, RankPairs, cluster_bootstrap, replicate_sums, summarize
-from toolkit.settings import PARENT_BINS, EscalationOptions
+from toolkit.outputs import AnalysisOutput, FigureSpec
 
 ESCALATION_SCHEMA = {
     "measure": pl.String, "estimate": pl.Float64, "low": pl.Float64, "high": pl.Float64, "p_value": pl.Float64,
     "n": pl.Int64, "n_threads": pl.Int64, "ci_method": pl.String, "note": pl.String,
 }
+
+
+@dataclass
+class EscalationOptions:
+    """Parent->reply pairs; replies to the post count only with ``include_post_parent``."""
+
+    include_post_parent: bool = False
+    parent_bins: tuple[float, ...] = PARENT_BINS
+
 
 
 def reply_pairs(frame: pl.DataFrame, *, label: str = "toxicity",
@@ -175,3 +188,29 @@ def reply_by_parent_bin(
     return binned_profile(frame, bin_col="parent_bin", order_col="bin_low", label=label, threshold=threshold,
                           n_boot=n_boot, seed=seed, value_col="reply_score", prepare=binned).rename(
         {"bin": "parent_bin", "bin_order": "parent_low"})
+
+
+def run_escalation(frame: Frames, ctx: AnalysisContext) -> AnalysisOutput:
+    """Parent->reply correlation and conditional rates; reply toxicity by parent-toxicity bin."""
+    o = ctx.params.escalation
+    common = {"label": ctx.label, "threshold": ctx.threshold, "include_post_parent": o.include_post_parent,
+              **ctx.boot}
+    table = escalation(frame, **common)
+    n = int(table["n"][0]) if table.height else 0
+    if n == 0:
+        return AnalysisOutput(skipped="no reply whose parent comment is in the data with a score (flat threads "
+                                      "or no reply links" + ("" if o.include_post_parent else
+                                                             "; replies to the post left out") + ")")
+    by_bin = reply_by_parent_bin(frame, bins=o.parent_bins, **common)
+    spec = FigureSpec("escalation", "profile", "Replies by parent toxicity",
+                      ctx.caption(shown(n, None, "parent→reply pairs"), ctx.ci_note(ci_methods(by_bin))),
+                      {"label": f"reply {ctx.label}", "threshold": ctx.threshold, "x": "parent_bin",
+                       "xlabel": f"parent {ctx.label}", "ylabel": f"reply {ctx.label}"})
+    return AnalysisOutput({"escalation": table, "escalation_by_parent": by_bin}, [(spec, by_bin)])
+
+
+DECLARED = (
+    Analysis("escalation", run_escalation, EscalationOptions, bucketed=True,
+             reads=("thread_id", "comment_id", "parent_id", "is_post", "reply_depth", "structure", "created_at", "source_position"),
+             tables=("escalation", "escalation_by_parent"), figures=("escalation",)),
+)

@@ -7,12 +7,14 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import polars as pl
 
-from toolkit.analysis.common import comments_only, score_columns, truth_column
+from toolkit.analysis.common import ci_methods, comments_only, score_columns, truth_column
+from toolkit.analysis.declare import Analysis, AnalysisContext, shown
 from toolkit.analysis.stats import (
     RankedScores,
     bootstrap_replicates,
@@ -21,7 +23,7 @@ from toolkit.analysis.stats import (
     permutation_draws,
     stratified_permutation_pvalue,
 )
-from toolkit.settings import RemovalPredictionOptions
+from toolkit.outputs import AnalysisOutput, FigureSpec
 
 AUC_SCHEMA = {
     "label": pl.String, "n": pl.Int64, "n_positive": pl.Int64, "n_threads": pl.Int64, "base_rate": pl.Float64,
@@ -39,6 +41,20 @@ LOGIT_SCHEMA = {
     "se_type": pl.String, "note": pl.String,
 }
 P_METHOD = "permutation of the outcome within threads (AUC = 0.5)"
+
+
+@dataclass
+class RemovalPredictionOptions:
+    """``labels``: score columns for ROC/PR AUC (null: every label of the scorer); depth and the platform
+    score join the logistic regression where present; odds ratios per +``label_unit`` of the score."""
+
+    labels: list[str] | None = None
+    include_depth: bool = True
+    include_score: bool = True
+    score_transform: str = "signed_log1p"
+    label_unit: float = 0.1
+    curve_grid: int = 101
+
 
 
 def _prepared(frame: pl.DataFrame, truth: str, label: str) -> pl.DataFrame:
@@ -340,3 +356,46 @@ def removal_logit(
             out = [{"term": t, **nan_row, **base, "note": f"not fitted: {err}"} for t in names]
     out += [{**nan_row, **base, **d} for d in dropped]
     return pl.DataFrame(out, schema=LOGIT_SCHEMA)
+
+
+def run_removal_prediction(frame: pl.DataFrame, ctx: AnalysisContext) -> AnalysisOutput:
+    """Score columns as predictors of removal (ROC/PR AUC) and the logistic regression removed ~ score."""
+    o = ctx.params.removal_prediction
+    labels = score_columns(frame, o.labels or ctx.labels or None)
+    aucs, curves = classification_tables(frame, truth="removed", labels=labels, curve_labels=[ctx.label],
+                                         grid=o.curve_grid, **ctx.boot)
+    n_removed = int(aucs["n_positive"].max() or 0) if aucs.height else 0
+    n = int(aucs["n"].max() or 0) if aucs.height else 0
+    if n_removed == 0 or n_removed == n:
+        return AnalysisOutput(skipped=f"needs scored removed and kept comments; found {n_removed} removed and "
+                                      f"{n - n_removed} kept")
+    logit = removal_logit(frame, label=ctx.label, include_depth=o.include_depth, include_score=o.include_score,
+                          score_transform=o.score_transform, label_unit=o.label_unit)
+    sample = shown(n, int(aucs["n_threads"].max()))
+    se_types = logit["se_type"].drop_nulls()
+    figures = [
+        (FigureSpec("removal_auc", "auc_forest", "Toxicity as a predictor of removal",
+                    ctx.caption(sample, ctx.ci_note(ci_methods(aucs))), {"label": ctx.label}), aucs),
+        (FigureSpec("removal_roc_pr", "roc_pr", f"Removal predicted by {ctx.label}",
+                    ctx.caption(ctx.ci_note(ci_methods(aucs)) + " (bands)"),
+                    {"label": ctx.label, "truth": "removed", "min_width": "double"}), curves),
+        (FigureSpec("removal_odds_ratios", "odds_ratios", _formula(logit),
+                    ctx.caption(sample, f"Wald CIs, SEs {se_types[0] if se_types.len() else 'n/a'}"),
+                    {"label": ctx.label}), logit),
+    ]
+    return AnalysisOutput({"removal_auc": aucs, "removal_logit": logit, "removal_curves": curves}, figures)
+
+
+def _formula(logit: pl.DataFrame) -> str:
+    """``removed ~ toxicity + reply_depth`` from the fitted terms (dropped ones left out)."""
+    terms = logit.filter((pl.col("term") != "const") & pl.col("odds_ratio").is_not_nan())["term"].to_list()
+    return "removed ~ " + (" + ".join(t.split(" (")[0] for t in terms) or "1")
+
+
+DECLARED = (
+    Analysis("removal_prediction", run_removal_prediction, RemovalPredictionOptions,
+             reads=("thread_id", "is_post", "removed", "reply_depth", "score"),
+             named=lambda o: list(o.labels or ()),
+             tables=("removal_auc", "removal_logit", "removal_curves"),
+             figures=("removal_auc", "removal_roc_pr", "removal_odds_ratios")),
+)

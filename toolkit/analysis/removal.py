@@ -3,20 +3,25 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import polars as pl
 
 from toolkit.analysis.common import (
+    PARENT_BINS,
     Frames,
     assign_bins,
     binned_profile,
+    ci_methods,
+    columns_of,
     comments_only,
     edge_labels,
     gather,
     with_parent_score,
 )
+from toolkit.analysis.declare import Analysis, AnalysisContext, applicable, shown
 from toolkit.analysis.stats import (
     THREAD_BOOTSTRAP,
     BootResult,
@@ -36,7 +41,7 @@ from toolkit.analysis.stats import (
     summarize,
 )
 from toolkit.errors import ConfigError
-from toolkit.settings import PARENT_BINS, RemovalContextOptions
+from toolkit.outputs import AnalysisOutput, FigureSpec
 
 COMPARISON_SCHEMA = {
     "comparison": pl.String, "group": pl.String, "n": pl.Int64, "n_threads": pl.Int64, "mean": pl.Float64,
@@ -48,6 +53,27 @@ TEST_SCHEMA = {
     "risk_ratio": pl.Float64, "rr_low": pl.Float64, "rr_high": pl.Float64,
 }
 NAN = float("nan")
+
+
+@dataclass
+class RemovalContextOptions:
+    """``include_post_parent``: replies to the post have a parent (its title+body score); ``calm_window``:
+    comments before/after each removal (in time); ``calm_scope``: thread | root (the top-level sub-thread)."""
+
+    parent_bins: tuple[float, ...] = PARENT_BINS
+    include_post_parent: bool = True
+    calm_window: int = 10
+    calm_scope: str = "thread"
+
+
+@dataclass
+class RemovalReasonsOptions:
+    """``top``: the most frequent stated reasons shown one by one (the rest as "other reasons"), each with at
+    least ``min_count`` removals."""
+
+    top: int = 10
+    min_count: int = 1
+
 
 
 def _compare(rows: pl.DataFrame, flag: str, label: str, name: str, n_boot: int, seed: int) -> tuple[list, dict]:
@@ -580,3 +606,88 @@ def removal_reasons(frame: Frames, *, label: str, threshold: float, top: int = 1
     return profile.select(pl.col("bin").alias("reason"), n_removed.alias("n_removed"),
                           (n_removed / max(int(counts["len"].sum()), 1)).alias("share"),
                           pl.exclude("bin", "bin_order", "n_unscored"))
+
+
+def run_removal_context(frame: pl.DataFrame, ctx: AnalysisContext) -> AnalysisOutput:
+    """Removed vs kept comments and their context; removal rate by parent toxicity; calm-down after removals."""
+    o = ctx.params.removal_context
+    removed = comments_only(frame).filter(pl.col("removed").fill_null(False))
+    if removed.height == 0:
+        return AnalysisOutput(skipped="no comment in the data is removed by a moderator")
+    groups, tests = removal_context(frame, label=ctx.label, **ctx.boot)
+    matched = matched_context(frame, label=ctx.label, **ctx.boot)
+    by_parent = removal_by_parent(frame, label=ctx.label, bins=o.parent_bins,
+                                  include_post_parent=o.include_post_parent, **ctx.boot)
+    parent_test = removal_parent_test(frame, label=ctx.label, threshold=ctx.threshold,
+                                      include_post_parent=o.include_post_parent, **ctx.boot)
+    calm, calm_test = calm_down(frame, label=ctx.label, window=o.calm_window, scope=o.calm_scope, **ctx.boot)
+    tests = pl.concat([tests, pl.DataFrame([parent_test, calm_test], schema=TEST_SCHEMA)])
+    lab = {"label": ctx.label}
+    figures = []
+    if groups.group_by("comparison").agg(pl.col("n").min()).filter(pl.col("n") > 0).height:
+        figures.append((FigureSpec("removal_context", "group_means", "Removed vs kept",
+                                   ctx.caption(ctx.ci_note(ci_methods(groups))), lab), groups))
+    figures.append((FigureSpec(
+        "removal_matched", "matched_context", "Removed vs matched kept comments",
+        ctx.caption("matched: same thread and reply depth; difference averaged over (thread, depth) strata",
+                    ctx.ci_note(ci_methods(matched)), "p: permutation of the removed flag within strata"),
+        lab), matched))
+    figures.append((FigureSpec(
+        "removal_by_parent", "rate_bars", "Removal rate by parent toxicity",
+        ctx.caption(shown(int(by_parent["n"].sum()), None, "replies"), ctx.ci_note(ci_methods(by_parent))),
+        {**lab, "x": "parent_bin", "y": "removal_rate", "low": "rate_low", "high": "rate_high",
+         "xlabel": f"parent {ctx.label}", "ylabel": "share of replies removed"}), by_parent))
+    if calm["n_events"].min() > 0:
+        figures.append((FigureSpec(
+            "removal_calm_down", "calm_down", "Calm-down after removals",
+            ctx.caption(f"window: {o.calm_window} comments before/after in time ({o.calm_scope})",
+                        ctx.ci_note(ci_methods(calm))), lab), calm))
+    tables = {"removal_context": groups, "removal_tests": tests, "removal_matched": matched,
+              "removal_by_parent": by_parent, "removal_calm_down": calm}
+    n_scored = removed.filter(pl.col(ctx.label).is_not_null() & pl.col(ctx.label).is_not_nan()).height
+    timed = removed["created_at"].is_not_null().any()
+    why = {
+        "removal_context": (groups["n"].sum() == 0, "no scored comment"),
+        "removal_tests": (not (tests["n_removed_side"] * tests["n_kept_side"]).gt(0).any(),
+                          f"no comparison has scored comments on both sides ({n_scored} of the {removed.height} "
+                          "removed comments have a score)"),
+        "removal_matched": (matched["n_removed"].sum() == 0,
+                            "no (thread, reply depth) stratum holds both a scored removed and a scored kept comment"),
+        "removal_by_parent": (by_parent["n"].sum() == 0,
+                              "no comment's parent is in the data (flat threads, or top-level comments whose post "
+                              "is missing)"),
+        "removal_calm_down": (calm["n_events"].sum() == 0,
+                              f"no scored comments within {o.calm_window} before and after a comment in time"
+                              if timed else "no removed comment has a timestamp (created_at)"),
+    }
+    return applicable(tables, figures, {name: reason for name, (empty, reason) in why.items() if empty})
+
+
+def run_removal_reasons(frame: Frames, ctx: AnalysisContext) -> AnalysisOutput:
+    """The moderators' stated reasons (a Lemmy modlog): removals per reason and the removed comments' toxicity."""
+    if "removal_reason" not in columns_of(frame).columns:
+        return AnalysisOutput(skipped="no removal_reason column (stated reasons come from a Lemmy modlog)")
+    o = ctx.params.removal_reasons
+    table = removal_reasons(frame, label=ctx.label, threshold=ctx.threshold, top=o.top, min_count=o.min_count,
+                            **ctx.boot)
+    if table.height == 0:
+        return AnalysisOutput(skipped="no removed comment has a stated reason")
+    spec = FigureSpec(
+        "removal_reasons", "rate_bars", "Stated removal reasons",
+        ctx.caption(shown(int(table["n_removed"].sum()), None, "removed comments with a stated reason"),
+                    ctx.ci_note(ci_methods(table))),
+        {"label": ctx.label, "x": "reason", "y": "mean", "low": "mean_low", "high": "mean_high",
+         "xlabel": "stated reason", "ylabel": f"mean {ctx.label} of the removed comments"})
+    return AnalysisOutput({"removal_reasons": table}, [(spec, table)])
+
+
+DECLARED = (
+    Analysis("removal_context", run_removal_context, RemovalContextOptions,
+             reads=("thread_id", "comment_id", "parent_id", "is_post", "reply_depth", "structure", "removed",
+                    "parent_removed", "root_id", "created_at", "source_position"),
+             tables=("removal_context", "removal_tests", "removal_matched", "removal_by_parent", "removal_calm_down"),
+             figures=("removal_context", "removal_matched", "removal_by_parent", "removal_calm_down")),
+    Analysis("removal_reasons", run_removal_reasons, RemovalReasonsOptions, bucketed=True,
+             reads=("thread_id", "is_post", "removed", "removal_reason"),
+             tables=("removal_reasons",), figures=("removal_reasons",)),
+)

@@ -5,6 +5,8 @@ from __future__ import annotations
 import polars as pl
 
 from toolkit.analysis.common import Frames, comments_only, gather
+from toolkit.analysis.declare import Analysis, AnalysisContext, shown
+from toolkit.outputs import AnalysisOutput, FigureSpec
 
 SUMMARY_SCHEMA = {
     "thread_id": pl.String, "structure": pl.String, "n_comments": pl.Int64, "n_scored": pl.Int64,
@@ -56,3 +58,21 @@ def thread_summary(frame: Frames, *, label: str = "toxicity", threshold: float =
         ).with_columns(pl.lit(float(threshold)).alias("threshold")).select(list(SUMMARY_SCHEMA)).cast(SUMMARY_SCHEMA)
 
     return gather(frame, summary).sort(["n_comments", "thread_id"], descending=[True, False])
+
+
+def run_thread_summary(frame: Frames, ctx: AnalysisContext) -> AnalysisOutput:
+    """One row per thread: size, depth, removal share and toxicity."""
+    table = thread_summary(frame, label=ctx.label, threshold=ctx.threshold)
+    if table.height == 0:
+        return AnalysisOutput(skipped="no comments in the data")
+    spec = FigureSpec("thread_summary", "thread_scatter", "Threads: size, toxicity and removals",
+                      ctx.caption(shown(table.height, None, "threads")),
+                      {"label": ctx.label, "threshold": ctx.threshold})
+    return AnalysisOutput({"thread_summary": table}, [(spec, table)])
+
+
+DECLARED = (
+    Analysis("thread_summary", run_thread_summary, bucketed=True,
+             reads=("thread_id", "comment_id", "parent_id", "is_post", "reply_depth", "structure", "created_at", "source_position", "removed", "deleted"),
+             tables=("thread_summary",), figures=("thread_summary",)),
+)

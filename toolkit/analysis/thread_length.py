@@ -10,13 +10,16 @@ profiled by relative position in the thread.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import polars as pl
 
-from toolkit.analysis.common import Frames, assign_bins, gather, with_thread_position
+from toolkit.analysis.common import Frames, assign_bins, ci_methods, gather, with_thread_position
+from toolkit.analysis.declare import Analysis, AnalysisContext, applicable, shown
 from toolkit.analysis.depth import position_profile
 from toolkit.analysis.stats import RankPairs, cluster_bootstrap, grouped_bootstrap_means
-from toolkit.settings import ThreadLengthOptions
+from toolkit.outputs import AnalysisOutput, FigureSpec
 
 LENGTH_SCHEMA = {
     "bin": pl.Int64, "size_low": pl.Float64, "size_high": pl.Float64, "min_size": pl.Int64, "max_size": pl.Int64,
@@ -28,6 +31,19 @@ TREND_SCHEMA = {
     "measure": pl.String, "estimate": pl.Float64, "low": pl.Float64, "high": pl.Float64, "p_value": pl.Float64,
     "n_threads": pl.Int64, "ci_method": pl.String,
 }
+
+
+@dataclass
+class ThreadLengthOptions:
+    """Avalle et al., Nature 628 (2024): toxic = score >= 0.6, 21 log bins, the last widened to hold
+    ``min_threads_last_bin`` threads; ``position_bins`` along the threads of the last bin."""
+
+    threshold: float = 0.6
+    n_bins: int = 21
+    min_threads_last_bin: int = 50
+    min_comments: int = 1
+    position_bins: int = 10
+
 
 
 def log_size_bins(sizes: np.ndarray, n_bins: int = ThreadLengthOptions.n_bins,
@@ -214,3 +230,45 @@ def toxicity_by_relative_position(
     table = position_profile(frame, label=label, threshold=threshold, n_bins=n_bins, n_boot=n_boot, seed=seed,
                              min_size=min_size)
     return table.with_columns(pl.lit(float(min_size)).alias("min_thread_size"))
+
+
+def run_thread_length(frame: Frames, ctx: AnalysisContext) -> AnalysisOutput:
+    """Toxic share by thread size (Avalle et al. 2024) and toxicity along the longest threads."""
+    o = ctx.params.thread_length
+    threshold = o.threshold
+    table, trend, edges = toxicity_by_thread_length(
+        frame, label=ctx.label, threshold=threshold, n_bins=o.n_bins, min_threads_last_bin=o.min_threads_last_bin,
+        min_comments=o.min_comments, **ctx.boot)
+    if table.height == 0:
+        return AnalysisOutput(skipped=f"no thread with at least {o.min_comments} comment(s) and a scored comment")
+    min_size = float(edges[-2])  # the last bin's lower edge (the smallest size when there is one bin)
+    position = toxicity_by_relative_position(frame, label=ctx.label, threshold=threshold, min_size=min_size,
+                                             n_bins=o.position_bins, **ctx.boot)
+    method = (f"95% CI: thread bootstrap ({ctx.n_boot} replicates, seed {ctx.seed}), where Avalle et al. (2024) "
+              "used per-bin t-intervals")
+    bins_note = (f"{o.n_bins} log bins, last widened to ≥ {o.min_threads_last_bin} threads "
+                 f"({table.height} non-empty)")
+    n_threads = int(table["n_threads"].sum())
+    figures = [
+        (FigureSpec("thread_length", "thread_length", "Toxicity and thread length",
+                    ctx.caption(shown(int(table["n_comments"].sum()), n_threads), f"toxic: {ctx.label} ≥ {threshold:g}",
+                                bins_note, method),
+                    {"label": ctx.label, "threshold": threshold}), table),
+        (FigureSpec("thread_length_position", "profile", "Toxicity along the longest threads",
+                    ctx.caption(shown(int(position["n"].sum()), int(position["n_threads"].max() or 0)
+                                       if position.height else 0), f"threads of ≥ {min_size:.0f} comments (last bin)",
+                                ctx.ci_note(ci_methods(position))),
+                    {"label": ctx.label, "threshold": threshold, "x": "position_bin", "series": ["share_above"],
+                     "xlabel": "relative position in thread", "ylabel": f"share toxic (≥ {threshold:g})"}), position),
+    ]
+    tables = {"thread_length": table, "thread_length_trend": trend, "thread_length_position": position}
+    empty = {"thread_length_position": f"no scored comment in the threads of ≥ {min_size:.0f} comments"}
+    return applicable(tables, figures, empty if position["n"].sum() == 0 else {})
+
+
+DECLARED = (
+    Analysis("thread_length", run_thread_length, ThreadLengthOptions, bucketed=True,
+             reads=("thread_id", "comment_id", "parent_id", "is_post", "reply_depth", "structure", "created_at", "source_position"),
+             tables=("thread_length", "thread_length_trend", "thread_length_position"),
+             figures=("thread_length", "thread_length_position")),
+)

@@ -7,15 +7,17 @@ from threads, CIs resample threads; where each comment is its own thread this is
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 import polars as pl
 
-from toolkit.analysis.common import comments_only, score_columns, truth_column
+from toolkit.analysis.common import ci_methods, comments_only, score_columns, truth_column
+from toolkit.analysis.declare import Analysis, AnalysisContext, shown
 from toolkit.analysis.prediction import classification_tables
 from toolkit.analysis.stats import grouped_bootstrap_means, percentile_ci, replicate_sums
 from toolkit.errors import ConfigError
-from toolkit.settings import ScorerValidationOptions
+from toolkit.outputs import AnalysisOutput, FigureSpec
 
 CALIBRATION_SCHEMA = {
     "label": pl.String, "bin_low": pl.Float64, "bin_high": pl.Float64, "n": pl.Int64, "mean_predicted": pl.Float64,
@@ -29,6 +31,17 @@ THRESHOLD_SCHEMA = {
 
 
 TRUTH_KEY = "analysis.params.scorer_validation.truth"
+
+
+@dataclass
+class ScorerValidationOptions:
+    """``truth``: boolean column of human labels; ``labels``: null = every label of the scorer."""
+
+    truth: str = "toxic"
+    labels: list[str] | None = None
+    calibration_bins: int = 10
+    curve_grid: int = 101
+
 
 
 def _rows(frame: pl.DataFrame, truth: str, label: str) -> pl.DataFrame:
@@ -227,3 +240,36 @@ def scorer_validation(
                              n_boot=n_boot, seed=seed)
     metrics = aucs.join(rest, on="label", how="left", maintain_order="left")
     return (metrics, curves) if with_curves else metrics
+
+
+def run_scorer_validation(frame: pl.DataFrame, ctx: AnalysisContext) -> AnalysisOutput:
+    """Score columns against human labels: ROC/PR AUC, metrics at the threshold, calibration."""
+    o = ctx.params.scorer_validation
+    truth = o.truth
+    if truth not in frame.columns:
+        return AnalysisOutput(skipped=f"no truth column {truth!r} in the data (the human labels; set "
+                                      "analysis.params.scorer_validation.truth)")
+    labels = score_columns(frame, o.labels or ctx.labels or None)
+    metrics, curves = scorer_validation(frame, truth=truth, labels=labels, threshold=ctx.threshold,
+                                        n_bins=o.calibration_bins, grid=o.curve_grid, with_curves=True, **ctx.boot)
+    n = int(metrics["n"].max() or 0) if metrics.height else 0
+    if n == 0:
+        return AnalysisOutput(skipped=f"no scored comment with a {truth!r} label")
+    calibration = calibration_table(frame, truth=truth, labels=labels, n_bins=o.calibration_bins, **ctx.boot)
+    figures = [
+        (FigureSpec("validation_roc_pr", "roc_pr", f"Scorer vs human labels ({truth})",
+                    ctx.caption(ctx.ci_note(ci_methods(metrics)) + " (bands)"),
+                    {"label": ctx.label, "truth": truth, "min_width": "double"}), curves),
+        (FigureSpec("validation_calibration", "calibration", "Calibration against human labels",
+                    ctx.caption(shown(n), ctx.ci_note(ci_methods(calibration))), {"truth": truth}), calibration),
+    ]
+    return AnalysisOutput({"scorer_validation": metrics, "validation_calibration": calibration,
+                           "validation_curves": curves}, figures)
+
+
+DECLARED = (
+    Analysis("scorer_validation", run_scorer_validation, ScorerValidationOptions,
+             reads=("thread_id", "is_post", "removed"), named=lambda o: [o.truth, *(o.labels or ())],
+             tables=("scorer_validation", "validation_calibration", "validation_curves"),
+             figures=("validation_roc_pr", "validation_calibration")),
+)
