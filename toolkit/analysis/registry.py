@@ -17,7 +17,7 @@ from dataclasses import field, make_dataclass
 import polars as pl
 
 import toolkit.analysis
-from toolkit.analysis.declare import Analysis, AnalysisContext
+from toolkit.analysis.declare import Analysis, AnalysisContext  # noqa: F401 - AnalysisContext re-exported
 from toolkit.schema import COMMENT_SCHEMA, OPTIONAL_EXTRAS
 
 CANONICAL = frozenset(COMMENT_SCHEMA) | frozenset(OPTIONAL_EXTRAS)
