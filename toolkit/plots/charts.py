@@ -471,3 +471,59 @@ def draw_log_odds_forest(table: pl.DataFrame, spec: FigureSpec, width: str) -> F
     ax.set_ylim(-0.6, rows.height - 0.4)
     ax.set_xlabel(f"log odds ratio ({rows['comparison'][0]})")
     return finish(fig, spec)
+
+
+def draw_crosswalk(table: pl.DataFrame, spec: FigureSpec, width: str) -> Figure:
+    """Per scorer (one panel each): density of (scorer, reference) pairs, the isotonic map to the reference
+    scale, and the scorer thresholds that flag the same share as each reference threshold."""
+    names = table["scorer"].unique(maintain_order=True).to_list()[:4]
+    fig, axes = new_figure(width, 0.9 if len(names) < 2 else 0.55, ncols=max(1, len(names)), squeeze=False)
+    if not names:
+        empty_note(axes[0, 0], "no comment has both scores")
+        return finish(fig, spec)
+    reference = spec.options.get("reference", "reference")
+    for ax, name in zip(axes[0], names, strict=False):
+        part = table.filter(pl.col("scorer") == name)
+        dens = part.filter(pl.col("part") == "density")
+        ax.scatter(dens["x"].to_numpy(), dens["y"].to_numpy(), c=np.log10(dens["value"].to_numpy()),
+                   s=6, marker="s", cmap="Greys", vmin=-0.5, linewidths=0, label="pairs (log density)")
+        curve = part.filter(pl.col("part") == "map")
+        ax.plot(curve["x"].to_numpy(), curve["y"].to_numpy(), color=KEPT_COLOUR, label="isotonic map")
+        ax.plot([0, 1], [0, 1], color="0.6", linestyle=":", linewidth=0.8)
+        marks = part.filter(pl.col("part") == "same_share")
+        for row in marks.iter_rows(named=True):
+            ax.axhline(row["y"], color="0.75", linewidth=0.5, zorder=0)
+            ax.plot([row["x"]], [row["y"]], marker="D", color=REMOVED_COLOUR, markersize=3.5)
+            ax.annotate(f"{row['y']:g} → {row['x']:.2f}", (row["x"], row["y"]), fontsize=5.5,
+                        xytext=(3, -8), textcoords="offset points")
+        ax.set(xlim=(0, 1), ylim=(0, 1), xlabel=name, ylabel=reference)
+    axes[0, 0].legend(loc="upper left", fontsize=5.5)
+    return finish(fig, spec)
+
+
+def draw_specification_curve(table: pl.DataFrame, spec: FigureSpec, width: str) -> Figure:
+    """One panel per (analysis, estimate): each scorer's estimate with its 95% CI, sorted by value (a
+    specification curve over instruments); the main scorer in red, estimates that disagree with it in sign or
+    significance hollow, the null (column ``null``: 0, or 1 for ratios) dotted."""
+    rows = table.filter(pl.col("value").is_not_null() & pl.col("value").is_not_nan())
+    rows = rows.with_columns((pl.col("analysis") + ": " + pl.col("estimate")).alias("_what"))
+    whats = rows["_what"].unique(maintain_order=True).to_list()[:8]
+    fig, axes = new_figure(width, 0.28 * max(1, len(whats)) + 0.1, nrows=max(1, len(whats)), squeeze=False)
+    if not whats:
+        empty_note(axes[0, 0], "no estimates")
+        return finish(fig, spec)
+    main = spec.options.get("main", "")
+    for ax, what in zip(axes[:, 0], whats, strict=True):
+        part = rows.filter(pl.col("_what") == what).sort("value")
+        v, err = error_bars(part, "value", "low", "high")
+        for i, row in enumerate(part.iter_rows(named=True)):
+            colour = REMOVED_COLOUR if row["scorer"] == main else KEPT_COLOUR
+            hollow = row["agrees"] is False
+            ax.errorbar([i], [v[i]], yerr=err[:, i:i + 1], fmt="o", color=colour, capsize=1.5, markersize=3.5,
+                        markerfacecolor="white" if hollow else colour)
+        ax.axhline(float(part["null"][0]), color="0.5", linestyle=":", linewidth=0.8)
+        ax.set_xticks(range(part.height), [str(s)[:24] for s in part["scorer"].to_list()], fontsize=5.5)
+        ax.set_xlim(-0.6, part.height - 0.4)
+        ax.set_title(what[:70], fontsize=6.5)
+    axes[-1, 0].set_xlabel("scorer (red: main; hollow: disagrees with it in sign or significance)", fontsize=6)
+    return finish(fig, spec, title=False)

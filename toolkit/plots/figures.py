@@ -44,6 +44,8 @@ DRAWERS: dict[str, Drawer] = {
     "thread_tree": draw_thread_tree,
     "strategy_heatmap": charts.draw_strategy_heatmap,
     "log_odds_forest": charts.draw_log_odds_forest,
+    "crosswalk": charts.draw_crosswalk,
+    "specification_curve": charts.draw_specification_curve,
 }
 
 def save_figure(
