@@ -110,6 +110,23 @@ def check_lemmy_removals(run: Path) -> None:
     assert json.loads((run / "figures" / "removal_reasons.json").read_text())["kind"] == "rate_bars"
 
 
+def check_perspective_crosswalk(run: Path) -> None:
+    """The Spearman equals scipy's on the run's comments; the same-share thresholds flag the same share."""
+    from scipy.stats import spearmanr
+
+    comments = pl.read_parquet(run / "comments.parquet").filter(
+        pl.col("toxicity").is_not_null() & pl.col("perspective_toxicity").is_not_null())
+    x, y = comments["toxicity"].to_numpy(), comments["perspective_toxicity"].to_numpy()
+    cross = table(run, "crosswalk")
+    assert cross["n"][0] == comments.height == 10_000 and cross["threshold"].to_list() == [0.5, 0.7, 0.8]
+    assert abs(cross["spearman"][0] - spearmanr(x, y).statistic) < 1e-3
+    for row in table(run, "crosswalk_thresholds").iter_rows(named=True):
+        share = (x >= row["scorer_threshold_same_share"]).mean()
+        assert abs(share - (y >= row["reference_threshold"]).mean()) * 100 <= 0.2
+        assert row["truth"] == "toxic" and 0 < row["reference_precision"] <= 1
+    assert table(run, "crosswalk_map").height == 101
+
+
 CHECKS = {name[len("check_"):]: fn for name, fn in globals().items() if name.startswith("check_")}
 
 
@@ -136,6 +153,18 @@ def test_experiment_runs_on_bundled_data(experiment: str, tmp_path: Path, reques
         assert (tmp_path / "tables" / f"{md.stem}.tex").read_text().count(r"\toprule") == 1
     if experiment in CHECKS:
         CHECKS[experiment](tmp_path)
+
+
+@pytest.mark.parametrize("experiment", ["perspective_crosswalk", "robustness"])
+def test_measurement_experiments_are_byte_identical_on_rerun(experiment: str, tmp_path: Path) -> None:
+    settings = settings_for(experiment, "plot.formats=[]")
+    first, second = tmp_path / "a", tmp_path / "b"
+    run_experiment(settings, first)
+    run_experiment(settings, second)
+    names = sorted(p.name for p in (first / "tables").iterdir())
+    assert names
+    for name in names:
+        assert (first / "tables" / name).read_bytes() == (second / "tables" / name).read_bytes(), name
 
 
 def test_experiment_tables_are_byte_identical_on_rerun(tmp_path: Path) -> None:

@@ -94,12 +94,17 @@ def same_precision_threshold(scores: np.ndarray, truth: np.ndarray, precision: f
 
 
 def thread_folds(threads: pl.Series, folds: int, seed: int) -> np.ndarray:
-    """A fold (0..folds-1) per row, whole threads together, threads dealt at random (seeded).
+    """A fold (0..folds-1) per row, whole threads together, threads dealt at random (seeded); with fewer
+    threads than folds (independent comments in one flat "thread") the comments are dealt instead.
 
     >>> thread_folds(pl.Series(["a", "a", "b", "c"]), 2, 0).tolist()
     [0, 0, 0, 1]
+    >>> sorted(thread_folds(pl.Series(["x"] * 4), 2, 0).tolist())
+    [0, 0, 1, 1]
     """
     codes, k = dense_codes(threads)
+    if k < folds:
+        codes, k = np.arange(threads.len()), threads.len()
     deal = np.random.default_rng(seed).permutation(k) % max(1, min(folds, k))
     return deal[codes]
 
