@@ -11,6 +11,7 @@ import pytest
 from PIL import Image
 
 from toolkit.analysis.agreement import ScorerAgreementOptions
+from toolkit.analysis.crosswalk import CrosswalkOptions
 from toolkit.analysis.registry import ANALYSES, AnalysisContext, AnalysisParams
 from toolkit.analysis.synthetic import random_threads
 from toolkit.cli.figures import main as figures_main
@@ -55,7 +56,8 @@ def run_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     run = tmp_path_factory.mktemp("run")
     frame = random_threads(20, seed=5)
     kinds: set[str] = set()
-    params = AnalysisParams(scorer_agreement=ScorerAgreementOptions(columns=["toxicity", "other"]))
+    params = AnalysisParams(scorer_agreement=ScorerAgreementOptions(columns=["toxicity", "other"]),
+                            crosswalk=CrosswalkOptions(reference="other"))
     for fn in ANALYSES.values():
         out = fn(frame, AnalysisContext(n_boot=30, params=params, footer="Scorer: test · n = 1"))
         for spec, table in out.figures:

@@ -25,6 +25,7 @@ from toolkit.analysis.agreement import sample_comments
 from toolkit.analysis.common import Corpus, Frames
 from toolkit.analysis.declare import AnalysisContext
 from toolkit.analysis.registry import ANALYSES, columns_for
+from toolkit.analysis.robustness import verdict
 from toolkit.errors import ConfigError
 from toolkit.fetch.lemmy import fetch_lemmy
 from toolkit.io import Rejects, detect_format, expand_paths, load_source
@@ -393,6 +394,8 @@ def run_experiment(settings: RunSettings, run_dir: str | Path, resolved_config: 
         "outputs": sorted(str(o.relative_to(run_dir)) for o in outputs) + ["comments.parquet", "rejects.csv"],
         "skipped": skipped,
     }
+    if (run_dir / "tables" / "robustness.csv").is_file():  # its one-line verdict, for the run summary
+        manifest["verdict"] = verdict(pl.read_csv(run_dir / "tables" / "robustness.csv"))
     write_json(run_dir / "manifest.json", manifest)
     log.info("run directory: %s (scorer %s, %d cache hits, %d misses)", run_dir, report.scorer,
              report.cache_hits, report.cache_misses)
@@ -420,13 +423,18 @@ def run_analyses(data: Frames, a: AnalysisSettings, plot: PlotSettings, run_dir:
             "source_position", "thread_id", maintain_order=True, nulls_last=True)  # input order, whatever the buckets
         if "scorer_agreement" in a.run and a.params.scorer_agreement.scorers:
             frame, status = _with_further_scores(frame, a, scorer or ScorerSettings())
+    robust: tuple[Corpus, list[dict[str, Any]]] | None = None
+    if "robustness" in a.run:  # its further scorers' columns, added to (a copy of) the buckets
+        robust = with_robustness_scores(corpus, a, scorer or ScorerSettings(), run_dir / ".buckets" / "robustness")
     outputs: list[Path] = []
     skipped: dict[str, str] = {}
     for name in a.run:
         analysis = ANALYSES[name]
+        data = robust[0] if name == "robustness" and robust else corpus
         ctx = AnalysisContext(label=a.label, threshold=a.threshold, n_boot=a.n_boot, seed=a.seed, footer=footer,
-                              params=a.params, labels=labels, scorers=status)
-        result = analysis(corpus.select(columns_for([name], corpus.schema, a.params)) if analysis.bucketed
+                              params=a.params, labels=labels,
+                              scorers=robust[1] if name == "robustness" and robust else status)
+        result = analysis(data.select(columns_for([name], data.schema, a.params)) if analysis.bucketed
                           else frame, ctx)
         if result.skipped:
             log.info("%s skipped: %s", name, result.skipped)
@@ -435,6 +443,7 @@ def run_analyses(data: Frames, a: AnalysisSettings, plot: PlotSettings, run_dir:
             outputs += write_table(table, run_dir / "tables", table_name)
         for spec, table in result.figures:
             outputs += save_figure(table, spec, run_dir / "figures", **fig_options)
+    shutil.rmtree(run_dir / ".buckets" / "robustness", ignore_errors=True)
     return outputs, skipped
 
 
@@ -487,6 +496,52 @@ def _with_further_scores(frame: pl.DataFrame, a: AnalysisSettings,
     return frame, status
 
 
+def with_robustness_scores(corpus: Corpus, a: AnalysisSettings, base: ScorerSettings,
+                           scratch: Path) -> tuple[Corpus, list[dict[str, Any]]]:
+    """The buckets with the scores of robustness' further scorers (``analysis.params.robustness.scorers``)
+    added as ``<scorer>[:<model>].<label>`` (bucket by bucket, through each scorer's cache, written under
+    ``scratch``), and one status row per scorer (``scorer, used, columns, note, robustness``). A scorer that
+    cannot run here is reported in its row, not fatal; one that gives the run's own scores is not repeated."""
+    o = a.params.robustness
+    if not o.scorers:
+        return corpus, []
+    paths = []
+    for i, part in enumerate(corpus.parts):  # laid out as store buckets (.../bucket=<i>/data.parquet)
+        paths.append(scratch / "in" / f"bucket={i}" / "data.parquet")
+        paths[-1].parent.mkdir(parents=True, exist_ok=True)
+        if isinstance(part, pl.DataFrame):
+            part.write_parquet(paths[-1])
+        else:
+            paths[-1].symlink_to(Path(part).resolve())
+    added: list[dict[str, pl.Series]] = [{} for _ in paths]
+    status = []
+    for k, entry in enumerate(o.scorers):
+        sc = scorer_spec(entry, "analysis.params.robustness.scorers", base)
+        try:
+            scored, (report,) = score_buckets(paths, [sc], scratch / f"scorer-{k}")
+        except Exception as err:  # noqa: BLE001 - any failure to load a scorer is reported, not fatal
+            log.warning("robustness: scorer %s skipped: %s", sc.name, err)
+            status.append({"scorer": sc.name, "used": False, "columns": "", "note": str(err).splitlines()[0][:300],
+                           "robustness": True})
+            continue
+        prefix = report.scorer + (f":{report.identity.get('model')}" if report.scorer != "profanity" else "")
+        frames = [pl.read_parquet(p, columns=report.labels) for p in scored]
+        if all(lab in corpus.schema for lab in report.labels) and all(
+                f.equals(pl.read_parquet(p, columns=report.labels)) for f, p in zip(frames, paths, strict=True)):
+            status.append({"scorer": prefix, "used": False, "columns": "", "robustness": True,
+                           "note": f"same scores as the run's scorer ({', '.join(report.labels)}): not repeated"})
+            continue
+        for bucket, f in zip(added, frames, strict=True):
+            bucket.update({f"{prefix}.{lab}": f[lab].alias(f"{prefix}.{lab}") for lab in report.labels})
+        status.append({"scorer": prefix, "used": True, "columns": ", ".join(f"{prefix}.{lab}" for lab in report.labels),
+                       "note": report.fallback_reason or "", "robustness": True})
+    out = []
+    for i, (path, columns) in enumerate(zip(paths, added, strict=True)):
+        out.append(scratch / f"bucket={i}.parquet")
+        pl.read_parquet(path).with_columns(list(columns.values())).write_parquet(out[-1])
+    return Corpus(tuple(out)), status
+
+
 def run_summary(manifest: dict[str, Any], run_dir: str | Path) -> str:
     """What the CLI prints at the end of a run: counts and scorer, the figures written, what was skipped
     and why, and the run directory (a partial run: what it did and what is left).
@@ -512,4 +567,5 @@ def run_summary(manifest: dict[str, Any], run_dir: str | Path) -> str:
              f"model loaded: {sc['model_loaded']})",
              f"figures written ({len(figures)}): {', '.join(figures) or 'none'}"]
     lines += [f"skipped: {name}: {reason}" for name, reason in manifest.get("skipped", {}).items()]
+    lines += [manifest["verdict"]] if manifest.get("verdict") else []
     return "\n".join([*lines, f"run directory: {run_dir}"])
