@@ -77,6 +77,7 @@ def test_wheel_holds_every_module_config_and_dataset(wheel: Path) -> None:
     assert "toolkit/conf/experiment/escalation.yaml" in expected and "toolkit/data/seed_thread.txt" in expected
     assert "toolkit/data/lemmy_archive/index.jsonl" in expected  # the bundled archive folder
     assert sorted(expected - names) == []
+    assert "toolkit/scoring/cards.json" in names  # the scorer cards (data/build_scorer_cards.py)
     assert wheel.stat().st_size < 5 * 2**20  # about 2.3 MB: the bundled data, compressed
 
 

@@ -36,6 +36,7 @@ from toolkit.scoring import score_frame
 from toolkit.scoring.base import ScoreReport
 from toolkit.scoring.buckets import score_buckets
 from toolkit.scoring.cache import resolve_cache_dir
+from toolkit.scoring.cards import card_for
 from toolkit.settings import AnalysisSettings, DatasetSettings, PlotSettings, RunSettings, ScorerSettings
 from toolkit.store import CorpusStore, StoreBuild, bucket_count, read_store, store_directory
 
@@ -386,6 +387,7 @@ def run_experiment(settings: RunSettings, run_dir: str | Path, resolved_config: 
         "counts": counts,
         "scorer": {**asdict(report)},
         "extra_scorers": [asdict(r) for r in extra_reports],
+        "scorer_cards": [card_for(r.identity, getattr(sc, "calibration", None)) for r in reports],
         "versions": package_versions(),
         "git": git_commit(PROJECT_ROOT),
         "stage_seconds": timer.seconds,

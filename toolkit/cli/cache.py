@@ -1,7 +1,7 @@
 """``toolkit-cache``: look at and tidy the persistent score cache.
 
 ``toolkit-cache info`` lists each scorer identity (name, model, precision, long-text policy) with its part
-files, distinct cached texts and size on disk; ``toolkit-cache compact`` merges each identity's parts into one
+files, distinct cached texts and size on disk, and prints the scorer cards (provenance, validity measured); ``toolkit-cache compact`` merges each identity's parts into one
 de-duplicated part (safe while other runs read or write the cache) and removes temporary files left by killed
 writers. ``--cache-dir`` defaults to ``$TOOLKIT_CACHE_DIR`` or ``~/.cache/toolkit/scores``; ``--key`` limits
 either command to identity directories whose name starts with it; ``--json`` prints machine-readable output.
@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from toolkit.scoring.cache import ScoreCache, list_caches, resolve_cache_dir
+from toolkit.scoring.cards import card_for, card_lines, load_cards
 
 
 def _human(size: float) -> str:
@@ -43,11 +44,14 @@ def cmd_info(args: argparse.Namespace) -> int:
     root = resolve_cache_dir(args.cache_dir)
     infos: list[dict[str, Any]] = [c.info() for c in _selected(args.cache_dir, args.key)]
     if args.json:
-        print(json.dumps({"cache_dir": str(root), "scorers": infos}, indent=2))
+        cards = {c["key"]: c for c in (card_for(i["identity"]) for i in infos)}
+        print(json.dumps({"cache_dir": str(root), "scorers": infos, "cards": {**load_cards(), **cards}}, indent=2))
         return 0
     print(f"score cache: {root}")
     if not infos:
         print("  (empty)")
+    _print_cards()
+    if not infos:
         return 0
     for info in infos:
         notes = []
@@ -63,6 +67,13 @@ def cmd_info(args: argparse.Namespace) -> int:
     total = sum(i["bytes"] for i in infos)
     print(f"  total: {sum(i['entries'] for i in infos):,} entries, {_human(total)}")
     return 0
+
+
+def _print_cards() -> None:
+    """Every stored scorer card (``toolkit.scoring.cards``): provenance and the validity measured."""
+    print("scorer cards (built by data/build_scorer_cards.py):")
+    for key, card in load_cards().items():
+        print("\n".join("  " + line for line in card_lines({"key": key, **card})))
 
 
 def cmd_compact(args: argparse.Namespace) -> int:
