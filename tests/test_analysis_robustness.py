@@ -71,6 +71,8 @@ def test_robustness_experiment_human_labels_equal_a_plain_escalation_run(tmp_pat
         pytest.skip(f"{settings.dataset.path} not present")
     manifest = run_experiment(settings, tmp_path / "robust")
     assert manifest["verdict"] in run_summary(manifest, tmp_path / "robust")
+    cards = {c["key"]: c for c in manifest["scorer_cards"]}  # the run's scorer and the human labels
+    assert cards["column:offensive"]["role"] == "robustness" and "profanity" in cards
     plain = settings_for("robustness", "plot.formats=[]", "scorer=column", "+scorer.columns.toxicity=offensive",
                          "analysis.run=[escalation]")
     run_experiment(plain, tmp_path / "plain")

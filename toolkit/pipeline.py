@@ -32,7 +32,7 @@ from toolkit.io import Rejects, detect_format, expand_paths, load_source
 from toolkit.io.reddit_dump import Filters, finish_threads
 from toolkit.plots.figures import save_figure
 from toolkit.report import git_commit, package_versions, sha256_file, write_json, write_table
-from toolkit.scoring import score_frame
+from toolkit.scoring import SCORERS, score_frame
 from toolkit.scoring.base import ScoreReport
 from toolkit.scoring.buckets import score_buckets
 from toolkit.scoring.cache import resolve_cache_dir
@@ -387,7 +387,8 @@ def run_experiment(settings: RunSettings, run_dir: str | Path, resolved_config: 
         "counts": counts,
         "scorer": {**asdict(report)},
         "extra_scorers": [asdict(r) for r in extra_reports],
-        "scorer_cards": [card_for(r.identity, getattr(sc, "calibration", None)) for r in reports],
+        "scorer_cards": [card_for(r.identity, getattr(sc, "calibration", None)) for r in reports]
+        + further_cards(a, sc),
         "versions": package_versions(),
         "git": git_commit(PROJECT_ROOT),
         "stage_seconds": timer.seconds,
@@ -496,6 +497,24 @@ def _with_further_scores(frame: pl.DataFrame, a: AnalysisSettings,
                        "note": report.fallback_reason or ""})
     frame = frame.join(scored_rows, on="_frame_row", how="left", maintain_order="left").drop("_frame_row")
     return frame, status
+
+
+def further_cards(a: AnalysisSettings, base: ScorerSettings) -> list[dict[str, Any]]:
+    """Scorer cards of the further scorers scorer_agreement and robustness list (``role`` names the analysis),
+    from each scorer's identity (no model loaded); one that cannot be built here is left out (its analysis'
+    ``*_scorers`` table says why)."""
+    cards: dict[str, dict[str, Any]] = {}
+    for name in ("scorer_agreement", "robustness"):
+        if name not in a.run:
+            continue
+        for entry in getattr(a.params, name).scorers:
+            try:
+                spec = scorer_spec(entry, f"analysis.params.{name}.scorers", base)
+                card = card_for(SCORERS[spec.name](spec).identity())
+            except Exception:  # noqa: BLE001, S112 - a scorer that cannot be built has no identity to describe
+                continue
+            cards.setdefault(card["key"], {**card, "role": name})
+    return list(cards.values())
 
 
 def with_robustness_scores(corpus: Corpus, a: AnalysisSettings, base: ScorerSettings,
