@@ -27,7 +27,7 @@ from toolkit.errors import ConfigError
 from toolkit.fetch.lemmy import fetch_lemmy
 from toolkit.plots.figures import save_figure
 from toolkit.report import git_commit, package_versions, sha256_file, write_json, write_table
-from toolkit.scoring import score_frame
+from toolkit.scoring import score_frame, scorer_spec
 from toolkit.scoring.base import ScoreReport
 from toolkit.scoring.buckets import score_buckets
 from toolkit.scoring.cache import resolve_cache_dir
@@ -356,21 +356,6 @@ def run_analyses(data: Frames, a: AnalysisSettings, plot: PlotSettings, run_dir:
         for spec, table in result.figures:
             outputs += save_figure(table, spec, run_dir / "figures", **fig_options)
     return outputs, skipped
-
-
-def scorer_spec(entry: str | dict[str, Any], key: str, base: ScorerSettings) -> ScorerSettings:
-    """A further scorer from its config entry (a name or ``{name: ..., model: ...}``), sharing the run
-    scorer's cache and shard settings; a misspelt option is a ConfigError naming ``key``.
-
-    >>> scorer_spec({"name": "detoxify", "model": "unbiased"}, "extra_scorers", ScorerSettings(cache_dir="c")).cache_dir
-    'c'
-    """
-    spec = {"name": entry} if isinstance(entry, str) else dict(entry)
-    shared = {k: getattr(base, k) for k in ("cache_dir", "use_cache", "shard", "num_shards")}
-    try:
-        return ScorerSettings(**{**shared, **spec})
-    except TypeError as err:
-        raise ConfigError(key, f"{entry!r}: {err}; give a scorer name or {{name: ..., model: ...}}") from None
 
 
 def _with_further_scores(frame: pl.DataFrame, a: AnalysisSettings,
