@@ -170,3 +170,15 @@ def test_experiment_tables_are_byte_identical_on_rerun(tmp_path: Path) -> None:
     assert len(names) >= 15
     for name in names:
         assert (first / "tables" / name).read_bytes() == (second / "tables" / name).read_bytes(), name
+
+
+def test_derailment_tables_are_byte_identical_on_rerun(tmp_path: Path) -> None:
+    """The matched prefixes of k: null are drawn with a seed: a rerun writes the same tables."""
+    settings = settings_for("derailment", "plot.formats=[]")
+    first, second = tmp_path / "a", tmp_path / "b"
+    run_experiment(settings, first)
+    run_experiment(settings, second)
+    names = sorted(p.name for p in (first / "tables").iterdir())
+    assert "derailment_prediction.csv" in names
+    for name in names:
+        assert (first / "tables" / name).read_bytes() == (second / "tables" / name).read_bytes(), name
