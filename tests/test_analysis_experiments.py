@@ -74,12 +74,22 @@ def check_escalation(run: Path) -> None:
 
 
 def check_scorer_agreement(run: Path) -> None:
+    """CAT gn: the archived Perspective scores (the run's scorer=column) against the embedded and Detoxify."""
     pairs = table(run, "scorer_agreement")
     names = set(pairs["a"]) | set(pairs["b"])
-    assert "toxicity" in names and any(n.startswith("detoxify:") for n in names)  # the run's scorer vs Detoxify
+    assert {"toxicity", "profanity.toxicity"} <= names and any(n.startswith("detoxify:") for n in names)
     assert (pairs["n"] == 300).all()  # the seeded sample
-    scorers = dict(table(run, "scorer_agreement_scorers").select("scorer", "note").iter_rows())
-    assert scorers["profanity"].startswith("same scores as the run's scorer")
+    scorers = dict(table(run, "scorer_agreement_scorers").select("scorer", "used").iter_rows())
+    assert scorers["profanity"] is True
+    perspective = pairs.filter((pl.col("a") == "toxicity") & (pl.col("b") == "profanity.toxicity")).row(0, named=True)
+    assert perspective["spearman"] > 0.2  # Perspective and the profanity model rank CAT gn's comments alike
+
+
+def check_escalation_human(run: Path) -> None:
+    """ToxiChat's human labels as 0/1 scores: 519 reply->reply pairs (3-turn threads), offensiveness begets it."""
+    rows = {r["measure"]: r for r in table(run, "escalation").iter_rows(named=True)}
+    assert rows["spearman rho (parent, reply)"]["n"] == 519
+    assert rows["risk difference (toxic - non-toxic parent)"]["low"] > 0.3
 
 
 def _skipped(run: Path) -> dict[str, str]:
@@ -95,8 +105,18 @@ def check_civility_profile(run: Path) -> None:
 
 
 def check_derailment(run: Path) -> None:
-    """One thread cannot be split into derailing and civil ones: skipped, saying how many and why."""
-    assert _skipped(run)["derailment"].startswith("1 thread(s) to analyse, fewer than min_threads=20")
+    """ToxiChat, outcome = the human offensive label, k: null (every turn before the outcome; civil threads a
+    matched prefix): each rule's count in the sample table, and each model's features in its table."""
+    counts = dict(table(run, "derailment_sample").iter_rows())
+    assert counts["threads with turns"] == 1700
+    assert counts["derailing: the turns before the first outcome turn"] + counts[
+        "civil: prefix length matched to the derailing threads'"] == counts["threads analysed"]
+    assert counts["of which derail"] == counts["derailing: the turns before the first outcome turn"] > 300
+    models = {r["model"]: r for r in table(run, "derailment_prediction").iter_rows(named=True)}
+    assert {"strategies + politeness", "toxicity (mean, max)", "all"} <= set(models)
+    assert models["toxicity (mean, max)"]["features"] == "toxicity, toxicity_max"
+    assert "question_share" in models["all"]["features"] and "prefix_turns" in models["all"]["features"]
+    assert all(0 <= m["roc_low"] <= m["roc_auc"] <= m["roc_high"] <= 1 for m in models.values())
 
 
 def check_lemmy_removals(run: Path) -> None:
@@ -142,6 +162,9 @@ def test_experiment_runs_on_bundled_data(experiment: str, tmp_path: Path, reques
         options.max_comments = 300
         options.scorers = ["profanity", {"name": "detoxify", "checkpoint": str(tiny.checkpoint), "batch_size": 128}]
     manifest = run_experiment(settings, tmp_path)
+    # every shipped experiment shows a result on its own data: at least one table and one figure
+    assert list((tmp_path / "tables").glob("*.csv")), f"{experiment} wrote no table ({manifest['skipped']})"
+    assert list((tmp_path / "figures").glob("*.png")), f"{experiment} wrote no figure ({manifest['skipped']})"
     for output in manifest["outputs"]:
         assert (tmp_path / output).exists(), output
     for spec_file in (tmp_path / "figures").glob("*.json"):
@@ -174,5 +197,17 @@ def test_experiment_tables_are_byte_identical_on_rerun(tmp_path: Path) -> None:
     run_experiment(settings, second)
     names = sorted(p.name for p in (first / "tables").iterdir())
     assert len(names) >= 15
+    for name in names:
+        assert (first / "tables" / name).read_bytes() == (second / "tables" / name).read_bytes(), name
+
+
+def test_derailment_tables_are_byte_identical_on_rerun(tmp_path: Path) -> None:
+    """The matched prefixes of k: null are drawn with a seed: a rerun writes the same tables."""
+    settings = settings_for("derailment", "plot.formats=[]")
+    first, second = tmp_path / "a", tmp_path / "b"
+    run_experiment(settings, first)
+    run_experiment(settings, second)
+    names = sorted(p.name for p in (first / "tables").iterdir())
+    assert "derailment_prediction.csv" in names
     for name in names:
         assert (first / "tables" / name).read_bytes() == (second / "tables" / name).read_bytes(), name

@@ -206,6 +206,6 @@ def test_pipeline_runs_the_further_scorers_on_the_sample(tmp_path: Path) -> None
 
 def test_misspelt_further_scorer_is_a_config_error(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match=r"analysis.params.scorer_agreement.scorers: \{'name': 'profanity', "
-                                          r"'modle': 'x'\}: .*unexpected keyword argument 'modle'"):
+                                          r"'modle': 'x'\}: unknown scorer option \['modle'\]"):
         run_analyses(random_threads(2, seed=1), _agreement_settings([{"name": "profanity", "modle": "x"}]),
                      PlotSettings(formats=[]), tmp_path, "f", ["toxicity"])

@@ -22,9 +22,9 @@ import torch
 from test_scoring_shards import REPO, _settings
 
 from toolkit.errors import ConfigError
-from toolkit.pipeline import CorpusSource, load_store, run_experiment
+from toolkit.pipeline import run_experiment
 from toolkit.settings import DatasetSettings
-from toolkit.store import bucket_of
+from toolkit.store import CorpusSource, bucket_of, open_corpus
 
 if TYPE_CHECKING:
     from scoring_fixtures import TinyDetoxify
@@ -76,16 +76,16 @@ def reduce_and_single(overrides: list[str], cache: Path, tmp_path: Path) -> tupl
 def test_units_ingested_apart_give_the_one_process_store(tmp_path: Path) -> None:
     pattern = monthly_dumps(tmp_path / "dumps")
     dataset = DatasetSettings(path=pattern, format="reddit_dump", options={"submissions": None}, buckets=3)
-    apart = CorpusSource.of(dataset, Path(pattern), str(tmp_path / "cache-apart"))
+    apart = CorpusSource.of(dataset, Path(pattern), tmp_path / "cache-apart")
     assert [p.name for p in apart.units] == ["RC_2015-01.ndjson", "RC_2015-02.ndjson"]
     with pytest.raises(ConfigError, match=r"input units \[0, 1\] of 2 .* map.step=ingest"):
         apart.build.bucket_numbers()
     apart.ingest(1)  # the jobs may finish in any order
     apart.ingest(0)
     for bucket in apart.build.bucket_numbers():
-        apart.build.finish(bucket, apart.finish)
+        apart.finish_bucket(bucket)
     store = apart.store()
-    whole = load_store(dataset, Path(pattern), str(tmp_path / "cache-whole"))
+    whole = open_corpus(dataset, Path(pattern), tmp_path / "cache-whole")
 
     assert (store.meta["rows"], store.meta["threads"], store.meta["duplicates"]) == (7, 4, 0)
     assert store.meta["loader_stats"]["duplicates"] == 1 and store.meta["loader_stats"]["rows_kept"] == 7

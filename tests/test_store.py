@@ -10,7 +10,7 @@ import pytest
 
 from toolkit.analysis.synthetic import make_frame, random_threads
 from toolkit.errors import ConfigError, LoadError
-from toolkit.store import bucket_count, bucket_of, open_store, store_key, write_store
+from toolkit.store import bucket_count, bucket_of, open_corpus, store_key, write_store
 from toolkit.threads import build_tree
 
 
@@ -50,22 +50,24 @@ def test_the_last_version_of_a_repeated_comment_wins_across_chunks(tmp_path) -> 
                                            "corpus store"]
 
 
-def test_a_store_is_reused_and_rebuilt_when_an_input_changes(tmp_path) -> None:
+def test_a_store_is_reused_and_rebuilt_when_an_input_changes(tmp_path, monkeypatch) -> None:
+    from toolkit.settings import DatasetSettings
+    from toolkit.store import ingest
+
     source = tmp_path / "in.txt"
-    source.write_text("abc")
+    source.write_text("post\nfirst comment\nsecond comment\n")
     calls = []
-
-    def chunks():
-        calls.append(1)
-        return [random_threads(3, seed=0)]
-
-    first = open_store([source], {"format": "text"}, chunks, tmp_path / "cache", n_buckets=2)
-    again = open_store([source], {"format": "text"}, chunks, tmp_path / "cache", n_buckets=2)
-    assert len(calls) == 1 and again.root == first.root and again.meta["rows"] == first.meta["rows"]
-    other = open_store([source], {"format": "text", "strict": True}, chunks, tmp_path / "cache", n_buckets=2)
+    real = ingest.load_source
+    monkeypatch.setattr(ingest, "load_source", lambda *a, **k: (calls.append(1), real(*a, **k))[1])
+    dataset = DatasetSettings(path=str(source), format="text", buckets=2)
+    first = open_corpus(dataset, source, tmp_path / "cache")
+    again = open_corpus(dataset, source, tmp_path / "cache")
+    assert len(calls) == 1 and again.root == first.root and again.meta["rows"] == first.meta["rows"] > 0
+    other = open_corpus(DatasetSettings(path=str(source), format="text", buckets=2, strict=True), source,
+                        tmp_path / "cache")
     assert len(calls) == 2 and other.root != first.root
-    source.write_text("abcd")  # size (and mtime) changed
-    assert store_key([source], {"format": "text", "n_buckets": 2}) != first.root.name
+    source.write_text("post\nfirst comment\n")  # size (and mtime) changed: a new store
+    assert open_corpus(dataset, source, tmp_path / "cache").root != first.root and len(calls) == 3
 
 
 def test_bucket_count_follows_the_input_size(tmp_path) -> None:
@@ -76,7 +78,7 @@ def test_bucket_count_follows_the_input_size(tmp_path) -> None:
     assert bucket_count([plain], 300) == 4  # ceil(1000 / 300)
     assert bucket_count([plain, packed], 1000) == 2
     assert bucket_count([tmp_path], 500) == 4  # a directory: its files
-    with pytest.raises(ConfigError, match="bucket_bytes: must be positive"):
+    with pytest.raises(ConfigError, match="bucket_mb: must be positive"):
         bucket_count([plain], 0)
 
 
@@ -112,8 +114,8 @@ def test_profiles_over_buckets_equal_the_in_memory_ones(tmp_path, n_threads: int
     assert len(store.bucket_paths()) == used and (n_threads < 30 or used == 4)  # 30 threads span all buckets
     boot = {"n_boot": 200, "seed": 3}
     for analysis in (depth_profile, position_profile, thread_size_profile, toxicity_by_relative_position):
-        _assert_tables_equal(analysis(frame, **boot), analysis(store.buckets, **boot))
-    memory, buckets = toxicity_by_thread_length(frame, **boot), toxicity_by_thread_length(store.buckets, **boot)
+        _assert_tables_equal(analysis(frame, **boot), analysis(store.corpus(), **boot))
+    memory, buckets = toxicity_by_thread_length(frame, **boot), toxicity_by_thread_length(store.corpus(), **boot)
     _assert_tables_equal(memory[0], buckets[0])
     _assert_tables_equal(memory[1], buckets[1])
     assert (memory[2] == buckets[2]).all()
@@ -125,7 +127,7 @@ def test_a_single_thread_corpus_resamples_its_comments_in_both_paths(tmp_path) -
 
     frame = random_threads(1, seed=2, truth=False, max_size=60)
     store = write_store([frame], tmp_path / "s", 3)
-    table = depth_profile(store.buckets, n_boot=100, seed=1)
+    table = depth_profile(store.corpus(), n_boot=100, seed=1)
     assert set(table["ci_method"]) == {COMMENT_BOOTSTRAP}
     _assert_tables_equal(table, depth_profile(frame, n_boot=100, seed=1))
 
@@ -133,10 +135,9 @@ def test_a_single_thread_corpus_resamples_its_comments_in_both_paths(tmp_path) -
 def test_a_dump_streams_into_buckets_with_the_newest_version_and_its_rejects(tmp_path, monkeypatch) -> None:
     import json
 
-    from toolkit import pipeline
     from toolkit.io.reddit_dump import read_reddit_dump
-    from toolkit.pipeline import load_store
     from toolkit.settings import DatasetSettings
+    from toolkit.store import ingest
 
     def rc(cid: str, link: str, parent: str | None = None, **fields) -> dict:
         return {"id": cid, "link_id": f"t3_{link}", "parent_id": parent or f"t3_{link}", "body": f"body {cid}",
@@ -147,11 +148,11 @@ def test_a_dump_streams_into_buckets_with_the_newest_version_and_its_rejects(tmp
     dump = tmp_path / "RC_t.ndjson"
     dump.write_text("".join(json.dumps(r) + "\n" for r in records))
     streamed: list[int] = []
-    real = pipeline._streamed
-    monkeypatch.setattr(pipeline, "_streamed", lambda load: (streamed.append(1), real(load))[1])
+    real = ingest._pushed
+    monkeypatch.setattr(ingest, "_pushed", lambda load: (streamed.append(1), real(load))[1])
     dataset = DatasetSettings(path=str(dump), format="reddit_dump", options={"submissions": None},  # as conf/ has it
                               buckets=3)
-    store = load_store(dataset, dump, str(tmp_path / "cache"))
+    store = open_corpus(dataset, dump, tmp_path / "cache")
     assert streamed == [1]  # chunks went straight into the buckets, no whole frame
     # 5 comments kept in 3 threads; line 1 (the older "a") superseded by line 4
     assert store.meta["rows"] == 5 and store.meta["threads"] == 3 and store.n_buckets == 3
@@ -164,7 +165,7 @@ def test_a_dump_streams_into_buckets_with_the_newest_version_and_its_rejects(tmp
     assert store.frame().filter(pl.col("comment_id") == "a")["text"].to_list() == ["newer"]
     strict = DatasetSettings(path=str(dump), format="reddit_dump", strict=True, buckets=3)
     with pytest.raises(LoadError, match="line 1, field 'id'.*duplicate, superseded"):
-        load_store(strict, dump, str(tmp_path / "cache"))
+        open_corpus(strict, dump, tmp_path / "cache")
 
 
 def test_a_glob_is_keyed_by_the_files_it_matches(tmp_path) -> None:
@@ -182,7 +183,6 @@ def test_a_dump_with_submissions_streams_and_equals_the_whole_load(tmp_path) -> 
     import json
 
     from toolkit.io.reddit_dump import read_reddit_dump
-    from toolkit.pipeline import load_store
     from toolkit.settings import DatasetSettings
 
     t0 = 1_700_000_000
@@ -199,8 +199,8 @@ def test_a_dump_with_submissions_streams_and_equals_the_whole_load(tmp_path) -> 
                         + record("b", link_id="t3_p1", parent_id="t1_a", body="reply", created_utc=t0 + 1)
                         + record("c", link_id="t3_p2", parent_id="t3_p2", body="in p2", created_utc=t0 + 2))
     options = {"submissions": str(posts), "since": t0 - 3600}
-    store = load_store(DatasetSettings(path=str(comments), format="reddit_dump", options=options, buckets=3),
-                       comments, str(tmp_path / "cache"))
+    store = open_corpus(DatasetSettings(path=str(comments), format="reddit_dump", options=options, buckets=3),
+                        comments, tmp_path / "cache")
     whole = build_tree(read_reddit_dump(comments, **options).frame).frame
     key = ["thread_id", "comment_id"]
     got = store.frame().sort(key)

@@ -40,18 +40,20 @@ def open_corpus(path: str | Path, format: str | None = None, *, cache_dir: str |
                 **options: Any) -> CorpusStore:
     """``path`` as a corpus store (for inputs larger than memory): thread buckets with tree columns, built once
     under the cache directory and reused; ``.scan()`` is a LazyFrame over all of it, ``.buckets()`` yields one
-    bucket's frame at a time, and the bucket-wise analyses (README: "Analyses at scale") take ``store.buckets`` in
-    place of a frame.
+    bucket's frame at a time, and the analyses (README: "Analyses at scale") take ``store.corpus()`` in place of
+    a frame.
 
     >>> corpus = open_corpus("data/seed_thread.txt", cache_dir=__import__("tempfile").mkdtemp())
     >>> corpus.n_buckets, corpus.scan().select(pl.len()).collect().item()
     (1, 13)
     """
-    from toolkit.pipeline import load_store, resolve_data_path
+    from toolkit.pipeline import resolve_data_path
+    from toolkit.scoring.cache import resolve_cache_dir
     from toolkit.settings import DatasetSettings
+    from toolkit.store import open_corpus as open_store
 
     dataset = DatasetSettings(path=str(path), format=format, options=options, bucket_mb=bucket_mb)
-    return load_store(dataset, resolve_data_path(path), cache_dir)
+    return open_store(dataset, resolve_data_path(path), resolve_cache_dir(cache_dir))
 
 
 def load(path: str | Path, format: str | None = None, **options: Any) -> pl.DataFrame:

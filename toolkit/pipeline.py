@@ -1,6 +1,8 @@
-"""One experiment end to end: load -> tree columns -> score (cached) -> analyses -> tables, figures, manifest.
+"""One experiment end to end: fetch -> corpus store (load, tree columns) -> score (cached) -> analyses ->
+tables, figures and the manifest (:func:`run_experiment`, read top to bottom).
 
-Takes plain settings objects (``toolkit.settings``); the Hydra app is only the edge that builds them.
+Takes plain settings objects (``toolkit.settings``); the Hydra app is only the edge that builds them. A map
+step (``map.step``) or a scorer shard does one part of that and writes a partial manifest.
 """
 
 from __future__ import annotations
@@ -10,15 +12,11 @@ import resource
 import shutil
 import sys
 import time
-from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from queue import Queue
-from threading import Thread
 from typing import Any
 
-import numpy as np
 import polars as pl
 
 from toolkit.analysis.agreement import sample_comments
@@ -28,17 +26,15 @@ from toolkit.analysis.registry import ANALYSES, columns_for
 from toolkit.analysis.robustness import verdict
 from toolkit.errors import ConfigError
 from toolkit.fetch.lemmy import fetch_lemmy
-from toolkit.io import Rejects, detect_format, expand_paths, load_source
-from toolkit.io.reddit_dump import Filters, finish_threads
 from toolkit.plots.figures import save_figure
 from toolkit.report import git_commit, package_versions, sha256_file, write_json, write_table
-from toolkit.scoring import SCORERS, score_frame
+from toolkit.scoring import SCORERS, score_frame, scorer_spec
 from toolkit.scoring.base import ScoreReport
 from toolkit.scoring.buckets import score_buckets
 from toolkit.scoring.cache import resolve_cache_dir
 from toolkit.scoring.cards import card_for
 from toolkit.settings import AnalysisSettings, DatasetSettings, PlotSettings, RunSettings, ScorerSettings
-from toolkit.store import CorpusStore, StoreBuild, bucket_count, read_store, store_directory
+from toolkit.store import CorpusSource, CorpusStore, bucket_number, bucket_path, read_store
 
 log = logging.getLogger(__name__)
 # Where conf/, experiments/ and data/ are: inside the installed package (a wheel ships them there, see
@@ -85,52 +81,131 @@ class Timer:
             self.peak_mb[name] = round(peak / (1 << 20 if sys.platform == "darwin" else 1 << 10), 1)
 
 
-def _input_hashes(files: list[Path]) -> dict[str, str]:
-    return {str(f): sha256_file(f) for f in files if Path(f).is_file()}
+MAP_STEPS = ("all", "ingest", "buckets")
+SMALL_SAMPLE_THREADS = 20  # below this many threads with comments, tables and captions carry a warning
 
 
-def _partial_manifest(settings: RunSettings, run_dir: Path, resolved_config: dict[str, Any] | None, note: str,
-                      counts: dict[str, Any], report: ScoreReport | None, files: list[str], timer: Timer,
-                      started: float) -> dict:
-    """The manifest of a run that does one part of the work (a scorer shard or a map step) and stops: no
-    comments.parquet, tables or figures (they would describe a fraction of the corpus). It says
-    ``partial: true`` and what is left to do (``note``)."""
-    manifest = {
-        "experiment": settings.experiment,
-        "partial": True,
-        "note": note,
-        "config": resolved_config if resolved_config is not None else asdict(settings),
-        "inputs": {"path": str(resolve_data_path(settings.dataset.path)), "format": settings.dataset.format,
-                   "sha256": _input_hashes(files)},
-        "counts": counts,
-        "scorer": asdict(report) if report is not None else None,
-        "versions": package_versions(),
-        "git": git_commit(PROJECT_ROOT),
-        "stage_seconds": timer.seconds,
-        "stage_peak_rss_mb": timer.peak_mb,
-        "wall_seconds": round(time.time() - started, 3),
-        "outputs": ["rejects.csv"] if (run_dir / "rejects.csv").is_file() else [],
-    }
-    write_json(run_dir / "manifest.json", manifest)
-    log.info("%s", note)
+def check_settings(settings: RunSettings) -> None:
+    """The run-level settings no single dataclass can check: known analyses, map step and part, what a map
+    step refuses (a scorer shard, a fetch)."""
+    unknown = sorted(set(settings.analysis.run) - set(ANALYSES))
+    if unknown:
+        raise ConfigError("analysis.run", f"unknown analyses {unknown}; known: {', '.join(sorted(ANALYSES))}")
+    m = settings.map
+    if m.step not in MAP_STEPS:
+        raise ConfigError("map.step", f"unknown step {m.step!r}; known: {', '.join(MAP_STEPS)}")
+    if not 0 <= m.part < m.parts:
+        raise ConfigError("map.part", f"must be in 0..map.parts-1 (map.parts={m.parts}), got {m.part}")
+    if m.step != "all" and settings.scorer.shard is not None:
+        raise ConfigError("map.step", "a map step scores whole buckets: leave scorer.shard unset (or map.step=all)")
+    if m.step != "all" and settings.dataset.fetch.url:
+        raise ConfigError("map.step", "jobs of a map step would fetch into one archive at once: fetch first "
+                          "(toolkit-fetch, or a run without map.step), then map with dataset.fetch.url unset")
+
+
+@dataclass
+class Run:
+    """One run's bookkeeping: its settings, directory, stage timer and start; the manifest is built here."""
+
+    settings: RunSettings
+    directory: Path
+    resolved_config: dict[str, Any] | None = None
+    timer: Timer = field(default_factory=Timer)
+    started: float = field(default_factory=time.time)
+
+    @property
+    def scratch(self) -> Path:
+        """Where scored buckets wait until the run ends (removed then)."""
+        return self.directory / ".buckets"
+
+    def manifest(self, *, files: list[str], counts: dict[str, Any], scorer: ScoreReport | None,
+                 outputs: list[str], note: str | None = None, **parts: Any) -> dict[str, Any]:
+        """Write ``manifest.json``: the settings, inputs (sha256), counts, scorer, versions, git commit and
+        timings, plus ``parts``; a run that did one part of the work (``note``: what is left) says
+        ``partial: true`` and has no tables or figures (they would describe a fraction of the corpus)."""
+        s = self.settings
+        manifest = {
+            "experiment": s.experiment,
+            **({"partial": True, "note": note} if note is not None else {}),
+            "config": self.resolved_config if self.resolved_config is not None else asdict(s),
+            "inputs": {"path": str(resolve_data_path(s.dataset.path)), "format": s.dataset.format,
+                       "sha256": {str(f): sha256_file(f) for f in files if Path(f).is_file()}},
+            "counts": counts,
+            "scorer": asdict(scorer) if scorer is not None else None,
+            **parts,
+            "versions": package_versions(),
+            "git": git_commit(PROJECT_ROOT),
+            "stage_seconds": self.timer.seconds,
+            "stage_peak_rss_mb": self.timer.peak_mb,
+            "wall_seconds": round(time.time() - self.started, 3),
+            "outputs": outputs,
+        }
+        write_json(self.directory / "manifest.json", manifest)
+        if note is not None:
+            log.info("%s", note)
+        return manifest
+
+
+def run_experiment(settings: RunSettings, run_dir: str | Path, resolved_config: dict[str, Any] | None = None) -> dict:
+    """Run ``settings`` and write everything into ``run_dir``; returns the manifest.
+
+    One path for every input size: the corpus is a store of thread buckets (one for a small input); each
+    bucket is scored on its own, and the analyses reduce bucket by bucket where they can.
+    """
+    check_settings(settings)
+    run = Run(settings, Path(run_dir), resolved_config)
+    run.directory.mkdir(parents=True, exist_ok=True)
+    if settings.dataset.fetch.url:
+        with run.timer.stage("fetch"):
+            fetch_dataset(settings.dataset)
+    data_path = resolve_data_path(settings.dataset.path)
+    source = CorpusSource.of(settings.dataset, data_path, resolve_cache_dir(settings.scorer.cache_dir))
+    if settings.map.step != "all":
+        return map_step(run, source)
+    with run.timer.stage("load"):
+        store = source.open()
+    rejects = write_rejects(store, run.directory, data_path)
+    with run.timer.stage("score"):
+        buckets, reports = score_buckets(store.bucket_paths(), run_scorers(settings), run.scratch)
+    if reports[0].fallback_reason:
+        log.warning("scorer=%s used %s instead of Detoxify: %s", settings.scorer.name, reports[0].scorer,
+                    reports[0].fallback_reason)
+    if settings.scorer.shard is not None:
+        shutil.rmtree(run.scratch)
+        return shard_manifest(run, store, rejects, reports[0])
+    pl.scan_parquet(buckets).sink_parquet(run.directory / "comments.parquet")
+    manifest = analyse(run, store, rejects, buckets, reports)
+    shutil.rmtree(run.scratch)
     return manifest
 
 
-MAP_STEPS = ("all", "ingest", "buckets")
+def fetch_dataset(dataset: DatasetSettings) -> None:
+    """Download ``dataset.fetch.url`` into ``dataset.path`` (resumable: only what is missing)."""
+    fetched = fetch_lemmy(dataset.fetch.url, Path(dataset.path), dataset.fetch)
+    log.info("fetched %s into %s: %d requests, %d responses already there", dataset.fetch.url, dataset.path,
+             fetched["requests"], fetched["reused"])
 
 
-def _map_step(settings: RunSettings, source: CorpusSource, run_dir: Path, resolved_config: dict[str, Any] | None,
-              timer: Timer, started: float) -> dict:
+def write_rejects(store: CorpusStore, run_dir: Path, data_path: Path) -> pl.DataFrame:
+    """The loader's rejected rows as ``rejects.csv`` (written even when empty), logged when there are any."""
+    rejects = store.table("rejects")
+    rejects.write_csv(run_dir / "rejects.csv")
+    if rejects.height:
+        log.warning("%d rows rejected while loading %s; see %s", rejects.height, data_path, run_dir / "rejects.csv")
+    return rejects
+
+
+def map_step(run: Run, source: CorpusSource) -> dict:
     """One job of a ``map.step=ingest`` or ``map.step=buckets`` multirun (see ``MapSettings``): its share of
-    the input units read into the store build, or its share of the buckets finished and scored into the
-    cache. A store already sealed has nothing left to ingest; its buckets are scored as they are."""
-    step, build = settings.map, source.build
+    the input units read into the store build, or its share of the buckets built and scored into the cache.
+    A store already sealed has nothing left to ingest; its buckets are scored as they are."""
+    step, build = run.settings.map, source.build
     sealed = read_store(build.directory)
     files: list[str] = []
     report = None
     if step.step == "ingest":
         units = step.mine(len(source.units))
-        with timer.stage("load"):
+        with run.timer.stage("load"):
             for unit in units if sealed is None else []:
                 source.ingest(unit)
         metas = [build.unit_meta(u) for u in units] if sealed is None else []
@@ -139,147 +214,93 @@ def _map_step(settings: RunSettings, source: CorpusSource, run_dir: Path, resolv
         note = (f"map.step=ingest part {step.part} of {step.parts}: input units {units} of {len(source.units)} "
                 "ingested; next map.step=buckets, then a run with map.step=all for the tables")
     else:
-        with timer.stage("load"):
+        with run.timer.stage("load"):
             if sealed is not None:
                 paths = [sealed.bucket_paths()[i] for i in step.mine(len(sealed.bucket_paths()))]
             else:
                 numbers = build.bucket_numbers()
                 mine = [numbers[i] for i in step.mine(len(numbers))]
                 for b in mine:
-                    build.finish(b, source.finish if source.streamed else None)
-                paths = [build.root / f"bucket={b}" / "data.parquet" for b in mine]
-        with timer.stage("score"):
+                    source.finish_bucket(b)
+                paths = [bucket_path(build.root, b) for b in mine]
+        with run.timer.stage("score"):
             if paths:
-                _, reports = score_buckets(paths, run_scorers(settings), run_dir / ".buckets")
-                shutil.rmtree(run_dir / ".buckets")
+                _, reports = score_buckets(paths, run_scorers(run.settings), run.scratch)
+                shutil.rmtree(run.scratch)
                 report = reports[0]
-        counts = {"buckets": [int(p.parent.name.split("=")[1]) for p in paths],
+        counts = {"buckets": [bucket_number(p) for p in paths],
                   "rows": sum(pl.scan_parquet(p).select(pl.len()).collect().item() for p in paths)}
         note = (f"map.step=buckets part {step.part} of {step.parts}: buckets {counts['buckets']} built and scored "
                 f"into the cache ({report.cache_misses if report else 0} texts scored); next a run with "
                 "map.step=all for the tables")
-    return _partial_manifest(settings, run_dir, resolved_config, note, counts, report, files, timer, started)
+    outputs = ["rejects.csv"] if (run.directory / "rejects.csv").is_file() else []
+    return run.manifest(files=files, counts=counts, scorer=report, outputs=outputs, note=note)
+
+
+def shard_manifest(run: Run, store: CorpusStore, rejects: pl.DataFrame, report: ScoreReport) -> dict:
+    """The manifest of a scorer shard's run: its texts are in the cache; the analyses wait for the merge."""
+    sc = run.settings.scorer
+    shard = report.extra.get("shard", {})
+    counts = {"rows_in": store.meta["rows"] + rejects.height, "rows_kept": store.meta["rows"],
+              "rows_rejected": rejects.height, "texts_in_shard": shard.get("selected")}
+    note = (f"shard {sc.shard} of {sc.num_shards}: {report.cache_misses} texts scored into the cache "
+            f"({report.cache_hits} were cached already); run again without scorer.shard to merge them and run "
+            "the analyses")
+    return run.manifest(files=store.meta["files"], counts=counts, scorer=report, outputs=["rejects.csv"], note=note)
+
+
+def analyse(run: Run, store: CorpusStore, rejects: pl.DataFrame, buckets: list[Path],
+            reports: list[ScoreReport]) -> dict:
+    """The analyses over the scored buckets, their tables and figures, and the run's full manifest."""
+    a, report = run.settings.analysis, reports[0]
+    labels = [label for r in reports for label in r.labels]
+    if a.label not in labels:
+        raise ConfigError("analysis.label", f"{a.label!r} is not a score of scorer {report.scorer!r} "
+                          f"(the scorers give {', '.join(labels)}); pick one of those")
+    counts = corpus_counts(buckets, a.label)
+    n_scored = counts.pop("scored")
+    caption = " + ".join(r.caption() for r in reports)
+    warning = small_sample_warning(counts["threads"])
+    footer = " · ".join(p for p in (f"Scorer: {caption}", f"label: {a.label}", f"n = {n_scored} scored comments",
+                                    warning, run.settings.experiment) if p)
+    with run.timer.stage("analyses"):
+        outputs, skipped = run_analyses(Corpus(tuple(buckets)), a, run.settings.plot, run.directory, footer, labels,
+                                        run.settings.scorer, note=warning)
+    counts = {"rows_in": counts["rows_kept"] + rejects.height, **counts, "rows_rejected": rejects.height,
+              "orphans": store.meta["orphans"], "in_cycles": store.meta["in_cycles"]}
+    written = sorted(str(o.relative_to(run.directory)) for o in outputs) + ["comments.parquet", "rejects.csv"]
+    manifest = run.manifest(
+        files=store.meta["files"], counts=counts, scorer=report, outputs=written,
+        loader_stats=store.meta["loader_stats"], store={"path": str(store.root), "buckets": store.n_buckets},
+        extra_scorers=[asdict(r) for r in reports[1:]],
+        scorer_cards=[card_for(r.identity, getattr(run.settings.scorer, "calibration", None)) for r in reports]
+        + further_cards(a, run.settings.scorer),
+        skipped=skipped, **({"warnings": [warning]} if warning else {}),
+        **({"verdict": verdict(pl.read_csv(path))} if (path := run.directory / "tables" / "robustness.csv").is_file()
+           else {}))
+    log.info("run directory: %s (scorer %s, %d cache hits, %d misses)", run.directory, report.scorer,
+             report.cache_hits, report.cache_misses)
+    return manifest
+
+
+def small_sample_warning(threads: int) -> str:
+    """The warning tables and captions carry when fewer than ``SMALL_SAMPLE_THREADS`` threads have comments
+    (thread-bootstrap intervals and tests rest on the threads).
+
+    >>> small_sample_warning(3)
+    'small sample: 3 threads (< 20): intervals and tests are unreliable'
+    >>> small_sample_warning(20)
+    ''
+    """
+    if threads >= SMALL_SAMPLE_THREADS:
+        return ""
+    return (f"small sample: {threads} thread{'' if threads == 1 else 's'} (< {SMALL_SAMPLE_THREADS}): intervals and "
+            "tests are unreliable")
 
 
 def run_scorers(settings: RunSettings) -> list[ScorerSettings]:
     """The run's scorer, then ``extra_scorers``."""
     return [settings.scorer, *(scorer_spec(e, "extra_scorers", settings.scorer) for e in settings.extra_scorers)]
-
-
-CHUNK_ROWS = 200_000  # rows of a loaded frame handed to the store at a time
-
-
-@dataclass
-class CorpusSource:
-    """How a dataset becomes a corpus store (``toolkit.store.StoreBuild``): its ingest units and the loader's
-    steps per unit and per bucket. A Reddit dump streams into the buckets (memory: a few chunks), one unit per
-    input path (a glob's files: monthly dumps ingest in parallel; one unit with ``submissions``); other formats
-    are one unit, loaded whole, then bucketed (their loaders settle repeats across files)."""
-
-    dataset: DatasetSettings
-    units: list[Path]
-    streamed: bool
-    build: StoreBuild
-    meta: dict[str, Any]  # what the sealed store's meta.json says of its inputs
-
-    @classmethod
-    def of(cls, dataset: DatasetSettings, data_path: Path, cache_dir: str | None) -> CorpusSource:
-        options = dict(dataset.options)
-        streamed = (dataset.format or detect_format(data_path)) == "reddit_dump"
-        # monthly comment files are units of their own, unless submissions go with all of them at once
-        units = expand_paths(data_path) if streamed and options.get("submissions") is None else [data_path]
-        key = {"format": dataset.format, "strict": dataset.strict, **options}
-        if dataset.buckets is not None and dataset.buckets < 1:
-            raise ConfigError("dataset.buckets", f"must be at least 1, got {dataset.buckets}")
-        n = dataset.buckets or bucket_count([data_path], dataset.bucket_mb << 20)
-        directory = store_directory([data_path], key, n, resolve_cache_dir(cache_dir))
-        return cls(dataset, units, streamed, StoreBuild(directory, n, len(units)),
-                   {"inputs": [str(data_path)], "options": key})
-
-    def ingest(self, unit: int) -> None:
-        """Load one unit into the build (skipped when done); its loader's counts, files and rejects kept."""
-        meta: dict[str, Any] = {}
-        tables: dict[str, pl.DataFrame] = {}
-        options = {"strict": self.dataset.strict, **self.dataset.options}
-
-        def keep(loaded: Any) -> None:
-            meta.update(loader_stats=loaded.stats, files=[str(f) for f in loaded.files])
-            tables["rejects"] = loaded.rejects
-
-        def chunks() -> Iterator[pl.DataFrame]:
-            if self.streamed:
-                span = 0  # source positions this unit used: the next unit's start, so stream order holds
-                for chunk in _streamed(lambda sink: keep(load_source(self.units[unit], "reddit_dump", sink=sink,
-                                                                     **options))):
-                    span = max(span, (chunk["source_position"].max() or 0) + 1)
-                    meta["positions"] = span
-                    yield chunk
-                return
-            loaded = load_source(self.units[unit], self.dataset.format, **options)
-            keep(loaded)
-            for start in range(0, max(loaded.frame.height, 1), CHUNK_ROWS):
-                yield loaded.frame.slice(start, CHUNK_ROWS)
-
-        self.build.ingest(unit, chunks(), lambda: meta, lambda: tables)
-
-    def finish(self, bucket: pl.DataFrame) -> tuple[pl.DataFrame, dict[str, Any], pl.DataFrame | None]:
-        """A streamed dump's whole-thread steps on one bucket (see ``finish_threads``): each unit's file
-        indices and source positions follow the previous units', as if the inputs were one stream."""
-        metas = [(self.build.unit_meta(u) or {}).get("meta", {}) for u in range(len(self.units))]
-        files = [Path(f) for m in metas for f in m.get("files", [])]
-        file_start = np.cumsum([0, *(len(m.get("files", [])) for m in metas)])[:-1].tolist()
-        position_start = np.cumsum([0, *(m.get("positions", 0) for m in metas)])[:-1].tolist()
-        unit = pl.col("_unit")
-        bucket = bucket.with_columns(
-            pl.col("_file") + unit.replace_strict(range(len(metas)), file_start, return_dtype=pl.Int32),
-            pl.col("source_position") + unit.replace_strict(range(len(metas)), position_start,
-                                                            return_dtype=bucket.schema["source_position"]))
-        later, stats = Rejects(strict=self.dataset.strict), {}
-        o = self.dataset.options
-        filters = Filters.build(o.get("subreddits"), o.get("link_ids"), o.get("since"), o.get("until"))
-        frame = finish_threads(bucket, files, later, filters, stats)
-        stats.update(rows_kept=frame.height, posts=int(frame["is_post"].sum()), rows_rejected=len(later.rows))
-        return frame, stats, later.frame() if later.rows else None
-
-    def store(self) -> CorpusStore:
-        """The sealed store: units not ingested and buckets not finished yet are done here."""
-        for unit in self.build.missing_units():
-            self.ingest(unit)
-        return self.build.seal(self.meta, self.finish if self.streamed else None)
-
-
-def load_store(dataset: DatasetSettings, data_path: Path, cache_dir: str | None) -> CorpusStore:
-    """The corpus store of the dataset (thread buckets with tree columns): reused from the cache directory
-    when built before from the same inputs and options, else built (see :class:`CorpusSource`). The loader's
-    rejects are kept with it (``store.table("rejects")``), its counts in ``store.meta``."""
-    source = CorpusSource.of(dataset, data_path, cache_dir)
-    try:
-        return read_store(source.build.directory) or source.store()
-    except OSError:
-        found = read_store(source.build.directory)  # sealed meanwhile by another process (parallel runs)
-        if found is None:
-            raise
-        return found
-
-
-def _streamed(load: Callable[[Callable[[pl.DataFrame], None]], None]) -> Iterator[pl.DataFrame]:
-    """The chunks a push-style loader hands its sink, as an iterator: ``load(sink)`` runs in a thread, at
-    most two chunks wait (memory stays bounded), and its error is raised here."""
-    queue: Queue[Any] = Queue(maxsize=2)
-    done = object()
-
-    def run() -> None:
-        try:
-            load(queue.put)
-            queue.put(done)
-        except BaseException as exc:  # noqa: BLE001 - handed to the consumer, which raises it
-            queue.put(exc)
-
-    Thread(target=run, name="store-loader", daemon=True).start()
-    while (item := queue.get()) is not done:
-        if isinstance(item, BaseException):
-            raise item
-        yield item
 
 
 def corpus_counts(buckets: list[Path], label: str) -> dict[str, Any]:
@@ -302,115 +323,14 @@ def corpus_counts(buckets: list[Path], label: str) -> dict[str, Any]:
     return {**totals, "structure": structure}
 
 
-def run_experiment(settings: RunSettings, run_dir: str | Path, resolved_config: dict[str, Any] | None = None) -> dict:
-    """Run ``settings`` and write everything into ``run_dir``; returns the manifest.
-
-    One path for every input size: the corpus is a store of thread buckets (one for a small input); each
-    bucket is scored on its own, and the analyses reduce bucket by bucket where they can (see ``BUCKETED``).
-    """
-    unknown = sorted(set(settings.analysis.run) - set(ANALYSES))
-    if unknown:
-        raise ConfigError("analysis.run", f"unknown analyses {unknown}; known: {', '.join(sorted(ANALYSES))}")
-    m = settings.map
-    if m.step not in MAP_STEPS:
-        raise ConfigError("map.step", f"unknown step {m.step!r}; known: {', '.join(MAP_STEPS)}")
-    if not 0 <= m.part < m.parts:
-        raise ConfigError("map.part", f"must be in 0..map.parts-1 (map.parts={m.parts}), got {m.part}")
-    if m.step != "all" and settings.scorer.shard is not None:
-        raise ConfigError("map.step", "a map step scores whole buckets: leave scorer.shard unset (or map.step=all)")
-    if m.step != "all" and settings.dataset.fetch.url:
-        raise ConfigError("map.step", "jobs of a map step would fetch into one archive at once: fetch first "
-                          "(toolkit-fetch, or a run without map.step), then map with dataset.fetch.url unset")
-    run_dir = Path(run_dir)
-    run_dir.mkdir(parents=True, exist_ok=True)
-    timer = Timer()
-    started = time.time()
-    sc = settings.scorer
-
-    if settings.dataset.fetch.url:
-        with timer.stage("fetch"):
-            fetched = fetch_lemmy(settings.dataset.fetch.url, Path(settings.dataset.path), settings.dataset.fetch)
-        log.info("fetched %s into %s: %d requests, %d responses already there", settings.dataset.fetch.url,
-                 settings.dataset.path, fetched["requests"], fetched["reused"])
-    data_path = resolve_data_path(settings.dataset.path)
-    if settings.map.step != "all":
-        return _map_step(settings, CorpusSource.of(settings.dataset, data_path, sc.cache_dir), run_dir,
-                         resolved_config, timer, started)
-    with timer.stage("load"):
-        store = load_store(settings.dataset, data_path, sc.cache_dir)
-    rejects_path = run_dir / "rejects.csv"
-    rejects = store.table("rejects")
-    rejects.write_csv(rejects_path)
-    if rejects.height:
-        log.warning("%d rows rejected while loading %s; see %s", rejects.height, data_path, rejects_path)
-
-    scratch = run_dir / ".buckets"
-    with timer.stage("score"):
-        buckets, reports = score_buckets(store.bucket_paths(), run_scorers(settings), scratch)
-    report, extra_reports = reports[0], reports[1:]
-    if report.fallback_reason:
-        log.warning("scorer=%s used %s instead of Detoxify: %s", sc.name, report.scorer, report.fallback_reason)
-    if sc.shard is not None:
-        shutil.rmtree(scratch)
-        shard = report.extra.get("shard", {})
-        counts = {"rows_in": store.meta["rows"] + rejects.height, "rows_kept": store.meta["rows"],
-                  "rows_rejected": rejects.height, "texts_in_shard": shard.get("selected")}
-        note = (f"shard {sc.shard} of {sc.num_shards}: {report.cache_misses} texts scored into the cache "
-                f"({report.cache_hits} were cached already); run again without scorer.shard to merge them and run "
-                "the analyses")
-        return _partial_manifest(settings, run_dir, resolved_config, note, counts, report, store.meta["files"],
-                                 timer, started)
-    pl.scan_parquet(buckets).sink_parquet(run_dir / "comments.parquet")
-
-    a = settings.analysis
-    labels = [label for r in reports for label in r.labels]
-    if a.label not in labels:
-        raise ConfigError("analysis.label", f"{a.label!r} is not a score of scorer {report.scorer!r} "
-                          f"(the scorers give {', '.join(labels)}); pick one of those")
-    counts = corpus_counts(buckets, a.label)
-    n_scored = counts.pop("scored")
-    caption = " + ".join(r.caption() for r in reports)
-    footer = f"Scorer: {caption} · label: {a.label} · n = {n_scored} scored comments · {settings.experiment}"
-    with timer.stage("analyses"):
-        outputs, skipped = run_analyses(Corpus(tuple(buckets)), a, settings.plot, run_dir,
-                                        footer, labels, sc)
-    shutil.rmtree(scratch)
-    counts = {"rows_in": counts["rows_kept"] + rejects.height, **counts, "rows_rejected": rejects.height,
-              "orphans": store.meta["orphans"], "in_cycles": store.meta["in_cycles"]}
-    manifest = {
-        "experiment": settings.experiment,
-        "config": resolved_config if resolved_config is not None else asdict(settings),
-        "inputs": {"path": str(data_path), "format": settings.dataset.format,
-                   "sha256": _input_hashes(store.meta["files"])},
-        "loader_stats": store.meta["loader_stats"],
-        "store": {"path": str(store.root), "buckets": store.n_buckets},
-        "counts": counts,
-        "scorer": {**asdict(report)},
-        "extra_scorers": [asdict(r) for r in extra_reports],
-        "scorer_cards": [card_for(r.identity, getattr(sc, "calibration", None)) for r in reports]
-        + further_cards(a, sc),
-        "versions": package_versions(),
-        "git": git_commit(PROJECT_ROOT),
-        "stage_seconds": timer.seconds,
-        "stage_peak_rss_mb": timer.peak_mb,
-        "wall_seconds": round(time.time() - started, 3),
-        "outputs": sorted(str(o.relative_to(run_dir)) for o in outputs) + ["comments.parquet", "rejects.csv"],
-        "skipped": skipped,
-    }
-    if (run_dir / "tables" / "robustness.csv").is_file():  # its one-line verdict, for the run summary
-        manifest["verdict"] = verdict(pl.read_csv(run_dir / "tables" / "robustness.csv"))
-    write_json(run_dir / "manifest.json", manifest)
-    log.info("run directory: %s (scorer %s, %d cache hits, %d misses)", run_dir, report.scorer,
-             report.cache_hits, report.cache_misses)
-    return manifest
-
-
 def run_analyses(data: Frames, a: AnalysisSettings, plot: PlotSettings, run_dir: Path, footer: str,
-                 labels: list[str], scorer: ScorerSettings | None = None) -> tuple[list[Path], dict[str, str]]:
+                 labels: list[str], scorer: ScorerSettings | None = None,
+                 note: str = "") -> tuple[list[Path], dict[str, str]]:
     """Run ``a.run`` on the scored frame, or a corpus of scored buckets (whose scorers wrote ``labels``); write
     their tables (``tables/``) and figures (``figures/``). A bucketed analysis is handed the buckets with the
     columns it reads (``columns_for``); the others share one frame of the columns they read, collected once
     and put back in input order. scorer_agreement's further scorers are run here, sharing ``scorer``'s cache.
+    ``note`` (e.g. a small-sample warning) goes under every table's Markdown and LaTeX.
 
     Returns the paths written and ``{analysis: reason}`` for every analysis (or part of one) left out
     because it cannot apply to the data; each such reason is logged in one line.
@@ -443,26 +363,11 @@ def run_analyses(data: Frames, a: AnalysisSettings, plot: PlotSettings, run_dir:
             log.info("%s skipped: %s", name, result.skipped)
             skipped[name] = result.skipped
         for table_name, table in result.tables.items():
-            outputs += write_table(table, run_dir / "tables", table_name)
+            outputs += write_table(table, run_dir / "tables", table_name, note=note)
         for spec, table in result.figures:
             outputs += save_figure(table, spec, run_dir / "figures", **fig_options)
     shutil.rmtree(run_dir / ".buckets" / "robustness", ignore_errors=True)
     return outputs, skipped
-
-
-def scorer_spec(entry: str | dict[str, Any], key: str, base: ScorerSettings) -> ScorerSettings:
-    """A further scorer from its config entry (a name or ``{name: ..., model: ...}``), sharing the run
-    scorer's cache and shard settings; a misspelt option is a ConfigError naming ``key``.
-
-    >>> scorer_spec({"name": "detoxify", "model": "unbiased"}, "extra_scorers", ScorerSettings(cache_dir="c")).cache_dir
-    'c'
-    """
-    spec = {"name": entry} if isinstance(entry, str) else dict(entry)
-    shared = {k: getattr(base, k) for k in ("cache_dir", "use_cache", "shard", "num_shards")}
-    try:
-        return ScorerSettings(**{**shared, **spec})
-    except TypeError as err:
-        raise ConfigError(key, f"{entry!r}: {err}; give a scorer name or {{name: ..., model: ...}}") from None
 
 
 def _with_further_scores(frame: pl.DataFrame, a: AnalysisSettings,

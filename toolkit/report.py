@@ -62,8 +62,9 @@ def latex_table(table: pl.DataFrame, float_precision: int = 3) -> str:
     return "\n".join(lines)
 
 
-def write_table(table: pl.DataFrame, out_dir: str | Path, name: str) -> list[Path]:
+def write_table(table: pl.DataFrame, out_dir: str | Path, name: str, note: str = "") -> list[Path]:
     """Write ``name``.csv, .md and .tex under ``out_dir`` (created if needed); returns the three paths.
+    ``note`` (e.g. a small-sample warning) follows the Markdown table and heads the LaTeX one as a comment.
 
     >>> import tempfile
     >>> import polars as pl
@@ -75,8 +76,8 @@ def write_table(table: pl.DataFrame, out_dir: str | Path, name: str) -> list[Pat
     out_dir.mkdir(parents=True, exist_ok=True)
     paths = [out_dir / f"{name}.csv", out_dir / f"{name}.md", out_dir / f"{name}.tex"]
     table.write_csv(paths[0])
-    paths[1].write_text(markdown_table(table))
-    paths[2].write_text(latex_table(table))
+    paths[1].write_text(markdown_table(table) + (f"\n*{note}*\n" if note else ""))
+    paths[2].write_text((f"% {note}\n" if note else "") + latex_table(table))
     return paths
 
 

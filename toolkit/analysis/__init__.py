@@ -1,7 +1,7 @@
 """Analyses as pure functions over the canonical (scored) comment frame, usable from notebooks.
 
-Every confidence interval resamples whole threads (``stats``); the registry (``registry.ANALYSES``) wraps
-these functions into the tables and figures of a run.
+Every confidence interval resamples whole threads (``stats``). Each module declares the analyses a run can
+name (``DECLARED``, see ``declare``); ``registry.ANALYSES`` is derived from those declarations.
 """
 
 from toolkit.analysis.agreement import scorer_agreement

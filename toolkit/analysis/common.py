@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass
-from pathlib import Path
+from collections.abc import Callable, Iterable, Sequence
 
 import numpy as np
 import polars as pl
 
 from toolkit.analysis.stats import COMMENT_BOOTSTRAP, THREAD_BOOTSTRAP, GroupIntervals, cell_means
 from toolkit.errors import ConfigError
+from toolkit.store.corpus import Corpus
 
 PARENT_BINS = (0.0, 0.2, 0.4, 0.6, 0.8, 1.0)  # parent-toxicity bins of removal_context and escalation
 
@@ -218,42 +217,6 @@ def assign_bins(values: np.ndarray, edges: Sequence[float]) -> np.ndarray:
     idx[v == edges[-1]] = edges.size - 2
     idx[(v < edges[0]) | (v > edges[-1]) | np.isnan(v)] = -1
     return idx
-
-
-@dataclass(frozen=True)
-class Corpus:
-    """Buckets of whole threads (a store's parquet files, or frames in memory), handed out with only the
-    ``columns`` an analysis reads (None: all). Threads never span two buckets, so per-thread parts add up.
-
-    Example:
-        >>> from toolkit.analysis.synthetic import example_threads
-        >>> frame = example_threads()
-        >>> corpus = Corpus((frame.head(2), frame.tail(3)), ("comment_id",))
-        >>> [b.width for b in corpus.buckets()], corpus.schema
-        ([1, 1], Schema([('comment_id', String)]))
-    """
-
-    parts: tuple[Path | pl.DataFrame, ...]
-    columns: tuple[str, ...] | None = None
-
-    def buckets(self) -> Iterator[pl.DataFrame]:
-        """Each bucket, read with the corpus' columns."""
-        for part in self.parts:
-            if isinstance(part, pl.DataFrame):
-                yield part if self.columns is None else part.select(self.columns)
-            else:
-                yield pl.read_parquet(part, columns=None if self.columns is None else list(self.columns))
-
-    @property
-    def schema(self) -> pl.Schema:
-        """The columns handed out and their types (every bucket has the same)."""
-        first = self.parts[0]
-        schema = first.schema if isinstance(first, pl.DataFrame) else pl.read_parquet_schema(first)
-        return pl.Schema({c: schema[c] for c in (self.columns or schema)})
-
-    def select(self, columns: Sequence[str]) -> Corpus:
-        """The same buckets with only ``columns``."""
-        return Corpus(self.parts, tuple(columns))
 
 
 Frames = pl.DataFrame | Corpus  # a frame, or a corpus of buckets (whole threads each)

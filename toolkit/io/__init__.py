@@ -22,11 +22,11 @@ from typing import Any
 import polars as pl
 
 from toolkit.io import convokit, lemmy, reddit, reddit_api, reddit_dump, table, text_thread
-from toolkit.io.base import LoadError, LoadResult, Rejects
+from toolkit.io.base import LoadError, LoadResult, Rejects, StreamedFormat
 from toolkit.io.dedupe import drop_duplicates
 
-__all__ = ["DETECTORS", "LOADERS", "LoadError", "LoadResult", "Rejects", "detect_format", "expand_paths", "formats",
-           "load_source"]
+__all__ = ["DETECTORS", "LOADERS", "STREAMED", "LoadError", "LoadResult", "Rejects", "StreamedFormat", "detect_format",
+           "expand_paths", "formats", "load_source"]
 
 #: One path, a glob pattern (``"archive/comments-*.json"``) or a list of paths.
 Source = str | Path | Sequence[str | Path]
@@ -54,6 +54,11 @@ DETECTORS: dict[str, Callable[[Path], bool]] = {
     "tsv": partial(table.has_suffix, suffixes=(".tsv", ".tab")),
     "parquet": partial(table.has_suffix, suffixes=(".parquet", ".pq")),
     "text": text_thread.looks_like_text,
+}
+#: Formats whose loader streams into a corpus store, finishing whole threads per bucket (see ``StreamedFormat``);
+#: the others are loaded whole, then bucketed.
+STREAMED: dict[str, StreamedFormat] = {
+    "reddit_dump": reddit_dump.STREAMED,
 }
 #: Formats whose loader takes a list of files and reads them as one source (else: one by one, then merged).
 READS_MANY = frozenset({"lemmy"})

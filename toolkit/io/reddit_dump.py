@@ -53,7 +53,7 @@ from typing import Any, Literal
 import numpy as np
 import polars as pl
 
-from toolkit.io.base import LoadError, LoadResult, Rejects
+from toolkit.io.base import LoadError, LoadResult, Rejects, StreamedFormat
 from toolkit.io.dedupe import dedupe_versions
 from toolkit.io.fields import FieldError, micros, parse_time
 from toolkit.io.reddit_rules import (
@@ -415,3 +415,14 @@ def read_reddit_dump(
     return LoadResult(frame=frame, rejects=run.rejects.frame(), stats=stats, files=list(run.files))
 
 
+def finish_bucket(frame: pl.DataFrame, files: Sequence[Path], rejects: Rejects, options: dict[str, Any],
+                  stats: dict[str, Any]) -> pl.DataFrame:
+    """:func:`finish_threads` on one bucket of a streamed dump, with the filters of the loader ``options``."""
+    filters = Filters.build(options.get("subreddits"), options.get("link_ids"), options.get("since"),
+                            options.get("until"))
+    return finish_threads(frame, files, rejects, filters, stats)
+
+
+#: How a dump streams into a corpus store: chunks through ``sink``, whole threads finished per bucket; each
+#: input path (a month's file) is an ingest unit of its own unless ``submissions`` go with all of them.
+STREAMED = StreamedFormat(finish=finish_bucket, unit_per_path=lambda options: options.get("submissions") is None)

@@ -15,7 +15,7 @@ from toolkit.scoring.engine import PRECISIONS, EngineOptions, InferenceEngine
 from toolkit.scoring.hf_backend import HFScorer
 from toolkit.scoring.profanity import ProfanityScorer
 from toolkit.scoring.resolve import SCORERS, ScorerFallbackWarning, make_scorer, resolve_scorer
-from toolkit.scoring.score import score_frame, score_resolved, scorer_settings, shard_of
+from toolkit.scoring.score import score_frame, score_resolved, scorer_settings, scorer_spec, shard_of
 from toolkit.settings import ScorerSettings
 
 __all__ = [
@@ -42,6 +42,7 @@ __all__ = [
     "score_frame",
     "score_resolved",
     "scorer_settings",
+    "scorer_spec",
     "shard_of",
     "text_hash",
 ]

@@ -94,6 +94,25 @@ def scorer_settings(scorer: str | ScorerSettings | Scorer = "auto", **overrides:
     return replace(scorer if isinstance(scorer, ScorerSettings) else ScorerSettings(), **overrides)
 
 
+def scorer_spec(entry: str | dict[str, Any], key: str, base: ScorerSettings) -> ScorerSettings:
+    """A further scorer from its config entry (a name or ``{name: ..., model: ...}``; ``extra_scorers``,
+    scorer_agreement's ``scorers``), sharing ``base``'s cache and shard settings (see :func:`scorer_settings`);
+    a misspelt option is a ConfigError naming ``key``.
+
+    >>> scorer_spec({"name": "detoxify", "model": "unbiased"}, "extra_scorers", ScorerSettings(cache_dir="c")).cache_dir
+    'c'
+    >>> scorer_spec({"name": "detoxify", "modle": "x"}, "extra_scorers", ScorerSettings())  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    toolkit.errors.ConfigError: extra_scorers: {'name': 'detoxify', 'modle': 'x'}: unknown scorer option ['modle']; ...
+    """
+    spec = {"name": entry} if isinstance(entry, str) else dict(entry)
+    shared = {k: getattr(base, k) for k in ("cache_dir", "use_cache", "shard", "num_shards")}
+    try:
+        return scorer_settings(spec.pop("name", "auto"), **{**shared, **spec})
+    except ConfigError as err:
+        raise ConfigError(key, f"{entry!r}: {err.reason}; give a scorer name or {{name: ..., model: ...}}") from None
+
+
 def score_frame(
     frame: pl.DataFrame,
     scorer: str | ScorerSettings | Scorer = "auto",
@@ -377,4 +396,5 @@ def _from_columns(frame: pl.DataFrame, texts: pl.Series, scorer: ColumnScorer) -
     return Scored(frame=out, report=report)
 
 
-__all__ = ["auto_compact", "check_shard", "score_frame", "score_resolved", "scorer_settings", "shard_expr", "shard_of"]
+__all__ = ["auto_compact", "check_shard", "score_frame", "score_resolved", "scorer_settings", "scorer_spec", "shard_expr",
+           "shard_of"]

@@ -24,7 +24,7 @@ import os
 import shutil
 import uuid
 import zlib
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -44,15 +44,30 @@ EXPANSION = {".zst": 10, ".gz": 5, ".bz2": 6, ".xz": 8}
 
 
 def bucket_count(paths: Iterable[str | os.PathLike[str]], bucket_bytes: int = BUCKET_BYTES) -> int:
-    """How many buckets inputs need so that one holds about ``bucket_bytes`` of raw input (at least 1).
+    """How many buckets inputs need so that one holds about ``bucket_bytes`` of raw input (at least 1;
+    ``dataset.bucket_mb`` MB in a run).
 
     >>> bucket_count([], 1 << 20)
     1
     """
     if bucket_bytes < 1:
-        raise ConfigError("dataset.bucket_bytes", f"must be positive, got {bucket_bytes}")
+        raise ConfigError("dataset.bucket_mb", f"must be positive, got {bucket_bytes / (1 << 20):g} MB")
     total = sum(f.stat().st_size * EXPANSION.get(f.suffix, 1) for f in input_files(paths))
     return max(1, math.ceil(total / bucket_bytes))
+
+
+def bucket_path(root: Path, bucket: int) -> Path:
+    """Where bucket ``bucket``'s finished rows live under a store (or build) directory ``root``.
+
+    >>> bucket_path(Path("s"), 3), bucket_number(bucket_path(Path("s"), 3))
+    (PosixPath('s/bucket=3/data.parquet'), 3)
+    """
+    return root / f"{BUCKET}={bucket}" / "data.parquet"
+
+
+def bucket_number(path: Path) -> int:
+    """The bucket of a path made by :func:`bucket_path`."""
+    return int(path.parent.name.split("=")[1])
 
 
 def input_files(paths: Iterable[str | os.PathLike[str]]) -> list[Path]:
@@ -106,6 +121,41 @@ def store_directory(paths: Iterable[str | os.PathLike[str]], options: dict[str, 
 
 
 @dataclass(frozen=True)
+class Corpus:
+    """Buckets of whole threads (a store's parquet files, or frames in memory), handed out with only the
+    ``columns`` an analysis reads (None: all). Threads never span two buckets, so per-thread parts add up.
+
+    Example:
+        >>> frame = pl.DataFrame({"thread_id": ["a", "a", "b"], "comment_id": ["a", "a1", "b"]})
+        >>> corpus = Corpus((frame.head(2), frame.tail(1)), ("comment_id",))
+        >>> [b.width for b in corpus.buckets()], corpus.schema
+        ([1, 1], Schema([('comment_id', String)]))
+    """
+
+    parts: tuple[Path | pl.DataFrame, ...]
+    columns: tuple[str, ...] | None = None
+
+    def buckets(self) -> Iterator[pl.DataFrame]:
+        """Each bucket, read with the corpus' columns."""
+        for part in self.parts:
+            if isinstance(part, pl.DataFrame):
+                yield part if self.columns is None else part.select(self.columns)
+            else:
+                yield pl.read_parquet(part, columns=None if self.columns is None else list(self.columns))
+
+    @property
+    def schema(self) -> pl.Schema:
+        """The columns handed out and their types (every bucket has the same)."""
+        first = self.parts[0]
+        schema = first.schema if isinstance(first, pl.DataFrame) else pl.read_parquet_schema(first)
+        return pl.Schema({c: schema[c] for c in (self.columns or schema)})
+
+    def select(self, columns: Sequence[str]) -> Corpus:
+        """The same buckets with only ``columns``."""
+        return Corpus(self.parts, tuple(columns))
+
+
+@dataclass(frozen=True)
 class CorpusStore:
     """An opened store: its directory, bucket count and the counts written at build time (``meta``)."""
 
@@ -115,12 +165,16 @@ class CorpusStore:
 
     def bucket_paths(self) -> list[Path]:
         """The bucket files in bucket order (empty buckets have none)."""
-        return sorted(self.root.glob(f"{BUCKET}=*/data.parquet"), key=lambda p: int(p.parent.name.split("=")[1]))
+        return sorted(self.root.glob(f"{BUCKET}=*/data.parquet"), key=bucket_number)
 
     def buckets(self, columns: list[str] | None = None) -> Iterator[pl.DataFrame]:
         """Each non-empty bucket's frame (tree columns included), one at a time."""
         for path in self.bucket_paths():
             yield pl.read_parquet(path, columns=columns)
+
+    def corpus(self, columns: Sequence[str] | None = None) -> Corpus:
+        """The buckets as a :class:`Corpus` (what bucket-wise analyses take), read with ``columns``."""
+        return Corpus(tuple(self.bucket_paths()), None if columns is None else tuple(columns))
 
     def scan(self) -> pl.LazyFrame:
         """All buckets as one lazy frame (the ``bucket`` column comes from the folder names)."""
@@ -198,7 +252,7 @@ class StoreBuild:
     """A store being built, possibly by several jobs at once (see ``MapSettings``): ``<store>.build/`` beside
     where the store goes. Each ingest unit (an input path) streams into ``unit=<u>/bucket=<b>/part-*.parquet``
     (complete once its ``meta.json`` is there); each bucket is then finished (merged in stream order, the
-    loader's ``finish``, repeated ids settled, tree columns) into ``bucket=<b>/data.parquet``; :meth:`seal`
+    loader's ``whole_threads`` step, repeated ids settled, tree columns) into ``bucket=<b>/data.parquet``; :meth:`seal`
     sums the counts and renames the directory into the store. Every step is skipped when already done, so
     a killed job is simply run again.
     """
@@ -206,6 +260,10 @@ class StoreBuild:
     directory: Path
     n_buckets: int
     n_units: int = 1
+
+    def __post_init__(self) -> None:
+        if self.n_buckets < 1:
+            raise ConfigError("dataset.buckets", f"must be at least 1, got {self.n_buckets}")
 
     @property
     def root(self) -> Path:
@@ -249,7 +307,7 @@ class StoreBuild:
         found = {int(d.name.split("=")[1]) for d in self.root.glob(f"{UNIT}=*/{BUCKET}=*") if d.is_dir()}
         return sorted(found)
 
-    def finish(self, bucket: int, finish: Finish | None = None) -> dict[str, Any]:
+    def finish(self, bucket: int, whole_threads: Finish | None = None) -> dict[str, Any]:
         """Finish one bucket (see the class); returns its counts. Done once per bucket."""
         target = self.root / f"{BUCKET}={bucket}"
         counts_path = target / "counts.json"
@@ -260,8 +318,8 @@ class StoreBuild:
         frame = pl.concat(frames, how="vertical")
         added: dict[str, Any] = {}
         rejects = None
-        if finish is not None:
-            frame, added, rejects = finish(frame)
+        if whole_threads is not None:
+            frame, added, rejects = whole_threads(frame)
         frame, superseded = dedupe_comments(frame.drop("_unit", strict=False))
         if superseded.height:  # repeats the loader left (it settles its own): rejects, never a silent drop
             repeats = superseded.select(
@@ -284,18 +342,18 @@ class StoreBuild:
             shutil.rmtree(work, ignore_errors=True)
         return counts
 
-    def seal(self, meta: dict[str, Any] | None = None, finish: Finish | None = None) -> CorpusStore:
+    def seal(self, meta: dict[str, Any] | None = None, whole_threads: Finish | None = None) -> CorpusStore:
         """Finish the buckets not finished yet, write the store's ``meta.json`` (``meta`` plus the summed
-        counts; ``loader_stats``: the units' plus what ``finish`` added) and side tables (``rejects``: the
+        counts; ``loader_stats``: the units' plus what ``whole_threads`` added) and side tables (``rejects``: the
         units' then the buckets', in file and line order), and rename the build into the store. One process
         seals at a time (a lock file beside the store); a store sealed meanwhile by another one is returned."""
         with open(self.directory.with_name(f"{self.directory.name}.lock"), "a") as lock:
             fcntl.flock(lock, fcntl.LOCK_EX)
-            return read_store(self.directory) or self._seal(meta, finish)
+            return read_store(self.directory) or self._seal(meta, whole_threads)
 
-    def _seal(self, meta: dict[str, Any] | None, finish: Finish | None) -> CorpusStore:
+    def _seal(self, meta: dict[str, Any] | None, whole_threads: Finish | None) -> CorpusStore:
         numbers = self.bucket_numbers()
-        counts = [self.finish(b, finish) for b in numbers]
+        counts = [self.finish(b, whole_threads) for b in numbers]
         units = [self.unit_meta(u) or {} for u in range(self.n_units)]
         totals = {k: sum(c[k] for c in counts) for k in ("rows", "duplicates", "orphans", "in_cycles", "threads")}
         info = {**(meta or {}), "n_buckets": self.n_buckets, "rows_in": sum(u["rows_in"] for u in units), **totals}
@@ -344,7 +402,7 @@ def _scratch(target: Path) -> Path:
 
 def write_store(chunks: Iterable[pl.DataFrame], directory: str | os.PathLike[str], n_buckets: int,
                 meta: dict[str, Any] | None = None, tables: dict[str, pl.DataFrame] | None = None,
-                finish: Finish | None = None) -> CorpusStore:
+                whole_threads: Finish | None = None) -> CorpusStore:
     """Stream canonical frame ``chunks`` into a new store at ``directory``: one ingest unit, then every
     bucket finished and the store sealed (see :class:`StoreBuild`). ``meta`` (JSON) and ``tables`` (e.g. the
     loader's rejects, read back with :meth:`CorpusStore.table`) are saved with it; both are read once the
@@ -357,12 +415,10 @@ def write_store(chunks: Iterable[pl.DataFrame], directory: str | os.PathLike[str
     >>> store.meta["rows"], store.meta["threads"], store.scan().select(pl.len()).collect().item()
     (121, 5, 121)
     """
-    if n_buckets < 1:
-        raise ConfigError("dataset.buckets", f"must be at least 1, got {n_buckets}")
     build = StoreBuild(Path(directory), n_buckets)
     build.root.mkdir(parents=True, exist_ok=True)
     build.ingest(0, chunks, lambda: meta or {}, lambda: tables or {})
-    return build.seal(meta, finish)
+    return build.seal(meta, whole_threads)
 
 
 def read_store(directory: str | os.PathLike[str]) -> CorpusStore | None:
@@ -372,29 +428,3 @@ def read_store(directory: str | os.PathLike[str]) -> CorpusStore | None:
         return None
     meta = json.loads(meta_path.read_text())
     return CorpusStore(Path(directory), int(meta["n_buckets"]), meta)
-
-
-def open_store(paths: list[str | os.PathLike[str]], options: dict[str, Any],
-               chunks: Callable[[], Iterable[pl.DataFrame]], cache_dir: str | os.PathLike[str],
-               n_buckets: int | None = None, bucket_bytes: int = BUCKET_BYTES, meta: dict[str, Any] | None = None,
-               tables: dict[str, pl.DataFrame] | None = None, finish: Finish | None = None) -> CorpusStore:
-    """The store of ``paths`` read with ``options``: reused from ``<cache_dir>/corpus/<key>`` when built
-    before, else built from ``chunks()`` (canonical frames, streamed once). ``n_buckets`` defaults to
-    :func:`bucket_count` of the inputs; it is part of the key. ``meta``, ``tables``, ``finish``: as in
-    :func:`write_store`.
-
-    >>> import tempfile
-    >>> from toolkit.analysis.synthetic import random_threads
-    >>> cache = tempfile.mkdtemp()
-    >>> first = open_store([], {"format": "x"}, lambda: [random_threads(5, seed=1)], cache)
-    >>> open_store([], {"format": "x"}, lambda: [], cache).meta["rows"]  # reused: chunks not read again
-    121
-    """
-    n = n_buckets or bucket_count(paths, bucket_bytes)
-    directory = store_directory(paths, options, n, cache_dir)
-    found = read_store(directory)
-    if found is not None:
-        return found
-    info = meta if meta is not None else {}
-    info.update(inputs=[str(p) for p in paths], options=options)
-    return write_store(chunks(), directory, n, info, tables, finish)
