@@ -22,13 +22,11 @@ from toolkit.analysis.stats import (
     BootResult,
     bootstrap_difference,
     bootstrap_mean,
-    bootstrap_pvalue,
     cluster_bootstrap,
     cluster_codes,
     cohen_d,
     dense_codes,
     grouped_bootstrap_means,
-    percentile_ci,
     permutation_draws,
     replicate_products,
     replicate_sums,
@@ -235,9 +233,7 @@ def _matched_bootstrap(values: np.ndarray, removed: np.ndarray, strata: np.ndarr
     prod = replicate_products(np.column_stack([a, b]), n_boot, seed)
     with np.errstate(invalid="ignore", divide="ignore"):
         reps = prod[:, 0] / prod[:, 1]
-    low, high = percentile_ci(reps)
-    return BootResult(float(estimate), float(low), float(high), bootstrap_pvalue(reps, 0.0), int(values.size),
-                      n_threads, method)
+    return summarize(estimate, reps, values.size, n_threads, method)
 
 
 def matched_context(
