@@ -9,12 +9,10 @@ import polars as pl
 
 from toolkit.analysis.stats import COMMENT_BOOTSTRAP, THREAD_BOOTSTRAP, GroupIntervals, cell_means
 from toolkit.errors import ConfigError
+from toolkit.schema import is_comment, scored
+from toolkit.vocab import FALSE_WORDS, SCORE_LABELS, TRUE_WORDS
 
-# Labels Detoxify and the embedded scorer write; used to find score columns when none are named.
-KNOWN_LABELS = (
-    "toxicity", "severe_toxicity", "obscene", "threat", "insult", "identity_attack", "sexual_explicit",
-    "politeness",
-)
+KNOWN_LABELS = SCORE_LABELS  # the labels toolkit scorers write: found as score columns when none are named
 
 PROFILE_SCHEMA: dict[str, pl.DataType] = {
     "bin": pl.String(), "bin_order": pl.Float64(), "n": pl.Int64(), "n_unscored": pl.Int64(),
@@ -33,7 +31,29 @@ def comments_only(frame: pl.DataFrame) -> pl.DataFrame:
         >>> comments_only(frame)["comment_id"].to_list()
         ['c1']
     """
-    return frame.filter(~pl.col("is_post").fill_null(False))
+    return frame.filter(is_comment())
+
+
+def require_truth(frame: pl.DataFrame, truth: str, key: str) -> None:
+    """A ConfigError under ``key`` unless ``frame`` has the ``truth`` column."""
+    if truth not in frame.columns:
+        raise ConfigError(key, f"needs a boolean truth column {truth!r} (e.g. human labels); columns: {frame.columns}")
+
+
+def labelled_rows(frame: pl.DataFrame, truth: str, label: str, *, key: str = "truth") -> pl.DataFrame:
+    """The rows every prediction and validation metric is computed on: comments with a score in ``label``
+    and a known ``truth`` (parsed as Boolean by :func:`truth_column`).
+
+    Raises:
+        ConfigError: no ``truth`` column (under ``key``, the option that names it).
+
+    Example:
+        >>> from toolkit.analysis.synthetic import example_threads
+        >>> labelled_rows(example_threads(), "removed", "toxicity").height  # the six comments
+        6
+    """
+    require_truth(frame, truth, key)
+    return truth_column(comments_only(frame), truth).filter(scored(label) & pl.col(truth).is_not_null())
 
 
 def score_columns(frame: pl.DataFrame, labels: Sequence[str] | None = None) -> list[str]:
@@ -72,10 +92,6 @@ def named_columns(frame: pl.DataFrame, names: Sequence[str], key: str, what: str
         raise ConfigError(key, f"{what} {missing} not in the frame (columns: {frame.columns}); name columns "
                                f"{writer} wrote, or null for all of them")
     return list(names)
-
-
-TRUE_WORDS = ("true", "t", "yes", "y", "1", "1.0")
-FALSE_WORDS = ("false", "f", "no", "n", "0", "0.0")
 
 
 def truth_column(frame: pl.DataFrame, column: str) -> pl.DataFrame:

@@ -7,6 +7,7 @@ import polars as pl
 
 from toolkit.analysis.common import Frames, columns_of, each_bucket, gather
 from toolkit.errors import ConfigError
+from toolkit.schema import is_comment, scored
 from toolkit.settings import ScoreDistributionOptions, ThreadTreeOptions
 
 
@@ -30,7 +31,7 @@ def score_distribution(frame: Frames, *, label: str = "toxicity",
         [(0.0, 0.5, 3), (0.5, 1.0, 3)]
     """
     edges = np.linspace(0.0, 1.0, bins + 1)
-    counts = sum(np.histogram(np.clip(part.filter(~pl.col("is_post"))[label].drop_nulls().to_numpy(), 0.0, 1.0),
+    counts = sum(np.histogram(np.clip(part.filter(is_comment() & scored(label))[label].to_numpy(), 0.0, 1.0),
                               bins=edges)[0] for part in each_bucket(frame))
     return pl.DataFrame(
         {"bin_low": edges[:-1], "bin_high": edges[1:], "count": counts.astype(np.int64)},
@@ -148,7 +149,7 @@ def thread_tree_table(
         pl.col("position").cast(pl.Int64), pl.col(label).alias("score"), pl.col("removed").fill_null(False),
         pl.col("deleted").fill_null(False),
     )
-    comments = table.filter(~pl.col("is_post"))
+    comments = table.filter(is_comment())
     note = (f"thread {thread_id}: {comments.height:,} comments, {int(comments['removed'].sum()):,} removed, "
             f"{int(comments['deleted'].sum()):,} deleted, {int(comments['score'].is_null().sum()):,} without text")
     if n > max_nodes:

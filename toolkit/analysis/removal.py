@@ -34,6 +34,7 @@ from toolkit.analysis.stats import (
     summarize,
 )
 from toolkit.errors import ConfigError
+from toolkit.schema import is_comment, scored
 from toolkit.settings import PARENT_BINS, RemovalContextOptions
 
 COMPARISON_SCHEMA = {
@@ -84,7 +85,7 @@ def removal_auc(frame: pl.DataFrame, *, label: str = "toxicity") -> float:
     """
     from sklearn.metrics import roc_auc_score
 
-    rows = frame.filter(~pl.col("is_post") & pl.col(label).is_not_null() & pl.col("removed").is_not_null())
+    rows = frame.filter(is_comment() & scored(label) & pl.col("removed").is_not_null())
     y = rows["removed"].to_numpy()
     if rows.height == 0 or y.all() or not y.any():
         return float("nan")
@@ -122,7 +123,7 @@ def removal_context(
         >>> tests.select(pl.col("difference").round(3), "roc_auc").rows()
         [(0.075, nan), (0.375, 0.875)]
     """
-    comments = frame.filter(~pl.col("is_post"))
+    comments = comments_only(frame)
     groups, tests = [], []
     for flag, name in (("parent_removed", "replies to removed vs kept"), ("removed", "removed vs kept")):
         g, t = _compare(comments, flag, label, name, n_boot, seed)
@@ -165,11 +166,11 @@ def context_scores(frame: pl.DataFrame, *, label: str = "toxicity") -> pl.DataFr
         [('a1', 0.9, None, 0.1, 0.5), ('a2', 0.8, 0.9, 0.2, None), ('a3', 0.2, 0.9, 0.8, None),
          ('a4', 0.1, None, 0.9, None), ('b1', 0.2, None, None, 0.5), ('b2', 0.5, 0.2, None, None)]
     """
-    scored = pl.col(label).is_not_null() & pl.col(label).is_not_nan()
-    value = pl.when(scored).then(pl.col(label)).otherwise(None)
-    base = frame.with_columns(value.alias("_v"), scored.cast(pl.Int64).alias("_k"))
+    has_score = scored(label)
+    value = pl.when(has_score).then(pl.col(label)).otherwise(None)
+    base = frame.with_columns(value.alias("_v"), has_score.cast(pl.Int64).alias("_k"))
     by_parent = (
-        base.filter(pl.col("parent_id").is_not_null() & ~pl.col("is_post"))
+        base.filter(pl.col("parent_id").is_not_null() & is_comment())
         .group_by("thread_id", "parent_id")
         .agg(pl.col("_v").sum().alias("_sum"), pl.col("_k").sum().alias("_cnt"))
     )

@@ -11,10 +11,9 @@ from collections.abc import Sequence
 import numpy as np
 import polars as pl
 
-from toolkit.analysis.common import comments_only, score_columns, truth_column
+from toolkit.analysis.common import labelled_rows, require_truth, score_columns
 from toolkit.analysis.prediction import classification_tables
 from toolkit.analysis.stats import grouped_bootstrap_means, percentile_ci, replicate_sums
-from toolkit.errors import ConfigError
 from toolkit.settings import ScorerValidationOptions
 
 CALIBRATION_SCHEMA = {
@@ -29,14 +28,6 @@ THRESHOLD_SCHEMA = {
 
 
 TRUTH_KEY = "analysis.params.scorer_validation.truth"
-
-
-def _rows(frame: pl.DataFrame, truth: str, label: str) -> pl.DataFrame:
-    if truth not in frame.columns:
-        raise ConfigError(TRUTH_KEY, f"scorer validation needs a boolean truth column {truth!r}; columns: {frame.columns}")
-    return truth_column(comments_only(frame), truth).filter(
-        pl.col(label).is_not_null() & pl.col(label).is_not_nan() & pl.col(truth).is_not_null()
-    )
 
 
 def calibration_table(
@@ -80,7 +71,7 @@ def calibration_table(
     edges = np.linspace(0.0, 1.0, n_bins + 1)
     out = []
     for label in score_columns(frame, labels):
-        rows = _rows(frame, truth, label)
+        rows = labelled_rows(frame, truth, label, key=TRUTH_KEY)
         s = rows[label].to_numpy().astype(np.float64)
         idx = np.clip(np.searchsorted(edges, s, side="right") - 1, 0, n_bins - 1)
         y = rows[truth].cast(pl.Float64).to_numpy()
@@ -137,7 +128,7 @@ def threshold_metrics(
     edges = np.linspace(0.0, 1.0, n_bins + 1)
     out = []
     for label in score_columns(frame, labels):
-        rows = _rows(frame, truth, label)
+        rows = labelled_rows(frame, truth, label, key=TRUTH_KEY)
         s = rows[label].to_numpy().astype(np.float64)
         y = rows[truth].cast(pl.Boolean).to_numpy().astype(bool)
         pred = s >= threshold
@@ -217,10 +208,9 @@ def scorer_validation(
         [('toxicity', 0.875, 0.667, 1.0)]
         >>> scorer_validation(frame, truth="toxic")  # doctest: +ELLIPSIS
         Traceback (most recent call last):
-        toolkit.errors.ConfigError: analysis.params.scorer_validation.truth: scorer validation needs a boolean truth column 'toxic'; columns: [...]
+        toolkit.errors.ConfigError: analysis.params.scorer_validation.truth: needs a boolean truth column 'toxic' (e.g. human labels); columns: [...]
     """
-    if truth not in frame.columns:
-        raise ConfigError(TRUTH_KEY, f"scorer validation needs a boolean truth column {truth!r}; columns: {frame.columns}")
+    require_truth(frame, truth, TRUTH_KEY)
     aucs, curves = classification_tables(frame, truth=truth, labels=labels, grid=grid,
                                          curve_labels=None if with_curves else [], n_boot=n_boot, seed=seed)
     rest = threshold_metrics(frame, truth=truth, labels=labels, threshold=threshold, n_bins=n_bins,

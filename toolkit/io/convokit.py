@@ -38,24 +38,12 @@ from toolkit.io.fields import INT64_MAX, FieldError, micros, parse_id, parse_int
 from toolkit.io.stream import JsonLine, iter_json_lines, parse_json_document, read_bytes
 from toolkit.io.text_thread import placeholder_flags
 from toolkit.schema import SOURCE_SCHEMA, TREE_SCHEMA, conform
+from toolkit.vocab import DELETED_AUTHOR, DELETED_TEXT, DETOXIFY_LABELS, FALSE_WORDS, REMOVED_TEXT, TRUE_WORDS
 
 PLATFORM = "convokit"
-DELETED_SPEAKER = "[deleted]"
 META_PREFIX = "meta_"
 #: corpus.json key under which the exporter lists the utterance-meta keys that are toolkit score columns.
 SCORE_COLUMNS_KEY = "toolkit_score_columns"
-#: Label columns the toolkit's scorers write (Detoxify's models, the embedded scorer).
-KNOWN_SCORE_LABELS = (
-    "toxicity",
-    "severe_toxicity",
-    "obscene",
-    "threat",
-    "insult",
-    "identity_attack",
-    "sexual_explicit",
-)
-_TRUE = frozenset({"true", "t", "yes", "y", "1"})
-_FALSE = frozenset({"false", "f", "no", "n", "0"})
 
 CONVOKIT_EXTRA_SCHEMA: dict[str, pl.DataType] = {"source_line": pl.Int64()}
 
@@ -72,9 +60,9 @@ def _bool_like(value: Any) -> bool | None:
         return bool(value)
     if isinstance(value, str):
         key = value.strip().lower()
-        if key in _TRUE:
+        if key in TRUE_WORDS:
             return True
-        if key in _FALSE:
+        if key in FALSE_WORDS:
             return False
     return None
 
@@ -127,7 +115,7 @@ def normalize_utterance(data: Any) -> tuple[dict[str, Any], dict[str, Any]]:
         "comment_id": utterance_id,
         "parent_id": reply_to,
         "is_post": utterance_id == conversation_id and reply_to is None,
-        "author": None if speaker in (None, "", DELETED_SPEAKER) else speaker,
+        "author": None if speaker in (None, "", DELETED_AUTHOR) else speaker,
         "text": text,
         "created_at": created_at,
         "score": score,
@@ -347,7 +335,7 @@ def export_convokit(
             f"comment ids (e.g. {sample}); deduplicate first (toolkit.threads.dedupe_comments)"
         )
     if score_columns is None:
-        score_columns = [c for c in KNOWN_SCORE_LABELS if c in frame.columns]
+        score_columns = [c for c in DETOXIFY_LABELS if c in frame.columns]
     unknown = [c for c in score_columns if c not in frame.columns]
     if unknown:
         raise ConfigError("score_columns", f"export_convokit: not in the frame: {unknown}; its columns: {frame.columns}")
@@ -377,8 +365,8 @@ def export_convokit(
                 meta[column] = _json_value(row[column])
             text = row["text"]
             if text is None:
-                text = "[removed]" if row["removed"] else "[deleted]" if row["deleted"] else ""
-            speaker = row["author"] if row["author"] else DELETED_SPEAKER
+                text = REMOVED_TEXT if row["removed"] else DELETED_TEXT if row["deleted"] else ""
+            speaker = row["author"] if row["author"] else DELETED_AUTHOR
             speakers.setdefault(speaker, {"meta": {}, "vectors": []})
             conversations.setdefault(row["thread_id"], {"meta": {}, "vectors": []})
             metas.append(meta)

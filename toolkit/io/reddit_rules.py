@@ -45,8 +45,9 @@ import polars as pl
 from toolkit.io.base import Rejects
 from toolkit.io.fields import FieldError, RowErrors, parse_int, parse_ints, parse_time, parse_times
 from toolkit.io.stream import LineChunk, parse_chunk
-from toolkit.schema import SOURCE_SCHEMA
+from toolkit.schema import SOURCE_SCHEMA, is_comment
 from toolkit.threads import climb
+from toolkit.vocab import DELETED_AUTHOR, DELETED_TEXT, REMOVED_TEXT
 
 if TYPE_CHECKING:
     from toolkit.io.reddit_dump import Filters
@@ -55,9 +56,6 @@ Kind = Literal["comments", "submissions"]
 HtmlUnescape = bool | Literal["auto"]
 
 PLATFORM = "reddit"
-REMOVED_BODY = "[removed]"
-DELETED_BODY = "[deleted]"
-DELETED_AUTHOR = "[deleted]"
 # ``removed_by_category`` values that mean the author deleted the post, not a moderator/admin removal.
 AUTHOR_DELETION_CATEGORIES = frozenset({"deleted", "author"})
 
@@ -174,7 +172,6 @@ def _bool_text(name: str) -> pl.Expr:
     return pl.when(col == "true").then(True).when(col == "false").then(False)
 
 
-_SIGNS = ["&amp;", "&lt;", "&gt;"]
 _UNESCAPED = ["&", "<", ">"]
 
 
@@ -196,12 +193,12 @@ def _unescape_texts(frame: pl.DataFrame, kind: str, mode: HtmlUnescape) -> pl.Da
         return frame
     subset = frame.select(*texts, html_name).gather(rows)
     stray = pl.any_horizontal(
-        *(pl.col(c).str.replace_many(_SIGNS, [""] * 3).str.contains("&", literal=True) for c in texts)
+        *(pl.col(c).str.replace_many(list(_ESCAPE_SIGNS), [""] * 3).str.contains("&", literal=True) for c in texts)
     ).fill_null(False)
     html_set = (pl.col(html_name).is_not_null() & (pl.col(html_name) != "")).fill_null(False)
     fast = ~stray & ~html_set
     subset = subset.with_columns(
-        *(pl.when(fast).then(pl.col(c).str.replace_many(_SIGNS, _UNESCAPED)).otherwise(pl.col(c)).alias(c) for c in texts),
+        *(pl.when(fast).then(pl.col(c).str.replace_many(list(_ESCAPE_SIGNS), _UNESCAPED)).otherwise(pl.col(c)).alias(c) for c in texts),
         fast.alias("_fast"),
     )
     slow = subset.select((~pl.col("_fast")).arg_true()).to_series()
@@ -275,8 +272,8 @@ def normalize_chunk(
 
     # removal and deletion signals, first signal wins (see the module docstring)
     meta_type = pl.col("_meta").struct.field("removal_type")
-    body_removed = (pl.col(body) == REMOVED_BODY).fill_null(False)
-    body_deleted = (pl.col(body) == DELETED_BODY).fill_null(False)
+    body_removed = (pl.col(body) == REMOVED_TEXT).fill_null(False)
+    body_deleted = (pl.col(body) == DELETED_TEXT).fill_null(False)
     category_set = _is_set("removed_by_category")
     category_deleted = category_set & pl.col("removed_by_category").is_in(list(AUTHOR_DELETION_CATEGORIES))
     flag = _bool_text("removed")
@@ -609,13 +606,13 @@ def resolve_threads(frame: pl.DataFrame) -> tuple[pl.DataFrame, int]:
     doubling (:func:`toolkit.threads.climb`), so long chains of such comments cost a few rounds, not
     one join per level. Returns (frame, comments whose thread is still unknown: no ancestor knows it).
     """
-    unknown = pl.col("thread_id").is_null() & ~pl.col("is_post")
+    unknown = pl.col("thread_id").is_null() & is_comment()
     if not frame.select(unknown.any()).item():
         return frame, 0
     n = frame.height
     rows = frame.select(pl.int_range(n, dtype=pl.Int64).alias("_row"), "comment_id", "parent_id", "is_post", unknown.alias("_unknown"))
     owners = (
-        rows.filter(~pl.col("is_post") & pl.col("comment_id").is_not_null())
+        rows.filter(is_comment() & pl.col("comment_id").is_not_null())
         .select(pl.col("comment_id").alias("parent_id"), pl.col("_row").alias("_parent_row"))
         .unique("parent_id", keep="last")
     )

@@ -51,6 +51,7 @@ from toolkit.io.fields import parse_times
 from toolkit.io.stream import iter_json_lines, read_bytes
 from toolkit.io.text_thread import DELETED_PLACEHOLDERS, REMOVED_PLACEHOLDERS
 from toolkit.schema import SOURCE_SCHEMA, conform
+from toolkit.vocab import DELETED_AUTHOR, FALSE_WORDS, TRUE_WORDS
 
 FileType = Literal["csv", "tsv", "parquet", "jsonl"]
 FIELDS = (
@@ -74,9 +75,6 @@ SUFFIXES: dict[str, FileType] = {
     ".jsonl": "jsonl",
     ".ndjson": "jsonl",
 }
-TRUE_VALUES = ("1", "true", "t", "yes", "y", "1.0")
-FALSE_VALUES = ("0", "false", "f", "no", "n", "0.0")
-DELETED_AUTHOR = "[deleted]"
 _ENTITY = r"&(?:#[0-9]{1,7}|#[xX][0-9a-fA-F]{1,6}|[A-Za-z][A-Za-z0-9]{1,31});"
 _QUOTED = r'"(?:[^"]|"")*"'
 _RECORD = "__record__"
@@ -373,9 +371,9 @@ def _bool_like(column: pl.Series) -> tuple[pl.Series, pl.Series]:
         return column, pl.Series([False] * column.len(), dtype=pl.Boolean())
     key = _as_text(column).str.to_lowercase()
     frame = pl.DataFrame({"key": key}).select(
-        parsed=pl.when(pl.col("key").is_in(TRUE_VALUES))
+        parsed=pl.when(pl.col("key").is_in(TRUE_WORDS))
         .then(True)
-        .when(pl.col("key").is_in(FALSE_VALUES))
+        .when(pl.col("key").is_in(FALSE_WORDS))
         .then(False)
         .otherwise(None)
     )
