@@ -2,8 +2,10 @@
 
 ``columns`` maps canonical fields to the table's columns, e.g. ``{text: BODY, comment_id: X, removed:
 REMOVED}``; a field left out of the mapping uses a column of its own name when there is one, and ``null``
-switches it off. Every field may be missing:
+switches it off. Every field but ``text`` may be missing:
 
+- no ``text`` column: an error naming the file's columns and the ``columns:``
+  mapping to write (``text: null`` loads without text on purpose);
 - no ``parent_id`` column: parents unknown, every comment ``structure="flat"`` at depth 1;
 - no ``thread_id`` column: one thread per file, named after the file stem (or ``thread_id=``), with no post
   row (comments without a parent are flat at depth 1);
@@ -66,6 +68,18 @@ FIELDS = (
     "removed",
     "deleted",
 )
+# Column names a user's own table often has for each field: the error for a table without text suggests them.
+_USUAL_NAMES: dict[str, tuple[str, ...]] = {
+    "text": ("text", "body", "comment", "comment_text", "content", "message", "selftext", "utterance"),
+    "thread_id": ("thread_id", "thread", "post_id", "link_id", "submission_id", "conversation_id", "root"),
+    "parent_id": ("parent_id", "parent", "reply_to", "in_reply_to", "parent_comment_id"),
+    "comment_id": ("comment_id", "id", "utterance_id", "message_id"),
+    "author": ("author", "user", "username", "speaker"),
+    "created_at": ("created_at", "created_utc", "created", "timestamp", "time", "date"),
+    "removed": ("removed", "was_removed", "is_removed"),
+    "deleted": ("deleted", "was_deleted", "is_deleted"),
+    "score": ("score", "votes", "upvotes"),
+}
 SUFFIXES: dict[str, FileType] = {
     ".csv": "csv",
     ".tsv": "tsv",
@@ -450,6 +464,31 @@ def _resolve_mapping(path: Path, names: list[str], columns: Mapping[str, Any] | 
     return mapping
 
 
+def _require_text(path: Path, names: list[str], mapping: dict[str, str], columns: Mapping[str, Any] | None) -> None:
+    """Stop a table without text (every analysis reads it; loading it would leave text null in every row)
+    unless ``text: null`` switched it off on purpose; the error lists the file's columns and the ``columns:``
+    mapping to write, with the usual names guessed."""
+    if "text" in mapping or "text" in (columns or {}):
+        return
+    used = set(mapping.values())
+    suggested: dict[str, str] = {}
+    for name, usual in _USUAL_NAMES.items():
+        if name in mapping:
+            suggested[name] = mapping[name]
+            continue
+        lowered = {c.lower(): c for c in names if c not in used}
+        guess = next((lowered[u] for u in usual if u in lowered), None)
+        if guess is not None:
+            suggested[name] = guess
+            used.add(guess)
+        elif name in ("text", "thread_id", "parent_id", "comment_id"):
+            suggested[name] = "<column>"
+    lines = "".join(f"\n    {name}: {source}" for name, source in suggested.items())
+    raise LoadError(path, f"no text column among the file's columns {names}. Map them in the dataset's options "
+                          f"(a field left out uses a column of its own name), e.g.\n  columns:{lines}\nor set "
+                          "text: null to load the table without text on purpose", field="columns.text")
+
+
 def _canonical(
     raw: pl.DataFrame,
     mapping: dict[str, str],
@@ -598,6 +637,7 @@ def read_table(
         raw = _read_jsonl(path)
     names = [c for c in raw.frame.columns if c != _RECORD]
     mapping = _resolve_mapping(path, names, columns)
+    _require_text(path, names, mapping, columns)
     # the source columns live under private names while the canonical ones are built beside them
     frame = _canonical(
         raw.frame.rename({c: _SRC + c for c in names}),
