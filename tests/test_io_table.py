@@ -178,8 +178,8 @@ def test_parent_links_without_thread_column(tmp_path: Path) -> None:
     tree = by_id(
         add_tree_columns(read_table(path, columns={"comment_id": "id", "parent_id": "parent"}).frame)
     )
-    assert (
-        tree["a"]["structure"] == "flat"
+    assert (  # a blank parent in a file with parents: top-level (issue 18), no longer "flat"
+        (tree["a"]["parent_id"], tree["a"]["structure"], tree["a"]["reply_depth"]) == ("pairs", "tree", 1)
         and tree["b"]["reply_depth"] == 2
         and tree["b"]["structure"] == "tree"
     )

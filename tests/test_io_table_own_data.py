@@ -1,14 +1,17 @@
-"""A researcher's own table, first try (issue 18): a table without text stops with the mapping to write."""
+"""A researcher's own table, first try (issue 18): a table without text stops with the mapping to write,
+and a blank parent in a file with a parent column is a top-level comment, not a flat one."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
+import polars as pl
 import pytest
 
 from toolkit.io import load_source
 from toolkit.io.base import LoadError
 from toolkit.io.table import read_table
+from toolkit.threads import add_tree_columns
 
 # Three threads in the user's own column names; a comment-only export (no post rows).
 OWN = (
@@ -52,3 +55,31 @@ def test_partial_mapping_leaving_text_null_is_an_error(own: Path) -> None:
 def test_text_switched_off_on_purpose_still_loads(own: Path) -> None:
     frame = read_table(own, columns={**MAPPING, "text": None}).frame
     assert frame.height == 6 and frame["text"].null_count() == 6
+
+
+def test_a_blank_parent_is_top_level_not_flat(own: Path) -> None:
+    frame = add_tree_columns(read_table(own, columns=MAPPING).frame)
+    rows = {r["comment_id"]: r for r in frame.iter_rows(named=True)}
+    assert [rows[c]["parent_id"] for c in ("c1", "c4", "c6")] == ["p1", "p2", "p3"]
+    assert {(c, rows[c]["structure"], rows[c]["reply_depth"]) for c in rows} == {
+        ("c1", "tree", 1), ("c2", "tree", 2), ("c3", "tree", 1), ("c4", "tree", 1), ("c5", "tree", 2),
+        ("c6", "tree", 1)}
+    assert rows["c2"]["root_id"] == "c1" and rows["c1"]["n_replies"] == 1
+
+
+def test_flat_only_without_a_parent_column(own: Path) -> None:
+    mapping = {**MAPPING, "parent_id": None}
+    frame = add_tree_columns(read_table(own, columns=mapping).frame)
+    assert frame["structure"].unique().to_list() == ["flat"] and frame["parent_id"].null_count() == 6
+
+
+def test_a_post_row_keeps_no_parent(tmp_path: Path) -> None:
+    path = tmp_path / "with_post.csv"
+    path.write_text("tid,id,parent,body\nt,t,,the post\nt,a,,top\nt,b,a,reply\n")
+    frame = add_tree_columns(read_table(path, columns={"thread_id": "tid", "comment_id": "id",
+                                                       "parent_id": "parent", "text": "body"}).frame)
+    rows = {r["comment_id"]: r for r in frame.iter_rows(named=True)}
+    assert rows["t"]["is_post"] and rows["t"]["parent_id"] is None and rows["t"]["structure"] == "tree"
+    assert (rows["a"]["parent_id"], rows["a"]["reply_depth"], rows["a"]["structure"]) == ("t", 1, "tree")
+    assert rows["t"]["n_replies"] == 1 and rows["t"]["subtree_size"] == 3
+    assert pl.Series(frame["structure"]).to_list() == ["tree"] * 3

@@ -6,9 +6,10 @@ switches it off. Every field but ``text`` may be missing:
 
 - no ``text`` column: an error naming the file's columns and the ``columns:``
   mapping to write (``text: null`` loads without text on purpose);
-- no ``parent_id`` column: parents unknown, every comment ``structure="flat"`` at depth 1;
+- no ``parent_id`` column: parents unknown, every comment ``structure="flat"`` at depth 1; in a file with a
+  parent column, a blank parent means top-level (the parent is the thread);
 - no ``thread_id`` column: one thread per file, named after the file stem (or ``thread_id=``), with no post
-  row (comments without a parent are flat at depth 1);
+  row;
 - no ``comment_id`` column: ids are the 1-based record numbers ("1", "2", ...);
 - ``is_post``: a mapped column, else a row whose id equals its thread id and has no parent.
 
@@ -565,6 +566,9 @@ def _canonical(
         is_post = (out["comment_id"] == out["thread_id"]).fill_null(False)
     else:
         is_post = false
+    if "parent_id" in out:  # the file has reply links: a comment with a blank parent answers the post
+        top_level = out["parent_id"].is_null() & ~is_post & (out["comment_id"] != out["thread_id"]).fill_null(False)
+        out["parent_id"] = out["thread_id"].zip_with(top_level, out["parent_id"])
     columns = {
         **out,
         "text": text,
