@@ -47,7 +47,8 @@ def open_corpus(path: str | Path, format: str | None = None, *, cache_dir: str |
     >>> corpus.n_buckets, corpus.scan().select(pl.len()).collect().item()
     (1, 13)
     """
-    from toolkit.pipeline import load_store, resolve_data_path
+    from toolkit.io.paths import resolve_data_path
+    from toolkit.pipeline import load_store
     from toolkit.settings import DatasetSettings
 
     dataset = DatasetSettings(path=str(path), format=format, options=options, bucket_mb=bucket_mb)
@@ -55,7 +56,12 @@ def open_corpus(path: str | Path, format: str | None = None, *, cache_dir: str |
 
 
 def load(path: str | Path, format: str | None = None, **options: Any) -> pl.DataFrame:
-    """The canonical comment frame (with tree columns) of ``path``; warns when rows were rejected."""
+    """The canonical comment frame (with tree columns) of ``path``; warns when rows were rejected. A relative
+    path not found from the working directory is looked for in the bundled data (as on the command line).
+
+    >>> load("data/seed_thread.txt").height
+    13
+    """
     frame, result = load_with_report(path, format, **options)
     if result.rejects.height:
         warnings.warn(

@@ -23,7 +23,7 @@ import polars as pl
 
 from toolkit.analysis.common import score_columns
 from toolkit.errors import ConfigError, LoadError
-from toolkit.pipeline import PROJECT_ROOT
+from toolkit.io.paths import PROJECT_ROOT
 from toolkit.schema import is_comment, scored
 
 __all__ = [
