@@ -465,7 +465,8 @@ def _resolve_mapping(path: Path, names: list[str], columns: Mapping[str, Any] | 
     return mapping
 
 
-def _require_text(path: Path, names: list[str], mapping: dict[str, str], columns: Mapping[str, Any] | None) -> None:
+def _require_text(path: Path, names: list[str], mapping: dict[str, str],
+                  columns: Mapping[str, Any] | None) -> None:
     """Stop a table without text (every analysis reads it; loading it would leave text null in every row)
     unless ``text: null`` switched it off on purpose; the error lists the file's columns and the ``columns:``
     mapping to write, with the usual names guessed."""
@@ -485,9 +486,9 @@ def _require_text(path: Path, names: list[str], mapping: dict[str, str], columns
         elif name in ("text", "thread_id", "parent_id", "comment_id"):
             suggested[name] = "<column>"
     lines = "".join(f"\n    {name}: {source}" for name, source in suggested.items())
-    raise LoadError(path, f"no text column among the file's columns {names}. Map them in the dataset's options "
-                          f"(a field left out uses a column of its own name), e.g.\n  columns:{lines}\nor set "
-                          "text: null to load the table without text on purpose", field="columns.text")
+    raise LoadError(path, f"no text column among the file's columns {names}. Map them in the dataset's "
+                          f"options (a field left out uses a column of its own name), e.g.\n  columns:{lines}"
+                          "\nor set text: null to load the table without text on purpose", field="columns.text")
 
 
 def _canonical(
@@ -567,7 +568,8 @@ def _canonical(
     else:
         is_post = false
     if "parent_id" in out:  # the file has reply links: a comment with a blank parent answers the post
-        top_level = out["parent_id"].is_null() & ~is_post & (out["comment_id"] != out["thread_id"]).fill_null(False)
+        not_the_post = (out["comment_id"] != out["thread_id"]).fill_null(False)
+        top_level = out["parent_id"].is_null() & ~is_post & not_the_post
         out["parent_id"] = out["thread_id"].zip_with(top_level, out["parent_id"])
     columns = {
         **out,
