@@ -12,9 +12,10 @@ from typing import TYPE_CHECKING, Any
 import polars as pl
 
 from toolkit.analysis.depth import depth_profile
-from toolkit.analysis.distribution import score_distribution, thread_view_table
+from toolkit.analysis.distribution import score_distribution
 from toolkit.analysis.removal import removal_auc, removal_context
 from toolkit.analysis.stats import bootstrap_difference, bootstrap_mean
+from toolkit.analysis.thread_tables import thread_view_table
 
 if TYPE_CHECKING:
     from toolkit.scoring import Scorer

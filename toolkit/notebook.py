@@ -524,7 +524,7 @@ def draw_thread_tree(
     >>> nb.draw_thread_tree(scored).axes[0].get_title()
     'Thread seed_thread as a tree'
     """
-    from toolkit.analysis.distribution import thread_tree_table
+    from toolkit.analysis.thread_tables import thread_tree_table
     from toolkit.plots.figures import FigureSpec
 
     if label not in frame.columns:
