@@ -41,7 +41,7 @@ import html
 import io
 import json
 import sys
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -632,15 +632,7 @@ def read_table(
     if not path.is_file():
         raise LoadError(path, "no such file")
     kind = _file_type(path, file_type)
-    if kind in ("csv", "tsv"):
-        sep = separator if separator is not None else ("," if kind == "csv" else "\t")
-        if len(sep) != 1:
-            raise LoadError(path, f"separator must be one character, got {sep!r}", field="separator")
-        raw = _read_delimited(path, sep, encoding)
-    elif kind == "parquet":
-        raw = _read_parquet(path)
-    else:
-        raw = _read_jsonl(path)
+    raw, line_of = _read_raw(path, kind, separator, encoding)
     names = [c for c in raw.frame.columns if c != _RECORD]
     mapping = _resolve_mapping(path, names, columns)
     _require_text(path, names, mapping, columns)
@@ -653,7 +645,45 @@ def read_table(
         html_unescape=html_unescape,
         normalize_newlines=normalize_newlines,
     )
+    pending: list[tuple[int | None, str | None, str]] = list(raw.rejected)
+    frame, duplicates = _settle_rows(frame, mapping, line_of, pending)
+    rejects = Rejects(strict=strict)
+    for line, name, reason in sorted(pending, key=lambda item: (item[0] is None, item[0] or 0)):
+        rejects.add(path, line, name, reason)
+    extras = [c for c in names if c not in mapping.values()] if keep_columns else []
+    renamed = {_SRC + c: (f"src_{c}" if c in SOURCE_SCHEMA else c) for c in extras}
+    frame = conform(
+        frame.select(
+            *[c for c in SOURCE_SCHEMA if c in frame.columns],
+            *[pl.col(source).alias(name) for source, name in renamed.items()],
+        )
+    )
+    stats = {
+        "records": raw.records,
+        "rows_kept": frame.height,
+        "rows_rejected": len(rejects.rows),
+        "blank_lines": raw.blank_lines,
+        "duplicates": duplicates,
+        "columns": mapping,
+        "file_type": kind,
+    }
+    return LoadResult(frame=frame, rejects=rejects.frame(), stats=stats, files=[path])
 
+
+def _read_raw(path: Path, kind: FileType, separator: str | None, encoding: str
+              ) -> tuple[_Raw, Callable[[int], int | None]]:
+    """The table as read, and the 1-based line of a record (by its position among those read), found only
+    when a reject needs it."""
+    sep = ""
+    if kind in ("csv", "tsv"):
+        sep = separator if separator is not None else ("," if kind == "csv" else "\t")
+        if len(sep) != 1:
+            raise LoadError(path, f"separator must be one character, got {sep!r}", field="separator")
+        raw = _read_delimited(path, sep, encoding)
+    elif kind == "parquet":
+        raw = _read_parquet(path)
+    else:
+        raw = _read_jsonl(path)
     line_cache: dict[str, list[int]] = {}
 
     def record_lines() -> list[int]:
@@ -673,8 +703,13 @@ def read_table(
         lines = record_lines()
         return lines[position_in_raw] if position_in_raw < len(lines) else None
 
-    rejects = Rejects(strict=strict)
-    pending: list[tuple[int | None, str | None, str]] = list(raw.rejected)
+    return raw, line_of
+
+
+def _settle_rows(frame: pl.DataFrame, mapping: dict[str, str], line_of: Callable[[int], int | None],
+                 pending: list[tuple[int | None, str | None, str]]) -> tuple[pl.DataFrame, int]:
+    """The rows that parsed, repeated ids settled (the last version kept); each row left out is added to
+    ``pending`` as (line, field, reason). Returns (rows, repeats dropped)."""
     frame = frame.with_row_index("_raw_row")
     bad = frame.filter(pl.col("_error_field").is_not_null())
     for raw_row, name, value in bad.select("_raw_row", "_error_field", "_error_value").iter_rows():
@@ -686,31 +721,9 @@ def read_table(
         )
         pending.append((line_of(raw_row), name, reason))
     frame = frame.filter(pl.col("_error_field").is_null())
-
-    frame, duplicates = drop_duplicates(
+    return drop_duplicates(
         frame, lambda row, reason: pending.append((line_of(row["_raw_row"]), "comment_id", reason))
     )
-    for line, name, reason in sorted(pending, key=lambda item: (item[0] is None, item[0] or 0)):
-        rejects.add(path, line, name, reason)
-
-    extras = [c for c in names if c not in mapping.values()] if keep_columns else []
-    renamed = {_SRC + c: (f"src_{c}" if c in SOURCE_SCHEMA else c) for c in extras}
-    frame = conform(
-        frame.select(
-            *[c for c in SOURCE_SCHEMA if c in frame.columns],
-            *[pl.col(source).alias(name) for source, name in renamed.items()],
-        )
-    )
-    stats = {
-        "records": raw.records,
-        "rows_kept": frame.height,
-        "rows_rejected": len(rejects.rows),
-        "blank_lines": raw.blank_lines,
-        "duplicates": duplicates,
-        "columns": mapping,
-        "file_type": kind,
-    }
-    return LoadResult(frame=frame, rejects=rejects.frame(), stats=stats, files=[path])
 
 
 def has_suffix(path: Path, suffixes: tuple[str, ...]) -> bool:
