@@ -320,6 +320,40 @@ def export_convokit(
     corpora do the same), else as ``""``. Comment ids must be unique across the frame (ConvoKit's ids are).
     """
     out_dir = Path(out_dir)
+    frame, score_columns, extras = _export_columns(frame, out_dir, score_columns, include_extras, overwrite)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    speakers: dict[str, dict[str, Any]] = {}
+    conversations: dict[str, dict[str, Any]] = {}
+    metas: list[dict[str, Any]] = []
+    with (out_dir / "utterances.jsonl").open("w", encoding="utf-8") as handle:
+        for row in frame.iter_rows(named=True):
+            utterance = _utterance(row, extras, score_columns)
+            speakers.setdefault(utterance["speaker"], {"meta": {}, "vectors": []})
+            conversations.setdefault(row["thread_id"], {"meta": {}, "vectors": []})
+            metas.append(utterance["meta"])
+            handle.write(json.dumps(utterance, ensure_ascii=False) + "\n")
+    corpus = {SCORE_COLUMNS_KEY: score_columns}
+    (out_dir / "speakers.json").write_text(json.dumps(speakers, ensure_ascii=False), encoding="utf-8")
+    (out_dir / "conversations.json").write_text(
+        json.dumps(conversations, ensure_ascii=False), encoding="utf-8"
+    )
+    (out_dir / "corpus.json").write_text(json.dumps(corpus), encoding="utf-8")
+    index = {
+        "utterances-index": _index_of(metas),
+        "speakers-index": {},
+        "conversations-index": {},
+        "overall-index": _index_of([corpus]),
+        "version": 1,
+        "vectors": [],
+    }
+    (out_dir / "index.json").write_text(json.dumps(index), encoding="utf-8")
+    return out_dir
+
+
+def _export_columns(frame: pl.DataFrame, out_dir: Path, score_columns: Sequence[str] | None, include_extras: bool,
+                    overwrite: bool) -> tuple[pl.DataFrame, list[str], list[str]]:
+    """The frame conformed, its score columns and the extra columns to export, once the export can go
+    ahead (ids present and unique, score columns in the frame, the directory empty or ``overwrite``)."""
     missing = [c for c in ("thread_id", "comment_id") if c not in frame.columns]
     if missing:
         raise ConfigError("frame", f"export_convokit: the frame has no {', '.join(missing)} column; load it with toolkit.load")
@@ -339,61 +373,31 @@ def export_convokit(
     unknown = [c for c in score_columns if c not in frame.columns]
     if unknown:
         raise ConfigError("score_columns", f"export_convokit: not in the frame: {unknown}; its columns: {frame.columns}")
-    score_columns = list(score_columns)
     skip = set(SOURCE_SCHEMA) | set(TREE_SCHEMA) | set(score_columns) | {"source_line"}
     extras = [c for c in frame.columns if c not in skip] if include_extras else []
+    return frame, list(score_columns), extras
 
-    out_dir.mkdir(parents=True, exist_ok=True)
-    speakers: dict[str, dict[str, Any]] = {}
-    conversations: dict[str, dict[str, Any]] = {}
-    metas: list[dict[str, Any]] = []
-    with (out_dir / "utterances.jsonl").open("w", encoding="utf-8") as handle:
-        for row in frame.iter_rows(named=True):
-            meta: dict[str, Any] = {}
-            for column in extras:
-                key = column[len(META_PREFIX) :] if column.startswith(META_PREFIX) else column
-                meta[key] = _json_value(row[column])
-            meta.update(
-                {
-                    "score": row["score"],
-                    "removed": row["removed"],
-                    "deleted": row["deleted"],
-                    "platform": row["platform"],
-                }
-            )
-            for column in score_columns:
-                meta[column] = _json_value(row[column])
-            text = row["text"]
-            if text is None:
-                text = REMOVED_TEXT if row["removed"] else DELETED_TEXT if row["deleted"] else ""
-            speaker = row["author"] if row["author"] else DELETED_AUTHOR
-            speakers.setdefault(speaker, {"meta": {}, "vectors": []})
-            conversations.setdefault(row["thread_id"], {"meta": {}, "vectors": []})
-            metas.append(meta)
-            utterance = {
-                "id": row["comment_id"],
-                "conversation_id": row["thread_id"],
-                "text": text,
-                "speaker": speaker,
-                "meta": meta,
-                "reply-to": row["parent_id"],
-                "timestamp": _timestamp(row["created_at"]),
-                "vectors": [],
-            }
-            handle.write(json.dumps(utterance, ensure_ascii=False) + "\n")
-    corpus = {SCORE_COLUMNS_KEY: score_columns}
-    (out_dir / "speakers.json").write_text(json.dumps(speakers, ensure_ascii=False), encoding="utf-8")
-    (out_dir / "conversations.json").write_text(
-        json.dumps(conversations, ensure_ascii=False), encoding="utf-8"
-    )
-    (out_dir / "corpus.json").write_text(json.dumps(corpus), encoding="utf-8")
-    index = {
-        "utterances-index": _index_of(metas),
-        "speakers-index": {},
-        "conversations-index": {},
-        "overall-index": _index_of([corpus]),
-        "version": 1,
+
+def _utterance(row: dict[str, Any], extras: list[str], score_columns: list[str]) -> dict[str, Any]:
+    """One row as a ConvoKit utterance (see :func:`export_convokit`)."""
+    meta: dict[str, Any] = {}
+    for column in extras:
+        key = column[len(META_PREFIX) :] if column.startswith(META_PREFIX) else column
+        meta[key] = _json_value(row[column])
+    meta.update({"score": row["score"], "removed": row["removed"], "deleted": row["deleted"],
+                 "platform": row["platform"]})
+    for column in score_columns:
+        meta[column] = _json_value(row[column])
+    text = row["text"]
+    if text is None:
+        text = REMOVED_TEXT if row["removed"] else DELETED_TEXT if row["deleted"] else ""
+    return {
+        "id": row["comment_id"],
+        "conversation_id": row["thread_id"],
+        "text": text,
+        "speaker": row["author"] if row["author"] else DELETED_AUTHOR,
+        "meta": meta,
+        "reply-to": row["parent_id"],
+        "timestamp": _timestamp(row["created_at"]),
         "vectors": [],
     }
-    (out_dir / "index.json").write_text(json.dumps(index), encoding="utf-8")
-    return out_dir
