@@ -83,3 +83,17 @@ def test_a_post_row_keeps_no_parent(tmp_path: Path) -> None:
     assert (rows["a"]["parent_id"], rows["a"]["reply_depth"], rows["a"]["structure"]) == ("t", 1, "tree")
     assert rows["t"]["n_replies"] == 1 and rows["t"]["subtree_size"] == 3
     assert pl.Series(frame["structure"]).to_list() == ["tree"] * 3
+
+
+def test_a_run_on_the_table_without_a_mapping_stops(own: Path, tmp_path: Path) -> None:
+    """The run itself (not only the loader): no "6 rows kept, 0 rejected" with every text null."""
+    from hydra import compose, initialize_config_dir
+
+    from toolkit.cli.app import CONFIG_DIR, to_settings
+    from toolkit.pipeline import run_experiment
+
+    with initialize_config_dir(config_dir=CONFIG_DIR, version_base="1.3"):
+        cfg = compose(config_name="config", overrides=["dataset=file", f"dataset.path={own}", "scorer=profanity"])
+    with pytest.raises(LoadError, match="no text column") as info:
+        run_experiment(to_settings(cfg), tmp_path / "run")
+    assert "thread_id: post_id" in str(info.value)
