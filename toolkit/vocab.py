@@ -9,6 +9,8 @@ True
 
 from __future__ import annotations
 
+import polars as pl
+
 #: Text read as True / False in a boolean column (compared lower-cased and stripped).
 TRUE_WORDS = ("true", "t", "yes", "y", "1", "1.0")
 FALSE_WORDS = ("false", "f", "no", "n", "0", "0.0")
@@ -25,3 +27,12 @@ DETOXIFY_LABELS = (
 )
 #: Every label a toolkit scorer writes: found as score columns when none are named.
 SCORE_LABELS = (*DETOXIFY_LABELS, "politeness")
+
+
+def truth_value(word: pl.Expr) -> pl.Expr:
+    """True / False for a truth word (``word`` already stripped and lower-cased), else null.
+
+    >>> pl.select(pl.lit(pl.Series(["yes", "0.0", "maybe"])).pipe(truth_value)).to_series().to_list()
+    [True, False, None]
+    """
+    return pl.when(word.is_in(TRUE_WORDS)).then(True).when(word.is_in(FALSE_WORDS)).then(False)

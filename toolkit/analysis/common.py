@@ -10,7 +10,7 @@ import polars as pl
 from toolkit.analysis.stats import COMMENT_BOOTSTRAP, THREAD_BOOTSTRAP, GroupIntervals, cell_means
 from toolkit.errors import ConfigError
 from toolkit.schema import is_comment, scored
-from toolkit.vocab import FALSE_WORDS, SCORE_LABELS, TRUE_WORDS
+from toolkit.vocab import SCORE_LABELS, truth_value
 
 KNOWN_LABELS = SCORE_LABELS  # the labels toolkit scorers write: found as score columns when none are named
 
@@ -127,9 +127,7 @@ def truth_column(frame: pl.DataFrame, column: str) -> pl.DataFrame:
         parsed = col.cast(pl.Boolean)
     else:
         text = col.cast(pl.String).str.strip_chars().str.to_lowercase()
-        parsed = pl.select(
-            pl.when(text.is_in(TRUE_WORDS)).then(True).when(text.is_in(FALSE_WORDS)).then(False).otherwise(None)
-        ).to_series()
+        parsed = pl.select(truth_value(pl.lit(text))).to_series()
         bad = col.filter(parsed.is_null() & (text != ""))  # an empty cell is a missing label, like a null
     if bad.len():
         raise ValueError(f"truth column {column!r} must be boolean (true/false, 1/0); found {bad[0]!r}")

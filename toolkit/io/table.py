@@ -54,7 +54,7 @@ from toolkit.io.fields import parse_times
 from toolkit.io.stream import iter_json_lines, read_bytes
 from toolkit.io.text_thread import DELETED_PLACEHOLDERS, REMOVED_PLACEHOLDERS
 from toolkit.schema import SOURCE_SCHEMA, conform
-from toolkit.vocab import DELETED_AUTHOR, FALSE_WORDS, TRUE_WORDS
+from toolkit.vocab import DELETED_AUTHOR, truth_value
 
 FileType = Literal["csv", "tsv", "parquet", "jsonl"]
 FIELDS = (
@@ -385,14 +385,7 @@ def _bool_like(column: pl.Series) -> tuple[pl.Series, pl.Series]:
     if column.dtype == pl.Boolean:
         return column, pl.Series([False] * column.len(), dtype=pl.Boolean())
     key = _as_text(column).str.to_lowercase()
-    frame = pl.DataFrame({"key": key}).select(
-        parsed=pl.when(pl.col("key").is_in(TRUE_WORDS))
-        .then(True)
-        .when(pl.col("key").is_in(FALSE_WORDS))
-        .then(False)
-        .otherwise(None)
-    )
-    parsed = frame["parsed"]
+    parsed = pl.select(truth_value(pl.lit(key))).to_series()
     return parsed, key.is_not_null() & parsed.is_null()
 
 
