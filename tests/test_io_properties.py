@@ -309,7 +309,11 @@ def test_jsonl_table_nothing_lost(values: list[Any], damaged: int) -> None:
         result = read_table(path)
     except LoadError as error:
         assert str(path) in str(error)
-        assert not any(isinstance(v, dict) for v in values[damaged:])
+        kept = [v for v in values[damaged:] if isinstance(v, dict)]
+        if "no text column" in str(error):  # a table without text stops as a whole (issue 18)
+            assert not any("text" in v for v in kept)
+            return
+        assert not kept
         return
     check_result(result, path, records=len(lines), max_line=len(lines))
     assert result.frame.height + result.rejects.height == len(lines)

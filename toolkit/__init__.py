@@ -12,9 +12,10 @@ from typing import TYPE_CHECKING, Any
 import polars as pl
 
 from toolkit.analysis.depth import depth_profile
-from toolkit.analysis.distribution import score_distribution, thread_view_table
+from toolkit.analysis.distribution import score_distribution
 from toolkit.analysis.removal import removal_auc, removal_context
 from toolkit.analysis.stats import bootstrap_difference, bootstrap_mean
+from toolkit.analysis.thread_tables import thread_view_table
 
 if TYPE_CHECKING:
     from toolkit.scoring import Scorer
@@ -47,7 +48,7 @@ def open_corpus(path: str | Path, format: str | None = None, *, cache_dir: str |
     >>> corpus.n_buckets, corpus.scan().select(pl.len()).collect().item()
     (1, 13)
     """
-    from toolkit.pipeline import resolve_data_path
+    from toolkit.io.paths import resolve_data_path
     from toolkit.scoring.cache import resolve_cache_dir
     from toolkit.settings import DatasetSettings
     from toolkit.store import open_corpus as open_store
@@ -57,7 +58,12 @@ def open_corpus(path: str | Path, format: str | None = None, *, cache_dir: str |
 
 
 def load(path: str | Path, format: str | None = None, **options: Any) -> pl.DataFrame:
-    """The canonical comment frame (with tree columns) of ``path``; warns when rows were rejected."""
+    """The canonical comment frame (with tree columns) of ``path``; warns when rows were rejected. A relative
+    path not found from the working directory is looked for in the bundled data (as on the command line).
+
+    >>> load("data/seed_thread.txt").height
+    13
+    """
     frame, result = load_with_report(path, format, **options)
     if result.rejects.height:
         warnings.warn(

@@ -23,7 +23,8 @@ import polars as pl
 
 from toolkit.analysis.common import score_columns
 from toolkit.errors import ConfigError, LoadError
-from toolkit.pipeline import PROJECT_ROOT
+from toolkit.io.paths import PROJECT_ROOT
+from toolkit.schema import is_comment, scored
 
 __all__ = [
     "SideBySide", "compare_manifests", "compare_tables", "context", "contexts", "data_path", "draw_figure",
@@ -212,7 +213,7 @@ def filter_comments(
     >>> nb.filter_comments(frame, removed=True)["comment_id"].to_list()
     ['seed_thread-1', 'seed_thread-3', 'seed_thread-6']
     """
-    cond = pl.lit(True) if include_post else ~pl.col("is_post")
+    cond = pl.lit(True) if include_post else is_comment()
     if min_depth is not None:
         cond &= pl.col("reply_depth") >= min_depth
     if max_depth is not None:
@@ -335,7 +336,7 @@ def most_toxic(
     """
     if label not in frame.columns:
         raise ConfigError("label", f"no score column {label!r} (score columns: {score_columns(frame)})")
-    top = (frame.filter(~pl.col("is_post") & pl.col(label).is_not_null() & pl.col(label).is_not_nan())
+    top = (frame.filter(is_comment() & scored(label))
            .sort([label, "source_position"], descending=[True, False]).head(n))
     top = top.with_row_index("rank", offset=1).with_columns(pl.col("rank").cast(pl.Int32))
     return pl.concat([top.select("rank", "thread_id"), view(top, text_width=text_width or 10**9)], how="horizontal")
@@ -523,7 +524,7 @@ def draw_thread_tree(
     >>> nb.draw_thread_tree(scored).axes[0].get_title()
     'Thread seed_thread as a tree'
     """
-    from toolkit.analysis.distribution import thread_tree_table
+    from toolkit.analysis.thread_tables import thread_tree_table
     from toolkit.plots.figures import FigureSpec
 
     if label not in frame.columns:

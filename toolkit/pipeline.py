@@ -26,8 +26,10 @@ from toolkit.analysis.registry import ANALYSES, columns_for
 from toolkit.analysis.robustness import verdict
 from toolkit.errors import ConfigError
 from toolkit.fetch.lemmy import fetch_lemmy
+from toolkit.io.paths import PROJECT_ROOT, resolve_data_path
 from toolkit.plots.figures import save_figure
 from toolkit.report import git_commit, package_versions, sha256_file, write_json, write_table
+from toolkit.schema import is_comment
 from toolkit.scoring import SCORERS, score_frame, scorer_spec
 from toolkit.scoring.base import ScoreReport
 from toolkit.scoring.buckets import score_buckets
@@ -37,29 +39,6 @@ from toolkit.settings import AnalysisSettings, DatasetSettings, PlotSettings, Ru
 from toolkit.store import CorpusSource, CorpusStore, bucket_number, bucket_path, read_store
 
 log = logging.getLogger(__name__)
-# Where conf/, experiments/ and data/ are: inside the installed package (a wheel ships them there, see
-# pyproject.toml), else the source checkout's top level (an editable install or PYTHONPATH).
-_PACKAGE_DIR = Path(__file__).resolve().parent
-PROJECT_ROOT = _PACKAGE_DIR if (_PACKAGE_DIR / "conf").is_dir() else _PACKAGE_DIR.parent
-
-
-def resolve_data_path(path: str | Path) -> Path:
-    """A relative dataset path (or glob pattern) from the working directory, else from the bundled data
-    (``data/NAME``).
-
-    So the shipped configs' ``data/seed_thread.txt`` works from any directory; a path found nowhere is returned
-    as given, for the loader to report.
-
-    >>> resolve_data_path("data/seed_thread.txt").is_file()
-    True
-    >>> sorted(p.name for p in resolve_data_path("data/reddit_sample_*.json").parent.glob("reddit_sample_*.json"))
-    ['reddit_sample_1j7g9uj.json', 'reddit_sample_57dw9a.json']
-    """
-    path = Path(path).expanduser()
-    if path.is_absolute() or path.exists() or any(Path().glob(str(path))):
-        return path
-    candidate = PROJECT_ROOT / path
-    return candidate if candidate.exists() or any(PROJECT_ROOT.glob(str(path))) else path
 
 
 class Timer:
@@ -311,10 +290,10 @@ def corpus_counts(buckets: list[Path], label: str) -> dict[str, Any]:
         part = pl.read_parquet(path, columns=["thread_id", "is_post", "removed", "deleted", "text", "structure", label])
         counts = part.select(
             pl.len().alias("rows_kept"), pl.col("thread_id").n_unique().alias("threads"),
-            pl.col("is_post").sum().alias("posts"), (~pl.col("is_post")).sum().alias("comments"),
+            pl.col("is_post").sum().alias("posts"), is_comment().sum().alias("comments"),
             pl.col("removed").fill_null(False).sum().alias("removed"),
             pl.col("deleted").fill_null(False).sum().alias("deleted"), pl.col("text").is_null().sum().alias("null_text"),
-            pl.col(label).filter(~pl.col("is_post")).is_not_null().sum().alias("scored"),
+            pl.col(label).filter(is_comment()).is_not_null().sum().alias("scored"),
         ).row(0, named=True)
         for key, value in counts.items():
             totals[key] = totals.get(key, 0) + int(value)

@@ -78,3 +78,22 @@ def conform(frame: pl.DataFrame, schema: dict[str, pl.DataType] = SOURCE_SCHEMA)
     return frame.with_columns(missing).select(
         *(pl.col(name).cast(dtype) for name, dtype in schema.items()), *extras
     )
+
+
+def is_comment() -> pl.Expr:
+    """True on comment rows (not the post); a row whose ``is_post`` is unknown counts as a comment, the
+    same everywhere (loaders set it; :func:`toolkit.threads.add_tree_columns` fills nulls with False).
+
+    >>> pl.DataFrame({"is_post": [True, False, None]}).select(is_comment())["is_post"].to_list()
+    [False, True, True]
+    """
+    return ~pl.col("is_post").fill_null(False)
+
+
+def scored(column: str) -> pl.Expr:
+    """True where ``column`` holds a score: not null (not scored) and not NaN (the scorer gave none).
+
+    >>> pl.DataFrame({"toxicity": [0.5, None, float("nan")]}).select(scored("toxicity"))["toxicity"].to_list()
+    [True, False, False]
+    """
+    return pl.col(column).is_not_null() & pl.col(column).is_not_nan()

@@ -13,7 +13,7 @@ from toolkit.analysis.civility import (
 )
 from toolkit.analysis.depth import depth_profile, position_profile, thread_size_profile
 from toolkit.analysis.derailment import derailment_log_odds, derailment_prediction, derailment_threads
-from toolkit.analysis.distribution import score_distribution, thread_tree_table, thread_view_table
+from toolkit.analysis.distribution import score_distribution
 from toolkit.analysis.escalation import escalation, reply_by_parent_bin
 from toolkit.analysis.prediction import classification_curves, classification_metrics, removal_logit
 from toolkit.analysis.removal import (
@@ -32,6 +32,7 @@ from toolkit.analysis.thread_length import (
     toxicity_by_relative_position,
     toxicity_by_thread_length,
 )
+from toolkit.analysis.thread_tables import thread_tree_table, thread_view_table
 from toolkit.analysis.validation import calibration_table, scorer_validation, threshold_metrics
 
 __all__ = [

@@ -19,6 +19,7 @@ from toolkit.analysis.declare import Analysis, AnalysisContext, applicable, show
 from toolkit.analysis.stats import RankPairs, cluster_bootstrap, replicate_sums, summarize
 from toolkit.errors import ConfigError
 from toolkit.outputs import AnalysisOutput, FigureSpec
+from toolkit.schema import scored
 
 AGREEMENT_SCHEMA = {
     "a": pl.String, "b": pl.String, "n": pl.Int64, "n_threads": pl.Int64, "spearman": pl.Float64,
@@ -117,8 +118,7 @@ def scorer_agreement(
     rows = comments_only(frame)
     out = []
     for a, b in combinations(columns, 2):
-        pair = rows.filter(pl.col(a).is_not_null() & pl.col(b).is_not_null() & pl.col(a).is_not_nan()
-                           & pl.col(b).is_not_nan())
+        pair = rows.filter(scored(a) & scored(b))
         x, y = pair[a].to_numpy().astype(np.float64), pair[b].to_numpy().astype(np.float64)
         ta, tb = float(thresholds.get(a, threshold)), float(thresholds.get(b, threshold))
         xa, yb = x >= ta, y >= tb

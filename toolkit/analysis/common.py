@@ -9,15 +9,13 @@ import polars as pl
 
 from toolkit.analysis.stats import COMMENT_BOOTSTRAP, THREAD_BOOTSTRAP, GroupIntervals, cell_means
 from toolkit.errors import ConfigError
+from toolkit.schema import is_comment, scored
 from toolkit.store.corpus import Corpus
+from toolkit.vocab import SCORE_LABELS, truth_value
 
 PARENT_BINS = (0.0, 0.2, 0.4, 0.6, 0.8, 1.0)  # parent-toxicity bins of removal_context and escalation
 
-# Labels Detoxify and the embedded scorer write; used to find score columns when none are named.
-KNOWN_LABELS = (
-    "toxicity", "severe_toxicity", "obscene", "threat", "insult", "identity_attack", "sexual_explicit",
-    "politeness",
-)
+KNOWN_LABELS = SCORE_LABELS  # the labels toolkit scorers write: found as score columns when none are named
 
 PROFILE_SCHEMA: dict[str, pl.DataType] = {
     "bin": pl.String(), "bin_order": pl.Float64(), "n": pl.Int64(), "n_unscored": pl.Int64(),
@@ -36,7 +34,29 @@ def comments_only(frame: pl.DataFrame) -> pl.DataFrame:
         >>> comments_only(frame)["comment_id"].to_list()
         ['c1']
     """
-    return frame.filter(~pl.col("is_post").fill_null(False))
+    return frame.filter(is_comment())
+
+
+def require_truth(frame: pl.DataFrame, truth: str, key: str) -> None:
+    """A ConfigError under ``key`` unless ``frame`` has the ``truth`` column."""
+    if truth not in frame.columns:
+        raise ConfigError(key, f"needs a boolean truth column {truth!r} (e.g. human labels); columns: {frame.columns}")
+
+
+def labelled_rows(frame: pl.DataFrame, truth: str, label: str, *, key: str = "truth") -> pl.DataFrame:
+    """The rows every prediction and validation metric is computed on: comments with a score in ``label``
+    and a known ``truth`` (parsed as Boolean by :func:`truth_column`).
+
+    Raises:
+        ConfigError: no ``truth`` column (under ``key``, the option that names it).
+
+    Example:
+        >>> from toolkit.analysis.synthetic import example_threads
+        >>> labelled_rows(example_threads(), "removed", "toxicity").height  # the six comments
+        6
+    """
+    require_truth(frame, truth, key)
+    return truth_column(comments_only(frame), truth).filter(scored(label) & pl.col(truth).is_not_null())
 
 
 def score_columns(frame: pl.DataFrame, labels: Sequence[str] | None = None) -> list[str]:
@@ -77,10 +97,6 @@ def named_columns(frame: pl.DataFrame, names: Sequence[str], key: str, what: str
     return list(names)
 
 
-TRUE_WORDS = ("true", "t", "yes", "y", "1", "1.0")
-FALSE_WORDS = ("false", "f", "no", "n", "0", "0.0")
-
-
 def truth_column(frame: pl.DataFrame, column: str) -> pl.DataFrame:
     """``frame`` with ``column`` as Boolean: booleans as they are, numbers 0/1, text true/false/yes/no/1/0
     (any case; an empty cell is null: no label). Anything else is an error naming the column and an offending
@@ -114,9 +130,7 @@ def truth_column(frame: pl.DataFrame, column: str) -> pl.DataFrame:
         parsed = col.cast(pl.Boolean)
     else:
         text = col.cast(pl.String).str.strip_chars().str.to_lowercase()
-        parsed = pl.select(
-            pl.when(text.is_in(TRUE_WORDS)).then(True).when(text.is_in(FALSE_WORDS)).then(False).otherwise(None)
-        ).to_series()
+        parsed = pl.select(truth_value(pl.lit(text))).to_series()
         bad = col.filter(parsed.is_null() & (text != ""))  # an empty cell is a missing label, like a null
     if bad.len():
         raise ValueError(f"truth column {column!r} must be boolean (true/false, 1/0); found {bad[0]!r}")

@@ -22,6 +22,7 @@ from toolkit.analysis.declare import Analysis, AnalysisContext, shown
 from toolkit.analysis.stats import RankPairs, cluster_bootstrap, dense_codes
 from toolkit.errors import ConfigError
 from toolkit.outputs import AnalysisOutput, FigureSpec
+from toolkit.schema import scored
 
 CROSSWALK_SCHEMA = {
     "scorer": pl.String, "reference": pl.String, "n": pl.Int64, "n_threads": pl.Int64, "spearman": pl.Float64,
@@ -190,8 +191,7 @@ def crosswalk(frame: pl.DataFrame, scorers: Sequence[str], *, reference: str = C
     for name in scorers:
         if name == reference:
             continue
-        pair = rows.filter(pl.col(name).is_not_null() & pl.col(name).is_not_nan()
-                           & pl.col(reference).is_not_null() & pl.col(reference).is_not_nan())
+        pair = rows.filter(scored(name) & scored(reference))
         if pair.height < 2:
             continue
         x, y = pair[name].cast(pl.Float64).to_numpy(), pair[reference].cast(pl.Float64).to_numpy()

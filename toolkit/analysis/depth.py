@@ -19,6 +19,7 @@ from toolkit.analysis.common import (
 )
 from toolkit.analysis.declare import Analysis, AnalysisContext, applicable, count_threads, shown
 from toolkit.outputs import AnalysisOutput, FigureSpec
+from toolkit.schema import is_comment
 
 
 @dataclass
@@ -90,7 +91,7 @@ def depth_profile(
         [('1', 3, 2, 0.4, 0.333), ('2', 3, 2, 0.5, 0.667)]
     """
     def rows(part: pl.DataFrame) -> pl.DataFrame:
-        part = part if include_post else part.filter(~pl.col("is_post"))
+        part = part if include_post else part.filter(is_comment())
         return part.filter(pl.col("reply_depth").is_not_null()).with_columns(depth_bin_expr(depth_bins))
 
     table = binned_profile(frame, bin_col="depth_bin", order_col="reply_depth", label=label, threshold=threshold,

@@ -1,4 +1,5 @@
-"""Score distribution: a histogram table per label, plus the share above the threshold."""
+"""Score distribution: a histogram table per label (the thread view and tree tables are in
+:mod:`toolkit.analysis.thread_tables`; imported here too, where they used to live)."""
 
 from __future__ import annotations
 
@@ -7,11 +8,11 @@ from dataclasses import dataclass
 import numpy as np
 import polars as pl
 
-from toolkit.analysis.common import Frames, columns_of, each_bucket, gather
+from toolkit.analysis.common import Frames, each_bucket
 from toolkit.analysis.declare import Analysis, AnalysisContext, shown
-from toolkit.errors import ConfigError
+from toolkit.analysis.thread_tables import largest_thread, thread_tree_table, thread_view_table
 from toolkit.outputs import AnalysisOutput, FigureSpec
-from toolkit.schema import COMMENT_SCHEMA
+from toolkit.schema import COMMENT_SCHEMA, is_comment, scored
 
 
 @dataclass
@@ -32,6 +33,8 @@ class ThreadTreeOptions:
     pick: str = "largest"
     max_nodes: int = 3000
 
+
+__all__ = ["largest_thread", "score_distribution", "thread_tree_table", "thread_view_table"]
 
 
 def score_distribution(frame: Frames, *, label: str = "toxicity",
@@ -54,134 +57,12 @@ def score_distribution(frame: Frames, *, label: str = "toxicity",
         [(0.0, 0.5, 3), (0.5, 1.0, 3)]
     """
     edges = np.linspace(0.0, 1.0, bins + 1)
-    counts = sum(np.histogram(np.clip(part.filter(~pl.col("is_post"))[label].drop_nulls().to_numpy(), 0.0, 1.0),
+    counts = sum(np.histogram(np.clip(part.filter(is_comment() & scored(label))[label].to_numpy(), 0.0, 1.0),
                               bins=edges)[0] for part in each_bucket(frame))
     return pl.DataFrame(
         {"bin_low": edges[:-1], "bin_high": edges[1:], "count": counts.astype(np.int64)},
         schema={"bin_low": pl.Float64, "bin_high": pl.Float64, "count": pl.Int64},
     )
-
-
-def largest_thread(frame: Frames, key: list[str]) -> str | None:
-    """The thread first by ``key`` (``len``: its rows, ``n_removed``: its removed rows; largest first, ties: the
-    first id), from per-thread counts gathered bucket by bucket; None without rows.
-
-    >>> from toolkit.analysis.synthetic import example_threads
-    >>> largest_thread(example_threads(), ["len"]), largest_thread(example_threads().head(0), ["len"])
-    ('a', None)
-    """
-    stats = gather(frame, lambda b: b.group_by("thread_id").agg(
-        pl.len(), pl.col("removed").fill_null(False).sum().alias("n_removed")))
-    stats = stats.sort([*key, "thread_id"], descending=[*(True for _ in key), False])
-    return stats["thread_id"][0] if stats.height else None
-
-
-def thread_view_table(frame: Frames, *, label: str = "toxicity", thread_id: str | None = None) -> pl.DataFrame:
-    """The rows a thread-view figure draws: one thread in page order with depth, score and flags.
-
-    Args:
-        frame: a scored comment frame, or a store's buckets (a pass for the sizes, one for the thread's rows).
-        label: the score column (shown as ``score``).
-        thread_id: the thread; None = the largest one (ties: the first id).
-
-    Returns:
-        ``thread_id``, ``comment_id``, ``parent_id``, ``is_post``, ``source_position``, ``reply_depth``,
-        ``structure``, ``score``, ``removed``, ``deleted`` and ``snippet`` (the text's first 80 characters).
-
-    Example:
-        >>> import polars as pl
-        >>> from toolkit.analysis.synthetic import example_threads
-        >>> frame = example_threads()  # two threads, a1 and b2 removed
-        >>> thread_view_table(frame).select("comment_id", "reply_depth", "score", "removed").rows()
-        [('a', 0, None, False), ('a1', 1, 0.9, True), ('a2', 2, 0.8, False), ('a3', 2, 0.2, False),
-         ('a4', 1, 0.1, False)]
-    """
-    if thread_id is None:
-        thread_id = largest_thread(frame, ["len"])
-        if thread_id is None:
-            return columns_of(frame).select("thread_id", "comment_id", "parent_id", "source_position")
-    return (
-        gather(frame, lambda b: b.filter(pl.col("thread_id") == thread_id))
-        .sort("source_position")
-        .select(
-            "thread_id", "comment_id", "parent_id", "is_post", "source_position", "reply_depth", "structure",
-            pl.col(label).alias("score"), "removed", "deleted",
-            pl.col("text").str.slice(0, 80).str.replace_all(r"\s+", " ").alias("snippet"),
-        )
-    )
-
-
-def thread_tree_table(
-    frame: Frames,
-    *,
-    label: str = "toxicity",
-    thread_id: str | None = None,
-    pick: str = ThreadTreeOptions.pick,
-    max_nodes: int = ThreadTreeOptions.max_nodes,
-) -> tuple[pl.DataFrame, str]:
-    """The rows a thread-tree figure draws, and a caption note.
-
-    One thread (``thread_id``, else the ``largest`` one or the one with the ``most_removed`` comments), in
-    time then page order (``position``), at most ``max_nodes`` rows (the earliest; later ones are cut and
-    the note says so).
-
-    Args:
-        frame: a scored comment frame, or a store's buckets (a pass for the counts, one for the thread's rows).
-        label: the score column (shown as ``score``).
-        thread_id: the thread; None = pick one by ``pick``.
-        pick: ``largest`` or ``most_removed`` (ties: the other criterion, then the first id).
-        max_nodes: the most rows kept.
-
-    Returns:
-        ``(table, note)``: ``thread_id``, ``comment_id``, ``parent_id``, ``is_post``, ``reply_depth``,
-        ``structure``, ``position``, ``score``, ``removed``, ``deleted``; and a caption line with the
-        thread's counts.
-
-    Raises:
-        ConfigError: an unknown ``pick``, or a ``thread_id`` not in the data.
-
-    Example:
-        >>> import polars as pl
-        >>> from toolkit.analysis.synthetic import example_threads
-        >>> frame = example_threads()  # two threads, a1 and b2 removed
-        >>> table, note = thread_tree_table(frame, pick="most_removed")
-        >>> table["comment_id"].to_list(), note
-        (['a', 'a1', 'a2', 'a3', 'a4'], 'thread a: 4 comments, 1 removed, 0 deleted, 0 without text')
-        >>> thread_tree_table(frame, pick="smallest")  # doctest: +ELLIPSIS
-        Traceback (most recent call last):
-        toolkit.errors.ConfigError: analysis.params.thread_tree.pick: 'smallest': choose largest or ...
-    """
-    if pick not in ("largest", "most_removed"):
-        raise ConfigError("analysis.params.thread_tree.pick", f"{pick!r}: choose largest or most_removed")
-    columns = ["thread_id", "comment_id", "parent_id", "is_post", "reply_depth", "structure", "position", "score",
-               "removed", "deleted"]
-    if thread_id is None:
-        thread_id = largest_thread(frame, ["len", "n_removed"] if pick == "largest" else ["n_removed", "len"])
-        if thread_id is None:
-            return pl.DataFrame(schema={c: pl.String for c in columns}), "empty frame"
-    rows = gather(frame, lambda b: b.filter(pl.col("thread_id") == str(thread_id)))
-    if rows.height == 0:
-        raise ConfigError("analysis.params.thread_tree.thread_id",
-                          f"no thread {thread_id!r} in the data; null picks one by `pick`")
-    rows = rows.sort([pl.col("is_post"), pl.col("created_at"), pl.col("source_position")],
-                     descending=[True, False, False], nulls_last=True).with_row_index("position")
-    n = rows.height
-    rows = rows.head(max_nodes)
-    table = rows.select(
-        "thread_id", "comment_id", "parent_id", "is_post", "reply_depth", pl.col("structure").cast(pl.String),
-        pl.col("position").cast(pl.Int64), pl.col(label).alias("score"), pl.col("removed").fill_null(False),
-        pl.col("deleted").fill_null(False),
-    )
-    comments = table.filter(~pl.col("is_post"))
-    note = (f"thread {thread_id}: {comments.height:,} comments, {int(comments['removed'].sum()):,} removed, "
-            f"{int(comments['deleted'].sum()):,} deleted, {int(comments['score'].is_null().sum()):,} without text")
-    if n > max_nodes:
-        note += f"; first {max_nodes:,} of {n:,} rows drawn"
-    if (comments["structure"] == "flat").any():
-        note += "; no reply links in the source: comments hang from the post (dotted)"
-    return table, note
-
-
 def run_score_distribution(frame: Frames, ctx: AnalysisContext) -> AnalysisOutput:
     """Histogram of the score column."""
     table = score_distribution(frame, label=ctx.label, bins=ctx.params.score_distribution.bins)

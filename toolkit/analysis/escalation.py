@@ -22,6 +22,7 @@ from toolkit.analysis.common import (
 from toolkit.analysis.declare import Analysis, AnalysisContext, shown
 from toolkit.analysis.stats import BootResult, RankPairs, cluster_bootstrap, replicate_sums, summarize
 from toolkit.outputs import AnalysisOutput, FigureSpec
+from toolkit.schema import scored
 
 ESCALATION_SCHEMA = {
     "measure": pl.String, "estimate": pl.Float64, "low": pl.Float64, "high": pl.Float64, "p_value": pl.Float64,
@@ -51,8 +52,7 @@ def reply_pairs(frame: pl.DataFrame, *, label: str = "toxicity",
         [('a', 'a2', 0.9, 0.8), ('a', 'a3', 0.9, 0.2), ('b', 'b2', 0.2, 0.5)]
     """
     rows = comments_only(with_parent_score(frame, label)).filter(
-        (pl.col("structure") == "tree") & pl.col("parent_score").is_not_null() & pl.col(label).is_not_null()
-        & pl.col(label).is_not_nan() & pl.col("parent_score").is_not_nan()
+        (pl.col("structure") == "tree") & scored("parent_score") & scored(label)
     )
     if not include_post_parent:
         rows = rows.filter(~pl.col("parent_is_post"))

@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from toolkit.analysis.common import ci_methods, comments_only, score_columns, truth_column
+from toolkit.analysis.common import ci_methods, labelled_rows, score_columns
 from toolkit.analysis.declare import Analysis, AnalysisContext, shown
 from toolkit.analysis.stats import (
     RankedScores,
@@ -55,13 +55,6 @@ class RemovalPredictionOptions:
     label_unit: float = 0.1
     curve_grid: int = 101
 
-
-
-def _prepared(frame: pl.DataFrame, truth: str, label: str) -> pl.DataFrame:
-    """Comment rows with a score and a known outcome (the outcome parsed as Boolean)."""
-    return truth_column(comments_only(frame), truth).filter(
-        pl.col(label).is_not_null() & pl.col(label).is_not_nan() & pl.col(truth).is_not_null()
-    )
 
 
 def classification_tables(
@@ -110,7 +103,7 @@ def classification_tables(
     labels = score_columns(frame, labels)
     curve_labels = labels if curve_labels is None else list(curve_labels)
     for label in labels:
-        rows = _prepared(frame, truth, label)
+        rows = labelled_rows(frame, truth, label)
         y = rows[truth].to_numpy().astype(bool)
         ranked = RankedScores(y, rows[label].to_numpy())
         est, reps, n_threads, method = bootstrap_replicates(lambda w, r=ranked: r.summary(w, xs), rows["thread_id"],
@@ -320,7 +313,7 @@ def removal_logit(
     from scipy import stats
     from statsmodels.tools.sm_exceptions import PerfectSeparationError
 
-    rows = _prepared(frame, outcome, label)
+    rows = labelled_rows(frame, outcome, label)
     y = rows[outcome].cast(pl.Boolean).to_numpy().astype(np.float64)
     terms, dropped = _regressors(rows, label, label_unit, include_depth, include_score, score_transform)
     codes, _, n_threads, _ = cluster_codes(rows["thread_id"])

@@ -27,13 +27,11 @@ from toolkit.analysis.stats import (
     BootResult,
     bootstrap_difference,
     bootstrap_mean,
-    bootstrap_pvalue,
     cluster_bootstrap,
     cluster_codes,
     cohen_d,
     dense_codes,
     grouped_bootstrap_means,
-    percentile_ci,
     permutation_draws,
     replicate_products,
     replicate_sums,
@@ -42,6 +40,7 @@ from toolkit.analysis.stats import (
 )
 from toolkit.errors import ConfigError
 from toolkit.outputs import AnalysisOutput, FigureSpec
+from toolkit.schema import is_comment, scored
 
 COMPARISON_SCHEMA = {
     "comparison": pl.String, "group": pl.String, "n": pl.Int64, "n_threads": pl.Int64, "mean": pl.Float64,
@@ -112,7 +111,7 @@ def removal_auc(frame: pl.DataFrame, *, label: str = "toxicity") -> float:
     """
     from sklearn.metrics import roc_auc_score
 
-    rows = frame.filter(~pl.col("is_post") & pl.col(label).is_not_null() & pl.col("removed").is_not_null())
+    rows = frame.filter(is_comment() & scored(label) & pl.col("removed").is_not_null())
     y = rows["removed"].to_numpy()
     if rows.height == 0 or y.all() or not y.any():
         return float("nan")
@@ -150,7 +149,7 @@ def removal_context(
         >>> tests.select(pl.col("difference").round(3), "roc_auc").rows()
         [(0.075, nan), (0.375, 0.875)]
     """
-    comments = frame.filter(~pl.col("is_post"))
+    comments = comments_only(frame)
     groups, tests = [], []
     for flag, name in (("parent_removed", "replies to removed vs kept"), ("removed", "removed vs kept")):
         g, t = _compare(comments, flag, label, name, n_boot, seed)
@@ -193,11 +192,11 @@ def context_scores(frame: pl.DataFrame, *, label: str = "toxicity") -> pl.DataFr
         [('a1', 0.9, None, 0.1, 0.5), ('a2', 0.8, 0.9, 0.2, None), ('a3', 0.2, 0.9, 0.8, None),
          ('a4', 0.1, None, 0.9, None), ('b1', 0.2, None, None, 0.5), ('b2', 0.5, 0.2, None, None)]
     """
-    scored = pl.col(label).is_not_null() & pl.col(label).is_not_nan()
-    value = pl.when(scored).then(pl.col(label)).otherwise(None)
-    base = frame.with_columns(value.alias("_v"), scored.cast(pl.Int64).alias("_k"))
+    has_score = scored(label)
+    value = pl.when(has_score).then(pl.col(label)).otherwise(None)
+    base = frame.with_columns(value.alias("_v"), has_score.cast(pl.Int64).alias("_k"))
     by_parent = (
-        base.filter(pl.col("parent_id").is_not_null() & ~pl.col("is_post"))
+        base.filter(pl.col("parent_id").is_not_null() & is_comment())
         .group_by("thread_id", "parent_id")
         .agg(pl.col("_v").sum().alias("_sum"), pl.col("_k").sum().alias("_cnt"))
     )
@@ -261,9 +260,7 @@ def _matched_bootstrap(values: np.ndarray, removed: np.ndarray, strata: np.ndarr
     prod = replicate_products(np.column_stack([a, b]), n_boot, seed)
     with np.errstate(invalid="ignore", divide="ignore"):
         reps = prod[:, 0] / prod[:, 1]
-    low, high = percentile_ci(reps)
-    return BootResult(float(estimate), float(low), float(high), bootstrap_pvalue(reps, 0.0), int(values.size),
-                      n_threads, method)
+    return summarize(estimate, reps, values.size, n_threads, method)
 
 
 def matched_context(
@@ -644,7 +641,7 @@ def run_removal_context(frame: pl.DataFrame, ctx: AnalysisContext) -> AnalysisOu
                         ctx.ci_note(ci_methods(calm))), lab), calm))
     tables = {"removal_context": groups, "removal_tests": tests, "removal_matched": matched,
               "removal_by_parent": by_parent, "removal_calm_down": calm}
-    n_scored = removed.filter(pl.col(ctx.label).is_not_null() & pl.col(ctx.label).is_not_nan()).height
+    n_scored = removed.filter(scored(ctx.label)).height
     timed = removed["created_at"].is_not_null().any()
     why = {
         "removal_context": (groups["n"].sum() == 0, "no scored comment"),

@@ -1,4 +1,11 @@
-"""Cluster (thread) bootstrap: comments in a thread are not independent, so CIs resample whole threads."""
+"""Cluster (thread) bootstrap: comments in a thread are not independent, so CIs resample whole threads.
+
+One core serves every interval here: :func:`cluster_codes` picks the resampling units (threads, or comments
+when there is one thread), :func:`weight_blocks` draws the replicates (same seed, same draws everywhere),
+:func:`percentile_ci` and :func:`bootstrap_pvalue` summarise them into a :class:`BootResult`. Statistics of
+sums use :func:`replicate_sums`, any other statistic of row weights :func:`bootstrap_replicates`; per-group
+means come as :class:`GroupIntervals` (:func:`grouped_bootstrap_means`).
+"""
 
 from __future__ import annotations
 
@@ -11,18 +18,26 @@ import polars as pl
 
 THREAD_BOOTSTRAP = "thread bootstrap"
 COMMENT_BOOTSTRAP = "comment bootstrap (single thread: threads cannot be resampled)"
+ONE_THREAD = "thread bootstrap (one thread in this group: no CI)"
+BLOCK_ENTRIES = 1 << 22  # weights generated per block (32 MB): memory stays flat for a million units
+REPLICATE_ENTRIES = 1 << 24  # replicate sums held at once by cell_means (128 MB): more cells take more passes
 
 
 @dataclass(frozen=True)
-class Interval:
-    """A mean with its percentile CI (``low``, ``high``), the rows and clusters it used, and the CI method."""
+class BootResult:
+    """A statistic with its cluster-bootstrap percentile CI and a two-sided bootstrap p-value vs ``null``;
+    ``n`` rows, ``n_clusters`` threads, ``method`` the CI method."""
 
     estimate: float
     low: float
     high: float
+    p_value: float
     n: int
     n_clusters: int
     method: str
+
+
+# ------------------------------------------ the bootstrap core -------------------------------------------
 
 
 def dense_codes(clusters: pl.Series | np.ndarray | list) -> tuple[np.ndarray, int]:
@@ -47,8 +62,29 @@ def dense_codes(clusters: pl.Series | np.ndarray | list) -> tuple[np.ndarray, in
     return codes, int(codes.max()) + 1
 
 
-BLOCK_ENTRIES = 1 << 22  # weights generated per block (32 MB): memory stays flat for a million units
-REPLICATE_ENTRIES = 1 << 24  # replicate sums held at once by cell_means (128 MB): more cells take more passes
+def cluster_codes(clusters: pl.Series | np.ndarray | list) -> tuple[np.ndarray, int, int, str]:
+    """Integer codes of the resampling units: threads, or rows when there is only one thread (the one
+    place the single-thread fallback is decided).
+
+    Args:
+        clusters: one thread id per row.
+
+    Returns:
+        ``(codes, n_units, n_threads, method)``.
+
+    Example:
+        >>> codes, n_units, n_threads, method = cluster_codes(["b", "a", "b"])
+        >>> codes.tolist(), n_units, n_threads, method
+        ([1, 0, 1], 2, 2, 'thread bootstrap')
+        >>> cluster_codes(["a", "a", "a"])[0].tolist()  # one thread: every row is its own unit
+        [0, 1, 2]
+    """
+    codes, n_labels = dense_codes(clusters)
+    if codes.size == 0:
+        return codes, 0, 0, THREAD_BOOTSTRAP
+    if n_labels == 1:
+        return np.arange(codes.size, dtype=np.int64), int(codes.size), 1, COMMENT_BOOTSTRAP
+    return codes, n_labels, n_labels, THREAD_BOOTSTRAP
 
 
 def weight_blocks(n_clusters: int, n_boot: int, seed: int) -> Iterator[np.ndarray]:
@@ -98,6 +134,205 @@ def replicate_products(matrix: np.ndarray, n_boot: int, seed: int) -> np.ndarray
     return out[:, 0] if m.ndim == 1 else out
 
 
+def percentile_ci(replicates: np.ndarray, level: float = 0.95) -> tuple[np.ndarray, np.ndarray]:
+    """Percentile interval over the first axis, NaN replicates ignored (NaN where none are left).
+
+    Args:
+        replicates: shape ``(n_boot, ...)``.
+        level: the interval's coverage.
+
+    Returns:
+        ``(low, high)``, each of shape ``replicates.shape[1:]``.
+
+    Example:
+        >>> import numpy as np
+        >>> [round(float(x), 6) for x in percentile_ci(np.arange(101.0))]
+        [2.5, 97.5]
+    """
+    reps = np.asarray(replicates, dtype=np.float64)
+    alpha = (1 - level) / 2
+    if reps.shape[0] == 0 or np.isnan(reps).all(axis=0).all():
+        nan = np.full(reps.shape[1:], np.nan)
+        return (nan, nan.copy()) if nan.ndim else (np.float64(np.nan), np.float64(np.nan))
+    with np.errstate(invalid="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        low, high = np.nanquantile(reps, [alpha, 1 - alpha], axis=0)
+    return low, high
+
+
+def bootstrap_pvalue(replicates: np.ndarray, null: float) -> float:
+    """Two-sided percentile-bootstrap p-value: twice the share of replicates on the far side of ``null``.
+
+    Args:
+        replicates: the statistic on each replicate (NaN ignored).
+        null: the value under the null hypothesis (0 for a difference, 1 for a ratio).
+
+    Returns:
+        The p-value in [0, 1]; NaN without replicates.
+
+    Example:
+        >>> import numpy as np
+        >>> bootstrap_pvalue(np.array([0.1, 0.2, -0.1, 0.3]), 0.0)  # 2 x 1/4 below zero
+        0.5
+    """
+    reps = np.asarray(replicates, dtype=np.float64)
+    reps = reps[~np.isnan(reps)]
+    if reps.size == 0:
+        return float("nan")
+    return float(min(1.0, 2 * min((reps <= null).mean(), (reps >= null).mean())))
+
+
+def summarize(estimate: float, replicates: np.ndarray, n: int, n_threads: int, method: str, *,
+              null: float = 0.0, level: float = 0.95) -> BootResult:
+    """A BootResult from an estimate and its replicates (NaN replicates ignored).
+
+    Args:
+        estimate: the statistic on the data.
+        replicates: the statistic on each replicate.
+        n, n_threads, method: carried into the result.
+        null: the p-value's null value.
+        level: the CI's coverage.
+
+    Returns:
+        A :class:`BootResult` with a percentile CI and a two-sided bootstrap p-value.
+
+    Example:
+        >>> import numpy as np
+        >>> r = summarize(2.5, np.array([1.5, 2.5, 2.5, 3.5]), 4, 2, THREAD_BOOTSTRAP)
+        >>> r.estimate, round(r.low, 3), round(r.high, 3), r.p_value  # no replicate <= 0
+        (2.5, 1.575, 3.425, 0.0)
+    """
+    low, high = percentile_ci(np.asarray(replicates, dtype=np.float64), level)
+    return BootResult(float(estimate), float(low), float(high), bootstrap_pvalue(replicates, null), int(n),
+                      int(n_threads), method)
+
+
+def unit_replicates(per_unit: np.ndarray, n_boot: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Column sums of per-unit sums (units x m, in the order the weights are drawn) on the data and on each
+    bootstrap replicate; without units, zeros and NaN replicates.
+
+    >>> totals, reps = unit_replicates(np.array([[1.0], [2.0]]), 3, seed=0)
+    >>> totals.tolist(), reps.shape
+    ([3.0], (3, 1))
+    """
+    if per_unit.shape[0] == 0:
+        return np.zeros(per_unit.shape[1]), np.full((n_boot, per_unit.shape[1]), np.nan)
+    return per_unit.sum(axis=0), replicate_products(per_unit, n_boot, seed)
+
+
+def replicate_sums(
+    columns: np.ndarray, clusters: pl.Series | np.ndarray | list, *, n_boot: int = 1000, seed: int = 0
+) -> tuple[np.ndarray, np.ndarray, int, str]:
+    """Column sums of ``columns`` (rows x m) on the data and on each thread-bootstrap replicate.
+
+    Statistics that are functions of sums (means, rates, ratios, moments) then need no per-replicate pass
+    over the rows.
+
+    Args:
+        columns: rows x m numbers (or one column).
+        clusters: one thread id per row.
+        n_boot, seed: replicates and random seed.
+
+    Returns:
+        ``(totals (m,), replicates (n_boot x m), n_threads, method)``.
+
+    Example:
+        >>> import numpy as np
+        >>> cols = np.column_stack([np.ones(4), [1.0, 2, 3, 4]])  # (count, value): a mean is their ratio
+        >>> totals, reps, n_threads, method = replicate_sums(cols, ["a", "a", "b", "b"], n_boot=50)
+        >>> totals.tolist(), reps.shape, sorted(set((reps[:, 1] / reps[:, 0]).tolist()))
+        ([4.0, 10.0], (50, 2), [1.5, 2.5, 3.5])
+    """
+    cols = np.asarray(columns, dtype=np.float64)
+    cols = cols[:, None] if cols.ndim == 1 else cols
+    codes, n_units, n_threads, method = cluster_codes(clusters)
+    per_unit = np.zeros((0, cols.shape[1]))
+    if n_units:
+        per_unit = np.column_stack([np.bincount(codes, weights=cols[:, j], minlength=n_units)
+                                    for j in range(cols.shape[1])])
+    return (*unit_replicates(per_unit, n_boot, seed), n_threads, method)
+
+
+def bootstrap_replicates(
+    stat: Callable[[np.ndarray], float | np.ndarray],
+    clusters: pl.Series | np.ndarray | list,
+    *,
+    n_boot: int = 1000,
+    seed: int = 0,
+) -> tuple[np.ndarray, np.ndarray, int, str]:
+    """``stat(row_weights)`` on the data (all weights 1) and on ``n_boot`` thread-resampled replicates.
+
+    Resampling whole threads with replacement is the same as giving every row of thread t the weight
+    "how many times t was drawn", so one code path serves means, AUCs, rank correlations and curves.
+
+    Args:
+        stat: the statistic of per-row frequency weights (a row of a thread drawn twice weighs 2).
+        clusters: one thread id per row.
+        n_boot, seed: replicates and random seed.
+
+    Returns:
+        ``(estimate, replicates, n_threads, method)``; replicates has shape ``(n_boot, ...)``.
+
+    Example:
+        >>> import numpy as np
+        >>> v = np.array([1.0, 2, 3, 4])
+        >>> threads = ["a", "a", "b", "b"]
+        >>> est, reps, n_threads, _ = bootstrap_replicates(lambda w: weighted_mean(v, w), threads, n_boot=50)
+        >>> float(est), reps.shape, n_threads, sorted(set(reps.tolist()))
+        (2.5, (50,), 2, [1.5, 2.5, 3.5])
+    """
+    codes, n_units, n_threads, method = cluster_codes(clusters)
+    estimate = np.asarray(stat(np.ones(codes.size)), dtype=np.float64)
+    if n_units == 0:
+        return estimate, np.full((0, *estimate.shape), np.nan), 0, method
+    reps = np.stack([np.asarray(stat(row[codes]), dtype=np.float64)
+                     for block in weight_blocks(n_units, n_boot, seed) for row in block])
+    return estimate, reps, n_threads, method
+
+
+# ---------------------------------------- entry points on rows -------------------------------------------
+
+
+def cluster_bootstrap(
+    stat: Callable[[np.ndarray], float],
+    clusters: pl.Series | np.ndarray | list,
+    *,
+    n_boot: int = 1000,
+    seed: int = 0,
+    level: float = 0.95,
+    null: float = 0.0,
+) -> BootResult:
+    """A scalar statistic of weighted rows with a thread-bootstrap percentile CI and p-value vs ``null``.
+
+    Args:
+        stat: the statistic of per-row frequency weights (all ones = the data as it is).
+        clusters: one thread id per row; with a single thread, rows are resampled.
+        n_boot, seed, level: replicates, random seed and CI coverage.
+        null: the value the p-value tests against.
+
+    Returns:
+        A :class:`BootResult` (estimate, low, high, p_value, n rows, n_clusters threads, method).
+
+    Example:
+        >>> import numpy as np
+        >>> v = np.array([1.0, 2, 3, 4])
+        >>> r = cluster_bootstrap(lambda w: weighted_mean(v, w), ["a", "a", "b", "b"], n_boot=50)
+        >>> r.estimate, r.low, r.high, r.p_value, r.n, r.n_clusters
+        (2.5, 1.5, 3.5, 0.0, 4, 2)
+    """
+    estimate, reps, n_threads, method = bootstrap_replicates(stat, clusters, n_boot=n_boot, seed=seed)
+    n = int(np.asarray(pl.Series(clusters)).size)
+    return summarize(estimate, reps, n, n_threads, method, null=null, level=level)
+
+
+def _with_values(values: pl.Series | np.ndarray, clusters: pl.Series | np.ndarray, *others: np.ndarray
+                 ) -> tuple[np.ndarray, pl.Series, tuple[np.ndarray, ...]]:
+    """The rows of ``values`` that hold a number (nulls and NaN left out), their clusters and ``others``."""
+    v = np.asarray(pl.Series(values).cast(pl.Float64).fill_null(np.nan).to_numpy(), dtype=np.float64)
+    keep = ~np.isnan(v)
+    return v[keep], pl.Series(clusters).filter(pl.Series(keep)), tuple(o[keep] for o in others)
+
+
 def bootstrap_mean(
     values: pl.Series | np.ndarray,
     clusters: pl.Series | np.ndarray,
@@ -105,7 +340,7 @@ def bootstrap_mean(
     n_boot: int = 1000,
     seed: int = 0,
     level: float = 0.95,
-) -> Interval:
+) -> BootResult:
     """Mean of ``values`` with a percentile CI from resampling whole clusters (nulls/NaN ignored).
 
     With a single cluster, threads cannot be resampled: the CI falls back to resampling comments and
@@ -119,8 +354,9 @@ def bootstrap_mean(
         level: the CI's coverage.
 
     Returns:
-        An :class:`Interval`: ``estimate`` (the mean), ``low``/``high`` (percentile CI), ``n`` (rows with a
-        value), ``n_clusters`` (threads) and ``method`` (``"thread bootstrap"`` or the comment fallback).
+        A :class:`BootResult`: ``estimate`` (the mean), ``low``/``high`` (percentile CI), ``p_value`` (vs 0),
+        ``n`` (rows with a value), ``n_clusters`` (threads) and ``method`` (``"thread bootstrap"`` or the
+        comment fallback).
 
     Example:
         Thread ``a`` averages 1.5 and ``b`` 3.5, so every replicate is 1.5, 2.5 or 3.5:
@@ -131,28 +367,81 @@ def bootstrap_mean(
         >>> bootstrap_mean([1.0, 2.0], ["a", "a"], n_boot=50).method
         'comment bootstrap (single thread: threads cannot be resampled)'
     """
-    v = np.asarray(pl.Series(values).cast(pl.Float64).fill_null(np.nan).to_numpy(), dtype=np.float64)
-    keep = ~np.isnan(v)
-    v = v[keep]
-    if v.size == 0:
-        return Interval(np.nan, np.nan, np.nan, 0, 0, THREAD_BOOTSTRAP)
-    codes, n_labels = dense_codes(pl.Series(clusters).filter(pl.Series(keep)))
-    method = THREAD_BOOTSTRAP
-    if n_labels == 1:
-        codes, method = np.arange(v.size), COMMENT_BOOTSTRAP
-    n_units = int(codes.max()) + 1
-    sums = np.bincount(codes, weights=v, minlength=n_units)
-    counts = np.bincount(codes, minlength=n_units).astype(np.float64)
-    prod = replicate_products(np.column_stack([sums, counts]), n_boot, seed)
+    v, threads, _ = _with_values(values, clusters)
+    _, reps, n_threads, method = replicate_sums(np.column_stack([v, np.ones_like(v)]), threads,
+                                                n_boot=n_boot, seed=seed)
     with np.errstate(invalid="ignore", divide="ignore"):
-        reps = prod[:, 0] / prod[:, 1]
-    reps = reps[~np.isnan(reps)]
-    alpha = (1 - level) / 2
-    low, high = (np.quantile(reps, [alpha, 1 - alpha]) if reps.size else (np.nan, np.nan))
-    return Interval(float(v.mean()), float(low), float(high), int(v.size), n_labels, method)
+        ratio = reps[:, 0] / reps[:, 1]
+    return summarize(v.mean() if v.size else np.nan, ratio, v.size, n_threads, method, level=level)
 
 
-ONE_THREAD = "thread bootstrap (one thread in this group: no CI)"
+def bootstrap_difference(
+    values: pl.Series | np.ndarray,
+    group: pl.Series | np.ndarray,
+    clusters: pl.Series | np.ndarray,
+    *,
+    n_boot: int = 1000,
+    seed: int = 0,
+    level: float = 0.95,
+) -> dict[str, float]:
+    """Mean(group True) - mean(group False) with a thread-bootstrap CI and a two-sided bootstrap p-value.
+
+    The p-value is the share of replicates on the far side of zero, doubled (clipped to 1).
+
+    Args:
+        values: one number per row (NaN/null rows left out).
+        group: one boolean per row (null counts as False).
+        clusters: one thread id per row; with a single thread, comments are resampled.
+        n_boot, seed, level: replicates, random seed and CI coverage.
+
+    Returns:
+        A dict: ``n_true``, ``n_false`` (rows per side), ``difference``, ``low``, ``high`` (percentile CI)
+        and ``p_value``; all NaN but the counts when a side is empty.
+
+    Example:
+        In both threads the True row is 1 below the False row, so every replicate is -1:
+
+        >>> bootstrap_difference([1.0, 2, 3, 4], [True, False, True, False], ["a", "a", "b", "b"], n_boot=50)
+        {'n_true': 2, 'n_false': 2, 'difference': -1.0, 'low': -1.0, 'high': -1.0, 'p_value': 0.0}
+    """
+    g = np.asarray(pl.Series(group).cast(pl.Boolean).fill_null(False).to_numpy())
+    v, threads, (g,) = _with_values(values, clusters, g)
+    out = {"n_true": int(g.sum()), "n_false": int((~g).sum()), "difference": np.nan, "low": np.nan,
+           "high": np.nan, "p_value": np.nan}
+    if out["n_true"] == 0 or out["n_false"] == 0:
+        return out
+    columns = np.column_stack([v * g, g.astype(float), v * ~g, (~g).astype(float)])
+    _, prod, n_threads, method = replicate_sums(columns, threads, n_boot=n_boot, seed=seed)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        reps = prod[:, 0] / prod[:, 1] - prod[:, 2] / prod[:, 3]
+    r = summarize(v[g].mean() - v[~g].mean(), reps, v.size, n_threads, method, level=level)
+    return out | {"difference": r.estimate, "low": r.low, "high": r.high, "p_value": r.p_value}
+
+
+def naive_mean_ci(values: pl.Series | np.ndarray, *, level: float = 0.95) -> tuple[float, float]:
+    """The normal-approximation CI that treats comments as independent (for comparison only).
+
+    Args:
+        values: the numbers (nulls and NaN dropped).
+        level: the CI's coverage.
+
+    Returns:
+        ``(low, high)`` = mean -/+ z * SD / sqrt(n); NaN with fewer than two values.
+
+    Example:
+        >>> [round(x, 2) for x in naive_mean_ci([1.0, 2, 3, 4, 5])]  # 3 -/+ 1.96 * sqrt(2.5 / 5)
+        [1.61, 4.39]
+    """
+    from scipy import stats
+
+    v = pl.Series(values).cast(pl.Float64).drop_nulls().drop_nans().to_numpy()
+    if v.size < 2:
+        return (np.nan, np.nan)
+    half = stats.norm.ppf(1 - (1 - level) / 2) * v.std(ddof=1) / np.sqrt(v.size)
+    return (float(v.mean() - half), float(v.mean() + half))
+
+
+# ------------------------------------------ per-group means ----------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -166,7 +455,6 @@ class GroupIntervals:
     n: np.ndarray  # rows per group and column (non-NaN values)
     n_clusters: np.ndarray  # threads per group
     method: list[str]  # per group
-
 
 def grouped_bootstrap_means(
     values: np.ndarray,
@@ -206,7 +494,6 @@ def grouped_bootstrap_means(
     cells = unit_cells(v, codes, np.asarray(groups, dtype=np.int64))
     return cell_means(cells, n_units, n_groups, method, n_boot=n_boot, seed=seed, level=level)
 
-
 def unit_cells(values: np.ndarray, units: np.ndarray, groups: np.ndarray) -> pl.DataFrame:
     """The sufficient statistics of per-group means: one row per (unit, group) present, with the sum
     ``s<j>`` and count ``c<j>`` of each value column's non-NaN entries and the rows ``n`` (NaN included).
@@ -223,7 +510,6 @@ def unit_cells(values: np.ndarray, units: np.ndarray, groups: np.ndarray) -> pl.
     return (pl.DataFrame(columns).group_by("unit", "group")
             .agg(pl.len().cast(pl.Int64).alias("n"), *(pl.col(f"{x}{j}").sum() for j in range(k) for x in "sc"))
             .sort("unit", "group"))
-
 
 def cell_means(cells: pl.DataFrame, n_units: int, n_groups: int, method: str, *, n_boot: int = 1000,
                seed: int = 0, level: float = 0.95) -> GroupIntervals:
@@ -272,319 +558,7 @@ def cell_means(cells: pl.DataFrame, n_units: int, n_groups: int, method: str, *,
     return GroupIntervals(estimate, low, high, n.astype(np.int64), per_group_threads.astype(np.int64), methods)
 
 
-def naive_mean_ci(values: pl.Series | np.ndarray, *, level: float = 0.95) -> tuple[float, float]:
-    """The normal-approximation CI that treats comments as independent (for comparison only).
 
-    Args:
-        values: the numbers (nulls and NaN dropped).
-        level: the CI's coverage.
-
-    Returns:
-        ``(low, high)`` = mean -/+ z * SD / sqrt(n); NaN with fewer than two values.
-
-    Example:
-        >>> [round(x, 2) for x in naive_mean_ci([1.0, 2, 3, 4, 5])]  # 3 -/+ 1.96 * sqrt(2.5 / 5)
-        [1.61, 4.39]
-    """
-    from scipy import stats
-
-    v = pl.Series(values).cast(pl.Float64).drop_nulls().drop_nans().to_numpy()
-    if v.size < 2:
-        return (np.nan, np.nan)
-    half = stats.norm.ppf(1 - (1 - level) / 2) * v.std(ddof=1) / np.sqrt(v.size)
-    return (float(v.mean() - half), float(v.mean() + half))
-
-
-def bootstrap_difference(
-    values: pl.Series | np.ndarray,
-    group: pl.Series | np.ndarray,
-    clusters: pl.Series | np.ndarray,
-    *,
-    n_boot: int = 1000,
-    seed: int = 0,
-    level: float = 0.95,
-) -> dict[str, float]:
-    """Mean(group True) - mean(group False) with a thread-bootstrap CI and a two-sided bootstrap p-value.
-
-    The p-value is the share of replicates on the far side of zero, doubled (clipped to 1).
-
-    Args:
-        values: one number per row (NaN/null rows left out).
-        group: one boolean per row (null counts as False).
-        clusters: one thread id per row; with a single thread, comments are resampled.
-        n_boot, seed, level: replicates, random seed and CI coverage.
-
-    Returns:
-        A dict: ``n_true``, ``n_false`` (rows per side), ``difference``, ``low``, ``high`` (percentile CI)
-        and ``p_value``; all NaN but the counts when a side is empty.
-
-    Example:
-        In both threads the True row is 1 below the False row, so every replicate is -1:
-
-        >>> bootstrap_difference([1.0, 2, 3, 4], [True, False, True, False], ["a", "a", "b", "b"], n_boot=50)
-        {'n_true': 2, 'n_false': 2, 'difference': -1.0, 'low': -1.0, 'high': -1.0, 'p_value': 0.0}
-    """
-    v = np.asarray(pl.Series(values).cast(pl.Float64).fill_null(np.nan).to_numpy(), dtype=np.float64)
-    g = np.asarray(pl.Series(group).cast(pl.Boolean).fill_null(False).to_numpy())
-    keep = ~np.isnan(v)
-    v, g = v[keep], g[keep]
-    out = {"n_true": int(g.sum()), "n_false": int((~g).sum()), "difference": np.nan, "low": np.nan,
-           "high": np.nan, "p_value": np.nan}
-    if out["n_true"] == 0 or out["n_false"] == 0:
-        return out
-    codes, n_labels = dense_codes(pl.Series(clusters).filter(pl.Series(keep)))
-    if n_labels == 1:
-        codes = np.arange(v.size)
-    n_units = int(codes.max()) + 1
-    st = np.bincount(codes, weights=v * g, minlength=n_units)
-    nt = np.bincount(codes, weights=g.astype(float), minlength=n_units)
-    sf = np.bincount(codes, weights=v * ~g, minlength=n_units)
-    nf = np.bincount(codes, weights=(~g).astype(float), minlength=n_units)
-    prod = replicate_products(np.column_stack([st, nt, sf, nf]), n_boot, seed)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        reps = prod[:, 0] / prod[:, 1] - prod[:, 2] / prod[:, 3]
-    reps = reps[~np.isnan(reps)]
-    diff = float(v[g].mean() - v[~g].mean())
-    alpha = (1 - level) / 2
-    if reps.size:
-        out["low"], out["high"] = (float(x) for x in np.quantile(reps, [alpha, 1 - alpha]))
-        out["p_value"] = float(min(1.0, 2 * min((reps <= 0).mean(), (reps >= 0).mean())))
-    out["difference"] = diff
-    return out
-
-
-# ---------------------------------------------------------------------------------------------------------
-# General cluster bootstrap: any statistic that can be written over per-row frequency weights.
-# Resampling whole threads with replacement is the same as giving every row of thread t the weight
-# "how many times t was drawn", so one code path serves means, AUCs, rank correlations and curves.
-# ---------------------------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class BootResult:
-    """A statistic with its cluster-bootstrap percentile CI and a two-sided bootstrap p-value vs ``null``;
-    ``n`` rows, ``n_clusters`` threads, ``method`` the CI method."""
-
-    estimate: float
-    low: float
-    high: float
-    p_value: float
-    n: int
-    n_clusters: int
-    method: str
-
-
-def cluster_codes(clusters: pl.Series | np.ndarray | list) -> tuple[np.ndarray, int, int, str]:
-    """Integer codes of the resampling units: threads, or rows when there is only one thread.
-
-    Args:
-        clusters: one thread id per row.
-
-    Returns:
-        ``(codes, n_units, n_threads, method)``.
-
-    Example:
-        >>> codes, n_units, n_threads, method = cluster_codes(["b", "a", "b"])
-        >>> codes.tolist(), n_units, n_threads, method
-        ([1, 0, 1], 2, 2, 'thread bootstrap')
-        >>> cluster_codes(["a", "a", "a"])[0].tolist()  # one thread: every row is its own unit
-        [0, 1, 2]
-    """
-    codes, n_labels = dense_codes(clusters)
-    if codes.size == 0:
-        return codes, 0, 0, THREAD_BOOTSTRAP
-    if n_labels == 1:
-        return np.arange(codes.size, dtype=np.int64), int(codes.size), 1, COMMENT_BOOTSTRAP
-    return codes, n_labels, n_labels, THREAD_BOOTSTRAP
-
-
-def bootstrap_pvalue(replicates: np.ndarray, null: float) -> float:
-    """Two-sided percentile-bootstrap p-value: twice the share of replicates on the far side of ``null``.
-
-    Args:
-        replicates: the statistic on each replicate (NaN ignored).
-        null: the value under the null hypothesis (0 for a difference, 1 for a ratio).
-
-    Returns:
-        The p-value in [0, 1]; NaN without replicates.
-
-    Example:
-        >>> import numpy as np
-        >>> bootstrap_pvalue(np.array([0.1, 0.2, -0.1, 0.3]), 0.0)  # 2 x 1/4 below zero
-        0.5
-    """
-    reps = np.asarray(replicates, dtype=np.float64)
-    reps = reps[~np.isnan(reps)]
-    if reps.size == 0:
-        return float("nan")
-    return float(min(1.0, 2 * min((reps <= null).mean(), (reps >= null).mean())))
-
-
-def bootstrap_replicates(
-    stat: Callable[[np.ndarray], float | np.ndarray],
-    clusters: pl.Series | np.ndarray | list,
-    *,
-    n_boot: int = 1000,
-    seed: int = 0,
-) -> tuple[np.ndarray, np.ndarray, int, str]:
-    """``stat(row_weights)`` on the data (all weights 1) and on ``n_boot`` thread-resampled replicates.
-
-    Args:
-        stat: the statistic of per-row frequency weights (a row of a thread drawn twice weighs 2).
-        clusters: one thread id per row.
-        n_boot, seed: replicates and random seed.
-
-    Returns:
-        ``(estimate, replicates, n_threads, method)``; replicates has shape ``(n_boot, ...)``.
-
-    Example:
-        >>> import numpy as np
-        >>> v = np.array([1.0, 2, 3, 4])
-        >>> threads = ["a", "a", "b", "b"]
-        >>> est, reps, n_threads, _ = bootstrap_replicates(lambda w: weighted_mean(v, w), threads, n_boot=50)
-        >>> float(est), reps.shape, n_threads, sorted(set(reps.tolist()))
-        (2.5, (50,), 2, [1.5, 2.5, 3.5])
-    """
-    codes, n_units, n_threads, method = cluster_codes(clusters)
-    estimate = np.asarray(stat(np.ones(codes.size)), dtype=np.float64)
-    if n_units == 0:
-        return estimate, np.full((0, *estimate.shape), np.nan), 0, method
-    reps = np.stack([np.asarray(stat(row[codes]), dtype=np.float64)
-                     for block in weight_blocks(n_units, n_boot, seed) for row in block])
-    return estimate, reps, n_threads, method
-
-
-def replicate_sums(
-    columns: np.ndarray, clusters: pl.Series | np.ndarray | list, *, n_boot: int = 1000, seed: int = 0
-) -> tuple[np.ndarray, np.ndarray, int, str]:
-    """Column sums of ``columns`` (rows x m) on the data and on each thread-bootstrap replicate.
-
-    Statistics that are functions of sums (means, rates, ratios, moments) then need no per-replicate pass
-    over the rows.
-
-    Args:
-        columns: rows x m numbers (or one column).
-        clusters: one thread id per row.
-        n_boot, seed: replicates and random seed.
-
-    Returns:
-        ``(totals (m,), replicates (n_boot x m), n_threads, method)``.
-
-    Example:
-        >>> import numpy as np
-        >>> cols = np.column_stack([np.ones(4), [1.0, 2, 3, 4]])  # (count, value): a mean is their ratio
-        >>> totals, reps, n_threads, method = replicate_sums(cols, ["a", "a", "b", "b"], n_boot=50)
-        >>> totals.tolist(), reps.shape, sorted(set((reps[:, 1] / reps[:, 0]).tolist()))
-        ([4.0, 10.0], (50, 2), [1.5, 2.5, 3.5])
-    """
-    cols = np.asarray(columns, dtype=np.float64)
-    cols = cols[:, None] if cols.ndim == 1 else cols
-    codes, n_units, n_threads, method = cluster_codes(clusters)
-    per_unit = np.zeros((0, cols.shape[1]))
-    if n_units:
-        per_unit = np.column_stack([np.bincount(codes, weights=cols[:, j], minlength=n_units)
-                                    for j in range(cols.shape[1])])
-    return (*unit_replicates(per_unit, n_boot, seed), n_threads, method)
-
-
-def unit_replicates(per_unit: np.ndarray, n_boot: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """Column sums of per-unit sums (units x m, in the order the weights are drawn) on the data and on each
-    bootstrap replicate; without units, zeros and NaN replicates.
-
-    >>> totals, reps = unit_replicates(np.array([[1.0], [2.0]]), 3, seed=0)
-    >>> totals.tolist(), reps.shape
-    ([3.0], (3, 1))
-    """
-    if per_unit.shape[0] == 0:
-        return np.zeros(per_unit.shape[1]), np.full((n_boot, per_unit.shape[1]), np.nan)
-    return per_unit.sum(axis=0), replicate_products(per_unit, n_boot, seed)
-
-
-def summarize(estimate: float, replicates: np.ndarray, n: int, n_threads: int, method: str, *,
-              null: float = 0.0, level: float = 0.95) -> BootResult:
-    """A BootResult from an estimate and its replicates (NaN replicates ignored).
-
-    Args:
-        estimate: the statistic on the data.
-        replicates: the statistic on each replicate.
-        n, n_threads, method: carried into the result.
-        null: the p-value's null value.
-        level: the CI's coverage.
-
-    Returns:
-        A :class:`BootResult` with a percentile CI and a two-sided bootstrap p-value.
-
-    Example:
-        >>> import numpy as np
-        >>> r = summarize(2.5, np.array([1.5, 2.5, 2.5, 3.5]), 4, 2, THREAD_BOOTSTRAP)
-        >>> r.estimate, round(r.low, 3), round(r.high, 3), r.p_value  # no replicate <= 0
-        (2.5, 1.575, 3.425, 0.0)
-    """
-    low, high = percentile_ci(np.asarray(replicates, dtype=np.float64), level)
-    return BootResult(float(estimate), float(low), float(high), bootstrap_pvalue(replicates, null), int(n),
-                      int(n_threads), method)
-
-
-def cluster_bootstrap(
-    stat: Callable[[np.ndarray], float],
-    clusters: pl.Series | np.ndarray | list,
-    *,
-    n_boot: int = 1000,
-    seed: int = 0,
-    level: float = 0.95,
-    null: float = 0.0,
-) -> BootResult:
-    """A scalar statistic of weighted rows with a thread-bootstrap percentile CI and p-value vs ``null``.
-
-    Resampling threads with replacement = giving each row the weight "times its thread was drawn", so
-    any statistic written over row weights (means, AUCs, rank correlations) gets a thread bootstrap.
-
-    Args:
-        stat: the statistic of per-row frequency weights (all ones = the data as it is).
-        clusters: one thread id per row; with a single thread, rows are resampled.
-        n_boot, seed, level: replicates, random seed and CI coverage.
-        null: the value the p-value tests against.
-
-    Returns:
-        A :class:`BootResult` (estimate, low, high, p_value, n rows, n_clusters threads, method).
-
-    Example:
-        >>> import numpy as np
-        >>> v = np.array([1.0, 2, 3, 4])
-        >>> r = cluster_bootstrap(lambda w: weighted_mean(v, w), ["a", "a", "b", "b"], n_boot=50)
-        >>> r.estimate, r.low, r.high, r.p_value, r.n, r.n_clusters
-        (2.5, 1.5, 3.5, 0.0, 4, 2)
-    """
-    estimate, reps, n_threads, method = bootstrap_replicates(stat, clusters, n_boot=n_boot, seed=seed)
-    low, high = percentile_ci(reps, level)
-    n = int(np.asarray(pl.Series(clusters)).size)
-    return BootResult(float(estimate), float(low), float(high), bootstrap_pvalue(reps, null), n, n_threads, method)
-
-
-def percentile_ci(replicates: np.ndarray, level: float = 0.95) -> tuple[np.ndarray, np.ndarray]:
-    """Percentile interval over the first axis, NaN replicates ignored (NaN where none are left).
-
-    Args:
-        replicates: shape ``(n_boot, ...)``.
-        level: the interval's coverage.
-
-    Returns:
-        ``(low, high)``, each of shape ``replicates.shape[1:]``.
-
-    Example:
-        >>> import numpy as np
-        >>> [round(float(x), 6) for x in percentile_ci(np.arange(101.0))]
-        [2.5, 97.5]
-    """
-    reps = np.asarray(replicates, dtype=np.float64)
-    alpha = (1 - level) / 2
-    if reps.shape[0] == 0 or np.isnan(reps).all(axis=0).all():
-        nan = np.full(reps.shape[1:], np.nan)
-        return (nan, nan.copy()) if nan.ndim else (np.float64(np.nan), np.float64(np.nan))
-    with np.errstate(invalid="ignore"), warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)
-        low, high = np.nanquantile(reps, [alpha, 1 - alpha], axis=0)
-    return low, high
 
 
 PERMUTATION_WORK = 20_000_000  # rows x draws per permutation test (at least 199 draws)

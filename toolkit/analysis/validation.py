@@ -12,11 +12,15 @@ from dataclasses import dataclass
 import numpy as np
 import polars as pl
 
-from toolkit.analysis.common import ci_methods, comments_only, score_columns, truth_column
+from toolkit.analysis.common import (
+    ci_methods,
+    labelled_rows,
+    require_truth,
+    score_columns,
+)
 from toolkit.analysis.declare import Analysis, AnalysisContext, shown
 from toolkit.analysis.prediction import classification_tables
 from toolkit.analysis.stats import grouped_bootstrap_means, percentile_ci, replicate_sums
-from toolkit.errors import ConfigError
 from toolkit.outputs import AnalysisOutput, FigureSpec
 
 CALIBRATION_SCHEMA = {
@@ -42,14 +46,6 @@ class ScorerValidationOptions:
     calibration_bins: int = 10
     curve_grid: int = 101
 
-
-
-def _rows(frame: pl.DataFrame, truth: str, label: str) -> pl.DataFrame:
-    if truth not in frame.columns:
-        raise ConfigError(TRUTH_KEY, f"scorer validation needs a boolean truth column {truth!r}; columns: {frame.columns}")
-    return truth_column(comments_only(frame), truth).filter(
-        pl.col(label).is_not_null() & pl.col(label).is_not_nan() & pl.col(truth).is_not_null()
-    )
 
 
 def calibration_table(
@@ -93,7 +89,7 @@ def calibration_table(
     edges = np.linspace(0.0, 1.0, n_bins + 1)
     out = []
     for label in score_columns(frame, labels):
-        rows = _rows(frame, truth, label)
+        rows = labelled_rows(frame, truth, label, key=TRUTH_KEY)
         s = rows[label].to_numpy().astype(np.float64)
         idx = np.clip(np.searchsorted(edges, s, side="right") - 1, 0, n_bins - 1)
         y = rows[truth].cast(pl.Float64).to_numpy()
@@ -150,7 +146,7 @@ def threshold_metrics(
     edges = np.linspace(0.0, 1.0, n_bins + 1)
     out = []
     for label in score_columns(frame, labels):
-        rows = _rows(frame, truth, label)
+        rows = labelled_rows(frame, truth, label, key=TRUTH_KEY)
         s = rows[label].to_numpy().astype(np.float64)
         y = rows[truth].cast(pl.Boolean).to_numpy().astype(bool)
         pred = s >= threshold
@@ -230,10 +226,9 @@ def scorer_validation(
         [('toxicity', 0.875, 0.667, 1.0)]
         >>> scorer_validation(frame, truth="toxic")  # doctest: +ELLIPSIS
         Traceback (most recent call last):
-        toolkit.errors.ConfigError: analysis.params.scorer_validation.truth: scorer validation needs a boolean truth column 'toxic'; columns: [...]
+        toolkit.errors.ConfigError: analysis.params.scorer_validation.truth: needs a boolean truth column 'toxic' (e.g. human labels); columns: [...]
     """
-    if truth not in frame.columns:
-        raise ConfigError(TRUTH_KEY, f"scorer validation needs a boolean truth column {truth!r}; columns: {frame.columns}")
+    require_truth(frame, truth, TRUTH_KEY)
     aucs, curves = classification_tables(frame, truth=truth, labels=labels, grid=grid,
                                          curve_labels=None if with_curves else [], n_boot=n_boot, seed=seed)
     rest = threshold_metrics(frame, truth=truth, labels=labels, threshold=threshold, n_bins=n_bins,

@@ -18,7 +18,7 @@ from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf
 
 from toolkit.errors import ToolkitError
-from toolkit.pipeline import PROJECT_ROOT
+from toolkit.io.paths import PROJECT_ROOT
 from toolkit.settings import AnalysisSettings, DatasetSettings, PlotSettings, RunSettings, ScorerSettings
 
 CONFIG_DIR = str(PROJECT_ROOT / "conf")  # inside the installed package, or the checkout's conf/

@@ -3,7 +3,8 @@
 ``LOADERS`` maps each ``format=`` name to its loader and ``DETECTORS`` each auto-detected format to the test
 that recognises its files: a new loader is one module plus one line in each. ``path`` may also be a glob
 pattern or a list of paths: every file must be of one format; the loaders in :data:`READS_MANY` read them
-together (Lemmy: pages of one thread), the others load each file and the results are merged.
+together (Lemmy: pages of one thread), the others load each file and the results are merged. A relative
+path not found from the working directory is looked for in the bundled data (:mod:`toolkit.io.paths`).
 
 >>> detect_format("data/seed_thread.txt")
 'text'
@@ -24,6 +25,7 @@ import polars as pl
 from toolkit.io import convokit, lemmy, reddit, reddit_api, reddit_dump, table, text_thread
 from toolkit.io.base import LoadError, LoadResult, Rejects, StreamedFormat
 from toolkit.io.dedupe import drop_duplicates
+from toolkit.io.paths import resolve_data_path, where_looked
 
 __all__ = ["DETECTORS", "LOADERS", "STREAMED", "LoadError", "LoadResult", "Rejects", "StreamedFormat", "detect_format",
            "expand_paths", "formats", "load_source"]
@@ -76,14 +78,14 @@ def expand_paths(path: Source) -> list[Path]:
     ['seed_thread.txt']
     """
     if isinstance(path, (str, Path)):
-        text = str(path)
+        text = str(resolve_data_path(path))
         if Path(text).exists() or not any(char in text for char in "*?["):
-            return [Path(path)]
-        matches = sorted(Path(match) for match in glob.glob(str(Path(text).expanduser())))
+            return [Path(text)]
+        matches = sorted(Path(match) for match in glob.glob(text))
         if not matches:
-            raise LoadError(text, "no file matches this pattern")
+            raise LoadError(text, f"no file matches this pattern{where_looked(text)}")
         return matches
-    paths = [Path(item) for item in path]
+    paths = [resolve_data_path(item) for item in path]
     if not paths:
         raise LoadError("[]", "an empty list of paths")
     return paths
@@ -92,7 +94,7 @@ def expand_paths(path: Source) -> list[Path]:
 def _detect_one(path: Path) -> str:
     """The single format whose detector accepts ``path``; an error naming the candidates otherwise."""
     if not path.exists():
-        raise LoadError(path, "no such file or directory")
+        raise LoadError(path, f"no such file or directory{where_looked(path)}")
     matches = []
     for name, detect in DETECTORS.items():
         try:
@@ -164,7 +166,7 @@ def load_source(path: Source, format: str | None = None, **options: Any) -> Load
         raise LoadError(str(path), f"unknown format {name!r}; known formats: {', '.join(formats())}", field="format")
     for item in paths:
         if not item.exists():
-            raise LoadError(item, "no such file or directory")
+            raise LoadError(item, f"no such file or directory{where_looked(item)}")
     if len(paths) == 1:
         return _run(name, paths[0], options)
     if name in READS_MANY:

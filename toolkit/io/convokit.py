@@ -38,24 +38,12 @@ from toolkit.io.fields import INT64_MAX, FieldError, micros, parse_id, parse_int
 from toolkit.io.stream import JsonLine, iter_json_lines, parse_json_document, read_bytes
 from toolkit.io.text_thread import placeholder_flags
 from toolkit.schema import SOURCE_SCHEMA, TREE_SCHEMA, conform
+from toolkit.vocab import DELETED_AUTHOR, DELETED_TEXT, DETOXIFY_LABELS, FALSE_WORDS, REMOVED_TEXT, TRUE_WORDS
 
 PLATFORM = "convokit"
-DELETED_SPEAKER = "[deleted]"
 META_PREFIX = "meta_"
 #: corpus.json key under which the exporter lists the utterance-meta keys that are toolkit score columns.
 SCORE_COLUMNS_KEY = "toolkit_score_columns"
-#: Label columns the toolkit's scorers write (Detoxify's models, the embedded scorer).
-KNOWN_SCORE_LABELS = (
-    "toxicity",
-    "severe_toxicity",
-    "obscene",
-    "threat",
-    "insult",
-    "identity_attack",
-    "sexual_explicit",
-)
-_TRUE = frozenset({"true", "t", "yes", "y", "1"})
-_FALSE = frozenset({"false", "f", "no", "n", "0"})
 
 CONVOKIT_EXTRA_SCHEMA: dict[str, pl.DataType] = {"source_line": pl.Int64()}
 
@@ -72,9 +60,9 @@ def _bool_like(value: Any) -> bool | None:
         return bool(value)
     if isinstance(value, str):
         key = value.strip().lower()
-        if key in _TRUE:
+        if key in TRUE_WORDS:
             return True
-        if key in _FALSE:
+        if key in FALSE_WORDS:
             return False
     return None
 
@@ -127,7 +115,7 @@ def normalize_utterance(data: Any) -> tuple[dict[str, Any], dict[str, Any]]:
         "comment_id": utterance_id,
         "parent_id": reply_to,
         "is_post": utterance_id == conversation_id and reply_to is None,
-        "author": None if speaker in (None, "", DELETED_SPEAKER) else speaker,
+        "author": None if speaker in (None, "", DELETED_AUTHOR) else speaker,
         "text": text,
         "created_at": created_at,
         "score": score,
@@ -332,66 +320,17 @@ def export_convokit(
     corpora do the same), else as ``""``. Comment ids must be unique across the frame (ConvoKit's ids are).
     """
     out_dir = Path(out_dir)
-    missing = [c for c in ("thread_id", "comment_id") if c not in frame.columns]
-    if missing:
-        raise ConfigError("frame", f"export_convokit: the frame has no {', '.join(missing)} column; load it with toolkit.load")
-    if out_dir.exists() and any(out_dir.iterdir()) and not overwrite:
-        raise FileExistsError(f"{out_dir}: directory exists and is not empty (pass overwrite=True)")
-    frame = conform(frame)
-    duplicated = frame.filter(pl.col("comment_id").is_duplicated())
-    if duplicated.height:
-        sample = ", ".join(sorted(set(duplicated["comment_id"].head(5).to_list())))
-        raise ConfigError(
-            "frame",
-            f"export_convokit: ConvoKit utterance ids must be unique, but {duplicated.height} rows share "
-            f"comment ids (e.g. {sample}); deduplicate first (toolkit.threads.dedupe_comments)"
-        )
-    if score_columns is None:
-        score_columns = [c for c in KNOWN_SCORE_LABELS if c in frame.columns]
-    unknown = [c for c in score_columns if c not in frame.columns]
-    if unknown:
-        raise ConfigError("score_columns", f"export_convokit: not in the frame: {unknown}; its columns: {frame.columns}")
-    score_columns = list(score_columns)
-    skip = set(SOURCE_SCHEMA) | set(TREE_SCHEMA) | set(score_columns) | {"source_line"}
-    extras = [c for c in frame.columns if c not in skip] if include_extras else []
-
+    frame, score_columns, extras = _export_columns(frame, out_dir, score_columns, include_extras, overwrite)
     out_dir.mkdir(parents=True, exist_ok=True)
     speakers: dict[str, dict[str, Any]] = {}
     conversations: dict[str, dict[str, Any]] = {}
     metas: list[dict[str, Any]] = []
     with (out_dir / "utterances.jsonl").open("w", encoding="utf-8") as handle:
         for row in frame.iter_rows(named=True):
-            meta: dict[str, Any] = {}
-            for column in extras:
-                key = column[len(META_PREFIX) :] if column.startswith(META_PREFIX) else column
-                meta[key] = _json_value(row[column])
-            meta.update(
-                {
-                    "score": row["score"],
-                    "removed": row["removed"],
-                    "deleted": row["deleted"],
-                    "platform": row["platform"],
-                }
-            )
-            for column in score_columns:
-                meta[column] = _json_value(row[column])
-            text = row["text"]
-            if text is None:
-                text = "[removed]" if row["removed"] else "[deleted]" if row["deleted"] else ""
-            speaker = row["author"] if row["author"] else DELETED_SPEAKER
-            speakers.setdefault(speaker, {"meta": {}, "vectors": []})
+            utterance = _utterance(row, extras, score_columns)
+            speakers.setdefault(utterance["speaker"], {"meta": {}, "vectors": []})
             conversations.setdefault(row["thread_id"], {"meta": {}, "vectors": []})
-            metas.append(meta)
-            utterance = {
-                "id": row["comment_id"],
-                "conversation_id": row["thread_id"],
-                "text": text,
-                "speaker": speaker,
-                "meta": meta,
-                "reply-to": row["parent_id"],
-                "timestamp": _timestamp(row["created_at"]),
-                "vectors": [],
-            }
+            metas.append(utterance["meta"])
             handle.write(json.dumps(utterance, ensure_ascii=False) + "\n")
     corpus = {SCORE_COLUMNS_KEY: score_columns}
     (out_dir / "speakers.json").write_text(json.dumps(speakers, ensure_ascii=False), encoding="utf-8")
@@ -409,3 +348,56 @@ def export_convokit(
     }
     (out_dir / "index.json").write_text(json.dumps(index), encoding="utf-8")
     return out_dir
+
+
+def _export_columns(frame: pl.DataFrame, out_dir: Path, score_columns: Sequence[str] | None, include_extras: bool,
+                    overwrite: bool) -> tuple[pl.DataFrame, list[str], list[str]]:
+    """The frame conformed, its score columns and the extra columns to export, once the export can go
+    ahead (ids present and unique, score columns in the frame, the directory empty or ``overwrite``)."""
+    missing = [c for c in ("thread_id", "comment_id") if c not in frame.columns]
+    if missing:
+        raise ConfigError("frame", f"export_convokit: the frame has no {', '.join(missing)} column; load it with toolkit.load")
+    if out_dir.exists() and any(out_dir.iterdir()) and not overwrite:
+        raise FileExistsError(f"{out_dir}: directory exists and is not empty (pass overwrite=True)")
+    frame = conform(frame)
+    duplicated = frame.filter(pl.col("comment_id").is_duplicated())
+    if duplicated.height:
+        sample = ", ".join(sorted(set(duplicated["comment_id"].head(5).to_list())))
+        raise ConfigError(
+            "frame",
+            f"export_convokit: ConvoKit utterance ids must be unique, but {duplicated.height} rows share "
+            f"comment ids (e.g. {sample}); deduplicate first (toolkit.threads.dedupe_comments)"
+        )
+    if score_columns is None:
+        score_columns = [c for c in DETOXIFY_LABELS if c in frame.columns]
+    unknown = [c for c in score_columns if c not in frame.columns]
+    if unknown:
+        raise ConfigError("score_columns", f"export_convokit: not in the frame: {unknown}; its columns: {frame.columns}")
+    skip = set(SOURCE_SCHEMA) | set(TREE_SCHEMA) | set(score_columns) | {"source_line"}
+    extras = [c for c in frame.columns if c not in skip] if include_extras else []
+    return frame, list(score_columns), extras
+
+
+def _utterance(row: dict[str, Any], extras: list[str], score_columns: list[str]) -> dict[str, Any]:
+    """One row as a ConvoKit utterance (see :func:`export_convokit`)."""
+    meta: dict[str, Any] = {}
+    for column in extras:
+        key = column[len(META_PREFIX) :] if column.startswith(META_PREFIX) else column
+        meta[key] = _json_value(row[column])
+    meta.update({"score": row["score"], "removed": row["removed"], "deleted": row["deleted"],
+                 "platform": row["platform"]})
+    for column in score_columns:
+        meta[column] = _json_value(row[column])
+    text = row["text"]
+    if text is None:
+        text = REMOVED_TEXT if row["removed"] else DELETED_TEXT if row["deleted"] else ""
+    return {
+        "id": row["comment_id"],
+        "conversation_id": row["thread_id"],
+        "text": text,
+        "speaker": row["author"] if row["author"] else DELETED_AUTHOR,
+        "meta": meta,
+        "reply-to": row["parent_id"],
+        "timestamp": _timestamp(row["created_at"]),
+        "vectors": [],
+    }

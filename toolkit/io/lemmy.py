@@ -46,7 +46,7 @@ from toolkit.io.base import LoadError, LoadResult, Rejects
 from toolkit.io.dedupe import dedupe_versions
 from toolkit.io.fields import FieldError, opt_bool, opt_dict, opt_str, parse_id, parse_int, parse_time
 from toolkit.io.stream import iter_json_lines, looks_like_json_lines, parse_json_document, read_bytes
-from toolkit.schema import OPTIONAL_EXTRAS, SOURCE_SCHEMA, conform
+from toolkit.schema import OPTIONAL_EXTRAS, SOURCE_SCHEMA, conform, is_comment
 
 PLATFORM = "lemmy"
 #: What Lemmy writes over the content of every comment of a deleted account.
@@ -420,7 +420,7 @@ def read_lemmy(path: str | Path | Sequence[str | Path], *, strict: bool = False,
     frame, stats["duplicates"] = dedupe_versions(frame, pages, rejects)
     frame = frame.drop("_file", "_line", "_retrieved")
     stats["posts"] = int(frame["is_post"].sum())
-    stats["posts_missing"] = len(set(frame.filter(~pl.col("is_post"))["thread_id"].to_list()) - set(posts))
+    stats["posts_missing"] = len(set(frame.filter(is_comment())["thread_id"].to_list()) - set(posts))
     stats["comments"] = frame.height - stats["posts"]
     if modlogs or modlog is not None:
         events = read_modlog([*modlogs, *([Path(modlog)] if modlog is not None else [])],

@@ -212,101 +212,130 @@ def _load_file(path: Path, kind: Kind | None, run: _DumpLoad) -> None:
     """Stream one dump file into ``run`` (its frames, rejects and counts).
 
     Three stages overlap: the reader thread decompresses, this thread parses, and a normalising thread
-    turns parsed chunks into canonical rows (Polars releases the GIL, so the two cores stay busy; one
-    normalising job waits at most, which bounds memory). With ``strict`` everything after reading runs
-    here, chunk by chunk, so that the first rejection raised is the first in the file.
+    turns parsed chunks into canonical rows (:class:`_Normalizer`). With ``strict`` everything after reading
+    runs here, chunk by chunk, so that the first rejection raised is the first in the file.
     """
-    if kind is None:
-        kind = sniff_kind(path)
-        if kind is None:
-            if not head_lines(path):
-                run.stats["empty_files"].append(str(path))
-                kind = "comments"
-            else:
-                run.stats["unknown_kind_files"].append(str(path))
-                kind = "comments"
-    file_index = len(run.files)
-    run.files.append(path)
-    stats = run.stats
-    strict = run.rejects.strict
-    last_line = 0
-    group: list[tuple[pl.DataFrame, np.ndarray]] = []  # parsed chunks waiting to be normalised together
-    pending: deque[Future[tuple[pl.DataFrame, int, list[dict[str, Any]]]]] = deque()
-    position = run.position
+    kind = kind or _file_kind(path, run.stats)
+    normalizer = _Normalizer(run, path, kind)
+    stats, last_line = run.stats, 0
+    chunks = iter_line_chunks(path, run.chunk_bytes)
+    try:
+        for item in chunks:
+            if isinstance(item, StreamEnd):
+                _raise_read_error(item, path)
+                normalizer.drain()
+                if item.truncated:
+                    stats["truncated_files"].append(str(path))
+                    if normalizer.strict:
+                        raise LoadError(path, "compressed stream ends in the middle of a frame (truncated file?)")
+                break
+            stats["chunks"] += 1
+            found = Rejects(strict=normalizer.strict)
+            raw, lines = parse_chunk(item, RAW_SCHEMAS[kind], path, found)
+            run.rejects.rows.extend(found.rows)
+            stats["records"] += raw.height + len(found.rows)
+            normalizer.add(raw, lines)
+            last_line = item.first_line + item.n_lines - 1
+    finally:  # on any error too: stop the reader thread and the normalising thread now
+        chunks.close()
+        normalizer.close()
+    run.position += last_line
 
-    def normalize(raw: pl.DataFrame, lines: np.ndarray) -> tuple[pl.DataFrame, int, list[dict[str, Any]]]:
-        found = Rejects(strict=strict)
+
+def _file_kind(path: Path, stats: dict[str, Any]) -> Kind:
+    """Comments or submissions, sniffed from the first records; an empty or unrecognised file is read as
+    comments and counted (``empty_files``, ``unknown_kind_files``)."""
+    kind = sniff_kind(path)
+    if kind is None:
+        stats["empty_files" if not head_lines(path) else "unknown_kind_files"].append(str(path))
+        kind = "comments"
+    return kind
+
+
+def _raise_read_error(end: StreamEnd, path: Path) -> None:
+    """The reader's error, if any, as a :class:`LoadError` naming the file (other errors as they are)."""
+    if end.error is None:
+        return
+    if isinstance(end.error, LoadError):
+        raise end.error
+    if isinstance(end.error, OSError):
+        raise LoadError(path, f"cannot read: {end.error.strerror or end.error}") from None
+    raise end.error
+
+
+Normalized = tuple[pl.DataFrame, int, list[dict[str, Any]]]  # (rows, filtered out, rejects)
+
+
+class _Normalizer:
+    """Parsed chunks of one file -> canonical rows in ``run``, in file order. Chunks are normalised in groups
+    (a call costs a fixed ~10 ms) on one worker thread (Polars releases the GIL, so the two cores stay busy;
+    one job waits at most, which bounds memory); with ``strict``, here, one chunk at a time."""
+
+    def __init__(self, run: _DumpLoad, path: Path, kind: Kind):
+        self.run, self.path, self.kind = run, path, kind
+        self.file_index, self.position = len(run.files), run.position
+        run.files.append(path)
+        self.strict = run.rejects.strict
+        self.group: list[tuple[pl.DataFrame, np.ndarray]] = []  # parsed chunks waiting to be normalised
+        self.pending: deque[Future[Normalized]] = deque()
+        self.pool = (None if self.strict
+                     else ThreadPoolExecutor(1, thread_name_prefix=f"dump-normalize:{path.name}"))
+
+    def normalize(self, raw: pl.DataFrame, lines: np.ndarray) -> Normalized:
+        found = Rejects(strict=self.strict)
         frame, filtered = normalize_chunk(
             raw,
             lines,
-            kind=kind,
-            path=path,
-            file_index=file_index,
-            position_offset=position,
+            kind=self.kind,
+            path=self.path,
+            file_index=self.file_index,
+            position_offset=self.position,
             rejects=found,
-            filters=run.filters,
-            html_unescape=run.html_unescape,
+            filters=self.run.filters,
+            html_unescape=self.run.html_unescape,
         )
         return frame, filtered, found.rows
 
-    def keep(result: tuple[pl.DataFrame, int, list[dict[str, Any]]]) -> None:
+    def keep(self, result: Normalized) -> None:
         frame, filtered, rejected = result
-        stats["rows_filtered"] += filtered
+        run = self.run
+        run.stats["rows_filtered"] += filtered
         run.rejects.rows.extend(rejected)
         if frame.height and run.sink is not None:
             run.sink(frame)
-            if kind == "comments":  # for the submissions' filter, which needs every comment's thread
+            if self.kind == "comments":  # for the submissions' filter, which needs every comment's thread
                 run.streamed_threads.append(frame.get_column("thread_id").unique())
         elif frame.height:
-            run.frames[kind].append(frame)
+            run.frames[self.kind].append(frame)
 
-    def flush(pool: ThreadPoolExecutor | None) -> None:
+    def add(self, raw: pl.DataFrame, lines: np.ndarray) -> None:
+        self.group.append((raw, lines))
+        if self.strict or sum(g[0].height for g in self.group) >= NORMALIZE_ROWS:
+            self.flush()
+
+    def flush(self) -> None:
+        group = self.group
         if not group:
             return
         raw = pl.concat([g[0] for g in group]) if len(group) > 1 else group[0][0]
         lines = np.concatenate([g[1] for g in group]) if len(group) > 1 else group[0][1]
         group.clear()
-        if pool is None:
-            keep(normalize(raw, lines))
+        if self.pool is None:
+            self.keep(self.normalize(raw, lines))
             return
-        pending.append(pool.submit(normalize, raw, lines))
-        while len(pending) > 1:
-            keep(pending.popleft().result())
+        self.pending.append(self.pool.submit(self.normalize, raw, lines))
+        while len(self.pending) > 1:
+            self.keep(self.pending.popleft().result())
 
-    pool = None if strict else ThreadPoolExecutor(1, thread_name_prefix=f"dump-normalize:{path.name}")
-    chunks = iter_line_chunks(path, run.chunk_bytes)
-    try:
-        for item in chunks:
-            if isinstance(item, StreamEnd):
-                if item.error is not None:
-                    if isinstance(item.error, LoadError):
-                        raise item.error
-                    if isinstance(item.error, OSError):
-                        raise LoadError(path, f"cannot read: {item.error.strerror or item.error}") from None
-                    raise item.error
-                flush(pool)
-                while pending:
-                    keep(pending.popleft().result())
-                if item.truncated:
-                    stats["truncated_files"].append(str(path))
-                    if strict:
-                        raise LoadError(path, "compressed stream ends in the middle of a frame (truncated file?)")
-                break
-            stats["chunks"] += 1
-            found = Rejects(strict=strict)
-            raw, lines = parse_chunk(item, RAW_SCHEMAS[kind], path, found)
-            run.rejects.rows.extend(found.rows)
-            stats["records"] += raw.height + len(found.rows)
-            group.append((raw, lines))
-            # normalising costs a fixed ~10 ms a call: several parsed chunks go together (strict: one by one)
-            if strict or sum(g[0].height for g in group) >= NORMALIZE_ROWS:
-                flush(pool)
-            last_line = item.first_line + item.n_lines - 1
-    finally:  # on any error too: stop the reader thread and the normalising thread now
-        chunks.close()
-        if pool is not None:
-            pool.shutdown(wait=True, cancel_futures=True)
-    run.position += last_line
+    def drain(self) -> None:
+        """Everything added normalised and kept (at the end of the file)."""
+        self.flush()
+        while self.pending:
+            self.keep(self.pending.popleft().result())
+
+    def close(self) -> None:
+        if self.pool is not None:
+            self.pool.shutdown(wait=True, cancel_futures=True)
 
 
 def finish_threads(frame: pl.DataFrame, files: Sequence[Path], rejects: Rejects, filters: Filters,

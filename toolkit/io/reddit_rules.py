@@ -45,8 +45,9 @@ import polars as pl
 from toolkit.io.base import Rejects
 from toolkit.io.fields import FieldError, RowErrors, parse_int, parse_ints, parse_time, parse_times
 from toolkit.io.stream import LineChunk, parse_chunk
-from toolkit.schema import SOURCE_SCHEMA
+from toolkit.schema import SOURCE_SCHEMA, is_comment
 from toolkit.threads import climb
+from toolkit.vocab import DELETED_AUTHOR, DELETED_TEXT, REMOVED_TEXT
 
 if TYPE_CHECKING:
     from toolkit.io.reddit_dump import Filters
@@ -55,9 +56,6 @@ Kind = Literal["comments", "submissions"]
 HtmlUnescape = bool | Literal["auto"]
 
 PLATFORM = "reddit"
-REMOVED_BODY = "[removed]"
-DELETED_BODY = "[deleted]"
-DELETED_AUTHOR = "[deleted]"
 # ``removed_by_category`` values that mean the author deleted the post, not a moderator/admin removal.
 AUTHOR_DELETION_CATEGORIES = frozenset({"deleted", "author"})
 
@@ -174,7 +172,6 @@ def _bool_text(name: str) -> pl.Expr:
     return pl.when(col == "true").then(True).when(col == "false").then(False)
 
 
-_SIGNS = ["&amp;", "&lt;", "&gt;"]
 _UNESCAPED = ["&", "<", ">"]
 
 
@@ -196,12 +193,12 @@ def _unescape_texts(frame: pl.DataFrame, kind: str, mode: HtmlUnescape) -> pl.Da
         return frame
     subset = frame.select(*texts, html_name).gather(rows)
     stray = pl.any_horizontal(
-        *(pl.col(c).str.replace_many(_SIGNS, [""] * 3).str.contains("&", literal=True) for c in texts)
+        *(pl.col(c).str.replace_many(list(_ESCAPE_SIGNS), [""] * 3).str.contains("&", literal=True) for c in texts)
     ).fill_null(False)
     html_set = (pl.col(html_name).is_not_null() & (pl.col(html_name) != "")).fill_null(False)
     fast = ~stray & ~html_set
     subset = subset.with_columns(
-        *(pl.when(fast).then(pl.col(c).str.replace_many(_SIGNS, _UNESCAPED)).otherwise(pl.col(c)).alias(c) for c in texts),
+        *(pl.when(fast).then(pl.col(c).str.replace_many(list(_ESCAPE_SIGNS), _UNESCAPED)).otherwise(pl.col(c)).alias(c) for c in texts),
         fast.alias("_fast"),
     )
     slow = subset.select((~pl.col("_fast")).arg_true()).to_series()
@@ -244,39 +241,57 @@ def normalize_chunk(
     ``originals`` (the records as Python objects, one per row) let a reject name a bad value's own type.
     """
     is_post = kind == "submissions"
-    body = "selftext" if is_post else "body"
-    n = raw.height
+    frame, errors = _read_fields(raw, lines, is_post)
+    errors = _collect_errors(frame, kind, *errors, originals)
+    keep = _kept_rows(frame, errors, filters, is_post)
+    filtered = int(raw.height - keep.sum())
+    for row in sorted(errors):
+        if keep[row]:
+            field_name, reason = errors[row]
+            rejects.add(path, int(lines[row]), field_name, reason)
+            keep[row] = False
+    if not keep.all():
+        frame = frame.filter(pl.Series(keep))
+    frame = _unescape_texts(frame, kind, html_unescape)
+    return _canonical_rows(frame, is_post, file_index, position_offset), filtered
 
-    # ids, threads, times, scores: Series with fast paths; errors as {row: reason}
+
+def _ids(raw: pl.DataFrame, is_post: bool) -> tuple[pl.Series, pl.Series, pl.Series]:
+    """``(comment_id, parent_id, thread_id)``: a comment's thread from ``link_id``, else a ``t3_`` parent,
+    else the reader's ``_thread``."""
     comment_id = _strip_fullname(raw["id"])
     if comment_id.null_count():
         comment_id = pl.select(pl.coalesce(comment_id, _strip_fullname(raw["name"]))).to_series()
     if is_post:
-        parent, thread = pl.repeat(None, n, dtype=pl.String, eager=True), comment_id
-    else:
-        parent = _strip_fullname(raw["parent_id"])
-        thread = _strip_fullname(raw["link_id"])
-        if thread.null_count():
-            to_post = raw["parent_id"].str.starts_with("t3_").fill_null(False)
-            fallback = raw["_thread"] if "_thread" in raw.columns else None
-            thread = pl.select(pl.coalesce(thread, pl.when(to_post).then(parent), fallback)).to_series()
-    created, created_errors = parse_times(raw["created_utc"], "created_utc")
+        return comment_id, pl.repeat(None, raw.height, dtype=pl.String, eager=True), comment_id
+    parent = _strip_fullname(raw["parent_id"])
+    thread = _strip_fullname(raw["link_id"])
+    if thread.null_count():
+        to_post = raw["parent_id"].str.starts_with("t3_").fill_null(False)
+        fallback = raw["_thread"] if "_thread" in raw.columns else None
+        thread = pl.select(pl.coalesce(thread, pl.when(to_post).then(parent), fallback)).to_series()
+    return comment_id, parent, thread
+
+
+def _edited_at(raw: pl.DataFrame) -> tuple[pl.Series, RowErrors]:
+    """``edited`` as an epoch-microsecond stamp where it is one (not true/false), and its parse errors."""
     edited_raw = raw["edited"]
     stamp_rows = pl.select(
         (edited_raw.is_not_null() & (edited_raw != "true") & (edited_raw != "false")).arg_true()
     ).to_series()
-    edited_at = pl.repeat(None, n, dtype=pl.Int64, eager=True)
-    edited_errors: RowErrors = {}
-    if stamp_rows.len():
-        stamps, sub_errors = parse_times(edited_raw.gather(stamp_rows), "edited")
-        edited_at = edited_at.scatter(stamp_rows, stamps)
-        edited_errors = {int(stamp_rows[i]): reason for i, reason in sub_errors.items()}
-    score, score_errors = parse_ints(raw["score"], "score")
+    edited_at = pl.repeat(None, raw.height, dtype=pl.Int64, eager=True)
+    if not stamp_rows.len():
+        return edited_at, {}
+    stamps, sub_errors = parse_times(edited_raw.gather(stamp_rows), "edited")
+    return edited_at.scatter(stamp_rows, stamps), {int(stamp_rows[i]): reason for i, reason in sub_errors.items()}
 
-    # removal and deletion signals, first signal wins (see the module docstring)
+
+def _signals(body: str) -> tuple[pl.Expr, pl.Expr, pl.Expr, pl.Expr]:
+    """``(removal_source, deletion_source, placeholder text, bad removed flag)``: the removal and deletion
+    signals, first signal wins (see the module docstring)."""
     meta_type = pl.col("_meta").struct.field("removal_type")
-    body_removed = (pl.col(body) == REMOVED_BODY).fill_null(False)
-    body_deleted = (pl.col(body) == DELETED_BODY).fill_null(False)
+    body_removed = (pl.col(body) == REMOVED_TEXT).fill_null(False)
+    body_deleted = (pl.col(body) == DELETED_TEXT).fill_null(False)
     category_set = _is_set("removed_by_category")
     category_deleted = category_set & pl.col("removed_by_category").is_in(list(AUTHOR_DELETION_CATEGORIES))
     flag = _bool_text("removed")
@@ -298,6 +313,20 @@ def normalize_chunk(
         .when(was_deleted_later & removal_source.is_null() & meta_type.is_null())
         .then(pl.lit("_meta.was_deleted_later"))
     )  # fmt: skip
+    bad_removed = (flag_reached & pl.col("removed").is_not_null() & flag.is_null()).fill_null(False)
+    return removal_source, deletion_source, body_removed | body_deleted, bad_removed
+
+
+def _read_fields(raw: pl.DataFrame, lines: np.ndarray, is_post: bool
+                 ) -> tuple[pl.DataFrame, tuple[RowErrors, RowErrors, RowErrors]]:
+    """Every field parsed, one row per record (private ``_`` columns for what is settled later), and the
+    (created, score, edited) parse errors as {row: reason}; ids, times and scores have fast paths."""
+    body = "selftext" if is_post else "body"
+    comment_id, parent, thread = _ids(raw, is_post)
+    created, created_errors = parse_times(raw["created_utc"], "created_utc")
+    edited_at, edited_errors = _edited_at(raw)
+    score, score_errors = parse_ints(raw["score"], "score")
+    removal_source, deletion_source, placeholder, bad_removed = _signals(body)
     retrieved = pl.coalesce(
         *(
             c.cast(pl.Float64, strict=False)
@@ -312,7 +341,7 @@ def normalize_chunk(
         parent.alias("parent_id"),
         pl.lit(is_post).alias("is_post"),
         pl.when((author != DELETED_AUTHOR) & (author != "")).then(author).alias("author"),
-        pl.when(~(body_removed | body_deleted)).then(pl.col(body)).alias("_text"),
+        pl.when(~placeholder).then(pl.col(body)).alias("_text"),
         *([pl.col("title").alias("_title"), pl.col("selftext_html")] if is_post else [pl.col("body_html")]),
         created.alias("_created_us"),
         score.alias("score"),
@@ -326,41 +355,41 @@ def normalize_chunk(
         retrieved.alias("_retrieved"),
         pl.Series("_line", lines, dtype=pl.Int64),
         *[pl.col(c) for c in ("_position", "_depth") if c in raw.columns],
-        # checked here, reported below
-        (flag_reached & pl.col("removed").is_not_null() & flag.is_null()).fill_null(False).alias("_bad_removed"),
+        # checked here, reported by _collect_errors
+        bad_removed.alias("_bad_removed"),
         (pl.col("stickied").is_not_null() & _bool_text("stickied").is_null()).alias("_bad_stickied"),
         pl.col("removed").alias("_removed_raw"),
         pl.col("stickied").alias("_stickied_raw"),
     )
-    errors = _collect_errors(frame, kind, created_errors, score_errors, edited_errors, originals)
+    return frame, (created_errors, score_errors, edited_errors)
 
-    # filters first: rows outside them are not checked further
-    keep = np.ones(n, dtype=bool)
-    if filters is not None and filters.active:
-        conditions = []
-        if filters.subreddits is not None:
-            conditions.append(pl.col("subreddit").str.to_lowercase().is_in(list(filters.subreddits)).fill_null(False))
-        if filters.link_ids is not None:
-            conditions.append(pl.col("thread_id").is_in(list(filters.link_ids)).fill_null(True))
-        if filters.since_us is not None or filters.until_us is not None:
-            in_time = filters.in_time(pl.col("_created_us"))
-            if is_post and filters.post_threads is not None:
-                in_time = in_time | pl.col("thread_id").is_in(filters.post_threads.implode()).fill_null(False)
-            conditions.append(in_time)
-        keep = frame.select(pl.all_horizontal(conditions)).to_series().to_numpy().copy()
-        for row, (field_name, _) in errors.items():
-            if field_name == "created_utc":
-                keep[row] = keep[row] or filters.since_us is not None or filters.until_us is not None
-    filtered = int(n - keep.sum())
-    for row in sorted(errors):
-        if keep[row]:
-            field_name, reason = errors[row]
-            rejects.add(path, int(lines[row]), field_name, reason)
-            keep[row] = False
-    if not keep.all():
-        frame = frame.filter(pl.Series(keep))
 
-    frame = _unescape_texts(frame, kind, html_unescape)
+def _kept_rows(frame: pl.DataFrame, errors: dict[int, tuple[str, str]], filters: Filters | None,
+               is_post: bool) -> np.ndarray:
+    """Rows inside the filters (a row outside them is not checked further; a row whose time did not parse is
+    kept for its error when a time filter is on)."""
+    keep = np.ones(frame.height, dtype=bool)
+    if filters is None or not filters.active:
+        return keep
+    conditions = []
+    if filters.subreddits is not None:
+        conditions.append(pl.col("subreddit").str.to_lowercase().is_in(list(filters.subreddits)).fill_null(False))
+    if filters.link_ids is not None:
+        conditions.append(pl.col("thread_id").is_in(list(filters.link_ids)).fill_null(True))
+    if filters.since_us is not None or filters.until_us is not None:
+        in_time = filters.in_time(pl.col("_created_us"))
+        if is_post and filters.post_threads is not None:
+            in_time = in_time | pl.col("thread_id").is_in(filters.post_threads.implode()).fill_null(False)
+        conditions.append(in_time)
+    keep = frame.select(pl.all_horizontal(conditions)).to_series().to_numpy().copy()
+    for row, (field_name, _) in errors.items():
+        if field_name == "created_utc":
+            keep[row] = keep[row] or filters.since_us is not None or filters.until_us is not None
+    return keep
+
+
+def _canonical_rows(frame: pl.DataFrame, is_post: bool, file_index: int, position_offset: int) -> pl.DataFrame:
+    """The kept rows as canonical columns plus the Reddit extras (a post's text: title, blank line, body)."""
     if is_post:
         title = pl.when(pl.col("_title") != "").then(pl.col("_title"))
         selftext = pl.when(pl.col("_text") != "").then(pl.col("_text"))
@@ -369,7 +398,7 @@ def normalize_chunk(
         ).otherwise(pl.coalesce(title, selftext))
     else:
         text = pl.col("_text")
-    out = frame.select(
+    return frame.select(
         "thread_id",
         "comment_id",
         "parent_id",
@@ -395,7 +424,6 @@ def normalize_chunk(
         "_line",
         pl.lit(file_index, dtype=pl.Int32).alias("_file"),
     )
-    return out, filtered
 
 
 def _collect_errors(
@@ -609,13 +637,13 @@ def resolve_threads(frame: pl.DataFrame) -> tuple[pl.DataFrame, int]:
     doubling (:func:`toolkit.threads.climb`), so long chains of such comments cost a few rounds, not
     one join per level. Returns (frame, comments whose thread is still unknown: no ancestor knows it).
     """
-    unknown = pl.col("thread_id").is_null() & ~pl.col("is_post")
+    unknown = pl.col("thread_id").is_null() & is_comment()
     if not frame.select(unknown.any()).item():
         return frame, 0
     n = frame.height
     rows = frame.select(pl.int_range(n, dtype=pl.Int64).alias("_row"), "comment_id", "parent_id", "is_post", unknown.alias("_unknown"))
     owners = (
-        rows.filter(~pl.col("is_post") & pl.col("comment_id").is_not_null())
+        rows.filter(is_comment() & pl.col("comment_id").is_not_null())
         .select(pl.col("comment_id").alias("parent_id"), pl.col("_row").alias("_parent_row"))
         .unique("parent_id", keep="last")
     )

@@ -2,11 +2,14 @@
 
 ``columns`` maps canonical fields to the table's columns, e.g. ``{text: BODY, comment_id: X, removed:
 REMOVED}``; a field left out of the mapping uses a column of its own name when there is one, and ``null``
-switches it off. Every field may be missing:
+switches it off. Every field but ``text`` may be missing:
 
-- no ``parent_id`` column: parents unknown, every comment ``structure="flat"`` at depth 1;
+- no ``text`` column: an error naming the file's columns and the ``columns:``
+  mapping to write (``text: null`` loads without text on purpose);
+- no ``parent_id`` column: parents unknown, every comment ``structure="flat"`` at depth 1; in a file with a
+  parent column, a blank parent means top-level (the parent is the thread);
 - no ``thread_id`` column: one thread per file, named after the file stem (or ``thread_id=``), with no post
-  row (comments without a parent are flat at depth 1);
+  row;
 - no ``comment_id`` column: ids are the 1-based record numbers ("1", "2", ...);
 - ``is_post``: a mapped column, else a row whose id equals its thread id and has no parent.
 
@@ -38,7 +41,7 @@ import html
 import io
 import json
 import sys
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -51,6 +54,7 @@ from toolkit.io.fields import parse_times
 from toolkit.io.stream import iter_json_lines, read_bytes
 from toolkit.io.text_thread import DELETED_PLACEHOLDERS, REMOVED_PLACEHOLDERS
 from toolkit.schema import SOURCE_SCHEMA, conform
+from toolkit.vocab import DELETED_AUTHOR, truth_value
 
 FileType = Literal["csv", "tsv", "parquet", "jsonl"]
 FIELDS = (
@@ -65,6 +69,18 @@ FIELDS = (
     "removed",
     "deleted",
 )
+# Column names a user's own table often has for each field: the error for a table without text suggests them.
+_USUAL_NAMES: dict[str, tuple[str, ...]] = {
+    "text": ("text", "body", "comment", "comment_text", "content", "message", "selftext", "utterance"),
+    "thread_id": ("thread_id", "thread", "post_id", "link_id", "submission_id", "conversation_id", "root"),
+    "parent_id": ("parent_id", "parent", "reply_to", "in_reply_to", "parent_comment_id"),
+    "comment_id": ("comment_id", "id", "utterance_id", "message_id"),
+    "author": ("author", "user", "username", "speaker"),
+    "created_at": ("created_at", "created_utc", "created", "timestamp", "time", "date"),
+    "removed": ("removed", "was_removed", "is_removed"),
+    "deleted": ("deleted", "was_deleted", "is_deleted"),
+    "score": ("score", "votes", "upvotes"),
+}
 SUFFIXES: dict[str, FileType] = {
     ".csv": "csv",
     ".tsv": "tsv",
@@ -74,9 +90,6 @@ SUFFIXES: dict[str, FileType] = {
     ".jsonl": "jsonl",
     ".ndjson": "jsonl",
 }
-TRUE_VALUES = ("1", "true", "t", "yes", "y", "1.0")
-FALSE_VALUES = ("0", "false", "f", "no", "n", "0.0")
-DELETED_AUTHOR = "[deleted]"
 _ENTITY = r"&(?:#[0-9]{1,7}|#[xX][0-9a-fA-F]{1,6}|[A-Za-z][A-Za-z0-9]{1,31});"
 _QUOTED = r'"(?:[^"]|"")*"'
 _RECORD = "__record__"
@@ -372,14 +385,7 @@ def _bool_like(column: pl.Series) -> tuple[pl.Series, pl.Series]:
     if column.dtype == pl.Boolean:
         return column, pl.Series([False] * column.len(), dtype=pl.Boolean())
     key = _as_text(column).str.to_lowercase()
-    frame = pl.DataFrame({"key": key}).select(
-        parsed=pl.when(pl.col("key").is_in(TRUE_VALUES))
-        .then(True)
-        .when(pl.col("key").is_in(FALSE_VALUES))
-        .then(False)
-        .otherwise(None)
-    )
-    parsed = frame["parsed"]
+    parsed = pl.select(truth_value(pl.lit(key))).to_series()
     return parsed, key.is_not_null() & parsed.is_null()
 
 
@@ -450,6 +456,32 @@ def _resolve_mapping(path: Path, names: list[str], columns: Mapping[str, Any] | 
     if len(set(mapping.values())) != len(mapping):
         raise LoadError(path, f"one column mapped to two fields: {mapping}", field="columns")
     return mapping
+
+
+def _require_text(path: Path, names: list[str], mapping: dict[str, str],
+                  columns: Mapping[str, Any] | None) -> None:
+    """Stop a table without text (every analysis reads it; loading it would leave text null in every row)
+    unless ``text: null`` switched it off on purpose; the error lists the file's columns and the ``columns:``
+    mapping to write, with the usual names guessed."""
+    if "text" in mapping or "text" in (columns or {}):
+        return
+    used = set(mapping.values())
+    suggested: dict[str, str] = {}
+    for name, usual in _USUAL_NAMES.items():
+        if name in mapping:
+            suggested[name] = mapping[name]
+            continue
+        lowered = {c.lower(): c for c in names if c not in used}
+        guess = next((lowered[u] for u in usual if u in lowered), None)
+        if guess is not None:
+            suggested[name] = guess
+            used.add(guess)
+        elif name in ("text", "thread_id", "parent_id", "comment_id"):
+            suggested[name] = "<column>"
+    lines = "".join(f"\n    {name}: {source}" for name, source in suggested.items())
+    raise LoadError(path, f"no text column among the file's columns {names}. Map them in the dataset's "
+                          f"options (a field left out uses a column of its own name), e.g.\n  columns:{lines}"
+                          "\nor set text: null to load the table without text on purpose", field="columns.text")
 
 
 def _canonical(
@@ -528,6 +560,10 @@ def _canonical(
         is_post = (out["comment_id"] == out["thread_id"]).fill_null(False)
     else:
         is_post = false
+    if "parent_id" in out:  # the file has reply links: a comment with a blank parent answers the post
+        not_the_post = (out["comment_id"] != out["thread_id"]).fill_null(False)
+        top_level = out["parent_id"].is_null() & ~is_post & not_the_post
+        out["parent_id"] = out["thread_id"].zip_with(top_level, out["parent_id"])
     columns = {
         **out,
         "text": text,
@@ -589,17 +625,10 @@ def read_table(
     if not path.is_file():
         raise LoadError(path, "no such file")
     kind = _file_type(path, file_type)
-    if kind in ("csv", "tsv"):
-        sep = separator if separator is not None else ("," if kind == "csv" else "\t")
-        if len(sep) != 1:
-            raise LoadError(path, f"separator must be one character, got {sep!r}", field="separator")
-        raw = _read_delimited(path, sep, encoding)
-    elif kind == "parquet":
-        raw = _read_parquet(path)
-    else:
-        raw = _read_jsonl(path)
+    raw, line_of = _read_raw(path, kind, separator, encoding)
     names = [c for c in raw.frame.columns if c != _RECORD]
     mapping = _resolve_mapping(path, names, columns)
+    _require_text(path, names, mapping, columns)
     # the source columns live under private names while the canonical ones are built beside them
     frame = _canonical(
         raw.frame.rename({c: _SRC + c for c in names}),
@@ -609,7 +638,45 @@ def read_table(
         html_unescape=html_unescape,
         normalize_newlines=normalize_newlines,
     )
+    pending: list[tuple[int | None, str | None, str]] = list(raw.rejected)
+    frame, duplicates = _settle_rows(frame, mapping, line_of, pending)
+    rejects = Rejects(strict=strict)
+    for line, name, reason in sorted(pending, key=lambda item: (item[0] is None, item[0] or 0)):
+        rejects.add(path, line, name, reason)
+    extras = [c for c in names if c not in mapping.values()] if keep_columns else []
+    renamed = {_SRC + c: (f"src_{c}" if c in SOURCE_SCHEMA else c) for c in extras}
+    frame = conform(
+        frame.select(
+            *[c for c in SOURCE_SCHEMA if c in frame.columns],
+            *[pl.col(source).alias(name) for source, name in renamed.items()],
+        )
+    )
+    stats = {
+        "records": raw.records,
+        "rows_kept": frame.height,
+        "rows_rejected": len(rejects.rows),
+        "blank_lines": raw.blank_lines,
+        "duplicates": duplicates,
+        "columns": mapping,
+        "file_type": kind,
+    }
+    return LoadResult(frame=frame, rejects=rejects.frame(), stats=stats, files=[path])
 
+
+def _read_raw(path: Path, kind: FileType, separator: str | None, encoding: str
+              ) -> tuple[_Raw, Callable[[int], int | None]]:
+    """The table as read, and the 1-based line of a record (by its position among those read), found only
+    when a reject needs it."""
+    sep = ""
+    if kind in ("csv", "tsv"):
+        sep = separator if separator is not None else ("," if kind == "csv" else "\t")
+        if len(sep) != 1:
+            raise LoadError(path, f"separator must be one character, got {sep!r}", field="separator")
+        raw = _read_delimited(path, sep, encoding)
+    elif kind == "parquet":
+        raw = _read_parquet(path)
+    else:
+        raw = _read_jsonl(path)
     line_cache: dict[str, list[int]] = {}
 
     def record_lines() -> list[int]:
@@ -629,8 +696,13 @@ def read_table(
         lines = record_lines()
         return lines[position_in_raw] if position_in_raw < len(lines) else None
 
-    rejects = Rejects(strict=strict)
-    pending: list[tuple[int | None, str | None, str]] = list(raw.rejected)
+    return raw, line_of
+
+
+def _settle_rows(frame: pl.DataFrame, mapping: dict[str, str], line_of: Callable[[int], int | None],
+                 pending: list[tuple[int | None, str | None, str]]) -> tuple[pl.DataFrame, int]:
+    """The rows that parsed, repeated ids settled (the last version kept); each row left out is added to
+    ``pending`` as (line, field, reason). Returns (rows, repeats dropped)."""
     frame = frame.with_row_index("_raw_row")
     bad = frame.filter(pl.col("_error_field").is_not_null())
     for raw_row, name, value in bad.select("_raw_row", "_error_field", "_error_value").iter_rows():
@@ -642,31 +714,9 @@ def read_table(
         )
         pending.append((line_of(raw_row), name, reason))
     frame = frame.filter(pl.col("_error_field").is_null())
-
-    frame, duplicates = drop_duplicates(
+    return drop_duplicates(
         frame, lambda row, reason: pending.append((line_of(row["_raw_row"]), "comment_id", reason))
     )
-    for line, name, reason in sorted(pending, key=lambda item: (item[0] is None, item[0] or 0)):
-        rejects.add(path, line, name, reason)
-
-    extras = [c for c in names if c not in mapping.values()] if keep_columns else []
-    renamed = {_SRC + c: (f"src_{c}" if c in SOURCE_SCHEMA else c) for c in extras}
-    frame = conform(
-        frame.select(
-            *[c for c in SOURCE_SCHEMA if c in frame.columns],
-            *[pl.col(source).alias(name) for source, name in renamed.items()],
-        )
-    )
-    stats = {
-        "records": raw.records,
-        "rows_kept": frame.height,
-        "rows_rejected": len(rejects.rows),
-        "blank_lines": raw.blank_lines,
-        "duplicates": duplicates,
-        "columns": mapping,
-        "file_type": kind,
-    }
-    return LoadResult(frame=frame, rejects=rejects.frame(), stats=stats, files=[path])
 
 
 def has_suffix(path: Path, suffixes: tuple[str, ...]) -> bool:

@@ -17,9 +17,10 @@ import polars as pl
 
 from toolkit.io.base import LoadError, LoadResult, Rejects
 from toolkit.schema import conform
+from toolkit.vocab import DELETED_TEXT, REMOVED_TEXT
 
-REMOVED_PLACEHOLDERS = frozenset({"removed by mod", "removed by moderator", "removed by admin", "[removed]"})
-DELETED_PLACEHOLDERS = frozenset({"deleted by creator", "deleted by author", "[deleted]"})
+REMOVED_PLACEHOLDERS = frozenset({"removed by mod", "removed by moderator", "removed by admin", REMOVED_TEXT})
+DELETED_PLACEHOLDERS = frozenset({"deleted by creator", "deleted by author", DELETED_TEXT})
 
 
 def placeholder_flags(text: str) -> tuple[str | None, bool, bool]:

@@ -32,6 +32,7 @@ from toolkit.scoring.cache import file_sha256, read_memo_entry, update_memo
 from toolkit.scoring.engine import resolve_device
 from toolkit.scoring.transformer import TransformerScorer
 from toolkit.settings import ScorerSettings
+from toolkit.vocab import DETOXIFY_LABELS
 
 # Copied from detoxify.detoxify.MODEL_URLS (0.5.4) so that identity() needs no torch/transformers import;
 # a test checks that the two agree. Each file name embeds a hash of the weights.
@@ -48,7 +49,7 @@ MODELS = tuple(MODEL_URLS)
 # Label columns of the official models, after Detoxify's standardisation of class names (from the
 # training configs' ``dataset.args.classes``). Used before the model is loaded (empty frames, cache
 # look-ups); once loaded, the checkpoint's own class names are authoritative.
-_ORIGINAL_LABELS = ("toxicity", "severe_toxicity", "obscene", "threat", "insult", "identity_attack")
+_ORIGINAL_LABELS = DETOXIFY_LABELS[:6]  # no sexual_explicit
 _UNBIASED_LABELS = (
     "toxicity",
     "severe_toxicity",

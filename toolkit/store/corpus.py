@@ -225,7 +225,7 @@ def _write_parts(chunks: Iterable[pl.DataFrame], directory: Path, n_buckets: int
 
 # A loader's steps that need whole threads, run per bucket: (the bucket's rows in stream order, with ``_unit``:
 # the ingest unit each came from) -> (rows, counts to add to the loader's stats, further rejects or None).
-Finish = Callable[[pl.DataFrame], tuple[pl.DataFrame, dict[str, Any], pl.DataFrame | None]]
+ThreadStep = Callable[[pl.DataFrame], tuple[pl.DataFrame, dict[str, Any], pl.DataFrame | None]]
 UNIT = "unit"
 
 
@@ -252,8 +252,8 @@ class StoreBuild:
     """A store being built, possibly by several jobs at once (see ``MapSettings``): ``<store>.build/`` beside
     where the store goes. Each ingest unit (an input path) streams into ``unit=<u>/bucket=<b>/part-*.parquet``
     (complete once its ``meta.json`` is there); each bucket is then finished (merged in stream order, the
-    loader's ``whole_threads`` step, repeated ids settled, tree columns) into ``bucket=<b>/data.parquet``; :meth:`seal`
-    sums the counts and renames the directory into the store. Every step is skipped when already done, so
+    loader's ``thread_step``, repeated ids settled, tree columns) into ``bucket=<b>/data.parquet``;
+    :meth:`seal` sums the counts and renames the directory into the store. Every step is skipped when already done, so
     a killed job is simply run again.
     """
 
@@ -307,7 +307,7 @@ class StoreBuild:
         found = {int(d.name.split("=")[1]) for d in self.root.glob(f"{UNIT}=*/{BUCKET}=*") if d.is_dir()}
         return sorted(found)
 
-    def finish(self, bucket: int, whole_threads: Finish | None = None) -> dict[str, Any]:
+    def finish(self, bucket: int, thread_step: ThreadStep | None = None) -> dict[str, Any]:
         """Finish one bucket (see the class); returns its counts. Done once per bucket."""
         target = self.root / f"{BUCKET}={bucket}"
         counts_path = target / "counts.json"
@@ -318,8 +318,8 @@ class StoreBuild:
         frame = pl.concat(frames, how="vertical")
         added: dict[str, Any] = {}
         rejects = None
-        if whole_threads is not None:
-            frame, added, rejects = whole_threads(frame)
+        if thread_step is not None:
+            frame, added, rejects = thread_step(frame)
         frame, superseded = dedupe_comments(frame.drop("_unit", strict=False))
         if superseded.height:  # repeats the loader left (it settles its own): rejects, never a silent drop
             repeats = superseded.select(
@@ -342,18 +342,18 @@ class StoreBuild:
             shutil.rmtree(work, ignore_errors=True)
         return counts
 
-    def seal(self, meta: dict[str, Any] | None = None, whole_threads: Finish | None = None) -> CorpusStore:
+    def seal(self, meta: dict[str, Any] | None = None, thread_step: ThreadStep | None = None) -> CorpusStore:
         """Finish the buckets not finished yet, write the store's ``meta.json`` (``meta`` plus the summed
-        counts; ``loader_stats``: the units' plus what ``whole_threads`` added) and side tables (``rejects``: the
-        units' then the buckets', in file and line order), and rename the build into the store. One process
+        counts; ``loader_stats``: the units' plus what ``thread_step`` added) and side tables (``rejects``:
+        the units' then the buckets', in file and line order), and rename the build into the store. One process
         seals at a time (a lock file beside the store); a store sealed meanwhile by another one is returned."""
         with open(self.directory.with_name(f"{self.directory.name}.lock"), "a") as lock:
             fcntl.flock(lock, fcntl.LOCK_EX)
-            return read_store(self.directory) or self._seal(meta, whole_threads)
+            return read_store(self.directory) or self._seal(meta, thread_step)
 
-    def _seal(self, meta: dict[str, Any] | None, whole_threads: Finish | None) -> CorpusStore:
+    def _seal(self, meta: dict[str, Any] | None, thread_step: ThreadStep | None) -> CorpusStore:
         numbers = self.bucket_numbers()
-        counts = [self.finish(b, whole_threads) for b in numbers]
+        counts = [self.finish(b, thread_step) for b in numbers]
         units = [self.unit_meta(u) or {} for u in range(self.n_units)]
         totals = {k: sum(c[k] for c in counts) for k in ("rows", "duplicates", "orphans", "in_cycles", "threads")}
         info = {**(meta or {}), "n_buckets": self.n_buckets, "rows_in": sum(u["rows_in"] for u in units), **totals}
@@ -402,7 +402,7 @@ def _scratch(target: Path) -> Path:
 
 def write_store(chunks: Iterable[pl.DataFrame], directory: str | os.PathLike[str], n_buckets: int,
                 meta: dict[str, Any] | None = None, tables: dict[str, pl.DataFrame] | None = None,
-                whole_threads: Finish | None = None) -> CorpusStore:
+                thread_step: ThreadStep | None = None) -> CorpusStore:
     """Stream canonical frame ``chunks`` into a new store at ``directory``: one ingest unit, then every
     bucket finished and the store sealed (see :class:`StoreBuild`). ``meta`` (JSON) and ``tables`` (e.g. the
     loader's rejects, read back with :meth:`CorpusStore.table`) are saved with it; both are read once the
@@ -418,7 +418,7 @@ def write_store(chunks: Iterable[pl.DataFrame], directory: str | os.PathLike[str
     build = StoreBuild(Path(directory), n_buckets)
     build.root.mkdir(parents=True, exist_ok=True)
     build.ingest(0, chunks, lambda: meta or {}, lambda: tables or {})
-    return build.seal(meta, whole_threads)
+    return build.seal(meta, thread_step)
 
 
 def read_store(directory: str | os.PathLike[str]) -> CorpusStore | None:

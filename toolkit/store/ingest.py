@@ -96,7 +96,7 @@ class CorpusSource:
 
         self.build.ingest(unit, chunks(), lambda: meta, lambda: tables)
 
-    def whole_threads(self, bucket: pl.DataFrame) -> tuple[pl.DataFrame, dict[str, Any], pl.DataFrame | None]:
+    def thread_step(self, bucket: pl.DataFrame) -> tuple[pl.DataFrame, dict[str, Any], pl.DataFrame | None]:
         """A streamed format's whole-thread steps on one bucket: each unit's file indices and source positions
         follow the previous units', as if the inputs were one stream."""
         assert self.streamed is not None
@@ -116,7 +116,7 @@ class CorpusSource:
 
     def finish_bucket(self, bucket: int) -> None:
         """Build one bucket's threads (tree columns; a streamed format's whole-thread steps first)."""
-        self.build.finish(bucket, self.whole_threads if self.streamed else None)
+        self.build.finish(bucket, self.thread_step if self.streamed else None)
 
     def open(self) -> CorpusStore:
         """The store: reused when sealed before (by this or another process), else built (:meth:`store`)."""
@@ -132,7 +132,7 @@ class CorpusSource:
         """The sealed store: units not ingested and buckets not finished yet are done here."""
         for unit in self.build.missing_units():
             self.ingest(unit)
-        return self.build.seal(self.meta, self.whole_threads if self.streamed else None)
+        return self.build.seal(self.meta, self.thread_step if self.streamed else None)
 
 
 def open_corpus(dataset: DatasetSettings, data_path: Path, cache_dir: Path) -> CorpusStore:

@@ -156,63 +156,18 @@ def build_tree(frame: pl.DataFrame) -> TreeResult:
         return TreeResult(empty, 0, 0)
 
     parent = _parent_index(frame)
-    flags = frame.select(
-        pl.col("is_post").fill_null(False).alias("is_post"),
-        pl.col("parent_id").is_not_null().alias("has_link"),
-        (pl.col("parent_id") == pl.col("thread_id")).fill_null(False).alias("to_thread"),
-        pl.col("removed").fill_null(False).alias("removed"),
-    )
-    is_post = flags["is_post"].to_numpy()
-    has_link = flags["has_link"].to_numpy()
-    found = parent != NO_PARENT
-    parent_is_post = np.zeros(n, dtype=bool)
-    parent_is_post[found] = is_post[parent[found]]
-    top_level = (~is_post) & has_link & (parent_is_post | ((~found) & flags["to_thread"].to_numpy()))
-    flat = (~is_post) & ~has_link
-    orphan_top = (~is_post) & has_link & ~found & ~top_level
-
+    links = _Links.of(frame, parent)
+    is_post, found = links.is_post, links.found
     # One climb, cut below depth 1: the anchor reached is the sub-thread's root, the distance is depth - 1.
     idx = np.arange(n, dtype=np.int64)
-    root_anchor = is_post | top_level | ~found
+    root_anchor = is_post | links.top_level | ~found
     root_of, root_dist, reached = climb(np.where(root_anchor, idx, parent), root_anchor)
     in_cycle = ~reached
+    depth = _depths(frame, links, root_of, root_dist, in_cycle)
+    codes = _structure_codes(frame, links, root_of, in_cycle)
+    n_replies, subtree = _reply_counts(parent, found & ~is_post & ~in_cycle, root_dist)
 
-    if "source_reply_depth" in frame.columns:
-        hint = frame["source_reply_depth"].cast(pl.Float64).fill_null(np.nan).to_numpy()
-    else:
-        hint = np.full(n, np.nan)
-    base = np.where(is_post, 0.0, np.where(top_level | flat, 1.0, np.where(orphan_top, hint, np.nan)))
-    depth = base[root_of] + root_dist
-    depth[in_cycle] = np.nan
-
-    # structure codes index STRUCTURES: 0 tree, 1 flat, 2 orphan
-    codes = np.where(flat, 1, np.where(orphan_top[root_of] | in_cycle, 2, 0)).astype(np.int64)
-    if flat.any():
-        thread_flat = (
-            frame.select(pl.col("thread_id"), pl.Series("flat", flat), pl.Series("post", is_post))
-            .with_columns(
-                pl.col("flat").filter(~pl.col("post")).all().over("thread_id")
-                & (~pl.col("post")).any().over("thread_id")
-            )["flat"]
-            .to_numpy()
-        )
-        codes[is_post & thread_flat] = 1
-
-    # Direct replies and subtree sizes over the links present, bottom-up level by level (deepest first).
-    linked = found & ~is_post & ~in_cycle
-    n_replies = np.bincount(parent[linked], minlength=n)
-    subtree = np.ones(n, dtype=np.int64)
-    level = np.where(linked, root_dist, -1)
-    top = int(level.max())
-    if top >= 0:
-        # level + 1 >= 0 fits uint16 for all but absurdly deep data: numpy then sorts by radix, in O(n)
-        order = np.argsort((level + 1).astype(np.uint16 if top < 2**16 - 2 else np.int64), kind="stable")
-        bounds = np.searchsorted(level[order], np.arange(top + 2), side="left")
-        for lvl in range(top, -1, -1):
-            group = order[bounds[lvl] : bounds[lvl + 1]]
-            np.add.at(subtree, parent[group], subtree[group])
-
-    removed = flags["removed"].to_numpy()
+    removed = links.removed
     has_parent = found & ~is_post
     root_mask = ~is_post & ~in_cycle
     tree = pl.DataFrame(
@@ -235,7 +190,89 @@ def build_tree(frame: pl.DataFrame) -> TreeResult:
         "structure",
     )
     out = pl.concat([frame, tree], how="horizontal")
-    return TreeResult(out, n_orphans=int(orphan_top.sum()), n_in_cycles=int(in_cycle.sum()))
+    return TreeResult(out, n_orphans=int(links.orphan_top.sum()), n_in_cycles=int(in_cycle.sum()))
+
+
+@dataclass
+class _Links:
+    """Per row (numpy booleans): the post, a parent link given, the parent found in the data, and what that
+    makes the row: top-level (parent = the post, or the thread's id when the post is absent), flat (no link)
+    or the top of an orphan subtree (a link to a row not in the data)."""
+
+    is_post: np.ndarray
+    found: np.ndarray
+    top_level: np.ndarray
+    flat: np.ndarray
+    orphan_top: np.ndarray
+    removed: np.ndarray
+
+    @classmethod
+    def of(cls, frame: pl.DataFrame, parent: np.ndarray) -> _Links:
+        flags = frame.select(
+            pl.col("is_post").fill_null(False).alias("is_post"),
+            pl.col("parent_id").is_not_null().alias("has_link"),
+            (pl.col("parent_id") == pl.col("thread_id")).fill_null(False).alias("to_thread"),
+            pl.col("removed").fill_null(False).alias("removed"),
+        )
+        is_post = flags["is_post"].to_numpy()
+        has_link = flags["has_link"].to_numpy()
+        found = parent != NO_PARENT
+        parent_is_post = np.zeros(frame.height, dtype=bool)
+        parent_is_post[found] = is_post[parent[found]]
+        top_level = (~is_post) & has_link & (parent_is_post | ((~found) & flags["to_thread"].to_numpy()))
+        flat = (~is_post) & ~has_link
+        orphan_top = (~is_post) & has_link & ~found & ~top_level
+        return cls(is_post, found, top_level, flat, orphan_top, flags["removed"].to_numpy())
+
+
+def _depths(frame: pl.DataFrame, links: _Links, root_of: np.ndarray, root_dist: np.ndarray,
+            in_cycle: np.ndarray) -> np.ndarray:
+    """``reply_depth`` as floats (NaN: unknown): the sub-thread root's depth (post 0, top-level and flat 1,
+    an orphan top its ``source_reply_depth`` if given) plus the distance to it."""
+    if "source_reply_depth" in frame.columns:
+        hint = frame["source_reply_depth"].cast(pl.Float64).fill_null(np.nan).to_numpy()
+    else:
+        hint = np.full(frame.height, np.nan)
+    base = np.where(links.is_post, 0.0,
+                    np.where(links.top_level | links.flat, 1.0, np.where(links.orphan_top, hint, np.nan)))
+    depth = base[root_of] + root_dist
+    depth[in_cycle] = np.nan
+    return depth
+
+
+def _structure_codes(frame: pl.DataFrame, links: _Links, root_of: np.ndarray, in_cycle: np.ndarray) -> np.ndarray:
+    """Indexes into STRUCTURES (0 tree, 1 flat, 2 orphan) per row; a post whose comments are all flat is flat."""
+    flat, is_post = links.flat, links.is_post
+    codes = np.where(flat, 1, np.where(links.orphan_top[root_of] | in_cycle, 2, 0)).astype(np.int64)
+    if flat.any():
+        thread_flat = (
+            frame.select(pl.col("thread_id"), pl.Series("flat", flat), pl.Series("post", is_post))
+            .with_columns(
+                pl.col("flat").filter(~pl.col("post")).all().over("thread_id")
+                & (~pl.col("post")).any().over("thread_id")
+            )["flat"]
+            .to_numpy()
+        )
+        codes[is_post & thread_flat] = 1
+    return codes
+
+
+def _reply_counts(parent: np.ndarray, linked: np.ndarray, level: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Direct replies and subtree sizes over the links present (``linked`` rows, ``level`` = depth - 1),
+    bottom-up level by level, deepest first."""
+    n = parent.size
+    n_replies = np.bincount(parent[linked], minlength=n)
+    subtree = np.ones(n, dtype=np.int64)
+    level = np.where(linked, level, -1)
+    top = int(level.max())
+    if top >= 0:
+        # level + 1 >= 0 fits uint16 for all but absurdly deep data: numpy then sorts by radix, in O(n)
+        order = np.argsort((level + 1).astype(np.uint16 if top < 2**16 - 2 else np.int64), kind="stable")
+        bounds = np.searchsorted(level[order], np.arange(top + 2), side="left")
+        for lvl in range(top, -1, -1):
+            group = order[bounds[lvl] : bounds[lvl + 1]]
+            np.add.at(subtree, parent[group], subtree[group])
+    return n_replies, subtree
 
 
 def add_tree_columns(frame: pl.DataFrame) -> pl.DataFrame:
