@@ -12,10 +12,11 @@ from polars.testing import assert_frame_equal
 from toolkit.analysis.civility import compare_groups
 from toolkit.analysis.common import Corpus, unit_sums
 from toolkit.analysis.declare import AnalysisContext
-from toolkit.analysis.distribution import largest_thread, score_distribution
+from toolkit.analysis.distribution import score_distribution
 from toolkit.analysis.registry import ANALYSES, columns_for
 from toolkit.analysis.summary import thread_summary
 from toolkit.analysis.synthetic import make_frame, random_threads
+from toolkit.analysis.thread_tables import largest_thread
 from toolkit.store import bucket_of
 
 BUCKETED = sorted(name for name, a in ANALYSES.items() if a.bucketed)

@@ -10,31 +10,13 @@ import polars as pl
 
 from toolkit.analysis.common import Frames, each_bucket
 from toolkit.analysis.declare import Analysis, AnalysisContext, shown
-from toolkit.analysis.thread_tables import largest_thread, thread_tree_table, thread_view_table
 from toolkit.outputs import AnalysisOutput, FigureSpec
-from toolkit.schema import COMMENT_SCHEMA, is_comment, scored
+from toolkit.schema import is_comment, scored
 
 
 @dataclass
 class ScoreDistributionOptions:
     bins: int = 20
-
-
-@dataclass
-class ThreadViewOptions:
-    thread_id: str | None = None  # null: the largest thread
-
-
-@dataclass
-class ThreadTreeOptions:
-    """``thread_id``: null = picked by ``pick`` (largest | most_removed); at most ``max_nodes`` drawn."""
-
-    thread_id: str | None = None
-    pick: str = "largest"
-    max_nodes: int = 3000
-
-
-__all__ = ["largest_thread", "score_distribution", "thread_tree_table", "thread_view_table"]
 
 
 def score_distribution(frame: Frames, *, label: str = "toxicity",
@@ -73,31 +55,7 @@ def run_score_distribution(frame: Frames, ctx: AnalysisContext) -> AnalysisOutpu
     return AnalysisOutput({"score_distribution": table}, [(spec, table)])
 
 
-def run_thread_view(frame: Frames, ctx: AnalysisContext) -> AnalysisOutput:
-    """One thread in page order, drawn with depth, score and flags (a figure only)."""
-    table = thread_view_table(frame, label=ctx.label, thread_id=ctx.params.thread_view.thread_id)
-    if table.height == 0:
-        return AnalysisOutput(skipped="no rows in the data")
-    spec = FigureSpec("thread_view", "thread", f"Thread {table['thread_id'][0]}", ctx.footer, {"label": ctx.label})
-    return AnalysisOutput({}, [(spec, table)])
-
-
-def run_thread_tree(frame: Frames, ctx: AnalysisContext) -> AnalysisOutput:
-    """One thread drawn as a tree (a figure only)."""
-    o = ctx.params.thread_tree
-    table, note = thread_tree_table(frame, label=ctx.label, thread_id=o.thread_id, pick=o.pick, max_nodes=o.max_nodes)
-    if table.height == 0:
-        return AnalysisOutput(skipped="no rows in the data")
-    spec = FigureSpec("thread_tree", "thread_tree", f"Thread {table['thread_id'][0]} as a tree",
-                      ctx.caption(note), {"label": ctx.label, "min_width": "double"})
-    return AnalysisOutput({}, [(spec, table)])
-
-
 DECLARED = (
     Analysis("score_distribution", run_score_distribution, ScoreDistributionOptions, bucketed=True,
              reads=("thread_id", "is_post"), tables=("score_distribution",), figures=("score_distribution",)),
-    Analysis("thread_view", run_thread_view, ThreadViewOptions, bucketed=True, reads=tuple(COMMENT_SCHEMA),
-             figures=("thread_view",)),
-    Analysis("thread_tree", run_thread_tree, ThreadTreeOptions, bucketed=True, reads=tuple(COMMENT_SCHEMA),
-             figures=("thread_tree",)),
 )

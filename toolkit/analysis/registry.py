@@ -13,10 +13,10 @@ import importlib
 import pkgutil
 from collections.abc import Mapping, Sequence
 from dataclasses import field, make_dataclass
+from pathlib import Path
 
 import polars as pl
 
-import toolkit.analysis
 from toolkit.analysis.declare import Analysis, AnalysisContext  # noqa: F401 - AnalysisContext re-exported
 from toolkit.schema import COMMENT_SCHEMA, OPTIONAL_EXTRAS
 
@@ -27,7 +27,7 @@ def declared() -> dict[str, Analysis]:
     """Every analysis declared in the package's modules (``DECLARED``), by name; a name declared twice is an
     error naming both modules."""
     found: dict[str, tuple[str, Analysis]] = {}
-    for info in pkgutil.iter_modules(toolkit.analysis.__path__):
+    for info in pkgutil.iter_modules([str(Path(__file__).parent)]):  # this package's modules
         module = importlib.import_module(f"toolkit.analysis.{info.name}")
         for analysis in getattr(module, "DECLARED", ()):
             if analysis.name in found:

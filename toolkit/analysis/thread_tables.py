@@ -3,12 +3,29 @@ columns (thread tree), picked by size or removals, gathered bucket by bucket fro
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import polars as pl
 
 from toolkit.analysis.common import Frames, columns_of, gather
+from toolkit.analysis.declare import Analysis, AnalysisContext
 from toolkit.errors import ConfigError
-from toolkit.schema import is_comment
-from toolkit.settings import ThreadTreeOptions
+from toolkit.outputs import AnalysisOutput, FigureSpec
+from toolkit.schema import COMMENT_SCHEMA, is_comment
+
+
+@dataclass
+class ThreadViewOptions:
+    thread_id: str | None = None  # null: the largest thread
+
+
+@dataclass
+class ThreadTreeOptions:
+    """``thread_id``: null = picked by ``pick`` (largest | most_removed); at most ``max_nodes`` drawn."""
+
+    thread_id: str | None = None
+    pick: str = "largest"
+    max_nodes: int = 3000
 
 
 def largest_thread(frame: Frames, key: list[str]) -> str | None:
@@ -129,3 +146,31 @@ def thread_tree_table(
     if (comments["structure"] == "flat").any():
         note += "; no reply links in the source: comments hang from the post (dotted)"
     return table, note
+
+
+def run_thread_view(frame: Frames, ctx: AnalysisContext) -> AnalysisOutput:
+    """One thread in page order, drawn with depth, score and flags (a figure only)."""
+    table = thread_view_table(frame, label=ctx.label, thread_id=ctx.params.thread_view.thread_id)
+    if table.height == 0:
+        return AnalysisOutput(skipped="no rows in the data")
+    spec = FigureSpec("thread_view", "thread", f"Thread {table['thread_id'][0]}", ctx.footer, {"label": ctx.label})
+    return AnalysisOutput({}, [(spec, table)])
+
+
+def run_thread_tree(frame: Frames, ctx: AnalysisContext) -> AnalysisOutput:
+    """One thread drawn as a tree (a figure only)."""
+    o = ctx.params.thread_tree
+    table, note = thread_tree_table(frame, label=ctx.label, thread_id=o.thread_id, pick=o.pick, max_nodes=o.max_nodes)
+    if table.height == 0:
+        return AnalysisOutput(skipped="no rows in the data")
+    spec = FigureSpec("thread_tree", "thread_tree", f"Thread {table['thread_id'][0]} as a tree",
+                      ctx.caption(note), {"label": ctx.label, "min_width": "double"})
+    return AnalysisOutput({}, [(spec, table)])
+
+
+DECLARED = (
+    Analysis("thread_view", run_thread_view, ThreadViewOptions, bucketed=True, reads=tuple(COMMENT_SCHEMA),
+             figures=("thread_view",)),
+    Analysis("thread_tree", run_thread_tree, ThreadTreeOptions, bucketed=True, reads=tuple(COMMENT_SCHEMA),
+             figures=("thread_tree",)),
+)
