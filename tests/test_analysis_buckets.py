@@ -46,7 +46,7 @@ def test_bucketed_analysis_gives_the_whole_frames_tables(corpus, name) -> None:
     ctx.params.derailment.min_threads, ctx.params.derailment.folds = 10, 2  # 19 threads, 4 of them civil
     buckets = split(corpus).select(columns_for([name], corpus.schema, ctx.params))
     whole, buckets = ANALYSES[name](corpus, ctx), ANALYSES[name](buckets, ctx)
-    assert whole.skipped == buckets.skipped and whole.figures
+    assert whole.skipped == buckets.skipped and (whole.figures or whole.skipped)
     assert sorted(whole.tables) == sorted(buckets.tables)
     for table in whole.tables:
         same(whole.tables[table], buckets.tables[table])
@@ -85,7 +85,8 @@ def test_collected_analysis_reads_only_its_columns(corpus, name) -> None:
     assert "author" not in columns and "removal_reason" not in columns
     whole, narrow = ANALYSES[name](corpus, ctx), ANALYSES[name](corpus.select(columns), ctx)
     assert whole.skipped == narrow.skipped
-    assert whole.tables.keys() == narrow.tables.keys() and whole.tables
+    assert whole.tables.keys() == narrow.tables.keys()
+    assert whole.tables or whole.skipped  # one that cannot apply to these threads says why (its own test has data)
     for table in whole.tables:
         same(whole.tables[table], narrow.tables[table])
 
