@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
 import polars as pl
 import pytest
+from helpers import REPO
 from PIL import Image
 
 from toolkit.analysis.registry import ANALYSES, AnalysisContext
@@ -112,3 +116,33 @@ def test_toolkit_figures_cli(run_dir: Path, capsys: pytest.CaptureFixture[str], 
     assert figures_main([str(run_dir), "--width", "huge"]) == 2
     assert figures_main([str(tmp_path / "nowhere")]) == 1
     assert "no figures directory" in capsys.readouterr().err
+
+
+def test_drawing_leaves_matplotlib_global_state_alone(run_dir: Path) -> None:
+    """Every kind redrawn: rcParams (backend included) as before and no figure left open in pyplot."""
+    import matplotlib
+    import matplotlib.pyplot as plt
+
+    before, open_before = dict(matplotlib.rcParams), plt.get_fignums()
+    assert len(render_run(run_dir, formats=("png",), dpi=20)) == len(DRAWERS)
+    assert dict(matplotlib.rcParams) == before and plt.get_fignums() == open_before
+
+
+def test_importing_and_drawing_selects_no_backend(tmp_path: Path) -> None:
+    """A fresh interpreter with no MPLBACKEND: drawing and saving neither imports pyplot nor picks a backend,
+    so a notebook's (or GUI's) backend choice is still open afterwards."""
+    script = (
+        "import sys, matplotlib, polars as pl\n"
+        "from matplotlib import rcsetup\n"
+        "from toolkit.outputs import FigureSpec\n"
+        "from toolkit.plots.figures import save_figure\n"
+        "table = pl.DataFrame({'bin_low': [0.0, 0.5], 'bin_high': [0.5, 1.0], 'count': [3, 1]})\n"
+        f"save_figure(table, FigureSpec('h', 'histogram', 'h', 'f'), {str(tmp_path)!r}, dpi=20)\n"
+        "print('matplotlib.pyplot' in sys.modules, "
+        "matplotlib.rcParams._get('backend') is rcsetup._auto_backend_sentinel)\n"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "MPLBACKEND"}
+    env["PYTHONPATH"] = str(REPO)
+    done = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, check=True)
+    assert done.stdout.split() == ["False", "True"]
+    assert (tmp_path / "h.png").stat().st_size > 0 and (tmp_path / "h.pdf").stat().st_size > 0
