@@ -119,6 +119,27 @@ def test_torch_hub_dir_matches_torch(tmp_path: Path, monkeypatch: pytest.MonkeyP
     )
 
 
+@pytest.mark.parametrize("preset", [None, "0"])
+def test_hub_environment_is_restored_even_on_error(preset: str | None, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Inside: Hub offline (variable and huggingface_hub's constant), no progress bars. After, even when the
+    load fails: the whole environment and the constant as they were (an unset variable stays unset)."""
+    from transformers.utils import logging as hf_logging
+
+    if preset is None:
+        monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    else:
+        monkeypatch.setenv("HF_HUB_OFFLINE", preset)
+    env, offline, tqdm = dict(os.environ), hf_constants.HF_HUB_OFFLINE, hf_logging._tqdm_active
+    with pytest.raises(OSError), backend.hub_environment(offline=True):
+        assert os.environ["HF_HUB_OFFLINE"] == "1" and hf_constants.HF_HUB_OFFLINE is True
+        assert os.environ["HF_HUB_DISABLE_PROGRESS_BARS"] == "1" and hf_logging._tqdm_active is False
+        raise OSError("load failed")
+    assert (dict(os.environ), hf_constants.HF_HUB_OFFLINE, hf_logging._tqdm_active) == (env, offline, tqdm)
+    with backend.hub_environment(offline=False):
+        assert (os.environ.get("HF_HUB_OFFLINE"), hf_constants.HF_HUB_OFFLINE) == (preset, offline)
+    assert dict(os.environ) == env
+
+
 def test_official_style_checkpoint_loads_offline_with_local_config(
     tiny_detoxify: TinyDetoxify, sample_texts: list[str], tmp_path: Path
 ) -> None:
