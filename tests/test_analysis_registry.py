@@ -13,12 +13,11 @@ from pathlib import Path
 
 import polars as pl
 import pytest
-from hydra import compose, initialize_config_dir
+from helpers import compose_settings
 from hydra.errors import ConfigCompositionException
 
 from toolkit.analysis.registry import ANALYSES, AnalysisContext
 from toolkit.analysis.synthetic import make_frame, random_threads
-from toolkit.cli.app import CONFIG_DIR, to_settings
 from toolkit.errors import ConfigError
 from toolkit.pipeline import run_analyses, run_experiment
 from toolkit.plots.figures import DRAWERS
@@ -28,7 +27,6 @@ from toolkit.settings import (
     AnalysisSettings,
     DerailmentOptions,
     PlotSettings,
-    RunSettings,
     ScorerAgreementOptions,
 )
 
@@ -38,19 +36,14 @@ PAIR = AnalysisParams(scorer_agreement=ScorerAgreementOptions(columns=["toxicity
                       derailment=DerailmentOptions(min_threads=5, folds=2))
 
 
-def compose_run(*overrides: str) -> RunSettings:
-    with initialize_config_dir(config_dir=CONFIG_DIR, version_base="1.3"):
-        return to_settings(compose(config_name="config", overrides=list(overrides)))
-
-
 def test_misspelt_analysis_option_fails_at_compose_time() -> None:
     with pytest.raises(ConfigCompositionException) as err:
-        compose_run("analysis.params.depth_profile.depth_binz=[1,2]")
+        compose_settings(["analysis.params.depth_profile.depth_binz=[1,2]"])
     assert "Key 'depth_binz' not in 'DepthProfileOptions'" in str(err.value.__cause__)
 
 
 def test_options_override_and_keep_their_defaults() -> None:
-    settings = compose_run("analysis.params.thread_length.n_bins=15", "+experiment=scorer_agreement")
+    settings = compose_settings(["analysis.params.thread_length.n_bins=15", "+experiment=scorer_agreement"])
     tl, sa = settings.analysis.params.thread_length, settings.analysis.params.scorer_agreement
     assert (tl.n_bins, tl.threshold, tl.min_threads_last_bin) == (15, 0.6, 50)
     assert sa.scorers == ["profanity", {"name": "detoxify", "model": "original"},
@@ -140,7 +133,7 @@ def test_missing_truth_column_is_a_skip() -> None:
 
 
 def test_demo_run_records_skips_in_the_manifest_and_writes_no_empty_file(tmp_path: Path) -> None:
-    settings = compose_run("scorer=profanity", "analysis.n_boot=50", "plot.formats=[png]", "plot.dpi=40")
+    settings = compose_settings(["scorer=profanity", "analysis.n_boot=50", "plot.formats=[png]", "plot.dpi=40"])
     manifest = run_experiment(settings, tmp_path)
     assert list(manifest["skipped"]) == ["removal_context"]
     assert "removal_calm_down not written: no removed comment has a timestamp" in manifest["skipped"]["removal_context"]

@@ -12,7 +12,7 @@ from typing import Any
 
 import polars as pl
 import pytest
-from test_fetch_lemmy import FAST, POST, lemmy  # noqa: F401 (the fake Lemmy fixture)
+from fake_lemmy import FAST, POST
 
 import toolkit
 from toolkit.fetch.lemmy import fetch_lemmy
@@ -20,6 +20,7 @@ from toolkit.io import detect_format, load_source
 from toolkit.io.base import LoadError
 
 REPO = Path(__file__).resolve().parents[1]
+pytest_plugins = ["fake_lemmy"]  # the lemmy fixture
 UTC = timezone.utc
 COMMUNITY = {"id": 3, "name": "news", "actor_id": "https://lemmy.ml/c/news"}
 POST_OBJECT = {"id": 1, "name": "Title", "body": "Body", "creator_id": 9, "removed": False, "deleted": False,
