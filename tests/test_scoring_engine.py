@@ -177,7 +177,7 @@ def test_fp16_needs_a_gpu(tiny_detoxify: TinyDetoxify, tmp_path: Path, monkeypat
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
     monkeypatch.setattr(torch.backends.mps, "is_available", lambda: False)
     scorer = _scorer(tiny_detoxify, tmp_path, precision="fp16")  # device=auto: found out at load time
-    with pytest.raises(Exception, match="fp16 needs a GPU"):
+    with pytest.raises(ConfigError, match="fp16 needs a GPU"):
         scorer.predict(["hello"])
     assert eng.resolve_device("auto") == "cpu"
     with pytest.raises(ValueError, match="int8.*CPU only"):

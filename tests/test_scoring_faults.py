@@ -1,8 +1,8 @@
 """The score cache under faults and concurrency: kill -9 mid-run, concurrent writers, corrupt parts, compaction
 while others read, and the ``toolkit-cache`` command.
 
-The subprocesses score for real with the tiny checkpoint; ``TOOLKIT_TEST_BATCH_DELAY`` (read by the engine,
-used only by tests) makes each batch take a moment so that a process can be killed in the middle.
+The subprocesses score for real with the tiny checkpoint; each patches ``InferenceEngine._forward`` to sleep
+before every batch (``_start_scoring``'s ``delay``) so that a process can be killed in the middle.
 """
 
 from __future__ import annotations
