@@ -14,6 +14,8 @@ from toolkit.cli.app import CONFIG_DIR, to_settings
 from toolkit.pipeline import resolve_data_path, run_experiment
 from toolkit.settings import RunSettings
 
+pytestmark = pytest.mark.slow
+
 pytest_plugins = ["scoring_fixtures"]
 
 EXPERIMENTS = sorted(p.stem for p in (Path(CONFIG_DIR).parent / "experiments").glob("*.yaml"))

@@ -51,6 +51,7 @@ def test_options_override_and_keep_their_defaults() -> None:
     assert settings.analysis.params.removal_context.parent_bins == [0.0, 0.2, 0.4, 0.6, 0.8, 1.0]
 
 
+@pytest.mark.slow
 def test_literal_mappings_cover_every_analysis_and_figure_kind() -> None:
     """Every analysis with options has them in AnalysisParams; every figure kind an analysis emits (on data
     where all apply) has a drawer, and every drawer is used."""
@@ -132,6 +133,7 @@ def test_missing_truth_column_is_a_skip() -> None:
     assert result.skipped.startswith("no truth column 'toxic' in the data")
 
 
+@pytest.mark.slow
 def test_demo_run_records_skips_in_the_manifest_and_writes_no_empty_file(tmp_path: Path) -> None:
     settings = compose_settings(["scorer=profanity", "analysis.n_boot=50", "plot.formats=[png]", "plot.dpi=40"])
     manifest = run_experiment(settings, tmp_path)
@@ -158,6 +160,7 @@ def _bytes(directory: Path) -> dict[str, bytes]:
     return {p.name: p.read_bytes() for p in sorted(directory.iterdir())}
 
 
+@pytest.mark.slow
 def test_same_config_data_and_seed_give_byte_identical_tables(tmp_path: Path) -> None:
     first, second, other_process, other_seed = (tmp_path / n for n in ("a", "b", "c", "d"))
     write_all_tables(first)

@@ -66,6 +66,7 @@ def test_misspelt_key_in_an_experiment_file_is_named(tmp_path: Path) -> None:
         compose_config(["+experiment=typo"], config_dir=conf)
 
 
+@pytest.mark.slow
 def test_pipeline_on_demo(tmp_path: Path) -> None:
     settings = compose_settings(["scorer=profanity", "analysis.n_boot=100"])
     manifest = run_experiment(settings, tmp_path, resolved_config=OmegaConf.to_container(OmegaConf.structured(settings)))
@@ -86,6 +87,7 @@ def run_cli(tmp_path: Path, *args: str, **extra_env: str) -> subprocess.Complete
     )
 
 
+@pytest.mark.slow
 def test_cli_default_run_then_fully_cached_rerun(tmp_path: Path) -> None:
     """`toolkit` with no arguments (scorer=auto, offline): falls back, writes everything; rerun loads no model.
 
@@ -121,6 +123,7 @@ def test_cli_default_run_then_fully_cached_rerun(tmp_path: Path) -> None:
     assert "10 cache hits, 0 misses, model loaded: False" in second.stdout
 
 
+@pytest.mark.slow
 def test_cli_toolkit_error_is_one_message(tmp_path: Path) -> None:
     """A ToolkitError (here a LoadError) prints its message alone, status 1; HYDRA_FULL_ERROR=1 shows where."""
     result = run_cli(tmp_path, f"hydra.run.dir={tmp_path / 'r'}", "dataset.path=nope.txt")
@@ -133,6 +136,7 @@ def test_cli_toolkit_error_is_one_message(tmp_path: Path) -> None:
     assert "Traceback" in full.stderr and "toolkit.errors.LoadError: nope.txt: no such file" in full.stderr
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("override", "named"), [
     ("analysis.n_boot=not-a-number", "full_key: analysis.n_boot"),
     ("scorer.modle=original", "Key 'modle' not in 'ScorerSettings'"),

@@ -140,6 +140,7 @@ def test_retries_used_up_then_resume(lemmy, tmp_path):
     assert [entry["file"] for entry in _index(tmp_path)].count("comments-1042-0002.json") == 1
 
 
+@pytest.mark.slow
 def test_killed_half_way_then_resumed(lemmy, tmp_path):
     """A fetch in a subprocess is killed while it waits for comment page 3; the rerun asks only what is missing."""
     lemmy.faults[("/api/v3/comment/list", "3")] = ["hold"]
@@ -256,6 +257,7 @@ def test_cli(lemmy, tmp_path, capsys):
     assert "url: 'https://lemmy.world/wiki/x' is not a Lemmy post" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_a_run_fetches_its_dataset_then_loads_it(lemmy, tmp_path):
     """dataset.fetch.url in a config: the run downloads into dataset.path (resumable), then loads the archive."""
     from toolkit.pipeline import run_experiment

@@ -62,6 +62,7 @@ def test_units_ingested_apart_give_the_one_process_store(tmp_path: Path) -> None
     assert not apart.build.root.exists()  # sealed: the build was renamed into the store
 
 
+@pytest.mark.slow
 def test_joblib_map_steps_then_reduce_equals_one_run(tiny_detoxify: TinyDetoxify, tmp_path: Path) -> None:
     """``-m hydra/launcher=joblib map.step=ingest`` then ``map.step=buckets`` (2 jobs each), then the reduce
     run: no text scored, no model loaded, the same comments and tables as one process with its own cache."""

@@ -77,6 +77,7 @@ def _hashes_on_disk(cache: ScoreCache) -> set[str]:
     return {h for part in cache.part_files() for h in pl.read_parquet(part)["text_hash"].to_list()}
 
 
+@pytest.mark.slow
 def test_kill_and_concurrent_writers(
     tiny_detoxify: TinyDetoxify, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

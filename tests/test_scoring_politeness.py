@@ -26,6 +26,7 @@ def test_politeness_scores_go_through_the_cache(tmp_path: Path) -> None:
     assert again.frame.equals(first.frame)
 
 
+@pytest.mark.slow
 def test_a_run_scores_toxicity_and_politeness_side_by_side(tmp_path: Path) -> None:
     settings = compose_settings(["scorer=profanity", "extra_scorers=[politeness]", "analysis.run=[score_distribution]",
                           "plot.formats=[png]", f"scorer.cache_dir={tmp_path / 'cache'}"])

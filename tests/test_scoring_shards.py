@@ -59,6 +59,7 @@ def test_shard_runs_fill_the_cache_then_merge(tiny_detoxify: TinyDetoxify, tmp_p
         score_frame(frame, "detoxify", shard=2, num_shards=2, **options)
 
 
+@pytest.mark.slow
 def test_joblib_multirun_then_merge_equals_single_run(tiny_detoxify: TinyDetoxify, tmp_path: Path) -> None:
     """``toolkit -m hydra/launcher=joblib scorer.shard=0,1 scorer.num_shards=2``, then a run with no shard:
     exactly the scores of one single-process run (a separate cache)."""

@@ -44,6 +44,8 @@ from toolkit.pipeline import run_experiment
 if TYPE_CHECKING:
     from scoring_fixtures import TinyDetoxify
 
+pytestmark = pytest.mark.slurm
+
 pytest_plugins = ["scoring_fixtures"]
 
 SCRIPTS = REPO / ".ci" / "slurm"
