@@ -1,5 +1,5 @@
 """A fake Lemmy on the loopback interface (http.server in a thread), as the ``lemmy`` fixture: used by
-test_fetch_lemmy.py and test_io_lemmy_threads.py through ``pytest_plugins = ["fake_lemmy"]``.
+test_fetch_lemmy.py and test_io_lemmy_threads.py (conftest.py makes the fixture visible to every test module).
 
 It builds 0.19 (``/api/v3``, page numbers) and 1.0 (``/api/v4``, cursors) responses, records every request,
 and plays scripted faults: a 429 with Retry-After, a 500, a dropped connection, a 404, and a request it holds.

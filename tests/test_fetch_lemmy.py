@@ -24,8 +24,6 @@ from toolkit.fetch.lemmy import FetchError, FetchSettings, Target, fetch_lemmy, 
 from toolkit.io.lemmy import read_lemmy
 from toolkit.io.lemmy_modlog import apply_modlog, read_modlog
 
-pytest_plugins = ["fake_lemmy"]  # the lemmy fixture
-
 V3_POST_REQUESTS = [
     ("post", ""), ("comment/list", "1"), ("comment/list", "2"), ("comment/list", "3"), ("comment/list", "4"),
     ("modlog", "1"), ("modlog", "2"), ("modlog", "1"), ("modlog", "1"),

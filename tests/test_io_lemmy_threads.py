@@ -20,7 +20,6 @@ from toolkit.io import detect_format, load_source
 from toolkit.io.base import LoadError
 
 REPO = Path(__file__).resolve().parents[1]
-pytest_plugins = ["fake_lemmy"]  # the lemmy fixture
 UTC = timezone.utc
 COMMUNITY = {"id": 3, "name": "news", "actor_id": "https://lemmy.ml/c/news"}
 POST_OBJECT = {"id": 1, "name": "Title", "body": "Body", "creator_id": 9, "removed": False, "deleted": False,
@@ -209,7 +208,7 @@ def test_person_details_search_and_post_lists(tmp_path: Path) -> None:
     assert rows(load_source(tmp_path).frame)["2"]["text"] is None
 
 
-def test_an_archive_fetched_from_the_fake_lemmy_loads_whole(lemmy, tmp_path: Path) -> None:  # noqa: F811
+def test_an_archive_fetched_from_the_fake_lemmy_loads_whole(lemmy, tmp_path: Path) -> None:
     fetch_lemmy(f"{lemmy.base}/post/{POST}", tmp_path, FAST)  # three overlapping-free pages, modlog, index
     result = load_source(tmp_path)
     frame = result.frame

@@ -69,6 +69,7 @@ def run_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return run
 
 
+@pytest.mark.slow
 def test_every_drawer_has_a_figure(run_dir: Path) -> None:
     kinds = {json.loads(p.read_text())["kind"] for p in (run_dir / "figures").glob("*.json")}
     assert kinds == set(DRAWERS)
@@ -109,6 +110,7 @@ def test_text_columns_stay_text(tmp_path: Path) -> None:
     assert loaded["comment_id"].to_list() == ["007", "1"] and loaded["parent_id"].dtype == pl.String
 
 
+@pytest.mark.slow
 def test_toolkit_figures_cli(run_dir: Path, capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     assert figures_main([str(run_dir), "--formats", "png", "--dpi", "30", "--only", "thread_tree"]) == 0
     out = capsys.readouterr()
@@ -118,13 +120,18 @@ def test_toolkit_figures_cli(run_dir: Path, capsys: pytest.CaptureFixture[str], 
     assert "no figures directory" in capsys.readouterr().err
 
 
-def test_drawing_leaves_matplotlib_global_state_alone(run_dir: Path) -> None:
-    """Every kind redrawn: rcParams (backend included) as before and no figure left open in pyplot."""
+def test_drawing_leaves_matplotlib_global_state_alone(tmp_path: Path) -> None:
+    """A one-panel figure, a tree (figure built apart, with a colour bar) and another style: rcParams (backend
+    included) as before and no figure left open in pyplot."""
     import matplotlib
     import matplotlib.pyplot as plt
 
     before, open_before = dict(matplotlib.rcParams), plt.get_fignums()
-    assert len(render_run(run_dir, formats=("png",), dpi=20)) == len(DRAWERS)
+    histogram = pl.DataFrame({"bin_low": [0.0, 0.5], "bin_high": [0.5, 1.0], "count": [3, 1]})
+    save_figure(histogram, FigureSpec("h", "histogram", "h", "f"), tmp_path, formats=("png",), dpi=20, style="fast")
+    tree = pl.DataFrame({"comment_id": ["p", "a"], "parent_id": [None, "p"], "is_post": [True, False],
+                         "position": [0, 1], "score": [0.1, 0.9], "removed": [False, True], "deleted": [False, False]})
+    save_figure(tree, FigureSpec("t", "thread_tree", "t", "f"), tmp_path, formats=("png",), dpi=20)
     assert dict(matplotlib.rcParams) == before and plt.get_fignums() == open_before
 
 

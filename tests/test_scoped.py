@@ -68,25 +68,25 @@ def _deep(levels: int) -> str:
 def test_loads_deep_restores_recursion_limit_and_stack_size() -> None:
     limit, stack = sys.getrecursionlimit(), threading.stack_size()
     with pytest.raises(RecursionError):
-        json.loads(_deep(50_000))
-    value = loads_deep(_deep(50_000))
-    for _ in range(50_000):
+        json.loads(_deep(5_000))
+    value = loads_deep(_deep(5_000))
+    for _ in range(5_000):
         value = value[0]
     assert value == 1
     assert (sys.getrecursionlimit(), threading.stack_size()) == (limit, stack)
 
 
 def test_concurrent_loads_deep_all_parse_and_restore() -> None:
-    """Four threads parsing at once (overlapping raises of the process-wide limit) all succeed; afterwards
+    """Three threads parsing at once (overlapping raises of the process-wide limit) all succeed; afterwards
     the limit is the caller's own again."""
     limit = sys.getrecursionlimit()
     results: list[object] = []
-    workers = [threading.Thread(target=lambda n=n: results.append(loads_deep(_deep(20_000 + n)))) for n in range(4)]
+    workers = [threading.Thread(target=lambda n=n: results.append(loads_deep(_deep(5_000 + n)))) for n in range(3)]
     for worker in workers:
         worker.start()
     for worker in workers:
         worker.join()
-    assert len(results) == 4 and sys.getrecursionlimit() == limit
+    assert len(results) == 3 and sys.getrecursionlimit() == limit
 
 
 def test_csv_field_limit_lifted_only_while_reading(tmp_path: Path) -> None:

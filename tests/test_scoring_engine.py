@@ -104,6 +104,7 @@ def test_truncation_is_reported(tiny_detoxify: TinyDetoxify, sample_texts: list[
 # -- long texts: chunk --------------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("aggregate", ["max", "mean"])
 def test_chunk_scores_every_window(
     tiny_detoxify: TinyDetoxify, reference: dx.Detoxify, tmp_path: Path, aggregate: str
@@ -184,6 +185,7 @@ def test_fp16_needs_a_gpu(tiny_detoxify: TinyDetoxify, tmp_path: Path, monkeypat
         eng.check_device_precision("cuda", "int8")
 
 
+@pytest.mark.slow
 def test_bf16_and_int8_agree_roughly(
     tiny_detoxify: TinyDetoxify, reference: dx.Detoxify, sample_texts: list[str], tmp_path: Path
 ) -> None:

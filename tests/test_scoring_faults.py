@@ -134,6 +134,7 @@ def _corrupt(part: Path, how: str) -> None:
         table.with_columns(pl.lit("high").alias("toxicity")).write_parquet(part)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("how", ["truncated", "garbage", "empty", "wrong_type"])
 def test_corrupt_part_is_quarantined_rescored_and_warned(
     tiny_detoxify: TinyDetoxify, tmp_path: Path, how: str
