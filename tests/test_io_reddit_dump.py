@@ -702,6 +702,7 @@ def test_tree_matches_a_plain_walk(data: st.DataObject, n: int) -> None:
             assert sizes[c] == size(c) and replies[c] == len(children.get(c, [])), c
 
 
+@pytest.mark.slow
 def test_tree_handles_a_deep_chain_quickly() -> None:
     n = 200_000
     frame = pl.DataFrame({

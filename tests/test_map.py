@@ -98,6 +98,7 @@ def test_joblib_map_steps_then_reduce_equals_one_run(tiny_detoxify: TinyDetoxify
             pl.read_csv(tmp_path / "single" / "tables" / f"{table}.csv"))
 
 
+@pytest.mark.slow
 def test_map_settings_are_checked(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="map.step: unknown step 'reduce'"):
         run_experiment(compose_settings(["map.step=reduce"]), tmp_path / "a")

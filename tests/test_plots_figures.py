@@ -75,6 +75,7 @@ def test_every_drawer_has_a_figure(run_dir: Path) -> None:
     assert kinds == set(DRAWERS)
 
 
+@pytest.mark.slow
 def test_rerender_with_width_style_and_formats(tmp_path: Path) -> None:
     """A run's figures redrawn from their saved tables alone: two columns wide, another style, PNG + PDF."""
     table = pl.DataFrame({"bin_low": [0.0, 0.5], "bin_high": [0.5, 1.0], "count": [3, 1]})
@@ -89,6 +90,7 @@ def test_rerender_with_width_style_and_formats(tmp_path: Path) -> None:
     assert (tmp_path / "figures" / "h1.pdf").read_bytes().startswith(b"%PDF")
 
 
+@pytest.mark.slow
 def test_saved_figure_is_300_dpi_png_and_pdf_and_repeatable(tmp_path: Path) -> None:
     table = pl.DataFrame({"bin_low": [0.0, 0.5], "bin_high": [0.5, 1.0], "count": [3, 1]})
     spec = FigureSpec("hist", "histogram", "Histogram", "Scorer: x · n = 4", {"threshold": 0.5})
@@ -135,6 +137,7 @@ def test_drawing_leaves_matplotlib_global_state_alone(tmp_path: Path) -> None:
     assert dict(matplotlib.rcParams) == before and plt.get_fignums() == open_before
 
 
+@pytest.mark.slow
 def test_importing_and_drawing_selects_no_backend(tmp_path: Path) -> None:
     """A fresh interpreter with no MPLBACKEND: drawing and saving neither imports pyplot nor picks a backend,
     so a notebook's (or GUI's) backend choice is still open afterwards."""

@@ -82,7 +82,7 @@ def test_special_layout_and_real_words(tiny_detoxify: TinyDetoxify, tmp_path: Pa
 # -- fp32 equality with Detoxify, truncation ----------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("budget", "batch"), [(16, 256), (600, 3), (100_000, 256)])
+@pytest.mark.parametrize(("budget", "batch"), [(16, 256), pytest.param(600, 3, marks=pytest.mark.slow), (100_000, 256)])
 def test_fp32_equals_detoxify_predict(
     tiny_detoxify: TinyDetoxify, reference: dx.Detoxify, sample_texts: list[str], tmp_path: Path,
     budget: int, batch: int,

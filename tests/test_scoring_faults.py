@@ -242,6 +242,7 @@ def test_toolkit_cache_info_and_compact(tmp_path: Path, capsys: pytest.CaptureFi
     assert "(empty)" in capsys.readouterr().out
 
 
+@pytest.mark.slow
 def test_toolkit_cache_console_entry(tmp_path: Path) -> None:
     """``python -m toolkit.cli.cache`` (what the ``toolkit-cache`` script runs) works without torch."""
     out = subprocess.run([sys.executable, "-m", "toolkit.cli.cache", "--cache-dir", str(tmp_path), "info"],
