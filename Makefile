@@ -1,12 +1,13 @@
 # make run  : install into .venv (torch CPU wheel first) and run the default experiment on the demo thread
-# make test : install, then run the test suite
+# make test : install, then run the test suite (all of it, as CI does)
+# make test-fast : the inner loop, under a minute: no test marked slow, slurm, wheel, notebooks or browser
 # GPU users: make run TORCH_SPEC="torch==2.13.0 --index-url https://download.pytorch.org/whl/cu126"
 PYTHON ?= python3
 VENV ?= .venv
 TORCH_SPEC ?= torch==2.13.0
 BIN := $(VENV)/bin
 
-.PHONY: setup run test lint lab kernel clean-outputs
+.PHONY: setup run test test-fast lint lab kernel clean-outputs
 setup: $(VENV)/.installed
 
 $(VENV)/.installed: pyproject.toml
@@ -21,6 +22,10 @@ run: setup
 
 test: setup
 	$(BIN)/pytest $(ARGS)
+
+FAST_TIER := not slow and not slurm and not wheel and not notebooks and not browser
+test-fast: setup
+	$(BIN)/pytest -m "$(FAST_TIER)" $(ARGS)
 
 lint: setup
 	$(BIN)/ruff check toolkit tests benchmarks

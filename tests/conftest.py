@@ -6,6 +6,7 @@ import os
 from pathlib import Path
 
 import pytest
+from fake_lemmy import lemmy  # noqa: F401 (the fake Lemmy server fixture, for the Lemmy tests)
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATA = REPO_ROOT.parent / "shared" / "data"

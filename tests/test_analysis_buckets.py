@@ -146,6 +146,7 @@ def test_largest_thread_and_summary_across_buckets(corpus) -> None:
     assert not math.isnan(summary["mean_toxicity"].mean())
 
 
+@pytest.mark.slow
 def test_run_analyses_over_buckets_writes_the_whole_frames_tables(corpus, tmp_path) -> None:
     """The pipeline's path: collected analyses get their columns back in input order (the matched permutation
     test depends on row order), bucketed ones the buckets; every table file is the same."""

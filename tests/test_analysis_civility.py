@@ -157,6 +157,7 @@ def test_derailment_skips_with_reasons(five_threads: pl.DataFrame) -> None:
     assert (unmarked.tables, unmarked.skipped) == ({}, "no politeness strategy columns: run with scorer=politeness")
 
 
+@pytest.mark.slow
 def test_derailment_recovers_the_planted_effect() -> None:
     """random_threads plants it: the first two comments of threads that later derail ask a direct question
     twice as often. The other strategies carry no effect."""

@@ -8,26 +8,19 @@ from pathlib import Path
 
 import polars as pl
 import pytest
-from hydra import compose, initialize_config_dir
+from helpers import experiment_settings
 
-from toolkit.cli.app import CONFIG_DIR, to_settings
+from toolkit.cli.app import CONFIG_DIR
 from toolkit.pipeline import resolve_data_path, run_experiment
-from toolkit.settings import RunSettings
+
+pytestmark = pytest.mark.slow
 
 pytest_plugins = ["scoring_fixtures"]
 
 EXPERIMENTS = sorted(p.stem for p in (Path(CONFIG_DIR).parent / "experiments").glob("*.yaml"))
-FAST = ["analysis.n_boot=200", "plot.formats=[png]", "plot.dpi=60"]
 
 
-def settings_for(experiment: str, *overrides: str) -> RunSettings:
-    """The experiment's settings; where it leaves the scorer to ``auto``, the embedded profanity scorer (offline)."""
-    with initialize_config_dir(config_dir=CONFIG_DIR, version_base="1.3"):
-        cfg = compose(config_name="config", overrides=[f"+experiment={experiment}", *FAST, *overrides])
-        if cfg.scorer.name == "auto":
-            cfg = compose(config_name="config",
-                          overrides=[f"+experiment={experiment}", "scorer=profanity", *FAST, *overrides])
-    return to_settings(cfg)
+settings_for = experiment_settings
 
 
 def table(run: Path, name: str) -> pl.DataFrame:

@@ -61,6 +61,7 @@ def test_auc_permutation_p_value_small_for_a_real_signal() -> None:
     assert row["roc_low"] < row["roc_auc"] < row["roc_high"]
 
 
+@pytest.mark.slow
 def test_logit_matches_statsmodels_with_thread_clusters() -> None:
     import statsmodels.api as sm
 

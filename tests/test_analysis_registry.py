@@ -13,19 +13,18 @@ from pathlib import Path
 
 import polars as pl
 import pytest
-from hydra import compose, initialize_config_dir
+from helpers import compose_settings
 from hydra.errors import ConfigCompositionException
 
 from toolkit.analysis.agreement import ScorerAgreementOptions
 from toolkit.analysis.derailment import DerailmentOptions
 from toolkit.analysis.registry import ANALYSES, AnalysisContext, AnalysisParams
 from toolkit.analysis.synthetic import make_frame, random_threads
-from toolkit.cli.app import CONFIG_DIR, to_settings
 from toolkit.errors import ConfigError
 from toolkit.pipeline import run_analyses, run_experiment
 from toolkit.plots.figures import DRAWERS
 from toolkit.report import write_table
-from toolkit.settings import AnalysisSettings, PlotSettings, RunSettings
+from toolkit.settings import AnalysisSettings, PlotSettings
 
 REPO = Path(__file__).resolve().parents[1]
 # a second score column to compare; derailment on a dozen threads (2-fold CV)
@@ -33,19 +32,14 @@ PAIR = AnalysisParams(scorer_agreement=ScorerAgreementOptions(columns=["toxicity
                       derailment=DerailmentOptions(min_threads=5, folds=2))
 
 
-def compose_run(*overrides: str) -> RunSettings:
-    with initialize_config_dir(config_dir=CONFIG_DIR, version_base="1.3"):
-        return to_settings(compose(config_name="config", overrides=list(overrides)))
-
-
 def test_misspelt_analysis_option_fails_at_compose_time() -> None:
     with pytest.raises(ConfigCompositionException) as err:
-        compose_run("analysis.params.depth_profile.depth_binz=[1,2]")
+        compose_settings(["analysis.params.depth_profile.depth_binz=[1,2]"])
     assert "Key 'depth_binz' not in 'DepthProfileOptions'" in str(err.value.__cause__)
 
 
 def test_options_override_and_keep_their_defaults() -> None:
-    settings = compose_run("analysis.params.thread_length.n_bins=15", "+experiment=scorer_agreement")
+    settings = compose_settings(["analysis.params.thread_length.n_bins=15", "+experiment=scorer_agreement"])
     tl, sa = settings.analysis.params.thread_length, settings.analysis.params.scorer_agreement
     assert (tl.n_bins, tl.threshold, tl.min_threads_last_bin) == (15, 0.6, 50)
     assert sa.scorers == ["profanity", {"name": "detoxify", "model": "original"},
@@ -53,6 +47,7 @@ def test_options_override_and_keep_their_defaults() -> None:
     assert settings.analysis.params.removal_context.parent_bins == [0.0, 0.2, 0.4, 0.6, 0.8, 1.0]
 
 
+@pytest.mark.slow
 def test_params_and_figure_kinds_follow_the_declarations() -> None:
     """AnalysisParams has a field for each analysis declaring options; every figure kind an analysis emits (on
     data where all apply) has a drawer."""
@@ -142,8 +137,9 @@ def test_missing_truth_column_is_a_skip() -> None:
     assert result.skipped.startswith("no truth column 'toxic' in the data")
 
 
+@pytest.mark.slow
 def test_demo_run_records_skips_in_the_manifest_and_writes_no_empty_file(tmp_path: Path) -> None:
-    settings = compose_run("scorer=profanity", "analysis.n_boot=50", "plot.formats=[png]", "plot.dpi=40")
+    settings = compose_settings(["scorer=profanity", "analysis.n_boot=50", "plot.formats=[png]", "plot.dpi=40"])
     manifest = run_experiment(settings, tmp_path)
     assert list(manifest["skipped"]) == ["removal_context"]
     assert "removal_calm_down not written: no removed comment has a timestamp" in manifest["skipped"]["removal_context"]
@@ -168,6 +164,7 @@ def _bytes(directory: Path) -> dict[str, bytes]:
     return {p.name: p.read_bytes() for p in sorted(directory.iterdir())}
 
 
+@pytest.mark.slow
 def test_same_config_data_and_seed_give_byte_identical_tables(tmp_path: Path) -> None:
     first, second, other_process, other_seed = (tmp_path / n for n in ("a", "b", "c", "d"))
     write_all_tables(first)

@@ -3,11 +3,11 @@ scorer, agreement in sign and significance with the main scorer, the verdict in 
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import polars as pl
 import pytest
+from helpers import experiment_settings as settings_for
 
 from toolkit.analysis.registry import AnalysisParams
 from toolkit.analysis.robustness import RobustnessOptions, agreement_with_main, verdict
@@ -15,9 +15,6 @@ from toolkit.analysis.synthetic import random_threads
 from toolkit.errors import ConfigError
 from toolkit.pipeline import resolve_data_path, run_analyses, run_experiment, run_summary
 from toolkit.settings import AnalysisSettings, PlotSettings
-
-sys.path.insert(0, str(Path(__file__).parent))
-from test_analysis_experiments import settings_for  # noqa: E402
 
 ESTIMATE = ["estimate", "low", "high", "p_value"]
 NO_FIGURES = PlotSettings(formats=[])

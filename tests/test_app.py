@@ -10,26 +10,19 @@ import sys
 from pathlib import Path
 
 import pytest
-from hydra import compose, initialize_config_dir
+from helpers import compose_config, compose_settings
 from hydra.errors import ConfigCompositionException
 from omegaconf import OmegaConf
 
-from toolkit.cli.app import CONFIG_DIR, to_settings
+from toolkit.cli.app import CONFIG_DIR
 from toolkit.pipeline import run_experiment
-from toolkit.settings import RunSettings
 
 EXPERIMENTS = sorted(p.stem for p in (Path(CONFIG_DIR) / "experiment").glob("*.yaml"))
 GROUPS = {g: sorted(p.stem for p in (Path(CONFIG_DIR) / g).glob("*.yaml")) for g in ("dataset", "scorer", "analysis", "plot")}
 
 
-def compose_run(overrides: list[str]) -> RunSettings:
-    with initialize_config_dir(config_dir=CONFIG_DIR, version_base="1.3"):
-        cfg = compose(config_name="config", overrides=overrides)
-    return to_settings(cfg)
-
-
 def test_default_config_is_the_demo() -> None:
-    settings = compose_run([])
+    settings = compose_settings([])
     assert settings.experiment == "demo"
     assert settings.dataset.path == "data/seed_thread.txt" and settings.scorer.name == "auto"
 
@@ -44,14 +37,14 @@ def leaves(node: object, prefix: str = "") -> dict[str, object]:
 
 @pytest.mark.parametrize("experiment", EXPERIMENTS)
 def test_every_experiment_composes(experiment: str) -> None:
-    assert compose_run([f"+experiment={experiment}"]).experiment == experiment
+    assert compose_settings([f"+experiment={experiment}"]).experiment == experiment
 
 
 @pytest.mark.parametrize(("group", "option"), [(g, o) for g, opts in GROUPS.items() for o in opts])
 def test_every_group_option_composes(group: str, option: str) -> None:
     """Every value the option's file sets arrives in the typed settings."""
     extra = ["dataset.path=some/file.json"] if (group, option) == ("dataset", "file") else []
-    settings = OmegaConf.structured(getattr(compose_run([f"{group}={option}", *extra]), group))
+    settings = OmegaConf.structured(getattr(compose_settings([f"{group}={option}", *extra]), group))
     written = leaves(OmegaConf.to_container(OmegaConf.load(Path(CONFIG_DIR) / group / f"{option}.yaml")))
     assert written
     assert {k: OmegaConf.to_container(v) if OmegaConf.is_config(v) else v
@@ -60,23 +53,22 @@ def test_every_group_option_composes(group: str, option: str) -> None:
 
 def test_wrong_type_in_config_is_a_clear_error() -> None:
     with pytest.raises(ConfigCompositionException, match=r"n_boot.*not-a-number|not-a-number.*n_boot"):
-        compose_run(["analysis.n_boot=not-a-number"])
+        compose_settings(["analysis.n_boot=not-a-number"])
     with pytest.raises(ConfigCompositionException, match="scorer.modle"):
-        compose_run(["scorer.modle=original"])
+        compose_settings(["scorer.modle=original"])
 
 
 def test_misspelt_key_in_an_experiment_file_is_named(tmp_path: Path) -> None:
     conf = tmp_path / "conf"
     shutil.copytree(CONFIG_DIR, conf, symlinks=False)
     (conf / "experiment" / "typo.yaml").write_text("# @package _global_\nscorer:\n  modle: unbiased\n")
-    with initialize_config_dir(config_dir=str(conf), version_base="1.3"), pytest.raises(
-        ConfigCompositionException, match=r"Key 'modle' not in 'ScorerSettings'"
-    ):
-        compose(config_name="config", overrides=["+experiment=typo"])
+    with pytest.raises(ConfigCompositionException, match=r"Key 'modle' not in 'ScorerSettings'"):
+        compose_config(["+experiment=typo"], config_dir=conf)
 
 
+@pytest.mark.slow
 def test_pipeline_on_demo(tmp_path: Path) -> None:
-    settings = compose_run(["scorer=profanity", "analysis.n_boot=100"])
+    settings = compose_settings(["scorer=profanity", "analysis.n_boot=100"])
     manifest = run_experiment(settings, tmp_path, resolved_config=OmegaConf.to_container(OmegaConf.structured(settings)))
     counts = manifest["counts"]
     assert (counts["rows_in"], counts["rows_kept"], counts["rows_rejected"]) == (13, 13, 0)
@@ -95,6 +87,7 @@ def run_cli(tmp_path: Path, *args: str, **extra_env: str) -> subprocess.Complete
     )
 
 
+@pytest.mark.slow
 def test_cli_default_run_then_fully_cached_rerun(tmp_path: Path) -> None:
     """`toolkit` with no arguments (scorer=auto, offline): falls back, writes everything; rerun loads no model.
 
@@ -130,6 +123,7 @@ def test_cli_default_run_then_fully_cached_rerun(tmp_path: Path) -> None:
     assert "10 cache hits, 0 misses, model loaded: False" in second.stdout
 
 
+@pytest.mark.slow
 def test_cli_toolkit_error_is_one_message(tmp_path: Path) -> None:
     """A ToolkitError (here a LoadError) prints its message alone, status 1; HYDRA_FULL_ERROR=1 shows where."""
     result = run_cli(tmp_path, f"hydra.run.dir={tmp_path / 'r'}", "dataset.path=nope.txt")
@@ -142,6 +136,7 @@ def test_cli_toolkit_error_is_one_message(tmp_path: Path) -> None:
     assert "Traceback" in full.stderr and "toolkit.errors.LoadError: nope.txt: no such file" in full.stderr
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("override", "named"), [
     ("analysis.n_boot=not-a-number", "full_key: analysis.n_boot"),
     ("scorer.modle=original", "Key 'modle' not in 'ScorerSettings'"),

@@ -12,7 +12,7 @@ from typing import Any
 
 import polars as pl
 import pytest
-from test_fetch_lemmy import FAST, POST, lemmy  # noqa: F401 (the fake Lemmy fixture)
+from fake_lemmy import FAST, POST
 
 import toolkit
 from toolkit.fetch.lemmy import fetch_lemmy
@@ -208,7 +208,7 @@ def test_person_details_search_and_post_lists(tmp_path: Path) -> None:
     assert rows(load_source(tmp_path).frame)["2"]["text"] is None
 
 
-def test_an_archive_fetched_from_the_fake_lemmy_loads_whole(lemmy, tmp_path: Path) -> None:  # noqa: F811
+def test_an_archive_fetched_from_the_fake_lemmy_loads_whole(lemmy, tmp_path: Path) -> None:
     fetch_lemmy(f"{lemmy.base}/post/{POST}", tmp_path, FAST)  # three overlapping-free pages, modlog, index
     result = load_source(tmp_path)
     frame = result.frame

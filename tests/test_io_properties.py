@@ -133,6 +133,7 @@ def lemmy_lines(draw: st.DrawFn) -> tuple[list[bytes], list[tuple[str, str]]]:
     return lines, intact
 
 
+@pytest.mark.slow
 @SETTINGS
 @given(lemmy_lines(), st.booleans())
 def test_lemmy_ndjson_nothing_lost(
@@ -195,6 +196,7 @@ def convokit_lines(draw: st.DrawFn) -> list[bytes]:
     return lines
 
 
+@pytest.mark.slow
 @SETTINGS
 @given(convokit_lines())
 def test_convokit_nothing_lost(lines: list[bytes]) -> None:
@@ -271,6 +273,7 @@ def csv_files(draw: st.DrawFn) -> tuple[bytes, int, dict[str, str | None]]:
     return data, records, unique
 
 
+@pytest.mark.slow
 @SETTINGS
 @given(csv_files())
 @example((b"id,parent,text,removed,score,created\r\n0,,[REMOVED],1,,\r\n", 1, {"0": None}))  # a placeholder

@@ -681,6 +681,7 @@ FIELDS += ["removed", "removed_by_category", "banned_by", "removal_reason", "sub
 FIELDS += ["stickied", "title", "selftext", "selftext_html", "depth", "replies"]
 
 
+@pytest.mark.slow
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(overrides=st.dictionaries(st.sampled_from(FIELDS), JSON_VALUES | st.text(), max_size=4))
 def test_any_field_values_give_a_row_or_a_reject(tmp_path: Path, overrides: dict[str, Any]) -> None:

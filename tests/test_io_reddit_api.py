@@ -215,6 +215,7 @@ OBJECT = st.deferred(
 )
 
 
+@pytest.mark.slow
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(values=st.lists(OBJECT, max_size=6), as_lines=st.booleans())
 def test_any_api_json_balances(tmp_path: Path, values: list[Any], as_lines: bool) -> None:

@@ -524,6 +524,7 @@ GARBAGE = st.one_of(
 LINE = st.one_of(RECORD.map(lambda r: json.dumps(r).encode()), GARBAGE.map(lambda b: b.replace(b"\n", b" ")))
 
 
+@pytest.mark.slow
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(
     lines=st.lists(LINE, max_size=25),
@@ -606,6 +607,7 @@ TYPED_RECORD = st.fixed_dictionaries(
 )  # fmt: skip
 
 
+@pytest.mark.slow
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(records=st.lists(TYPED_RECORD, max_size=12))
 def test_vectorised_rules_match_the_record_normaliser(tmp_path: Path, records: list[dict[str, Any]]) -> None:
@@ -626,6 +628,7 @@ def test_vectorised_rules_match_the_record_normaliser(tmp_path: Path, records: l
             assert row["thread_id"] == expected["thread_id"]
 
 
+@pytest.mark.slow
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(
     posts=st.lists(
@@ -699,6 +702,7 @@ def test_tree_matches_a_plain_walk(data: st.DataObject, n: int) -> None:
             assert sizes[c] == size(c) and replies[c] == len(children.get(c, [])), c
 
 
+@pytest.mark.slow
 def test_tree_handles_a_deep_chain_quickly() -> None:
     n = 200_000
     frame = pl.DataFrame({

@@ -12,6 +12,7 @@ from typing import Any
 
 import polars as pl
 import pytest
+from helpers import compose_settings
 
 from toolkit.io import detect_format, load_source
 from toolkit.io.base import LoadError
@@ -86,15 +87,9 @@ def test_rscience_html_unescape() -> None:
 
 
 def test_bundled_dataset_configs_compose_and_load() -> None:
-    from hydra import compose, initialize_config_dir
-
-    from toolkit.cli.app import CONFIG_DIR, to_settings
-
     expected = {"rscience_removal": (RSCIENCE_ROWS, RSCIENCE_REMOVED), "toxic_spans": (16_100, 0)}
     for name, (rows, removed) in expected.items():
-        with initialize_config_dir(config_dir=CONFIG_DIR, version_base="1.3"):
-            cfg = compose(config_name="config", overrides=[f"dataset={name}"])
-        dataset = to_settings(cfg).dataset
+        dataset = compose_settings([f"dataset={name}"]).dataset
         result = load_source(ROOT / dataset.path, dataset.format, strict=dataset.strict, **dataset.options)
         assert (result.frame.height, int(result.frame["removed"].sum()), result.rejects.height) == (
             rows,

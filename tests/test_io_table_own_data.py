@@ -87,13 +87,11 @@ def test_a_post_row_keeps_no_parent(tmp_path: Path) -> None:
 
 def test_a_run_on_the_table_without_a_mapping_stops(own: Path, tmp_path: Path) -> None:
     """The run itself (not only the loader): no "6 rows kept, 0 rejected" with every text null."""
-    from hydra import compose, initialize_config_dir
+    from helpers import compose_settings
 
-    from toolkit.cli.app import CONFIG_DIR, to_settings
     from toolkit.pipeline import run_experiment
 
-    with initialize_config_dir(config_dir=CONFIG_DIR, version_base="1.3"):
-        cfg = compose(config_name="config", overrides=["dataset=file", f"dataset.path={own}", "scorer=profanity"])
+    settings = compose_settings(["dataset=file", f"dataset.path={own}", "scorer=profanity"])
     with pytest.raises(LoadError, match="no text column") as info:
-        run_experiment(to_settings(cfg), tmp_path / "run")
+        run_experiment(settings, tmp_path / "run")
     assert "thread_id: post_id" in str(info.value)

@@ -2,7 +2,7 @@
 a reduce run that scores nothing and loads no model, with the joblib launcher here (tests/test_slurm.py runs
 the same steps on a SLURM cluster).
 
-The two monthly dump files below hold 4 threads; thread p1 spans both months and comment a1 has a newer version
+The two monthly dump files (``helpers.monthly_dumps``) hold 4 threads; thread p1 spans both months and comment a1 has a newer version
 in the second month, so a thread is whole only once both files are read, and the older a1 is a reject that
 names the file of the newer one.
 """
@@ -18,8 +18,7 @@ from typing import TYPE_CHECKING
 
 import polars as pl
 import pytest
-import torch
-from test_scoring_shards import REPO, _settings
+from helpers import REPO, compose_settings, map_overrides, monthly_dumps, reduce_and_single
 
 from toolkit.errors import ConfigError
 from toolkit.pipeline import run_experiment
@@ -30,47 +29,6 @@ if TYPE_CHECKING:
     from scoring_fixtures import TinyDetoxify
 
 pytest_plugins = ["scoring_fixtures"]
-
-
-def _comment(cid: str, link: str, parent: str | None, body: str, **fields: object) -> str:
-    record = {"id": cid, "link_id": f"t3_{link}", "parent_id": parent or f"t3_{link}", "body": body,
-              "author": f"user_{cid}", "created_utc": 1_420_070_400 + len(cid) * 60, "score": 1,
-              "subreddit": "science", **fields}
-    return json.dumps(record) + "\n"
-
-
-def monthly_dumps(folder: Path) -> str:
-    """Two monthly comment dumps; returns their glob pattern."""
-    folder.mkdir(parents=True, exist_ok=True)
-    (folder / "RC_2015-01.ndjson").write_text(
-        _comment("a1", "p1", None, "first in p1", retrieved_on=10) + _comment("a2", "p1", "t1_a1", "a reply")
-        + _comment("b1", "p2", None, "p2 opens") + _comment("c1", "p3", None, "p3 opens"))
-    (folder / "RC_2015-02.ndjson").write_text(
-        _comment("a3", "p1", "t1_a2", "a late reply") + _comment("a1", "p1", None, "first in p1, edited",
-                                                                retrieved_on=20)
-        + _comment("b2", "p2", "t1_b1", "p2 answered") + _comment("d1", "p4", None, "p4 opens"))
-    return str(folder / "RC_2015-*.ndjson")
-
-
-def map_overrides(tiny: TinyDetoxify, pattern: str) -> list[str]:
-    """The dumps, 3 buckets, the tiny Detoxify with bit-exact settings (batch 1, one thread)."""
-    return ["dataset=reddit_dump", f"dataset.path={pattern}", "dataset.buckets=3", "scorer=detoxify",
-            f"scorer.checkpoint={tiny.checkpoint}", f"scorer.hf_config_path={tiny.config_dir}", "scorer.batch_size=1",
-            "scorer.threads=1", "analysis.run=[depth_profile]", "plot.formats=[png]"]
-
-
-def reduce_and_single(overrides: list[str], cache: Path, tmp_path: Path) -> tuple[dict, dict]:
-    """The reduce run on the map steps' cache, and a one-process run with a cache of its own (manifests)."""
-    threads = torch.get_num_threads()
-    try:
-        reduced = run_experiment(_settings([*overrides, f"scorer.cache_dir={cache}"]), tmp_path / "reduce")
-        single = run_experiment(_settings([*overrides, f"scorer.cache_dir={tmp_path / 'single-cache'}"]),
-                                tmp_path / "single")
-    finally:
-        torch.set_num_threads(threads)
-    assert pl.read_parquet(tmp_path / "reduce" / "comments.parquet").equals(
-        pl.read_parquet(tmp_path / "single" / "comments.parquet"))  # scores bit for bit
-    return reduced, single
 
 
 def test_units_ingested_apart_give_the_one_process_store(tmp_path: Path) -> None:
@@ -104,6 +62,7 @@ def test_units_ingested_apart_give_the_one_process_store(tmp_path: Path) -> None
     assert not apart.build.root.exists()  # sealed: the build was renamed into the store
 
 
+@pytest.mark.slow
 def test_joblib_map_steps_then_reduce_equals_one_run(tiny_detoxify: TinyDetoxify, tmp_path: Path) -> None:
     """``-m hydra/launcher=joblib map.step=ingest`` then ``map.step=buckets`` (2 jobs each), then the reduce
     run: no text scored, no model loaded, the same comments and tables as one process with its own cache."""
@@ -139,12 +98,13 @@ def test_joblib_map_steps_then_reduce_equals_one_run(tiny_detoxify: TinyDetoxify
             pl.read_csv(tmp_path / "single" / "tables" / f"{table}.csv"))
 
 
+@pytest.mark.slow
 def test_map_settings_are_checked(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="map.step: unknown step 'reduce'"):
-        run_experiment(_settings(["map.step=reduce"]), tmp_path / "a")
+        run_experiment(compose_settings(["map.step=reduce"]), tmp_path / "a")
     with pytest.raises(ConfigError, match=r"map.part: must be in 0..map.parts-1 \(map.parts=2\), got 2"):
-        run_experiment(_settings(["map.step=ingest", "map.part=2", "map.parts=2"]), tmp_path / "b")
+        run_experiment(compose_settings(["map.step=ingest", "map.part=2", "map.parts=2"]), tmp_path / "b")
     with pytest.raises(ConfigError, match="leave scorer.shard unset"):
-        run_experiment(_settings(["map.step=buckets", "scorer.shard=0", "scorer.num_shards=2"]), tmp_path / "c")
+        run_experiment(compose_settings(["map.step=buckets", "scorer.shard=0", "scorer.num_shards=2"]), tmp_path / "c")
     with pytest.raises(ConfigError, match="map.step: jobs of a map step would fetch into one archive at once"):
-        run_experiment(_settings(["map.step=ingest", "dataset.fetch.url=https://lemmy.world/post/1"]), tmp_path / "d")
+        run_experiment(compose_settings(["map.step=ingest", "dataset.fetch.url=https://lemmy.world/post/1"]), tmp_path / "d")

@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
 import polars as pl
 import pytest
+from helpers import REPO
 from PIL import Image
 
 from toolkit.analysis.agreement import ScorerAgreementOptions
@@ -67,11 +71,13 @@ def run_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return run
 
 
+@pytest.mark.slow
 def test_every_drawer_has_a_figure(run_dir: Path) -> None:
     kinds = {json.loads(p.read_text())["kind"] for p in (run_dir / "figures").glob("*.json")}
     assert kinds == set(DRAWERS)
 
 
+@pytest.mark.slow
 def test_rerender_with_width_style_and_formats(tmp_path: Path) -> None:
     """A run's figures redrawn from their saved tables alone: two columns wide, another style, PNG + PDF."""
     table = pl.DataFrame({"bin_low": [0.0, 0.5], "bin_high": [0.5, 1.0], "count": [3, 1]})
@@ -86,6 +92,7 @@ def test_rerender_with_width_style_and_formats(tmp_path: Path) -> None:
     assert (tmp_path / "figures" / "h1.pdf").read_bytes().startswith(b"%PDF")
 
 
+@pytest.mark.slow
 def test_saved_figure_is_300_dpi_png_and_pdf_and_repeatable(tmp_path: Path) -> None:
     table = pl.DataFrame({"bin_low": [0.0, 0.5], "bin_high": [0.5, 1.0], "count": [3, 1]})
     spec = FigureSpec("hist", "histogram", "Histogram", "Scorer: x · n = 4", {"threshold": 0.5})
@@ -107,6 +114,7 @@ def test_text_columns_stay_text(tmp_path: Path) -> None:
     assert loaded["comment_id"].to_list() == ["007", "1"] and loaded["parent_id"].dtype == pl.String
 
 
+@pytest.mark.slow
 def test_toolkit_figures_cli(run_dir: Path, capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     assert figures_main([str(run_dir), "--formats", "png", "--dpi", "30", "--only", "thread_tree"]) == 0
     out = capsys.readouterr()
@@ -114,3 +122,39 @@ def test_toolkit_figures_cli(run_dir: Path, capsys: pytest.CaptureFixture[str], 
     assert figures_main([str(run_dir), "--width", "huge"]) == 2
     assert figures_main([str(tmp_path / "nowhere")]) == 1
     assert "no figures directory" in capsys.readouterr().err
+
+
+def test_drawing_leaves_matplotlib_global_state_alone(tmp_path: Path) -> None:
+    """A one-panel figure, a tree (figure built apart, with a colour bar) and another style: rcParams (backend
+    included) as before and no figure left open in pyplot."""
+    import matplotlib
+    import matplotlib.pyplot as plt
+
+    before, open_before = dict(matplotlib.rcParams), plt.get_fignums()
+    histogram = pl.DataFrame({"bin_low": [0.0, 0.5], "bin_high": [0.5, 1.0], "count": [3, 1]})
+    save_figure(histogram, FigureSpec("h", "histogram", "h", "f"), tmp_path, formats=("png",), dpi=20, style="fast")
+    tree = pl.DataFrame({"comment_id": ["p", "a"], "parent_id": [None, "p"], "is_post": [True, False],
+                         "position": [0, 1], "score": [0.1, 0.9], "removed": [False, True], "deleted": [False, False]})
+    save_figure(tree, FigureSpec("t", "thread_tree", "t", "f"), tmp_path, formats=("png",), dpi=20)
+    assert dict(matplotlib.rcParams) == before and plt.get_fignums() == open_before
+
+
+@pytest.mark.slow
+def test_importing_and_drawing_selects_no_backend(tmp_path: Path) -> None:
+    """A fresh interpreter with no MPLBACKEND: drawing and saving neither imports pyplot nor picks a backend,
+    so a notebook's (or GUI's) backend choice is still open afterwards."""
+    script = (
+        "import sys, matplotlib, polars as pl\n"
+        "from matplotlib import rcsetup\n"
+        "from toolkit.outputs import FigureSpec\n"
+        "from toolkit.plots.figures import save_figure\n"
+        "table = pl.DataFrame({'bin_low': [0.0, 0.5], 'bin_high': [0.5, 1.0], 'count': [3, 1]})\n"
+        f"save_figure(table, FigureSpec('h', 'histogram', 'h', 'f'), {str(tmp_path)!r}, dpi=20)\n"
+        "print('matplotlib.pyplot' in sys.modules, "
+        "matplotlib.rcParams._get('backend') is rcsetup._auto_backend_sentinel)\n"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "MPLBACKEND"}
+    env["PYTHONPATH"] = str(REPO)
+    done = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, check=True)
+    assert done.stdout.split() == ["False", "True"]
+    assert (tmp_path / "h.png").stat().st_size > 0 and (tmp_path / "h.pdf").stat().st_size > 0

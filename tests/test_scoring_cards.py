@@ -5,11 +5,11 @@ profanity model."""
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 
 import polars as pl
 import pytest
+from helpers import experiment_settings as settings_for
 from sklearn.metrics import roc_auc_score
 
 from toolkit.cli.cache import main as cache_main
@@ -17,9 +17,6 @@ from toolkit.pipeline import resolve_data_path, run_experiment
 from toolkit.scoring import score_frame
 from toolkit.scoring.cards import card_for, load_cards
 from toolkit.scoring.profanity import ProfanityScorer
-
-sys.path.insert(0, str(Path(__file__).parent))
-from test_analysis_experiments import settings_for  # noqa: E402
 
 
 def test_embedded_scorer_card_says_it_is_a_profanity_model() -> None:

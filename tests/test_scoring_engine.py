@@ -82,7 +82,7 @@ def test_special_layout_and_real_words(tiny_detoxify: TinyDetoxify, tmp_path: Pa
 # -- fp32 equality with Detoxify, truncation ----------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("budget", "batch"), [(16, 256), (600, 3), (100_000, 256)])
+@pytest.mark.parametrize(("budget", "batch"), [(16, 256), pytest.param(600, 3, marks=pytest.mark.slow), (100_000, 256)])
 def test_fp32_equals_detoxify_predict(
     tiny_detoxify: TinyDetoxify, reference: dx.Detoxify, sample_texts: list[str], tmp_path: Path,
     budget: int, batch: int,
@@ -104,6 +104,7 @@ def test_truncation_is_reported(tiny_detoxify: TinyDetoxify, sample_texts: list[
 # -- long texts: chunk --------------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("aggregate", ["max", "mean"])
 def test_chunk_scores_every_window(
     tiny_detoxify: TinyDetoxify, reference: dx.Detoxify, tmp_path: Path, aggregate: str
@@ -177,13 +178,14 @@ def test_fp16_needs_a_gpu(tiny_detoxify: TinyDetoxify, tmp_path: Path, monkeypat
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
     monkeypatch.setattr(torch.backends.mps, "is_available", lambda: False)
     scorer = _scorer(tiny_detoxify, tmp_path, precision="fp16")  # device=auto: found out at load time
-    with pytest.raises(Exception, match="fp16 needs a GPU"):
+    with pytest.raises(ConfigError, match="fp16 needs a GPU"):
         scorer.predict(["hello"])
     assert eng.resolve_device("auto") == "cpu"
     with pytest.raises(ValueError, match="int8.*CPU only"):
         eng.check_device_precision("cuda", "int8")
 
 
+@pytest.mark.slow
 def test_bf16_and_int8_agree_roughly(
     tiny_detoxify: TinyDetoxify, reference: dx.Detoxify, sample_texts: list[str], tmp_path: Path
 ) -> None:

@@ -1,8 +1,8 @@
 """The score cache under faults and concurrency: kill -9 mid-run, concurrent writers, corrupt parts, compaction
 while others read, and the ``toolkit-cache`` command.
 
-The subprocesses score for real with the tiny checkpoint; ``TOOLKIT_TEST_BATCH_DELAY`` (read by the engine,
-used only by tests) makes each batch take a moment so that a process can be killed in the middle.
+The subprocesses score for real with the tiny checkpoint; each patches ``InferenceEngine._forward`` to sleep
+before every batch (``_start_scoring``'s ``delay``) so that a process can be killed in the middle.
 """
 
 from __future__ import annotations
@@ -77,6 +77,7 @@ def _hashes_on_disk(cache: ScoreCache) -> set[str]:
     return {h for part in cache.part_files() for h in pl.read_parquet(part)["text_hash"].to_list()}
 
 
+@pytest.mark.slow
 def test_kill_and_concurrent_writers(
     tiny_detoxify: TinyDetoxify, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -133,6 +134,7 @@ def _corrupt(part: Path, how: str) -> None:
         table.with_columns(pl.lit("high").alias("toxicity")).write_parquet(part)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("how", ["truncated", "garbage", "empty", "wrong_type"])
 def test_corrupt_part_is_quarantined_rescored_and_warned(
     tiny_detoxify: TinyDetoxify, tmp_path: Path, how: str
@@ -240,6 +242,7 @@ def test_toolkit_cache_info_and_compact(tmp_path: Path, capsys: pytest.CaptureFi
     assert "(empty)" in capsys.readouterr().out
 
 
+@pytest.mark.slow
 def test_toolkit_cache_console_entry(tmp_path: Path) -> None:
     """``python -m toolkit.cli.cache`` (what the ``toolkit-cache`` script runs) works without torch."""
     out = subprocess.run([sys.executable, "-m", "toolkit.cli.cache", "--cache-dir", str(tmp_path), "info"],

@@ -6,9 +6,8 @@ from pathlib import Path
 
 import polars as pl
 import pytest
-from hydra import compose, initialize_config_dir
+from helpers import compose_settings
 
-from toolkit.cli.app import CONFIG_DIR, to_settings
 from toolkit.errors import ConfigError
 from toolkit.pipeline import run_experiment
 from toolkit.schema import POLITENESS_STRATEGIES
@@ -27,13 +26,9 @@ def test_politeness_scores_go_through_the_cache(tmp_path: Path) -> None:
     assert again.frame.equals(first.frame)
 
 
-def _settings(overrides: list[str]):
-    with initialize_config_dir(config_dir=CONFIG_DIR, version_base="1.3"):
-        return to_settings(compose(config_name="config", overrides=overrides))
-
-
+@pytest.mark.slow
 def test_a_run_scores_toxicity_and_politeness_side_by_side(tmp_path: Path) -> None:
-    settings = _settings(["scorer=profanity", "extra_scorers=[politeness]", "analysis.run=[score_distribution]",
+    settings = compose_settings(["scorer=profanity", "extra_scorers=[politeness]", "analysis.run=[score_distribution]",
                           "plot.formats=[png]", f"scorer.cache_dir={tmp_path / 'cache'}"])
     manifest = run_experiment(settings, tmp_path / "run")
     comments = pl.read_parquet(tmp_path / "run" / "comments.parquet")
@@ -44,6 +39,6 @@ def test_a_run_scores_toxicity_and_politeness_side_by_side(tmp_path: Path) -> No
 
 
 def test_a_scorer_listed_twice_is_a_config_error(tmp_path: Path) -> None:
-    settings = _settings(["scorer=profanity", "extra_scorers=[profanity]", f"scorer.cache_dir={tmp_path}"])
+    settings = compose_settings(["scorer=profanity", "extra_scorers=[profanity]", f"scorer.cache_dir={tmp_path}"])
     with pytest.raises(ConfigError, match=r"extra_scorers: 'profanity' writes \['toxicity'\]"):
         run_experiment(settings, tmp_path / "run")

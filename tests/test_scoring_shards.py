@@ -18,45 +18,15 @@ from typing import TYPE_CHECKING
 import polars as pl
 import pytest
 import torch
-from hydra import compose, initialize_config_dir
+from helpers import COMMENTS, REPO, compose_settings, shard_overrides, thread_file
 
-from toolkit.cli.app import CONFIG_DIR, to_settings
 from toolkit.pipeline import run_experiment
 from toolkit.scoring import score_frame, shard_of, text_hash
-from toolkit.settings import RunSettings
 
 if TYPE_CHECKING:
     from scoring_fixtures import TinyDetoxify
 
 pytest_plugins = ["scoring_fixtures"]
-
-REPO = Path(__file__).resolve().parents[1]
-COMMENTS = [
-    "you are an idiot", "what a great point, thanks", "this is wrong and you know it", "lovely day",
-    "people like you ruin everything", "I agree with most of this", "source?", "no", "absolutely not",
-    "thank you for sharing", "this thread is a mess", "you are an idiot",  # a duplicate
-    "nobody asked", "good luck with that", "the study says otherwise", "ok", "stop it", "fair enough",
-]
-
-
-def _thread_file(tmp_path: Path) -> Path:
-    path = tmp_path / "thread.txt"
-    path.write_text("A title\nThe post body.\n" + "\n".join(COMMENTS) + "\n", encoding="utf-8")
-    return path
-
-
-def _overrides(tiny: TinyDetoxify, thread: Path) -> list[str]:
-    return [
-        "scorer=detoxify", f"scorer.checkpoint={tiny.checkpoint}", f"scorer.hf_config_path={tiny.config_dir}",
-        f"dataset.path={thread}", "dataset.options.post_lines=2", "scorer.batch_size=1", "scorer.threads=1",
-        "analysis.run=[score_distribution]", "plot.formats=[png]",
-    ]
-
-
-def _settings(overrides: list[str]) -> RunSettings:
-    with initialize_config_dir(config_dir=CONFIG_DIR, version_base="1.3"):
-        return to_settings(compose(config_name="config", overrides=overrides))
-
 
 def test_shard_of_is_a_partition() -> None:
     hashes = [text_hash(f"text {i}") for i in range(3000)]
@@ -89,11 +59,12 @@ def test_shard_runs_fill_the_cache_then_merge(tiny_detoxify: TinyDetoxify, tmp_p
         score_frame(frame, "detoxify", shard=2, num_shards=2, **options)
 
 
+@pytest.mark.slow
 def test_joblib_multirun_then_merge_equals_single_run(tiny_detoxify: TinyDetoxify, tmp_path: Path) -> None:
     """``toolkit -m hydra/launcher=joblib scorer.shard=0,1 scorer.num_shards=2``, then a run with no shard:
     exactly the scores of one single-process run (a separate cache)."""
-    thread = _thread_file(tmp_path)
-    overrides = _overrides(tiny_detoxify, thread)
+    thread = thread_file(tmp_path)
+    overrides = shard_overrides(tiny_detoxify, thread)
     env = {**os.environ, "TOOLKIT_CACHE_DIR": str(tmp_path / "cache"), "PYTHONPATH": str(REPO)}
     sweep = tmp_path / "sweep"
     result = subprocess.run(
@@ -112,8 +83,8 @@ def test_joblib_multirun_then_merge_equals_single_run(tiny_detoxify: TinyDetoxif
 
     threads = torch.get_num_threads()
     try:
-        merge = run_experiment(_settings([*overrides, f"scorer.cache_dir={tmp_path / 'cache'}"]), tmp_path / "merge")
-        single = run_experiment(_settings([*overrides, f"scorer.cache_dir={tmp_path / 'single-cache'}"]),
+        merge = run_experiment(compose_settings([*overrides, f"scorer.cache_dir={tmp_path / 'cache'}"]), tmp_path / "merge")
+        single = run_experiment(compose_settings([*overrides, f"scorer.cache_dir={tmp_path / 'single-cache'}"]),
                                 tmp_path / "single")
     finally:
         torch.set_num_threads(threads)

@@ -19,6 +19,8 @@ from pathlib import Path
 
 import pytest
 
+pytestmark = pytest.mark.wheel
+
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SOURCES = ("pyproject.toml", "README.md", "toolkit", "conf", "experiments", "data")
 SEED_SHA256 = "766d184ff6fc8e9201a579caa24c884d79263459988506dc23fcb6d1d6c290f9"  # data/seed_thread.txt
@@ -111,6 +113,7 @@ from pathlib import Path
 from hydra import compose, initialize_config_dir
 from toolkit.cli.app import CONFIG_DIR, to_settings
 from toolkit.pipeline import resolve_data_path
+
 found = {}
 for name in sorted(p.stem for p in (Path(CONFIG_DIR) / "experiment").glob("*.yaml")):
     with initialize_config_dir(config_dir=CONFIG_DIR, version_base="1.3"):

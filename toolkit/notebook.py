@@ -68,16 +68,13 @@ def setup(*, text_width: int = 100, rows: int = 20, float_precision: int = 3, in
 def use_inline_backend() -> bool:
     """Inside a Jupyter kernel, make matplotlib draw inline; returns whether it did.
 
-    ``toolkit.plots`` selects the non-interactive Agg backend when imported (right for scripts and the CLI,
-    but a notebook then shows figures as ``<Figure size ...>`` text). This imports it first, then switches
-    the kernel back to the inline backend. Outside a kernel it does nothing.
+    ``toolkit.plots`` draws plain Figures and never selects a backend; this registers the inline display of
+    Figures (a cell whose value is a Figure shows it as a PNG). Outside a kernel it does nothing.
 
     >>> from toolkit import notebook as nb
     >>> nb.use_inline_backend()  # not in a Jupyter kernel here
     False
     """
-    import toolkit.plots.figures  # noqa: F401  (its backend choice must happen before ours)
-
     try:
         from ipykernel.zmqshell import ZMQInteractiveShell
         from IPython import get_ipython

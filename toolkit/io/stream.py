@@ -9,25 +9,27 @@ by Polars (bad lines found by bisection), JSON lines and JSON documents; every p
 from __future__ import annotations
 
 import bz2
+import contextlib
 import gzip
 import json
 import lzma
 import queue
-import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 import polars as pl
 
+from toolkit import scoped
 from toolkit.io.base import LoadError, Rejects
 
 ZSTD_MAX_WINDOW = 2**31  # Pushshift / Arctic Shift dumps are compressed with --long=31
 DEFAULT_CHUNK_BYTES = 8 * 2**20  # measured: larger chunks parse slower here (memory traffic), smaller ones pay per call
 CHUNKS_IN_FLIGHT = 2  # decompressed chunks waiting to be parsed (bounds memory)
+T = TypeVar("T")
 _READ_BYTES = 2**18  # compressed bytes per read (bounds one decompression step's output)
 _MAGIC = {
     b"\x28\xb5\x2f\xfd": "zst",
@@ -206,6 +208,64 @@ def iter_line_chunks(path: Path, chunk_bytes: int = DEFAULT_CHUNK_BYTES) -> Iter
             yield item
             if isinstance(item, StreamEnd):
                 return
+    finally:
+        stop.set()
+        worker.join()
+
+
+class StreamClosed(Exception):
+    """Raised in a push-style loader's sink once the consumer of :func:`pushed_chunks` has stopped: the loader
+    unwinds (its ``with`` blocks close its files) and its thread ends."""
+
+
+def pushed_chunks(load: Callable[[Callable[[T], None]], None], *, in_flight: int = CHUNKS_IN_FLIGHT,
+                  name: str = "pushed-chunks") -> Iterator[T]:
+    """The chunks a push-style loader hands its sink, as an iterator: ``load(sink)`` runs in a thread started
+    at the first ``next()``, at most ``in_flight`` chunks wait (memory stays bounded), and its error is
+    raised here.
+
+    Stopping early (``close()``, ``break`` out of a ``for`` over it, an error in the consumer) stops the
+    loader: its next ``sink(chunk)`` raises :class:`StreamClosed`, and ``close()`` returns once its thread
+    has ended, so no thread, open file or chunk is left behind.
+
+    >>> def load(sink):
+    ...     for i in range(1_000_000):
+    ...         sink(i)
+    >>> chunks = pushed_chunks(load)
+    >>> [next(chunks), next(chunks)]
+    [0, 1]
+    >>> chunks.close()  # the loader stops at its next sink(): no thread left blocked
+    """
+    slots: queue.Queue[Any] = queue.Queue(maxsize=in_flight)
+    stop = threading.Event()
+    done = object()
+
+    def sink(item: Any) -> None:
+        while not stop.is_set():
+            try:
+                slots.put(item, timeout=0.1)
+                return
+            except queue.Full:
+                continue
+        raise StreamClosed("the consumer stopped reading")
+
+    def produce() -> None:
+        try:
+            load(sink)
+            sink(done)
+        except StreamClosed:
+            pass
+        except BaseException as error:  # handed to the consumer, which raises it
+            with contextlib.suppress(StreamClosed):
+                sink(error)
+
+    worker = threading.Thread(target=produce, name=name, daemon=True)
+    worker.start()
+    try:
+        while (item := slots.get()) is not done:
+            if isinstance(item, BaseException):
+                raise item
+            yield item
     finally:
         stop.set()
         worker.join()
@@ -441,22 +501,14 @@ def loads_deep(text: str) -> Any:
     outcome: dict[str, Any] = {}
 
     def work() -> None:
-        old_limit = sys.getrecursionlimit()
-        sys.setrecursionlimit(max(old_limit, levels))
         try:
-            outcome["value"] = json.loads(text)
+            with scoped.recursion_limit.at_least(levels):  # process-wide: restored as soon as parsed
+                outcome["value"] = json.loads(text)
         except BaseException as error:  # handed to the calling thread
             outcome["error"] = error
-        finally:
-            sys.setrecursionlimit(old_limit)
 
-    old_stack = threading.stack_size(min(2**31 - 2**20, max(2**24, levels * 1024)))
-    try:
-        worker = threading.Thread(target=work, name="json-deep-parse")
-        worker.start()
-    finally:
-        threading.stack_size(old_stack)
-    worker.join()
+    scoped.start_thread(work, stack_size=min(2**31 - 2**20, max(2**24, levels * 1024)),
+                        name="json-deep-parse").join()
     if "error" in outcome:
         raise outcome["error"]
     return outcome["value"]

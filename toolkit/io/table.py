@@ -35,7 +35,6 @@ True
 from __future__ import annotations
 
 import codecs
-import contextlib
 import csv
 import html
 import io
@@ -48,6 +47,7 @@ from typing import Any, Literal
 
 import polars as pl
 
+from toolkit import scoped
 from toolkit.io.base import LoadError, LoadResult, Rejects
 from toolkit.io.dedupe import drop_duplicates
 from toolkit.io.fields import parse_times
@@ -160,15 +160,7 @@ def _fast_csv_ok(text: str, separator: str, n_fields: int) -> bool:
     return bool((body.str.count_matches(separator, literal=True) == n_fields - 1).all())
 
 
-@contextlib.contextmanager
-def _csv_field_limit() -> Iterator[None]:
-    """Lift the csv module's 128 KiB field limit (huge comments are real) for the duration."""
-    old = csv.field_size_limit()
-    csv.field_size_limit(min(sys.maxsize, 2**31 - 1))
-    try:
-        yield
-    finally:
-        csv.field_size_limit(old)
+_CSV_FIELD_LIMIT = min(sys.maxsize, 2**31 - 1)  # lifts csv's 128 KiB field limit: huge comments are real
 
 
 def _csv_records(text: str, separator: str) -> Iterator[tuple[int, list[str] | None, str | None]]:
@@ -212,7 +204,7 @@ def _read_csv_slow(path: Path, text: str, separator: str, bad_lines: set[int]) -
     lines: list[int] = []
     numbers: list[int] = []
     blank = records = 0
-    with _csv_field_limit():
+    with scoped.csv_field_limit.at_least(_CSV_FIELD_LIMIT):
         for start, record, error in _csv_records(text, separator):
             if header is None:
                 if error is not None:
@@ -288,7 +280,7 @@ def _csv_lines(path: Path, encoding: str, separator: str) -> list[int]:
     text, _ = _decode(path, read_bytes(path), encoding)
     lines: list[int] = []
     first = True
-    with _csv_field_limit():
+    with scoped.csv_field_limit.at_least(_CSV_FIELD_LIMIT):
         for start, record, _error in _csv_records(text, separator):
             if record is not None and not record:
                 continue

@@ -6,17 +6,14 @@ import textwrap
 from pathlib import Path
 from typing import Any
 
-import matplotlib
+import matplotlib as mpl
+import numpy as np
+import polars as pl
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
 
-matplotlib.use("Agg", force=False)
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import polars as pl  # noqa: E402
-from matplotlib.axes import Axes  # noqa: E402
-from matplotlib.figure import Figure  # noqa: E402
-
-from toolkit.errors import ConfigError  # noqa: E402
-from toolkit.outputs import FigureSpec  # noqa: E402
+from toolkit.errors import ConfigError
+from toolkit.outputs import FigureSpec
 
 STYLE_DIR = Path(__file__).parent
 WIDTHS = {"single": 3.5, "double": 7.2}  # inches: one and two columns of a typical journal page
@@ -44,9 +41,18 @@ def figure_width(width: str | float) -> float:
 
 def new_figure(width: str | float, height_ratio: float = 0.72, ncols: int = 1, nrows: int = 1,
                **kwargs: Any) -> tuple[Figure, Any]:
-    """A figure ``width`` wide (``single``/``double``/inches) and ``height_ratio`` times as high."""
+    """A figure ``width`` wide (``single``/``double``/inches) and ``height_ratio`` times as high, and its axes.
+
+    A plain :class:`~matplotlib.figure.Figure`, not a pyplot one: drawing needs no backend (none is selected
+    or switched, so a notebook's or GUI's backend stays as it was) and nothing is left open in pyplot.
+
+    >>> fig, ax = new_figure("single", ncols=2)
+    >>> (float(fig.get_figwidth()), len(ax))
+    (3.5, 2)
+    """
     w = figure_width(width)
-    return plt.subplots(nrows, ncols, figsize=(w, w * height_ratio), **kwargs)
+    fig = Figure(figsize=(w, w * height_ratio))
+    return fig, fig.subplots(nrows, ncols, **kwargs)
 
 
 FOOTER_SIZE = 5.5
@@ -68,7 +74,7 @@ def finish(fig: Figure, spec: FigureSpec, title: bool = True) -> Figure:
     axes = fig.get_axes()
     if title and spec.title:
         if len([a for a in axes if a.get_label() != "<colorbar>"]) > 1:
-            fig.suptitle(spec.title, fontsize=plt.rcParams["axes.titlesize"])
+            fig.suptitle(spec.title, fontsize=mpl.rcParams["axes.titlesize"])
         elif axes:
             axes[0].set_title(spec.title)
     fig.tight_layout()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import matplotlib.pyplot as plt
+import matplotlib as mpl
 import numpy as np
 import polars as pl
 from matplotlib.axes import Axes
@@ -393,8 +393,9 @@ def draw_thread(table: pl.DataFrame, spec: FigureSpec, width: str) -> Figure:
     (text snippets shown for threads of up to 60 rows)."""
     n = table.height
     w = max(7.2 if width == "double" else 3.5, 5.0)
-    fig, ax = plt.subplots(figsize=(w, min(0.22 * n + 0.9, 30)))
-    cmap = plt.get_cmap(TOXICITY_CMAP)
+    fig = Figure(figsize=(w, min(0.22 * n + 0.9, 30)))
+    ax = fig.subplots()
+    cmap = mpl.colormaps[TOXICITY_CMAP]
     depth = table["reply_depth"].fill_null(0).to_numpy().astype(float)
     score = table["score"].cast(pl.Float64).fill_null(np.nan).to_numpy()
     removed = table["removed"].fill_null(False).to_numpy()
@@ -422,7 +423,7 @@ def draw_thread(table: pl.DataFrame, spec: FigureSpec, width: str) -> Figure:
     ax.set_xlabel("reply depth")
     ax.grid(False)
     ax.spines["left"].set_visible(False)
-    sm = plt.cm.ScalarMappable(cmap=cmap, norm=plt.Normalize(0, 1))
+    sm = mpl.cm.ScalarMappable(cmap=cmap, norm=mpl.colors.Normalize(0, 1))
     fig.colorbar(sm, ax=ax, fraction=0.03, pad=0.01).set_label(spec.options.get("label", "toxicity"))
     ax.scatter([], [], s=30, facecolors="none", edgecolors=REMOVED_COLOUR, linewidths=1.5, label="removed by moderator")
     ax.scatter([], [], s=30, facecolors="none", edgecolors="0.5", linewidths=1.5, label="deleted by author")

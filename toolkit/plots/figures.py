@@ -14,7 +14,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-import matplotlib.pyplot as plt
+import matplotlib.style as mpl_style
 import polars as pl
 from matplotlib.figure import Figure
 
@@ -114,16 +114,13 @@ def render_figure(
     if spec.options.get("min_width") == "double":
         width = "double"
     paths = []
-    with plt.style.context(style_path(style)):
-        fig = DRAWERS[spec.kind](table, spec, width)
-        try:
-            for fmt in formats:
-                path = fig_dir / f"{name}.{fmt}"
-                # Fixed metadata: the same table and style give the same bytes (no creation date).
-                fig.savefig(path, dpi=dpi, metadata=_metadata(fmt))
-                paths.append(path)
-        finally:
-            plt.close(fig)
+    with mpl_style.context(style_path(style)):  # rcParams restored on exit
+        fig = DRAWERS[spec.kind](table, spec, width)  # a plain Figure: no pyplot, no backend to close
+        for fmt in formats:
+            path = fig_dir / f"{name}.{fmt}"
+            # Fixed metadata: the same table and style give the same bytes (no creation date).
+            fig.savefig(path, dpi=dpi, metadata=_metadata(fmt))
+            paths.append(path)
     return paths
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-import matplotlib.pyplot as plt
+import matplotlib as mpl
 import numpy as np
 import polars as pl
 from matplotlib.collections import LineCollection
@@ -95,7 +95,8 @@ def draw_thread_tree(table: pl.DataFrame, spec: FigureSpec, width: str) -> Figur
     n = table.height
     w = figure_width(width)
     if n == 0:
-        fig, ax = plt.subplots(figsize=(w, w * 0.5))
+        fig = Figure(figsize=(w, w * 0.5))
+        ax = fig.subplots()
         empty_note(ax, "empty thread")
         return finish(fig, spec)
     order = table["position"].to_numpy() if "position" in table.columns else None
@@ -104,7 +105,8 @@ def draw_thread_tree(table: pl.DataFrame, spec: FigureSpec, width: str) -> Figur
     max_depth = int(depth.max())
     leaves = max(1, int(np.ceil(x.max())) + 1)
     height = float(np.clip(0.9 + 0.28 * (max_depth + 1), w * 0.4, 9.0))
-    fig, ax = plt.subplots(figsize=(w, height))
+    fig = Figure(figsize=(w, height))
+    ax = fig.subplots()
     # Marker area shrinks with the number of leaves across the width so that neighbours do not overlap.
     pts_per_leaf = 72 * w * 0.85 / leaves
     size = float(np.clip((0.8 * pts_per_leaf) ** 2, 3, 40))
@@ -125,7 +127,7 @@ def draw_thread_tree(table: pl.DataFrame, spec: FigureSpec, width: str) -> Figur
     removed = table["removed"].fill_null(False).to_numpy()
     deleted = table["deleted"].fill_null(False).to_numpy()
     is_post = table["is_post"].fill_null(False).to_numpy()
-    cmap = plt.get_cmap(TOXICITY_CMAP)
+    cmap = mpl.colormaps[TOXICITY_CMAP]
     scored = ~np.isnan(score)
     for mask, marker in ((~is_post, "o"), (is_post, "s")):
         sel = mask & scored
@@ -148,7 +150,7 @@ def draw_thread_tree(table: pl.DataFrame, spec: FigureSpec, width: str) -> Figur
     ax.grid(False)
     for side in ("top", "right", "bottom"):
         ax.spines[side].set_visible(False)
-    sm = plt.cm.ScalarMappable(cmap=cmap, norm=plt.Normalize(0, 1))
+    sm = mpl.cm.ScalarMappable(cmap=cmap, norm=mpl.colors.Normalize(0, 1))
     fig.colorbar(sm, ax=ax, fraction=0.025, pad=0.01).set_label(spec.options.get("label", "toxicity"))
     handles = [
         Line2D([], [], marker="x", linestyle="none", color=REMOVED_COLOUR, label=f"removed ({int(removed.sum())})"),

@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
+from toolkit import scoped
 from toolkit.errors import ConfigError, ScorerUnavailableError
 from toolkit.scoring.cache import file_sha256, read_memo_entry, update_memo
 from toolkit.scoring.engine import resolve_device
@@ -123,7 +124,8 @@ def _official_model_for_sha(sha256: str) -> str | None:
 
 @contextlib.contextmanager
 def hub_environment(offline: bool) -> Iterator[None]:
-    """Quiet (no progress bars) and optionally offline Hugging Face Hub access, restored afterwards.
+    """Quiet (no progress bars) and optionally offline Hugging Face Hub access for the block; the environment
+    and the flags are restored afterwards (loads run one at a time under ``_LOAD_LOCK``).
 
     ``HF_HUB_OFFLINE`` is read once at import by huggingface_hub, so setting the environment variable is
     not enough: the module constant behind ``is_offline_mode()`` is switched too.
@@ -131,29 +133,14 @@ def hub_environment(offline: bool) -> Iterator[None]:
     import huggingface_hub.constants as hf_constants
     from transformers.utils import logging as hf_logging
 
-    with _LOAD_LOCK:
-        saved_env = {
-            name: os.environ.get(name) for name in ("HF_HUB_DISABLE_PROGRESS_BARS", "HF_HUB_OFFLINE")
-        }
-        saved_offline = hf_constants.HF_HUB_OFFLINE
-        saved_tqdm = getattr(hf_logging, "_tqdm_active", None)
-        os.environ["HF_HUB_DISABLE_PROGRESS_BARS"] = "1"
-        if saved_tqdm is not None:
-            hf_logging._tqdm_active = False
+    with _LOAD_LOCK, contextlib.ExitStack() as scope:
+        scope.enter_context(scoped.environ(HF_HUB_DISABLE_PROGRESS_BARS="1"))
+        if hasattr(hf_logging, "_tqdm_active"):
+            scope.enter_context(scoped.attributes(hf_logging, _tqdm_active=False))
         if offline:
-            os.environ["HF_HUB_OFFLINE"] = "1"
-            hf_constants.HF_HUB_OFFLINE = True
-        try:
-            yield
-        finally:
-            for name, value in saved_env.items():
-                if value is None:
-                    os.environ.pop(name, None)
-                else:
-                    os.environ[name] = value
-            hf_constants.HF_HUB_OFFLINE = saved_offline
-            if saved_tqdm is not None:
-                hf_logging._tqdm_active = saved_tqdm
+            scope.enter_context(scoped.environ(HF_HUB_OFFLINE="1"))
+            scope.enter_context(scoped.attributes(hf_constants, HF_HUB_OFFLINE=True))
+        yield
 
 
 def hub_reachable(timeout: float = 3.0) -> bool:
