@@ -148,8 +148,8 @@ def test_a_dump_streams_into_buckets_with_the_newest_version_and_its_rejects(tmp
     dump = tmp_path / "RC_t.ndjson"
     dump.write_text("".join(json.dumps(r) + "\n" for r in records))
     streamed: list[int] = []
-    real = ingest._pushed
-    monkeypatch.setattr(ingest, "_pushed", lambda load: (streamed.append(1), real(load))[1])
+    real = ingest.pushed_chunks
+    monkeypatch.setattr(ingest, "pushed_chunks", lambda load: (streamed.append(1), real(load))[1])
     dataset = DatasetSettings(path=str(dump), format="reddit_dump", options={"submissions": None},  # as conf/ has it
                               buckets=3)
     store = open_corpus(dataset, dump, tmp_path / "cache")

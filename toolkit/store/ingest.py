@@ -7,43 +7,22 @@ repeats across files).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from queue import Queue
-from threading import Thread
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import polars as pl
 
 from toolkit.io import STREAMED, Rejects, StreamedFormat, detect_format, expand_paths, load_source
+from toolkit.io.stream import pushed_chunks
 from toolkit.store.corpus import CorpusStore, StoreBuild, bucket_count, read_store, store_directory
 
 if TYPE_CHECKING:  # settings import the analyses, which import the store
     from toolkit.settings import DatasetSettings
 
 CHUNK_ROWS = 200_000  # rows of a loaded frame handed to the store at a time
-
-
-def _pushed(load: Callable[[Callable[[pl.DataFrame], None]], None]) -> Iterator[pl.DataFrame]:
-    """The chunks a push-style loader hands its sink, as an iterator: ``load(sink)`` runs in a thread, at
-    most two chunks wait (memory stays bounded), and its error is raised here."""
-    queue: Queue[Any] = Queue(maxsize=2)
-    done = object()
-
-    def run() -> None:
-        try:
-            load(queue.put)
-            queue.put(done)
-        except BaseException as exc:  # noqa: BLE001 - handed to the consumer, which raises it
-            queue.put(exc)
-
-    Thread(target=run, name="store-loader", daemon=True).start()
-    while (item := queue.get()) is not done:
-        if isinstance(item, BaseException):
-            raise item
-        yield item
 
 
 @dataclass
@@ -84,7 +63,7 @@ class CorpusSource:
         def chunks() -> Iterator[pl.DataFrame]:
             if self.streamed:
                 span = 0  # source positions this unit used: the next unit's start, so stream order holds
-                for chunk in _pushed(lambda sink: keep(load_source(self.units[unit], self.format, sink=sink, **options))):
+                for chunk in pushed_chunks(lambda sink: keep(load_source(self.units[unit], self.format, sink=sink, **options))):
                     span = max(span, (chunk["source_position"].max() or 0) + 1)
                     meta["positions"] = span
                     yield chunk
