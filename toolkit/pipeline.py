@@ -26,8 +26,7 @@ from toolkit.analysis.common import Frames, each_bucket
 from toolkit.analysis.registry import ANALYSES, COLLECTED, AnalysisContext, collected_columns
 from toolkit.errors import ConfigError
 from toolkit.fetch.lemmy import fetch_lemmy
-from toolkit.io import Rejects, detect_format, expand_paths, load_source
-from toolkit.io.reddit_dump import Filters, finish_threads
+from toolkit.io import STREAMED, Rejects, detect_format, expand_paths, load_source
 from toolkit.plots.figures import save_figure
 from toolkit.report import git_commit, package_versions, sha256_file, write_json, write_table
 from toolkit.scoring import score_frame
@@ -169,8 +168,9 @@ CHUNK_ROWS = 200_000  # rows of a loaded frame handed to the store at a time
 @dataclass
 class CorpusSource:
     """How a dataset becomes a corpus store (``toolkit.store.StoreBuild``): its ingest units and the loader's
-    steps per unit and per bucket. A Reddit dump streams into the buckets (memory: a few chunks), one unit per
-    input path (a glob's files: monthly dumps ingest in parallel; one unit with ``submissions``); other formats
+    steps per unit and per bucket. A streamed format (``toolkit.io.STREAMED``: a Reddit dump, a Jetstream
+    capture) streams into the buckets (memory: a few chunks); a dump has one unit per input path (a glob's
+    files: monthly dumps ingest in parallel; one unit with ``submissions``); other formats
     are one unit, loaded whole, then bucketed (their loaders settle repeats across files)."""
 
     dataset: DatasetSettings
@@ -178,20 +178,21 @@ class CorpusSource:
     streamed: bool
     build: StoreBuild
     meta: dict[str, Any]  # what the sealed store's meta.json says of its inputs
+    format: str = "reddit_dump"  # the loader (for a streamed one, its entry in toolkit.io.STREAMED)
 
     @classmethod
     def of(cls, dataset: DatasetSettings, data_path: Path, cache_dir: str | None) -> CorpusSource:
         options = dict(dataset.options)
-        streamed = (dataset.format or detect_format(data_path)) == "reddit_dump"
-        # monthly comment files are units of their own, unless submissions go with all of them at once
-        units = expand_paths(data_path) if streamed and options.get("submissions") is None else [data_path]
+        name = dataset.format or detect_format(data_path)
+        streamed = name in STREAMED
+        units = expand_paths(data_path) if streamed and STREAMED[name].per_file(options) else [data_path]
         key = {"format": dataset.format, "strict": dataset.strict, **options}
         if dataset.buckets is not None and dataset.buckets < 1:
             raise ConfigError("dataset.buckets", f"must be at least 1, got {dataset.buckets}")
         n = dataset.buckets or bucket_count([data_path], dataset.bucket_mb << 20)
         directory = store_directory([data_path], key, n, resolve_cache_dir(cache_dir))
         return cls(dataset, units, streamed, StoreBuild(directory, n, len(units)),
-                   {"inputs": [str(data_path)], "options": key})
+                   {"inputs": [str(data_path)], "options": key}, name)
 
     def ingest(self, unit: int) -> None:
         """Load one unit into the build (skipped when done); its loader's counts, files and rejects kept."""
@@ -206,7 +207,7 @@ class CorpusSource:
         def chunks() -> Iterator[pl.DataFrame]:
             if self.streamed:
                 span = 0  # source positions this unit used: the next unit's start, so stream order holds
-                for chunk in _streamed(lambda sink: keep(load_source(self.units[unit], "reddit_dump", sink=sink,
+                for chunk in _streamed(lambda sink: keep(load_source(self.units[unit], self.format, sink=sink,
                                                                      **options))):
                     span = max(span, (chunk["source_position"].max() or 0) + 1)
                     meta["positions"] = span
@@ -220,7 +221,7 @@ class CorpusSource:
         self.build.ingest(unit, chunks(), lambda: meta, lambda: tables)
 
     def finish(self, bucket: pl.DataFrame) -> tuple[pl.DataFrame, dict[str, Any], pl.DataFrame | None]:
-        """A streamed dump's whole-thread steps on one bucket (see ``finish_threads``): each unit's file
+        """A streamed format's whole-thread steps on one bucket (its ``STREAMED`` finish): each unit's file
         indices and source positions follow the previous units', as if the inputs were one stream."""
         metas = [(self.build.unit_meta(u) or {}).get("meta", {}) for u in range(len(self.units))]
         files = [Path(f) for m in metas for f in m.get("files", [])]
@@ -232,9 +233,7 @@ class CorpusSource:
             pl.col("source_position") + unit.replace_strict(range(len(metas)), position_start,
                                                             return_dtype=bucket.schema["source_position"]))
         later, stats = Rejects(strict=self.dataset.strict), {}
-        o = self.dataset.options
-        filters = Filters.build(o.get("subreddits"), o.get("link_ids"), o.get("since"), o.get("until"))
-        frame = finish_threads(bucket, files, later, filters, stats)
+        frame = STREAMED[self.format].finish(bucket, files, later, self.dataset.options, stats)
         stats.update(rows_kept=frame.height, posts=int(frame["is_post"].sum()), rows_rejected=len(later.rows))
         return frame, stats, later.frame() if later.rows else None
 

@@ -325,6 +325,15 @@ def finish_threads(frame: pl.DataFrame, files: Sequence[Path], rejects: Rejects,
     return frame.drop(list(PRIVATE))
 
 
+def finish_bucket(frame: pl.DataFrame, files: Sequence[Path], rejects: Rejects, options: dict[str, Any],
+                  stats: dict[str, Any]) -> pl.DataFrame:
+    """:func:`finish_threads` with the loader's filter options (``subreddits``, ``link_ids``, ``since``,
+    ``until``): what the corpus store runs per bucket of a streamed dump."""
+    filters = Filters.build(options.get("subreddits"), options.get("link_ids"), options.get("since"),
+                            options.get("until"))
+    return finish_threads(frame, files, rejects, filters, stats)
+
+
 def read_reddit_dump(
     path: str | Path,
     *,

@@ -1,0 +1,295 @@
+"""Bluesky (AT Protocol) thread views -> one frame: ``app.bsky.feed.getPostThread`` responses as any tool saved
+them (a file, a folder such as a ``toolkit-fetch bluesky`` archive, a glob, NDJSON of them), also
+``getPosts`` (``{"posts": [PostView]}``) and feed pages (``{"feed": [{"post": PostView}]}``).
+
+- One row per post: ``comment_id`` is the post's ``at://`` URI (unique across platforms), ``parent_id`` its
+  ``record.reply.parent.uri``, ``thread_id`` its ``record.reply.root.uri`` (its own URI for a thread's post).
+  ``author`` is the handle, ``author_did`` the DID; ``score`` is ``likeCount``; ``reply_count``,
+  ``repost_count``, ``like_count``, ``quote_count`` as the AppView counted them.
+- ``notFoundPost`` and ``blockedPost`` entries are rows too, never dropped: text null, ``unavailable`` says
+  why (``not_found``: deleted by its author or taken down, so ``deleted`` is true; ``blocked``: hidden from
+  the viewer by a block, neither removed nor deleted). Their parent is the post whose ``replies`` list holds
+  them; one met as a ``parent`` has no known parent (the AppView stops climbing there) unless it is the
+  thread's root post. A real view of a post wins over a placeholder of it in another response.
+- Moderation labels: ``labels``/``label_sources`` (``labels[].val``/``.src`` of the post; negations
+  dropped) and ``author_labels``/``author_label_sources`` (the account's). **Removed rule**: a post is
+  ``removed`` when a label in ``removal_labels`` (default ``!hide`` and ``!takedown``: the global labels a
+  moderation service uses to hide content from everyone) is on the post or its author, applied by someone
+  other than the author; ``removal_source`` is ``label:<val>`` (``author_label:<val>``) and ``removed_by``
+  the labeller's DID (Bluesky's own moderation service is ``did:plc:ar7c4by46qjdydhdevvrndac``). Labels such
+  as ``!warn``, ``spam`` or ``rude`` only warn or filter per user: kept as columns, not ``removed``
+  (pass ``removal_labels=[...]`` to count more). The text stays (the AppView still sends it).
+
+>>> result = read_bluesky("data/bluesky_synthetic")  # SYNTHETIC archive (data/build_platform_archives.py)
+>>> result.frame.height, int(result.frame["removed"].sum()), result.stats["not_found"], result.stats["blocked"]
+(37, 2, 2, 1)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+from toolkit.io.api_archive import WHERE_SCHEMA, finish_frame, head, iter_values, response_files
+from toolkit.io.base import LoadError, LoadResult, Rejects
+from toolkit.io.fields import FieldError, opt_dict, opt_str, parse_int, parse_time
+
+PLATFORM = "bluesky"
+REMOVAL_LABELS = ("!hide", "!takedown")
+_THREAD_VIEW, _NOT_FOUND, _BLOCKED = ("app.bsky.feed.defs#threadViewPost", "app.bsky.feed.defs#notFoundPost",
+                                      "app.bsky.feed.defs#blockedPost")
+_STRINGS = pl.List(pl.String())
+
+BLUESKY_EXTRA_SCHEMA: dict[str, pl.DataType] = {
+    "author_did": pl.String(),
+    "cid": pl.String(),
+    "reply_count": pl.Int64(),
+    "repost_count": pl.Int64(),
+    "like_count": pl.Int64(),
+    "quote_count": pl.Int64(),
+    "langs": _STRINGS,
+    "labels": _STRINGS,  # labels[].val on the post (negated labels dropped)
+    "label_sources": _STRINGS,  # labels[].src: who labelled, same order
+    "author_labels": _STRINGS,
+    "author_label_sources": _STRINGS,
+    "unavailable": pl.String(),  # "not_found" | "blocked" for placeholder rows, else null
+    "removed_by": pl.String(),  # the labeller (DID) whose label hid the post
+    "removal_source": pl.String(),  # "label:<val>" or "author_label:<val>"
+    "indexed_at": pl.Datetime("us", "UTC"),
+    **WHERE_SCHEMA,
+}
+
+
+def _kind(node: Any) -> str | None:
+    """``thread``, ``not_found``, ``blocked`` or None: what a thread-view union member is."""
+    if not isinstance(node, dict):
+        return None
+    kind = node.get("$type")
+    if kind == _NOT_FOUND or node.get("notFound") is True:
+        return "not_found"
+    if kind == _BLOCKED or node.get("blocked") is True:
+        return "blocked"
+    if kind == _THREAD_VIEW or isinstance(node.get("post"), dict):
+        return "thread"
+    return None
+
+
+def _labels(data: dict[str, Any] | None, prefix: str) -> tuple[list[str], list[str]]:
+    """(vals, srcs) of a ``labels`` list, negated labels left out."""
+    labels = (data or {}).get("labels")
+    if labels is None:
+        return [], []
+    if not isinstance(labels, list):
+        raise FieldError(f"{prefix}.labels", f"expected a list, got {type(labels).__name__}")
+    vals, srcs = [], []
+    for label in labels:
+        if not isinstance(label, dict) or not isinstance(label.get("val"), str):
+            raise FieldError(f"{prefix}.labels", f"not a label object with a 'val': {label!r:.60}")
+        if label.get("neg") is True:
+            continue
+        vals.append(label["val"])
+        srcs.append(label.get("src") if isinstance(label.get("src"), str) else None)
+    return vals, srcs
+
+
+def _uri(data: dict[str, Any] | None, label: str) -> str | None:
+    value = opt_str(data or {}, "uri", label)
+    if value is not None and not value.startswith("at://"):
+        raise FieldError(label, f"not an at:// URI: {value!r:.60}")
+    return value
+
+
+def post_row(post: Any, removal_labels: Iterable[str] = REMOVAL_LABELS) -> dict[str, Any]:
+    """One ``PostView`` -> a row (see the module docstring); :class:`FieldError` on a bad field.
+
+    >>> row = post_row({"uri": "at://did:plc:b/app.bsky.feed.post/2", "author": {"did": "did:plc:b",
+    ...     "handle": "bob.test"}, "record": {"text": "hi", "createdAt": "2024-05-01T10:00:00Z", "reply": {
+    ...     "root": {"uri": "at://did:plc:a/app.bsky.feed.post/1"}, "parent": {"uri": "at://did:plc:a/app.bsky.feed.post/1"}}},
+    ...     "labels": [{"src": "did:plc:mod", "val": "!hide"}]})
+    >>> row["thread_id"], row["author"], row["removed"], row["removal_source"], row["removed_by"]
+    ('at://did:plc:a/app.bsky.feed.post/1', 'bob.test', True, 'label:!hide', 'did:plc:mod')
+    """
+    if not isinstance(post, dict):
+        raise FieldError("post", f"expected a PostView object, got {type(post).__name__}")
+    uri = _uri(post, "post.uri")
+    if uri is None:
+        raise FieldError("post.uri", "missing uri")
+    author = opt_dict(post, "author", "post.author") or {}
+    record = opt_dict(post, "record", "post.record") or {}
+    reply = opt_dict(record, "reply", "record.reply")
+    parent = _uri(opt_dict(reply, "parent", "record.reply.parent"), "record.reply.parent.uri") if reply else None
+    root = _uri(opt_dict(reply, "root", "record.reply.root"), "record.reply.root.uri") if reply else None
+    if reply is not None and parent is None:
+        raise FieldError("record.reply.parent.uri", "a reply without its parent's uri")
+    did = opt_str(author, "did", "author.did")
+    vals, srcs = _labels(post, "post")
+    author_vals, author_srcs = _labels(author, "author")
+    hidden = set(removal_labels)
+    candidates = [*(("label", v, s) for v, s in zip(vals, srcs, strict=True)),
+                  *(("author_label", v, s) for v, s in zip(author_vals, author_srcs, strict=True))]
+    removal = next((c for c in candidates if c[1] in hidden and c[2] != did), None)
+    langs = record.get("langs")
+    likes = parse_int(post.get("likeCount"), "post.likeCount")
+    return {
+        "thread_id": root or uri,
+        "comment_id": uri,
+        "parent_id": parent,
+        "is_post": reply is None,
+        "author": opt_str(author, "handle", "author.handle") or None,
+        "text": opt_str(record, "text", "record.text"),
+        "created_at": parse_time(record.get("createdAt"), "record.createdAt"),
+        "score": likes,
+        "removed": removal is not None,
+        "deleted": False,
+        "platform": PLATFORM,
+        "author_did": did,
+        "cid": opt_str(post, "cid", "post.cid"),
+        "reply_count": parse_int(post.get("replyCount"), "post.replyCount"),
+        "repost_count": parse_int(post.get("repostCount"), "post.repostCount"),
+        "like_count": likes,
+        "quote_count": parse_int(post.get("quoteCount"), "post.quoteCount"),
+        "langs": [lang for lang in langs if isinstance(lang, str)] if isinstance(langs, list) else None,
+        "labels": vals,
+        "label_sources": srcs,
+        "author_labels": author_vals,
+        "author_label_sources": author_srcs,
+        "unavailable": None,
+        "removed_by": removal[2] if removal else None,
+        "removal_source": f"{removal[0]}:{removal[1]}" if removal else None,
+        "indexed_at": parse_time(post.get("indexedAt"), "post.indexedAt"),
+    }
+
+
+def placeholder_row(node: dict[str, Any], kind: str, parent: str | None, thread: str | None) -> dict[str, Any]:
+    """A ``notFoundPost``/``blockedPost`` -> a text-null row under ``parent`` in ``thread`` (see the docstring)."""
+    uri = _uri(node, "uri")
+    if uri is None:
+        raise FieldError("uri", f"a {kind} entry without its uri")
+    author = opt_dict(node, "author", "author") or {}
+    return {
+        "thread_id": thread or uri, "comment_id": uri, "parent_id": parent, "is_post": parent is None and uri == (thread or uri),
+        "author": None, "text": None, "created_at": None, "score": None, "removed": False,
+        "deleted": kind == "not_found", "platform": PLATFORM, "author_did": opt_str(author, "did", "author.did"),
+        "labels": [], "label_sources": [], "author_labels": [], "author_label_sources": [], "unavailable": kind,
+    }
+
+
+class _Walk:
+    """Rows of every post in the thread views of one file, in document order (parents above, then the focus,
+    then replies depth first)."""
+
+    def __init__(self, removal_labels: Iterable[str], rejects: Rejects, stats: dict[str, int]):
+        self.removal_labels, self.rejects, self.stats = tuple(removal_labels), rejects, stats
+        self.rows: list[dict[str, Any]] = []
+
+    def node(self, node: Any, where: dict[str, Any], file: Path, parent: str | None = None,
+             thread: str | None = None, child: dict[str, Any] | None = None) -> None:
+        """A thread-view node; ``parent``/``thread`` when it is in a ``replies`` list, ``child`` (the row
+        below) when it is a ``parent``."""
+        kind = _kind(node)
+        line = where["source_line"]
+        try:
+            if kind is None:
+                raise FieldError("thread", f"not a threadViewPost, notFoundPost or blockedPost: {node!r:.80}")
+            if kind != "thread":
+                if child is not None:  # met climbing: the root post, or a post whose own parent is unknown
+                    thread = child["thread_id"]
+                self.rows.append({**placeholder_row(node, kind, parent, thread), **where})
+                self.stats[kind] += 1
+                return
+            row = post_row(node["post"], self.removal_labels)
+        except FieldError as failure:
+            self.rejects.add(file, line, failure.field, f"post {_label(node)}: {failure}")
+            return
+        up = node.get("parent")
+        if up is not None:
+            self.node(up, where, file, child=row)
+        self.rows.append({**row, **where})
+        self.stats["posts"] += 1
+        replies = node.get("replies")
+        if isinstance(replies, list):
+            for reply in replies:
+                self.node(reply, where, file, parent=row["comment_id"], thread=row["thread_id"])
+        elif replies is not None:
+            self.rejects.add(file, line, "replies", f"post {row['comment_id']}: replies is not a list")
+
+
+def _label(node: Any) -> str:
+    uri = node.get("uri") or (node.get("post") or {}).get("uri") if isinstance(node, dict) else None
+    return str(uri) if isinstance(uri, str) else "(no uri)"
+
+
+def _views(value: Any) -> tuple[str, list[Any]] | None:
+    """("thread", [root nodes]) or ("posts", [PostViews]) of one response; None when it is not Bluesky's."""
+    if not isinstance(value, dict):
+        return None
+    if "thread" in value:
+        return "thread", [value["thread"]]
+    if _kind(value) is not None:
+        return "thread", [value]
+    if isinstance(value.get("posts"), list):
+        return "posts", list(value["posts"])
+    if isinstance(value.get("feed"), list):
+        return "posts", [item.get("post") if isinstance(item, dict) else item for item in value["feed"]]
+    return None
+
+
+def looks_like_bluesky(path: Path) -> bool:
+    """A getPostThread/getPosts/feed response (``app.bsky.`` types or thread-view keys with ``at://`` URIs),
+    or a folder whose first JSON files are."""
+    path = Path(path)
+    if path.is_dir():
+        files = [f for f in sorted(path.iterdir()) if f.suffix.lower() in (".json", ".jsonl", ".ndjson")
+                 and f.name != "index.jsonl"]
+        return any(looks_like_bluesky(file) for file in files[:20])
+    if not path.is_file() or path.suffix.lower() not in (".json", ".jsonl", ".ndjson"):
+        return False
+    start = head(path)
+    if b'"kind"' in start and b'"commit"' in start and b'"time_us"' in start:
+        return False  # Jetstream events
+    return b"at://" in start and (b'"thread"' in start or b"app.bsky.feed.defs#" in start or (
+        b'"posts"' in start and b'"record"' in start) or (b'"feed"' in start and b'"record"' in start))
+
+
+def read_bluesky(path: str | Path | Sequence[str | Path], *, strict: bool = False,
+                 removal_labels: Sequence[str] = REMOVAL_LABELS) -> LoadResult:
+    """Load Bluesky thread views (see the module docstring): one row per distinct post.
+
+    ``stats``: ``posts`` (post views read), ``not_found``, ``blocked``, ``duplicates`` (the same post in
+    several responses: each extra copy is a reject), ``files``; every entry read is a row kept or rejected.
+    A file that is not a Bluesky response is a :class:`LoadError` naming it.
+    """
+    files = response_files(path, "Bluesky")
+    rejects = Rejects(strict=strict)
+    stats: dict[str, Any] = {"files": len(files), "posts": 0, "not_found": 0, "blocked": 0}
+    walk = _Walk(removal_labels, rejects, stats)
+    for number, file in enumerate(files):
+        for line, value, error in iter_values(file):
+            where = {"source_line": line, "source_file": file.name, "_file": number}
+            if error is not None:
+                rejects.add(file, line, None, error)
+                continue
+            views = _views(value)
+            if views is None:
+                if isinstance(value, dict) and isinstance(value.get("did"), str) and len(value) <= 2:
+                    continue  # com.atproto.identity.resolveHandle, saved by the fetcher beside the threads
+                raise LoadError(file, 'not a Bluesky response: expected getPostThread {"thread": ...}, a thread '
+                                'view, getPosts {"posts": [...]} or a feed {"feed": [...]}', line=line)
+            kind, items = views
+            for item in items:
+                if kind == "thread":
+                    walk.node(item, where, file)
+                    continue
+                try:
+                    walk.rows.append({**post_row(item, removal_labels), **where})
+                    stats["posts"] += 1
+                except FieldError as failure:
+                    rejects.add(file, line, failure.field, f"post {_label(item)}: {failure}")
+    rows = [{**row, "_weak": row.get("unavailable") is not None} for row in walk.rows]  # real views win
+    frame, stats["duplicates"] = finish_frame(rows, {**BLUESKY_EXTRA_SCHEMA, "_weak": pl.Boolean()}, files, rejects,
+                                              weak="_weak")
+    stats["rows_rejected"] = len(rejects.rows)
+    return LoadResult(frame=frame.drop("_weak"), rejects=rejects.frame(), stats=stats, files=files)
