@@ -25,7 +25,7 @@ from toolkit.analysis.agreement import sample_comments
 from toolkit.analysis.common import Frames, each_bucket
 from toolkit.analysis.registry import ANALYSES, COLLECTED, AnalysisContext, collected_columns
 from toolkit.errors import ConfigError
-from toolkit.fetch.lemmy import fetch_lemmy
+from toolkit.fetch import fetch_url
 from toolkit.io import STREAMED, Rejects, detect_format, expand_paths, load_source
 from toolkit.plots.figures import save_figure
 from toolkit.report import git_commit, package_versions, sha256_file, write_json, write_table
@@ -325,7 +325,7 @@ def run_experiment(settings: RunSettings, run_dir: str | Path, resolved_config: 
 
     if settings.dataset.fetch.url:
         with timer.stage("fetch"):
-            fetched = fetch_lemmy(settings.dataset.fetch.url, Path(settings.dataset.path), settings.dataset.fetch)
+            fetched = fetch_url(settings.dataset.fetch.url, Path(settings.dataset.path), settings.dataset.fetch)
         log.info("fetched %s into %s: %d requests, %d responses already there", settings.dataset.fetch.url,
                  settings.dataset.path, fetched["requests"], fetched["reused"])
     data_path = resolve_data_path(settings.dataset.path)

@@ -11,6 +11,8 @@ them (a file, a folder such as a ``toolkit-fetch bluesky`` archive, a glob, NDJS
   the viewer by a block, neither removed nor deleted). Their parent is the post whose ``replies`` list holds
   them; one met as a ``parent`` has no known parent (the AppView stops climbing there) unless it is the
   thread's root post. A real view of a post wins over a placeholder of it in another response.
+- Deleted since: a saved ``{"error": "NotFound"}`` answer to a later getPostThread call (the post's URI from
+  the archive index's URL or the message) marks that post ``deleted``, its text null.
 - Moderation labels: ``labels``/``label_sources`` (``labels[].val``/``.src`` of the post; negations
   dropped) and ``author_labels``/``author_label_sources`` (the account's). **Removed rule**: a post is
   ``removed`` when a label in ``removal_labels`` (default ``!hide`` and ``!takedown``: the global labels a
@@ -30,10 +32,11 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import polars as pl
 
-from toolkit.io.api_archive import WHERE_SCHEMA, finish_frame, head, iter_values, response_files
+from toolkit.io.api_archive import WHERE_SCHEMA, archive_urls, finish_frame, head, iter_values, response_files
 from toolkit.io.base import LoadError, LoadResult, Rejects
 from toolkit.io.fields import FieldError, opt_dict, opt_str, parse_int, parse_time
 
@@ -266,6 +269,9 @@ def read_bluesky(path: str | Path | Sequence[str | Path], *, strict: bool = Fals
     rejects = Rejects(strict=strict)
     stats: dict[str, Any] = {"files": len(files), "posts": 0, "not_found": 0, "blocked": 0}
     walk = _Walk(removal_labels, rejects, stats)
+    urls = archive_urls(files)
+    gone: set[str] = set()
+    stats["not_found_since"] = 0
     for number, file in enumerate(files):
         for line, value, error in iter_values(file):
             where = {"source_line": line, "source_file": file.name, "_file": number}
@@ -273,6 +279,16 @@ def read_bluesky(path: str | Path | Sequence[str | Path], *, strict: bool = Fals
                 rejects.add(file, line, None, error)
                 continue
             views = _views(value)
+            if views is None and isinstance(value, dict) and value.get("error") == "NotFound":
+                asked = parse_qs(urlsplit(urls.get(file, "")).query).get("uri", [])
+                message = str(value.get("message") or "")
+                uri = asked[0] if asked else message[message.find("at://"):] if "at://" in message else None
+                if uri is None:
+                    raise LoadError(file, "a NotFound answer that names no post (no uri in the archive index or "
+                                          "the message)", line=line)
+                gone.add(uri)
+                stats["not_found_since"] += 1
+                continue
             if views is None:
                 if isinstance(value, dict) and isinstance(value.get("did"), str) and len(value) <= 2:
                     continue  # com.atproto.identity.resolveHandle, saved by the fetcher beside the threads
@@ -288,6 +304,9 @@ def read_bluesky(path: str | Path | Sequence[str | Path], *, strict: bool = Fals
                     stats["posts"] += 1
                 except FieldError as failure:
                     rejects.add(file, line, failure.field, f"post {_label(item)}: {failure}")
+    for row in walk.rows:
+        if row["comment_id"] in gone:
+            row.update(text=None, deleted=True, unavailable="not_found")
     rows = [{**row, "_weak": row.get("unavailable") is not None} for row in walk.rows]  # real views win
     frame, stats["duplicates"] = finish_frame(rows, {**BLUESKY_EXTRA_SCHEMA, "_weak": pl.Boolean()}, files, rejects,
                                               weak="_weak")
