@@ -7,7 +7,7 @@ blockedPost`` (``$type`` ``app.bsky.feed.defs#...``), a 400 ``{"error": "NotFoun
 missing post, ``com.atproto.identity.resolveHandle`` -> ``{"did"}``; Mastodon ``Status`` and ``Context``
 (``ancestors``/``descendants``), 404 ``{"error": "Record not found"}``; HN ``/v0/item/<id>.json`` -> the item
 or ``null``. Every server records the requests and plays scripted faults per path (``"429"``, ``"500"``,
-``"drop"``, ``"junk"`` (not JSON), ``"hold"`` (wait until released: a fetch in a subprocess can be killed there).
+``"drop"``, ``"junk"`` (not JSON), ``"empty"`` (``{}``), ``"hold"`` (wait until released: a fetch in a subprocess can be killed there).
 """
 
 from __future__ import annotations
@@ -63,6 +63,8 @@ class FakeServer:
                     status, raw = 500, b'{"error": "InternalServerError"}'
                 elif fault == "junk":
                     status, raw = 200, b"<html>not json"
+                elif fault == "empty":
+                    status, raw = 200, b"{}"
                 else:
                     status, body = fake.answer(parts.path, params)
                     raw = json.dumps(body).encode()

@@ -66,19 +66,19 @@ def fetch_hackernews(url: str, out: str | Path, settings: FetchSettings | None =
         found = item(start)
         if found is None:
             raise FetchError(f"{url}: the API has no item {start} (it answered null)")
-        story, seen = found, {start}
+        have: dict[int, dict[str, Any] | None] = {start: found}
+        story = found
         while story.get("parent") is not None:  # climb to the story
             parent = int(story["parent"])
-            if parent in seen:
+            if parent in have:
                 raise FetchError(f"{url}: item {parent} is its own ancestor")
-            seen.add(parent)
-            story = item(parent)
+            story = have[parent] = item(parent)
             if story is None:
                 raise FetchError(f"{url}: an ancestor, item {parent}, does not exist (null)")
-        level, items = [story], 1
-        while level:
-            kids = [int(kid) for node in level if node for kid in node.get("kids") or [] if int(kid) not in seen]
-            seen.update(kids)
-            level = list(pool.map(item, kids))
-            items += len(level)
-    return {"target": "thread", "name": str(start), "root": str(story["id"]), "items": items, **session.summary()}
+        level, visited = [story], {int(story["id"])}
+        while level:  # down the kids, a level at a time; items already fetched on the way up are not asked again
+            kids = [int(kid) for node in level if node for kid in node.get("kids") or [] if int(kid) not in visited]
+            visited.update(kids)
+            level = list(pool.map(lambda kid: have[kid] if kid in have else item(kid), kids))
+    return {"target": "thread", "name": str(start), "root": str(story["id"]), "items": len(visited),
+            **session.summary()}
