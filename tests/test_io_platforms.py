@@ -325,3 +325,14 @@ def test_bundled_synthetic_archives_load(path, name, rows):
     result = load_source(path)
     assert result.frame.height == rows and "synthetic" in Path(path).name
     assert add_tree_columns(result.frame)["reply_depth"].max() >= 3
+
+
+def test_mastodon_files_without_index_share_one_instance(tmp_path):
+    """A status by a remote account tells no instance; the context's local accounts tell it for both files."""
+    statuses = {s["id"]: s for s in mastodon_thread()}
+    _write(tmp_path / "m" / "a-status.json", statuses["101"])  # bob@other.test: remote
+    _write(tmp_path / "m" / "b-context.json", {"ancestors": [statuses["100"]],
+                                               "descendants": [statuses["102"], statuses["103"]]})
+    frame = load_source(tmp_path / "m").frame
+    assert sorted(frame["comment_id"]) == [f"mastodon.test/{n}" for n in (100, 101, 102, 103)]
+    assert {key: value[1] for key, value in _tree(frame).items()}["mastodon.test/103"] == 3

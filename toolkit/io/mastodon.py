@@ -5,7 +5,7 @@
 - Ids: a status id belongs to the instance that served it, so ``comment_id`` is ``<instance>/<id>`` (unique
   across instances and platforms), ``parent_id`` the same of ``in_reply_to_id``, ``native_id`` the bare id.
   The serving instance (``served_by``) comes from the archive's ``index.jsonl``, else ``instance=``, else the
-  URL of a local account's status (``acct`` without ``@``) in the file.
+  URL of the first local account's status (``acct`` without ``@``) in the files loaded (one for all of them).
 - ``thread_id`` is the top of the chain of ``in_reply_to_id`` links among the loaded statuses; a parent not
   loaded is the root. A ``/context`` response on its own: its focus status (absent from it) is the root when
   it has no ancestors, so its direct replies have depth 1; with ancestors, the first ancestor is the root and
@@ -179,53 +179,57 @@ def read_mastodon(path: str | Path | Sequence[str | Path], *, strict: bool = Fal
     rows: list[dict[str, Any]] = []
     gone: set[str] = set()
     hints: dict[str, str] = {}  # a context's missing focus -> its last ancestor (for the thread and depths)
-    for number, file in enumerate(files):
+    values = [(number, file, line, value, error) for number, file in enumerate(files)
+              for line, value, error in iter_values(file)]
+    # one serving instance for files no index names (their ids must match): the first a local account tells
+    told = instance or next((found for *_, value, error in values if error is None
+                             and (found := _served_by(value)) is not None), None)
+    for number, file, line, value, error in values:
         url = urls.get(file)
-        for line, value, error in iter_values(file):
-            where = {"source_line": line, "source_file": file.name, "_file": number}
-            if error is not None:
-                rejects.add(file, line, None, error)
-                continue
-            served = _host(url) or instance or _served_by(value)
-            prefix = f"{served or PLATFORM}/"
-            if isinstance(value, dict) and set(value) == {"error"} or (isinstance(value, dict) and "error" in value
-                                                                          and "id" not in value):
-                own = _status_id(file, url)
-                if own is None:
-                    raise LoadError(file, f"an error response ({value.get('error')!r:.60}) for no status id the "
-                                          "file name or the archive index tells", line=line)
-                gone.add(prefix + own)
-                stats["deleted_since"] += 1
-                rows.append({"comment_id": prefix + own, "is_post": False, "removed": False, "deleted": True,
-                             "platform": PLATFORM,
-                             "native_id": own, "served_by": served, "_weak": True, **where})
-                continue
-            if isinstance(value, dict) and "descendants" in value:
-                stats["contexts"] += 1
-                ancestors, descendants = value.get("ancestors") or [], value.get("descendants")
-                if not isinstance(ancestors, list) or not isinstance(descendants, list):
-                    raise LoadError(file, "a context whose ancestors or descendants is not a list", line=line)
-                known = {str(s.get("id")) for s in [*ancestors, *descendants] if isinstance(s, dict)}
-                focus = next((str(s["in_reply_to_id"]) for s in descendants if isinstance(s, dict)
-                              and s.get("in_reply_to_id") is not None and str(s["in_reply_to_id"]) not in known),
-                             _status_id(file, url))
-                if focus is not None and ancestors and isinstance(ancestors[-1], dict):
-                    hints[prefix + focus] = prefix + str(ancestors[-1].get("id"))
-                statuses = [*ancestors, *descendants]
-            elif isinstance(value, list):
-                statuses = value
-            elif _is_status(value):
-                statuses = [value]
-            else:
-                raise LoadError(file, "not a Mastodon response: expected a Status, a context {\"ancestors\": [...], "
-                                      "\"descendants\": [...]} or a list of Statuses", line=line)
-            for status in statuses:
-                stats["statuses"] += 1
-                try:
-                    rows.append({**status_row(status, served), "_weak": False, **where})
-                except FieldError as failure:
-                    who = status.get("id") if isinstance(status, dict) else None
-                    rejects.add(file, line, failure.field, f"status {who}: {failure}")
+        where = {"source_line": line, "source_file": file.name, "_file": number}
+        if error is not None:
+            rejects.add(file, line, None, error)
+            continue
+        served = _host(url) or told
+        prefix = f"{served or PLATFORM}/"
+        if isinstance(value, dict) and set(value) == {"error"} or (isinstance(value, dict) and "error" in value
+                                                                      and "id" not in value):
+            own = _status_id(file, url)
+            if own is None:
+                raise LoadError(file, f"an error response ({value.get('error')!r:.60}) for no status id the "
+                                      "file name or the archive index tells", line=line)
+            gone.add(prefix + own)
+            stats["deleted_since"] += 1
+            rows.append({"comment_id": prefix + own, "is_post": False, "removed": False, "deleted": True,
+                         "platform": PLATFORM,
+                         "native_id": own, "served_by": served, "_weak": True, **where})
+            continue
+        if isinstance(value, dict) and "descendants" in value:
+            stats["contexts"] += 1
+            ancestors, descendants = value.get("ancestors") or [], value.get("descendants")
+            if not isinstance(ancestors, list) or not isinstance(descendants, list):
+                raise LoadError(file, "a context whose ancestors or descendants is not a list", line=line)
+            known = {str(s.get("id")) for s in [*ancestors, *descendants] if isinstance(s, dict)}
+            focus = next((str(s["in_reply_to_id"]) for s in descendants if isinstance(s, dict)
+                          and s.get("in_reply_to_id") is not None and str(s["in_reply_to_id"]) not in known),
+                         _status_id(file, url))
+            if focus is not None and ancestors and isinstance(ancestors[-1], dict):
+                hints[prefix + focus] = prefix + str(ancestors[-1].get("id"))
+            statuses = [*ancestors, *descendants]
+        elif isinstance(value, list):
+            statuses = value
+        elif _is_status(value):
+            statuses = [value]
+        else:
+            raise LoadError(file, "not a Mastodon response: expected a Status, a context {\"ancestors\": [...], "
+                                  "\"descendants\": [...]} or a list of Statuses", line=line)
+        for status in statuses:
+            stats["statuses"] += 1
+            try:
+                rows.append({**status_row(status, served), "_weak": False, **where})
+            except FieldError as failure:
+                who = status.get("id") if isinstance(status, dict) else None
+                rejects.add(file, line, failure.field, f"status {who}: {failure}")
     # threads: the chain of parents among the statuses (and a missing context focus' last ancestor)
     parents: dict[str, str | None] = {row["comment_id"]: row.get("parent_id") for row in rows if not row["_weak"]}
     for row in rows:
