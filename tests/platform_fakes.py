@@ -240,6 +240,7 @@ class FakeHackerNews(FakeServer):
 R, A, A1, A2, A3 = (bsky_uri("ann", "r1"), bsky_uri("bob", "a"), bsky_uri("cat", "a1"), bsky_uri("dan", "a2"),
                     bsky_uri("eve", "a3"))
 N, K, K1, B = bsky_uri("fay", "n"), bsky_uri("gus", "k"), bsky_uri("ivy", "k1"), bsky_uri("hal", "b")
+R0 = bsky_uri("ann", "r0")
 
 
 def bluesky_thread() -> list[dict[str, Any]]:

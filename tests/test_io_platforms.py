@@ -13,6 +13,7 @@ from platform_fakes import (
     A2,
     A3,
     MOD,
+    R0,
     A,
     B,
     FakeAppView,
@@ -20,6 +21,8 @@ from platform_fakes import (
     N,
     R,
     bluesky_thread,
+    bsky_post,
+    bsky_uri,
     hackernews_thread,
     mastodon_thread,
     toot,
@@ -104,8 +107,8 @@ def test_bluesky_bad_post_is_a_reject_and_malformed_file_an_error(tmp_path):
     path = _write(tmp_path / "t.json", document)
     result = load_source(path, format="bluesky")
     assert result.rejects.select("line", "field").rows() == [(1, "record.createdAt")]
-    assert A in result.rejects["reason"][0] and result.frame.height == 4  # A and its sub-thread not read: R, N, K, B
-    assert result.rows_in == 5
+    assert A in result.rejects["reason"][0] and result.frame.height == 7  # A1, A2, A3 still load: orphans
+    assert result.rows_in == 8 and _tree(result.frame)[A1] == (A, None, "orphan")
     with pytest.raises(LoadError, match="t.json"):
         load_source(path, format="bluesky", strict=True)
     (tmp_path / "bad.json").write_text('{"thread": {"post": ')
@@ -114,6 +117,19 @@ def test_bluesky_bad_post_is_a_reject_and_malformed_file_an_error(tmp_path):
     _write(tmp_path / "other.json", {"cursor": "x", "items": []})
     with pytest.raises(LoadError, match=r"other.json.*not a Bluesky response"):
         load_source(tmp_path / "other.json", format="bluesky")
+
+
+def test_bluesky_thread_deeper_than_the_recursion_limit(tmp_path):
+    """A reply chain 1,500 deep (the AppView serves up to 1,000 a call): parsed and walked without recursion."""
+    depth = 1500
+    posts = [json.dumps(bsky_post("ann", "r0", "root"))] + [
+        json.dumps(bsky_post("bob", f"r{i}", "deeper", bsky_uri("ann" if i == 1 else "bob", f"r{i - 1}"), R0))
+        for i in range(1, depth + 1)]
+    text = "".join(f'{{"$type": "app.bsky.feed.defs#threadViewPost", "post": {post}, "replies": [' for post in posts)
+    text += "]}" * len(posts)
+    (tmp_path / "deep.json").write_text('{"thread": ' + text + "}")
+    frame = add_tree_columns(load_source(tmp_path / "deep.json", format="bluesky").frame)
+    assert frame.height == depth + 1 and frame["reply_depth"].max() == depth
 
 
 def test_bluesky_not_found_since_marks_deleted(tmp_path):

@@ -89,19 +89,25 @@ def _not_found(response: httpx.Response) -> bool:
 
 def cut_off(node: Any) -> list[str]:
     """The URIs of the posts below a thread view whose replies the AppView left out (``replyCount > 0`` and
-    no ``replies``), depth first.
+    no ``replies``), depth first (iterative: any depth).
 
     >>> cut_off({"post": {"uri": "at://a/app.bsky.feed.post/1", "replyCount": 1}, "replies": [
     ...     {"post": {"uri": "at://b/app.bsky.feed.post/2", "replyCount": 3}}]})
     ['at://b/app.bsky.feed.post/2']
     """
-    if not isinstance(node, dict) or not isinstance(node.get("post"), dict):
-        return []  # notFoundPost, blockedPost
-    replies = node.get("replies")
-    if replies is None:
-        count = node["post"].get("replyCount")
-        return [node["post"]["uri"]] if isinstance(count, int) and count > 0 and "uri" in node["post"] else []
-    return [uri for reply in replies if isinstance(replies, list) for uri in cut_off(reply)]
+    found, stack = [], [node]
+    while stack:
+        item = stack.pop()
+        if not isinstance(item, dict) or not isinstance(item.get("post"), dict):
+            continue  # notFoundPost, blockedPost
+        replies = item.get("replies")
+        if replies is None:
+            count = item["post"].get("replyCount")
+            if isinstance(count, int) and count > 0 and isinstance(item["post"].get("uri"), str):
+                found.append(item["post"]["uri"])
+        elif isinstance(replies, list):
+            stack += reversed(replies)
+    return found
 
 
 def fetch_bluesky(url: str, out: str | Path, settings: FetchSettings | None = None, *,

@@ -182,42 +182,58 @@ def placeholder_row(node: dict[str, Any], kind: str, parent: str | None, thread:
 
 class _Walk:
     """Rows of every post in the thread views of one file, in document order (parents above, then the focus,
-    then replies depth first)."""
+    then replies depth first); iterative, so threads deeper than Python's recursion limit load too."""
 
     def __init__(self, removal_labels: Iterable[str], rejects: Rejects, stats: dict[str, int]):
         self.removal_labels, self.rejects, self.stats = tuple(removal_labels), rejects, stats
         self.rows: list[dict[str, Any]] = []
 
-    def node(self, node: Any, where: dict[str, Any], file: Path, parent: str | None = None,
-             thread: str | None = None, child: dict[str, Any] | None = None) -> None:
-        """A thread-view node; ``parent``/``thread`` when it is in a ``replies`` list, ``child`` (the row
-        below) when it is a ``parent``."""
+    def _row(self, node: Any, where: dict[str, Any], file: Path, parent: str | None,
+             thread: str | None) -> dict[str, Any] | None:
+        """The row of one thread-view node (a placeholder's ``parent``/``thread`` from where it was met), or
+        None when it is rejected."""
         kind = _kind(node)
-        line = where["source_line"]
         try:
             if kind is None:
                 raise FieldError("thread", f"not a threadViewPost, notFoundPost or blockedPost: {node!r:.80}")
-            if kind != "thread":
-                if child is not None:  # met climbing: the root post, or a post whose own parent is unknown
-                    thread = child["thread_id"]
-                self.rows.append({**placeholder_row(node, kind, parent, thread), **where})
-                self.stats[kind] += 1
-                return
-            row = post_row(node["post"], self.removal_labels)
+            row = post_row(node["post"], self.removal_labels) if kind == "thread" else \
+                placeholder_row(node, kind, parent, thread)
         except FieldError as failure:
-            self.rejects.add(file, line, failure.field, f"post {_label(node)}: {failure}")
-            return
-        up = node.get("parent")
-        if up is not None:
-            self.node(up, where, file, child=row)
-        self.rows.append({**row, **where})
-        self.stats["posts"] += 1
-        replies = node.get("replies")
-        if isinstance(replies, list):
-            for reply in replies:
-                self.node(reply, where, file, parent=row["comment_id"], thread=row["thread_id"])
-        elif replies is not None:
-            self.rejects.add(file, line, "replies", f"post {row['comment_id']}: replies is not a list")
+            self.rejects.add(file, where["source_line"], failure.field, f"post {_label(node)}: {failure}")
+            return None
+        self.stats["posts" if kind == "thread" else kind] += 1
+        return {**row, **where}
+
+    def _replies(self, node: Any, row: dict[str, Any] | None, where: dict[str, Any],
+                 file: Path) -> list[tuple[Any, str | None, str | None]]:
+        """``(reply, parent uri, thread uri)`` for the replies of a node (also of one that was rejected: its
+        replies still load, their own records name their parent)."""
+        replies = node.get("replies") if isinstance(node, dict) else None
+        if replies is None:
+            return []
+        uri = row["comment_id"] if row else _label(node)
+        if not isinstance(replies, list):
+            self.rejects.add(file, where["source_line"], "replies", f"post {uri}: replies is not a list")
+            return []
+        return [(reply, uri, row["thread_id"] if row else None) for reply in replies]
+
+    def node(self, top: Any, where: dict[str, Any], file: Path) -> None:
+        """A thread view: the chain of parents above it (top first), itself, then its replies depth first."""
+        row = self._row(top, where, file, None, None)
+        chain, child, up = [], row, top.get("parent") if isinstance(top, dict) else None
+        while up is not None and child is not None:  # climbing: a placeholder is the root, or its parent unknown
+            above = self._row(up, where, file, None, child["thread_id"])
+            if above is not None:
+                chain.append(above)
+            child, up = above, up.get("parent") if isinstance(up, dict) and _kind(up) == "thread" else None
+        self.rows += [*reversed(chain), *([row] if row else [])]
+        stack = list(reversed(self._replies(top, row, where, file)))
+        while stack:
+            node, parent, thread = stack.pop()
+            reply = self._row(node, where, file, parent, thread)
+            if reply is not None:
+                self.rows.append(reply)
+            stack += reversed(self._replies(node, reply, where, file))
 
 
 def _label(node: Any) -> str:
