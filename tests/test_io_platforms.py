@@ -352,3 +352,14 @@ def test_mastodon_files_without_index_share_one_instance(tmp_path):
     frame = load_source(tmp_path / "m").frame
     assert sorted(frame["comment_id"]) == [f"mastodon.test/{n}" for n in (100, 101, 102, 103)]
     assert {key: value[1] for key, value in _tree(frame).items()}["mastodon.test/103"] == 3
+
+
+def test_bluesky_removal_rule_options_and_author_labels(tmp_path):
+    path = _write(tmp_path / "thread.json", _appview_thread())
+    frame = load_source(path, format="bluesky", removal_labels=["!warn", "spam"]).frame
+    removed = dict(frame.filter("removed").select("comment_id", "removal_source").iter_rows())
+    assert removed == {A1: "author_label:spam", B: "label:!warn"}  # !hide no longer counts; rude never did
+    document = _appview_thread()
+    document["thread"]["post"]["author"]["labels"] = [{"src": MOD, "uri": "did:plc:ann", "val": "!takedown"}]
+    row = load_source(_write(tmp_path / "t2.json", document)).frame.row(0, named=True)
+    assert (row["removed"], row["removal_source"], row["removed_by"]) == (True, "author_label:!takedown", MOD)
