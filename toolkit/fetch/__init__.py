@@ -56,5 +56,11 @@ def platform_of(url: str) -> str:
 
 def fetch_url(url: str, out: str | Path, settings: FetchSettings | None = None, **kwargs: Any) -> dict[str, Any]:
     """Fetch what ``url`` names into the archive folder ``out`` with its platform's fetcher (``kwargs``: the
-    fetchers' test hooks ``sleep``, ``clock``, ``transport``); returns the fetcher's counts and files."""
+    fetchers' test hooks ``sleep``, ``clock``, ``transport``); returns the fetcher's counts and files.
+
+    >>> fetch_url("https://news.ycombinator.com/newest", "/tmp/never")
+    Traceback (most recent call last):
+    ...
+    toolkit.errors.ConfigError: url: 'https://news.ycombinator.com/newest' is not a Hacker News item URL (https://news.ycombinator.com/item?id=<id>)
+    """
     return FETCHERS[platform_of(url)](url, out, settings, **kwargs)

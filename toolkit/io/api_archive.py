@@ -30,7 +30,11 @@ WHERE_SCHEMA: dict[str, pl.DataType] = {"source_line": pl.Int64(), "source_file"
 
 def response_files(path: str | Path | Sequence[str | Path], what: str) -> list[Path]:
     """The response files of a file, a folder (its .json/.jsonl/.ndjson files, sorted) or a list of them;
-    the archive index is left out. ``what`` names the platform in the error when none is left."""
+    the archive index is left out. ``what`` names the platform in the error when none is left.
+
+    >>> [file.name for file in response_files("data/mastodon_synthetic", "Mastodon")][:2]
+    ['context-112000000000000000.json', 'context-112000000001000003.json']
+    """
     files: list[Path] = []
     for item in [path] if isinstance(path, (str, Path)) else path:
         item = Path(item)

@@ -258,7 +258,11 @@ def _views(value: Any) -> tuple[str, list[Any]] | None:
 
 def looks_like_bluesky(path: Path) -> bool:
     """A getPostThread/getPosts/feed response (``app.bsky.`` types or thread-view keys with ``at://`` URIs),
-    or a folder whose first JSON files are."""
+    or a folder whose first JSON files are.
+
+    >>> looks_like_bluesky(Path("data/bluesky_synthetic")), looks_like_bluesky(Path("data/mastodon_synthetic"))
+    (True, False)
+    """
     path = Path(path)
     if path.is_dir():
         files = [f for f in sorted(path.iterdir()) if f.suffix.lower() in (".json", ".jsonl", ".ndjson")

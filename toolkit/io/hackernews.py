@@ -101,7 +101,11 @@ def item_row(item: Any) -> dict[str, Any]:
 
 def looks_like_hackernews(path: Path) -> bool:
     """An HN item (``"type"`` one of the item types, ``"by"``/``"kids"``/``"parent"``/``"time"`` keys), or a
-    folder whose first JSON files are."""
+    folder whose first JSON files are.
+
+    >>> looks_like_hackernews(Path("data/hackernews_synthetic/item-40100000.json"))
+    True
+    """
     path = Path(path)
     if path.is_dir():
         files = [f for f in sorted(path.iterdir()) if f.suffix.lower() in (".json", ".jsonl", ".ndjson")

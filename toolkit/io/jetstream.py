@@ -126,7 +126,11 @@ def jetstream_files(path: str | Path | Sequence[str | Path]) -> list[Path]:
 
 
 def looks_like_jetstream(path: Path) -> bool:
-    """JSON lines of Jetstream events (``did``, ``time_us``, ``kind``), or a folder of such files."""
+    """JSON lines of Jetstream events (``did``, ``time_us``, ``kind``), or a folder of such files.
+
+    >>> looks_like_jetstream(Path("data/jetstream_synthetic.jsonl")), looks_like_jetstream(Path("data/seed_thread.txt"))
+    (True, False)
+    """
     path = Path(path)
     if path.is_dir():
         return any(looks_like_jetstream(f) for f in sorted(path.iterdir())[:20] if f.is_file())

@@ -148,7 +148,11 @@ def _is_status(value: Any) -> bool:
 
 
 def looks_like_mastodon(path: Path) -> bool:
-    """A Status, a context (ancestors/descendants), a list of Statuses, or a folder whose first JSON files are."""
+    """A Status, a context (ancestors/descendants), a list of Statuses, or a folder whose first JSON files are.
+
+    >>> looks_like_mastodon(Path("data/mastodon_synthetic")), looks_like_mastodon(Path("data/hackernews_synthetic"))
+    (True, False)
+    """
     path = Path(path)
     if path.is_dir():
         files = [f for f in sorted(path.iterdir()) if f.suffix.lower() in (".json", ".jsonl", ".ndjson")
