@@ -363,3 +363,30 @@ def test_bluesky_removal_rule_options_and_author_labels(tmp_path):
     document["thread"]["post"]["author"]["labels"] = [{"src": MOD, "uri": "did:plc:ann", "val": "!takedown"}]
     row = load_source(_write(tmp_path / "t2.json", document)).frame.row(0, named=True)
     assert (row["removed"], row["removal_source"], row["removed_by"]) == (True, "author_label:!takedown", MOD)
+
+
+def test_jetstream_capture_through_map_steps(tmp_path):
+    """A capture runs through map steps (ingest, then buckets in two parts, then the reduce run) and gives the
+    rows of a one-process run."""
+    from hydra import compose, initialize_config_dir
+
+    from toolkit.cli.app import CONFIG_DIR, to_settings
+    from toolkit.pipeline import run_experiment
+
+    base = ["+experiment=jetstream_capture", "scorer=profanity", "dataset.buckets=3", "plot.formats=[png]",
+            "analysis.n_boot=50", "plot.dpi=60"]
+
+    def settings(*overrides: str):
+        with initialize_config_dir(config_dir=CONFIG_DIR, version_base="1.3"):
+            return to_settings(compose(config_name="config", overrides=[*base, *overrides]))
+
+    cache = f"scorer.cache_dir={tmp_path / 'cache'}"
+    run_experiment(settings(cache, "map.step=ingest"), tmp_path / "ingest")
+    for part in (0, 1):
+        run_experiment(settings(cache, "map.step=buckets", "map.parts=2", f"map.part={part}"), tmp_path / f"b{part}")
+    reduced = run_experiment(settings(cache), tmp_path / "reduce")
+    single = run_experiment(settings(f"scorer.cache_dir={tmp_path / 'single'}"), tmp_path / "single")
+    assert reduced["counts"]["rows_kept"] == single["counts"]["rows_kept"] == 60
+    key = ["thread_id", "comment_id"]
+    assert pl.read_parquet(tmp_path / "reduce" / "comments.parquet").sort(key).equals(
+        pl.read_parquet(tmp_path / "single" / "comments.parquet").sort(key))
