@@ -201,11 +201,15 @@ def test_jetstream_streams_into_the_corpus_store(tmp_path):
     folder = tmp_path / "capture"
     folder.mkdir()
     _capture(folder / "a.jsonl")
-    (folder / "b.jsonl").write_text(_event("did:plc:fay", "t", text="Late reply", parent=Q, root=P, time_us=90) + "\n")
-    store = load_store(DatasetSettings(path=str(folder), format="jetstream", buckets=3), folder, str(tmp_path / "cache"))
+    (folder / "b.jsonl").write_text(_event("did:plc:fay", "t", text="Late reply", parent=Q, root=P, time_us=90) + "\n"
+                                    + _event("did:plc:cat", "s", operation="delete", time_us=95) + "\n")
+    pattern = str(folder / "*.jsonl")  # two files: two ingest units, S's deletion is in the second
+    dataset = DatasetSettings(path=pattern, format="jetstream", buckets=3)
+    store = load_store(dataset, Path(pattern), str(tmp_path / "cache"))
     frame = store.frame()
     assert set(frame["comment_id"]) == {P, Q, S, "at://did:plc:fay/app.bsky.feed.post/t"}
-    direct = load_source(folder, format="jetstream").frame
+    assert frame.filter(pl.col("comment_id") == S).select("deleted", "text").row(0) == (True, None)
+    direct = load_source(pattern, format="jetstream").frame
     assert frame.height == direct.height == 4
     keyed = frame.select("comment_id", "parent_id", "text", "deleted", "reply_depth", "structure").sort("comment_id")
     assert keyed.rows() == add_tree_columns(direct).select(keyed.columns).sort("comment_id").rows()

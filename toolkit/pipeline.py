@@ -207,6 +207,7 @@ class CorpusSource:
         def chunks() -> Iterator[pl.DataFrame]:
             if self.streamed:
                 span = 0  # source positions this unit used: the next unit's start, so stream order holds
+                options.update(STREAMED[self.format].unit_options(self.units))
                 for chunk in _streamed(lambda sink: keep(load_source(self.units[unit], self.format, sink=sink,
                                                                      **options))):
                     span = max(span, (chunk["source_position"].max() or 0) + 1)

@@ -86,17 +86,21 @@ READS_MANY = frozenset({"lemmy", "bluesky", "mastodon", "hackernews", "jetstream
 class Streamed:
     """A format the corpus store streams: its loader takes ``sink=`` (chunks with private columns);
     ``finish(bucket, files, rejects, options, stats)`` runs per bucket of whole threads; ``per_file(options)``:
-    whether each input file is an ingest unit of its own (else the whole input is one unit)."""
+    whether each input file is an ingest unit of its own (else the whole input is one unit);
+    ``unit_options(units)``: loader options every unit gets (e.g. where the other units are)."""
 
     finish: Callable[[pl.DataFrame, Sequence[Path], Rejects, dict[str, Any], dict[str, Any]], pl.DataFrame]
     per_file: Callable[[dict[str, Any]], bool]
+    unit_options: Callable[[list[Path]], dict[str, Any]] = lambda units: {}
 
 
-#: The streamed formats. A Reddit dump's monthly files ingest in parallel (unless ``submissions`` go with all
-#: of them); a Jetstream capture is one unit (a post's deletion may come in a later file).
+#: The streamed formats, each input file an ingest unit (map steps ingest them in parallel): a Reddit dump's
+#: monthly files (unless ``submissions`` go with all of them), a Jetstream capture's files (each reading the
+#: deletions of all of them: a post's deletion may come in a later file).
 STREAMED: dict[str, Streamed] = {
     "reddit_dump": Streamed(reddit_dump.finish_bucket, lambda options: options.get("submissions") is None),
-    "jetstream": Streamed(jetstream.finish_bucket, lambda options: False),
+    "jetstream": Streamed(jetstream.finish_bucket, lambda options: True,
+                          lambda units: {"deletions_from": units} if len(units) > 1 else {}),
 }
 
 
