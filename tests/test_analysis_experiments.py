@@ -140,6 +140,37 @@ def check_perspective_crosswalk(run: Path) -> None:
     assert table(run, "crosswalk_map").height == 101
 
 
+def _counts(run: Path) -> dict:
+    return json.loads((run / "manifest.json").read_text())["counts"]
+
+
+def check_bluesky_thread(run: Path) -> None:
+    """The SYNTHETIC Bluesky archive (data/build_platform_archives.py): 2 threads, 37 posts (2 hidden by a
+    moderation service's !hide label), the AppView's cut-off branches asked again (their focus posts twice)."""
+    counts = _counts(run)
+    assert (counts["rows_kept"], counts["rows_rejected"], counts["posts"]) == (37, 2, 2)
+    assert table(run, "removal_context").height >= 1 and (run / "figures" / "thread_tree.png").exists()
+    assert table(run, "depth_profile")["min_depth"].max() >= 5
+
+
+def check_mastodon_thread(run: Path) -> None:
+    counts = _counts(run)
+    assert (counts["rows_kept"], counts["posts"], counts["structure"]) == (40, 1, {"tree": 40})
+    assert table(run, "escalation").height >= 1 and (run / "figures" / "thread_tree.png").exists()
+
+
+def check_hackernews_thread(run: Path) -> None:
+    counts = _counts(run)
+    assert (counts["rows_kept"], counts["rows_rejected"], counts["posts"]) == (40, 0, 1)
+    assert table(run, "removal_context").height >= 1 and (run / "figures" / "removal_context.png").exists()
+
+
+def check_jetstream_capture(run: Path) -> None:
+    counts = _counts(run)  # 61 post commits: 60 posts (one updated), one reply to a post before the capture
+    assert (counts["rows_kept"], counts["rows_rejected"], counts["structure"]) == (60, 1, {"orphan": 1, "tree": 59})
+    assert table(run, "thread_length")["n_threads"].sum() >= 1
+
+
 CHECKS = {name[len("check_"):]: fn for name, fn in globals().items() if name.startswith("check_")}
 
 

@@ -25,7 +25,7 @@ from toolkit.analysis.declare import AnalysisContext
 from toolkit.analysis.registry import ANALYSES, columns_for
 from toolkit.analysis.robustness import verdict
 from toolkit.errors import ConfigError
-from toolkit.fetch.lemmy import fetch_lemmy
+from toolkit.fetch import fetch_url
 from toolkit.io.paths import PROJECT_ROOT, resolve_data_path
 from toolkit.plots.figures import save_figure
 from toolkit.report import git_commit, package_versions, sha256_file, write_json, write_table
@@ -160,7 +160,7 @@ def run_experiment(settings: RunSettings, run_dir: str | Path, resolved_config: 
 
 def fetch_dataset(dataset: DatasetSettings) -> None:
     """Download ``dataset.fetch.url`` into ``dataset.path`` (resumable: only what is missing)."""
-    fetched = fetch_lemmy(dataset.fetch.url, Path(dataset.path), dataset.fetch)
+    fetched = fetch_url(dataset.fetch.url, Path(dataset.path), dataset.fetch)
     log.info("fetched %s into %s: %d requests, %d responses already there", dataset.fetch.url, dataset.path,
              fetched["requests"], fetched["reused"])
 

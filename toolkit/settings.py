@@ -13,8 +13,10 @@ from toolkit.errors import ConfigError
 
 @dataclass
 class FetchSettings:
-    """What to fetch and how: ``url`` (a Lemmy post, comment, community or user; None: fetch nothing), politeness
-    (rate, retries, backoff), paging, the API version, where the login token is (never the token itself)."""
+    """What to fetch and how: ``url`` (a Lemmy post, comment, community or user, a Bluesky post, a Mastodon
+    status or a Hacker News item; None: fetch nothing), politeness (rate, retries, backoff, concurrency),
+    paging and the API version (Lemmy), the service to ask (Bluesky's AppView, the HN API), where the token
+    is (never the token itself)."""
 
     url: str | None = None
     rate: float = 1.0  # requests per second at most; 0 = no wait
@@ -25,13 +27,17 @@ class FetchSettings:
     backoff: float = 1.0  # seconds before the first retry, doubled each time
     max_wait: float = 300.0  # cap on any one wait (backoff or Retry-After)
     timeout: float = 30.0  # seconds per request
-    token_env: str = "LEMMY_JWT"  # environment variable holding the login token (JWT), if any
+    token_env: str | None = None  # environment variable holding a token (None: LEMMY_JWT, MASTODON_TOKEN)
+    service: str | None = None  # Bluesky AppView / HN API base URL (None: the public one)
+    concurrency: int = 4  # requests in flight at once where a fetcher asks many (Hacker News items)
 
     def __post_init__(self) -> None:
         if self.api not in ("v3", "v4"):
             raise ConfigError("fetch.api", f"unknown Lemmy API version {self.api!r}; use 'v3' (0.19) or 'v4' (1.0)")
         if not 1 <= self.limit <= 50:
             raise ConfigError("fetch.limit", f"{self.limit} items per page: Lemmy serves 1 to 50")
+        if self.concurrency < 1:
+            raise ConfigError("fetch.concurrency", f"must be at least 1, got {self.concurrency}")
         if self.rate < 0 or self.retries < 0:
             raise ConfigError("fetch.rate" if self.rate < 0 else "fetch.retries", "must be 0 or more (rate 0 = no wait)")
 

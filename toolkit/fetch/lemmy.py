@@ -1,7 +1,8 @@
 """Download a Lemmy post, community or user, with the community's modlog, into a raw archive folder.
 
-The archive holds one JSON file per response and ``index.jsonl``: one line per saved response with the URL
-(never the login token), the query parameters, the file, the time, the HTTP status, sha256 and size.
+The archive (:mod:`toolkit.fetch.archive`, shared by every fetcher) holds one JSON file per response and
+``index.jsonl``: one line per saved response with the URL (never the login token), the query parameters, the
+file, the time, the HTTP status, sha256 and size.
 
 - Paths, parameters and shapes follow lemmy-js-client: ``/api/v3`` is Lemmy 0.19 (``page`` numbers, paged
   until a page comes back empty), ``/api/v4`` is Lemmy 1.0 (``page_cursor``/``next_page``). Comments are
@@ -10,34 +11,32 @@ The archive holds one JSON file per response and ``index.jsonl``: one line per s
   asked again, so a rerun after an interruption asks only for the pages still missing.
 - Polite: at most ``rate`` requests a second, a User-Agent naming the toolkit and its version, ``Retry-After``
   honoured on 429, doubling backoff on 5xx and dropped connections, a :class:`FetchError` on other 4xx.
-- A login token (moderators see more) is read from the environment variable ``token_env`` and sent as
-  ``Authorization: Bearer``; it is never written to the archive, the index or a message.
+- A login token (moderators see more) is read from the environment variable ``token_env`` (default
+  ``LEMMY_JWT``) and sent as ``Authorization: Bearer``; it is never written to the archive, the index or a
+  message.
 """
 
 from __future__ import annotations
 
-import email.utils
-import hashlib
 import itertools
-import json
-import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timezone
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
 
-from toolkit.errors import ConfigError, ToolkitError
+from toolkit.errors import ConfigError
+from toolkit.fetch.archive import INDEX_FILE, RETRY_STATUSES, FetchError, Session, retry_after, user_agent
 from toolkit.settings import FetchSettings
 
-INDEX_FILE = "index.jsonl"
-#: Statuses worth another try (after ``Retry-After`` or the backoff); any other non-200 status is final.
-RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
+__all__ = ["INDEX_FILE", "RETRY_STATUSES", "FetchError", "FetchSettings", "Target", "fetch_lemmy", "parse_target",
+           "retry_after", "user_agent"]
+
+#: The environment variable holding a Lemmy login token (JWT) unless ``FetchSettings.token_env`` names another.
+TOKEN_ENV = "LEMMY_JWT"
 #: The modlog's action filter (``GetModlog.type_``) per API version: comment and post removals, community bans.
 MODLOG_TYPES = {
     "v3": {"remove_comment": "ModRemoveComment", "remove_post": "ModRemovePost",
@@ -48,10 +47,6 @@ MODLOG_TYPES = {
 #: The parameter that names a community in ``GetComments``/``GetPosts`` per API version.
 COMMUNITY_PARAM = {"v3": "community_id", "v4": "community_name_or_id"}
 _URL_KINDS = {"post": "post", "comment": "comment", "c": "community", "u": "user"}
-
-
-class FetchError(ToolkitError):
-    """A request that failed for good (a 4xx other than 429, retries used up, not JSON); names the URL."""
 
 
 @dataclass(frozen=True)
@@ -85,40 +80,6 @@ def parse_target(url: str) -> Target:
     return Target(f"{parts.scheme}://{parts.netloc}", kind, segments[1])
 
 
-def user_agent() -> str:
-    """``toolkit/<version>`` plus what it is, so an instance's admins can tell who is asking.
-
-    >>> user_agent().startswith("toolkit/")
-    True
-    """
-    try:
-        version = metadata.version("toolkit")
-    except metadata.PackageNotFoundError:
-        version = "unknown"
-    return f"toolkit/{version} (discussion research fetcher; httpx/{httpx.__version__})"
-
-
-def retry_after(value: str | None, now: datetime | None = None) -> float | None:
-    """Seconds to wait from a ``Retry-After`` header (seconds or an HTTP date); None when absent or unreadable.
-
-    >>> retry_after("7")
-    7.0
-    >>> retry_after("Wed, 21 Oct 2015 07:28:10 GMT", now=datetime(2015, 10, 21, 7, 28, tzinfo=timezone.utc))
-    10.0
-    """
-    if not value:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    return max(0.0, (when - (now or datetime.now(timezone.utc))).total_seconds())
-
-
 def _has_items(document: Any, keys: tuple[str, ...] | None) -> bool:
     """Whether a page holds anything: a non-empty list under ``keys`` (any list when None)."""
     if not isinstance(document, dict):
@@ -134,120 +95,18 @@ def _dig(document: Any, *keys: str) -> Any:
     return document
 
 
-class _Archive:
-    """The archive folder: saved responses and their index; a response is reused when its sha256 matches."""
-
-    def __init__(self, out: Path):
-        self.out = out
-        out.mkdir(parents=True, exist_ok=True)
-        self.index = out / INDEX_FILE
-        self.entries: dict[str, dict[str, Any]] = {}
-        text = self.index.read_text(encoding="utf-8") if self.index.is_file() else ""
-        self.needs_newline = bool(text) and not text.endswith("\n")  # a line cut by a kill
-        for line in text.splitlines():
-            try:
-                entry = json.loads(line)
-            except json.JSONDecodeError:
-                continue
-            if isinstance(entry, dict) and isinstance(entry.get("file"), str):
-                self.entries[entry["file"]] = entry
-
-    def cached(self, name: str) -> bytes | None:
-        """The saved body of ``name`` when its index line exists and the file's sha256 matches it."""
-        entry, path = self.entries.get(name), self.out / name
-        if entry is None or not path.is_file():
-            return None
-        body = path.read_bytes()
-        return body if hashlib.sha256(body).hexdigest() == entry.get("sha256") else None
-
-    def save(self, name: str, response: httpx.Response, params: dict[str, Any]) -> None:
-        """Write the body (atomically), then its index line."""
-        body = response.content
-        partial = self.out / f"{name}.part"
-        partial.write_bytes(body)
-        os.replace(partial, self.out / name)
-        entry = {
-            "url": str(response.request.url),
-            "params": params,
-            "file": name,
-            "fetched_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-            "status": response.status_code,
-            "sha256": hashlib.sha256(body).hexdigest(),
-            "bytes": len(body),
-        }
-        with self.index.open("a", encoding="utf-8") as handle:
-            handle.write(("\n" if self.needs_newline else "") + json.dumps(entry) + "\n")
-        self.needs_newline = False
-        self.entries[name] = entry
-
-
-class _Session:
-    """One fetch: an httpx client with pacing and retries over an :class:`_Archive`."""
+class _Session(Session):
+    """A Lemmy fetch: the shared :class:`~toolkit.fetch.archive.Session` on ``/api/<version>``, plus paging."""
 
     def __init__(self, base: str, out: Path, settings: FetchSettings, sleep: Callable[[float], None],
                  clock: Callable[[], float], transport: httpx.BaseTransport | None):
-        headers = {"User-Agent": user_agent(), "Accept": "application/json"}
-        token = os.environ.get(settings.token_env)
-        if token:
-            headers["Authorization"] = f"Bearer {token}"
-        self.http = httpx.Client(base_url=f"{base}/api/{settings.api}", headers=headers,
-                                 timeout=settings.timeout, transport=transport, follow_redirects=True)
-        self.archive = _Archive(out)
-        self.settings, self.sleep, self.clock = settings, sleep, clock
-        self.interval = 1.0 / settings.rate if settings.rate > 0 else 0.0
-        self.last_request: float | None = None
-        self.stats = {"requests": 0, "saved": 0, "reused": 0, "retries": 0}
+        super().__init__(f"{base}/api/{settings.api}", out, settings, token_env=settings.token_env or TOKEN_ENV,
+                         hint="check the URL, the API version (api=v3 for Lemmy 0.19, v4 for 1.0)",
+                         sleep=sleep, clock=clock, transport=transport)
 
-    def _pace(self) -> None:
-        if self.interval and self.last_request is not None:
-            wait = self.last_request + self.interval - self.clock()
-            if wait > 0:
-                self.sleep(wait)
-        self.last_request = self.clock()
-
-    def get(self, endpoint: str, params: dict[str, Any]) -> httpx.Response:
-        """GET with pacing; retries 429 (after ``Retry-After``), 5xx and dropped connections (doubling backoff)."""
-        settings = self.settings
-        url = f"{self.http.base_url}{endpoint.lstrip('/')}"
-        for attempt in range(settings.retries + 1):
-            self._pace()
-            self.stats["requests"] += 1
-            wait = min(settings.backoff * 2**attempt, settings.max_wait)
-            try:
-                response = self.http.get(endpoint, params=params)
-            except httpx.TransportError as error:  # refused, dropped, timed out
-                failure = f"{type(error).__name__}: {error}"
-            else:
-                if response.status_code == 200:
-                    return response
-                failure = f"HTTP {response.status_code} {response.text[:200]!r}"
-                if response.status_code not in RETRY_STATUSES:
-                    raise FetchError(
-                        f"{url} {params}: {failure}; check the URL, the API version (api=v3 for Lemmy 0.19, "
-                        f"v4 for 1.0) and, for 401/403, the login token in ${settings.token_env}"
-                    )
-                told = retry_after(response.headers.get("Retry-After"))  # 429, and some 503s
-                wait = min(told, settings.max_wait) if told is not None else wait
-            if attempt < settings.retries:
-                self.stats["retries"] += 1
-                self.sleep(wait)
-        raise FetchError(f"{url} {params}: gave up after {settings.retries + 1} tries ({failure}); rerun later, "
-                         "the archive keeps what was fetched")
-
-    def document(self, name: str, endpoint: str, params: dict[str, Any]) -> Any:
-        """The JSON of one response: from the archive when saved intact, else fetched and saved as ``name``."""
-        body = self.archive.cached(name)
-        if body is not None:
-            self.stats["reused"] += 1
-            return json.loads(body)
-        response = self.get(endpoint, params)
-        try:
-            document = response.json()
-        except ValueError as error:
-            raise FetchError(f"{response.request.url}: not JSON ({error}); is this a Lemmy instance?") from None
-        self.archive.save(name, response, params)
-        self.stats["saved"] += 1
-        return document
+    def document(self, name: str, endpoint: str, params: dict[str, Any], gone: Any = None,
+                 what: str = "a Lemmy instance") -> Any:
+        return super().document(name, endpoint, params, gone, what)
 
     def pages(self, stem: str, endpoint: str, params: dict[str, Any],
               keys: tuple[str, ...] | None = None) -> Any:
@@ -326,4 +185,4 @@ def fetch_lemmy(url: str, out: str | Path, settings: FetchSettings | None = None
         if settings.modlog and modlog_filter:
             for action, type_ in MODLOG_TYPES[api].items():
                 session.pages(f"modlog-{action}", "/modlog", {**modlog_filter, "type_": type_})
-    return {"target": kind, "name": name, **session.stats, "files": sorted(session.archive.entries)}
+    return {"target": kind, "name": name, **session.summary()}

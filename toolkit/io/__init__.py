@@ -3,7 +3,9 @@
 ``LOADERS`` maps each ``format=`` name to its loader and ``DETECTORS`` each auto-detected format to the test
 that recognises its files: a new loader is one module plus one line in each. ``path`` may also be a glob
 pattern or a list of paths: every file must be of one format; the loaders in :data:`READS_MANY` read them
-together (Lemmy: pages of one thread), the others load each file and the results are merged. A relative
+together (Lemmy: pages of one thread; Bluesky, Mastodon, Hacker News: responses of one archive; Jetstream: one
+capture), the others load each file and the results are merged. :data:`STREAMED` names the formats the corpus
+store streams (the loader takes ``sink=``, its ``finish`` runs per bucket of whole threads). A relative
 path not found from the working directory is looked for in the bundled data (:mod:`toolkit.io.paths`).
 
 >>> detect_format("data/seed_thread.txt")
@@ -16,26 +18,43 @@ from __future__ import annotations
 
 import glob
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 from typing import Any
 
 import polars as pl
 
-from toolkit.io import convokit, lemmy, reddit, reddit_api, reddit_dump, table, text_thread
-from toolkit.io.base import LoadError, LoadResult, Rejects, StreamedFormat
+from toolkit.io import (
+    bluesky,
+    convokit,
+    hackernews,
+    jetstream,
+    lemmy,
+    mastodon,
+    reddit,
+    reddit_api,
+    reddit_dump,
+    table,
+    text_thread,
+)
+from toolkit.io.base import LoadError, LoadResult, Rejects
 from toolkit.io.dedupe import drop_duplicates
 from toolkit.io.paths import resolve_data_path, where_looked
 
-__all__ = ["DETECTORS", "LOADERS", "STREAMED", "LoadError", "LoadResult", "Rejects", "StreamedFormat", "detect_format",
+__all__ = ["DETECTORS", "LOADERS", "STREAMED", "LoadError", "LoadResult", "Rejects", "Streamed", "detect_format",
            "expand_paths", "formats", "load_source"]
 
 #: One path, a glob pattern (``"archive/comments-*.json"``) or a list of paths.
 Source = str | Path | Sequence[str | Path]
 
 LOADERS: dict[str, Callable[..., LoadResult]] = {
+    "bluesky": bluesky.read_bluesky,
     "convokit": convokit.read_convokit,
+    "hackernews": hackernews.read_hackernews,
+    "jetstream": jetstream.read_jetstream,
     "lemmy": lemmy.read_lemmy,
+    "mastodon": mastodon.read_mastodon,
     "reddit_page": reddit.read_reddit_page,
     "reddit_api": reddit_api.read_reddit_api,
     "reddit_dump": reddit_dump.read_reddit_dump,
@@ -47,8 +66,12 @@ LOADERS: dict[str, Callable[..., LoadResult]] = {
     "text": text_thread.read_text_thread,
 }
 DETECTORS: dict[str, Callable[[Path], bool]] = {
+    "bluesky": bluesky.looks_like_bluesky,
     "convokit": convokit.looks_like_convokit,
+    "hackernews": hackernews.looks_like_hackernews,
+    "jetstream": jetstream.looks_like_jetstream,
     "lemmy": lemmy.looks_like_lemmy,
+    "mastodon": mastodon.looks_like_mastodon,
     "reddit_page": reddit.looks_like_reddit_page,
     "reddit_api": reddit_api.looks_like_api,
     "reddit_dump": reddit_dump.looks_like_dump,
@@ -57,13 +80,30 @@ DETECTORS: dict[str, Callable[[Path], bool]] = {
     "parquet": partial(table.has_suffix, suffixes=(".parquet", ".pq")),
     "text": text_thread.looks_like_text,
 }
-#: Formats whose loader streams into a corpus store, finishing whole threads per bucket (see ``StreamedFormat``);
-#: the others are loaded whole, then bucketed.
-STREAMED: dict[str, StreamedFormat] = {
-    "reddit_dump": reddit_dump.STREAMED,
-}
 #: Formats whose loader takes a list of files and reads them as one source (else: one by one, then merged).
-READS_MANY = frozenset({"lemmy"})
+READS_MANY = frozenset({"lemmy", "bluesky", "mastodon", "hackernews", "jetstream"})
+
+
+@dataclass(frozen=True)
+class Streamed:
+    """A format the corpus store streams: its loader takes ``sink=`` (chunks with private columns);
+    ``finish(bucket, files, rejects, options, stats)`` runs per bucket of whole threads; ``per_file(options)``:
+    whether each input file is an ingest unit of its own (else the whole input is one unit);
+    ``unit_options(units)``: loader options every unit gets (e.g. where the other units are)."""
+
+    finish: Callable[[pl.DataFrame, Sequence[Path], Rejects, dict[str, Any], dict[str, Any]], pl.DataFrame]
+    per_file: Callable[[dict[str, Any]], bool]
+    unit_options: Callable[[list[Path]], dict[str, Any]] = lambda units: {}
+
+
+#: The streamed formats, each input file an ingest unit (map steps ingest them in parallel): a Reddit dump's
+#: monthly files (unless ``submissions`` go with all of them), a Jetstream capture's files (each reading the
+#: deletions of all of them: a post's deletion may come in a later file).
+STREAMED: dict[str, Streamed] = {
+    "reddit_dump": Streamed(reddit_dump.finish_bucket, lambda options: options.get("submissions") is None),
+    "jetstream": Streamed(jetstream.finish_bucket, lambda options: True,
+                          lambda units: {"deletions_from": units} if len(units) > 1 else {}),
+}
 
 
 def formats() -> list[str]:

@@ -8,7 +8,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -18,7 +17,7 @@ import polars as pl
 from toolkit.errors import LoadError
 from toolkit.schema import REJECTS_SCHEMA, empty_rejects
 
-__all__ = ["LoadError", "LoadResult", "Rejects", "StreamedFormat"]
+__all__ = ["LoadError", "LoadResult", "Rejects"]
 
 
 @dataclass
@@ -54,13 +53,3 @@ class Rejects:
     def frame(self) -> pl.DataFrame:
         return pl.DataFrame(self.rows, schema=REJECTS_SCHEMA) if self.rows else empty_rejects()
 
-
-@dataclass(frozen=True)
-class StreamedFormat:
-    """A format whose loader streams canonical chunks into a corpus store (its ``sink=`` argument) and leaves
-    the steps that need whole threads to ``finish(bucket, files, rejects, options, stats) -> frame``, run per
-    bucket (repeats settled, filters applied; counts added to ``stats``). ``unit_per_path(options)``: whether
-    each input path (a glob's files) is an ingest unit of its own (map steps ingest them in parallel)."""
-
-    finish: Callable[[pl.DataFrame, Sequence[Path], Rejects, dict[str, Any], dict[str, Any]], pl.DataFrame]
-    unit_per_path: Callable[[dict[str, Any]], bool]

@@ -53,7 +53,7 @@ from typing import Any, Literal
 import numpy as np
 import polars as pl
 
-from toolkit.io.base import LoadError, LoadResult, Rejects, StreamedFormat
+from toolkit.io.base import LoadError, LoadResult, Rejects
 from toolkit.io.dedupe import dedupe_versions
 from toolkit.io.fields import FieldError, micros, parse_time
 from toolkit.io.reddit_rules import (
@@ -354,6 +354,15 @@ def finish_threads(frame: pl.DataFrame, files: Sequence[Path], rejects: Rejects,
     return frame.drop(list(PRIVATE))
 
 
+def finish_bucket(frame: pl.DataFrame, files: Sequence[Path], rejects: Rejects, options: dict[str, Any],
+                  stats: dict[str, Any]) -> pl.DataFrame:
+    """:func:`finish_threads` with the loader's filter options (``subreddits``, ``link_ids``, ``since``,
+    ``until``): what the corpus store runs per bucket of a streamed dump."""
+    filters = Filters.build(options.get("subreddits"), options.get("link_ids"), options.get("since"),
+                            options.get("until"))
+    return finish_threads(frame, files, rejects, filters, stats)
+
+
 def read_reddit_dump(
     path: str | Path,
     *,
@@ -443,15 +452,3 @@ def read_reddit_dump(
     stats["posts"] = int(frame["is_post"].sum())
     return LoadResult(frame=frame, rejects=run.rejects.frame(), stats=stats, files=list(run.files))
 
-
-def finish_bucket(frame: pl.DataFrame, files: Sequence[Path], rejects: Rejects, options: dict[str, Any],
-                  stats: dict[str, Any]) -> pl.DataFrame:
-    """:func:`finish_threads` on one bucket of a streamed dump, with the filters of the loader ``options``."""
-    filters = Filters.build(options.get("subreddits"), options.get("link_ids"), options.get("since"),
-                            options.get("until"))
-    return finish_threads(frame, files, rejects, filters, stats)
-
-
-#: How a dump streams into a corpus store: chunks through ``sink``, whole threads finished per bucket; each
-#: input path (a month's file) is an ingest unit of its own unless ``submissions`` go with all of them.
-STREAMED = StreamedFormat(finish=finish_bucket, unit_per_path=lambda options: options.get("submissions") is None)

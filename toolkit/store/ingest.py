@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import polars as pl
 
-from toolkit.io import STREAMED, Rejects, StreamedFormat, detect_format, expand_paths, load_source
+from toolkit.io import STREAMED, Rejects, Streamed, detect_format, expand_paths, load_source
 from toolkit.io.stream import pushed_chunks
 from toolkit.store.corpus import CorpusStore, StoreBuild, bucket_count, read_store, store_directory
 
@@ -34,7 +34,7 @@ class CorpusSource:
     dataset: DatasetSettings
     format: str  # the format name (given or detected)
     units: list[Path]
-    streamed: StreamedFormat | None
+    streamed: Streamed | None
     build: StoreBuild
     meta: dict[str, Any]  # what the sealed store's meta.json says of its inputs
 
@@ -43,7 +43,7 @@ class CorpusSource:
         options = dict(dataset.options)
         name = dataset.format or detect_format(data_path)
         streamed = STREAMED.get(name)
-        units = expand_paths(data_path) if streamed and streamed.unit_per_path(options) else [data_path]
+        units = expand_paths(data_path) if streamed and streamed.per_file(options) else [data_path]
         key = {"format": dataset.format, "strict": dataset.strict, **options}
         n = dataset.buckets or bucket_count([data_path], dataset.bucket_mb << 20)
         directory = store_directory([data_path], key, n, cache_dir)
@@ -62,6 +62,7 @@ class CorpusSource:
 
         def chunks() -> Iterator[pl.DataFrame]:
             if self.streamed:
+                options.update(self.streamed.unit_options(self.units))
                 span = 0  # source positions this unit used: the next unit's start, so stream order holds
                 for chunk in pushed_chunks(lambda sink: keep(load_source(self.units[unit], self.format, sink=sink, **options))):
                     span = max(span, (chunk["source_position"].max() or 0) + 1)
