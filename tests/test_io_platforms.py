@@ -195,8 +195,8 @@ def test_jetstream_threads_deletions_orphans(tmp_path):
 
 def test_jetstream_streams_into_the_corpus_store(tmp_path):
     """The store's streamed path (toolkit.io.STREAMED) gives the same rows as the loader, with tree columns."""
-    from toolkit.pipeline import load_store
     from toolkit.settings import DatasetSettings
+    from toolkit.store import open_corpus
 
     folder = tmp_path / "capture"
     folder.mkdir()
@@ -205,7 +205,7 @@ def test_jetstream_streams_into_the_corpus_store(tmp_path):
                                     + _event("did:plc:cat", "s", operation="delete", time_us=95) + "\n")
     pattern = str(folder / "*.jsonl")  # two files: two ingest units, S's deletion is in the second
     dataset = DatasetSettings(path=pattern, format="jetstream", buckets=3)
-    store = load_store(dataset, Path(pattern), str(tmp_path / "cache"))
+    store = open_corpus(dataset, Path(pattern), tmp_path / "cache")
     frame = store.frame()
     assert set(frame["comment_id"]) == {P, Q, S, "at://did:plc:fay/app.bsky.feed.post/t"}
     assert frame.filter(pl.col("comment_id") == S).select("deleted", "text").row(0) == (True, None)
