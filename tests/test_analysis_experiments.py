@@ -10,6 +10,7 @@ import polars as pl
 import pytest
 from hydra import compose, initialize_config_dir
 
+from llm_server import LoopbackLLM, expected_p
 from toolkit.cli.app import CONFIG_DIR, to_settings
 from toolkit.pipeline import resolve_data_path, run_experiment
 from toolkit.settings import RunSettings
@@ -48,6 +49,16 @@ def check_validate_scorer(run: Path) -> None:
     row = table(run, "scorer_validation").row(0, named=True)
     assert row["n"] == 16100 and row["roc_auc"] > 0.55 and 0 <= row["ece"] <= 1
     assert table(run, "validation_calibration").height == 10
+
+
+def check_validate_llm(run: Path) -> None:
+    """Every comment's stored score is the loopback server's P(yes) for it; no fault, so no retry."""
+    row = table(run, "scorer_validation").row(0, named=True)
+    assert (row["label"], row["n"]) == ("toxicity", 16100)
+    comments = pl.read_parquet(run / "comments.parquet").filter(pl.col("text").is_not_null())
+    assert all(abs(p - expected_p(t)) < 1e-12 for t, p in comments.select("text", "toxicity").iter_rows())
+    scorer = json.loads((run / "manifest.json").read_text())["scorer"]
+    assert scorer["extra"]["card"]["revision"] == "revision=r1" and scorer["extra"]["engine"]["retries"] == {}
 
 
 def check_validate_politeness(run: Path) -> None:
@@ -118,6 +129,10 @@ def test_experiment_runs_on_bundled_data(experiment: str, tmp_path: Path, reques
     settings = settings_for(experiment)
     if not resolve_data_path(settings.dataset.path).exists():
         pytest.skip(f"{settings.dataset.path} not present (../shared is laid beside the clone in CI)")
+    if experiment == "validate_llm":  # an LLM judge needs a server: the loopback one, in a thread
+        server = LoopbackLLM().start()
+        request.addfinalizer(server.stop)
+        settings = settings_for(experiment, f"scorer.base_url={server.base_url}", f"scorer.model={server.model}")
     if experiment == "scorer_agreement":
         # Detoxify's real weights need the network: compare with a tiny local Detoxify-format checkpoint.
         tiny = request.getfixturevalue("tiny_detoxify")

@@ -130,6 +130,7 @@ def render(template: str, text: str, question: str, parent: str | None = None) -
 
 
 NO_PARENT = "(none: this comment starts the discussion)"
+CONTEXT_COLUMN = "__toolkit_context_item"  # the (parent, reply) pairs a context prompt scores, while scoring
 
 
 def prompt_sha256(template: str, questions: dict[str, str]) -> str:
