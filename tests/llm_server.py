@@ -11,6 +11,7 @@ for every request after the first ``stall_after`` answers (held, then dropped: a
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import json
 import math
@@ -115,6 +116,10 @@ class LoopbackLLM:
         async def close() -> None:
             assert self._server is not None
             self._server.close()
+            handlers = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+            for task in handlers:
+                task.cancel()
+            await asyncio.gather(*handlers, return_exceptions=True)
 
         asyncio.run_coroutine_threadsafe(close(), self._loop).result(10)
         self._loop.call_soon_threadsafe(self._loop.stop)
@@ -145,10 +150,11 @@ class LoopbackLLM:
                 head += "".join(f"{k}: {v}\r\n" for k, v in extra.items())
                 writer.write(f"{head}Content-Length: {len(data)}\r\n\r\n".encode() + data)
                 await writer.drain()
-        except (ConnectionError, asyncio.IncompleteReadError, ValueError):
+        except (ConnectionError, asyncio.IncompleteReadError, ValueError, asyncio.CancelledError):
             return
         finally:
-            writer.close()
+            with contextlib.suppress(RuntimeError):
+                writer.close()
 
     async def _respond(self, method: str, path: str, headers: dict[str, str],
                        body: bytes) -> tuple[int, dict[str, str], Any] | None:

@@ -9,8 +9,8 @@ from pathlib import Path
 import polars as pl
 import pytest
 from hydra import compose, initialize_config_dir
-
 from llm_server import LoopbackLLM, expected_p
+
 from toolkit.cli.app import CONFIG_DIR, to_settings
 from toolkit.pipeline import resolve_data_path, run_experiment
 from toolkit.settings import RunSettings

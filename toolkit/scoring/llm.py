@@ -485,12 +485,12 @@ class LLMScorer(BaseScorer):
         stats = dict(self.stats)
         stats["retries"] = dict(stats["retries"])
         stats["texts_per_s"] = round(stats["texts"] / stats["seconds"], 2) if stats["seconds"] > 0 else None
-        stats["seconds"] = round(stats["seconds"], 3)
+        stats["seconds"], stats["waited_s"] = round(stats["seconds"], 3), round(stats["waited_s"], 3)
         return stats
 
     @staticmethod
     def _fresh_stats() -> dict[str, Any]:
-        return {"texts": 0, "requests": 0, "retries": Counter(), "parsed": 0, "seconds": 0.0}
+        return {"texts": 0, "requests": 0, "retries": Counter(), "waited_s": 0.0, "parsed": 0, "seconds": 0.0}
 
     # -- requests -------------------------------------------------------------------------------------
 
@@ -536,8 +536,13 @@ class LLMScorer(BaseScorer):
                                    f"{self._redact(detail)} (scorer.retries={s.retries}, scorer.timeout={s.timeout})")
             self.stats["retries"][reason] += 1
             log.debug("scorer=llm: %s %s: %s; retrying in %.2f s", method, url, reason, min(wait, s.max_wait))
-            await asyncio.sleep(min(wait, float(s.max_wait)))
+            await self._wait(min(wait, float(s.max_wait)))
         raise AssertionError("unreachable")  # pragma: no cover
+
+    async def _wait(self, seconds: float) -> None:
+        """Sleep before a retry (its length is added to the run's statistics)."""
+        self.stats["waited_s"] += seconds
+        await asyncio.sleep(seconds)
 
     def _client_error(self, method: str, url: str, response: httpx.Response) -> str:
         """A 4xx other than 429: the URL, the status, the server's message (key redacted) and a hint."""
