@@ -4,7 +4,7 @@ It answers ``GET /v1/models`` and ``POST /v1/chat/completions`` on 127.0.0.1 onl
 from an asyncio loop in a thread of its own (or as a process: ``python tests/llm_server.py`` prints the port).
 The comment is read from the prompt (the last ``<<<`` ... ``>>>`` block, as the bundled prompts write it) and
 its P(yes) is :func:`expected_p` of the text and the model's revision, so tests know every score by hand.
-Faults are injected per text (``faults``: 429 with Retry-After, 500, a dropped connection, a slow answer) or
+Faults are injected per text (``faults``: 429 with Retry-After, 500, a dropped connection, a garbled body, a slow answer) or
 for every request after the first ``stall_after`` answers (held, then dropped: a client killed meanwhile).
 """
 
@@ -59,7 +59,7 @@ class LoopbackLLM:
         self.api_key = api_key
         self.style = "logprobs"  # logprobs | leading_space | none (no log-probabilities: the answer word only)
         self.answers: dict[str, list[dict[str, Any]]] = {}  # comment -> top_logprobs given as they are
-        self.faults: dict[str, list[str]] = {}  # comment -> faults to inject, in order: 429, 500, drop, slow
+        self.faults: dict[str, list[str]] = {}  # comment -> faults to inject, in order: 429, 500, drop, garbage, slow
         self.retry_after = "0"
         self.slow_seconds = 2.0
         self.stall_after: int | None = None
@@ -145,7 +145,7 @@ class LoopbackLLM:
                     writer.transport.abort()
                     return
                 status, extra, payload = reply
-                data = json.dumps(payload).encode()
+                data = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
                 head = f"HTTP/1.1 {status} {REASONS.get(status, 'Error')}\r\nContent-Type: application/json\r\n"
                 head += "".join(f"{k}: {v}\r\n" for k, v in extra.items())
                 writer.write(f"{head}Content-Length: {len(data)}\r\n\r\n".encode() + data)
@@ -180,6 +180,8 @@ class LoopbackLLM:
             return 500, {}, {"error": {"message": "internal error"}}
         if fault == "drop":
             return None
+        if fault == "garbage":
+            return 200, {}, b'{"choices": [{"mess'  # a body cut short
         if fault == "slow":
             await asyncio.sleep(self.slow_seconds)
         if self.stall_after is not None and sum(self.asked.values()) >= self.stall_after:

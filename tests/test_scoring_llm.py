@@ -96,11 +96,11 @@ def test_no_logprobs_is_an_error_unless_parsed_answers_are_allowed(server: Loopb
     assert scored.report.caption() == "llm judge-1 (yes/no parsed where no log-probabilities)"
 
 
-def test_429_500_and_dropped_connection_are_retried(server: LoopbackLLM, tmp_path: Path,
-                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+def test_429_500_dropped_connection_and_garbled_body_are_retried(server: LoopbackLLM, tmp_path: Path,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
     frame = texts_frame(12)
-    a, b, c = frame["text"][:3]
-    server.faults = {a: ["429"], b: ["500", "500"], c: ["drop"]}
+    a, b, c, d = frame["text"][:4]
+    server.faults = {a: ["429"], b: ["500", "500"], c: ["drop"], d: ["garbage"]}
     server.retry_after = "7"
     waits: list[float] = []
 
@@ -111,8 +111,8 @@ def test_429_500_and_dropped_connection_are_retried(server: LoopbackLLM, tmp_pat
     scored = score_frame(frame, settings(server, tmp_path, backoff=0.25))
     assert scored.frame["toxicity"].to_list() == pytest.approx([expected_p(t) for t in frame["text"]], abs=1e-12)
     assert set(server.asked.values()) == {1} and len(server.asked) == 12
-    assert scored.report.extra["engine"]["retries"] == {"429": 1, "500": 2, "connection": 1}
-    assert sorted(waits) == [0.25, 0.25, 0.5, 7.0]  # backoff 0.25 doubling; Retry-After: 7 for the 429
+    assert scored.report.extra["engine"]["retries"] == {"429": 1, "500": 2, "connection": 1, "bad_json": 1}
+    assert sorted(waits) == [0.25, 0.25, 0.25, 0.5, 7.0]  # backoff 0.25 doubling; Retry-After: 7 for the 429
 
 
 def test_slow_answer_past_the_timeout_is_retried(server: LoopbackLLM, tmp_path: Path) -> None:
@@ -298,3 +298,4 @@ def test_key_is_nowhere_on_disk(server: LoopbackLLM, tmp_path: Path) -> None:
         assert secret.encode() not in data and wrong.encode() not in data, path
     manifest = json.loads((tmp_path / "run" / "manifest.json").read_text())
     assert manifest["scorer"]["extra"]["api_key_env"] == "LOOPBACK_LLM_KEY"
+    assert "HTTP Request" not in good.stderr  # no log line per request

@@ -53,6 +53,8 @@ from toolkit.scoring.engine import progress_enabled
 from toolkit.settings import ScorerSettings
 
 log = logging.getLogger(__name__)
+if logging.getLogger("httpx").level == logging.NOTSET:  # one INFO line per request would flood run logs
+    logging.getLogger("httpx").setLevel(logging.WARNING)
 
 PROMPT_DIR = Path(__file__).with_name("prompts")
 QUESTIONS_FILE = PROMPT_DIR / "questions.json"
@@ -233,6 +235,29 @@ def parsed_answer(content: str | None) -> float | None:
     words = (content or "").split()
     word = answer_word(words[0]) if words else None
     return None if word is None else float(word == "yes")
+
+
+def first_token_top_logprobs(logprobs: Any) -> list[dict[str, Any]] | None:
+    """The first answer token's top log-probabilities as ``[{"token", "logprob"}]``: from the chat shape
+    (``content[0].top_logprobs``) or the older completions shape (``top_logprobs[0]``, token -> logprob).
+
+    >>> first_token_top_logprobs({"content": [{"token": "No", "top_logprobs": [{"token": "No", "logprob": -0.1}]}]})
+    [{'token': 'No', 'logprob': -0.1}]
+    >>> first_token_top_logprobs({"tokens": ["No"], "top_logprobs": [{"No": -0.1, "Yes": -2.4}]})
+    [{'token': 'No', 'logprob': -0.1}, {'token': 'Yes', 'logprob': -2.4}]
+    >>> first_token_top_logprobs(None) is None
+    True
+    """
+    if not isinstance(logprobs, dict):
+        return None
+    content = logprobs.get("content")
+    if isinstance(content, list) and content and isinstance(content[0], dict):
+        top = content[0].get("top_logprobs")
+        return top if isinstance(top, list) and top else None
+    legacy = logprobs.get("top_logprobs")
+    if isinstance(legacy, list) and legacy and isinstance(legacy[0], dict) and legacy[0]:
+        return [{"token": token, "logprob": logprob} for token, logprob in legacy[0].items()]
+    return None
 
 
 # -- the server's description of the model ------------------------------------------------------------------
@@ -524,13 +549,13 @@ class LLMScorer(BaseScorer):
                 if status == 200:
                     try:
                         return response.json()
-                    except ValueError:
-                        raise ScoringError(f"scorer=llm: {method} {url} answered 200 with no JSON: "
-                                           f"{self._redact(response.text[:200])!r}") from None
-                if status != 429 and status < 500:
+                    except ValueError:  # cut short or garbled: asked again
+                        reason, detail = "bad_json", f"200 with no JSON: {response.text[:200]!r}"
+                elif status != 429 and status < 500:
                     raise ScoringError(self._client_error(method, url, response))
-                reason, detail = str(status), f"{status} {response.reason_phrase}"
-                wait = retry_after(response.headers.get("retry-after")) or wait
+                else:
+                    reason, detail = str(status), f"{status} {response.reason_phrase}"
+                    wait = retry_after(response.headers.get("retry-after")) or wait
             if attempt == int(s.retries):
                 raise ScoringError(f"scorer=llm: {method} {url} failed {attempt + 1} times, the last with "
                                    f"{self._redact(detail)} (scorer.retries={s.retries}, scorer.timeout={s.timeout})")
@@ -590,8 +615,7 @@ class LLMScorer(BaseScorer):
         except (KeyError, IndexError, TypeError):
             raise ScoringError(f"scorer=llm: {self.base_url}/chat/completions answered without choices: "
                                f"{self._redact(json.dumps(answer)[:200])}") from None
-        tokens = (choice.get("logprobs") or {}).get("content") or []
-        top = tokens[0].get("top_logprobs") if tokens and isinstance(tokens[0], dict) else None
+        top = first_token_top_logprobs(choice.get("logprobs"))
         content = (choice.get("message") or {}).get("content")
         if top:
             score = p_yes(top)
