@@ -24,7 +24,7 @@ from llm_server import LoopbackLLM, expected_p
 from toolkit.cli.app import CONFIG_DIR, to_settings
 from toolkit.errors import ConfigError, ScorerUnavailableError, ScoringError
 from toolkit.pipeline import run_experiment
-from toolkit.scoring import ScoreCache, score_frame, text_hash
+from toolkit.scoring import ScoreCache, score_frame, shard_of, text_hash
 from toolkit.scoring.llm import LLMScorer, context_item
 from toolkit.settings import ScorerSettings
 
@@ -299,3 +299,15 @@ def test_key_is_nowhere_on_disk(server: LoopbackLLM, tmp_path: Path) -> None:
     manifest = json.loads((tmp_path / "run" / "manifest.json").read_text())
     assert manifest["scorer"]["extra"]["api_key_env"] == "LOOPBACK_LLM_KEY"
     assert "HTTP Request" not in good.stderr  # no log line per request
+
+
+def test_shards_ask_their_slices_and_the_merge_asks_nothing(server: LoopbackLLM, tmp_path: Path) -> None:
+    frame = texts_frame(30)
+    first = score_frame(frame, settings(server, tmp_path, shard=0, num_shards=2))
+    mine = [t for t in frame["text"] if shard_of(text_hash(t), 2) == 0]
+    assert 0 < len(mine) < 30 and sorted(server.asked) == sorted(mine)
+    assert first.frame["toxicity"].null_count() == 30 - len(mine)  # the other shard's texts: null for now
+    score_frame(frame, settings(server, tmp_path, shard=1, num_shards=2))
+    assert set(server.asked) == set(frame["text"]) and set(server.asked.values()) == {1}
+    merged = score_frame(frame, settings(server, tmp_path))
+    assert merged.report.cache_hits == 30 and sum(server.asked.values()) == 30

@@ -62,6 +62,7 @@ PROTOCOL = "openai-chat-completions"
 VOLATILE_FIELDS = ("permission",)  # vLLM: fresh random ids on every call; they do not change the model
 NOW_WINDOW_S = 600.0  # a ``created`` this close to now is the time of the request (vLLM, llama.cpp), not the model's
 GROUP_SECONDS = 1.0  # results are handed over at least this often (progress, early cache writes)
+LOG_SECONDS = 60.0  # without a progress bar (a batch job's log), a progress line this often
 _PLACEHOLDER = re.compile(r"\{(text|parent|question)\}")
 _TOKEN_JUNK = " \t\r\n\u2581\u0120\u010a.,;:!?\"'`*_()[]<>"  # spaces, SentencePiece/BPE space marks, punctuation
 T = TypeVar("T")
@@ -263,22 +264,28 @@ def first_token_top_logprobs(logprobs: Any) -> list[dict[str, Any]] | None:
 # -- the server's description of the model ------------------------------------------------------------------
 
 
-def model_description(entry: dict[str, Any], now: float | None = None) -> dict[str, Any]:
-    """A ``/v1/models`` entry less what servers make afresh on every call: ``permission`` (random ids) and a
-    ``created`` within ``NOW_WINDOW_S`` of now (the time of the request, not of the model; Ollama's is the
-    model's modification time and stays).
+def model_description(entry: dict[str, Any], now: float | None = None,
+                      again: dict[str, Any] | None = None) -> dict[str, Any]:
+    """A ``/v1/models`` entry less what servers make afresh on every call: ``permission`` (vLLM: random ids),
+    any number within ``NOW_WINDOW_S`` of now, in seconds or milliseconds (the time of the request, as vLLM's and
+    llama.cpp's ``created``; Ollama's ``created`` is the model's modification time and stays), and any field
+    that differs in ``again`` (the same entry fetched a second time).
 
     >>> model_description({"id": "m", "created": 1700000000, "permission": [{"id": "x"}]}, now=1700000005)
     {'id': 'm'}
-    >>> model_description({"id": "m", "created": 1600000000, "revision": "r2"}, now=1700000005)
+    >>> model_description({"id": "m", "created": 1600000000, "revision": "r2", "req": "a"}, now=1700000005,
+    ...                   again={"id": "m", "created": 1600000000, "revision": "r2", "req": "b"})
     {'id': 'm', 'created': 1600000000, 'revision': 'r2'}
     """
     now = time.time() if now is None else now
-    out = {k: v for k, v in entry.items() if k not in VOLATILE_FIELDS}
-    created = out.get("created")
-    if isinstance(created, int | float) and abs(created - now) < NOW_WINDOW_S:
-        out.pop("created")
-    return out
+
+    def per_call(key: str, value: Any) -> bool:
+        if key in VOLATILE_FIELDS or (again is not None and again.get(key) != value):
+            return True
+        return (isinstance(value, int | float) and not isinstance(value, bool)
+                and (abs(value - now) < NOW_WINDOW_S or abs(value - now * 1000) < NOW_WINDOW_S * 1000))
+
+    return {k: v for k, v in entry.items() if not per_call(k, v)}
 
 
 def revision_of(description: dict[str, Any]) -> str:
@@ -325,8 +332,14 @@ class _LoopThread:
         self.thread.start()
 
     def run(self, coro: Coroutine[Any, Any, T]) -> T:
-        """Run ``coro`` in the loop and wait for its result (its exception is raised here)."""
-        return asyncio.run_coroutine_threadsafe(coro, self.loop).result()
+        """Run ``coro`` in the loop and wait for its result (its exception is raised here; interrupted, it is
+        cancelled)."""
+        future = asyncio.run_coroutine_threadsafe(coro, self.loop)
+        try:
+            return future.result()
+        except BaseException:
+            future.cancel()
+            raise
 
     def close(self) -> None:
         """Stop the loop and its thread."""
@@ -458,20 +471,24 @@ class LLMScorer(BaseScorer):
         if self._description is None:
             loop = _LoopThread()
             try:
-                listing = loop.run(self._get_models())
+                first, again = loop.run(self._get_models())  # twice: what differs is made per call
             finally:
                 loop.close()
-            entries = listing.get("data") if isinstance(listing, dict) else None
-            if not isinstance(entries, list):
-                raise ScorerUnavailableError(f"scorer=llm: GET {self.base_url}/models did not answer an OpenAI model "
-                                             "list ({'data': [...]}); is scorer.base_url the server's /v1 address?")
-            served = [str(e.get("id")) for e in entries if isinstance(e, dict)]
-            entry = next((e for e in entries if isinstance(e, dict) and e.get("id") == self.model), None)
-            if entry is None:
-                raise ScorerUnavailableError(f"scorer=llm: {self.base_url}/models does not list model {self.model!r} "
-                                             f"(scorer.model); it serves: {', '.join(served) or 'nothing'}")
-            self._description = model_description(entry)
+            self._description = model_description(self._model_entry(first), again=self._model_entry(again))
         return self._description
+
+    def _model_entry(self, listing: Any) -> dict[str, Any]:
+        """The model's entry in a ``/models`` answer; a clear error when the answer or the model is not there."""
+        entries = listing.get("data") if isinstance(listing, dict) else None
+        if not isinstance(entries, list):
+            raise ScorerUnavailableError(f"scorer=llm: GET {self.base_url}/models did not answer an OpenAI model "
+                                         "list ({'data': [...]}); is scorer.base_url the server's /v1 address?")
+        served = [str(e.get("id")) for e in entries if isinstance(e, dict)]
+        entry = next((e for e in entries if isinstance(e, dict) and e.get("id") == self.model), None)
+        if entry is None:
+            raise ScorerUnavailableError(f"scorer=llm: {self.base_url}/models does not list model {self.model!r} "
+                                         f"(scorer.model); it serves: {', '.join(served) or 'nothing'}")
+        return entry
 
     def identity(self) -> dict[str, str]:
         """Model, the server's description of it, prompt and its hash, request settings (no base URL, no key)."""
@@ -529,9 +546,10 @@ class LLMScorer(BaseScorer):
     def _redact(self, message: str) -> str:
         return message.replace(self._key, "***") if self._key else message
 
-    async def _get_models(self) -> Any:
+    async def _get_models(self) -> tuple[Any, Any]:
         async with self._client() as client:
-            return await self._request(client, "GET", "models", None)
+            return (await self._request(client, "GET", "models", None),
+                    await self._request(client, "GET", "models", None))
 
     async def _request(self, client: httpx.AsyncClient, method: str, path: str, body: dict[str, Any] | None) -> Any:
         """The answer's JSON; 429, 5xx, dropped connections and timeouts retried (backoff, Retry-After)."""
@@ -659,6 +677,7 @@ class LLMScorer(BaseScorer):
         started = time.perf_counter()
         client = pump = None
         received = 0
+        logged = time.monotonic()
         try:
             client = self._client()
             self.loads += 1
@@ -672,6 +691,10 @@ class LLMScorer(BaseScorer):
                 self.stats["texts"] += len(finished)
                 if bar is not None:
                     bar.update(len(finished))
+                elif time.monotonic() - logged >= LOG_SECONDS:
+                    logged = time.monotonic()
+                    log.info("scorer=llm: %d of %d texts, %.1f texts/s, retries %s", received, len(texts),
+                             received / (time.perf_counter() - started), dict(self.stats["retries"]) or "none")
                 yield positions, scores
         finally:
             try:
