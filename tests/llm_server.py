@@ -62,9 +62,12 @@ class LoopbackLLM:
         self.faults: dict[str, list[str]] = {}  # comment -> faults to inject, in order: 429, 500, drop, garbage, slow
         self.retry_after = "0"
         self.slow_seconds = 2.0
+        self.delay = 0.0  # seconds every answer takes (0: at once)
         self.stall_after: int | None = None
         self.asked: Counter[str] = Counter()
         self.requests = 0
+        self.inflight = 0
+        self.max_inflight = 0  # the most chat completions being answered at once
         self.model_gets = 0
         self.bodies: list[dict[str, Any]] = []  # the last requests' bodies (at most 100)
         self.authorizations: set[str] = set()
@@ -168,7 +171,14 @@ class LoopbackLLM:
         if method != "POST" or path != "/v1/chat/completions":
             return 404, {}, {"error": {"message": f"no route {method} {path}"}}
         self.requests += 1
-        request = json.loads(body)
+        self.inflight += 1
+        self.max_inflight = max(self.max_inflight, self.inflight)
+        try:
+            return await self._complete(json.loads(body))
+        finally:
+            self.inflight -= 1
+
+    async def _complete(self, request: dict[str, Any]) -> tuple[int, dict[str, str], Any] | None:
         self.bodies = [*self.bodies[-99:], request]
         if request.get("model") != self.model:
             return 404, {}, {"error": {"message": f"The model `{request.get('model')}` does not exist."}}
@@ -184,6 +194,7 @@ class LoopbackLLM:
             return 200, {}, b'{"choices": [{"mess'  # a body cut short
         if fault == "slow":
             await asyncio.sleep(self.slow_seconds)
+        await asyncio.sleep(self.delay)
         if self.stall_after is not None and sum(self.asked.values()) >= self.stall_after:
             assert self._release is not None
             await self._release.wait()

@@ -115,6 +115,19 @@ def test_429_500_dropped_connection_and_garbled_body_are_retried(server: Loopbac
     assert sorted(waits) == [0.25, 0.25, 0.25, 0.5, 7.0]  # backoff 0.25 doubling; Retry-After: 7 for the 429
 
 
+def test_requests_in_flight_and_results_held_are_bounded(server: LoopbackLLM, tmp_path: Path) -> None:
+    """At most ``concurrency`` requests at once, and a slow consumer (the cache) gets bounded groups."""
+    server.delay = 0.002
+    scorer = LLMScorer(settings(server, tmp_path, concurrency=3))
+    sizes = []
+    for positions, scores in scorer.iter_predict(texts_frame(500)["text"].to_list()):
+        assert scores.shape == (len(positions), 1)
+        sizes.append(len(positions))
+        time.sleep(0.05)
+    assert sum(sizes) == 500 and max(sizes) <= 2 * 64 + 3  # two groups of 64 and those in flight
+    assert server.max_inflight == 3
+
+
 def test_slow_answer_past_the_timeout_is_retried(server: LoopbackLLM, tmp_path: Path) -> None:
     server.faults = {"slow one": ["slow"]}
     server.slow_seconds = 3.0
