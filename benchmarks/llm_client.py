@@ -5,7 +5,7 @@ does not share our interpreter lock) answers at once; the bare client (httpx.Asy
 ``--concurrency``, the same request bodies, JSON decoded, nothing else) measures what the server allows. The
 toolkit's ``score_frame(..., "llm")`` then scores as many distinct texts at the same concurrency, through the
 whole path: prompt rendering, log-probability reading, the client's retry machinery and the score cache (a
-fresh one each round). Rounds alternate; the best of each side is compared. Target: toolkit >= 0.7x bare, so
+fresh one each round). Rounds alternate which side goes first; the best of each side is compared. Target: toolkit >= 0.7x bare, so
 a GPU server, not the client, sets the pace.
 
     PYTHONPATH=. python benchmarks/llm_client.py [--texts 3000] [--concurrency 8] [--rounds 2]
@@ -47,18 +47,18 @@ async def bare_client(base_url: str, texts: list[str], concurrency: int) -> floa
     _, template = load_prompt("judge")
     question = questions_for(["toxicity"])["toxicity"]
     limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
-    gate = asyncio.Semaphore(concurrency)
+    queue = iter(texts)
     async with httpx.AsyncClient(base_url=base_url + "/", limits=limits, timeout=60) as client:
-        async def one(text: str) -> None:
-            body = {"model": MODEL, "messages": [{"role": "user", "content": render(template, text, question)}],
-                    "temperature": 0, "seed": 0, "max_tokens": 1, "logprobs": True, "top_logprobs": 20}
-            async with gate:
+        async def worker() -> None:  # `concurrency` workers pulling texts: the leanest way to keep N in flight
+            for text in queue:
+                body = {"model": MODEL, "messages": [{"role": "user", "content": render(template, text, question)}],
+                        "temperature": 0, "seed": 0, "max_tokens": 1, "logprobs": True, "top_logprobs": 20}
                 response = await client.post("chat/completions", json=body)
                 response.raise_for_status()
                 response.json()["choices"][0]["logprobs"]["content"][0]["top_logprobs"]
 
         started = time.perf_counter()
-        await asyncio.gather(*(one(t) for t in texts))
+        await asyncio.gather(*(worker() for _ in range(concurrency)))
         return len(texts) / (time.perf_counter() - started)
 
 
@@ -86,9 +86,13 @@ def main() -> int:
         for r in range(args.rounds):
             texts = [f"round {r} comment {i}: you make a fair point, but the source says otherwise"
                      for i in range(args.texts)]
-            bare.append(asyncio.run(bare_client(base_url, [f"bare {t}" for t in texts], args.concurrency)))
-            ours.append(toolkit_client(base_url, texts, args.concurrency))
-            print(f"round {r}: bare client {bare[-1]:8.1f} requests/s   toolkit scorer=llm {ours[-1]:8.1f} texts/s")
+            for side in ("bare", "toolkit") if r % 2 == 0 else ("toolkit", "bare"):  # alternate who goes first
+                if side == "bare":
+                    bare.append(asyncio.run(bare_client(base_url, [f"bare {t}" for t in texts], args.concurrency)))
+                else:
+                    ours.append(toolkit_client(base_url, texts, args.concurrency))
+            print(f"round {r}: bare client {bare[-1]:8.1f} requests/s   toolkit scorer=llm {ours[-1]:8.1f} texts/s   "
+                  f"ratio {ours[-1] / bare[-1]:.2f}")
     finally:
         proc.terminate()
         proc.wait(10)

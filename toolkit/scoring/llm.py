@@ -349,72 +349,76 @@ class _LoopThread:
 
 
 class _Pump:
-    """Keeps ``concurrency`` texts in flight and collects finished ones (at most ``buffer`` waiting), in the loop."""
+    """``concurrency`` workers in the loop, each asking for the next text as soon as its last one is answered;
+    finished texts wait in ``done`` (at most ``buffer``: the workers pause when it is full) until taken."""
 
     def __init__(self, ask: Any, texts: Sequence[str], concurrency: int, group: int) -> None:
-        self.ask, self.texts, self.concurrency, self.group = ask, texts, concurrency, group
+        self.ask, self.texts, self.group = ask, texts, group
         self.buffer = 2 * group + concurrency
         self.next = 0
-        self.inflight = 0
         self.done: list[tuple[int, list[float]]] = []
         self.error: BaseException | None = None
-        self.tasks: set[asyncio.Task[Any]] = set()
-        self.wakeup = asyncio.Event()
+        self.eager = False  # hand over as soon as anything finishes (the group deadline passed with nothing)
+        self.wakeup, self.room = asyncio.Event(), asyncio.Event()
+        self.room.set()
+        loop = asyncio.get_running_loop()
+        self.workers = [loop.create_task(self._work()) for _ in range(min(concurrency, len(texts)))]
+        self.idle = 0
 
-    def fill(self) -> None:
-        """Start texts while fewer than ``concurrency`` are in flight and the buffer has room."""
-        while (self.error is None and self.next < len(self.texts) and self.inflight < self.concurrency
-               and self.inflight + len(self.done) < self.buffer):
-            position = self.next
-            self.next += 1
-            self.inflight += 1
-            task = asyncio.get_running_loop().create_task(self._one(position))
-            self.tasks.add(task)
-            task.add_done_callback(self._finished)
+    async def _work(self) -> None:
+        try:
+            while self.error is None and self.next < len(self.texts):
+                if len(self.done) >= self.buffer:
+                    self.room.clear()
+                    await self.room.wait()
+                    continue
+                position = self.next
+                self.next += 1
+                try:
+                    row = await self.ask(self.texts[position])
+                except Exception as exc:  # noqa: BLE001 - handed to the consumer, which raises it
+                    self.error = self.error or exc
+                    return
+                self.done.append((position, row))
+                if self.eager or len(self.done) >= self.group:
+                    self.wakeup.set()
+        finally:
+            self.idle += 1
+            if self.error is not None or self.idle == len(self.workers):
+                self.wakeup.set()
 
-    async def _one(self, position: int) -> tuple[int, list[float]]:
-        return position, await self.ask(self.texts[position])
+    def _ready(self) -> bool:
+        return self.error is not None or len(self.done) >= self.group or self.idle == len(self.workers)
 
-    def _finished(self, task: asyncio.Task[Any]) -> None:
-        self.tasks.discard(task)
-        self.inflight -= 1
-        if task.cancelled():
-            return
-        error = task.exception()
-        if error is not None:
-            self.error = self.error or error
+    def _deadline(self) -> None:
+        if self.done:
+            self.wakeup.set()
         else:
-            self.done.append(task.result())
-            self.fill()
-        self.wakeup.set()
+            self.eager = True
 
     async def take(self) -> list[tuple[int, list[float]]]:
         """The texts finished since the last call: at least ``group`` (or all that are left), or whatever
-        finished within ``GROUP_SECONDS``; the first failure is raised (and everything else cancelled)."""
-        self.fill()
-        deadline = time.monotonic() + GROUP_SECONDS
-        while self.error is None and (self.inflight or self.next < len(self.texts)):
-            wait = deadline - time.monotonic()
-            if len(self.done) >= self.group or (self.done and wait <= 0):
-                break
+        finished within ``GROUP_SECONDS`` (at least one); the first failure is raised, everything else cancelled."""
+        if not self._ready():
             self.wakeup.clear()
+            self.eager = False
+            timer = asyncio.get_running_loop().call_later(GROUP_SECONDS, self._deadline)
             try:
-                await asyncio.wait_for(self.wakeup.wait(), max(wait, 0.0) if self.done else None)
-            except asyncio.TimeoutError:
-                break
+                await self.wakeup.wait()
+            finally:
+                timer.cancel()
         if self.error is not None:
             await self.cancel()
             raise self.error
         out, self.done = self.done, []
-        self.fill()
+        self.room.set()
         return out
 
     async def cancel(self) -> None:
-        """Cancel what is in flight and wait for it to end."""
-        tasks = list(self.tasks)
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        """Cancel the workers and wait for them to end."""
+        for worker in self.workers:
+            worker.cancel()
+        await asyncio.gather(*self.workers, return_exceptions=True)
 
 
 # -- the scorer ---------------------------------------------------------------------------------------------
