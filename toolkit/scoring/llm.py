@@ -210,6 +210,8 @@ def p_yes(top_logprobs: Sequence[dict[str, Any]]) -> float | None:
     >>> round(p_yes([{"token": " Yes", "logprob": math.log(0.6)}, {"token": "yes", "logprob": math.log(0.2)},
     ...              {"token": "No", "logprob": math.log(0.1)}, {"token": "Maybe", "logprob": math.log(0.1)}]), 6)
     0.888889
+    >>> round(p_yes([{"token": "Yes", "logprob": -800.0}, {"token": "No", "logprob": -800.0 - math.log(3)}]), 9)
+    0.75
     """
     found: list[tuple[str, float]] = []
     for entry in top_logprobs:
@@ -219,11 +221,14 @@ def p_yes(top_logprobs: Sequence[dict[str, Any]]) -> float | None:
             found.append((word, float(logprob)))
     if not found:
         return None
-    top = max(lp for _, lp in found)
-    if top == -math.inf:
-        return None
-    yes = sum(math.exp(lp - top) for word, lp in found if word == "yes")
-    no = sum(math.exp(lp - top) for word, lp in found if word == "no")
+    yes = sum(math.exp(lp) for word, lp in found if word == "yes")
+    no = sum(math.exp(lp) for word, lp in found if word == "no")
+    if yes + no == 0.0:  # every variant below exp's range: the same ratio, shifted by the largest
+        top = max(lp for _, lp in found)
+        if top == -math.inf:
+            return None
+        yes = sum(math.exp(lp - top) for word, lp in found if word == "yes")
+        no = sum(math.exp(lp - top) for word, lp in found if word == "no")
     return yes / (yes + no)
 
 
