@@ -143,6 +143,13 @@ def test_retries_run_out_with_an_error_naming_url_and_status(server: LoopbackLLM
         score_frame(pl.DataFrame({"text": ["doomed"]}), settings(server, tmp_path, retries=2, backoff=0.01))
 
 
+def test_no_server_is_a_clear_error(tmp_path: Path) -> None:
+    server = LoopbackLLM().start()
+    server.stop()  # its port is closed now
+    with pytest.raises(ScoringError, match=rf"GET {server.base_url}/models failed 2 times.*is the server running"):
+        score_frame(texts_frame(1), settings(server, tmp_path, retries=1, backoff=0.01))
+
+
 def test_unknown_model_and_bad_key_are_clear_errors_without_the_key(server: LoopbackLLM, tmp_path: Path,
                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
     with pytest.raises(ScorerUnavailableError, match=r"does not list model 'judge-2'.*it serves: judge-1"):

@@ -584,8 +584,10 @@ class LLMScorer(BaseScorer):
                     reason, detail = str(status), f"{status} {response.reason_phrase}"
                     wait = retry_after(response.headers.get("retry-after")) or wait
             if attempt == int(s.retries):
+                hint = "; is the server running there? (scorer.base_url)" if reason == "connection" else ""
                 raise ScoringError(f"scorer=llm: {method} {url} failed {attempt + 1} times, the last with "
-                                   f"{self._redact(detail)} (scorer.retries={s.retries}, scorer.timeout={s.timeout})")
+                                   f"{self._redact(detail)} (scorer.retries={s.retries}, scorer.timeout={s.timeout})"
+                                   + hint)
             self.stats["retries"][reason] += 1
             log.debug("scorer=llm: %s %s: %s; retrying in %.2f s", method, url, reason, min(wait, s.max_wait))
             await self._wait(min(wait, float(s.max_wait)))
