@@ -9,6 +9,7 @@ from pathlib import Path
 import polars as pl
 import pytest
 from helpers import experiment_settings
+from llm_server import LoopbackLLM, expected_p
 
 from toolkit.cli.app import CONFIG_DIR
 from toolkit.pipeline import resolve_data_path, run_experiment
@@ -41,6 +42,16 @@ def check_validate_scorer(run: Path) -> None:
     row = table(run, "scorer_validation").row(0, named=True)
     assert row["n"] == 16100 and row["roc_auc"] > 0.55 and 0 <= row["ece"] <= 1
     assert table(run, "validation_calibration").height == 10
+
+
+def check_validate_llm(run: Path) -> None:
+    """Every comment's stored score is the loopback server's P(yes) for it; no fault, so no retry."""
+    row = table(run, "scorer_validation").row(0, named=True)
+    assert (row["label"], row["n"]) == ("toxicity", 1200)
+    comments = pl.read_parquet(run / "comments.parquet").filter(pl.col("text").is_not_null())
+    assert all(abs(p - expected_p(t)) < 1e-12 for t, p in comments.select("text", "toxicity").iter_rows())
+    scorer = json.loads((run / "manifest.json").read_text())["scorer"]
+    assert scorer["extra"]["card"]["revision"] == "revision=r1" and scorer["extra"]["engine"]["retries"] == {}
 
 
 def check_validate_politeness(run: Path) -> None:
@@ -179,6 +190,14 @@ def test_experiment_runs_on_bundled_data(experiment: str, tmp_path: Path, reques
     settings = settings_for(experiment)
     if not resolve_data_path(settings.dataset.path).exists():
         pytest.skip(f"{settings.dataset.path} not present (../shared is laid beside the clone in CI)")
+    if experiment == "validate_llm":  # an LLM judge needs a server: the loopback one, in a thread; 1,200 comments
+        server = LoopbackLLM().start()
+        request.addfinalizer(server.stop)
+        sample = tmp_path / "input" / "labelled.csv"
+        sample.parent.mkdir()
+        pl.read_csv(resolve_data_path(settings.dataset.path), infer_schema_length=None).head(1200).write_csv(sample)
+        settings = settings_for(experiment, f"scorer.base_url={server.base_url}", f"scorer.model={server.model}",
+                                f"dataset.path={sample}")
     if experiment == "scorer_agreement":
         # Detoxify's real weights need the network: compare with a tiny local Detoxify-format checkpoint.
         tiny = request.getfixturevalue("tiny_detoxify")

@@ -70,7 +70,7 @@ def venv(wheel: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, d
 def test_wheel_holds_every_module_config_and_dataset(wheel: Path) -> None:
     names = set(zipfile.ZipFile(wheel).namelist())
     expected = {f"toolkit/{p.relative_to(REPO_ROOT / 'toolkit').as_posix()}"
-                for p in (REPO_ROOT / "toolkit").rglob("*") if p.suffix in (".py", ".mplstyle")}
+                for p in (REPO_ROOT / "toolkit").rglob("*") if p.suffix in (".py", ".mplstyle", ".txt", ".json", ".tsv")}
     expected |= {f"toolkit/conf/{p.relative_to(REPO_ROOT / 'conf').as_posix()}"
                  for p in (REPO_ROOT / "conf").rglob("*.yaml") if p.parent.name != "experiment"}
     expected |= {f"toolkit/conf/experiment/{p.name}" for p in (REPO_ROOT / "experiments").glob("*.yaml")}

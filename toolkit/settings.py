@@ -71,6 +71,13 @@ class ScorerSettings:
     ``flush_every``: texts per cache part file while scoring. ``shard``/``num_shards``: score one slice of
     the texts into the cache and skip the analyses (a later run without a shard merges from the cache).
 
+    LLM judge (``llm``): ``base_url`` of an OpenAI-compatible server (``.../v1``), ``model`` as it serves it,
+    ``prompt`` (a bundled prompt's name or a file), ``labels`` (one yes/no question each; ``questions``
+    overrides the bundled ones), ``concurrency`` (requests in flight), ``api_key_env`` (the environment
+    variable holding the key: the key itself is never in a setting), ``allow_parsed`` (accept a parsed yes/no
+    as 0/1 where the server gives no log-probabilities), ``seed``, ``top_logprobs``, and the client's
+    ``timeout`` (seconds per request), ``retries`` and ``backoff`` / ``max_wait`` (seconds).
+
     The one definition of every scorer option: ``toolkit.scoring`` takes it whole (``score_frame``,
     ``make_scorer``, the backends); its values are checked where they are used (``scorer.<field>`` errors).
 
@@ -98,6 +105,19 @@ class ScorerSettings:
     num_shards: int | None = None
     cache_dir: str | None = None
     use_cache: bool = True
+    base_url: str | None = None
+    prompt: str = "judge"
+    labels: list[str] = field(default_factory=lambda: ["toxicity"])
+    questions: dict[str, str] = field(default_factory=dict)
+    concurrency: int = 8
+    api_key_env: str = "OPENAI_API_KEY"
+    allow_parsed: bool = False
+    seed: int = 0
+    top_logprobs: int = 20
+    timeout: float = 60.0
+    retries: int = 5
+    backoff: float = 0.5
+    max_wait: float = 60.0
 
 
 @dataclass

@@ -1,5 +1,6 @@
-"""Toxicity scoring: Detoxify, a local Hugging Face classifier, the embedded profanity scorer or scores
-that came with the data, through a fast batching engine and a persistent, crash-safe score cache.
+"""Toxicity scoring: Detoxify, a local Hugging Face classifier, an LLM judge behind an OpenAI-compatible server,
+the embedded profanity scorer or scores that came with the data, through a fast batching engine and a
+persistent, crash-safe score cache.
 
 ``score_frame(frame, scorer="auto", **overrides)`` adds one Float64 column per label and returns a
 ScoreReport saying which scorer (and weights) produced them; ``make_scorer(settings)`` builds a Scorer
@@ -13,6 +14,7 @@ from toolkit.scoring.column import ColumnScorer
 from toolkit.scoring.detoxify_backend import DetoxifyScorer
 from toolkit.scoring.engine import PRECISIONS, EngineOptions, InferenceEngine
 from toolkit.scoring.hf_backend import HFScorer
+from toolkit.scoring.llm import LLMScorer
 from toolkit.scoring.profanity import ProfanityScorer
 from toolkit.scoring.resolve import SCORERS, ScorerFallbackWarning, make_scorer, resolve_scorer
 from toolkit.scoring.score import score_frame, score_resolved, scorer_settings, scorer_spec, shard_of
@@ -27,6 +29,7 @@ __all__ = [
     "EngineOptions",
     "HFScorer",
     "InferenceEngine",
+    "LLMScorer",
     "ProfanityScorer",
     "ScoreCache",
     "ScoreReport",

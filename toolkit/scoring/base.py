@@ -109,7 +109,8 @@ class ScoreReport:
     def caption(self) -> str:
         """A short label for figure footers, e.g. ``detoxify original`` or ``profanity (alt-profanity-check)``."""
         model = self.identity.get("model", "")
-        return f"{self.scorer} {model}".strip()
+        parsed = " (yes/no parsed where no log-probabilities)" if self.identity.get("score", "").endswith("_or_parsed") else ""
+        return f"{self.scorer} {model}".strip() + parsed
 
 
 @dataclass

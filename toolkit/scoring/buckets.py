@@ -36,6 +36,7 @@ from toolkit.scoring.cache import (
     text_hash,
 )
 from toolkit.scoring.column import ColumnScorer
+from toolkit.scoring.llm import context_items
 from toolkit.scoring.resolve import resolve_scorer
 from toolkit.scoring.score import auto_compact, check_shard, score_resolved
 from toolkit.settings import ScorerSettings
@@ -67,6 +68,8 @@ def score_buckets(bucket_paths: list[Path], scorers: list[ScorerSettings], out_d
         rows = row_count(bucket_paths) + max((row_count(c.part_files()) for c in caches if c), default=0)
         n_parts = max(1, math.ceil(rows / partition_rows))
         scatter_by_hash(_wanted(bucket_paths), scratch / "wanted", n_parts)
+        if any(_pairs(scorer) for scorer, _ in chosen):  # a context prompt keys (parent, reply) pairs
+            scatter_by_hash(_wanted(bucket_paths, pairs=True), scratch / "wanted_pairs", n_parts)
         lookups: list[_Lookup | None] = [None] * len(scorers)
         paths: list[Path] = []
         reports: list[list[ScoreReport]] = [[] for _ in scorers]
@@ -74,8 +77,8 @@ def score_buckets(bucket_paths: list[Path], scorers: list[ScorerSettings], out_d
             frame = pl.read_parquet(path)
             for i, sc in enumerate(scorers):
                 if lookups[i] is None or lookups[i].signature != _signature(chosen[i][0]):  # first, or fallen back
-                    lookups[i] = _lookup(chosen[i][0], sc, scratch / "wanted", Path(tempfile.mkdtemp(dir=scratch)),
-                                         n_parts)
+                    wanted = scratch / ("wanted_pairs" if _pairs(chosen[i][0]) else "wanted")
+                    lookups[i] = _lookup(chosen[i][0], sc, wanted, Path(tempfile.mkdtemp(dir=scratch)), n_parts)
                 scored, chosen[i] = score_resolved(frame, chosen[i], sc, hits=lookups[i].hits(position),
                                                    on_scored=lookups[i].keep)
                 written = {label for r in reports[:i] for label in r[-1].labels}
@@ -131,10 +134,19 @@ def _signature(scorer: Scorer) -> tuple[str, tuple[str, ...]]:
     return identity_key(scorer.identity()), tuple(scorer.labels())
 
 
-def _wanted(bucket_paths: list[Path]) -> Iterator[pl.DataFrame]:
-    """Each bucket's distinct non-null texts as ``(text_hash, bucket position)``."""
+def _pairs(scorer: Scorer) -> bool:
+    """Whether the scorer keys (parent, reply) pairs rather than texts (an LLM judge with a context prompt)."""
+    return bool(getattr(scorer, "needs_parent", False))
+
+
+def _wanted(bucket_paths: list[Path], pairs: bool = False) -> Iterator[pl.DataFrame]:
+    """Each bucket's distinct non-null texts (or ``pairs``: (parent, reply) pairs) as ``(text_hash, bucket
+    position)``."""
     for position, path in enumerate(bucket_paths):
-        texts = pl.read_parquet(path, columns=["text"]).get_column("text").cast(pl.String).drop_nulls().unique()
+        if pairs:
+            texts = context_items(pl.read_parquet(path)).drop_nulls().unique()
+        else:
+            texts = pl.read_parquet(path, columns=["text"]).get_column("text").cast(pl.String).drop_nulls().unique()
         yield pl.DataFrame({HASH_COLUMN: [text_hash(t) for t in texts.to_list()]}, schema={HASH_COLUMN: pl.String()}
                            ).with_columns(pl.lit(position, pl.Int32).alias(BUCKET))
 

@@ -1,5 +1,5 @@
-"""Building scorers from settings (``auto``, ``detoxify``, ``hf``, ``profanity``, ``column``), and what ``auto``
-resolves to.
+"""Building scorers from settings (``auto``, ``detoxify``, ``hf``, ``profanity``, ``politeness``, ``llm``,
+``column``), and what ``auto`` resolves to.
 
 ``auto`` prefers Detoxify: it is used when its weights are on disk (a local ``checkpoint``, or the
 official file in torch hub's cache) or can be downloaded now. Otherwise (no network: the download fails
@@ -17,6 +17,7 @@ from toolkit.scoring.base import Scorer
 from toolkit.scoring.column import ColumnScorer
 from toolkit.scoring.detoxify_backend import DetoxifyScorer
 from toolkit.scoring.hf_backend import HFScorer
+from toolkit.scoring.llm import LLMScorer
 from toolkit.scoring.politeness import PolitenessScorer
 from toolkit.scoring.profanity import ProfanityScorer
 from toolkit.settings import ScorerSettings
@@ -28,6 +29,7 @@ SCORERS: dict[str, Callable[[ScorerSettings], Scorer]] = {
     "hf": HFScorer,
     "profanity": ProfanityScorer,
     "politeness": PolitenessScorer,
+    "llm": LLMScorer,
     "column": ColumnScorer,
 }
 

@@ -41,6 +41,7 @@ from toolkit.scoring.cache import (
     text_hash,
 )
 from toolkit.scoring.column import ColumnScorer
+from toolkit.scoring.llm import CONTEXT_COLUMN, context_items
 from toolkit.scoring.resolve import fallback_scorer, resolve_scorer
 from toolkit.settings import ScorerSettings
 
@@ -164,6 +165,12 @@ def score_resolved(
     """
     if text_column not in frame.columns:
         raise ValueError(f"score_frame: no column {text_column!r} in the frame (columns: {frame.columns})")
+    if getattr(choice[0], "needs_parent", False) and text_column != CONTEXT_COLUMN:
+        # a context prompt scores (parent, reply) pairs: the pair is the text the cache keys
+        paired = frame.with_columns(context_items(frame, text_column).alias(CONTEXT_COLUMN))
+        scored, choice = score_resolved(paired, choice, settings, text_column=CONTEXT_COLUMN, hits=hits,
+                                        on_scored=on_scored)
+        return Scored(scored.frame.drop(CONTEXT_COLUMN), scored.report), choice
     texts = frame.get_column(text_column)
     if texts.dtype == pl.Null:
         texts = texts.cast(pl.String)
