@@ -12,8 +12,10 @@ that length alone cannot tell them apart.
 Features of the prefix (each model's are listed in its table): the politeness strategies' use (share of its
 turns using each) and score; the run's toxicity mean and max; the share of turns asking a question (``?``) and
 addressing the reader directly (second-person pronouns); the mean words per turn; the prefix length in turns;
-the mean log reply gap in seconds where times are known. A feature constant over the threads is left out of
-the models (named in the sample table's caption).
+the mean log reply gap in seconds where times are known; and the same of the prefix's last turn (its toxicity,
+question, second-person address, words: ``*_last``), the turn the outcome answers, since replies follow their
+parent's tone (the escalation analysis measures it). A feature constant over the threads is left out of the
+models (named in the sample table's caption).
 """
 
 from __future__ import annotations
@@ -42,7 +44,8 @@ from toolkit.outputs import AnalysisOutput
 OUTCOMES = ("removed", "toxic", "either", "label")
 #: Second-person address: the pronouns of Zhang et al.'s direct-address markers, plus the informal "u"/"ur".
 SECOND_PERSON = r"(?i)\b(you|your|yours|yourself|yourselves|you're|youre|you've|you'll|you'd|u|ur)\b"
-CONVERSATION_FEATURES = ("question_share", "second_person_share", "mean_words", "prefix_turns", "log_reply_gap")
+CONVERSATION_FEATURES = ("question_share", "second_person_share", "mean_words", "prefix_turns", "log_reply_gap",
+                         "question_last", "second_person_last", "words_last")
 SAMPLE_SCHEMA = {"step": pl.String, "threads": pl.Int64}
 PREDICTION_SCHEMA = {
     "model": pl.String, "features": pl.String, "n_threads": pl.Int64, "n_derailed": pl.Int64, "folds": pl.Int64,
@@ -164,7 +167,8 @@ def derailment_threads(
     seed: int = 0,
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
     """One row per thread kept: ``thread_id``, ``n_comments``, ``derails``, the share of its prefix turns using
-    each strategy (count > 0), the prefix means of ``score`` and ``label`` (where present), ``<label>_max``
+    each strategy (count > 0), the prefix means of ``score`` and ``label`` (where present), ``<label>_max``,
+    ``<label>_last``
     and the conversation features (module docstring); and the counts of threads left out (fewer than k+1
     comments; with ``require_civil_start``, outcome already among the first k; for ``k: null`` the rules of
     :func:`matched_prefixes`).
@@ -212,8 +216,10 @@ def derailment_threads(
     flags = [uses(c).filter(early).mean() for c in strategies]
     extra = [pl.col(c).cast(pl.Float64).fill_nan(None).filter(early).mean().alias(c)
              for c in dict.fromkeys((score, label)) if c and c in columns]
+    last = pl.col("position") == pl.col("_prefix") - 1  # the turn the next one answers
     if label in columns:
         extra.append(pl.col(label).cast(pl.Float64).fill_nan(None).filter(early).max().alias(f"{label}_max"))
+        extra.append(pl.col(label).cast(pl.Float64).fill_nan(None).filter(last).first().alias(f"{label}_last"))
     lengths = prefixes.select("thread_id", _prefix="prefix")
 
     def features(bucket: pl.DataFrame) -> pl.DataFrame:
@@ -225,6 +231,9 @@ def derailment_threads(
             pl.col("_words").filter(early).mean().alias("mean_words"),
             pl.col("_prefix").first().cast(pl.Float64).alias("prefix_turns"),
             pl.col("_gap").filter(early & (pl.col("position") > 0)).mean().alias("log_reply_gap"),
+            pl.col("_question").filter(last).first().alias("question_last"),
+            pl.col("_you").filter(last).first().alias("second_person_last"),
+            pl.col("_words").filter(last).first().alias("words_last"),
         )
 
     per_thread = prefixes.select("thread_id", "derails").join(gather(frame, features), on="thread_id").sort(
@@ -306,7 +315,7 @@ def feature_sets(threads: pl.DataFrame, strategies: Sequence[str], score: str, l
     base = [*strategies, *([score] if score in threads.columns else [])]
     name = " + ".join(["strategies", *([score] if score in threads.columns else [])])
     sets = {name: base}
-    toxicity = [c for c in (label, f"{label}_max") if varies(c) and c != score]
+    toxicity = [c for c in (label, f"{label}_max", f"{label}_last") if varies(c) and c != score]
     if label in threads.columns and label != score:
         sets[f"{name} + {label}"] = [*base, label]
     if toxicity:
