@@ -5,11 +5,15 @@
 
 from __future__ import annotations
 
+import dataclasses
+import difflib
 import functools
 import logging
 import os
 import sys
-from collections.abc import Callable
+import types
+import typing
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 import hydra
@@ -17,7 +21,7 @@ from hydra.core.config_store import ConfigStore
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf
 
-from toolkit.errors import ToolkitError
+from toolkit.errors import ConfigError, ToolkitError
 from toolkit.pipeline import PROJECT_ROOT
 from toolkit.settings import AnalysisSettings, DatasetSettings, PlotSettings, RunSettings, ScorerSettings
 
@@ -35,8 +39,56 @@ def register_configs() -> None:
     cs.store(group="plot", name="plot_schema", node=PlotSettings)
 
 
+def _dataclass_of(hint: object) -> type | None:
+    """The settings dataclass a field holds (through ``X | None``), or None for a free value (dict, list, ...)."""
+    if dataclasses.is_dataclass(hint) and isinstance(hint, type):
+        return hint
+    if typing.get_origin(hint) in (typing.Union, types.UnionType):
+        found = [d for d in (_dataclass_of(a) for a in typing.get_args(hint)) if d is not None]
+        return found[0] if len(found) == 1 else None
+    return None
+
+
+def unknown_key_error(cfg: Mapping, schema: type, prefix: str = "") -> ConfigError | None:
+    """The first key of ``cfg`` that ``schema`` (a settings dataclass, walked into its nested dataclasses) has
+    no field for, as an error naming it and the nearest valid key; None when every key is known.
+
+    Hydra refuses an unknown ``key=value`` but adds one given as ``+key=value`` (its own hint), and OmegaConf
+    then hangs it on the dataclass as a stray attribute: without this check a misspelt option would run with
+    its default. Dict-typed fields (``dataset.options``, ``scorer.columns``, ``...thresholds``) take any key.
+
+    >>> from toolkit.settings import RunSettings
+    >>> str(unknown_key_error({"analysis": {"treshold": 0.9}}, RunSettings))
+    'analysis.treshold: no such setting (did you mean threshold?); +key=value does not add settings'
+    >>> unknown_key_error({"dataset": {"options": {"anything": 1}}, "scorer": {"columns": {"x": "y"}}}, RunSettings)
+    """
+    hints = typing.get_type_hints(schema)
+    names = [f.name for f in dataclasses.fields(schema)]
+    for key in cfg:
+        if prefix == "" and key == "hydra":
+            continue
+        if key not in hints:
+            near = difflib.get_close_matches(str(key), names, n=1, cutoff=0.6)
+            hint = f"did you mean {near[0]}?" if near else f"known: {', '.join(names)}"
+            return ConfigError(f"{prefix}{key}", f"no such setting ({hint}); +key=value does not add settings")
+        inner = _dataclass_of(hints[key])
+        value = cfg._get_node(key) if isinstance(cfg, DictConfig) else cfg[key]
+        if inner is not None and isinstance(value, Mapping):
+            err = unknown_key_error(value, inner, f"{prefix}{key}.")
+            if err is not None:
+                return err
+    return None
+
+
 def to_settings(cfg: DictConfig) -> RunSettings:
-    """The composed config as plain typed dataclasses (Hydra's own ``hydra`` node left out)."""
+    """The composed config as plain typed dataclasses (Hydra's own ``hydra`` node left out).
+
+    Raises:
+        ConfigError: a key no settings dataclass has (e.g. added with ``+``), naming the nearest valid one.
+    """
+    err = unknown_key_error(cfg, RunSettings)
+    if err is not None:
+        raise err
     plain = OmegaConf.merge(OmegaConf.structured(RunSettings), {k: v for k, v in cfg.items() if k != "hydra"})
     return OmegaConf.to_object(plain)  # type: ignore[return-value]
 

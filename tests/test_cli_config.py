@@ -1,0 +1,66 @@
+"""The command line's config edge: `+key=value` cannot add a setting no dataclass has (issue 18 #2)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from hydra import compose, initialize_config_dir
+
+from toolkit.cli.app import CONFIG_DIR, to_settings
+from toolkit.errors import ConfigError
+from toolkit.settings import RunSettings
+
+
+def compose_run(overrides: list[str]) -> RunSettings:
+    with initialize_config_dir(config_dir=CONFIG_DIR, version_base="1.3"):
+        cfg = compose(config_name="config", overrides=overrides)
+    return to_settings(cfg)
+
+
+def run_cli(cwd: Path, *args: str) -> subprocess.CompletedProcess:
+    env = {**{k: v for k, v in os.environ.items() if k != "HYDRA_FULL_ERROR"},
+           "TOOLKIT_CACHE_DIR": str(cwd / "score-cache")}
+    return subprocess.run([sys.executable, "-m", "toolkit.cli.app", *args], capture_output=True, text=True,
+                          env=env, timeout=300, cwd=cwd)
+
+
+@pytest.mark.parametrize(("override", "key", "near"), [
+    ("+analysis.treshold=0.9", "analysis.treshold", "did you mean threshold?"),
+    ("+analysis.params.depth_profile.depth_bin=[1,2,5]", "analysis.params.depth_profile.depth_bin",
+     "did you mean depth_bins?"),
+    ("+scorer.modle=unbiased", "scorer.modle", "did you mean model?"),
+    ("+dataset.fetch.urll=http://127.0.0.1/x", "dataset.fetch.urll", "did you mean url?"),
+    ("+plot.dip=100", "plot.dip", "did you mean dpi?"),
+    ("+map.part_=1", "map.part_", "did you mean part?"),
+    ("+experimnt=mine", "experimnt", "did you mean experiment?"),
+    ("+analysis.params.depth_profil.depth_bins=[1]", "analysis.params.depth_profil", "did you mean depth_profile?"),
+    ("+analysis.params.thread_tree.zzz=1", "analysis.params.thread_tree.zzz", "known: thread_id, pick, max_nodes"),
+])
+def test_plus_key_unknown_to_its_dataclass_is_refused(override: str, key: str, near: str) -> None:
+    with pytest.raises(ConfigError) as err:
+        compose_run([override])
+    assert err.value.key == key and near in str(err.value)
+
+
+def test_plus_keys_of_dict_fields_still_work() -> None:
+    settings = compose_run([
+        "dataset=file", "dataset.path=x.csv", "+dataset.options.columns={text: body, removed: was_removed}",
+        "scorer=column", "+scorer.columns.toxicity=perspective",
+        "+analysis.params.scorer_agreement.thresholds.toxicity=0.7",
+    ])
+    assert settings.dataset.options == {"columns": {"text": "body", "removed": "was_removed"}}
+    assert settings.scorer.columns == {"toxicity": "perspective"}
+    assert settings.analysis.params.scorer_agreement.thresholds == {"toxicity": 0.7}
+
+
+def test_cli_refuses_a_misspelt_plus_key(tmp_path: Path) -> None:
+    """Hydra's own hint for an unknown key (add it with +) no longer runs at the default: status 1, one line."""
+    result = run_cli(tmp_path, f"hydra.run.dir={tmp_path / 'r'}", "scorer=profanity", "+analysis.treshold=0.9")
+    assert result.returncode == 1, result.stderr[-2000:]
+    assert result.stderr.strip() == ("toolkit: error: analysis.treshold: no such setting (did you mean threshold?); "
+                                     "+key=value does not add settings")
+    assert not (tmp_path / "r" / "manifest.json").exists()
