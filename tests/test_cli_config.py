@@ -64,3 +64,19 @@ def test_cli_refuses_a_misspelt_plus_key(tmp_path: Path) -> None:
     assert result.stderr.strip() == ("toolkit: error: analysis.treshold: no such setting (did you mean threshold?); "
                                      "+key=value does not add settings")
     assert not (tmp_path / "r" / "manifest.json").exists()
+
+
+@pytest.mark.parametrize(("overrides", "name"), [
+    ([], "demo"),  # a bare `toolkit` runs the bundled demo
+    (["dataset=file", "dataset.path=exports/mine.csv"], "mine"),
+    (["dataset=file", "dataset.path=dumps/RC_2024-*.zst"], "RC_2024"),
+    (["dataset.path=mine.txt"], "mine"),  # the demo's dataset pointed at the user's file is not the demo
+    (["dataset=reddit_sample"], "reddit_sample"),
+    (["+experiment=escalation"], "escalation"),
+])
+def test_run_without_an_experiment_is_named_after_its_data(overrides: list[str], name: str) -> None:
+    """Issue 18 #5: a run on the user's data was filed under outputs/demo/ and captioned "demo"."""
+    with initialize_config_dir(config_dir=CONFIG_DIR, version_base="1.3"):
+        cfg = compose(config_name="config", overrides=overrides, return_hydra_config=True)
+    assert to_settings(cfg).experiment == name
+    assert cfg.hydra.run.dir.startswith(f"outputs/{name}/") and cfg.hydra.sweep.dir.startswith(f"multirun/{name}/")

@@ -10,6 +10,7 @@ import difflib
 import functools
 import logging
 import os
+import re
 import sys
 import types
 import typing
@@ -37,6 +38,29 @@ def register_configs() -> None:
     cs.store(group="scorer", name="scorer_schema", node=ScorerSettings)
     cs.store(group="analysis", name="analysis_schema", node=AnalysisSettings)
     cs.store(group="plot", name="plot_schema", node=PlotSettings)
+
+
+DEMO_DATA = ("seed_thread", "data/seed_thread.txt")  # the bundled demo: a bare `toolkit` run is the demo
+
+
+def run_name(dataset: str, path: str | None) -> str:
+    """What a run without an experiment is called (its ``outputs/<name>/`` folder and captions): ``demo`` for
+    the bundled demo data, the file's stem for ``dataset=file`` (or the demo's dataset pointed elsewhere),
+    else the dataset's name; ``run`` when none of these gives a name. (``conf/config.yaml``: the
+    ``toolkit_run_name`` resolver; an experiment file sets ``experiment:`` itself.)
+
+    >>> run_name("seed_thread", "data/seed_thread.txt"), run_name("file", "exports/mine.csv")
+    ('demo', 'mine')
+    >>> run_name("reddit_sample", "data/reddit_sample.json"), run_name("file", "dumps/RC-*.zst"), run_name("file", "/")
+    ('reddit_sample', 'RC', 'run')
+    """
+    if (dataset, path) == DEMO_DATA:
+        return "demo"
+    if dataset in ("file", DEMO_DATA[0]):
+        stem = Path(str(path or "").rstrip("/")).name.split(".")[0]
+    else:
+        stem = dataset
+    return re.sub(r"[^A-Za-z0-9_-]+", "_", stem).strip("_-") or "run"
 
 
 def _dataclass_of(hint: object) -> type | None:
@@ -94,6 +118,7 @@ def to_settings(cfg: DictConfig) -> RunSettings:
 
 
 register_configs()
+OmegaConf.register_new_resolver("toolkit_run_name", run_name, replace=True)
 
 
 def one_line_errors(task: Callable[[DictConfig], None]) -> Callable[[DictConfig], None]:
