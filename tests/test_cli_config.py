@@ -80,3 +80,30 @@ def test_run_without_an_experiment_is_named_after_its_data(overrides: list[str],
         cfg = compose(config_name="config", overrides=overrides, return_hydra_config=True)
     assert to_settings(cfg).experiment == name
     assert cfg.hydra.run.dir.startswith(f"outputs/{name}/") and cfg.hydra.sweep.dir.startswith(f"multirun/{name}/")
+
+
+STUDY = "# @package _global_\nexperiment: mystudy\nscorer:\n  name: profanity\nanalysis:\n  threshold: 0.7\n"
+
+
+def test_own_experiment_file_in_the_project_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Issue 18 #6: ./experiments/mystudy.yaml runs as +experiment=mystudy from the project folder, and a
+    project's file wins over a shipped experiment of the same name."""
+    (tmp_path / "experiments").mkdir()
+    (tmp_path / "experiments" / "mystudy.yaml").write_text(STUDY)
+    (tmp_path / "experiments" / "escalation.yaml").write_text("# @package _global_\nexperiment: my_escalation\n")
+    monkeypatch.chdir(tmp_path)
+    settings = compose_run(["+experiment=mystudy"])
+    assert (settings.experiment, settings.scorer.name, settings.analysis.threshold) == ("mystudy", "profanity", 0.7)
+    assert compose_run(["+experiment=escalation"]).experiment == "my_escalation"
+    assert compose_run(["+experiment=derailment"]).experiment == "derailment"  # shipped ones still there
+    monkeypatch.chdir(tmp_path / "experiments")  # elsewhere: no such experiment, Hydra lists the known ones
+    with pytest.raises(Exception, match="Could not find 'experiment/mystudy'"):
+        compose_run(["+experiment=mystudy"])
+
+
+def test_cli_runs_own_experiment_file(tmp_path: Path) -> None:
+    (tmp_path / "experiments").mkdir()
+    (tmp_path / "experiments" / "mystudy.yaml").write_text(STUDY)
+    result = run_cli(tmp_path, "+experiment=mystudy", "--cfg", "job")
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "experiment: mystudy" in result.stdout and "threshold: 0.7" in result.stdout

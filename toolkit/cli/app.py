@@ -22,6 +22,7 @@ from hydra.core.config_store import ConfigStore
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf
 
+from toolkit.cli import experiments
 from toolkit.errors import ConfigError, ToolkitError
 from toolkit.pipeline import PROJECT_ROOT
 from toolkit.settings import AnalysisSettings, DatasetSettings, PlotSettings, RunSettings, ScorerSettings
@@ -118,6 +119,7 @@ def to_settings(cfg: DictConfig) -> RunSettings:
 
 
 register_configs()
+experiments.register()  # ./experiments/NAME.yaml of the working directory as +experiment=NAME
 OmegaConf.register_new_resolver("toolkit_run_name", run_name, replace=True)
 
 
