@@ -346,7 +346,7 @@ def run_experiment(settings: RunSettings, run_dir: str | Path, resolved_config: 
         buckets, reports = score_buckets(store.bucket_paths(), run_scorers(settings), scratch)
     report, extra_reports = reports[0], reports[1:]
     if report.fallback_reason:
-        log.warning("scorer=%s used %s instead of Detoxify: %s", sc.name, report.scorer, report.fallback_reason)
+        log.debug("scorer=%s used %s instead of Detoxify: %s", sc.name, report.scorer, report.fallback_reason)
     if sc.shard is not None:
         shutil.rmtree(scratch)
         shard = report.extra.get("shard", {})

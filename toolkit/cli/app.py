@@ -14,6 +14,7 @@ import re
 import sys
 import types
 import typing
+import warnings
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
@@ -123,6 +124,20 @@ experiments.register()  # ./experiments/NAME.yaml of the working directory as +e
 OmegaConf.register_new_resolver("toolkit_run_name", run_name, replace=True)
 
 
+def one_line_warning(message: Warning | str, category: type[Warning], filename: str, lineno: int,
+                     line: str | None = None) -> str:
+    """The command line's format for the toolkit's own warnings (``toolkit: warning: ...``, one line, no source
+    location: they are about the data or settings, not the code); any other warning keeps Python's format."""
+    from toolkit.scoring.resolve import ScorerFallbackWarning
+
+    if issubclass(category, ScorerFallbackWarning):
+        return f"toolkit: warning: {message}\n"
+    return _python_format(message, category, filename, lineno, line)
+
+
+_python_format = warnings.formatwarning
+
+
 def one_line_errors(task: Callable[[DictConfig], None]) -> Callable[[DictConfig], None]:
     """A ``ToolkitError`` ends the command with its message alone on stderr and status 1, not a traceback
     (which ``HYDRA_FULL_ERROR=1`` still gives, as for Hydra's own errors)."""
@@ -146,6 +161,7 @@ def main(cfg: DictConfig) -> None:
     """Run the composed experiment into Hydra's run directory."""
     os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
     logging.getLogger("fontTools").setLevel(logging.WARNING)  # PDF font subsetting chatter
+    warnings.formatwarning = one_line_warning
     from toolkit.pipeline import run_experiment, run_summary
 
     settings = to_settings(cfg)
