@@ -1,0 +1,92 @@
+"""A researcher's own CSV, in their own column names: the dry run (toolkit-inspect) and the README recipe."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from toolkit.analysis.registry import ANALYSES
+from toolkit.cli.inspect_data import NEEDS
+from toolkit.cli.inspect_data import main as inspect_main
+from toolkit.scoring.cache import list_caches
+
+# Three threads (p1, p2, p3) of a comment-only export: no post rows; a top-level comment's parent is the post.
+# p1: c1 > c2 > c3 > c4 (depth 4), c5; p2: d1 (removed) > d2, d3; p3: e1 > e2 (removed, text gone), e3 (deleted).
+# Replies to a comment: c2, c3, c4, d2, e2.
+ROWS = [
+    ("p1", "c1", "p1", "first comment", 0, 1700000000),
+    ("p1", "c2", "c1", "a reply", 0, 1700000060),
+    ("p1", "c3", "c2", "you idiot", 0, 1700000120),
+    ("p1", "c4", "c3", "calm down please", 0, 1700000180),
+    ("p1", "c5", "p1", "another top-level one", 0, 1700000240),
+    ("p2", "d1", "p2", "this is garbage, moron", 1, 1700001000),
+    ("p2", "d2", "d1", "agreed", 0, 1700001060),
+    ("p2", "d3", "p2", "thanks for sharing", 0, 1700001120),
+    ("p3", "e1", "p3", "nice", 0, 1700002000),
+    ("p3", "e2", "e1", "[removed]", 1, 1700002060),
+    ("p3", "e3", "p3", "[deleted]", 0, 1700002120),
+]
+MAPPING = "+dataset.options.columns={thread_id: post_id, parent_id: parent, text: body, removed: was_removed, created_at: created_utc}"
+
+
+def write_csv(path: Path) -> Path:
+    lines = ["post_id,comment_id,parent,body,was_removed,created_utc"]
+    lines += [",".join([p, c, par, f'"{body}"', str(r), str(t)]) for p, c, par, body, r, t in ROWS]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+@pytest.fixture
+def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A project folder holding mine.csv, as the working directory, with its own score cache."""
+    write_csv(tmp_path / "mine.csv")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("TOOLKIT_CACHE_DIR", str(tmp_path / "cache"))
+    return tmp_path
+
+
+def test_every_analysis_has_its_needs_listed() -> None:
+    assert set(NEEDS) == set(ANALYSES)
+
+
+def test_inspect_prints_rows_counts_and_what_each_analysis_needs(project: Path,
+                                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    status = inspect_main(["dataset=file", "dataset.path=mine.csv", MAPPING, "--rows", "3",
+                           "analysis.run=[depth_profile,removal_context,escalation,scorer_validation,thread_tree]"])
+    out, err = capsys.readouterr()
+    assert status == 0, err
+    lines = out.splitlines()
+    assert lines[0].startswith("mine: ") and "dry run: nothing scored" in lines[0]
+    assert lines[1] == "rows: 11 in, 11 kept, 0 rejected"
+    # e2's "[removed]" and e3's "[deleted]" placeholders: flags with null text
+    assert lines[2] == ("threads 3, posts 0, comments 11: removed 2, deleted 1; text null 2 rows "
+                        "(comments with text 9)")
+    assert lines[3] == "structure: tree 11"
+    assert "first 3 rows:" in out and "| p1 " in out and "first comment" in out and "a reply" in out
+    assert "another top-level" not in out  # only 3 rows
+    sections = out.split("analyses (analysis.run):\n")[1]
+    assert sections.splitlines() == [
+        "  depth_profile: ready",
+        "    ok: 9 comments with text to score (scorer=auto)",
+        "  removal_context: ready",
+        "    ok: 9 comments with text to score (scorer=auto)",
+        "    ok: 2 removed (1 with text to score) and 9 kept comments (8 with text)",
+        "  escalation: ready",
+        "    ok: 9 comments with text to score (scorer=auto)",
+        "    ok: 5 replies to a comment in the data (parent -> reply pairs)",
+        "  scorer_validation: would be skipped",
+        "    ok: 9 comments with text to score (scorer=auto)",
+        "    MISSING: truth column 'toxic' not in the data",
+        "  thread_tree: ready",
+        "    ok: needs only threads",
+    ]
+    assert list_caches(project / "cache") == []  # nothing scored: no score cache written
+    assert not (project / "outputs").exists()  # no run directory
+
+
+def test_inspect_errors_are_one_line(project: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert inspect_main(["dataset=file", "dataset.path=mine.csv", "analysis.run=[depth_profil]"]) == 1
+    assert capsys.readouterr().err.startswith("toolkit-inspect: error: analysis.run: unknown analyses ['depth_profil']")
+    assert inspect_main(["+analysis.treshold=0.9"]) == 1
+    assert "did you mean threshold?" in capsys.readouterr().err
