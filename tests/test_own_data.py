@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
+import json
+import os
+import re
+import shlex
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -90,3 +96,57 @@ def test_inspect_errors_are_one_line(project: Path, capsys: pytest.CaptureFixtur
     assert capsys.readouterr().err.startswith("toolkit-inspect: error: analysis.run: unknown analyses ['depth_profil']")
     assert inspect_main(["+analysis.treshold=0.9"]) == 1
     assert "did you mean threshold?" in capsys.readouterr().err
+
+
+def readme_recipe() -> tuple[list[str], str]:
+    """The README's "Your own data" section: its shell commands in order, and the experiment file it shows."""
+    text = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    section = text.split("\n## Your own data\n", 1)[1].split("\n## ", 1)[0]
+    blocks = re.findall(r"```(\w+)\n(.*?)```", section, flags=re.S)
+    commands = [line for lang, body in blocks if lang == "bash" for line in body.splitlines() if line.strip()]
+    [experiment] = [body for lang, body in blocks if lang == "yaml"]
+    return commands, experiment
+
+
+ENTRY_POINTS = {"toolkit": "toolkit.cli.app", "toolkit-inspect": "toolkit.cli.inspect_data"}
+
+
+def test_readme_own_data_recipe_runs_as_written(tmp_path: Path) -> None:
+    """Issue 18 #11: the recipe, command by command, from a fresh project folder (a subprocess each, as a
+    user's shell would run them), then the frame in Python."""
+    commands, experiment = readme_recipe()
+    assert [shlex.split(c)[0] for c in commands] == ["toolkit-inspect", "toolkit", "toolkit"]
+    write_csv(tmp_path / "mine.csv")
+    (tmp_path / "experiments").mkdir()
+    (tmp_path / "experiments" / "mystudy.yaml").write_text(experiment, encoding="utf-8")
+    env = {**{k: v for k, v in os.environ.items() if k != "HYDRA_FULL_ERROR"},
+           "TOOLKIT_CACHE_DIR": str(tmp_path / "cache"), "TORCH_HOME": str(tmp_path / "torch")}
+    env["PYTHONPATH"] = os.pathsep.join([str(Path(__file__).resolve().parents[1]), env.get("PYTHONPATH", "")])
+    outputs = []
+    for command in commands:
+        program, *args = shlex.split(command)
+        done = subprocess.run([sys.executable, "-m", ENTRY_POINTS[program], *args], cwd=tmp_path, env=env,
+                              capture_output=True, text=True, timeout=600)
+        assert done.returncode == 0, (command, done.stderr[-3000:])
+        outputs.append(done.stdout)
+    assert "rows: 11 in, 11 kept, 0 rejected" in outputs[0] and "would be skipped" not in outputs[0]
+    [run] = (tmp_path / "outputs" / "mine").iterdir()
+    manifest = json.loads((run / "manifest.json").read_text())
+    assert manifest["experiment"] == "mine" and manifest["counts"]["rows_kept"] == 11
+    assert manifest["counts"]["threads"] == 3 and manifest["counts"]["removed"] == 2
+    [study] = (tmp_path / "outputs" / "mystudy").iterdir()
+    figures = {p.stem for p in (study / "figures").glob("*.json")}
+    assert "thread_tree" in figures
+    assert "mystudy" in json.loads((study / "figures" / "thread_tree.json").read_text())["footer"]
+    assert sorted(p.name for p in (tmp_path / "outputs").iterdir()) == ["mine", "mystudy"]  # never demo/
+
+
+def test_readme_own_data_python_line(project: Path) -> None:
+    """The section's Python equivalent gives the same rows."""
+    import toolkit
+
+    columns = {"thread_id": "post_id", "parent_id": "parent", "text": "body", "removed": "was_removed",
+               "created_at": "created_utc"}
+    frame = toolkit.load("mine.csv", columns=columns)
+    assert frame.height == 11 and frame["thread_id"].n_unique() == 3
+    assert dict(zip(frame["comment_id"], frame["reply_depth"], strict=True))["c4"] == 4
