@@ -150,3 +150,40 @@ def test_readme_own_data_python_line(project: Path) -> None:
     frame = toolkit.load("mine.csv", columns=columns)
     assert frame.height == 11 and frame["thread_id"].n_unique() == 3
     assert dict(zip(frame["comment_id"], frame["reply_depth"], strict=True))["c4"] == 4
+
+
+PUBLIC = ("toolkit", "toolkit.notebook")
+
+
+def test_notebooks_import_nothing_private() -> None:
+    """Issue 18 #11: a notebook uses `toolkit` and `toolkit.notebook` only (no toolkit.scoring, .pipeline,
+    .cli, .analysis.registry, ...), so the library's inside can change under them."""
+    import ast
+
+    import nbformat
+
+    private = []
+    for path in sorted((Path(__file__).resolve().parents[1] / "notebooks").glob("*.ipynb")):
+        for cell in nbformat.read(path, as_version=4).cells:
+            if cell.cell_type != "code":
+                continue
+            for node in ast.walk(ast.parse(cell.source)):
+                names = ([a.name for a in node.names] if isinstance(node, ast.Import)
+                         else [node.module or ""] if isinstance(node, ast.ImportFrom) else [])
+                if isinstance(node, ast.ImportFrom) and node.module == "toolkit":
+                    names = [f"toolkit.{a.name}" for a in node.names]
+                private += [f"{path.stem}: {n}" for n in names if n.split(".")[0] == "toolkit" and n not in PUBLIC]
+    assert private == []
+
+
+def test_top_level_api_has_the_notebook_analyses() -> None:
+    import toolkit
+    from toolkit.analysis.synthetic import example_threads
+
+    frame = example_threads()
+    for name in ("escalation", "removal_logit", "classification_metrics", "thread_tree_table", "thread_summary",
+                 "score_with_report"):
+        assert name in toolkit.__all__ and callable(getattr(toolkit, name))
+    table, _ = toolkit.thread_tree_table(frame, pick="most_removed")
+    assert table["comment_id"].to_list() == ["a", "a1", "a2", "a3", "a4"]
+    assert toolkit.escalation(frame, n_boot=20).height > 0
