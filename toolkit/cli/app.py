@@ -98,6 +98,7 @@ def unknown_key_error(cfg: Mapping, schema: type, prefix: str = "") -> ConfigErr
             hint = f"did you mean {near[0]}?" if near else f"known: {', '.join(names)}"
             return ConfigError(f"{prefix}{key}", f"no such setting ({hint}); +key=value does not add settings")
         inner = _dataclass_of(hints[key])
+        # the node itself: reading cfg[key] would resolve it (and fail on a mandatory ``???`` value)
         value = cfg._get_node(key) if isinstance(cfg, DictConfig) else cfg[key]
         if inner is not None and isinstance(value, Mapping):
             err = unknown_key_error(value, inner, f"{prefix}{key}.")
@@ -126,8 +127,8 @@ OmegaConf.register_new_resolver("toolkit_run_name", run_name, replace=True)
 
 def one_line_warning(message: Warning | str, category: type[Warning], filename: str, lineno: int,
                      line: str | None = None) -> str:
-    """The command line's format for the toolkit's own warnings (``toolkit: warning: ...``, one line, no source
-    location: they are about the data or settings, not the code); any other warning keeps Python's format."""
+    """The command line's format for ``scorer=auto``'s fallback warning (``toolkit: warning: ...``, one line, no
+    source location: it is about the settings, not the code); any other warning keeps Python's format."""
     from toolkit.scoring.resolve import ScorerFallbackWarning
 
     if issubclass(category, ScorerFallbackWarning):
