@@ -113,13 +113,10 @@ reddit.group_by("reply_depth").agg(
 Comments without text get null scores, never 0. Scores are cached on disk, so a second run scores nothing.
 """),
     _code("""
-from toolkit.scoring import score_frame
-
-result = score_frame(reddit, SCORER)
-scored = result.frame
-print("scorer:", result.report.caption(), "| labels:", result.report.labels)
-print(f"{result.report.n_texts} texts, {result.report.cache_hits} from the cache, {result.report.cache_misses} scored now")
-seed_scored = toolkit.score(seed, scorer=result.report.scorer)  # the same scorer for the demo thread
+scored, report = toolkit.score_with_report(reddit, SCORER)  # toolkit.score, and what scored it
+print("scorer:", report.caption(), "| labels:", report.labels)
+print(f"{report.n_texts} texts, {report.cache_hits} from the cache, {report.cache_misses} scored now")
+seed_scored = toolkit.score(seed, scorer=report.scorer)  # the same scorer for the demo thread
 toolkit.score_distribution(scored, bins=10)
 """),
     _md("""
@@ -194,7 +191,7 @@ REPRODUCE = [
 # 02 · Reproduce and compare runs
 
 An experiment is a composed Hydra config (`conf/` + `experiments/`) turned into typed settings and run by
-`toolkit.pipeline.run_experiment`, exactly what the `toolkit` command does. This notebook runs two variants of
+`nb.run`, exactly what the `toolkit` command does. This notebook runs two variants of
 the demo experiment into a temporary folder, opens a run directory, reads its manifest, redraws its figures in
 another style and size, and puts the two runs side by side.
 
@@ -217,37 +214,24 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from hydra import compose, initialize_config_dir
 from IPython.display import Image, display
-from omegaconf import OmegaConf
-
-from toolkit.cli.app import CONFIG_DIR, to_settings
-from toolkit.pipeline import run_experiment
-from toolkit.plots.figures import render_run
 """),
     _md("""
 ## Compose and run
 
-`compose` builds the same config as the command line would (defaults, experiment file, overrides) and checks it
-against the typed schemas; `to_settings` turns it into plain dataclasses. PNG only at 150 dpi keeps this quick
+`nb.run` builds the same config as the command line would (defaults, experiment file, overrides), checks it
+against the typed schemas and runs it into a directory; `nb.settings` shows the typed settings it ran. PNG only at 150 dpi keeps this quick
 (the paper style writes PNG at 300 dpi and PDF).
 """),
     _code("""
-def compose_run(overrides):
-    with initialize_config_dir(config_dir=CONFIG_DIR, version_base="1.3"):
-        cfg = compose(config_name="config", overrides=overrides)
-    return to_settings(cfg), OmegaConf.to_container(cfg, resolve=True)
-
-
 common = [f"scorer={SCORER}", f"analysis.n_boot={N_BOOT}", "plot.formats=[png]", "plot.dpi=150", *DATASET]
 root = Path(tempfile.mkdtemp(prefix="toolkit-runs-"))
 run_dirs = {}
 for name, overrides in RUNS.items():
-    settings, resolved = compose_run(common + overrides)
     run_dirs[name] = root / name.replace(" ", "_")
-    manifest = run_experiment(settings, run_dirs[name], resolved_config=resolved)
+    manifest = nb.run(common + overrides, run_dirs[name])
     print(f"{name}: {run_dirs[name]} ({manifest['wall_seconds']} s, scorer {manifest['scorer']['scorer']})")
-print(settings.dataset)
+print(nb.settings(common).dataset)
 """),
     _md("""
 ## Open a run directory
@@ -278,7 +262,7 @@ nb.view(comments).head(5)
 ## The saved figures, and re-rendered
 
 Every figure is saved with its data table (CSV) and spec (JSON), so it can be redrawn without the data or the
-model: `nb.figure_from_run` draws one in memory with another style or width; `render_run` rewrites all of a
+model: `nb.figure_from_run` draws one in memory with another style or width; `nb.render_run` rewrites all of a
 run's figure files (here on a copy, so the original run stays as it was).
 """),
     _code("""
@@ -292,7 +276,7 @@ nb.figure_from_run(run, names[0], style="ggplot", width="double")
     _code("""
 copy = root / "restyled"
 shutil.copytree(run, copy, dirs_exist_ok=True)
-written = render_run(copy, style="seaborn-v0_8-colorblind", width="double", formats=("png",), dpi=100)
+written = nb.render_run(copy, style="seaborn-v0_8-colorblind", width="double", formats=("png",), dpi=100)
 print(len(written), "files rewritten, e.g.", written[0].relative_to(root))
 Image(filename=str(written[0]), width=640)
 """),
@@ -342,13 +326,7 @@ THRESHOLD = 0.5
 N_BOOT = 200  # bootstrap replicates (raise for the paper)
 """),
     _code(SETUP + """
-from hydra import compose, initialize_config_dir
 from IPython.display import display
-
-from toolkit.analysis.registry import ANALYSES, AnalysisContext
-from toolkit.cli.app import CONFIG_DIR, to_settings
-from toolkit.pipeline import resolve_data_path
-from toolkit.scoring import score_frame
 """),
     _md("""
 ## Load the labelled set with the dataset config
@@ -356,10 +334,9 @@ from toolkit.scoring import score_frame
 The same config a run would use (`dataset=toxic_spans`): the loader options come from the YAML file.
 """),
     _code("""
-with initialize_config_dir(config_dir=CONFIG_DIR, version_base="1.3"):
-    dataset = to_settings(compose(config_name="config", overrides=["dataset=toxic_spans"])).dataset
+dataset = nb.settings(["dataset=toxic_spans"]).dataset
 print(dataset)
-labelled, report = toolkit.load_with_report(resolve_data_path(dataset.path), dataset.format, **dataset.options)
+labelled, report = nb.load_dataset(dataset)
 # the loader keeps extra columns as text: the majority label as a boolean, the counts as integers
 labelled = labelled.with_columns(
     pl.col("toxic").cast(pl.String).str.to_lowercase() == "true",
@@ -374,10 +351,9 @@ nb.view(labelled, ["comment_id", "n_annotators", "n_toxic", "toxic"]).head(5)
 ## Score
 """),
     _code("""
-result = score_frame(labelled, SCORER)
-scored = result.frame
-labels = result.report.labels
-print("scorer:", result.report.caption(), "| labels:", labels)
+scored, score_report = toolkit.score_with_report(labelled, SCORER)
+labels = score_report.labels
+print("scorer:", score_report.caption(), "| labels:", labels)
 scored.group_by("n_toxic").agg(n=pl.len(), **{label: pl.col(label).mean() for label in labels}).sort("n_toxic")
 """),
     _md("""
@@ -387,9 +363,9 @@ ROC AUC and PR AUC, precision/recall/F1 at the threshold, Brier score and expect
 bootstrap CIs. The comments are independent (one flat "thread"), so the bootstrap resamples comments.
 """),
     _code("""
-ctx = AnalysisContext(label=labels[0], threshold=THRESHOLD, n_boot=N_BOOT, seed=0, labels=labels,
-                      footer=f"Scorer: {result.report.caption()} · ToxicSpans (Civil Comments), n = {scored.height:,}")  # truth: the 'toxic' column (the default)
-validation = ANALYSES["scorer_validation"](scored, ctx)
+validation = nb.run_analysis(  # truth: the 'toxic' column (the default)
+    "scorer_validation", scored, label=labels[0], threshold=THRESHOLD, n_boot=N_BOOT, seed=0, labels=labels,
+    footer=f"Scorer: {score_report.caption()} · ToxicSpans (Civil Comments), n = {scored.height:,}")
 print(sorted(validation.tables))
 validation.tables["scorer_validation"]
 """),

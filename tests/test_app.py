@@ -98,6 +98,10 @@ def test_cli_default_run_then_fully_cached_rerun(tmp_path: Path) -> None:
     run1 = tmp_path / "run1"
     manifest = json.loads((run1 / "manifest.json").read_text())
     assert manifest["scorer"]["scorer"] == "profanity" and manifest["scorer"]["fallback_reason"]
+    # The fallback is said once, in one short line with the fix (the full reason is in the manifest).
+    said = [line for line in first.stderr.splitlines() if "instead of Detoxify" in line or "profanity scorer" in line]
+    assert len(said) == 1 and len(said[0]) < 300 and "Fix: scorer.checkpoint=" in said[0], first.stderr[-3000:]
+    assert said[0].startswith("toolkit: warning: scorer=auto: ")
     assert manifest["config"]["scorer"]["name"] == "auto"
     assert manifest["scorer"]["cache_misses"] == 10 and manifest["scorer"]["model_loaded"]
     for key in ("versions", "git", "inputs", "stage_seconds", "counts"):

@@ -87,6 +87,23 @@ def test_auto_falls_back_offline(
     assert report.caption() == "profanity alt-profanity-check"
 
 
+def test_fallback_warning_is_one_short_line_with_the_fix(
+    empty_hub: Path, no_download: list[str], comments: pl.DataFrame, tmp_path: Path
+) -> None:
+    """Issue 18 #10: the ~700-character explanation stays in the report; the warning is one line with the fix."""
+    with pytest.warns(ScorerFallbackWarning) as caught:
+        result = score_frame(comments, cache_dir=tmp_path / "cache")
+    [warning] = [w for w in caught if issubclass(w.category, ScorerFallbackWarning)]
+    message = str(warning.message)
+    assert message == (
+        "scorer=auto: could not download the Detoxify 'original' weights (URLError); using the embedded profanity "
+        "scorer (toxicity only). Fix: scorer.checkpoint=/path/to/toxic_original-c1212f89.ckpt "
+        "scorer.hf_config_path=/path/to/bert-base-uncased"
+    )
+    reason = result.report.fallback_reason or ""
+    assert len(reason) > 400 and "copy the checkpoint to where torch hub caches it" in reason
+
+
 def test_real_download_fails_fast_offline(empty_hub: Path, comments: pl.DataFrame, tmp_path: Path,
                                          monkeypatch: pytest.MonkeyPatch) -> None:
     """The real torch hub download (watched, not replaced) with no network: tried once, for the official

@@ -1,6 +1,8 @@
 """Discussion toxicity and civility research toolkit: the small public API for notebooks and scripts.
 
-``load`` a thread into the canonical comment frame, ``score`` it, then call the analyses on the frame.
+``load`` a thread into the canonical comment frame, ``score`` it, then call the analyses on the frame: depth,
+removal (context, AUC, the logistic regression ``removal_logit``, ``classification_metrics``), escalation down
+reply chains, per-thread summaries and a thread's tree (``thread_tree_table``; ``toolkit.notebook`` draws it).
 """
 
 from __future__ import annotations
@@ -13,18 +15,24 @@ import polars as pl
 
 from toolkit.analysis.depth import depth_profile
 from toolkit.analysis.distribution import score_distribution
+from toolkit.analysis.escalation import escalation, reply_by_parent_bin
+from toolkit.analysis.prediction import classification_metrics, removal_logit
 from toolkit.analysis.removal import removal_auc, removal_context
 from toolkit.analysis.stats import bootstrap_difference, bootstrap_mean
-from toolkit.analysis.thread_tables import thread_view_table
+from toolkit.analysis.summary import thread_summary
+from toolkit.analysis.thread_tables import thread_tree_table, thread_view_table
 
 if TYPE_CHECKING:
-    from toolkit.scoring import Scorer
+    from toolkit.scoring import Scorer, ScoreReport
     from toolkit.settings import ScorerSettings
     from toolkit.store import CorpusStore
 
 __all__ = [
     "load", "load_with_report", "open_corpus", "score", "depth_profile", "removal_context", "removal_auc", "score_distribution",
     "thread_view_table", "bootstrap_mean", "bootstrap_difference",
+    # the analyses a notebook reaches for beyond the first ones, and scoring with its report
+    "escalation", "reply_by_parent_bin", "removal_logit", "classification_metrics", "thread_summary",
+    "thread_tree_table", "score_with_report",
 ]
 
 
@@ -84,3 +92,18 @@ def score(frame: pl.DataFrame, scorer: str | ScorerSettings | Scorer = "auto", *
     from toolkit.scoring import score_frame
 
     return score_frame(frame, scorer, **overrides).frame
+
+
+def score_with_report(frame: pl.DataFrame, scorer: str | ScorerSettings | Scorer = "auto",
+                      **overrides: Any) -> tuple[pl.DataFrame, ScoreReport]:
+    """:func:`score`, and the report of what scored it: the scorer actually used (and why, when ``auto`` fell
+    back), its labels, the cache hits and misses; ``report.caption()`` is the figure caption's scorer line.
+
+    >>> scored, report = score_with_report(pl.DataFrame({"text": ["hello", None]}), "profanity", use_cache=False)
+    >>> report.scorer, report.labels, scored["toxicity"].is_null().to_list()
+    ('profanity', ['toxicity'], [False, True])
+    """
+    from toolkit.scoring import score_frame
+
+    result = score_frame(frame, scorer, **overrides)
+    return result.frame, result.report

@@ -46,4 +46,12 @@ class ScoringError(ToolkitError, RuntimeError):
 
 
 class ScorerUnavailableError(ScoringError):
-    """A scorer's weights or configuration cannot be found, downloaded or loaded (``auto`` falls back)."""
+    """A scorer's weights or configuration cannot be found, downloaded or loaded (``auto`` falls back).
+
+    ``summary`` (a short cause) and ``fix`` (the settings that solve it, one line) make ``auto``'s fallback
+    warning short; the message itself keeps the full explanation (recorded as the run's fallback reason).
+    """
+
+    def __init__(self, message: str, *, summary: str | None = None, fix: str | None = None):
+        super().__init__(message)
+        self.summary, self.fix = summary, fix

@@ -31,6 +31,8 @@ __all__ = [
     "draw_thread_tree", "figure_from_run", "figure_names", "filter_comments", "format_context", "manifest_summary",
     "most_toxic", "most_toxic_with_context", "read_manifest", "run_table", "setup", "shorten", "side_by_side",
     "use_inline_backend", "view",
+    # configs and runs, as the command line has them
+    "load_dataset", "render_run", "run", "run_analysis", "settings",
 ]
 
 _VIEW_BASE = ("comment_id", "parent_id", "reply_depth", "author", "removed", "deleted")
@@ -696,6 +698,91 @@ def side_by_side(
     if len(titles) != len(items):
         raise ConfigError("titles", f"{len(items)} items but {len(titles)} titles")
     return SideBySide([_png_bytes(i, dpi) for i in items], titles, width_px)
+
+
+# --------------------------------------------------------------------------------------------- configs and runs
+
+
+def _composed(overrides: Sequence[str]) -> tuple[Any, dict[str, Any]]:
+    """The command line's config for ``overrides``: typed settings and the resolved config (for a manifest)."""
+    from hydra import compose, initialize_config_dir
+    from omegaconf import OmegaConf
+
+    from toolkit.cli.app import CONFIG_DIR, to_settings
+
+    with initialize_config_dir(config_dir=CONFIG_DIR, version_base="1.3"):
+        cfg = compose(config_name="config", overrides=list(overrides))
+    return to_settings(cfg), OmegaConf.to_container(cfg, resolve=True)
+
+
+def settings(overrides: Sequence[str] = ()) -> Any:
+    """The typed settings (``toolkit.settings.RunSettings``) that ``toolkit OVERRIDES`` would run: the same
+    defaults, experiment files and checks (a misspelt key fails here as on the command line).
+
+    >>> from toolkit import notebook as nb
+    >>> s = nb.settings(["+experiment=escalation", "analysis.n_boot=200"])
+    >>> s.experiment, s.dataset.name, s.analysis.n_boot
+    ('escalation', 'reddit_sample', 200)
+    """
+    return _composed(overrides)[0]
+
+
+def run(overrides: Sequence[str], run_dir: str | Path) -> dict[str, Any]:
+    """Run ``toolkit OVERRIDES`` into ``run_dir`` (tables, figures, manifest, as the command line writes them);
+    returns the manifest."""
+    from toolkit.pipeline import run_experiment
+
+    run_settings, resolved = _composed(overrides)
+    return run_experiment(run_settings, Path(run_dir), resolved_config=resolved)
+
+
+def render_run(run_dir: str | Path, **options: Any) -> list[Path]:
+    """Rewrite a run's figure files from their saved tables (``style``, ``width``, ``formats``, ``dpi``,
+    ``out_dir``), as ``toolkit-figures`` does; returns the files written."""
+    from toolkit.plots.figures import render_run as render
+
+    return render(run_dir, **options)
+
+
+def load_dataset(dataset: Any) -> tuple[pl.DataFrame, Any]:
+    """A dataset's frame (tree columns) and load report, from its settings (``nb.settings([...]).dataset``): the
+    path found as a run finds it (working directory, then the bundled data), its format and loader options.
+
+    >>> from toolkit import notebook as nb
+    >>> frame, report = nb.load_dataset(nb.settings().dataset)
+    >>> frame.height, report.rejects.height
+    (13, 0)
+    """
+    import toolkit
+    from toolkit.pipeline import resolve_data_path
+
+    return toolkit.load_with_report(resolve_data_path(dataset.path), dataset.format, **dataset.options)
+
+
+def run_analysis(name: str, frame: pl.DataFrame, *, label: str = "toxicity", threshold: float = 0.5,
+                 n_boot: int = 1000, seed: int = 0, labels: Sequence[str] = (), footer: str = "",
+                 params: Any = None) -> Any:
+    """One analysis of a run (``analysis.run``'s names) on a scored frame: its tables and figures as a run
+    makes them (an ``AnalysisOutput``: ``.tables``, ``.figures`` as (spec, table) for :func:`draw_figure`,
+    ``.skipped``). ``params``: a ``toolkit.settings.AnalysisParams`` (default: every analysis' defaults).
+
+    Raises:
+        ConfigError: an unknown analysis name.
+
+    >>> from toolkit import notebook as nb
+    >>> from toolkit.analysis.synthetic import example_threads
+    >>> out = nb.run_analysis("thread_summary", example_threads(), n_boot=50)
+    >>> sorted(out.tables)
+    ['thread_summary']
+    """
+    from toolkit.analysis.registry import ANALYSES, AnalysisContext
+    from toolkit.settings import AnalysisParams
+
+    if name not in ANALYSES:
+        raise ConfigError("analysis", f"unknown analysis {name!r}; known: {', '.join(sorted(ANALYSES))}")
+    ctx = AnalysisContext(label=label, threshold=threshold, n_boot=n_boot, seed=seed, footer=footer,
+                          params=params if params is not None else AnalysisParams(), labels=list(labels))
+    return ANALYSES[name](frame, ctx)
 
 
 # --------------------------------------------------------------------------------------------- run directories

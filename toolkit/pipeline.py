@@ -147,8 +147,8 @@ def run_experiment(settings: RunSettings, run_dir: str | Path, resolved_config: 
     with run.timer.stage("score"):
         buckets, reports = score_buckets(store.bucket_paths(), run_scorers(settings), run.scratch)
     if reports[0].fallback_reason:
-        log.warning("scorer=%s used %s instead of Detoxify: %s", settings.scorer.name, reports[0].scorer,
-                    reports[0].fallback_reason)
+        log.debug("scorer=%s used %s instead of Detoxify: %s", settings.scorer.name, reports[0].scorer,
+                  reports[0].fallback_reason)  # the scorer's own warning said it once, short; the manifest has it all
     if settings.scorer.shard is not None:
         shutil.rmtree(run.scratch)
         return shard_manifest(run, store, rejects, reports[0])

@@ -3,8 +3,10 @@
 ``toolkit-cache info`` lists each scorer identity (name, model, precision, long-text policy) with its part
 files, distinct cached texts and size on disk, and prints the scorer cards (provenance, validity measured); ``toolkit-cache compact`` merges each identity's parts into one
 de-duplicated part (safe while other runs read or write the cache) and removes temporary files left by killed
-writers. ``--cache-dir`` defaults to ``$TOOLKIT_CACHE_DIR`` or ``~/.cache/toolkit/scores``; ``--key`` limits
-either command to identity directories whose name starts with it; ``--json`` prints machine-readable output.
+writers; ``toolkit-cache clear [SCORER]`` deletes one scorer's cached scores (``detoxify``, ``profanity``, ...;
+every identity of that scorer) or, with no scorer, everything, after a confirmation (``--yes`` skips it).
+``--cache-dir`` defaults to ``$TOOLKIT_CACHE_DIR`` or ``~/.cache/toolkit/scores``; ``--key`` limits a command
+to identity directories whose name starts with it; ``--json`` prints machine-readable output.
 """
 
 from __future__ import annotations
@@ -27,9 +29,10 @@ def _human(size: float) -> str:
     return f"{size:.1f} GB"  # pragma: no cover
 
 
-def _selected(root: str | None, key: str | None) -> list[ScoreCache]:
+def _selected(root: str | None, key: str | None, scorer: str | None = None) -> list[ScoreCache]:
     caches = list_caches(root)
-    return [c for c in caches if key is None or c.key.startswith(key)]
+    return [c for c in caches if (key is None or c.key.startswith(key))
+            and (scorer is None or c.identity.get("name") == scorer)]
 
 
 def _describe(identity: dict[str, str]) -> str:
@@ -94,6 +97,35 @@ def cmd_compact(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_clear(args: argparse.Namespace) -> int:
+    """Delete the selected scorers' caches (all of them when none is named), after a confirmation."""
+    root = resolve_cache_dir(args.cache_dir)
+    chosen = _selected(args.cache_dir, args.key, args.scorer)
+    if not chosen:
+        known = sorted({c.identity.get("name", "?") for c in list_caches(args.cache_dir)})
+        what = f"no cache of scorer {args.scorer!r}" if args.scorer else "nothing cached"
+        print(f"{what} in {root}" + (f" (cached scorers: {', '.join(known)})" if known else ""))
+        return 0
+    infos = [c.info() for c in chosen]
+    entries, size = sum(i["entries"] for i in infos), sum(i["bytes"] for i in infos)
+    for cache, info in zip(chosen, infos, strict=True):
+        print(f"  {cache.key}: {_describe(cache.identity)}, {info['entries']:,} texts, {_human(info['bytes'])}")
+    scope = f"scorer {args.scorer!r}" if args.scorer else "every scorer"
+    if not args.yes:
+        try:
+            answer = input(f"Delete the cached scores of {scope} ({len(chosen)} identities, {entries:,} texts, "
+                           f"{_human(size)}) in {root}? [y/N] ")
+        except EOFError:
+            answer = ""
+        if answer.strip().lower() not in ("y", "yes"):
+            print("nothing deleted (answer y, or pass --yes)")
+            return 1
+    for cache in chosen:
+        cache.remove()
+    print(f"deleted {len(chosen)} cache(s): {entries:,} texts, {_human(size)}; they are scored again on the next run")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The command-line interface."""
     parser = argparse.ArgumentParser(prog="toolkit-cache", description=__doc__.split("\n\n")[0])
@@ -106,6 +138,12 @@ def build_parser() -> argparse.ArgumentParser:
         command.add_argument("--key", default=None, help="only identity directories starting with this")
         command.add_argument("--json", action="store_true", help="machine-readable output")
         command.set_defaults(func=func)
+    clear = sub.add_parser("clear", help="delete a scorer's cached scores (or all), after a confirmation")
+    clear.add_argument("scorer", nargs="?", default=None,
+                       help="the scorer's name (detoxify, profanity, hf, politeness, ...); none: every scorer")
+    clear.add_argument("--key", default=None, help="only identity directories starting with this")
+    clear.add_argument("--yes", "-y", action="store_true", help="do not ask for confirmation")
+    clear.set_defaults(func=cmd_clear)
     return parser
 
 

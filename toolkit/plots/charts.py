@@ -8,7 +8,7 @@ import polars as pl
 from matplotlib.axes import Axes
 from matplotlib.collections import LineCollection
 from matplotlib.figure import Figure
-from matplotlib.ticker import FuncFormatter, NullFormatter, NullLocator
+from matplotlib.ticker import FuncFormatter, LogFormatterSciNotation, LogLocator, NullFormatter, NullLocator
 
 from toolkit.plots.base import (
     KEPT_COLOUR,
@@ -146,8 +146,31 @@ def draw_rate_bars(table: pl.DataFrame, spec: FigureSpec, width: str) -> Figure:
     return finish(fig, spec)
 
 
+def ci_per_row(footer: str, table: pl.DataFrame, key: str = "context") -> str:
+    """A caption whose CI note names several methods (``95% CI: A; B (...)``, as a table whose rows use
+    different ones gives) with the rows each applies to: ``95% CI: A (self, siblings); B (replies) (...)``.
+
+    >>> t = pl.DataFrame({"context": ["self", "parent", "replies"],
+    ...                   "ci_method": ["thread bootstrap", "thread bootstrap", "comment bootstrap"]})
+    >>> ci_per_row("n = 9 · 95% CI: comment bootstrap; thread bootstrap (50 replicates, seed 0)", t)
+    'n = 9 · 95% CI: thread bootstrap (self, parent); comment bootstrap (replies) (50 replicates, seed 0)'
+    """
+    if "ci_method" not in table.columns:
+        return footer
+    used = table.filter(pl.col("ci_method").is_not_null())
+    methods = used["ci_method"].unique(maintain_order=True).to_list()
+    joint = f"95% CI: {'; '.join(sorted(methods))}"
+    if len(methods) < 2 or joint not in footer:
+        return footer
+    rows = "; ".join(f"{m} ({', '.join(used.filter(pl.col('ci_method') == m)[key].cast(pl.String))})"
+                     for m in methods)
+    return footer.replace(joint, f"95% CI: {rows}")
+
+
 def draw_matched_context(table: pl.DataFrame, spec: FigureSpec, width: str) -> Figure:
-    """Removed minus matched kept (same thread and depth) per context, with CI, n and p."""
+    """Removed minus matched kept (same thread and depth) per context, with CI, n and p; when the contexts'
+    CIs come from different methods (a context matched in one thread only), the caption names each one's."""
+    spec = FigureSpec(spec.name, spec.kind, spec.title, ci_per_row(spec.footer, table), spec.options)
     fig, ax = new_figure(width, 0.6)
     rows = table.reverse()
     y = np.arange(rows.height)
@@ -229,39 +252,69 @@ def _log_ticks(lo: float, hi: float, most: int = 6) -> list[float]:
     return inside[:: int(np.ceil(len(inside) / most))]
 
 
-def draw_odds_ratios(table: pl.DataFrame, spec: FigureSpec, width: str) -> Figure:
-    """Odds ratios with CIs on a log axis (intercept left out); dropped terms listed under the axes."""
-    fitted = table.filter((pl.col("term") != "const") & pl.col("odds_ratio").is_not_nan())
-    dropped = table.filter((pl.col("term") != "const") & pl.col("odds_ratio").is_nan())
-    fig, ax = new_figure(width, 0.3 + 0.12 * max(fitted.height, 1))
-    if fitted.height == 0:
-        empty_note(ax, "model not fitted")
-    else:
-        rows = fitted.reverse()
-        y = np.arange(rows.height)
-        est = rows["odds_ratio"].to_numpy()
-        err = np.vstack([est - rows["or_low"].to_numpy(), rows["or_high"].to_numpy() - est])
-        ax.errorbar(est, y, xerr=err, fmt="o", color=KEPT_COLOUR, capsize=2)
-        ax.axvline(1.0, color="0.5", linestyle="--", linewidth=0.8)
-        ax.set_xscale("log")
+NOT_CONVERGED = "did not converge"  # removal_logit's note on every term of a fit that did not converge
 
-        ax.set_yticks(y, rows["term"].to_list())
-        ax.set_ylim(-0.6, rows.height - 0.4)
-        for yi, row in zip(y, rows.iter_rows(named=True), strict=True):
-            ax.annotate(f"{row['odds_ratio']:.2f} [{row['or_low']:.2f}, {row['or_high']:.2f}] {fmt_p(row['p_value'])}",
-                        (1.0, yi), xycoords=("axes fraction", "data"), xytext=(3, 0), textcoords="offset points",
-                        va="center", fontsize=6)
-        lo, hi = float(np.nanmin(rows["or_low"])), float(np.nanmax(rows["or_high"]))
-        lim = (min(lo, 0.9) / 1.2, max(hi, 1.1) * 1.2)
-        ax.set_xlim(*lim)
+
+def _ratio(v: float) -> str:
+    """An odds ratio for an annotation: two decimals, three significant digits from 1,000 on (1.87e+05)."""
+    return f"{v:.2f}" if abs(v) < 1000 else f"{v:.3g}"
+
+
+def _odds_ratio_axis(ax: Axes, lo: float, hi: float) -> None:
+    """The log x axis of odds ratios: plain-number ticks (0.5, 1, 2) over up to three decades, powers of ten
+    (10^3) beyond, so that labels never run together ("11000000000")."""
+    ax.set_xscale("log")
+    lim = (min(lo, 0.9) / 1.2, max(hi, 1.1) * 1.2)
+    ax.set_xlim(*lim)
+    if lim[1] / lim[0] <= 1e3:
         ax.set_xticks(_log_ticks(*lim))
         ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
-        ax.xaxis.set_minor_formatter(NullFormatter())
-        ax.xaxis.set_minor_locator(NullLocator())
+    else:
+        ax.xaxis.set_major_locator(LogLocator(base=10, numticks=6))
+        ax.xaxis.set_major_formatter(LogFormatterSciNotation(base=10))
+    ax.xaxis.set_minor_formatter(NullFormatter())
+    ax.xaxis.set_minor_locator(NullLocator())
+
+
+def draw_odds_ratios(table: pl.DataFrame, spec: FigureSpec, width: str) -> Figure:
+    """Odds ratios with CIs on a log axis (intercept left out); dropped terms listed under the axes. A term of
+    a model that did not converge (separation) gets no point estimate or CI: its row says so instead."""
+    terms = table.filter((pl.col("term") != "const") & pl.col("odds_ratio").is_not_nan())
+    dropped = table.filter((pl.col("term") != "const") & pl.col("odds_ratio").is_nan())
+    stuck = pl.col("note").fill_null("").str.contains(NOT_CONVERGED, literal=True)
+    fig, ax = new_figure(width, 0.3 + 0.12 * max(terms.height, 1))
+    if terms.height == 0:
+        empty_note(ax, "model not fitted")
+    else:
+        rows = terms.reverse()
+        y = np.arange(rows.height)
+        ok = ~rows.select(stuck).to_series().to_numpy()
+        fitted = rows.filter(pl.Series(ok))
+        est = fitted["odds_ratio"].to_numpy()
+        err = np.vstack([est - fitted["or_low"].to_numpy(), fitted["or_high"].to_numpy() - est])
+        ax.errorbar(est, y[ok], xerr=err, fmt="o", color=KEPT_COLOUR, capsize=2)
+        ax.axvline(1.0, color="0.5", linestyle="--", linewidth=0.8)
+        ax.set_yticks(y, rows["term"].to_list())
+        ax.set_ylim(-0.6, rows.height - 0.4)
+        for yi, row, fine in zip(y, rows.iter_rows(named=True), ok, strict=True):
+            text = (f"{_ratio(row['odds_ratio'])} [{_ratio(row['or_low'])}, {_ratio(row['or_high'])}] "
+                    f"{fmt_p(row['p_value'])}" if fine else f"not estimated: {row['note']}")
+            ax.annotate(text, (1.0, yi), xycoords=("axes fraction", "data"), xytext=(3, 0), textcoords="offset points",
+                        va="center", fontsize=6, color="black" if fine else REMOVED_COLOUR)
+        if ok.any():
+            _odds_ratio_axis(ax, float(np.nanmin(fitted["or_low"])), float(np.nanmax(fitted["or_high"])))
+        else:
+            _odds_ratio_axis(ax, 1.0, 1.0)
+            empty_note(ax, f"the model {NOT_CONVERGED} (separation?): no odds ratio drawn")
         ax.set_xlabel("odds ratio (95% CI, log scale)")
+    notes = []
+    if not terms.filter(stuck).is_empty():
+        notes.append(f"The model {NOT_CONVERGED} (separation?): its odds ratios are not drawn.")
     if dropped.height:
-        notes = "; ".join(f"{t}: {n.removeprefix('dropped: ')}" for t, n in dropped.select("term", "note").iter_rows())
-        spec = FigureSpec(spec.name, spec.kind, spec.title, f"Not in the model: {notes}. {spec.footer}", spec.options)
+        notes.append("Not in the model: " + "; ".join(
+            f"{t}: {n.removeprefix('dropped: ')}" for t, n in dropped.select("term", "note").iter_rows()) + ".")
+    if notes:
+        spec = FigureSpec(spec.name, spec.kind, spec.title, " ".join([*notes, spec.footer]), spec.options)
     return finish(fig, spec)
 
 

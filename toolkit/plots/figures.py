@@ -102,8 +102,9 @@ def render_figure(
     width: str = "single",
     formats: tuple[str, ...] = ("png", "pdf"),
     dpi: int = 300,
+    out_dir: str | Path | None = None,
 ) -> list[Path]:
-    """Redraw one saved figure from its CSV table and JSON spec.
+    """Redraw one saved figure from its CSV table and JSON spec, into ``out_dir`` (default: beside them).
 
     A spec may ask for a minimum width (``options.min_width``, e.g. ``double`` for multi-panel figures).
     """
@@ -113,11 +114,13 @@ def render_figure(
         raise LoadError(fig_dir / f"{name}.json", f"unknown figure kind {spec.kind!r}; known: {', '.join(DRAWERS)}")
     if spec.options.get("min_width") == "double":
         width = "double"
+    out = fig_dir if out_dir is None else Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
     paths = []
     with mpl_style.context(style_path(style)):  # rcParams restored on exit
         fig = DRAWERS[spec.kind](table, spec, width)  # a plain Figure: no pyplot, no backend to close
         for fmt in formats:
-            path = fig_dir / f"{name}.{fmt}"
+            path = out / f"{name}.{fmt}"
             # Fixed metadata: the same table and style give the same bytes (no creation date).
             fig.savefig(path, dpi=dpi, metadata=_metadata(fmt))
             paths.append(path)
@@ -135,7 +138,8 @@ def _metadata(fmt: str) -> dict[str, Any] | None:
 
 
 def render_run(run_dir: str | Path, **options: Any) -> list[Path]:
-    """Redraw every figure of a run directory (``figures/*.json``) from its saved tables."""
+    """Redraw every figure of a run directory (``figures/*.json``) from its saved tables (``out_dir=`` another
+    directory to write them to)."""
     fig_dir = Path(run_dir) / "figures"
     if not fig_dir.is_dir():
         raise FileNotFoundError(f"{fig_dir}: no figures directory (is {run_dir} a toolkit run directory?)")

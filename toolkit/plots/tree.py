@@ -87,21 +87,70 @@ def tree_layout(
     return x, depth, parent, attached
 
 
+PLACEHOLDER_LABEL = "post not in the data"
+
+
+def tree_nodes(table: pl.DataFrame) -> pl.DataFrame:
+    """The nodes a thread-tree figure draws: the table's rows, plus a placeholder root when the post is missing.
+
+    A comment-only export has no post row: a placeholder post (``placeholder`` true, id = the thread id, so
+    comments whose ``parent_id`` is the thread hang from it) is put first, so that every comment is drawn at
+    the ``reply_depth`` the frame holds rather than one comment being promoted to the post.
+
+    >>> t = pl.DataFrame({"thread_id": ["T", "T"], "comment_id": ["a", "b"], "parent_id": ["T", "a"],
+    ...                   "is_post": [False, False], "position": [0, 1]})
+    >>> tree_nodes(t).select("comment_id", "parent_id", "is_post", "placeholder").rows()
+    [('T', None, True, True), ('a', 'T', False, False), ('b', 'a', False, False)]
+    """
+    nodes = table.with_columns(
+        pl.col("comment_id").cast(pl.String), pl.col("parent_id").cast(pl.String),
+        pl.col("is_post").fill_null(False), pl.lit(False).alias("placeholder"),
+    )
+    if nodes.height == 0 or nodes["is_post"].any():
+        return nodes
+    thread = str(nodes["thread_id"][0]) if "thread_id" in nodes.columns and nodes["thread_id"][0] is not None \
+        else "post"
+    if thread in set(nodes["comment_id"].to_list()):
+        thread = f"{thread} (post)"
+    first = nodes["position"].min() if "position" in nodes.columns else None
+    root = {c: None for c in nodes.columns} | {
+        "comment_id": thread, "is_post": True, "placeholder": True,
+        **({"thread_id": nodes["thread_id"][0]} if "thread_id" in nodes.columns else {}),
+        **({"position": (first if first is not None else 0) - 1} if "position" in nodes.columns else {}),
+        **({"reply_depth": 0} if "reply_depth" in nodes.columns else {}),
+        **({c: False for c in ("removed", "deleted") if c in nodes.columns}),
+    }
+    return pl.concat([pl.DataFrame([root], schema=nodes.schema), nodes])
+
+
+def drawn_depths(nodes: pl.DataFrame, link_depth: np.ndarray) -> np.ndarray:
+    """The depth each node is drawn at: the frame's ``reply_depth`` where known, else the depth from the links
+    (orphans without a depth hint, tables saved without the column)."""
+    if "reply_depth" not in nodes.columns:
+        return link_depth
+    held = nodes["reply_depth"].cast(pl.Float64).fill_null(np.nan).to_numpy()
+    return np.where(np.isnan(held), link_depth, held).astype(np.int64)
+
+
 def draw_thread_tree(table: pl.DataFrame, spec: FigureSpec, width: str) -> Figure:
     """A thread as a tree (depth down the page), nodes coloured by score, removed/deleted comments marked.
 
-    Table columns: ``comment_id, parent_id, is_post, position, score, removed, deleted``.
+    Table columns: ``comment_id, parent_id, is_post, position, score, removed, deleted`` (and, from
+    :func:`toolkit.analysis.distribution.thread_tree_table`, ``thread_id`` and ``reply_depth``: nodes are
+    drawn at the depth the frame holds; a missing post is drawn as a hollow, dashed placeholder root).
     """
-    n = table.height
     w = figure_width(width)
-    if n == 0:
+    if table.height == 0:
         fig = Figure(figsize=(w, w * 0.5))
         ax = fig.subplots()
         empty_note(ax, "empty thread")
         return finish(fig, spec)
+    table = tree_nodes(table)
+    n = table.height
     order = table["position"].to_numpy() if "position" in table.columns else None
-    x, depth, parent, attached = tree_layout(table["comment_id"].cast(pl.String).to_list(),
-                                             table["parent_id"].cast(pl.String).to_list(), order)
+    x, link_depth, parent, attached = tree_layout(table["comment_id"].to_list(), table["parent_id"].to_list(), order)
+    depth = drawn_depths(table, link_depth)
+    placeholder = table["placeholder"].to_numpy()
     max_depth = int(depth.max())
     leaves = max(1, int(np.ceil(x.max())) + 1)
     height = float(np.clip(0.9 + 0.28 * (max_depth + 1), w * 0.4, 9.0))
@@ -129,13 +178,16 @@ def draw_thread_tree(table: pl.DataFrame, spec: FigureSpec, width: str) -> Figur
     is_post = table["is_post"].fill_null(False).to_numpy()
     cmap = mpl.colormaps[TOXICITY_CMAP]
     scored = ~np.isnan(score)
-    for mask, marker in ((~is_post, "o"), (is_post, "s")):
+    for mask, marker in ((~is_post, "o"), (is_post & ~placeholder, "s")):
         sel = mask & scored
         ax.scatter(x[sel], depth[sel], c=score[sel], cmap=cmap, vmin=0, vmax=1, s=size, marker=marker,
                    edgecolors="black", linewidths=0.2, zorder=2)
         sel = mask & ~scored
         ax.scatter(x[sel], depth[sel], s=size, marker=marker, facecolors="white", edgecolors="0.3", linewidths=0.4,
                    zorder=2)
+    if placeholder.any():
+        ax.scatter(x[placeholder], depth[placeholder], s=size * 1.4, marker="s", facecolors="none",
+                   edgecolors="0.45", linewidths=0.6, linestyles="--", zorder=2)
     ax.scatter(x[deleted], depth[deleted], s=size * 2.0, facecolors="none", edgecolors=DELETED_COLOUR,
                linewidths=max(0.5, min(0.9, size / 30)), zorder=3)
     ax.scatter(x[removed], depth[removed], s=size * 1.6, marker="x", color=REMOVED_COLOUR,
@@ -157,8 +209,11 @@ def draw_thread_tree(table: pl.DataFrame, spec: FigureSpec, width: str) -> Figur
         Line2D([], [], marker="o", linestyle="none", markerfacecolor="none", markeredgecolor=DELETED_COLOUR,
                label=f"deleted ({int(deleted.sum())})"),
         Line2D([], [], marker="o", linestyle="none", markerfacecolor="white", markeredgecolor="0.3",
-               label=f"no text ({int((~scored).sum())})"),
+               label=f"no text ({int((~scored & ~placeholder).sum())})"),
     ]
+    if placeholder.any():
+        handles.append(Line2D([], [], marker="s", linestyle="none", markerfacecolor="none", markeredgecolor="0.45",
+                              label=PLACEHOLDER_LABEL))
     if attached.any():
         handles.append(Line2D([], [], color="0.65", linestyle="dotted", label="parent unknown"))
     ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(0.0, -0.08 if n else 0), ncol=len(handles),

@@ -395,6 +395,18 @@ class ScoreCache:
                     removed += 1
         return removed
 
+    def remove(self) -> None:
+        """Delete this identity's cache (its directory: parts, quarantined and temporary files, identity.json):
+        its texts are scored again by the next run. Not for a cache a running job is writing to.
+
+        >>> import tempfile
+        >>> cache = ScoreCache(tempfile.mkdtemp(), {"name": "x"}, ["toxicity"])
+        >>> _ = cache.write(pl.DataFrame({"text_hash": ["a"], "toxicity": [0.1]}))
+        >>> cache.remove(); cache.dir.exists(), list_caches(cache.root)
+        (False, [])
+        """
+        shutil.rmtree(self.dir, ignore_errors=not self.dir.exists())
+
     def info(self) -> dict[str, Any]:
         """Parts, rows, distinct entries, bytes on disk, quarantined and temporary files (reads the hashes)."""
         parts = self.part_files()

@@ -215,7 +215,9 @@ class DetoxifyScorer(TransformerScorer):
         if not self.checkpoint.is_file():
             raise ScorerUnavailableError(
                 f"Detoxify checkpoint not found: {self.checkpoint}. Pass the path of a Detoxify .ckpt file "
-                f"(a torch-saved dict with 'config' and 'state_dict'), e.g. scorer.checkpoint=/path/to.ckpt"
+                f"(a torch-saved dict with 'config' and 'state_dict'), e.g. scorer.checkpoint=/path/to.ckpt",
+                summary=f"Detoxify checkpoint not found: {self.checkpoint}",
+                fix="scorer.checkpoint=/path/to/a/detoxify.ckpt",
             )
         return self.checkpoint.resolve()
 
@@ -276,7 +278,11 @@ class DetoxifyScorer(TransformerScorer):
             with _socket_timeout(self.download_timeout):
                 torch.hub.download_url_to_file(url, str(target), progress=False)
         except Exception as exc:  # noqa: BLE001 - every failure gets the same actionable message
-            raise ScorerUnavailableError(self._download_help(url, target, exc)) from exc
+            raise ScorerUnavailableError(
+                self._download_help(url, target, exc),
+                summary=f"could not download the Detoxify {self.model_type!r} weights ({type(exc).__name__})",
+                fix=self._offline_fix(target.name),
+            ) from exc
         return target
 
     def _download_help(self, url: str, target: Path, exc: BaseException) -> str:
@@ -287,6 +293,17 @@ class DetoxifyScorer(TransformerScorer):
             f"config/tokenizer directory: scorer.checkpoint=/path/to/{target.name} "
             f"scorer.hf_config_path=/path/to/{hub_name} (a directory with {hub_name}'s config.json and "
             f"tokenizer files), or copy the checkpoint to where torch hub caches it: {target}"
+        )
+
+    def _offline_fix(self, weights: str) -> str:
+        """The settings that run Detoxify offline, in one line."""
+        return f"scorer.checkpoint=/path/to/{weights} scorer.hf_config_path=/path/to/{HUB_MODEL_TYPES[self.model_type]}"
+
+    def _config_error(self, exc: BaseException) -> ScorerUnavailableError:
+        hub_name = HUB_MODEL_TYPES.get(self.model_type, "bert-base-uncased")
+        return ScorerUnavailableError(
+            self._config_help(exc), summary="Detoxify could not load its Hugging Face config/tokenizer offline",
+            fix=f"scorer.hf_config_path=/path/to/{hub_name}",
         )
 
     def _config_help(self, exc: BaseException) -> str:
@@ -339,12 +356,12 @@ class DetoxifyScorer(TransformerScorer):
                 return Detoxify(**kwargs)
         except OSError as offline_exc:
             if not hub_reachable():
-                raise ScorerUnavailableError(self._config_help(offline_exc)) from offline_exc
+                raise self._config_error(offline_exc) from offline_exc
         try:
             with hub_environment(offline=False):
                 return Detoxify(**kwargs)
         except OSError as exc:
-            raise ScorerUnavailableError(self._config_help(exc)) from exc
+            raise self._config_error(exc) from exc
 
     def _load_with_local_config(self, path: Path, device: str) -> Any:
         """Detoxify's ``get_model_and_tokenizer`` with ``hf_config_path`` as the checkpoint's ``model_type``,

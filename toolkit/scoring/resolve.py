@@ -60,16 +60,28 @@ def resolve_scorer(settings: ScorerSettings) -> tuple[Scorer, str | None]:
         try:
             scorer.ensure_weights()
         except ScorerUnavailableError as exc:
-            return fallback_scorer(str(exc))
+            return fallback_scorer(str(exc), exc.summary, exc.fix)
     return scorer, None
 
 
-def fallback_scorer(reason: str) -> tuple[Scorer, str]:
-    """The embedded profanity scorer, with a warning giving ``reason``."""
-    warnings.warn(
-        "scorer=auto: Detoxify is unavailable, using the embedded profanity scorer "
-        f"(alt-profanity-check, toxicity only). Reason: {reason}",
-        ScorerFallbackWarning,
-        stacklevel=3,
-    )
+def fallback_message(reason: str, summary: str | None = None, fix: str | None = None) -> str:
+    """The fallback warning: one short line with the cause (``summary``, else the start of ``reason``) and the
+    settings that fix it; the full ``reason`` goes to the report (the manifest's ``fallback_reason``).
+
+    >>> fallback_message("long story. more", "no weights (URLError)", "scorer.checkpoint=/path/to/x.ckpt")
+    'scorer=auto: no weights (URLError); using the embedded profanity scorer (toxicity only). Fix: scorer.checkpoint=/path/to/x.ckpt'
+    >>> fallback_message("Detoxify failed to load (OSError: gone). Try again")
+    'scorer=auto: Detoxify failed to load (OSError: gone); using the embedded profanity scorer (toxicity only).'
+    """
+    cause = summary or reason.split(". ")[0].rstrip(".")
+    if len(cause) > 160:
+        cause = cause[:157] + "..."
+    message = f"scorer=auto: {cause}; using the embedded profanity scorer (toxicity only)."
+    return f"{message} Fix: {fix}" if fix else message
+
+
+def fallback_scorer(reason: str, summary: str | None = None, fix: str | None = None) -> tuple[Scorer, str]:
+    """The embedded profanity scorer, with one short warning (:func:`fallback_message`); returns the full
+    ``reason`` for the report."""
+    warnings.warn(fallback_message(reason, summary, fix), ScorerFallbackWarning, stacklevel=3)
     return ProfanityScorer(), reason

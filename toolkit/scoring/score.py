@@ -193,7 +193,8 @@ def score_resolved(
     except ScorerUnavailableError as exc:
         if settings.name != "auto" or reason is not None:  # only a resolved scorer=auto falls back, once
             raise
-        choice = fallback_scorer(f"Detoxify failed to load: {exc}")
+        choice = fallback_scorer(f"Detoxify failed to load: {exc}",
+                                 f"Detoxify failed to load: {exc.summary or exc}", exc.fix)
         run.hits = None  # fetched for the other scorer's identity
         return run.score(frame, *choice), choice
 
