@@ -52,8 +52,13 @@ def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return tmp_path
 
 
-def test_every_analysis_has_its_needs_listed() -> None:
-    assert set(NEEDS) == set(ANALYSES)
+def test_an_analysis_without_listed_needs_gets_its_declared_columns_checked(project: Path,
+                                                                           capsys: pytest.CaptureFixture[str]) -> None:
+    assert set(NEEDS) <= set(ANALYSES) and "crosswalk" not in NEEDS
+    assert inspect_main(["dataset=file", "dataset.path=mine.csv", MAPPING, "analysis.run=[crosswalk]"]) == 0
+    sections = capsys.readouterr().out.split("analyses (analysis.run):\n")[1].splitlines()
+    assert sections[0] == "  crosswalk: would be skipped"
+    assert sections[1].startswith("    MISSING: columns its options name ['perspective_toxicity'")
 
 
 def test_inspect_prints_rows_counts_and_what_each_analysis_needs(project: Path,

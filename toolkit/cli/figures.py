@@ -27,7 +27,7 @@ def plot_presets() -> dict[str, dict[str, Any]]:
     """
     from omegaconf import OmegaConf
 
-    from toolkit.pipeline import PROJECT_ROOT
+    from toolkit.io.paths import PROJECT_ROOT
 
     files = {p.stem: p for p in sorted((PROJECT_ROOT / "conf" / "plot").glob("*.yaml"))}
     raw = {name: OmegaConf.to_container(OmegaConf.load(path)) for name, path in files.items()}

@@ -100,7 +100,25 @@ CHECKS: dict[str, Check] = {
     "removal_reason": _removal_reason, "truth": _truth, "politeness": _politeness, "outcome": _outcome,
 }
 
-#: analysis name -> the checks it needs (one literal table; tests/test_cli_inspect.py checks it names every analysis).
+def declared_columns(name: str, f: Facts, s: RunSettings) -> tuple[bool, str]:
+    """The columns the analysis' options name (its declaration's ``named``: a truth or reference column, ...)
+    are in the data, or are scores the run's scorers will write."""
+    from toolkit.analysis.registry import ANALYSES
+    from toolkit.vocab import SCORE_LABELS
+
+    analysis = ANALYSES[name]
+    options = getattr(s.analysis.params, name, None)
+    named = [c for c in analysis.named(options) if c] if options is not None else []
+    written = {*SCORE_LABELS, *s.scorer.columns}
+    missing = [c for c in named if c not in f.columns and c not in written]
+    if not named:
+        return True, "names no column of its own"
+    return not missing, f"columns its options name {named}" + (f": {missing} not in the data" if missing else
+                                                                 " present (or scored)")
+
+
+#: analysis name -> the finer checks it needs before scoring; an analysis not listed gets its declared columns
+#: checked (:func:`declared_columns`), so a new analysis needs no line here.
 NEEDS: dict[str, tuple[str, ...]] = {
     "depth_profile": ("scores",),
     "removal_context": ("scores", "removed_and_kept"),
@@ -152,8 +170,9 @@ def analysis_checks(settings: RunSettings, f: Facts) -> list[tuple[str, bool, li
     """Per analysis of ``analysis.run``: whether the data holds all it needs, and each check's line."""
     out = []
     for name in settings.analysis.run:
-        results = [(ok, f"{'ok' if ok else 'MISSING'}: {why}") for ok, why in
-                   (CHECKS[check](f, settings) for check in NEEDS[name])]
+        checks = ([CHECKS[check](f, settings) for check in NEEDS[name]] if name in NEEDS
+                  else [declared_columns(name, f, settings)])
+        results = [(ok, f"{'ok' if ok else 'MISSING'}: {why}") for ok, why in checks]
         out.append((name, all(ok for ok, _ in results), [line for _, line in results] or ["ok: needs only threads"]))
     return out
 
@@ -184,13 +203,15 @@ def inspect_run(settings: RunSettings, rows: int = 5) -> dict[str, Any]:
     """
     from toolkit.analysis.registry import ANALYSES
     from toolkit.errors import ConfigError
-    from toolkit.pipeline import load_store, resolve_data_path
+    from toolkit.io.paths import resolve_data_path
+    from toolkit.scoring.cache import resolve_cache_dir
+    from toolkit.store import open_corpus
 
     unknown = sorted(set(settings.analysis.run) - set(ANALYSES))
     if unknown:
         raise ConfigError("analysis.run", f"unknown analyses {unknown}; known: {', '.join(sorted(ANALYSES))}")
     data_path = resolve_data_path(settings.dataset.path)
-    store = load_store(settings.dataset, data_path, settings.scorer.cache_dir)
+    store = open_corpus(settings.dataset, data_path, resolve_cache_dir(settings.scorer.cache_dir))
     rejects = store.table("rejects")
     rejects = rejects if rejects is not None else pl.DataFrame()
     scan = store.scan()
