@@ -57,6 +57,10 @@ NO_TEXT_COLOUR = "#ffffff"
 MATCH_COLOUR = "#E69F00"  # Okabe-Ito orange: search matches
 SELECTED_COLOUR = "#0072B2"  # Okabe-Ito blue: the selected sub-thread
 FOCUS_COLOUR = "#000000"
+# the tree's marks over the nodes, by trace: deleted, removed, search matches, selection, focus
+_OVERLAYS = {2: ("circle-open", "#737373", 1.5), 3: ("x-thin-open", "#D55E00", 2.0),
+             4: ("circle-open", MATCH_COLOUR, 2.5), 5: ("circle-open", SELECTED_COLOUR, 1.5),
+             6: ("circle-open", FOCUS_COLOUR, 3.0)}
 
 
 # --------------------------------------------------------------------------------------------- pure functions
@@ -555,6 +559,8 @@ def _detail_html(detail: pl.DataFrame, labels: Sequence[str]) -> str:
         scores = " · ".join(f"{label} {'-' if _missing(row.get(label)) else f'{row[label]:.3f}'}" for label in labels)
         flags = "".join(f" · <b>{f}</b>" for f in ("removed", "deleted") if row.get(f))
         text = row.get("text")
+        if text is not None and row["role"] != "comment" and len(text) > 300:  # the comment whole, the rest cut
+            text = text[:299] + "…"
         body = "<i>(no text)</i>" if text is None else html.escape(text).replace("\n", "<br>")
         css = "tk-comment" if row["role"] == "comment" else "tk-other"
         parts.append(f'<div class="{css}"><span class="tk-role">{html.escape(row["role"])}</span> '
@@ -641,16 +647,9 @@ class Explorer:
             go.Scatter(mode="lines", line={"color": "#a6a6a6", "width": 1}, name="edges", **skip),
             go.Scatter(mode="markers", name="comments", hovertemplate="%{hovertext}<extra></extra>",
                        marker={"line": {"color": "black", "width": 0.5}}, showlegend=False),
-            go.Scatter(mode="markers", name="deleted", marker={"symbol": "circle-open", "color": "#737373",
-                                                                "line": {"width": 1.5}}, **skip),
-            go.Scatter(mode="markers", name="removed", marker={"symbol": "x-thin-open", "color": "#D55E00",
-                                                                "line": {"width": 2}}, **skip),
-            go.Scatter(mode="markers", name="search", marker={"symbol": "circle-open", "color": MATCH_COLOUR,
-                                                               "line": {"width": 2.5}}, **skip),
-            go.Scatter(mode="markers", name="selected", marker={"symbol": "circle-open", "color": SELECTED_COLOUR,
-                                                                 "line": {"width": 1.5}}, **skip),
-            go.Scatter(mode="markers", name="focus", marker={"symbol": "circle-open", "color": FOCUS_COLOUR,
-                                                              "line": {"width": 3}}, **skip),
+            # their marker style is sent by _refresh_all: given here, it does not reach Plotly.js (plotly 7.1)
+            *(go.Scatter(mode="markers", name=name, **skip)
+              for name in ("deleted", "removed", "search", "selected", "focus")),
         ]
 
     def _layout(self) -> dict[str, Any]:
@@ -675,10 +674,19 @@ class Explorer:
         max_depth = int(nodes["depth"].max() or 0)
         with self.figure.batch_update():
             self.figure.data[0].update(x=ex, y=ey)
-            self.figure.data[1].update(x=x, y=y, hovertext=hover_texts(nodes, s.labels),
-                                       marker={"color": s.colours(), "size": size, "symbol": symbols})
-            self.figure.data[2].update(x=_pick(x, deleted), y=_pick(y, deleted), marker={"size": size * 1.5})
-            self.figure.data[3].update(x=_pick(x, removed), y=_pick(y, removed), marker={"size": size * 1.3})
+            # Plotly.js replaces a whole `marker` given as a dict: set its fields one by one (marker.color, ...)
+            self.figure.data[1].update(x=x, y=y, hovertext=hover_texts(nodes, s.labels))
+            self.figure.data[1].marker.color = s.colours()
+            self.figure.data[1].marker.size = size
+            self.figure.data[1].marker.symbol = symbols
+            self.figure.data[2].update(x=_pick(x, deleted), y=_pick(y, deleted))
+            self.figure.data[2].marker.size = size * 1.5
+            self.figure.data[3].update(x=_pick(x, removed), y=_pick(y, removed))
+            self.figure.data[3].marker.size = size * 1.3
+            for trace, (symbol, colour, width) in _OVERLAYS.items():
+                self.figure.data[trace].marker.symbol = symbol
+                self.figure.data[trace].marker.color = colour
+                self.figure.data[trace].marker.line.width = width
             self.figure.layout.height = int(np.clip(120 + 40 * (max_depth + 1), 320, 640))
             self.figure.layout.title = {"text": f"Thread {s.thread_id}: {nodes.height - 1:,} comments",
                                         "font": {"size": 13}}
@@ -696,7 +704,8 @@ class Explorer:
         sel = np.asarray(s.selected, dtype=np.int64)
         focus = np.asarray([] if s.focus is None else [s.focus], dtype=np.int64)
         for trace, rows, scale in ((4, match, 2.0), (5, sel, 1.7), (6, focus, 2.4)):
-            self.figure.data[trace].update(x=x[rows].tolist(), y=y[rows].tolist(), marker={"size": size * scale})
+            self.figure.data[trace].update(x=x[rows].tolist(), y=y[rows].tolist())
+            self.figure.data[trace].marker.size = size * scale
 
     def _refresh_counts(self) -> None:
         self.counts.value = f"<b>{html.escape(format_counts(self.state.counts(), self.state.label, self.state.threshold))}</b>"
