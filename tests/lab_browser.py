@@ -211,6 +211,7 @@ class LabPage:
             nb.content.deselectAll();
             nb.content.activeCellIndex = index;
             const cell = nb.content.widgets[index];
+            cell.model.outputs.clear();  // a rerun: the old tree must not count
             const t0 = performance.now();
             window.jupyterapp.commands.execute('notebook:run-cell');
             const tick = () => {{

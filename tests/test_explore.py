@@ -14,10 +14,11 @@ from toolkit.errors import ConfigError, LoadError
 from toolkit.explore import (
     ExploreState,
     candidate_labels,
+    colour_scale,
     filter_threads,
     format_counts,
     hover_texts,
-    node_colours,
+    node_opacity,
     search_matches,
     sort_threads,
     subthread,
@@ -109,14 +110,11 @@ def test_tree_nodes_use_the_static_layout(frame: pl.DataFrame) -> None:
 
 def test_colours_counts_search_subthread(frame: pl.DataFrame) -> None:
     nodes = tree_nodes(frame, "t", ["toxicity"])
-    viridis_0_4 = "#2a788e"  # viridis(0.4); faded = 0.25 * colour + 0.75 * white
-    faded = "#" + "".join(f"{round(int(viridis_0_4[i:i + 2], 16) * 0.25 + 191.25):02x}" for i in (1, 3, 5))
-    at_05 = node_colours(nodes["toxicity"].to_numpy(), 0.5)
-    at_03 = node_colours(nodes["toxicity"].to_numpy(), 0.3)
-    assert at_05[6] == faded and at_03[6] == viridis_0_4  # b1 (0.4) recolours when the threshold passes it
-    assert at_05[2] == at_05[5] == "#ffffff"  # no text: white
-    assert at_05[3] == at_03[3] == "#bddf26"  # a1 (0.9) is above both
-    assert sum(a != b for a, b in zip(at_05, at_03, strict=True)) == 1
+    # scores p .1, a .2, b -, a1 .9, a2 .05, a11 -, b1 .4: below the threshold faded, no score opaque (white mark)
+    assert node_opacity(nodes["toxicity"].to_numpy(), 0.5).tolist() == [0.25, 0.25, 1, 1, 0.25, 1, 0.25]
+    assert node_opacity(nodes["toxicity"].to_numpy(), 0.3).tolist() == [0.25, 0.25, 1, 1, 0.25, 1, 1]  # b1 .4
+    scale = colour_scale()
+    assert (scale[0], scale[5], scale[-1]) == ([0.0, "#440154"], [0.5, "#21918c"], [1.0, "#fde725"])  # viridis
 
     assert view_counts(nodes, "toxicity", 0.5) == {"comments": 6, "scored": 4, "above": 1, "share": 0.25,
                                                     "removed": 1, "deleted": 1, "matches": 0, "selected": 0}
@@ -196,26 +194,28 @@ def test_widget_through_its_controls(frame: pl.DataFrame, tmp_path: Path) -> Non
     nodes = explorer.figure.data[1]
     assert list(nodes.x) == [1.25, 0.5, 2.0, 0.0, 1.0, 0.0, 2.0] and list(nodes.marker.symbol)[:2] == ["square",
                                                                                                         "circle"]
-    assert len(explorer.figure.data[3].x) == 1 and len(explorer.figure.data[2].x) == 1  # removed b, deleted a11
+    assert np.allclose(nodes.marker.color[:2], [0.1, 0.2]) and np.isnan(nodes.marker.color[2])  # the scores
+    assert len(explorer.figure.data[4].x) == 1 and len(explorer.figure.data[3].x) == 1  # removed b, deleted a11
+    assert list(explorer.figure.data[2].x) == [2.0, 0.0]  # no text: b, a11
     assert "1 with toxicity ≥ 0.50" in explorer.counts.value
     assert [o[1] for o in explorer.threads.options] == ["t", "u"] and explorer.threads.value == "t"
 
-    before = list(nodes.marker.color)
+    before = list(nodes.marker.opacity)
     explorer.threshold.value = 0.3  # what the slider does
     assert "2 with toxicity ≥ 0.30" in explorer.counts.value
-    assert [i for i, (a, b) in enumerate(zip(before, nodes.marker.color, strict=True)) if a != b] == [6]
+    assert [i for i, (a, b) in enumerate(zip(before, nodes.marker.opacity, strict=True)) if a != b] == [6]
 
     explorer._on_click(nodes, Points(point_inds=[3], xs=[0.0], ys=[2], trace_name="comments", trace_index=1), None)
     assert "you idiot" in explorer.detail.value and "first reply" in explorer.detail.value  # comment and parent
     assert [o[1] for o in explorer.table.options] == [3, 5] and explorer.table.value == 3
-    assert list(explorer.figure.data[6].x) == [0.0] and len(explorer.figure.data[5].x) == 2
+    assert list(explorer.figure.data[7].x) == [0.0] and len(explorer.figure.data[6].x) == 2
 
     explorer.table.value = 5  # a table row: the tree's focus ring moves, the table stays
-    assert list(explorer.figure.data[6].y) == [3] and [o[1] for o in explorer.table.options] == [3, 5]
+    assert list(explorer.figure.data[7].y) == [3] and [o[1] for o in explorer.table.options] == [3, 5]
     assert "<i>(no text)</i>" in explorer.detail.value
 
     explorer.search.value = "reply"
-    assert len(explorer.figure.data[4].x) == 3 and "3 search matches" in explorer.counts.value
+    assert len(explorer.figure.data[5].x) == 3 and "3 search matches" in explorer.counts.value
     explorer._on_selection(nodes, Points(point_inds=[1, 4], xs=[], ys=[], trace_name="comments", trace_index=1),
                            None)
     assert [o[1] for o in explorer.table.options] == [1, 4]
@@ -226,6 +226,7 @@ def test_widget_through_its_controls(frame: pl.DataFrame, tmp_path: Path) -> Non
 
     explorer.label.value = "judge"
     assert "with judge ≥ 0.30" in explorer.counts.value
+    assert list(nodes.marker.color)[:2] == [0.0, 0.5] and nodes.marker.colorbar.title.text == "judge"
     explorer.sort.value = "toxic share"
     assert [o[1] for o in explorer.threads.options] == ["u", "t"]
     explorer.threads.value = "u"

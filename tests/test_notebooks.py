@@ -142,16 +142,18 @@ def check_explorer_notebook(nb: nbformat.NotebookNode) -> None:
 
     cell = next(c for c in nb.cells if c.cell_type == "code" and "nb.explore(scored" in c.source)
     bundles = [o["data"] for o in cell.outputs if "data" in o]
-    assert len(bundles) == 1 and WIDGET_VIEW in bundles[0] and "image/png" in bundles[0]
+    assert len(bundles) == 2 and all(WIDGET_VIEW in b for b in bundles)  # the explorer, a hidden widget
     assert bundles[0]["text/plain"].startswith("Explorer(thread '57dw9a', 146 nodes, 2 threads")
+    assert "image/png" not in bundles[0] and "image/png" in bundles[1]
     text = "".join(o.get("text", "") for c in nb.cells if c.cell_type == "code" for o in c.outputs)
     assert "● comment" in text and "with toxicity ≥ 0.50" in text and "with toxicity ≥ 0.20" in text
     saved = nbformat.from_dict(nb)
     saved.metadata.pop("widgets", None)  # JupyterLab does not save widget state by default
     html, _ = HTMLExporter().from_notebook_node(saved)
-    png = bundles[0]["image/png"].strip()
+    png = bundles[1]["image/png"].strip()
     assert f"data:image/png;base64,{png}" in html.replace("\n", "")
-    assert WIDGET_VIEW not in html
+    assert f'<script type="{WIDGET_VIEW}">' not in html  # no empty widget placeholder
+    assert "Explorer(thread" in html  # the widget's output as text, above the figure
 
 
 # ------------------------------------------------------------------------------ toolkit.notebook helpers

@@ -11,8 +11,10 @@ Why Plotly's FigureWidget for the tree (ipywidgets for the controls):
 - since Plotly 6 the FigureWidget is an anywidget: it renders in JupyterLab, VS Code and other Jupyter front
   ends with no extension to install or enable (anywidget ships its module with the widget's state), and its
   click and box/lasso-selection events come back to Python callbacks, which is what the linked views need;
-- a threshold change sends one ``restyle`` of the marker colours (3,000 colours, a few tens of kB), which
-  Plotly.js applies in milliseconds; SVG markers keep every node a DOM element, so a browser test clicks one;
+- nodes are coloured by their score through the static figure's colour map (a Plotly colour scale made from
+  it), and a threshold change sends one ``restyle`` of the markers' opacity (one number per node, sent as a
+  binary array), which Plotly.js applies in milliseconds; SVG markers keep every node a DOM element, so a
+  browser test clicks one;
 - Bokeh would need ``jupyter_bokeh`` (a second widget bridge) for Python callbacks inside an ipywidgets layout,
   and its Python-side events in a notebook are less direct; both are well kept, Plotly is the smaller step.
 
@@ -20,7 +22,8 @@ The tree uses the layout of the static thread-tree figure (:func:`toolkit.plots.
 the rows :func:`toolkit.analysis.distribution.thread_tree_table` picks), so the two figures agree node for node.
 Exporting draws that static figure (paper style, PNG/PDF, with its data table and spec, redrawable by
 ``toolkit-figures``). Exported to HTML by ``nbconvert`` (no widget state saved, JupyterLab's default), the
-widget's output shows that static figure: its display bundle carries an ``image/png`` beside the widget view.
+cell shows that static figure: the explorer displays the widget, then a hidden widget whose display bundle
+carries the figure as ``image/png`` (rendered after the widget is sent, so the tree opens without waiting).
 """
 
 from __future__ import annotations
@@ -43,7 +46,7 @@ from toolkit.schema import POLITENESS_STRATEGIES
 
 __all__ = [
     "SORT_KEYS", "ExploreState", "Explorer", "candidate_labels", "explore", "filter_threads", "hover_texts",
-    "node_colours", "search_matches", "sort_threads", "subthread", "thread_list", "tree_edges", "tree_nodes",
+    "colour_scale", "node_opacity", "search_matches", "sort_threads", "subthread", "thread_list", "tree_edges", "tree_nodes",
     "view_counts",
 ]
 
@@ -52,15 +55,15 @@ SORT_KEYS = {"size": "comments", "depth": "depth", "toxic share": "toxic_share",
              "deletions": "deleted"}
 _NOT_SCORES = {*POLITENESS_STRATEGIES, "score", "position", "source_position", "reply_depth", "source_reply_depth", "n_replies",
                "subtree_size", "created_at", "edited_at"}
-FADE = 0.75  # below the threshold a node's colour is mixed this much with white
-NO_TEXT_COLOUR = "#ffffff"
+FADED = 0.25  # the opacity of a node below the threshold
 MATCH_COLOUR = "#E69F00"  # Okabe-Ito orange: search matches
 SELECTED_COLOUR = "#0072B2"  # Okabe-Ito blue: the selected sub-thread
 FOCUS_COLOUR = "#000000"
-# the tree's marks over the nodes, by trace: deleted, removed, search matches, selection, focus
-_OVERLAYS = {2: ("circle-open", "#737373", 1.5), 3: ("x-thin-open", "#D55E00", 2.0),
-             4: ("circle-open", MATCH_COLOUR, 2.5), 5: ("circle-open", SELECTED_COLOUR, 1.5),
-             6: ("circle-open", FOCUS_COLOUR, 3.0)}
+# the tree's marks over the nodes, by trace: (name, symbol, colour, line width, size over the node's)
+_OVERLAYS = {2: ("no text", "circle", "#ffffff", 0.6, 1.0), 3: ("deleted", "circle-open", "#737373", 1.5, 1.5),
+             4: ("removed", "x-thin-open", "#D55E00", 2.0, 1.3), 5: ("search", "circle-open", MATCH_COLOUR, 2.5, 2.0),
+             6: ("selected", "circle-open", SELECTED_COLOUR, 1.5, 1.7), 7: ("focus", "circle-open", FOCUS_COLOUR, 3.0, 2.4)}
+NO_TEXT, DELETED, REMOVED, SEARCH, SELECTED, FOCUS = 2, 3, 4, 5, 6, 7
 
 
 # --------------------------------------------------------------------------------------------- pure functions
@@ -202,24 +205,30 @@ def tree_edges(nodes: pl.DataFrame) -> tuple[list[float | None], list[float | No
     return ([None if np.isnan(v) else float(v) for v in xs], [None if np.isnan(v) else float(v) for v in ys])
 
 
-def node_colours(scores: np.ndarray | Sequence[float | None], threshold: float) -> list[str]:
-    """Marker colours: the static figure's colour map over [0, 1]; below ``threshold`` faded towards white, so
-    the nodes at or above it stand out; no score (no text) white.
+def colour_scale(cmap: str | None = None, steps: int = 11) -> list[list[float | str]]:
+    """The static figure's colour map (``TOXICITY_CMAP``) as a Plotly colour scale over [0, 1].
 
-    >>> node_colours([1.0, 0.0, None], 0.5)
-    ['#fde725', '#d0c0d4', '#ffffff']
+    >>> colour_scale(steps=2)
+    [[0.0, '#440154'], [1.0, '#fde725']]
     """
     import matplotlib
 
     from toolkit.plots.base import TOXICITY_CMAP
 
+    rgb = matplotlib.colormaps[cmap or TOXICITY_CMAP](np.linspace(0, 1, steps))[:, :3]
+    codes = np.rint(rgb * 255).astype(np.int64).tolist()
+    return [[float(p), f"#{r:02x}{g:02x}{b:02x}"] for p, (r, g, b) in zip(np.linspace(0, 1, steps), codes, strict=True)]
+
+
+def node_opacity(scores: np.ndarray | Sequence[float | None], threshold: float) -> np.ndarray:
+    """Marker opacity: 1 at or above ``threshold``, :data:`FADED` below it, so the nodes at or above it stand
+    out while keeping their colour; 1 for no score (drawn white, see the tree's ``no text`` marks).
+
+    >>> node_opacity([1.0, 0.5, 0.2, None], 0.5).tolist()
+    [1.0, 1.0, 0.25, 1.0]
+    """
     s = np.asarray([np.nan if v is None else v for v in scores], dtype=np.float64)
-    rgb = matplotlib.colormaps[TOXICITY_CMAP](np.clip(np.nan_to_num(s), 0, 1))[:, :3]
-    below = s < threshold
-    rgb[below] = rgb[below] * (1 - FADE) + FADE
-    rgb[np.isnan(s)] = 1.0
-    codes = np.rint(rgb * 255).astype(np.int64)
-    return [f"#{r:02x}{g:02x}{b:02x}" for r, g, b in codes.tolist()]
+    return np.where(s < threshold, FADED, 1.0)
 
 
 def search_matches(nodes: pl.DataFrame, query: str) -> np.ndarray:
@@ -452,9 +461,13 @@ class ExploreState:
         """The thread list as shown: filtered, then sorted."""
         return sort_threads(filter_threads(self.threads, self.thread_filter), self.sort)
 
-    def colours(self) -> list[str]:
-        """The nodes' colours (see :func:`node_colours`)."""
-        return node_colours(self.nodes[self.label].cast(pl.Float64).to_numpy(), self.threshold)
+    def scores(self) -> np.ndarray:
+        """The shown thread's scores on the current label (NaN: no score), which colour the nodes."""
+        return self.nodes[self.label].cast(pl.Float64).fill_null(np.nan).to_numpy()
+
+    def opacity(self) -> np.ndarray:
+        """The nodes' opacity at the current threshold (see :func:`node_opacity`)."""
+        return node_opacity(self.scores(), self.threshold)
 
     def counts(self) -> dict[str, Any]:
         """The counts line's numbers (see :func:`view_counts`)."""
@@ -646,10 +659,9 @@ class Explorer:
         return [
             go.Scatter(mode="lines", line={"color": "#a6a6a6", "width": 1}, name="edges", **skip),
             go.Scatter(mode="markers", name="comments", hovertemplate="%{hovertext}<extra></extra>",
-                       marker={"line": {"color": "black", "width": 0.5}}, showlegend=False),
-            # their marker style is sent by _refresh_all: given here, it does not reach Plotly.js (plotly 7.1)
-            *(go.Scatter(mode="markers", name=name, **skip)
-              for name in ("deleted", "removed", "search", "selected", "focus")),
+                       showlegend=False),
+            # the marks' style is sent by _refresh_all: given here, it does not reach Plotly.js (plotly 7.1)
+            *(go.Scatter(mode="markers", name=spec[0], **skip) for spec in _OVERLAYS.values()),
         ]
 
     def _layout(self) -> dict[str, Any]:
@@ -676,17 +688,20 @@ class Explorer:
             self.figure.data[0].update(x=ex, y=ey)
             # Plotly.js replaces a whole `marker` given as a dict: set its fields one by one (marker.color, ...)
             self.figure.data[1].update(x=x, y=y, hovertext=hover_texts(nodes, s.labels))
-            self.figure.data[1].marker.color = s.colours()
-            self.figure.data[1].marker.size = size
-            self.figure.data[1].marker.symbol = symbols
-            self.figure.data[2].update(x=_pick(x, deleted), y=_pick(y, deleted))
-            self.figure.data[2].marker.size = size * 1.5
-            self.figure.data[3].update(x=_pick(x, removed), y=_pick(y, removed))
-            self.figure.data[3].marker.size = size * 1.3
-            for trace, (symbol, colour, width) in _OVERLAYS.items():
-                self.figure.data[trace].marker.symbol = symbol
-                self.figure.data[trace].marker.color = colour
-                self.figure.data[trace].marker.line.width = width
+            marker = self.figure.data[1].marker
+            marker.color, marker.opacity = s.scores(), s.opacity()
+            marker.size, marker.symbol = size, symbols
+            marker.colorscale, marker.cmin, marker.cmax = colour_scale(), 0.0, 1.0
+            marker.line.color, marker.line.width = "black", 0.5
+            marker.showscale = True
+            marker.colorbar.title.text, marker.colorbar.thickness, marker.colorbar.len = s.label, 12, 0.8
+            unscored = np.isnan(s.scores())
+            for trace, mask in ((NO_TEXT, unscored), (DELETED, deleted), (REMOVED, removed)):
+                self.figure.data[trace].update(x=_pick(x, mask), y=_pick(y, mask))
+            for trace, (_, symbol, colour, width, scale) in _OVERLAYS.items():
+                overlay = self.figure.data[trace].marker
+                overlay.symbol, overlay.color, overlay.size = symbol, colour, size * scale
+                overlay.line.width, overlay.line.color = width, ("#4d4d4d" if trace == NO_TEXT else colour)
             self.figure.layout.height = int(np.clip(120 + 40 * (max_depth + 1), 320, 640))
             self.figure.layout.title = {"text": f"Thread {s.thread_id}: {nodes.height - 1:,} comments",
                                         "font": {"size": 13}}
@@ -699,13 +714,11 @@ class Explorer:
     def _set_marks(self) -> None:
         s, nodes = self.state, self.state.nodes
         x, y = nodes["x"].to_numpy(), nodes["depth"].to_numpy()
-        size = self._marker_size()
         match = np.flatnonzero(s.matches)
         sel = np.asarray(s.selected, dtype=np.int64)
         focus = np.asarray([] if s.focus is None else [s.focus], dtype=np.int64)
-        for trace, rows, scale in ((4, match, 2.0), (5, sel, 1.7), (6, focus, 2.4)):
+        for trace, rows in ((SEARCH, match), (SELECTED, sel), (FOCUS, focus)):
             self.figure.data[trace].update(x=x[rows].tolist(), y=y[rows].tolist())
-            self.figure.data[trace].marker.size = size * scale
 
     def _refresh_counts(self) -> None:
         self.counts.value = f"<b>{html.escape(format_counts(self.state.counts(), self.state.label, self.state.threshold))}</b>"
@@ -737,7 +750,7 @@ class Explorer:
         self.state.set_threshold(threshold)
         if self.threshold.value != threshold:
             self.threshold.value = threshold
-        self.figure.data[1].marker.color = self.state.colours()
+        self.figure.data[1].marker.opacity = self.state.opacity()
         self._refresh_counts()
         self._refresh_threads()
 
@@ -746,8 +759,13 @@ class Explorer:
         self.state.set_label(label)
         if self.label.value != label:
             self.label.value = label
+        unscored = np.isnan(self.state.scores())
+        x, y = self.state.nodes["x"].to_list(), self.state.nodes["depth"].to_list()
         with self.figure.batch_update():
-            self.figure.data[1].marker.color = self.state.colours()
+            self.figure.data[1].marker.color = self.state.scores()
+            self.figure.data[1].marker.opacity = self.state.opacity()
+            self.figure.data[1].marker.colorbar.title.text = label
+            self.figure.data[NO_TEXT].update(x=_pick(x, unscored), y=_pick(y, unscored))
         self._refresh_counts()
         self._refresh_threads()
         self._refresh_table()
@@ -838,13 +856,36 @@ class Explorer:
         self._refresh_threads()
 
     # -- display
-    def _repr_mimebundle_(self, **kwargs: Any) -> dict[str, Any]:
-        """The widget view, and the static figure as ``image/png`` for front ends without widgets (nbconvert)."""
-        bundle = self.widget._repr_mimebundle_(**kwargs)
-        data = bundle[0] if isinstance(bundle, tuple) else bundle
-        data = dict(data)
-        data["image/png"] = base64.b64encode(self.state.static_png()).decode()
+    def _bundle(self) -> dict[str, Any]:
+        bundle = self.widget._repr_mimebundle_()
+        data = dict(bundle[0] if isinstance(bundle, tuple) else bundle)
         data["text/plain"] = repr(self)
+        return data
+
+    def _fallback_bundle(self) -> dict[str, Any]:
+        """A hidden widget's view with the static tree as ``image/png``: where widgets render (JupyterLab, VS Code)
+        it shows nothing; where they do not (nbconvert's HTML of a notebook saved without widget state, GitHub)
+        it shows the static thread-tree figure of the thread shown."""
+        import ipywidgets as widgets
+
+        self._hidden = widgets.HTML(layout=widgets.Layout(display="none"))
+        data = dict(self._hidden._repr_mimebundle_())
+        data["image/png"] = base64.b64encode(self.state.static_png()).decode()
+        data["text/plain"] = f"static figure: thread {self.state.thread_id} coloured by {self.state.label}"
+        return data
+
+    def _ipython_display_(self) -> None:
+        """Two outputs: the widget at once (the tree opens without waiting), then the static fallback."""
+        from IPython.display import display
+
+        display(self._bundle(), raw=True)
+        display(self._fallback_bundle(), raw=True)
+
+    def _repr_mimebundle_(self, **kwargs: Any) -> dict[str, Any]:
+        """The widget view and the static figure as ``image/png`` in one bundle (for front ends that ask for a
+        bundle; Jupyter uses :meth:`_ipython_display_`)."""
+        data = self._bundle()
+        data["image/png"] = base64.b64encode(self.state.static_png()).decode()
         return data
 
     def __repr__(self) -> str:
