@@ -205,9 +205,9 @@ class LabPage:
 
     def run_cell_until_tree(self, index: int, n_points: int) -> float:
         """Run cell ``index`` (which shows an explorer) and return the ms until its tree shows ``n_points`` nodes."""
-        return float(self.driver.execute_async_script(self._NB + f"""
-            const done = arguments[arguments.length - 1];
+        self.js(self._NB + f"""
             const index = arguments[0], want = arguments[1];
+            window.__open = null;
             nb.content.deselectAll();
             nb.content.activeCellIndex = index;
             const cell = nb.content.widgets[index];
@@ -217,15 +217,18 @@ class LabPage:
             const tick = () => {{
               const traces = cell.node.querySelectorAll('{TREE} .scatterlayer .trace');
               const n = traces.length > 1 ? traces[1].querySelectorAll('path.point').length : 0;
-              if (n >= want) done(performance.now() - t0); else requestAnimationFrame(tick);
+              if (n >= want) window.__open = performance.now() - t0; else requestAnimationFrame(tick);
             }};
-            requestAnimationFrame(tick);""", index, n_points))
+            requestAnimationFrame(tick);""", index, n_points)
+        return float(self.wait_for("return window.__open;", what=f"the tree of cell {index}"))
 
     def points(self) -> list[Any]:
         return self.js(POINTS_JS)
 
-    def fills(self) -> list[str]:
-        return self.js(f"const pts = (() => {{ {POINTS_JS} }})(); return pts.map(p => p.style.fill);")
+    def styles(self) -> list[str]:
+        """Each node's drawn fill colour and opacity."""
+        return self.js(f"const pts = (() => {{ {POINTS_JS} }})(); return pts.map(p => p.style.fill + ' '"
+                       " + p.style.opacity);")
 
     def text(self, css: str) -> str:
         return str(self.js("const e = document.querySelector(arguments[0]); return e ? e.innerText : '';", css))

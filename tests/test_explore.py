@@ -195,6 +195,7 @@ def test_widget_through_its_controls(frame: pl.DataFrame, tmp_path: Path) -> Non
     assert list(nodes.x) == [1.25, 0.5, 2.0, 0.0, 1.0, 0.0, 2.0] and list(nodes.marker.symbol)[:2] == ["square",
                                                                                                         "circle"]
     assert np.allclose(nodes.marker.color[:2], [0.1, 0.2]) and np.isnan(nodes.marker.color[2])  # the scores
+    assert explorer.figure.layout.title.text.startswith("Thread t: 6 comments · colour: toxicity")
     assert len(explorer.figure.data[4].x) == 1 and len(explorer.figure.data[3].x) == 1  # removed b, deleted a11
     assert list(explorer.figure.data[2].x) == [2.0, 0.0]  # no text: b, a11
     assert "1 with toxicity ≥ 0.50" in explorer.counts.value
@@ -226,7 +227,7 @@ def test_widget_through_its_controls(frame: pl.DataFrame, tmp_path: Path) -> Non
 
     explorer.label.value = "judge"
     assert "with judge ≥ 0.30" in explorer.counts.value
-    assert list(nodes.marker.color)[:2] == [0.0, 0.5] and nodes.marker.colorbar.title.text == "judge"
+    assert list(nodes.marker.color)[:2] == [0.0, 0.5] and "colour: judge" in explorer.figure.layout.title.text
     explorer.sort.value = "toxic share"
     assert [o[1] for o in explorer.threads.options] == ["u", "t"]
     explorer.threads.value = "u"

@@ -39,10 +39,12 @@ def test_explorer_in_jupyterlab(tmp_path: Path) -> None:
 
     nodes = expected_nodes()
     path = copy_notebook(NOTEBOOK, tmp_path / "root", {"SCORER": "profanity"})
-    # the node to click: a top-level comment with a long first line (its text is checked after the click)
+    # the node to click: a reply with a few replies of its own and a long first line (its text is checked)
+    from toolkit.explore import subthread
+
     texts = nodes["text"].to_list()
-    target = next(i for i in range(nodes.height) if nodes["depth"][i] == 1 and texts[i]
-                  and len(texts[i].split("\n")[0]) > 60)
+    target = next(i for i in range(nodes.height) if nodes["depth"][i] >= 3 and texts[i]
+                  and len(texts[i].split("\n")[0]) > 60 and 2 <= len(subthread(nodes, i)) <= 6)
     snippet = _flat(texts[target])[:60]
     artifacts = artifacts_dir()
     with jupyter_lab(path.parent, tmp_path / "lab") as url:
@@ -62,11 +64,11 @@ def test_explorer_in_jupyterlab(tmp_path: Path) -> None:
             table = page.text(".toolkit-explore-table")
             assert nodes["author"][target][:14] in table  # its sub-thread fills the table
 
-            counts, fills = page.text(".toolkit-explore-counts"), page.fills()
+            counts, styles = page.text(".toolkit-explore-counts"), page.styles()
             timing = page.slider_key(Keys.HOME)  # the slider to 0: every scored comment is at or above it
             after = page.text(".toolkit-explore-counts")
             assert after != counts and "toxicity ≥ 0.00" in after
-            assert sum(a != b for a, b in zip(fills, page.fills(), strict=True)) > 0  # recoloured
+            assert sum(a != b for a, b in zip(styles, page.styles(), strict=True)) > 0  # recoloured
             shot = page.screenshot(artifacts / "explore_browser.png")
         finally:
             driver.quit()

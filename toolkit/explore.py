@@ -665,10 +665,14 @@ class Explorer:
         ]
 
     def _layout(self) -> dict[str, Any]:
-        return {"margin": {"l": 40, "r": 10, "t": 30, "b": 20}, "hovermode": "closest", "dragmode": "zoom",
+        return {"margin": {"l": 40, "r": 10, "t": 50, "b": 20}, "title": {"x": 0.02, "y": 0.98}, "hovermode": "closest", "dragmode": "zoom",
                 "plot_bgcolor": "white", "clickmode": "event",
                 "xaxis": {"visible": False}, "yaxis": {"autorange": "reversed", "title": "reply depth (0 = post)",
                                                        "dtick": 1, "zeroline": False, "gridcolor": "#eeeeee"}}
+
+    def _title(self) -> str:
+        s = self.state
+        return f"Thread {s.thread_id}: {s.nodes.height - 1:,} comments · colour: {s.label}, purple 0 → yellow 1"
 
     def _marker_size(self) -> float:
         leaves = max(1.0, float(self.state.nodes["x"].max() or 0) + 1)
@@ -678,7 +682,7 @@ class Explorer:
         """Redraw everything for a new thread."""
         s, nodes = self.state, self.state.nodes
         x, y = nodes["x"].to_list(), nodes["depth"].to_list()
-        ex, ey = tree_edges(nodes)
+        ex, ey = (np.array(v, dtype=np.float64) for v in tree_edges(nodes))  # None -> NaN: the breaks
         size = self._marker_size()
         removed = nodes["removed"].fill_null(False).to_numpy()
         deleted = nodes["deleted"].fill_null(False).to_numpy()
@@ -687,14 +691,14 @@ class Explorer:
         with self.figure.batch_update():
             self.figure.data[0].update(x=ex, y=ey)
             # Plotly.js replaces a whole `marker` given as a dict: set its fields one by one (marker.color, ...)
-            self.figure.data[1].update(x=x, y=y, hovertext=hover_texts(nodes, s.labels))
+            self.figure.data[1].update(x=nodes["x"].to_numpy(), y=nodes["depth"].to_numpy().astype(np.float64),
+                                       hovertext=hover_texts(nodes, s.labels))
             marker = self.figure.data[1].marker
             marker.color, marker.opacity = s.scores(), s.opacity()
             marker.size, marker.symbol = size, symbols
             marker.colorscale, marker.cmin, marker.cmax = colour_scale(), 0.0, 1.0
             marker.line.color, marker.line.width = "black", 0.5
-            marker.showscale = True
-            marker.colorbar.title.text, marker.colorbar.thickness, marker.colorbar.len = s.label, 12, 0.8
+            marker.showscale = False  # the title names the scale (a colour bar here drew garbled in plotly 7.1)
             unscored = np.isnan(s.scores())
             for trace, mask in ((NO_TEXT, unscored), (DELETED, deleted), (REMOVED, removed)):
                 self.figure.data[trace].update(x=_pick(x, mask), y=_pick(y, mask))
@@ -703,8 +707,7 @@ class Explorer:
                 overlay.symbol, overlay.color, overlay.size = symbol, colour, size * scale
                 overlay.line.width, overlay.line.color = width, ("#4d4d4d" if trace == NO_TEXT else colour)
             self.figure.layout.height = int(np.clip(120 + 40 * (max_depth + 1), 320, 640))
-            self.figure.layout.title = {"text": f"Thread {s.thread_id}: {nodes.height - 1:,} comments",
-                                        "font": {"size": 13}}
+            self.figure.layout.title = {"text": self._title(), "font": {"size": 13}}
             self.figure.layout.xaxis.range = None
             self.figure.layout.yaxis.autorange = "reversed"
             self._set_marks()
@@ -764,7 +767,7 @@ class Explorer:
         with self.figure.batch_update():
             self.figure.data[1].marker.color = self.state.scores()
             self.figure.data[1].marker.opacity = self.state.opacity()
-            self.figure.data[1].marker.colorbar.title.text = label
+            self.figure.layout.title.text = self._title()
             self.figure.data[NO_TEXT].update(x=_pick(x, unscored), y=_pick(y, unscored))
         self._refresh_counts()
         self._refresh_threads()
