@@ -9,7 +9,9 @@ download). Printed, each the median of its runs with the target beside it:
   kernel sends it, Plotly.js draws it), in a kernel that has opened an explorer before; and ``open, first in a
   fresh kernel``, which adds the one-time imports (Plotly, and through it nbformat and jsonschema);
 - ``recolour``: from the key press on the slider (Home / End: threshold 0 / 1, every node changes) to the last
-  change of the tree's DOM and of the counts line.
+  change of the tree's DOM and of the counts line;
+- ``search``: from the Enter key in the search box (``author:user1``, 31 comments, then the empty search) to
+  the counts' change: the kernel round trip with little to draw, for comparison.
 
     .venv/bin/python benchmarks/explore.py            # needs chromium and chromium-driver (.ci/browser/install.sh)
     .venv/bin/python benchmarks/explore.py --n 3000 --runs 5 --json /tmp/explore.json
@@ -82,7 +84,8 @@ def measure(n: int, runs: int) -> dict[str, list[float]]:
         raise SystemExit(f"cannot run: {missing}")
     scratch = Path(tempfile.mkdtemp(prefix="explore-bench-"))
     path = write_notebook(scratch / "root", n)
-    out: dict[str, list[float]] = {"open, first in a fresh kernel": [], "open": [], "recolour": [], "counts": []}
+    out: dict[str, list[float]] = {"open, first in a fresh kernel": [], "open": [], "recolour": [], "counts": [],
+                                   "search (round trip, few marks)": []}
     with jupyter_lab(path.parent, scratch / "lab") as url:
         driver = chromium()
         try:
@@ -98,6 +101,9 @@ def measure(n: int, runs: int) -> dict[str, list[float]]:
                 timing = page.slider_key(Keys.HOME if i % 2 == 0 else Keys.END)
                 out["recolour"].append(timing["recolour_ms"])
                 out["counts"].append(timing["counts_ms"])
+            for i in range(runs):
+                for query in ("author:user1", ""):  # 31 comments ringed, then none
+                    out["search (round trip, few marks)"].append(page.search(query)["counts_ms"])
         finally:
             driver.quit()
     return out

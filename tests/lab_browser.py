@@ -243,19 +243,37 @@ class LabPage:
     def slider_key(self, key: str, quiet_ms: int = 800) -> dict[str, float]:
         """Press ``key`` on the threshold slider's handle; returns ms from the key press to the counts' change
         and to the tree's last change (recoloured), measured in the page."""
-        handle = self.js("return document.querySelector('.toolkit-explore-threshold .noUi-handle');")
+        return self.timed_keys(".toolkit-explore-threshold .noUi-handle", key, key, quiet_ms)
+
+    def search(self, text: str, quiet_ms: int = 800) -> dict[str, float]:
+        """Type ``text`` and Enter in the search box; the same timings from the Enter key."""
+        from selenium.webdriver.common.keys import Keys
+
+        keys = Keys.CONTROL + "a" + Keys.NULL + Keys.BACKSPACE + text + Keys.ENTER  # typed: the input changes
+        return self.timed_keys(".toolkit-explore-search input", keys, Keys.ENTER, quiet_ms)
+
+    def timed_keys(self, css: str, keys: str, timed_key: str, quiet_ms: int = 800) -> dict[str, float]:
+        """Send ``keys`` to the element ``css``; ms from the keydown of ``timed_key`` to the counts' change and to
+        the tree's last change after it."""
+        from selenium.webdriver.common.keys import Keys
+
+        names = {Keys.HOME: "Home", Keys.END: "End", Keys.ENTER: "Enter"}
+        element = self.js("return document.querySelector(arguments[0]);", css)
         self.js(f"""
             const tk = window.__tk = {{t0: null, counts: null, tree: null}};
-            document.addEventListener('keydown', () => {{ if (tk.t0 === null) tk.t0 = performance.now(); }},
-                                      {{capture: true, once: true}});
+            const key = arguments[0];
+            const down = e => {{ if (e.key === key) {{ tk.t0 = performance.now();
+                                                     document.removeEventListener('keydown', down, true); }} }};
+            document.addEventListener('keydown', down, true);
             const counts = document.querySelector('.toolkit-explore-counts');
             const before = counts.innerText;
             new MutationObserver(() => {{
-              if (tk.counts === null && counts.innerText !== before) tk.counts = performance.now();
+              if (tk.t0 !== null && tk.counts === null && counts.innerText !== before) tk.counts = performance.now();
             }}).observe(counts, {{subtree: true, childList: true, characterData: true}});
             new MutationObserver(() => {{ if (tk.t0 !== null) tk.tree = performance.now(); }})
-              .observe(document.querySelector('{TREE}'), {{subtree: true, childList: true, attributes: true}});""")
-        handle.send_keys(key)
+              .observe(document.querySelector('{TREE}'), {{subtree: true, childList: true, attributes: true}});""",
+                names.get(timed_key, timed_key))
+        element.send_keys(keys)
         self.wait_for("const tk = window.__tk; return tk.counts !== null && tk.tree !== null"
                       " && performance.now() - Math.max(tk.counts, tk.tree) > arguments[0];", quiet_ms,
                       what="the counts and the tree to change", timeout_s=30)
