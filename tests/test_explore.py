@@ -198,6 +198,7 @@ def test_widget_through_its_controls(frame: pl.DataFrame, tmp_path: Path) -> Non
     assert explorer.figure.layout.title.text.startswith("Thread t: 6 comments · colour: toxicity")
     assert len(explorer.figure.data[4].x) == 1 and len(explorer.figure.data[3].x) == 1  # removed b, deleted a11
     assert list(explorer.figure.data[2].x) == [2.0, 0.0]  # no text: b, a11
+    assert explorer._recolour.scores == [0.1, 0.2, None, 0.9, 0.05, None, 0.4]  # for the browser-side fading
     assert "1 with toxicity ≥ 0.50" in explorer.counts.value
     assert [o[1] for o in explorer.threads.options] == ["t", "u"] and explorer.threads.value == "t"
 

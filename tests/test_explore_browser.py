@@ -68,7 +68,9 @@ def test_explorer_in_jupyterlab(tmp_path: Path) -> None:
             timing = page.slider_key(Keys.HOME)  # the slider to 0: every scored comment is at or above it
             after = page.text(".toolkit-explore-counts")
             assert after != counts and "toxicity ≥ 0.00" in after
-            assert sum(a != b for a, b in zip(styles, page.styles(), strict=True)) > 0  # recoloured
+            after_styles = page.styles()
+            assert sum(a != b for a, b in zip(styles, after_styles, strict=True)) > 0  # recoloured
+            assert all(style.endswith(" 1") for style in after_styles)  # threshold 0: no node faded
             shot = page.screenshot(artifacts / "explore_browser.png")
         finally:
             driver.quit()

@@ -34,6 +34,7 @@ import io
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -582,6 +583,47 @@ def _detail_html(detail: pl.DataFrame, labels: Sequence[str]) -> str:
     return "".join(parts)
 
 
+# Mirrors node_opacity in the browser, so that the slider fades the nodes at once, without the kernel's round
+# trip; the kernel then sends the same opacities through Plotly (and the counts). Linked to the slider by jslink.
+_RECOLOUR_ESM = """
+function apply(model, el) {
+  const root = el.closest('.toolkit-explore');
+  const traces = root ? root.querySelectorAll('.toolkit-explore-tree .scatterlayer .trace') : [];
+  if (traces.length < 2) return;
+  const points = traces[1].querySelectorAll('path.point');
+  const scores = model.get('scores'), threshold = model.get('threshold'), faded = model.get('faded');
+  if (points.length !== scores.length) return;
+  for (let i = 0; i < points.length; i++) {
+    const s = scores[i];
+    points[i].style.opacity = (s !== null && s < threshold) ? faded : 1;
+  }
+}
+export default {
+  render({ model, el }) {
+    const f = () => apply(model, el);
+    model.on('change:threshold', f);
+    return () => model.off('change:threshold', f);
+  }
+};
+"""
+
+
+@lru_cache(maxsize=1)
+def _recolour_class() -> type:
+    import anywidget
+    import traitlets
+
+    class Recolour(anywidget.AnyWidget):
+        """The browser-side fading of the nodes below the threshold (see ``_RECOLOUR_ESM``)."""
+
+        _esm = _RECOLOUR_ESM
+        scores = traitlets.List().tag(sync=True)
+        threshold = traitlets.Float(0.5).tag(sync=True)
+        faded = traitlets.Float(FADED).tag(sync=True)
+
+    return Recolour
+
+
 def _widget_classes() -> tuple[Any, Any]:
     import ipywidgets as widgets
     import plotly.graph_objects as go
@@ -629,6 +671,8 @@ class Explorer:
         self.figure = go.FigureWidget(self._traces(go), self._layout())
         self.figure.data[1].on_click(self._on_click)
         self.figure.data[1].on_selection(self._on_selection)
+        self._recolour = _recolour_class()(threshold=state.threshold, layout=widgets.Layout(display="none"))
+        widgets.jslink((self.threshold, "value"), (self._recolour, "threshold"))
         self._box = widgets.Box([self.figure], layout=widgets.Layout(flex="1 1 auto", min_width="0"))
         self._box.add_class("toolkit-explore-tree")
         self.widget = widgets.VBox([
@@ -638,6 +682,7 @@ class Explorer:
             widgets.HBox([widgets.VBox([widgets.HBox([self.sort, self.thread_filter]), self.threads]), self._box]),
             widgets.HBox([self.detail, widgets.VBox([self.table, widgets.HBox([self.export_png, self.export_rows]),
                                                      self.message], layout=widgets.Layout(width="50%"))]),
+            self._recolour,
         ])
         self.widget.add_class("toolkit-explore")
 
@@ -695,6 +740,7 @@ class Explorer:
                                        hovertext=hover_texts(nodes, s.labels))
             marker = self.figure.data[1].marker
             marker.color, marker.opacity = s.scores(), s.opacity()
+            self._recolour.scores = [None if np.isnan(v) else float(v) for v in s.scores()]
             marker.size, marker.symbol = size, symbols
             marker.colorscale, marker.cmin, marker.cmax = colour_scale(), 0.0, 1.0
             marker.line.color, marker.line.width = "black", 0.5
@@ -766,6 +812,7 @@ class Explorer:
         x, y = self.state.nodes["x"].to_list(), self.state.nodes["depth"].to_list()
         with self.figure.batch_update():
             self.figure.data[1].marker.color = self.state.scores()
+            self._recolour.scores = [None if np.isnan(v) else float(v) for v in self.state.scores()]
             self.figure.data[1].marker.opacity = self.state.opacity()
             self.figure.layout.title.text = self._title()
             self.figure.data[NO_TEXT].update(x=_pick(x, unscored), y=_pick(y, unscored))
