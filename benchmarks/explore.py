@@ -7,7 +7,8 @@ download). Printed, each the median of its runs with the target beside it:
 
 - ``open``: from the cell's run command to the 3,000 nodes drawn in the page (Python builds the widget, the
   kernel sends it, Plotly.js draws it), in a kernel that has opened an explorer before; and ``open, first in a
-  fresh kernel``, which adds the one-time imports (Plotly, and through it nbformat and jsonschema);
+  fresh kernel``, which adds the one-time imports (Plotly, and through it nbformat and jsonschema); and with
+  ``static_fallback=False`` (no static figure drawn after the widget is sent);
 - ``recolour``: from the key press on the slider (Home / End: threshold 0 / 1, every node changes) to the
   tree's first change (the nodes faded in the browser); ``counts updated``: to the counts line's change (the
   kernel's answer); ``settled``: to the last change of the tree (the kernel's restyle, the same opacities);
@@ -62,6 +63,7 @@ print(scored.height, "rows")
 """
 
 EXPLORE_CELL = "nb.explore(scored, threshold=0.5)"
+NO_FALLBACK_CELL = "nb.explore(scored, threshold=0.5, static_fallback=False)"
 
 
 def write_notebook(folder: Path, n: int) -> Path:
@@ -69,7 +71,8 @@ def write_notebook(folder: Path, n: int) -> Path:
 
     nb = nbformat.v4.new_notebook()
     nb.metadata = {"kernelspec": {"name": "python3", "display_name": "Python 3 (ipykernel)", "language": "python"}}
-    nb.cells = [nbformat.v4.new_code_cell(SETUP_CELL.format(n=n).strip()), nbformat.v4.new_code_cell(EXPLORE_CELL)]
+    nb.cells = [nbformat.v4.new_code_cell(SETUP_CELL.format(n=n).strip()), nbformat.v4.new_code_cell(EXPLORE_CELL),
+                nbformat.v4.new_code_cell(NO_FALLBACK_CELL)]
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / "explore_benchmark.ipynb"
     nbformat.write(nb, path)
@@ -85,7 +88,8 @@ def measure(n: int, runs: int) -> dict[str, list[float]]:
         raise SystemExit(f"cannot run: {missing}")
     scratch = Path(tempfile.mkdtemp(prefix="explore-bench-"))
     path = write_notebook(scratch / "root", n)
-    out: dict[str, list[float]] = {"open, first in a fresh kernel": [], "open": [], "recolour": [],
+    out: dict[str, list[float]] = {"open, first in a fresh kernel": [], "open": [],
+                                   "open without the static fallback": [], "recolour": [],
                                    "counts updated": [], "settled (kernel's restyle)": [],
                                    "search (round trip, few marks)": []}
     with jupyter_lab(path.parent, scratch / "lab") as url:
@@ -95,10 +99,12 @@ def measure(n: int, runs: int) -> dict[str, list[float]]:
             for _ in range(max(1, runs // 2)):
                 page.restart_and_run_until(1)
                 out["open, first in a fresh kernel"].append(page.run_cell_until_tree(1, n + 1))
-                page.wait_idle()
+                page.wait_idle(2)
             for _ in range(runs):
                 out["open"].append(page.run_cell_until_tree(1, n + 1))
-                page.wait_idle()
+                page.wait_idle(2)
+                out["open without the static fallback"].append(page.run_cell_until_tree(2, n + 1))
+                page.wait_idle(3)
             for i in range(2 * runs):
                 timing = page.slider_key(Keys.HOME if i % 2 == 0 else Keys.END)
                 out["recolour"].append(timing["recolour_ms"])

@@ -638,9 +638,10 @@ class Explorer:
     ``figure`` the Plotly ``FigureWidget``. Its methods do what the controls do, for scripts and tests.
     """
 
-    def __init__(self, state: ExploreState, *, export_dir: str | Path = "explore_exports") -> None:
+    def __init__(self, state: ExploreState, *, export_dir: str | Path = "explore_exports",
+                 static_fallback: bool = True) -> None:
         widgets, go = _widget_classes()
-        self.state, self.export_dir = state, Path(export_dir)
+        self.state, self.export_dir, self.static_fallback = state, Path(export_dir), static_fallback
         self._busy = False
         self.label = widgets.Dropdown(options=state.labels, value=state.label, description="colour by",
                                       layout=widgets.Layout(width="220px"))
@@ -929,7 +930,8 @@ class Explorer:
         from IPython.display import display
 
         display(self._bundle(), raw=True)
-        display(self._fallback_bundle(), raw=True)
+        if self.static_fallback:
+            display(self._fallback_bundle(), raw=True)
 
     def _repr_mimebundle_(self, **kwargs: Any) -> dict[str, Any]:
         """The widget view and the static figure as ``image/png`` in one bundle (for front ends that ask for a
@@ -957,6 +959,7 @@ def explore(
     thread_id: str | None = None,
     max_nodes: int = 5000,
     export_dir: str | Path = "explore_exports",
+    static_fallback: bool = True,
 ) -> Explorer:
     """An interactive explorer of a scored comment frame or of a run directory (its ``comments.parquet``).
 
@@ -968,6 +971,8 @@ def explore(
         thread_id: the thread shown first (default: the largest).
         max_nodes: the most rows of a thread drawn (as the static figure's ``max_nodes``).
         export_dir: where the export buttons write.
+        static_fallback: also output the static tree for front ends without widgets (nbconvert); it is drawn
+            after the widget is sent, and takes about a second for a 3,000-comment thread.
 
     Returns:
         An :class:`Explorer`; show it as a cell's value.
@@ -997,4 +1002,4 @@ def explore(
         frame = source
     state = ExploreState.create(frame, labels=labels, label=label, threshold=0.5 if threshold is None else threshold,
                                 thread_id=thread_id, max_nodes=max_nodes)
-    return Explorer(state, export_dir=export_dir)
+    return Explorer(state, export_dir=export_dir, static_fallback=static_fallback)
