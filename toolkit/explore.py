@@ -12,9 +12,10 @@ Why Plotly's FigureWidget for the tree (ipywidgets for the controls):
   ends with no extension to install or enable (anywidget ships its module with the widget's state), and its
   click and box/lasso-selection events come back to Python callbacks, which is what the linked views need;
 - nodes are coloured by their score through the static figure's colour map (a Plotly colour scale made from
-  it), and a threshold change sends one ``restyle`` of the markers' opacity (one number per node, sent as a
-  binary array), which Plotly.js applies in milliseconds; SVG markers keep every node a DOM element, so a
-  browser test clicks one;
+  it); the threshold fades the nodes below it: at once in the browser (a small anywidget linked to the slider
+  with ``jslink``, mirroring :func:`node_opacity`), then through one Plotly ``restyle`` of the markers' opacity
+  sent by the kernel (a binary array) with the counts; SVG markers keep every node a DOM element, so a browser
+  test clicks one;
 - Bokeh would need ``jupyter_bokeh`` (a second widget bridge) for Python callbacks inside an ipywidgets layout,
   and its Python-side events in a notebook are less direct; both are well kept, Plotly is the smaller step.
 
