@@ -392,10 +392,101 @@ nb.view(misses, ["comment_id", "n_toxic", label]).head(5)
 """),
 ]
 
+EXPLORE_INTERACTIVELY = [
+    _md("""
+# 04 · Explore threads interactively
+
+`nb.explore(frame)` (or `nb.explore(run_dir)`) opens one widget to read scored, moderated threads as a tree and
+as text at once:
+
+- **threads** (left): every thread with its size (`c`), deepest reply (`d`), toxic share, removals (`r`) and
+  deletions (`d`); sort by any of them, filter by id or title, pick one to show;
+- **the tree**: the static thread tree's layout, nodes coloured by the chosen score column (`colour by`: every
+  scorer the frame has), the post a square, removed comments crossed, deleted ones ringed; hover a node for its
+  author, depth, scores and first line; **click** it to read the whole comment with its parent and replies;
+- **threshold**: nodes below it fade, the counts above the tree follow; **search** rings the comments whose text
+  or author matches (`author:NAME` for an author only);
+- **table** (below right): the clicked comment's sub-thread (or a box/lasso selection), linked both ways with the
+  tree: pick a row to read it and mark it in the tree;
+- **export**: the current view as the paper-style figure (PNG, PDF, redrawable by `toolkit-figures`) and the
+  selection as a CSV; `explorer.selection_frame()` gives it as a Polars frame.
+
+In a notebook exported with `nbconvert` (or any front end without widgets) the cell shows the static thread tree.
+"""),
+    _params("""
+SCORER = "auto"  # "auto", "detoxify" or "profanity"
+PAGES = ["reddit_sample_57dw9a.json", "reddit_sample_1j7g9uj.json"]  # bundled real Reddit comment pages
+THRESHOLD = 0.5  # the slider's start
+"""),
+    _code(SETUP + """
+import tempfile
+from pathlib import Path
+
+from IPython.display import Image, display
+
+from toolkit.scoring import score_frame
+"""),
+    _md("""
+## Two real threads, scored twice
+
+The bundled Reddit API pages: an AMA with 145 comments in nested replies and a smaller test thread. Two scorers
+give the tree two colourings to switch between: toxicity (`SCORER`) and politeness (no download needed).
+"""),
+    _code("""
+threads = pl.concat([toolkit.load(nb.data_path(page), format="reddit_page") for page in PAGES], how="diagonal_relaxed")
+result = score_frame(threads, SCORER)
+scored = toolkit.score(result.frame, scorer="politeness")
+print("scorer:", result.report.caption(), "| politeness added:", "politeness" in scored.columns)
+print(threads.height, "rows in", threads["thread_id"].n_unique(), "threads")
+"""),
+    _md("""
+## The explorer
+
+Click a node, move the threshold, type a word in the search box, pick another thread on the left.
+"""),
+    _code("""
+export_dir = Path(tempfile.mkdtemp(prefix="toolkit-explore-"))
+explorer = nb.explore(scored, threshold=THRESHOLD, export_dir=export_dir)
+explorer
+"""),
+    _md("""
+## The same from code
+
+Every control has a method (`click_comment`, `set_threshold`, `set_search`, `show_thread`, `select`,
+`export_figure`, `export_selection`), and `explorer.state` holds what is shown, so a view can be scripted and
+reproduced. Here: the most toxic comment that got replies, its sub-thread and the counts at a lower threshold.
+"""),
+    _code("""
+answered = scored.filter(~pl.col("is_post") & (pl.col("n_replies") > 0)).sort("toxicity", descending=True, nulls_last=True)
+explorer.click_comment(answered["comment_id"][0])
+print(nb.format_context(explorer.state.detail().with_columns(rank=pl.lit(1))))
+explorer.state.table()
+"""),
+    _code("""
+for threshold in (THRESHOLD, 0.2):
+    explorer.set_threshold(threshold)
+    print(explorer.counts.value.removeprefix("<b>").removesuffix("</b>"))
+explorer.set_search("vote")
+print(explorer.state.counts()["matches"], "comments mention voting")
+"""),
+    _code("""
+paths = explorer.export_figure(formats=("png",), dpi=110)  # the shown thread, paper style
+display(Image(filename=str(next(p for p in paths if p.suffix == ".png"))))
+selection = explorer.selection_frame()  # every column of the selected rows, as a Polars frame
+print(selection.height, "rows selected;", explorer.export_selection().name, "written")
+"""),
+    _md("""
+A run directory works the same way: `nb.explore("outputs/2026-.../...")` reads its `comments.parquet` (every
+scorer the run had) and starts the slider at the run's `analysis.threshold`.
+"""),
+]
+
+
 NOTEBOOKS = {
     "01_explore_thread": EXPLORE,
     "02_reproduce_figures": REPRODUCE,
     "03_validate_scorer": VALIDATE,
+    "04_explore_interactively": EXPLORE_INTERACTIVELY,
 }
 
 

@@ -18,7 +18,7 @@ pytestmark = pytest.mark.notebooks
 REPO_ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOK_DIR = REPO_ROOT / "notebooks"
 NOTEBOOKS = sorted(NOTEBOOK_DIR.glob("*.ipynb"))
-EXPECTED = ["01_explore_thread", "02_reproduce_figures", "03_validate_scorer"]
+EXPECTED = ["01_explore_thread", "02_reproduce_figures", "03_validate_scorer", "04_explore_interactively"]
 
 # Injected after each notebook's `parameters` cell: offline scorer (never a model download in CI), few
 # bootstrap replicates.
@@ -26,6 +26,7 @@ PARAMETERS: dict[str, dict[str, object]] = {
     "01_explore_thread": {"SCORER": "profanity", "N_BOOT": 50},
     "02_reproduce_figures": {"SCORER": "profanity", "N_BOOT": 50},
     "03_validate_scorer": {"SCORER": "profanity", "N_BOOT": 50},
+    "04_explore_interactively": {"SCORER": "profanity"},
 }
 CELL_TIMEOUT_S = 300
 
@@ -38,7 +39,7 @@ def _builder():
     return module
 
 
-def test_the_three_notebooks_exist() -> None:
+def test_the_notebooks_exist() -> None:
     assert [p.stem for p in NOTEBOOKS] == EXPECTED
 
 
@@ -129,6 +130,32 @@ def test_notebook_runs_offline(path: Path, tmp_path: Path) -> None:
         assert "scorer: profanity" in text
     if path.stem == "02_reproduce_figures":
         assert _outputs(nb, "text/html"), "no tables / side-by-side figures"
+    if path.stem == "04_explore_interactively":
+        check_explorer_notebook(nb)
+
+
+WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
+
+
+def check_explorer_notebook(nb: nbformat.NotebookNode) -> None:
+    """The explorer cell shows the widget, with the static tree as its PNG fallback; nbconvert's HTML of the
+    notebook as JupyterLab saves it (no widget state) shows that figure, not an empty widget."""
+    from nbconvert import HTMLExporter
+
+    cell = next(c for c in nb.cells if c.cell_type == "code" and "nb.explore(scored" in c.source)
+    bundles = [o["data"] for o in cell.outputs if "data" in o]
+    assert len(bundles) == 2 and all(WIDGET_VIEW in b for b in bundles)  # the explorer, a hidden widget
+    assert bundles[0]["text/plain"].startswith("Explorer(thread '57dw9a', 146 nodes, 2 threads")
+    assert "image/png" not in bundles[0] and "image/png" in bundles[1]
+    text = "".join(o.get("text", "") for c in nb.cells if c.cell_type == "code" for o in c.outputs)
+    assert "● comment" in text and "with toxicity ≥ 0.50" in text and "with toxicity ≥ 0.20" in text
+    saved = nbformat.from_dict(nb)
+    saved.metadata.pop("widgets", None)  # JupyterLab does not save widget state by default
+    html, _ = HTMLExporter().from_notebook_node(saved)
+    png = bundles[1]["image/png"].strip()
+    assert f"data:image/png;base64,{png}" in html.replace("\n", "")
+    assert f'<script type="{WIDGET_VIEW}">' not in html  # no empty widget placeholder
+    assert "Explorer(thread" in html  # the widget's output as text, above the figure
 
 
 # ------------------------------------------------------------------------------ toolkit.notebook helpers

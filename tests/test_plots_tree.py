@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 from matplotlib.collections import PathCollection
 
-from toolkit.analysis.distribution import thread_tree_table
 from toolkit.analysis.synthetic import make_frame
+from toolkit.analysis.thread_tables import thread_tree_table
 from toolkit.outputs import FigureSpec
 from toolkit.plots.tree import PLACEHOLDER_LABEL, draw_thread_tree
 

@@ -23,10 +23,12 @@ import polars as pl
 
 from toolkit.analysis.common import score_columns
 from toolkit.errors import ConfigError, LoadError
+from toolkit.explore import Explorer, explore
 from toolkit.io.paths import PROJECT_ROOT
 from toolkit.schema import is_comment, scored
 
 __all__ = [
+    "Explorer", "explore",  # the interactive explorer (toolkit/explore.py)
     "SideBySide", "compare_manifests", "compare_tables", "context", "contexts", "data_path", "draw_figure",
     "draw_thread_tree", "figure_from_run", "figure_names", "filter_comments", "format_context", "manifest_summary",
     "most_toxic", "most_toxic_with_context", "read_manifest", "run_table", "setup", "shorten", "side_by_side",
