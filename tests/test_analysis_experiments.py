@@ -130,6 +130,15 @@ def check_lemmy_removals(run: Path) -> None:
     assert json.loads((run / "figures" / "removal_reasons.json").read_text())["kind"] == "rate_bars"
 
 
+def check_calibrate_scorer(run: Path) -> None:
+    """CAT gn's archived Perspective scores calibrated to its human labels: cross-fitted Brier and ECE go down."""
+    raw, cal = table(run, "calibration_metrics").iter_rows(named=True)
+    assert (raw["n"], raw["n_positive"]) == (10000, 59)
+    assert cal["brier"] < raw["brier"] and cal["ece"] < raw["ece"]
+    doc = json.loads((run / "calibration" / "toxicity.json").read_text())
+    assert doc["scorer"]["model"] == "perspective_toxicity" and doc["metrics"]["brier_calibrated"] == cal["brier"]
+
+
 CHECKS = {name[len("check_"):]: fn for name, fn in globals().items() if name.startswith("check_")}
 
 
@@ -182,3 +191,17 @@ def test_derailment_tables_are_byte_identical_on_rerun(tmp_path: Path) -> None:
     assert "derailment_prediction.csv" in names
     for name in names:
         assert (first / "tables" / name).read_bytes() == (second / "tables" / name).read_bytes(), name
+
+
+@pytest.mark.parametrize("experiment", ["calibrate_scorer"])
+def test_new_experiments_rerun_identically(experiment: str, tmp_path: Path) -> None:
+    """Tables and other files (the calibration map, the annotation sheet and key) are the same bytes on a rerun."""
+    settings = settings_for(experiment, "plot.formats=[]")
+    first, second = tmp_path / "a", tmp_path / "b"
+    run_experiment(settings, first)
+    run_experiment(settings, second)
+    names = sorted(str(p.relative_to(first)) for p in first.rglob("*")
+                   if p.is_file() and p.parts[len(first.parts)] not in ("figures", "manifest.json", "comments.parquet"))
+    assert any(n.startswith("tables/") for n in names) and len(names) > 3
+    for name in names:
+        assert (first / name).read_bytes() == (second / name).read_bytes(), name

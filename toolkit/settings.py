@@ -64,6 +64,8 @@ class ScorerSettings:
     ``activation`` (hf): auto|sigmoid|softmax|none. ``columns`` (column): {label: source column}.
     ``flush_every``: texts per cache part file while scoring. ``shard``/``num_shards``: score one slice of
     the texts into the cache and skip the analyses (a later run without a shard merges from the cache).
+    ``calibration``: a calibration file (``+experiment=calibrate_scorer`` writes ``calibration/<label>.json``)
+    applied after the cache: the label's column becomes the calibrated score, ``<label>_raw`` keeps the raw one.
 
     The one definition of every scorer option: ``toolkit.scoring`` takes it whole (``score_frame``,
     ``make_scorer``, the backends); its values are checked where they are used (``scorer.<field>`` errors).
@@ -92,6 +94,7 @@ class ScorerSettings:
     num_shards: int | None = None
     cache_dir: str | None = None
     use_cache: bool = True
+    calibration: str | None = None
 
 
 @dataclass
