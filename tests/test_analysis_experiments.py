@@ -139,6 +139,18 @@ def check_calibrate_scorer(run: Path) -> None:
     assert doc["scorer"]["model"] == "perspective_toxicity" and doc["metrics"]["brier_calibrated"] == cal["brier"]
 
 
+def check_annotation_sample(run: Path) -> None:
+    """CAT gn, the run's scorer beside the archived Perspective scores: 16 joint-quartile strata, the blinded
+    sheet (no scores) and the key (inclusion probabilities)."""
+    strata = table(run, "annotation_strata")
+    assert strata.height == 16 and strata["n_expected"].sum() == pytest.approx(200)
+    sheet = pl.read_csv(run / "annotation" / "sample.csv")
+    key = pl.read_csv(run / "annotation" / "key.csv")
+    assert sheet.columns == ["item_id", "text", "parent_text", "label_annotator_1", "label_annotator_2"]
+    assert sheet.height == key.height == strata["n_sampled"].sum()
+    assert ((key["inclusion_probability"] > 0) & (key["inclusion_probability"] <= 1)).all()
+
+
 CHECKS = {name[len("check_"):]: fn for name, fn in globals().items() if name.startswith("check_")}
 
 
@@ -193,7 +205,7 @@ def test_derailment_tables_are_byte_identical_on_rerun(tmp_path: Path) -> None:
         assert (first / "tables" / name).read_bytes() == (second / "tables" / name).read_bytes(), name
 
 
-@pytest.mark.parametrize("experiment", ["calibrate_scorer"])
+@pytest.mark.parametrize("experiment", ["annotation_sample", "calibrate_scorer"])
 def test_new_experiments_rerun_identically(experiment: str, tmp_path: Path) -> None:
     """Tables and other files (the calibration map, the annotation sheet and key) are the same bytes on a rerun."""
     settings = settings_for(experiment, "plot.formats=[]")
