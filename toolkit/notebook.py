@@ -23,6 +23,7 @@ import polars as pl
 
 from toolkit.analysis.common import score_columns
 from toolkit.errors import ConfigError, LoadError
+from toolkit.labelling import LabellingSession, LabellingWidget, labelling_widget
 from toolkit.pipeline import PROJECT_ROOT
 
 __all__ = [
@@ -31,6 +32,7 @@ __all__ = [
     "most_toxic", "most_toxic_with_context", "read_manifest", "run_table", "setup", "shorten", "side_by_side",
     "use_inline_backend", "view",
 ]
+__all__ += ["LabellingSession", "LabellingWidget", "labelling_widget"]  # hand labels: toolkit.labelling
 
 _VIEW_BASE = ("comment_id", "parent_id", "reply_depth", "author", "removed", "deleted")
 
