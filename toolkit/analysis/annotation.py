@@ -33,7 +33,7 @@ ITEM = "item_id"
 KEY_FILE, SHEET_FILE = "key.csv", "sample.csv"
 
 STRATA_SCHEMA = {
-    "stratum": pl.String, "disagreement": pl.Int64, "n": pl.Int64, "n_expected": pl.Float64, "n_sampled": pl.Int64,
+    "stratum": pl.String, "cell": pl.String, "disagreement": pl.Int64, "n": pl.Int64, "n_expected": pl.Float64, "n_sampled": pl.Int64,
     "inclusion_mean": pl.Float64, "inclusion_low": pl.Float64, "inclusion_high": pl.Float64,
 }
 AGREEMENT_SCHEMA = {
@@ -119,7 +119,8 @@ def annotation_sample(frame: pl.DataFrame, columns: list[str], *, n: int = 200, 
         ``(sample, strata)``: the sampled comments (``item_id`` in random order, ``comment_id``, ``thread_id``,
         ``text``, ``parent_text``, ``stratum``, ``disagreement`` (largest gap between the columns' quantile
         bins), ``inclusion_probability``, ``weight`` = 1 / probability, and the scores), sorted by item; and one
-        row per stratum (comments, expected and drawn sample, inclusion probabilities).
+        row per stratum (``cell``: its quantile of each column, e.g. ``1·4``; comments, expected and drawn
+        sample, inclusion probabilities).
 
     Example:
         Two scorers that disagree on half the comments; 40 expected of 400:
@@ -147,12 +148,13 @@ def annotation_sample(frame: pl.DataFrame, columns: list[str], *, n: int = 200, 
     rows = rows.with_columns(
         pl.concat_str([pl.lit(f"{c} q") + (bins[c] + 1).cast(pl.String) for c in columns], separator=" · ")
         .alias("stratum"),
+        pl.concat_str([(bins[c] + 1).cast(pl.String) for c in columns], separator="·").alias("cell"),
         (pl.max_horizontal(bins) - pl.min_horizontal(bins)).cast(pl.Int64).alias("disagreement"),
         sampling_units(rows))
     per_unit = pl.len().over("stratum", "unit")
     rows = rows.with_columns(pl.min_horizontal(pl.lit(1.0), max_per_thread / per_unit).alias("_cap"))
     strata = rows.group_by("stratum", maintain_order=True).agg(
-        pl.first("disagreement"), pl.len().cast(pl.Int64).alias("n"), pl.col("_cap").sum().alias("_capacity")
+        pl.first("cell"), pl.first("disagreement"), pl.len().cast(pl.Int64).alias("n"), pl.col("_cap").sum().alias("_capacity")
     ).sort("stratum")
     targets = dict(zip(strata["stratum"], allocate(strata["_capacity"].to_numpy(), float(n)), strict=True))
     code = rows["stratum"].to_numpy()
@@ -217,8 +219,9 @@ def run_annotation_sample(frame: pl.DataFrame, ctx: AnalysisContext) -> Analysis
                                   f"{', '.join(columns)} not in the sampling frame" if left_out else "",
                                   "bars: mean probability; whiskers: its range "
                                   f"within the stratum (threads capped at {o.max_per_thread} per stratum)"),
-                      {"x": "stratum", "y": "inclusion_mean", "low": "inclusion_low", "high": "inclusion_high",
-                       "xlabel": "stratum (score quantiles)", "ylabel": "inclusion probability"})
+                      {"x": "cell", "y": "inclusion_mean", "low": "inclusion_low", "high": "inclusion_high",
+                       "xlabel": f"stratum: quantile of {' · '.join(columns)}", "ylabel": "inclusion probability",
+                       "min_width": "double"})
     out = applicable({"annotation_strata": strata}, [(spec, strata)], {})
     out.files = files
     return out
@@ -262,7 +265,8 @@ def read_annotations(directory: str | Path) -> tuple[pl.DataFrame, list[str]]:
     key_path = directory / KEY_FILE
     if not key_path.is_file():
         raise ConfigError("annotations", f"no {KEY_FILE} in {directory} (the annotation_sample run's annotation/)")
-    key = pl.read_csv(key_path, infer_schema_length=None)
+    key = pl.read_csv(key_path, infer_schema_length=0)  # ids stay text as written (leading zeros too)
+    key = key.with_columns(pl.col(c).cast(pl.Float64) for c in ("inclusion_probability", "weight") if c in key.columns)
     labels = key.select(ITEM)
     for path in sorted(p for p in directory.glob("*.csv") if p.name != KEY_FILE):
         sheet = pl.read_csv(path, infer_schema_length=0)  # every column as text

@@ -225,7 +225,7 @@ def run_calibrate_scorer(frame: pl.DataFrame, ctx: AnalysisContext) -> AnalysisO
         return AnalysisOutput(skipped=why or f"no score column {label!r} in the data")
     fit = calibrate_scorer(frame, truth=o.truth, label=label, method=o.method, folds=o.folds, bins=o.bins,
                            threshold=ctx.threshold, **ctx.boot)
-    identity = ctx.identities.get(label, {})
+    identity = ctx.identities.get(label) or {"source_column": label}  # a data column no scorer of the run wrote
     document = calibration_file(fit, fit["rows"], label=label, truth=o.truth, identity=identity, seed=ctx.seed)
     from toolkit.scoring.calibration import map_scores
 
