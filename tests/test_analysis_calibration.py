@@ -169,3 +169,38 @@ def test_fitted_on_cat_gn_then_applied_lowers_brier_and_ece(tmp_path: Path) -> N
     assert applied["scorer"]["extra"]["calibration"]["sha256"] == sha
     footer = json.loads((tmp_path / "apply" / "figures" / "validation_calibration.json").read_text())["footer"]
     assert f"sha256 {sha[:12]}" in footer
+
+
+def test_weighted_fit_equals_the_rows_repeated_by_weight() -> None:
+    rng = np.random.default_rng(2)
+    s = rng.uniform(size=80)
+    y = rng.uniform(size=80) < s ** 2
+    w = rng.integers(1, 4, 80)
+    weighted = fit_map(s, y, "isotonic", w.astype(float))
+    repeated = fit_map(np.repeat(s, w), np.repeat(y, w), "isotonic")
+    grid = np.linspace(0, 1, 41)
+    assert map_scores(weighted, grid) == pytest.approx(map_scores(repeated, grid))
+    platt_w, platt_r = fit_map(s, y, "platt", w.astype(float)), fit_map(np.repeat(s, w), np.repeat(y, w), "platt")
+    assert platt_w["coef"] == pytest.approx(platt_r["coef"], rel=1e-3)
+
+
+def test_calibration_on_a_labelled_annotation_sample(tmp_path: Path) -> None:
+    """annotations=DIR: the annotators' majority is the truth and the key's weights weight the fit and metrics."""
+    frame = overconfident(400)
+    comments = frame.filter(~pl.col("is_post"))
+    picked = comments.filter(pl.int_range(pl.len()) % 2 == 0)  # every other comment, weight 2
+    d = tmp_path / "annotation"
+    d.mkdir()
+    picked.select(pl.format("item-{}", pl.int_range(pl.len())).alias("item_id"), "comment_id",
+                  pl.lit(2.0).alias("weight")).write_csv(d / "key.csv")
+    labels = picked["toxic"].cast(pl.Int8).cast(pl.String)
+    pl.DataFrame({"item_id": [f"item-{i}" for i in range(picked.height)], "label_a": labels}).write_csv(
+        d / "sample.csv")
+    params = AnalysisParams()
+    params.calibrate_scorer.annotations = str(d)
+    params.calibrate_scorer.truth = "human"
+    out = ANALYSES["calibrate_scorer"](frame, AnalysisContext(n_boot=20, params=params))
+    metrics = out.tables["calibration_metrics"]
+    assert metrics["n"][0] == picked.height and metrics["brier"][1] < metrics["brier"][0]
+    doc = json.loads(out.files["calibration/toxicity.json"])
+    assert doc["fit"]["weighted_by"] == "annotation_weight" and doc["truth"] == "human"
