@@ -272,7 +272,7 @@ def run_calibrate_scorer(frame: pl.DataFrame, ctx: AnalysisContext) -> AnalysisO
 
 DECLARED = (
     Analysis("calibrate_scorer", run_calibrate_scorer, CalibrateScorerOptions,
-             reads=("thread_id", "comment_id", "is_post"),
+             reads=("thread_id", "comment_id", "is_post"),  # comment_id: the labels' sha256, joining hand labels
              named=lambda o: [o.truth, *([o.label] if o.label else []), *([o.weight] if o.weight else [])],
              tables=("calibration_metrics", "calibration_reliability", "calibration_map"),
              figures=("calibration_reliability",)),

@@ -352,8 +352,9 @@ def with_annotations(frame: pl.DataFrame, directory: str, truth: str,
 
 DECLARED = (
     Analysis("scorer_validation", run_scorer_validation, ScorerValidationOptions,
-             reads=("thread_id", "comment_id", "is_post", "removed"),
-             named=lambda o: [o.truth, *(o.labels or ()), *([o.weight] if o.weight else [])],
+             reads=("thread_id", "is_post", "removed"),  # + comment_id only to join hand labels (annotations)
+             named=lambda o: [o.truth, *(o.labels or ()), *([o.weight] if o.weight else []),
+                              *(["comment_id"] if o.annotations else [])],
              tables=("scorer_validation", "validation_calibration", "validation_curves", "annotator_agreement"),
              figures=("validation_roc_pr", "validation_calibration")),
 )
