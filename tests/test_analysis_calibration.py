@@ -99,6 +99,8 @@ def test_analysis_writes_the_calibration_file() -> None:
     grid = out.tables["calibration_map"]
     assert grid["calibrated"].to_list() == map_scores(doc["map"], grid["score"].to_numpy()).tolist()
     assert ANALYSES["calibrate_scorer"](overconfident().drop("toxic"), ctx).skipped.startswith("no truth column")
+    calibrated = overconfident().with_columns(pl.col("toxicity").alias("toxicity_raw"))
+    assert "calibrated already" in ANALYSES["calibrate_scorer"](calibrated, ctx).skipped
 
 
 def _calibration_file(tmp_path: Path, mapping: dict, name: str = "profanity", label: str = "toxicity") -> Path:

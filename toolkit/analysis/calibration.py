@@ -245,6 +245,9 @@ def run_calibrate_scorer(frame: pl.DataFrame, ctx: AnalysisContext) -> AnalysisO
     if o.truth not in frame.columns:
         return AnalysisOutput(skipped=f"no truth column {o.truth!r} in the data (the human labels; set "
                                       "analysis.params.calibrate_scorer.truth)")
+    if f"{label}_raw" in frame.columns:
+        return AnalysisOutput(skipped=f"{label!r} is calibrated already (scorer.calibration is set): fit on the raw "
+                                      "scores, without scorer.calibration")
     if label not in frame.columns or (why := too_few(labelled_rows(frame, o.truth, label, weight), o.truth,
                                                       o.folds)):
         return AnalysisOutput(skipped=why or f"no score column {label!r} in the data")
