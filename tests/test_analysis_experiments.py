@@ -182,6 +182,27 @@ def check_jetstream_capture(run: Path) -> None:
     assert table(run, "thread_length")["n_threads"].sum() >= 1
 
 
+def check_calibrate_scorer(run: Path) -> None:
+    """CAT gn's archived Perspective scores calibrated to its human labels: cross-fitted Brier and ECE go down."""
+    raw, cal = table(run, "calibration_metrics").iter_rows(named=True)
+    assert (raw["n"], raw["n_positive"]) == (10000, 59)
+    assert cal["brier"] < raw["brier"] and cal["ece"] < raw["ece"]
+    doc = json.loads((run / "calibration" / "toxicity.json").read_text())
+    assert doc["scorer"]["model"] == "perspective_toxicity" and doc["metrics"]["brier_calibrated"] == cal["brier"]
+
+
+def check_annotation_sample(run: Path) -> None:
+    """CAT gn, the run's scorer beside the archived Perspective scores: 16 joint-quartile strata, the blinded
+    sheet (no scores) and the key (inclusion probabilities)."""
+    strata = table(run, "annotation_strata")
+    assert strata.height == 16 and strata["n_expected"].sum() == pytest.approx(200)
+    sheet = pl.read_csv(run / "annotation" / "sample.csv")
+    key = pl.read_csv(run / "annotation" / "key.csv")
+    assert sheet.columns == ["item_id", "text", "parent_text", "label_annotator_1", "label_annotator_2"]
+    assert sheet.height == key.height == strata["n_sampled"].sum()
+    assert ((key["inclusion_probability"] > 0) & (key["inclusion_probability"] <= 1)).all()
+
+
 CHECKS = {name[len("check_"):]: fn for name, fn in globals().items() if name.startswith("check_")}
 
 
@@ -254,3 +275,17 @@ def test_derailment_tables_are_byte_identical_on_rerun(tmp_path: Path) -> None:
     assert "derailment_prediction.csv" in names
     for name in names:
         assert (first / "tables" / name).read_bytes() == (second / "tables" / name).read_bytes(), name
+
+
+@pytest.mark.parametrize("experiment", ["annotation_sample", "calibrate_scorer"])
+def test_new_experiments_rerun_identically(experiment: str, tmp_path: Path) -> None:
+    """Tables and other files (the calibration map, the annotation sheet and key) are the same bytes on a rerun."""
+    settings = settings_for(experiment, "plot.formats=[]")
+    first, second = tmp_path / "a", tmp_path / "b"
+    run_experiment(settings, first)
+    run_experiment(settings, second)
+    names = sorted(str(p.relative_to(first)) for p in first.rglob("*")
+                   if p.is_file() and p.parts[len(first.parts)] not in ("figures", "manifest.json", "comments.parquet"))
+    assert any(n.startswith("tables/") for n in names) and len(names) > 3
+    for name in names:
+        assert (first / name).read_bytes() == (second / name).read_bytes(), name

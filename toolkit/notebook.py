@@ -25,6 +25,7 @@ from toolkit.analysis.common import score_columns
 from toolkit.errors import ConfigError, LoadError
 from toolkit.explore import Explorer, explore
 from toolkit.io.paths import PROJECT_ROOT
+from toolkit.labelling import LabellingSession, LabellingWidget, labelling_widget
 from toolkit.schema import is_comment, scored
 
 __all__ = [
@@ -36,6 +37,7 @@ __all__ = [
     # configs and runs, as the command line has them
     "load_dataset", "render_run", "run", "run_analysis", "settings",
 ]
+__all__ += ["LabellingSession", "LabellingWidget", "labelling_widget"]  # hand labels: toolkit.labelling
 
 _VIEW_BASE = ("comment_id", "parent_id", "reply_depth", "author", "removed", "deleted")
 

@@ -31,6 +31,8 @@ class FigureSpec:
 class AnalysisOutput:
     """An analysis' tables by name and figures (spec, data table); ``skipped`` says why an output that
     cannot apply to the data was left out (the whole analysis when there are no tables and figures).
+    ``files``: other outputs (a sheet to fill in, a fitted map), by path relative to the run directory
+    (e.g. ``annotation/sample.csv``) -> contents; the pipeline writes them as they are.
 
     >>> AnalysisOutput(skipped="no removed comments").tables
     {}
@@ -39,3 +41,4 @@ class AnalysisOutput:
     tables: dict[str, pl.DataFrame] = field(default_factory=dict)
     figures: list[tuple[FigureSpec, pl.DataFrame]] = field(default_factory=list)
     skipped: str = ""
+    files: dict[str, bytes | str] = field(default_factory=dict)

@@ -28,7 +28,7 @@ from toolkit.errors import ConfigError
 from toolkit.fetch import fetch_url
 from toolkit.io.paths import PROJECT_ROOT, resolve_data_path
 from toolkit.plots.figures import save_figure
-from toolkit.report import git_commit, package_versions, sha256_file, write_json, write_table
+from toolkit.report import git_commit, package_versions, sha256_file, write_file, write_json, write_table
 from toolkit.schema import is_comment
 from toolkit.scoring import SCORERS, score_frame, scorer_spec
 from toolkit.scoring.base import ScoreReport
@@ -244,7 +244,8 @@ def analyse(run: Run, store: CorpusStore, rejects: pl.DataFrame, buckets: list[P
                                     warning, run.settings.experiment) if p)
     with run.timer.stage("analyses"):
         outputs, skipped = run_analyses(Corpus(tuple(buckets)), a, run.settings.plot, run.directory, footer, labels,
-                                        run.settings.scorer, note=warning)
+                                        run.settings.scorer, note=warning,
+                                        identities={lab: r.identity for r in reports for lab in r.labels})
     counts = {"rows_in": counts["rows_kept"] + rejects.height, **counts, "rows_rejected": rejects.height,
               "orphans": store.meta["orphans"], "in_cycles": store.meta["in_cycles"]}
     written = sorted(str(o.relative_to(run.directory)) for o in outputs) + ["comments.parquet", "rejects.csv"]
@@ -303,13 +304,15 @@ def corpus_counts(buckets: list[Path], label: str) -> dict[str, Any]:
 
 
 def run_analyses(data: Frames, a: AnalysisSettings, plot: PlotSettings, run_dir: Path, footer: str,
-                 labels: list[str], scorer: ScorerSettings | None = None,
-                 note: str = "") -> tuple[list[Path], dict[str, str]]:
+                 labels: list[str], scorer: ScorerSettings | None = None, note: str = "",
+                 identities: dict[str, dict[str, str]] | None = None) -> tuple[list[Path], dict[str, str]]:
     """Run ``a.run`` on the scored frame, or a corpus of scored buckets (whose scorers wrote ``labels``); write
     their tables (``tables/``) and figures (``figures/``). A bucketed analysis is handed the buckets with the
     columns it reads (``columns_for``); the others share one frame of the columns they read, collected once
     and put back in input order. scorer_agreement's further scorers are run here, sharing ``scorer``'s cache.
-    ``note`` (e.g. a small-sample warning) goes under every table's Markdown and LaTeX.
+    ``note`` (e.g. a small-sample warning) goes under every table's Markdown and LaTeX; ``identities``: each
+    label's scorer identity (for outputs that record which scorer they describe). An analysis' other files
+    (``AnalysisOutput.files``) are written under ``run_dir`` as they are.
 
     Returns the paths written and ``{analysis: reason}`` for every analysis (or part of one) left out
     because it cannot apply to the data; each such reason is logged in one line.
@@ -334,7 +337,7 @@ def run_analyses(data: Frames, a: AnalysisSettings, plot: PlotSettings, run_dir:
         analysis = ANALYSES[name]
         data = robust[0] if name == "robustness" and robust else corpus
         ctx = AnalysisContext(label=a.label, threshold=a.threshold, n_boot=a.n_boot, seed=a.seed, footer=footer,
-                              params=a.params, labels=labels,
+                              params=a.params, labels=labels, identities=dict(identities or {}),
                               scorers=robust[1] if name == "robustness" and robust else status)
         result = analysis(data.select(columns_for([name], data.schema, a.params)) if analysis.bucketed
                           else frame, ctx)
@@ -345,6 +348,7 @@ def run_analyses(data: Frames, a: AnalysisSettings, plot: PlotSettings, run_dir:
             outputs += write_table(table, run_dir / "tables", table_name, note=note)
         for spec, table in result.figures:
             outputs += save_figure(table, spec, run_dir / "figures", **fig_options)
+        outputs += [write_file(run_dir, relative, contents) for relative, contents in result.files.items()]
     shutil.rmtree(run_dir / ".buckets" / "robustness", ignore_errors=True)
     return outputs, skipped
 

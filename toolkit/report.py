@@ -153,3 +153,28 @@ def write_json(path: str | Path, payload: dict[str, Any]) -> Path:
     path = Path(path)
     path.write_text(json.dumps(payload, indent=2, sort_keys=True, default=str) + "\n")
     return path
+
+
+def write_file(directory: str | Path, relative: str, contents: bytes | str) -> Path:
+    """``contents`` written to ``directory/relative`` (folders made); a path that would leave ``directory``
+    (absolute, or through ``..``) is an error. For an analysis' other outputs (``AnalysisOutput.files``).
+
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> root = Path(tempfile.mkdtemp())
+    >>> write_file(root, "annotation/key.csv", "item_id\\n").relative_to(root).as_posix()
+    'annotation/key.csv'
+    >>> write_file(root, "../x.csv", "")
+    Traceback (most recent call last):
+    ValueError: output file '../x.csv' must be a relative path inside the run directory
+    """
+    path = Path(relative)
+    if path.is_absolute() or ".." in path.parts or not path.parts:
+        raise ValueError(f"output file {relative!r} must be a relative path inside the run directory")
+    target = Path(directory) / path
+    target.parent.mkdir(parents=True, exist_ok=True)
+    if isinstance(contents, str):
+        target.write_text(contents, encoding="utf-8")
+    else:
+        target.write_bytes(contents)
+    return target

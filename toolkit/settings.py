@@ -70,6 +70,8 @@ class ScorerSettings:
     ``activation`` (hf): auto|sigmoid|softmax|none. ``columns`` (column): {label: source column}.
     ``flush_every``: texts per cache part file while scoring. ``shard``/``num_shards``: score one slice of
     the texts into the cache and skip the analyses (a later run without a shard merges from the cache).
+    ``calibration``: a calibration file (``+experiment=calibrate_scorer`` writes ``calibration/<label>.json``)
+    applied after the cache: the label's column becomes the calibrated score, ``<label>_raw`` keeps the raw one.
 
     LLM judge (``llm``): ``base_url`` of an OpenAI-compatible server (``.../v1``), ``model`` as it serves it,
     ``prompt`` (a bundled prompt's name or a file), ``labels`` (one yes/no question each; ``questions``
@@ -118,6 +120,7 @@ class ScorerSettings:
     retries: int = 5
     backoff: float = 0.5
     max_wait: float = 60.0
+    calibration: str | None = None
 
 
 @dataclass

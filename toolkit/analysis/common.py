@@ -43,9 +43,10 @@ def require_truth(frame: pl.DataFrame, truth: str, key: str) -> None:
         raise ConfigError(key, f"needs a boolean truth column {truth!r} (e.g. human labels); columns: {frame.columns}")
 
 
-def labelled_rows(frame: pl.DataFrame, truth: str, label: str, *, key: str = "truth") -> pl.DataFrame:
+def labelled_rows(frame: pl.DataFrame, truth: str, label: str, *, key: str = "truth",
+                  weight: str | None = None) -> pl.DataFrame:
     """The rows every prediction and validation metric is computed on: comments with a score in ``label``
-    and a known ``truth`` (parsed as Boolean by :func:`truth_column`).
+    and a known ``truth`` (parsed as Boolean by :func:`truth_column`), and a ``weight`` where one is named.
 
     Raises:
         ConfigError: no ``truth`` column (under ``key``, the option that names it).
@@ -56,7 +57,8 @@ def labelled_rows(frame: pl.DataFrame, truth: str, label: str, *, key: str = "tr
         6
     """
     require_truth(frame, truth, key)
-    return truth_column(comments_only(frame), truth).filter(scored(label) & pl.col(truth).is_not_null())
+    return truth_column(comments_only(frame), truth).filter(
+        scored(label), pl.col(truth).is_not_null(), *([pl.col(weight).is_not_null()] if weight is not None else []))
 
 
 def score_columns(frame: pl.DataFrame, labels: Sequence[str] | None = None) -> list[str]:

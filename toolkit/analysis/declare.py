@@ -31,6 +31,7 @@ class AnalysisContext:
     ``params``: every analysis' options (the registry's ``AnalysisParams``; defaults when not given).
     ``scorers``: one status row per further scorer of scorer_agreement (``scorer, used, columns, note``);
     the pipeline runs those scorers and adds their columns to the frame before the analysis sees it.
+    ``identities``: each of ``labels``' scorer identity (name, model, weights...), for outputs that record it.
 
     >>> AnalysisContext(n_boot=10).params.depth_profile.position_bins
     10
@@ -44,6 +45,7 @@ class AnalysisContext:
     params: Any = None
     labels: list[str] = field(default_factory=list)  # every score column the run's scorer wrote
     scorers: list[dict[str, Any]] = field(default_factory=list)
+    identities: dict[str, dict[str, str]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if self.params is None:

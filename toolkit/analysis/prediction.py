@@ -66,6 +66,7 @@ def classification_tables(
     grid: int = RemovalPredictionOptions.curve_grid,
     n_boot: int = 1000,
     seed: int = 0,
+    weight: str | None = None,
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Metrics and curves of each score column as a predictor of the boolean ``truth``, from one thread
     bootstrap per label.
@@ -82,6 +83,9 @@ def classification_tables(
         curve_labels: the labels to draw curves for; None = all.
         grid: points per curve.
         n_boot, seed: bootstrap replicates (and at most as many permutations) and random seed.
+        weight: a column of inverse-probability weights (a sample drawn with known probabilities): every
+            statistic then estimates the population the sample was drawn from (``base_rate`` too); rows
+            without a weight are left out. None: every row weighs 1.
 
     Returns:
         ``(metrics, curves)``: see :func:`classification_metrics` and :func:`classification_curves`.
@@ -103,21 +107,21 @@ def classification_tables(
     labels = score_columns(frame, labels)
     curve_labels = labels if curve_labels is None else list(curve_labels)
     for label in labels:
-        rows = labelled_rows(frame, truth, label)
+        rows = labelled_rows(frame, truth, label, weight=weight)
         y = rows[truth].to_numpy().astype(bool)
         ranked = RankedScores(y, rows[label].to_numpy())
-        est, reps, n_threads, method = bootstrap_replicates(lambda w, r=ranked: r.summary(w, xs), rows["thread_id"],
-                                                            n_boot=n_boot, seed=seed)
+        ipw = np.ones(y.size) if weight is None else rows[weight].cast(pl.Float64).to_numpy()
+        est, reps, n_threads, method = bootstrap_replicates(lambda w, r=ranked, v=ipw: r.summary(w * v, xs),
+                                                            rows["thread_id"], n_boot=n_boot, seed=seed)
         low, high = percentile_ci(reps) if reps.shape[0] else (np.full(est.shape, np.nan), np.full(est.shape, np.nan))
         codes, _, _, _ = cluster_codes(rows["thread_id"])
         strata = codes if method.startswith("thread") else None
         draws = permutation_draws(y.size, n_boot)
-        ones = np.ones(y.size)
-        p = stratified_permutation_pvalue(lambda g, r=ranked, o=ones: r.with_labels(g).auc(o), y, strata,
+        p = stratified_permutation_pvalue(lambda g, r=ranked, o=ipw: r.with_labels(g).auc(o), y, strata,
                                           n_perm=draws, seed=seed, null=0.5)
         metrics.append({
             "label": label, "n": int(y.size), "n_positive": int(y.sum()), "n_threads": n_threads,
-            "base_rate": float(y.mean()) if y.size else float("nan"), "roc_auc": float(est[0]),
+            "base_rate": float((ipw * y).sum() / ipw.sum()) if y.size else float("nan"), "roc_auc": float(est[0]),
             "roc_low": float(low[0]), "roc_high": float(high[0]), "roc_p_value": p, "pr_auc": float(est[1]),
             "pr_low": float(low[1]), "pr_high": float(high[1]), "ci_method": method,
             "p_method": f"{P_METHOD} ({draws} draws)",

@@ -12,15 +12,12 @@ from dataclasses import dataclass
 import numpy as np
 import polars as pl
 
-from toolkit.analysis.common import (
-    ci_methods,
-    labelled_rows,
-    require_truth,
-    score_columns,
-)
+from toolkit.analysis.annotation import krippendorff_alpha, majority, read_annotations
+from toolkit.analysis.common import ci_methods, labelled_rows, require_truth, score_columns
 from toolkit.analysis.declare import Analysis, AnalysisContext, shown
 from toolkit.analysis.prediction import classification_tables
 from toolkit.analysis.stats import grouped_bootstrap_means, percentile_ci, replicate_sums
+from toolkit.errors import ConfigError
 from toolkit.outputs import AnalysisOutput, FigureSpec
 
 CALIBRATION_SCHEMA = {
@@ -39,13 +36,22 @@ TRUTH_KEY = "analysis.params.scorer_validation.truth"
 
 @dataclass
 class ScorerValidationOptions:
-    """``truth``: boolean column of human labels; ``labels``: null = every label of the scorer."""
+    """``truth``: boolean column of human labels; ``labels``: null = every label of the scorer; ``weight``: a
+    column of inverse-probability weights; ``annotations``: the ``annotation/`` directory of an annotation_sample
+    run with its sheet filled in: the majority label becomes ``truth`` and the key's weights ``weight``."""
 
     truth: str = "toxic"
     labels: list[str] | None = None
     calibration_bins: int = 10
     curve_grid: int = 101
+    weight: str | None = None  # inverse-probability weights column: estimates for the corpus a sample came from
+    annotations: str | None = None  # an annotation_sample directory with the labels filled in (sets truth, weight)
 
+
+
+def _weights(rows: pl.DataFrame, weight: str | None) -> np.ndarray:
+    """The rows' inverse-probability weights (all ones without a weight column)."""
+    return np.ones(rows.height) if weight is None else rows[weight].cast(pl.Float64).to_numpy()
 
 
 def calibration_table(
@@ -56,6 +62,7 @@ def calibration_table(
     n_bins: int = ScorerValidationOptions.calibration_bins,
     n_boot: int = 1000,
     seed: int = 0,
+    weight: str | None = None,
 ) -> pl.DataFrame:
     """Reliability diagram data: per equal-width score bin, n, mean predicted score and observed share of
     ``truth`` with a thread-bootstrap CI.
@@ -66,6 +73,7 @@ def calibration_table(
         labels: score columns; None = every known label in the frame.
         n_bins: equal-width score bins over [0, 1].
         n_boot, seed: bootstrap replicates and random seed.
+        weight: a column of inverse-probability weights: weighted means per bin (the population's); None: 1.
 
     Returns:
         One row per label and bin: ``label``, ``bin_low``, ``bin_high``, ``n``, ``mean_predicted``,
@@ -89,18 +97,38 @@ def calibration_table(
     edges = np.linspace(0.0, 1.0, n_bins + 1)
     out = []
     for label in score_columns(frame, labels):
-        rows = labelled_rows(frame, truth, label, key=TRUTH_KEY)
+        rows = labelled_rows(frame, truth, label, key=TRUTH_KEY, weight=weight)
         s = rows[label].to_numpy().astype(np.float64)
         idx = np.clip(np.searchsorted(edges, s, side="right") - 1, 0, n_bins - 1)
         y = rows[truth].cast(pl.Float64).to_numpy()
-        ci = grouped_bootstrap_means(y, rows["thread_id"], idx, n_bins, n_boot=n_boot, seed=seed)
+        if weight is None:
+            ci = grouped_bootstrap_means(y, rows["thread_id"], idx, n_bins, n_boot=n_boot, seed=seed)
+            estimate, low, high, methods = ci.estimate[:, 0], ci.low[:, 0], ci.high[:, 0], ci.method
+            predicted = [float(s[idx == b].mean()) if (idx == b).any() else float("nan") for b in range(n_bins)]
+        else:
+            estimate, low, high, predicted, method = _weighted_bins(s, y, _weights(rows, weight), idx, n_bins,
+                                                                    rows["thread_id"], n_boot, seed)
+            methods = [method] * n_bins
         for b in range(n_bins):
             m = idx == b
             out.append({"label": label, "bin_low": float(edges[b]), "bin_high": float(edges[b + 1]), "n": int(m.sum()),
-                        "mean_predicted": float(s[m].mean()) if m.any() else float("nan"),
-                        "observed": float(ci.estimate[b, 0]), "observed_low": float(ci.low[b, 0]),
-                        "observed_high": float(ci.high[b, 0]), "ci_method": ci.method[b]})
+                        "mean_predicted": predicted[b], "observed": float(estimate[b]), "observed_low": float(low[b]),
+                        "observed_high": float(high[b]), "ci_method": methods[b]})
     return pl.DataFrame(out, schema=CALIBRATION_SCHEMA)
+
+
+def _weighted_bins(s: np.ndarray, y: np.ndarray, w: np.ndarray, idx: np.ndarray, n_bins: int, threads: pl.Series,
+                   n_boot: int, seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[float], str]:
+    """Per bin, the weighted share true and weighted mean score, with thread-bootstrap CIs of the share."""
+    onehot = np.eye(n_bins)[idx] if idx.size else np.zeros((0, n_bins))
+    cols = np.column_stack([onehot * w[:, None], onehot * (w * y)[:, None], onehot * (w * s)[:, None]])
+    totals, reps, _, method = replicate_sums(cols, threads, n_boot=n_boot, seed=seed)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        share = np.where(totals[:n_bins] > 0, totals[n_bins:2 * n_bins] / totals[:n_bins], np.nan)
+        rep_share = reps[:, n_bins:2 * n_bins] / reps[:, :n_bins]
+        predicted = np.where(totals[:n_bins] > 0, totals[2 * n_bins:] / totals[:n_bins], np.nan)
+    low, high = percentile_ci(rep_share) if rep_share.shape[0] else (np.full(n_bins, np.nan), np.full(n_bins, np.nan))
+    return share, low, high, [float(v) for v in predicted], f"{method}, inverse-probability weighted"
 
 
 def threshold_metrics(
@@ -112,6 +140,7 @@ def threshold_metrics(
     n_bins: int = ScorerValidationOptions.calibration_bins,
     n_boot: int = 1000,
     seed: int = 0,
+    weight: str | None = None,
 ) -> pl.DataFrame:
     """Precision, recall and F1 at ``threshold``, Brier score and expected calibration error (``n_bins``
     bins), with thread-bootstrap CIs for precision, recall and ECE.
@@ -123,6 +152,7 @@ def threshold_metrics(
         threshold: a score >= threshold predicts true.
         n_bins: equal-width bins for the ECE.
         n_boot, seed: bootstrap replicates and random seed.
+        weight: a column of inverse-probability weights: every sum weighted (the population's metrics).
 
     Returns:
         One row per label: ``label``, ``threshold``, ``precision``, ``precision_low``, ``precision_high``,
@@ -146,9 +176,10 @@ def threshold_metrics(
     edges = np.linspace(0.0, 1.0, n_bins + 1)
     out = []
     for label in score_columns(frame, labels):
-        rows = labelled_rows(frame, truth, label, key=TRUTH_KEY)
+        rows = labelled_rows(frame, truth, label, key=TRUTH_KEY, weight=weight)
         s = rows[label].to_numpy().astype(np.float64)
         y = rows[truth].cast(pl.Boolean).to_numpy().astype(bool)
+        w = _weights(rows, weight)
         pred = s >= threshold
         idx = np.clip(np.searchsorted(edges, s, side="right") - 1, 0, n_bins - 1)
 
@@ -156,6 +187,8 @@ def threshold_metrics(
         onehot = np.eye(n_bins)[idx] if idx.size else np.zeros((0, n_bins))
         cols = np.column_stack([pred & y, pred & ~y, ~pred & y, onehot, onehot * s[:, None],
                                 onehot * y[:, None]]).astype(np.float64)
+        if weight is not None:
+            cols = cols * w[:, None]
         totals, reps, _, _ = replicate_sums(cols, rows["thread_id"], n_boot=n_boot, seed=seed)
 
         def stats(t: np.ndarray) -> np.ndarray:
@@ -175,7 +208,8 @@ def threshold_metrics(
         out.append({"label": label, "threshold": float(threshold), "precision": precision,
                     "precision_low": float(low[0]), "precision_high": float(high[0]), "recall": recall,
                     "recall_low": float(low[1]), "recall_high": float(high[1]), "f1": f1,
-                    "brier": float(((s - y) ** 2).mean()) if s.size else float("nan"), "ece": ece,
+                    "brier": float((w * (s - y) ** 2).sum() / w.sum() if weight is not None else ((s - y) ** 2).mean())
+                    if s.size else float("nan"), "ece": ece,
                     "ece_low": float(low[2]), "ece_high": float(high[2])})
     return pl.DataFrame(out, schema=THRESHOLD_SCHEMA)
 
@@ -191,6 +225,7 @@ def scorer_validation(
     with_curves: bool = False,
     n_boot: int = 1000,
     seed: int = 0,
+    weight: str | None = None,
 ) -> pl.DataFrame | tuple[pl.DataFrame, pl.DataFrame]:
     """One row per score column: ROC AUC and PR AUC vs ``truth`` (with CIs and a permutation p-value),
     joined with precision/recall/F1 at ``threshold``, Brier score and ECE; with ``with_curves`` also the
@@ -205,6 +240,9 @@ def scorer_validation(
         grid: points per curve.
         with_curves: also return the curves.
         n_boot, seed: bootstrap replicates and random seed.
+        weight: a column of inverse-probability weights (e.g. ``annotation_sample``'s ``weight``): AUCs,
+            precision, recall, Brier and ECE estimate the population the sample was drawn from; the metrics
+            table then says so in ``weighted_by``. None: every row weighs 1.
 
     Returns:
         The metrics: :func:`toolkit.analysis.classification_metrics`' columns joined with
@@ -229,42 +267,84 @@ def scorer_validation(
         toolkit.errors.ConfigError: analysis.params.scorer_validation.truth: needs a boolean truth column 'toxic' (e.g. human labels); columns: [...]
     """
     require_truth(frame, truth, TRUTH_KEY)
+    if weight is not None and weight not in frame.columns:
+        raise ConfigError("analysis.params.scorer_validation.weight", f"no weight column {weight!r} in the data")
     aucs, curves = classification_tables(frame, truth=truth, labels=labels, grid=grid,
-                                         curve_labels=None if with_curves else [], n_boot=n_boot, seed=seed)
+                                         curve_labels=None if with_curves else [], n_boot=n_boot, seed=seed,
+                                         weight=weight)
     rest = threshold_metrics(frame, truth=truth, labels=labels, threshold=threshold, n_bins=n_bins,
-                             n_boot=n_boot, seed=seed)
+                             n_boot=n_boot, seed=seed, weight=weight)
     metrics = aucs.join(rest, on="label", how="left", maintain_order="left")
+    if weight is not None:
+        metrics = metrics.with_columns(pl.lit(f"{weight} (inverse inclusion probability)").alias("weighted_by"))
     return (metrics, curves) if with_curves else metrics
 
 
 def run_scorer_validation(frame: pl.DataFrame, ctx: AnalysisContext) -> AnalysisOutput:
     """Score columns against human labels: ROC/PR AUC, metrics at the threshold, calibration."""
     o = ctx.params.scorer_validation
-    truth = o.truth
+    truth, weight, extra, note = o.truth, o.weight, {}, ""
+    if o.annotations:
+        frame, agreement, note = with_annotations(frame, o.annotations, truth, ctx)
+        weight = ANNOTATION_WEIGHT
+        extra = {"annotator_agreement": agreement} if agreement is not None else {}
     if truth not in frame.columns:
         return AnalysisOutput(skipped=f"no truth column {truth!r} in the data (the human labels; set "
                                       "analysis.params.scorer_validation.truth)")
     labels = score_columns(frame, o.labels or ctx.labels or None)
     metrics, curves = scorer_validation(frame, truth=truth, labels=labels, threshold=ctx.threshold,
-                                        n_bins=o.calibration_bins, grid=o.curve_grid, with_curves=True, **ctx.boot)
+                                        n_bins=o.calibration_bins, grid=o.curve_grid, with_curves=True,
+                                        weight=weight, **ctx.boot)
     n = int(metrics["n"].max() or 0) if metrics.height else 0
     if n == 0:
         return AnalysisOutput(skipped=f"no scored comment with a {truth!r} label")
-    calibration = calibration_table(frame, truth=truth, labels=labels, n_bins=o.calibration_bins, **ctx.boot)
+    calibration = calibration_table(frame, truth=truth, labels=labels, n_bins=o.calibration_bins, weight=weight,
+                                    **ctx.boot)
+    weighted = f"weighted by {weight} (inverse inclusion probability)" if weight else ""
     figures = [
         (FigureSpec("validation_roc_pr", "roc_pr", f"Scorer vs human labels ({truth})",
-                    ctx.caption(ctx.ci_note(ci_methods(metrics)) + " (bands)"),
+                    ctx.caption(note, weighted, ctx.ci_note(ci_methods(metrics)) + " (bands)"),
                     {"label": ctx.label, "truth": truth, "min_width": "double"}), curves),
         (FigureSpec("validation_calibration", "calibration", "Calibration against human labels",
-                    ctx.caption(shown(n), ctx.ci_note(ci_methods(calibration))), {"truth": truth}), calibration),
+                    ctx.caption(shown(n), note, weighted, ctx.ci_note(ci_methods(calibration))), {"truth": truth}),
+         calibration),
     ]
     return AnalysisOutput({"scorer_validation": metrics, "validation_calibration": calibration,
-                           "validation_curves": curves}, figures)
+                           "validation_curves": curves, **extra}, figures)
+
+
+ANNOTATION_WEIGHT = "annotation_weight"
+
+
+def with_annotations(frame: pl.DataFrame, directory: str, truth: str,
+                     ctx: AnalysisContext) -> tuple[pl.DataFrame, pl.DataFrame | None, str]:
+    """``frame`` with the hand labels of an annotation directory (:func:`toolkit.analysis.annotation.
+    read_annotations`) as ``truth`` (the annotators' majority; replacing a column of that name) and the key's
+    inverse-probability weights as ``annotation_weight``, joined by comment id; Krippendorff's alpha between
+    the annotators (None with one); and a caption note. A key naming comments not in the data is an error."""
+    labelled, annotators = read_annotations(directory)
+    labelled = majority(labelled, annotators, truth)
+    joined = labelled.select(pl.col("comment_id").cast(pl.String), pl.col(truth),
+                             pl.col("weight").cast(pl.Float64).alias(ANNOTATION_WEIGHT))
+    missing = joined.join(frame.select(pl.col("comment_id").cast(pl.String)), on="comment_id", how="anti")
+    if missing.height:
+        raise ConfigError("analysis.params.scorer_validation.annotations",
+                          f"{missing.height} of the key's {joined.height} comments are not in this run's data (e.g. "
+                          f"{missing['comment_id'][0]!r}): validate on the data the sample was drawn from")
+    frame = frame.drop([c for c in (truth, ANNOTATION_WEIGHT) if c in frame.columns]).join(
+        joined, on="comment_id", how="left", maintain_order="left")
+    agreement = krippendorff_alpha(labelled, annotators, **ctx.boot) if len(annotators) >= 2 else None
+    decided = int(labelled[truth].is_not_null().sum())
+    note = (f"truth: majority of {len(annotators)} annotator{'s' if len(annotators) > 1 else ''} on "
+            f"{decided:,} of {labelled.height:,} sampled items (ties and unlabelled left out)")
+    return frame, agreement, note
 
 
 DECLARED = (
     Analysis("scorer_validation", run_scorer_validation, ScorerValidationOptions,
-             reads=("thread_id", "is_post", "removed"), named=lambda o: [o.truth, *(o.labels or ())],
-             tables=("scorer_validation", "validation_calibration", "validation_curves"),
+             reads=("thread_id", "is_post", "removed"),  # + comment_id only to join hand labels (annotations)
+             named=lambda o: [o.truth, *(o.labels or ()), *([o.weight] if o.weight else []),
+                              *(["comment_id"] if o.annotations else [])],
+             tables=("scorer_validation", "validation_calibration", "validation_curves", "annotator_agreement"),
              figures=("validation_roc_pr", "validation_calibration")),
 )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Protocol
 
 import numpy as np
@@ -107,10 +108,20 @@ class ScoreReport:
     extra: dict[str, Any] = field(default_factory=dict)
 
     def caption(self) -> str:
-        """A short label for figure footers, e.g. ``detoxify original`` or ``profanity (alt-profanity-check)``."""
+        """A short label for figure footers, e.g. ``detoxify original`` or ``profanity (alt-profanity-check)``;
+        a calibrated scorer names its calibration file by hash.
+
+        >>> ScoreReport("column", {"model": "p"}, ["toxicity"], extra={"calibration": {
+        ...     "method": "isotonic", "path": "run/calibration/toxicity.json", "sha256": "ab" * 32}}).caption()
+        'column p, calibrated (isotonic, toxicity.json sha256 abababababab)'
+        """
         model = self.identity.get("model", "")
         parsed = " (yes/no parsed where no log-probabilities)" if self.identity.get("score", "").endswith("_or_parsed") else ""
-        return f"{self.scorer} {model}".strip() + parsed
+        base = f"{self.scorer} {model}".strip() + parsed
+        cal = self.extra.get("calibration")
+        if not cal:
+            return base
+        return f"{base}, calibrated ({cal['method']}, {Path(cal['path']).name} sha256 {cal['sha256'][:12]})"
 
 
 @dataclass

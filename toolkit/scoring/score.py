@@ -40,6 +40,7 @@ from toolkit.scoring.cache import (
     shard_expr,
     text_hash,
 )
+from toolkit.scoring.calibration import calibrate_scored
 from toolkit.scoring.column import ColumnScorer
 from toolkit.scoring.llm import CONTEXT_COLUMN, context_items
 from toolkit.scoring.resolve import fallback_scorer, resolve_scorer
@@ -156,7 +157,8 @@ def score_resolved(
     load falls back to the embedded scorer; the choice returned is the one to use for the next frames.
     ``hits``: this scorer's cached rows fetched beforehand (``text_hash`` + labels; extra rows are ignored),
     used instead of a cache look-up (and dropped if the scorer falls back); ``on_scored`` receives the
-    newly scored rows (same columns).
+    newly scored rows (same columns, raw scores). ``settings.calibration`` (a calibration file) is applied
+    last: see :func:`toolkit.scoring.calibration.calibrate_scored`.
 
     >>> settings = ScorerSettings(name="profanity", use_cache=False)
     >>> scored, choice = score_resolved(pl.DataFrame({"text": ["you idiot"]}), resolve_scorer(settings), settings)
@@ -185,18 +187,19 @@ def score_resolved(
     if isinstance(chosen, ColumnScorer):
         if sharding is not None:
             raise ConfigError("scorer.shard", "scorer=column reads scores from the data: there is nothing to shard")
-        return _from_columns(frame, texts, chosen), choice
+        return calibrate_scored(_from_columns(frame, texts, chosen), settings.calibration), choice
     root = resolve_cache_dir(settings.cache_dir) if settings.use_cache else None
     run = _CachedScoring(texts, root, text_column, int(settings.flush_every), sharding, hits, on_scored)
     try:
-        return run.score(frame, chosen, reason), choice
+        scored = run.score(frame, chosen, reason)
     except ScorerUnavailableError as exc:
         if settings.name != "auto" or reason is not None:  # only a resolved scorer=auto falls back, once
             raise
         choice = fallback_scorer(f"Detoxify failed to load: {exc}",
                                  f"Detoxify failed to load: {exc.summary or exc}", exc.fix)
         run.hits = None  # fetched for the other scorer's identity
-        return run.score(frame, *choice), choice
+        scored = run.score(frame, *choice)
+    return calibrate_scored(scored, settings.calibration), choice  # after the cache: it keeps raw scores
 
 
 def auto_compact(cache: ScoreCache | None, sharding: tuple[int, int] | None) -> dict[str, Any] | None:
