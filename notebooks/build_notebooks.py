@@ -423,8 +423,6 @@ import tempfile
 from pathlib import Path
 
 from IPython.display import Image, display
-
-from toolkit.scoring import score_frame
 """),
     _md("""
 ## Two real threads, scored twice
@@ -434,9 +432,9 @@ give the tree two colourings to switch between: toxicity (`SCORER`) and politene
 """),
     _code("""
 threads = pl.concat([toolkit.load(nb.data_path(page), format="reddit_page") for page in PAGES], how="diagonal_relaxed")
-result = score_frame(threads, SCORER)
-scored = toolkit.score(result.frame, scorer="politeness")
-print("scorer:", result.report.caption(), "| politeness added:", "politeness" in scored.columns)
+toxicity, report = toolkit.score_with_report(threads, SCORER)
+scored = toolkit.score(toxicity, scorer="politeness")
+print("scorer:", report.caption(), "| politeness added:", "politeness" in scored.columns)
 print(threads.height, "rows in", threads["thread_id"].n_unique(), "threads")
 """),
     _md("""

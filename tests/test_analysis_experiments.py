@@ -117,8 +117,8 @@ def check_derailment(run: Path) -> None:
         "civil: prefix length matched to the derailing threads'"] == counts["threads analysed"]
     assert counts["of which derail"] == counts["derailing: the turns before the first outcome turn"] > 300
     models = {r["model"]: r for r in table(run, "derailment_prediction").iter_rows(named=True)}
-    assert {"strategies + politeness", "toxicity (mean, max)", "all"} <= set(models)
-    assert models["toxicity (mean, max)"]["features"] == "toxicity, toxicity_max"
+    assert {"strategies + politeness", "toxicity (mean, max, last)", "all"} <= set(models)
+    assert models["toxicity (mean, max, last)"]["features"] == "toxicity, toxicity_max, toxicity_last"
     assert "question_share" in models["all"]["features"] and "prefix_turns" in models["all"]["features"]
     assert all(0 <= m["roc_low"] <= m["roc_auc"] <= m["roc_high"] <= 1 for m in models.values())
 

@@ -22,11 +22,12 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
-from toolkit.analysis.common import FALSE_WORDS, TRUE_WORDS, comments_only
+from toolkit.analysis.common import comments_only
 from toolkit.analysis.declare import Analysis, AnalysisContext, applicable
 from toolkit.analysis.stats import percentile_ci
 from toolkit.errors import ConfigError
 from toolkit.outputs import AnalysisOutput, FigureSpec
+from toolkit.vocab import FALSE_WORDS, TRUE_WORDS
 
 LABEL_PREFIX = "label_"  # the sheet's label columns: label_<annotator>
 ITEM = "item_id"

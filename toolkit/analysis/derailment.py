@@ -307,7 +307,7 @@ def derailment_prediction(
 
 
 def feature_sets(threads: pl.DataFrame, strategies: Sequence[str], score: str, label: str) -> dict[str, list[str]]:
-    """The models: strategies (+ score), + toxicity (mean), toxicity (mean, max) alone, the conversation
+    """The models: strategies (+ score), + toxicity (mean), toxicity (mean, max, last) alone, the conversation
     features alone, and all of them; a feature constant over the threads is left out (nothing to learn)."""
     def varies(c: str) -> bool:
         return c in threads.columns and threads[c].drop_nulls().n_unique() > 1
@@ -319,7 +319,7 @@ def feature_sets(threads: pl.DataFrame, strategies: Sequence[str], score: str, l
     if label in threads.columns and label != score:
         sets[f"{name} + {label}"] = [*base, label]
     if toxicity:
-        sets[f"{label} (mean, max)"] = toxicity
+        sets[f"{label} ({', '.join(c.removeprefix(label).lstrip('_') or 'mean' for c in toxicity)})"] = toxicity
     conversation = [c for c in CONVERSATION_FEATURES if varies(c)]
     if conversation:
         sets["conversation (" + ", ".join(conversation) + ")"] = conversation
