@@ -10,7 +10,7 @@ what the toolkit itself holds.
 
 The same lines are compressed with two windows (``--window-logs``): 2**27 bytes (128 MiB, what ``zstd --long``
 writes) and 2**31 (2 GiB, Pushshift's ``zstd --long=31``). With the 2 GiB window the floor grows with the dump up
-to 2 GiB (0.9 GB at 1M comments, 2.2 GB at 4M), so the memory goals are judged on the 128 MiB rows, and on the
+to 2 GiB (0.81 GB at 1M comments, 2.10 GB at 4M), so the memory goals are judged on the 128 MiB rows, and on the
 2 GiB rows above the floor (goal: the part above the floor at the largest size <= 1.25x the smallest's).
 
 Usage: ``python benchmarks/scale.py --sizes 1000000 4000000 [--baseline DIR]`` (dumps cached in ``--cache-dir``;
