@@ -177,6 +177,7 @@ def _settings(*overrides: str):
             *overrides, "scorer=profanity", "analysis.n_boot=50", "plot.formats=[png]", "plot.dpi=50"]))
 
 
+@pytest.mark.slow
 def test_sample_labelled_and_fed_back_into_scorer_validation(tmp_path: Path) -> None:
     """cat_gn: draw the sample, let two 'annotators' label it (CAT's own labels, the second flipping three),
     then validate with annotations=DIR: weighted metrics, the majority as truth, Krippendorff's alpha."""

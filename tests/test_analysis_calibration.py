@@ -67,6 +67,7 @@ def test_cross_fitted_scores_come_from_the_other_folds() -> None:
     assert cross_fitted(s, y, np.array([0, 0, 1, 1]), "isotonic")[:2].tolist() == [0.0, 1.0]
 
 
+@pytest.mark.slow
 def test_calibration_lowers_brier_and_ece_out_of_sample() -> None:
     fit = calibrate_scorer(overconfident(), n_boot=50)
     raw, cal = fit["metrics"].iter_rows(named=True)
@@ -148,6 +149,7 @@ def _settings(*overrides: str):
                                                                     "plot.formats=[png]", "plot.dpi=50"]))
 
 
+@pytest.mark.slow
 def test_fitted_on_cat_gn_then_applied_lowers_brier_and_ece(tmp_path: Path) -> None:
     """The bundled labels: fit (cross-fitted numbers), then a validation run with scorer.calibration=PATH sees
     the calibrated score under the label's name and the raw one beside it, and names the file by hash."""

@@ -31,6 +31,7 @@ def test_agreement_in_sign_and_significance_worked_by_hand() -> None:
     assert verdict(out) == "robustness: 1 of 3 estimates agree with the main scorer (in sign and significance)"
 
 
+@pytest.mark.slow
 def test_human_label_scorer_equals_a_plain_escalation_run_on_synthetic_threads(tmp_path: Path) -> None:
     """random_threads carries a noisy human label ``toxic``: as a column scorer its estimates are exactly
     those of escalation run with that column as the label."""
@@ -60,6 +61,7 @@ def test_unknown_analysis_is_a_config_error(tmp_path: Path) -> None:
                      "", ["toxicity"])
 
 
+@pytest.mark.slow
 def test_robustness_experiment_human_labels_equal_a_plain_escalation_run(tmp_path: Path) -> None:
     """Acceptance: on ToxiChat, the human-label scorer's escalation estimates equal those of a plain
     escalation run with scorer=column (the human labels as toxicity); the verdict is in the run summary."""

@@ -57,6 +57,7 @@ def test_plus_keys_of_dict_fields_still_work() -> None:
     assert settings.analysis.params.scorer_agreement.thresholds == {"toxicity": 0.7}
 
 
+@pytest.mark.slow
 def test_cli_refuses_a_misspelt_plus_key(tmp_path: Path) -> None:
     """Hydra's own hint for an unknown key (add it with +) no longer runs at the default: status 1, one line."""
     result = run_cli(tmp_path, f"hydra.run.dir={tmp_path / 'r'}", "scorer=profanity", "+analysis.treshold=0.9")
@@ -101,6 +102,7 @@ def test_own_experiment_file_in_the_project_folder(tmp_path: Path, monkeypatch: 
         compose_run(["+experiment=mystudy"])
 
 
+@pytest.mark.slow
 def test_cli_runs_own_experiment_file(tmp_path: Path) -> None:
     (tmp_path / "experiments").mkdir()
     (tmp_path / "experiments" / "mystudy.yaml").write_text(STUDY)

@@ -197,6 +197,7 @@ def test_hackernews_errors(hackernews, tmp_path):
 
 # ------------------------------------------------------------------------------------- shared behaviour
 
+@pytest.mark.slow
 @pytest.mark.parametrize("platform", ["bluesky", "mastodon", "hackernews"])
 def test_killed_mid_fetch_then_resumed(platform, appview, mastodon, hackernews, tmp_path):
     """A fetch in a subprocess is killed while it waits for a late response; the rerun asks only what is missing."""

@@ -369,6 +369,7 @@ def test_bluesky_removal_rule_options_and_author_labels(tmp_path):
     assert (row["removed"], row["removal_source"], row["removed_by"]) == (True, "author_label:!takedown", MOD)
 
 
+@pytest.mark.slow
 def test_jetstream_capture_through_map_steps(tmp_path):
     """A capture runs through map steps (ingest, then buckets in two parts, then the reduce run) and gives the
     rows of a one-process run."""

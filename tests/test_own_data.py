@@ -116,6 +116,7 @@ def readme_recipe() -> tuple[list[str], str]:
 ENTRY_POINTS = {"toolkit": "toolkit.cli.app", "toolkit-inspect": "toolkit.cli.inspect_data"}
 
 
+@pytest.mark.slow
 def test_readme_own_data_recipe_runs_as_written(tmp_path: Path) -> None:
     """Issue 18 #11: the recipe, command by command, from a fresh project folder (a subprocess each, as a
     user's shell would run them), then the frame in Python."""

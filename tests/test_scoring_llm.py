@@ -267,6 +267,7 @@ def cached_hashes(cache_dir: Path) -> set[str]:
     return set(pl.concat([pl.read_parquet(p) for p in parts])["text_hash"]) if parts else set()
 
 
+@pytest.mark.slow
 def test_killed_run_resumes_asking_only_what_is_not_cached(server: LoopbackLLM, tmp_path: Path) -> None:
     cache = tmp_path / "cache"
     server.stall_after = 50  # then requests hang, as if the GPU were busy, until the client is killed
@@ -292,6 +293,7 @@ def test_killed_run_resumes_asking_only_what_is_not_cached(server: LoopbackLLM, 
     assert scored.frame["toxicity"].to_list() == pytest.approx([expected_p(t) for t in frame["text"]], abs=1e-12)
 
 
+@pytest.mark.slow
 def test_key_is_nowhere_on_disk(server: LoopbackLLM, tmp_path: Path) -> None:
     """The CLI run (manifest, logs, Hydra's saved config, cache) holds neither the right key nor a wrong one."""
     secret, wrong = f"sk-loopback-{uuid.uuid4().hex}", f"sk-wrong-{uuid.uuid4().hex}"
