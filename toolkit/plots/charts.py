@@ -61,7 +61,7 @@ def draw_profile(table: pl.DataFrame, spec: FigureSpec, width: str) -> Figure:
     ax.set_xlabel(o.get("xlabel", "bin") + ("" if many else " (n below)"))
     ax.set_ylabel(o.get("ylabel", o.get("label", "score")))
     ax.set_ylim(0, min(1.0, max(0.1, float(np.nanmax(table.select(
-        pl.max_horizontal([pl.col(names[c][2]) for c in series])).to_series().fill_null(0).to_numpy()) * 1.15))))
+        pl.max_horizontal([pl.col(names[c][2]) for c in series])).to_series().fill_nan(0).fill_null(0).to_numpy()) * 1.15))))
     if len(series) > 1:
         ax.legend(loc="best")
     return finish(fig, spec)
