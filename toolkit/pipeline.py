@@ -30,11 +30,12 @@ from toolkit.io.paths import PROJECT_ROOT, resolve_data_path
 from toolkit.plots.figures import save_figure
 from toolkit.report import git_commit, package_versions, sha256_file, write_file, write_json, write_table
 from toolkit.schema import is_comment
-from toolkit.scoring import SCORERS, score_frame, scorer_spec
+from toolkit.scoring import score_frame, scorer_spec
 from toolkit.scoring.base import ScoreReport
 from toolkit.scoring.buckets import score_buckets
 from toolkit.scoring.cache import resolve_cache_dir
 from toolkit.scoring.cards import card_for
+from toolkit.scoring.further import further_cards, with_further_scores
 from toolkit.settings import AnalysisSettings, DatasetSettings, PlotSettings, RunSettings, ScorerSettings
 from toolkit.store import CorpusSource, CorpusStore, bucket_number, bucket_path, read_store
 
@@ -330,7 +331,8 @@ def run_analyses(data: Frames, a: AnalysisSettings, plot: PlotSettings, run_dir:
             frame, status = _with_further_scores(frame, a, scorer or ScorerSettings())
     robust: tuple[Corpus, list[dict[str, Any]]] | None = None
     if "robustness" in a.run:  # its further scorers' columns, added to (a copy of) the buckets
-        robust = with_robustness_scores(corpus, a, scorer or ScorerSettings(), run_dir / ".buckets" / "robustness")
+        robust = with_further_scores(corpus, a.params.robustness.scorers, scorer or ScorerSettings(),
+                                     run_dir / ".buckets" / "robustness")
     outputs: list[Path] = []
     skipped: dict[str, str] = {}
     for name in a.run:
@@ -385,70 +387,6 @@ def _with_further_scores(frame: pl.DataFrame, a: AnalysisSettings,
                        "note": report.fallback_reason or ""})
     frame = frame.join(scored_rows, on="_frame_row", how="left", maintain_order="left").drop("_frame_row")
     return frame, status
-
-
-def further_cards(a: AnalysisSettings, base: ScorerSettings) -> list[dict[str, Any]]:
-    """Scorer cards of the further scorers scorer_agreement and robustness list (``role`` names the analysis),
-    from each scorer's identity (no model loaded); one that cannot be built here is left out (its analysis'
-    ``*_scorers`` table says why)."""
-    cards: dict[str, dict[str, Any]] = {}
-    for name in ("scorer_agreement", "robustness"):
-        if name not in a.run:
-            continue
-        for entry in getattr(a.params, name).scorers:
-            try:
-                spec = scorer_spec(entry, f"analysis.params.{name}.scorers", base)
-                card = card_for(SCORERS[spec.name](spec).identity())
-            except Exception:  # noqa: BLE001, S112 - a scorer that cannot be built has no identity to describe
-                continue
-            cards.setdefault(card["key"], {**card, "role": name})
-    return list(cards.values())
-
-
-def with_robustness_scores(corpus: Corpus, a: AnalysisSettings, base: ScorerSettings,
-                           scratch: Path) -> tuple[Corpus, list[dict[str, Any]]]:
-    """The buckets with the scores of robustness' further scorers (``analysis.params.robustness.scorers``)
-    added as ``<scorer>[:<model>].<label>`` (bucket by bucket, through each scorer's cache, written under
-    ``scratch``), and one status row per scorer (``scorer, used, columns, note, robustness``). A scorer that
-    cannot run here is reported in its row, not fatal; one that gives the run's own scores is not repeated."""
-    o = a.params.robustness
-    if not o.scorers:
-        return corpus, []
-    paths = []
-    for i, part in enumerate(corpus.parts):  # laid out as store buckets (.../bucket=<i>/data.parquet)
-        paths.append(scratch / "in" / f"bucket={i}" / "data.parquet")
-        paths[-1].parent.mkdir(parents=True, exist_ok=True)
-        if isinstance(part, pl.DataFrame):
-            part.write_parquet(paths[-1])
-        else:
-            paths[-1].symlink_to(Path(part).resolve())
-    added: list[dict[str, pl.Series]] = [{} for _ in paths]
-    status = []
-    for k, entry in enumerate(o.scorers):
-        sc = scorer_spec(entry, "analysis.params.robustness.scorers", base)
-        try:
-            scored, (report,) = score_buckets(paths, [sc], scratch / f"scorer-{k}")
-        except Exception as err:  # noqa: BLE001 - any failure to load a scorer is reported, not fatal
-            log.warning("robustness: scorer %s skipped: %s", sc.name, err)
-            status.append({"scorer": sc.name, "used": False, "columns": "", "note": str(err).splitlines()[0][:300],
-                           "robustness": True})
-            continue
-        prefix = report.scorer + (f":{report.identity.get('model')}" if report.scorer != "profanity" else "")
-        frames = [pl.read_parquet(p, columns=report.labels) for p in scored]
-        if all(lab in corpus.schema for lab in report.labels) and all(
-                f.equals(pl.read_parquet(p, columns=report.labels)) for f, p in zip(frames, paths, strict=True)):
-            status.append({"scorer": prefix, "used": False, "columns": "", "robustness": True,
-                           "note": f"same scores as the run's scorer ({', '.join(report.labels)}): not repeated"})
-            continue
-        for bucket, f in zip(added, frames, strict=True):
-            bucket.update({f"{prefix}.{lab}": f[lab].alias(f"{prefix}.{lab}") for lab in report.labels})
-        status.append({"scorer": prefix, "used": True, "columns": ", ".join(f"{prefix}.{lab}" for lab in report.labels),
-                       "note": report.fallback_reason or "", "robustness": True})
-    out = []
-    for i, (path, columns) in enumerate(zip(paths, added, strict=True)):
-        out.append(scratch / f"bucket={i}.parquet")
-        pl.read_parquet(path).with_columns(list(columns.values())).write_parquet(out[-1])
-    return Corpus(tuple(out)), status
 
 
 def run_summary(manifest: dict[str, Any], run_dir: str | Path) -> str:

@@ -3,7 +3,7 @@
 Each analysis in ``analyses`` is run once per score column: the run's own label (the main scorer) and the
 columns of the further ``scorers`` (names or ``{name: ..., ...}`` entries, ``column`` scorers included, so human
 labels and archived scores take part), which the pipeline scores from the cache and adds to the buckets as
-``<scorer>.<label>`` before this analysis sees them (``toolkit.pipeline.with_robustness_scores``). Each run is
+``<scorer>.<label>`` before this analysis sees them (``toolkit.scoring.further.with_further_scores``). Each run is
 exactly the plain analysis with that column as ``analysis.label``. One row per (analysis, estimate, scorer)
 says whether the estimate agrees with the main scorer's in sign (against the estimate's null) and in
 significance (p < ``alpha``), and a specification-curve figure shows them all.
