@@ -9,7 +9,7 @@ file's JSON values, thread roots from parent links, and the final frame (one row
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -28,9 +28,10 @@ NDJSON_SUFFIXES = (".jsonl", ".ndjson")
 WHERE_SCHEMA: dict[str, pl.DataType] = {"source_line": pl.Int64(), "source_file": pl.String()}
 
 
-def response_files(path: str | Path | Sequence[str | Path], what: str) -> list[Path]:
-    """The response files of a file, a folder (its .json/.jsonl/.ndjson files, sorted) or a list of them;
-    the archive index is left out. ``what`` names the platform in the error when none is left.
+def response_files(path: str | Path | Sequence[str | Path], what: str,
+                   suffixes: Sequence[str] = JSON_SUFFIXES) -> list[Path]:
+    """The response files of a file, a folder (its files ending in ``suffixes``, sorted) or a list of them;
+    the archive index is left out. ``what`` names the files in the error when none is left.
 
     >>> [file.name for file in response_files("data/mastodon_synthetic", "Mastodon")][:2]
     ['context-112000000000000000.json', 'context-112000000001000003.json']
@@ -41,11 +42,26 @@ def response_files(path: str | Path | Sequence[str | Path], what: str) -> list[P
         if not item.exists():
             raise LoadError(item, "no such file or directory")
         files += sorted(f for f in item.iterdir() if f.is_file() and not f.name.startswith(".")
-                        and f.suffix.lower() in JSON_SUFFIXES) if item.is_dir() else [item]
+                        and f.suffix.lower() in suffixes) if item.is_dir() else [item]
     files = [file for file in files if file.name != ARCHIVE_INDEX]
     if not files:
-        raise LoadError(path if isinstance(path, (str, Path)) else path[0], f"no {what} responses here")
+        raise LoadError(path if isinstance(path, (str, Path)) else path[0], f"no {what} here")
     return files
+
+
+def folder_looks_like(path: Path, looks_like: Callable[[Path], bool]) -> bool | None:
+    """Format detection shared by the API loaders: for a folder, whether one of its first 20 response files
+    looks like the format; for a file that is not JSON, False; for a JSON file, None (the caller decides).
+
+    >>> folder_looks_like(Path("data/seed_thread.txt"), lambda file: True)
+    False
+    """
+    if path.is_dir():
+        files = [f for f in sorted(path.iterdir()) if f.suffix.lower() in JSON_SUFFIXES and f.name != ARCHIVE_INDEX]
+        return any(looks_like(file) for file in files[:20])
+    if not path.is_file() or path.suffix.lower() not in JSON_SUFFIXES:
+        return False
+    return None
 
 
 def archive_urls(files: Sequence[Path]) -> dict[Path, str]:

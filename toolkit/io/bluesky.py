@@ -36,7 +36,15 @@ from urllib.parse import parse_qs, urlsplit
 
 import polars as pl
 
-from toolkit.io.api_archive import WHERE_SCHEMA, archive_urls, finish_frame, head, iter_values, response_files
+from toolkit.io.api_archive import (
+    WHERE_SCHEMA,
+    archive_urls,
+    finish_frame,
+    folder_looks_like,
+    head,
+    iter_values,
+    response_files,
+)
 from toolkit.io.base import LoadError, LoadResult, Rejects
 from toolkit.io.fields import FieldError, opt_dict, opt_str, parse_int, parse_time
 
@@ -264,12 +272,8 @@ def looks_like_bluesky(path: Path) -> bool:
     (True, False)
     """
     path = Path(path)
-    if path.is_dir():
-        files = [f for f in sorted(path.iterdir()) if f.suffix.lower() in (".json", ".jsonl", ".ndjson")
-                 and f.name != "index.jsonl"]
-        return any(looks_like_bluesky(file) for file in files[:20])
-    if not path.is_file() or path.suffix.lower() not in (".json", ".jsonl", ".ndjson"):
-        return False
+    if (found := folder_looks_like(path, looks_like_bluesky)) is not None:
+        return found
     start = head(path)
     if b'"kind"' in start and b'"commit"' in start and b'"time_us"' in start:
         return False  # Jetstream events
@@ -285,7 +289,7 @@ def read_bluesky(path: str | Path | Sequence[str | Path], *, strict: bool = Fals
     several responses: each extra copy is a reject), ``files``; every entry read is a row kept or rejected.
     A file that is not a Bluesky response is a :class:`LoadError` naming it.
     """
-    files = response_files(path, "Bluesky")
+    files = response_files(path, "Bluesky responses")
     rejects = Rejects(strict=strict)
     stats: dict[str, Any] = {"files": len(files), "posts": 0, "not_found": 0, "blocked": 0}
     walk = _Walk(removal_labels, rejects, stats)

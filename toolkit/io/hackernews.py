@@ -27,7 +27,15 @@ from typing import Any
 
 import polars as pl
 
-from toolkit.io.api_archive import WHERE_SCHEMA, finish_frame, head, iter_values, response_files, thread_roots
+from toolkit.io.api_archive import (
+    WHERE_SCHEMA,
+    finish_frame,
+    folder_looks_like,
+    head,
+    iter_values,
+    response_files,
+    thread_roots,
+)
 from toolkit.io.base import LoadError, LoadResult, Rejects
 from toolkit.io.fields import FieldError, opt_bool, opt_str, parse_id, parse_int, parse_time
 from toolkit.io.html_text import html_to_text
@@ -107,12 +115,8 @@ def looks_like_hackernews(path: Path) -> bool:
     True
     """
     path = Path(path)
-    if path.is_dir():
-        files = [f for f in sorted(path.iterdir()) if f.suffix.lower() in (".json", ".jsonl", ".ndjson")
-                 and f.name != "index.jsonl"]
-        return any(looks_like_hackernews(file) for file in files[:20])
-    if not path.is_file() or path.suffix.lower() not in (".json", ".jsonl", ".ndjson"):
-        return False
+    if (found := folder_looks_like(path, looks_like_hackernews)) is not None:
+        return found
     start = head(path)
     typed = any(f'"type": "{kind}"'.encode() in start or f'"type":"{kind}"'.encode() in start for kind in ITEM_TYPES)
     return typed and b'"time"' in start and b'"id"' in start and (
@@ -124,7 +128,7 @@ def read_hackernews(path: str | Path | Sequence[str | Path], *, strict: bool = F
 
     ``stats``: ``items`` (entries read), ``null_items``, ``dead``, ``deleted``, ``duplicates``, ``files``.
     """
-    files = response_files(path, "Hacker News")
+    files = response_files(path, "Hacker News responses")
     rejects = Rejects(strict=strict)
     stats: dict[str, Any] = {"files": len(files), "items": 0, "null_items": 0}
     rows: list[dict[str, Any]] = []

@@ -35,6 +35,7 @@ from typing import Any
 
 import polars as pl
 
+from toolkit.io.api_archive import response_files
 from toolkit.io.base import LoadError, LoadResult, Rejects
 from toolkit.io.dedupe import dedupe_versions
 from toolkit.io.fields import FieldError, opt_dict, opt_str, parse_int, parse_time
@@ -114,16 +115,7 @@ def event_row(event: dict[str, Any]) -> dict[str, Any]:
 
 def jetstream_files(path: str | Path | Sequence[str | Path]) -> list[Path]:
     """The capture's files: a file, a folder's event files (sorted) or a list of them."""
-    files: list[Path] = []
-    for item in [path] if isinstance(path, (str, Path)) else path:
-        item = Path(item)
-        if not item.exists():
-            raise LoadError(item, "no such file or directory")
-        files += sorted(f for f in item.iterdir() if f.is_file() and not f.name.startswith(".")
-                        and f.suffix.lower() in SUFFIXES) if item.is_dir() else [item]
-    if not files:
-        raise LoadError(str(path), "no Jetstream event files here")
-    return files
+    return response_files(path, "Jetstream event files", SUFFIXES)
 
 
 def looks_like_jetstream(path: Path) -> bool:

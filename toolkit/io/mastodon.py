@@ -37,6 +37,7 @@ from toolkit.io.api_archive import (
     WHERE_SCHEMA,
     archive_urls,
     finish_frame,
+    folder_looks_like,
     head,
     iter_values,
     response_files,
@@ -154,14 +155,10 @@ def looks_like_mastodon(path: Path) -> bool:
     (True, False)
     """
     path = Path(path)
-    if path.is_dir():
-        files = [f for f in sorted(path.iterdir()) if f.suffix.lower() in (".json", ".jsonl", ".ndjson")
-                 and f.name != "index.jsonl"]
-        if (path / "index.jsonl").is_file() and b"/api/v1/statuses/" in head(path / "index.jsonl"):
-            return True
-        return any(looks_like_mastodon(file) for file in files[:20])
-    if not path.is_file() or path.suffix.lower() not in (".json", ".jsonl", ".ndjson"):
-        return False
+    if path.is_dir() and (path / "index.jsonl").is_file() and b"/api/v1/statuses/" in head(path / "index.jsonl"):
+        return True
+    if (found := folder_looks_like(path, looks_like_mastodon)) is not None:
+        return found
     start = head(path)
     if b'"ancestors"' in start and b'"descendants"' in start:
         return True
@@ -176,7 +173,7 @@ def read_mastodon(path: str | Path | Sequence[str | Path], *, strict: bool = Fal
     ``stats``: ``statuses`` (entries read), ``contexts``, ``deleted_since`` (404s for statuses),
     ``duplicates``, ``files``.
     """
-    files = response_files(path, "Mastodon")
+    files = response_files(path, "Mastodon responses")
     urls = archive_urls(files)
     rejects = Rejects(strict=strict)
     stats: dict[str, Any] = {"files": len(files), "statuses": 0, "contexts": 0, "deleted_since": 0}
