@@ -90,7 +90,7 @@ def test_thread_list_sort_and_filter(frame: pl.DataFrame) -> None:
 
 def test_tree_nodes_use_the_static_layout(frame: pl.DataFrame) -> None:
     from toolkit.analysis.thread_tables import thread_tree_table
-    from toolkit.plots.tree import tree_layout
+    from toolkit.threads.layout import tree_layout
 
     nodes = tree_nodes(frame, "t", ["toxicity", "judge"])
     assert nodes["comment_id"].to_list() == ["p", "a", "b", "a1", "a2", "a11", "b1"]
@@ -239,6 +239,25 @@ def test_widget_through_its_controls(frame: pl.DataFrame, tmp_path: Path) -> Non
     bundle = explorer._repr_mimebundle_()
     assert "application/vnd.jupyter.widget-view+json" in bundle
     assert bundle["image/png"].startswith("iVBORw0KGgo")  # base64 of a PNG header: nbconvert's fallback
+
+
+def test_figures_share_one_plotly_bundle(frame: pl.DataFrame) -> None:
+    """Each tree figure carries a small module naming one hidden widget that holds plotly's 5 MB bundle, sent once
+    per kernel (the browser evaluates it once per page), instead of the bundle itself."""
+    import plotly.graph_objects as go
+    from ipywidgets import widget_serialization
+
+    from toolkit import notebook as nb
+
+    first, second = nb.explore(frame).figure, nb.explore(frame).figure
+    state = first.get_state()
+    assert len(state["_esm"]) < 5_000 and "widget_manager.get_model" in state["_esm"]
+    assert state["bundle_model"] == second.get_state()["bundle_model"]
+    holder = widget_serialization["from_json"](f"IPY_MODEL_{state['bundle_model']}", None)
+    assert holder.source == str(go.FigureWidget._esm) and len(holder.source) > 1_000_000
+    holder.close()  # closed (a cleared kernel state): the next figure gets a new holder
+    third = nb.explore(frame).figure.get_state()
+    assert third["bundle_model"] != state["bundle_model"] and third["bundle_key"] == state["bundle_key"]
 
 
 def test_explore_a_run_directory(frame: pl.DataFrame, tmp_path: Path) -> None:

@@ -21,7 +21,7 @@ from toolkit.analysis.synthetic import random_threads
 from toolkit.cli.figures import main as figures_main
 from toolkit.outputs import FigureSpec
 from toolkit.plots.figures import DRAWERS, load_figure, render_run, save_figure
-from toolkit.plots.tree import tree_layout
+from toolkit.threads.layout import tree_layout
 
 
 def test_tree_layout_by_hand() -> None:

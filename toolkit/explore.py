@@ -11,6 +11,8 @@ Why Plotly's FigureWidget for the tree (ipywidgets for the controls):
 - since Plotly 6 the FigureWidget is an anywidget: it renders in JupyterLab, VS Code and other Jupyter front
   ends with no extension to install or enable (anywidget ships its module with the widget's state), and its
   click and box/lasso-selection events come back to Python callbacks, which is what the linked views need;
+  its module (plotly.js, 5 MB) is sent once per kernel and evaluated once per page, not once per figure (see
+  ``_SHARED_PLOTLY_ESM``), which halves the time an explorer takes to open;
 - nodes are coloured by their score through the static figure's colour map (a Plotly colour scale made from
   it); the threshold fades the nodes below it: at once in the browser (a small anywidget linked to the slider
   with ``jslink``, mirroring :func:`node_opacity`), then through one Plotly ``restyle`` of the markers' opacity
@@ -19,7 +21,7 @@ Why Plotly's FigureWidget for the tree (ipywidgets for the controls):
 - Bokeh would need ``jupyter_bokeh`` (a second widget bridge) for Python callbacks inside an ipywidgets layout,
   and its Python-side events in a notebook are less direct; both are well kept, Plotly is the smaller step.
 
-The tree uses the layout of the static thread-tree figure (:func:`toolkit.plots.tree.tree_layout`, called on
+The tree uses the layout of the static thread-tree figure (:func:`toolkit.threads.layout.tree_layout`, called on
 the rows :func:`toolkit.analysis.distribution.thread_tree_table` picks), so the two figures agree node for node.
 Exporting draws that static figure (paper style, PNG/PDF, with its data table and spec, redrawable by
 ``toolkit-figures``). Exported to HTML by ``nbconvert`` (no widget state saved, JupyterLab's default), the
@@ -159,7 +161,7 @@ def tree_nodes(frame: pl.DataFrame, thread_id: str, labels: Sequence[str], *, ma
     """The nodes of one thread's tree, in the static figure's row order and layout.
 
     The rows are those :func:`toolkit.analysis.distribution.thread_tree_table` draws (time then page order,
-    at most ``max_nodes``) and the positions those of :func:`toolkit.plots.tree.tree_layout`.
+    at most ``max_nodes``) and the positions those of :func:`toolkit.threads.layout.tree_layout`.
 
     Returns:
         ``comment_id``, ``parent_id``, ``is_post``, ``x``, ``depth`` (layout depth, the y of the figure),
@@ -172,7 +174,7 @@ def tree_nodes(frame: pl.DataFrame, thread_id: str, labels: Sequence[str], *, ma
     [('a', 0, -1), ('a1', 1, 0), ('a2', 2, 1)]
     """
     from toolkit.analysis.thread_tables import thread_tree_table
-    from toolkit.plots.tree import tree_layout
+    from toolkit.threads.layout import tree_layout
 
     table, _ = thread_tree_table(frame, label=labels[0], thread_id=thread_id, max_nodes=max_nodes)
     x, depth, parent, attached = tree_layout(table["comment_id"].cast(pl.String).to_list(),
@@ -625,6 +627,82 @@ def _recolour_class() -> type:
     return Recolour
 
 
+# Plotly's FigureWidget ships plotly.js (5 MB) as its anywidget module with every figure, and the browser
+# evaluates it anew for each one (anywidget imports each module from a fresh blob URL): about half a second per
+# explorer opened. The tree's figure instead carries this small module, which evaluates the bundle once per page
+# and shares it; the bundle's text is sent once per kernel, in a hidden widget the figures name by model id
+# (saved widget state holds it too, so a notebook saved with its widgets still draws).
+_SHARED_PLOTLY_ESM = """
+const loads = (globalThis.__toolkitPlotlyBundles ??= new Map());
+function plotlyWidget(model) {
+  const key = model.get('bundle_key');
+  if (!loads.has(key)) {
+    const load = (async () => {
+      const holder = await model.widget_manager.get_model(model.get('bundle_model'));
+      const url = URL.createObjectURL(new Blob([holder.get('source')], { type: 'text/javascript' }));
+      try { return (await import(url)).default; } finally { URL.revokeObjectURL(url); }
+    })();
+    load.catch(() => loads.delete(key));
+    loads.set(key, load);
+  }
+  return loads.get(key);
+}
+export default () => {
+  let inner;
+  return {
+    async initialize(ctx) { inner = (await plotlyWidget(ctx.model))(); return inner.initialize?.(ctx); },
+    render(ctx) { return inner.render(ctx); },
+  };
+};
+"""
+
+
+@lru_cache(maxsize=1)
+def _figure_class() -> type:
+    """Plotly's FigureWidget with :data:`_SHARED_PLOTLY_ESM` as its module (same Python API, same drawing)."""
+    import plotly.graph_objects as go
+    import traitlets
+
+    class SharedBundleFigure(go.FigureWidget):
+        """A FigureWidget whose plotly.js bundle is evaluated once per page (see ``_SHARED_PLOTLY_ESM``)."""
+
+        _esm = _SHARED_PLOTLY_ESM
+        bundle_model = traitlets.Unicode().tag(sync=True)
+        bundle_key = traitlets.Unicode().tag(sync=True)
+
+        @traitlets.default("bundle_model")
+        def _holder_id(self) -> str:
+            return _bundle_holder().model_id
+
+        @traitlets.default("bundle_key")
+        def _holder_key(self) -> str:
+            return _bundle_holder().key
+
+    return SharedBundleFigure
+
+
+_BUNDLE_HOLDER: list[Any] = []  # the kernel's one live widget holding plotly's widget bundle
+
+
+def _bundle_holder() -> Any:
+    """The hidden widget holding plotly's anywidget bundle (made once per kernel, again if it was closed)."""
+    if not _BUNDLE_HOLDER or _BUNDLE_HOLDER[0].comm is None:
+        import hashlib
+
+        import ipywidgets as widgets
+        import plotly.graph_objects as go
+        import traitlets
+
+        class PlotlyBundle(widgets.Widget):
+            source = traitlets.Unicode().tag(sync=True)
+
+        source = str(go.FigureWidget._esm)
+        holder = PlotlyBundle(source=source)
+        holder.key = hashlib.sha256(source.encode()).hexdigest()[:16]
+        _BUNDLE_HOLDER[:] = [holder]
+    return _BUNDLE_HOLDER[0]
+
+
 def _widget_classes() -> tuple[Any, Any]:
     import ipywidgets as widgets
     import plotly.graph_objects as go
@@ -670,7 +748,7 @@ class Explorer:
         self.message = widgets.HTML()
         self.message.add_class("toolkit-explore-message")
 
-        self.figure = go.FigureWidget(self._traces(go), self._layout())
+        self.figure = _figure_class()(self._traces(go), self._layout())
         self.figure.data[1].on_click(self._on_click)
         self.figure.data[1].on_selection(self._on_selection)
         self._recolour = _recolour_class()(threshold=state.threshold, layout=widgets.Layout(display="none"))
