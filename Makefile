@@ -1,6 +1,6 @@
 # make run  : install into .venv (torch CPU wheel first) and run the default experiment on the demo thread
-# make test : install, then run the test suite (all of it, as CI does)
-# make test-fast : the inner loop, under a minute (2 workers): no test marked slow, slurm, wheel, notebooks or browser
+# make test : install, then run the test suite (all of it, as CI does), on TEST_WORKERS processes (pytest-xdist)
+# make test-fast : the inner loop, under a minute: no test marked slow, slurm, wheel, notebooks or browser
 # GPU users: make run TORCH_SPEC="torch==2.13.0 --index-url https://download.pytorch.org/whl/cu126"
 PYTHON ?= python3
 VENV ?= .venv
@@ -20,12 +20,14 @@ $(VENV)/.installed: pyproject.toml
 run: setup
 	$(BIN)/toolkit $(ARGS)
 
+# loadgroup: the tests of one xdist_group (the SLURM cluster, the built wheel) share a worker
+TEST_WORKERS ?= 2
 test: setup
-	$(BIN)/pytest $(ARGS)
+	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadgroup $(ARGS)
 
 FAST_TIER := not slow and not slurm and not wheel and not notebooks and not browser
 test-fast: setup
-	$(BIN)/pytest -n 2 -m "$(FAST_TIER)" $(ARGS)
+	$(BIN)/pytest -n $(TEST_WORKERS) -m "$(FAST_TIER)" $(ARGS)
 
 lint: setup
 	$(BIN)/ruff check toolkit tests benchmarks

@@ -44,7 +44,7 @@ from toolkit.pipeline import run_experiment
 if TYPE_CHECKING:
     from scoring_fixtures import TinyDetoxify
 
-pytestmark = pytest.mark.slurm
+pytestmark = [pytest.mark.slurm, pytest.mark.xdist_group("slurm")]  # one worker: one install, one cluster
 
 pytest_plugins = ["scoring_fixtures"]
 
