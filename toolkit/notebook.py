@@ -289,19 +289,13 @@ def context(
     if around is None:
         around = 1 if parent_rows.height == 0 and not row["is_post"][0] else 0
     replies = thread.filter((pl.col("parent_id") == cid) & (pl.col("comment_id") != cid)).sort("source_position")
-    parts = [parent_rows.with_columns(role=pl.lit("parent"))]
-    if around > 0:
-        taken = {cid, *parent_rows["comment_id"].to_list(), *replies["comment_id"].to_list()}
-        ordered = thread.sort("source_position").with_row_index("__i")
-        i = ordered.filter(pl.col("comment_id") == cid)["__i"][0]
-        near = ordered.filter((pl.col("__i").cast(pl.Int64) - i).abs().is_between(1, around) & ~pl.col("comment_id").is_in(taken))
-        parts.append(near.filter(pl.col("__i") < i).drop("__i").with_columns(role=pl.lit("before")))
-        parts.append(row.with_columns(role=pl.lit("comment")))
-        parts.append(replies.with_columns(role=pl.lit("reply")))
-        parts.append(near.filter(pl.col("__i") > i).drop("__i").with_columns(role=pl.lit("after")))
-    else:
-        parts += [row.with_columns(role=pl.lit("comment")), replies.with_columns(role=pl.lit("reply"))]
-    out = pl.concat(parts, how="vertical_relaxed")
+    taken = {cid, *parent_rows["comment_id"].to_list(), *replies["comment_id"].to_list()}
+    ordered = thread.sort("source_position").with_row_index("__i")
+    i = ordered.filter(pl.col("comment_id") == cid)["__i"][0]
+    near = ordered.filter((pl.col("__i").cast(pl.Int64) - i).abs().is_between(1, around) & ~pl.col("comment_id").is_in(taken))
+    parts = {"parent": parent_rows, "before": near.filter(pl.col("__i") < i).drop("__i"), "comment": row,
+             "reply": replies, "after": near.filter(pl.col("__i") > i).drop("__i")}  # no neighbours when around=0
+    out = pl.concat([rows.with_columns(role=pl.lit(role)) for role, rows in parts.items()], how="vertical_relaxed")
     shown = view(out, columns, text_width=text_width or 10**9)
     return pl.concat([out.select("role"), shown], how="horizontal")
 
@@ -698,9 +692,7 @@ def side_by_side(
     >>> plt.close(fig)
     """
     items = list(items)
-    titles = list(titles) if titles is not None else [str(i + 1) for i in range(len(items))]
-    if len(titles) != len(items):
-        raise ConfigError("titles", f"{len(items)} items but {len(titles)} titles")
+    titles = _names(titles, len(items), "{}", "titles", "items")
     return SideBySide([_png_bytes(i, dpi) for i in items], titles, width_px)
 
 
@@ -889,9 +881,7 @@ def compare_manifests(
     [('config.analysis.threshold', '0.5', '0.3')]
     """
     manifests = [r if isinstance(r, dict) else read_manifest(r) for r in runs]
-    names = list(names) if names is not None else [f"run {i + 1}" for i in range(len(manifests))]
-    if len(names) != len(manifests):
-        raise ConfigError("names", f"{len(manifests)} runs but {len(names)} names")
+    names = _names(names, len(manifests), "run {}")
     flat = [_flatten({s: m.get(s) for s in sections}) for m in manifests]
     keys = list(dict.fromkeys(k for f in flat for k in f))
     rows = [(k, [_text(f.get(k)) for f in flat]) for k in keys]
@@ -899,6 +889,14 @@ def compare_manifests(
         rows = [(k, v) for k, v in rows if len(set(v)) > 1]
     return pl.DataFrame({"key": [k for k, _ in rows], **{n: [v[i] for _, v in rows] for i, n in enumerate(names)}},
                         schema={"key": pl.String, **{n: pl.String for n in names}})
+
+
+def _names(given: Sequence[str] | None, n: int, default: str, key: str = "names", things: str = "runs") -> list[str]:
+    """One name per thing: ``given``, else ``default`` numbered from 1; a ConfigError naming ``key`` otherwise."""
+    names = list(given) if given is not None else [default.format(i + 1) for i in range(n)]
+    if len(names) != n:
+        raise ConfigError(key, f"{n} {things} but {len(names)} {key}")
+    return names
 
 
 def run_table(run_dir: str | Path, name: str) -> pl.DataFrame:
@@ -954,9 +952,7 @@ def compare_tables(
     >>> nb.compare_tables(runs, "depth_profile", names=["a", "b"], on=["depth_bin"]).rows()
     [(1, 0.1, 0.3)]
     """
-    names = list(names) if names is not None else [f"run{i + 1}" for i in range(len(runs))]
-    if len(names) != len(runs):
-        raise ConfigError("names", f"{len(runs)} runs but {len(names)} names")
+    names = _names(names, len(runs), "run{}")
     tables = [run_table(r, name) for r in runs]
     if on is None:
         return pl.concat([t.select(pl.lit(n).alias("run"), pl.all()) for n, t in zip(names, tables, strict=True)],

@@ -48,9 +48,9 @@ def _scores(f: Facts, s: RunSettings) -> tuple[bool, str]:
     return n > 0, f"{n:,} comments with text to score (scorer={s.scorer.name})"
 
 
-def _text(f: Facts, s: RunSettings) -> tuple[bool, str]:
-    n = f.counts["comments_with_text"]
-    return n > 0, f"{n:,} comments with text"
+def _some(count: str, what: str) -> Check:
+    """The check that the data holds one or more of the facts' ``count`` (``what``: how the line names them)."""
+    return lambda f, s: (f.counts[count] > 0, f"{f.counts[count]:,} {what}")
 
 
 def _removed_and_kept(f: Facts, s: RunSettings) -> tuple[bool, str]:
@@ -61,16 +61,6 @@ def _removed_and_kept(f: Facts, s: RunSettings) -> tuple[bool, str]:
     kept_text = f.counts["comments_with_text"] - removed_text
     return removed_text > 0 and kept_text > 0, (f"{removed:,} removed ({removed_text:,} with text to score) and "
                                                 f"{kept:,} kept comments ({kept_text:,} with text)")
-
-
-def _replies(f: Facts, s: RunSettings) -> tuple[bool, str]:
-    n = f.counts["replies_to_comments"]
-    return n > 0, f"{n:,} replies to a comment in the data (parent -> reply pairs)"
-
-
-def _removal_reason(f: Facts, s: RunSettings) -> tuple[bool, str]:
-    n = f.counts["removal_reasons"]
-    return n > 0, f"{n:,} stated removal reasons (removal_reason column, from a Lemmy modlog)"
 
 
 def _truth(f: Facts, s: RunSettings) -> tuple[bool, str]:
@@ -96,8 +86,11 @@ def _outcome(f: Facts, s: RunSettings) -> tuple[bool, str]:
 
 #: What each analysis needs from the data before scoring (the check's name -> a function of the facts).
 CHECKS: dict[str, Check] = {
-    "scores": _scores, "text": _text, "removed_and_kept": _removed_and_kept, "replies": _replies,
-    "removal_reason": _removal_reason, "truth": _truth, "politeness": _politeness, "outcome": _outcome,
+    "scores": _scores, "text": _some("comments_with_text", "comments with text"),
+    "removed_and_kept": _removed_and_kept,
+    "replies": _some("replies_to_comments", "replies to a comment in the data (parent -> reply pairs)"),
+    "removal_reason": _some("removal_reasons", "stated removal reasons (removal_reason column, from a Lemmy modlog)"),
+    "truth": _truth, "politeness": _politeness, "outcome": _outcome,
 }
 
 def declared_columns(name: str, f: Facts, s: RunSettings) -> tuple[bool, str]:
