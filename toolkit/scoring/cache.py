@@ -46,10 +46,7 @@ STALE_TMP_SECONDS = 3600  # temporary files older than this are left over from k
 
 def default_cache_dir() -> Path:
     """The score cache directory: ``$TOOLKIT_CACHE_DIR`` if set, else ``~/.cache/toolkit/scores``."""
-    env = os.environ.get(CACHE_ENV)
-    if env:
-        return Path(env).expanduser()
-    return Path("~/.cache/toolkit/scores").expanduser()
+    return Path(os.environ.get(CACHE_ENV) or "~/.cache/toolkit/scores").expanduser()
 
 
 def resolve_cache_dir(cache_dir: str | os.PathLike[str] | None) -> Path:

@@ -281,7 +281,8 @@ class DetoxifyScorer(TransformerScorer):
             raise ScorerUnavailableError(
                 self._download_help(url, target, exc),
                 summary=f"could not download the Detoxify {self.model_type!r} weights ({type(exc).__name__})",
-                fix=self._offline_fix(target.name),
+                fix=f"scorer.checkpoint=/path/to/{target.name} "
+                f"scorer.hf_config_path=/path/to/{HUB_MODEL_TYPES[self.model_type]}",
             ) from exc
         return target
 
@@ -295,24 +296,15 @@ class DetoxifyScorer(TransformerScorer):
             f"tokenizer files), or copy the checkpoint to where torch hub caches it: {target}"
         )
 
-    def _offline_fix(self, weights: str) -> str:
-        """The settings that run Detoxify offline, in one line."""
-        return f"scorer.checkpoint=/path/to/{weights} scorer.hf_config_path=/path/to/{HUB_MODEL_TYPES[self.model_type]}"
-
     def _config_error(self, exc: BaseException) -> ScorerUnavailableError:
         hub_name = HUB_MODEL_TYPES.get(self.model_type, "bert-base-uncased")
         return ScorerUnavailableError(
-            self._config_help(exc), summary="Detoxify could not load its Hugging Face config/tokenizer offline",
-            fix=f"scorer.hf_config_path=/path/to/{hub_name}",
-        )
-
-    def _config_help(self, exc: BaseException) -> str:
-        hub_name = HUB_MODEL_TYPES.get(self.model_type, "bert-base-uncased")
-        return (
             "Detoxify could not load the Hugging Face config/tokenizer named by the checkpoint "
             f"(not in the local Hugging Face cache and the Hub is unreachable: {type(exc).__name__}: {exc}). "
             "Offline, pass a local directory holding that model's config.json and tokenizer files, "
-            f"e.g. scorer.hf_config_path=/path/to/{hub_name}"
+            f"e.g. scorer.hf_config_path=/path/to/{hub_name}",
+            summary="Detoxify could not load its Hugging Face config/tokenizer offline",
+            fix=f"scorer.hf_config_path=/path/to/{hub_name}",
         )
 
     # -- loading ----------------------------------------------------------------------------------------

@@ -122,12 +122,7 @@ def resolve_device(device: str, precision: str = "fp32") -> str:
             import torch
 
             mps = getattr(torch.backends, "mps", None)
-            if torch.cuda.is_available():
-                device = "cuda"
-            elif mps is not None and mps.is_available():
-                device = "mps"
-            else:
-                device = "cpu"
+            device = "cuda" if torch.cuda.is_available() else "mps" if mps is not None and mps.is_available() else "cpu"
     check_device_precision(device, precision)
     return device
 
@@ -346,14 +341,8 @@ class InferenceEngine:
             body = list(body)
             if limit is None or len(body) <= limit:
                 pieces = [body]
-            elif chunk:
-                pieces = []
-                start = 0
-                while True:
-                    pieces.append(body[start : start + limit])
-                    if start + limit >= len(body):
-                        break
-                    start += stride
+            elif chunk:  # a window every ``stride`` tokens, the last one reaching the end
+                pieces = [body[start : start + limit] for start in range(0, len(body) - limit + stride, stride)]
                 chunked += 1
             else:
                 pieces = [body[:limit]]
@@ -396,7 +385,7 @@ class InferenceEngine:
         texts = list(texts)
         if not texts:
             return
-        bar = _progress_bar(len(texts), self.options.progress)
+        bar = progress_bar(len(texts), self.options.progress)
         started = time.perf_counter()
         try:
             for offset in range(0, len(texts), ROUND_TEXTS):
@@ -448,11 +437,12 @@ class InferenceEngine:
                     yield done + offset, out
 
 
-def _progress_bar(total: int, flag: bool | None) -> Any:
-    """A tqdm.auto bar (a widget in notebooks) with rate and ETA, shown only after a couple of seconds."""
+def progress_bar(total: int, flag: bool | None, desc: str = "scoring") -> Any:
+    """A tqdm.auto bar (a widget in notebooks) with rate (texts/s) and ETA, shown only after a couple of seconds
+    and only when progress is on (see :func:`progress_enabled`); else None."""
     if not progress_enabled(flag):
         return None
     from tqdm.auto import tqdm
 
-    return tqdm(total=total, unit="text", desc="scoring", delay=_PROGRESS_DELAY_S, dynamic_ncols=True,
+    return tqdm(total=total, unit="text", desc=desc, delay=_PROGRESS_DELAY_S, dynamic_ncols=True,
                 mininterval=0.5, smoothing=0.1)

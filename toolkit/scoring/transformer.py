@@ -12,13 +12,13 @@ from typing import Any
 
 import numpy as np
 
-from toolkit.scoring.base import BaseScorer, check_texts
+from toolkit.scoring.base import StreamingScorer, check_texts
 from toolkit.scoring.cache import resolve_cache_dir
 from toolkit.scoring.engine import EngineOptions, InferenceEngine
 from toolkit.settings import ScorerSettings
 
 
-class TransformerScorer(BaseScorer):
+class TransformerScorer(StreamingScorer):
     """Base of the transformer scorers: ``iter_predict`` streams scores, ``predict`` collects them."""
 
     name = "transformer"
@@ -54,18 +54,6 @@ class TransformerScorer(BaseScorer):
         if not texts:
             return iter(())
         return self.get_engine().iter_scores(texts)
-
-    def predict(self, texts: Sequence[str]) -> dict[str, list[float]]:
-        """Scores per label for each text, in input order (loads the model on first use)."""
-        texts = check_texts(texts)
-        if not texts:
-            return {label: [] for label in self.labels()}
-        labels = self.labels()
-        out = np.full((len(texts), len(labels)), np.nan, dtype=np.float64)
-        for indices, scores in self.iter_predict(texts):
-            out[indices] = scores
-        labels = self.labels()  # authoritative once loaded
-        return {label: out[:, j].tolist() for j, label in enumerate(labels)}
 
     def run_stats(self) -> dict[str, Any]:
         """Engine statistics (texts, truncated, tokens, padding efficiency, seconds) plus the run settings."""
