@@ -470,16 +470,6 @@ def format_context(table: pl.DataFrame, label: str = "toxicity", *, text_width: 
 # --------------------------------------------------------------------------------------------- figures
 
 
-def _closed(fig: Any, dpi: float | None) -> Any:
-    """Detach ``fig`` from pyplot (so the inline backend does not show it a second time) and set its dpi."""
-    import matplotlib.pyplot as plt
-
-    if dpi:
-        fig.set_dpi(dpi)
-    plt.close(fig)
-    return fig
-
-
 def draw_thread_tree(
     frame: pl.DataFrame,
     *,
@@ -577,7 +567,10 @@ def draw_figure(
         width = "double"
     with plt.style.context(style_path(style)):
         fig = DRAWERS[spec.kind](table, spec, width)
-    return _closed(fig, dpi)
+    if dpi:
+        fig.set_dpi(dpi)
+    plt.close(fig)  # detached from pyplot, so the inline backend does not show it a second time
+    return fig
 
 
 def figure_from_run(
