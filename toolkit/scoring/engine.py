@@ -39,8 +39,6 @@ LONG_TEXT_POLICIES = ("truncate", "chunk")
 CHUNK_AGGREGATES = ("max", "mean")
 ACTIVATIONS = ("sigmoid", "softmax", "none")
 DEVICES = ("auto", "cpu", "cuda", "mps")
-DEFAULT_TOKEN_BUDGET = 8192
-DEFAULT_MAX_BATCH = 256
 ROUND_TEXTS = 8192  # texts tokenised, sorted and batched together
 _PROGRESS_DELAY_S = 2.0  # the bar appears only on runs longer than this
 # The fixed cost of one forward pass, in tokens' worth of work (reading every weight once, kernel
@@ -62,8 +60,8 @@ class EngineOptions:
 
     device: str = "auto"
     precision: str = "fp32"
-    batch_size: int = DEFAULT_MAX_BATCH  # texts (windows) per batch
-    token_budget: int = DEFAULT_TOKEN_BUDGET  # padded tokens per batch
+    batch_size: int = 256  # texts (windows) per batch
+    token_budget: int = 8192  # padded tokens per batch
     threads: int | None = None  # torch intra-op threads (process-wide); None: torch's default
     long_text: str = "truncate"
     chunk_overlap: int = 64  # tokens shared by consecutive windows (long_text=chunk)
