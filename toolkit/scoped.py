@@ -1,6 +1,6 @@
 """Process-wide settings changed only for a block and restored after it: every change the toolkit makes to
-global state (environment variables, module flags, interpreter and csv limits, thread stack size) goes
-through here, so a reader can grep for it and a caller's own settings survive.
+global state (environment variables, module flags, interpreter and csv limits, the socket timeout, thread stack
+size) goes through here, so a reader can grep for it and a caller's own settings survive.
 
 >>> import os
 >>> from toolkit import scoped
@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import csv
 import os
+import socket
 import sys
 import threading
 from collections import Counter
@@ -54,6 +55,12 @@ def attributes(target: Any, **values: Any) -> contextlib.AbstractContextManager[
     False
     """
     return _swapped(lambda name: getattr(target, name), lambda name, value: setattr(target, name, value), values)
+
+
+def socket_timeout(seconds: float | None) -> contextlib.AbstractContextManager[None]:
+    """``socket.setdefaulttimeout`` for the block (so a stalled download gives up), restored after it."""
+    return _swapped(lambda _: socket.getdefaulttimeout(), lambda _, value: socket.setdefaulttimeout(value),
+                    {"timeout": seconds})
 
 
 @contextlib.contextmanager

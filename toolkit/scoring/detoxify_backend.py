@@ -173,16 +173,6 @@ def hub_reachable(timeout: float = 3.0) -> bool:
     return bool(result and result[0])
 
 
-@contextlib.contextmanager
-def _socket_timeout(seconds: float) -> Iterator[None]:
-    previous = socket.getdefaulttimeout()
-    socket.setdefaulttimeout(seconds)
-    try:
-        yield
-    finally:
-        socket.setdefaulttimeout(previous)
-
-
 class DetoxifyScorer(TransformerScorer):
     """Detoxify (``original``, ``unbiased``, ``multilingual``, ``*-small``, or a local checkpoint).
 
@@ -275,7 +265,7 @@ class DetoxifyScorer(TransformerScorer):
             import torch.hub
 
             target.parent.mkdir(parents=True, exist_ok=True)
-            with _socket_timeout(self.download_timeout):
+            with scoped.socket_timeout(self.download_timeout):
                 torch.hub.download_url_to_file(url, str(target), progress=False)
         except Exception as exc:  # noqa: BLE001 - every failure gets the same actionable message
             raise ScorerUnavailableError(
