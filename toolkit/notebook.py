@@ -694,13 +694,11 @@ def side_by_side(
 
 def _composed(overrides: Sequence[str]) -> tuple[Any, dict[str, Any]]:
     """The command line's config for ``overrides``: typed settings and the resolved config (for a manifest)."""
-    from hydra import compose, initialize_config_dir
     from omegaconf import OmegaConf
 
-    from toolkit.cli.app import CONFIG_DIR, to_settings
+    from toolkit.cli.app import compose_config, to_settings
 
-    with initialize_config_dir(config_dir=CONFIG_DIR, version_base="1.3"):
-        cfg = compose(config_name="config", overrides=list(overrides))
+    cfg = compose_config(overrides)
     return to_settings(cfg), OmegaConf.to_container(cfg, resolve=True)
 
 

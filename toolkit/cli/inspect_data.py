@@ -246,17 +246,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("overrides", nargs="*", help="config overrides, as for toolkit")
     parser.add_argument("--rows", type=int, default=5, help="how many first rows to print (default: 5)")
     args = parser.parse_intermixed_args(argv)
-    from hydra import compose, initialize_config_dir
     from hydra.errors import HydraException
     from omegaconf.errors import OmegaConfBaseException
 
-    from toolkit.cli.app import CONFIG_DIR, to_settings
+    from toolkit.cli.app import compose_config, to_settings
     from toolkit.errors import ToolkitError
 
     try:
-        with initialize_config_dir(config_dir=CONFIG_DIR, version_base="1.3"):
-            cfg = compose(config_name="config", overrides=list(args.overrides))
-        print(render(inspect_run(to_settings(cfg), rows=args.rows)))
+        print(render(inspect_run(to_settings(compose_config(args.overrides)), rows=args.rows)))
     except (ToolkitError, HydraException, OmegaConfBaseException) as err:
         print(f"toolkit-inspect: error: {err}", file=sys.stderr)
         return 1
