@@ -330,18 +330,17 @@ def run_analyses(data: Frames, a: AnalysisSettings, plot: PlotSettings, run_dir:
         if "scorer_agreement" in a.run and (o := a.params.scorer_agreement).scorers:
             frame, status = with_sample_scores(frame, lambda f: sample_comments(f, o.max_comments, a.seed), o.scorers,
                                                scorer or ScorerSettings())  # the analysis draws the same sample
-    robust: tuple[Corpus, list[dict[str, Any]]] | None = None
-    if "robustness" in a.run:  # its further scorers' columns, added to (a copy of) the buckets
-        robust = with_further_scores(corpus, a.params.robustness.scorers, scorer or ScorerSettings(),
-                                     run_dir / ".buckets" / "robustness")
+    further: dict[str, tuple[Corpus, list[dict[str, Any]]]] = {}  # robustness: its further scorers' columns,
+    if "robustness" in a.run:  # added to (a copy of) the buckets, and their status rows
+        further["robustness"] = with_further_scores(corpus, a.params.robustness.scorers, scorer or ScorerSettings(),
+                                                    run_dir / ".buckets" / "robustness")
     outputs: list[Path] = []
     skipped: dict[str, str] = {}
     for name in a.run:
         analysis = ANALYSES[name]
-        data = robust[0] if name == "robustness" and robust else corpus
+        data, scorers = further.get(name, (corpus, status))
         ctx = AnalysisContext(label=a.label, threshold=a.threshold, n_boot=a.n_boot, seed=a.seed, footer=footer,
-                              params=a.params, labels=labels, identities=dict(identities or {}),
-                              scorers=robust[1] if name == "robustness" and robust else status)
+                              params=a.params, labels=labels, identities=dict(identities or {}), scorers=scorers)
         result = analysis(data.select(columns_for([name], data.schema, a.params)) if analysis.bucketed
                           else frame, ctx)
         if result.skipped:
