@@ -17,6 +17,7 @@ from typing import Any
 
 import polars as pl
 
+from toolkit.schema import is_comment
 from toolkit.settings import RunSettings
 
 
@@ -139,7 +140,7 @@ def facts(scan: pl.LazyFrame) -> Facts:
     (2, 6, 2, 3)
     """
     columns = set(scan.collect_schema().names()) - {"bucket"}
-    comment = ~pl.col("is_post").fill_null(False)
+    comment = is_comment()
     reason = pl.col("removal_reason").is_not_null().sum() if "removal_reason" in columns else pl.lit(0)
     row = scan.select(
         pl.len().alias("rows_kept"), pl.col("thread_id").n_unique().alias("threads"),

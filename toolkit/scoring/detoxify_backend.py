@@ -333,17 +333,14 @@ class DetoxifyScorer(TransformerScorer):
         kwargs: dict[str, Any] = {"model_type": self.model_type, "device": device}
         if self.checkpoint is not None:
             kwargs["checkpoint"] = str(self._checkpoint_file())
-        try:
-            with hub_environment(offline=True):
-                return Detoxify(**kwargs)
-        except OSError as offline_exc:
-            if not hub_reachable():
-                raise self._config_error(offline_exc) from offline_exc
-        try:
-            with hub_environment(offline=False):
-                return Detoxify(**kwargs)
-        except OSError as exc:
-            raise self._config_error(exc) from exc
+        for offline in (True, False):
+            try:
+                with hub_environment(offline=offline):
+                    return Detoxify(**kwargs)
+            except OSError as exc:
+                if not offline or not hub_reachable():
+                    raise self._config_error(exc) from exc
+        raise AssertionError("unreachable")  # pragma: no cover - the online try returns or raises
 
     def _load_with_local_config(self, path: Path, device: str) -> Any:
         """Detoxify's ``get_model_and_tokenizer`` with ``hf_config_path`` as the checkpoint's ``model_type``,
