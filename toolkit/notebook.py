@@ -12,6 +12,7 @@ figure drawers); nothing here computes a result that a run would not. Typical fi
 from __future__ import annotations
 
 import base64
+import functools
 import html
 import io
 import json
@@ -949,9 +950,5 @@ def compare_tables(
         return pl.concat([t.select(pl.lit(n).alias("run"), pl.all()) for n, t in zip(names, tables, strict=True)],
                          how="diagonal_relaxed")
     keys = list(on)
-    out: pl.DataFrame | None = None
-    for n, t in zip(names, tables, strict=True):
-        t = t.rename({c: f"{c}_{n}" for c in t.columns if c not in keys})
-        out = t if out is None else out.join(t, on=keys, how="full", coalesce=True, maintain_order="left")
-    assert out is not None
-    return out
+    renamed = [t.rename({c: f"{c}_{n}" for c in t.columns if c not in keys}) for n, t in zip(names, tables, strict=True)]
+    return functools.reduce(lambda a, b: a.join(b, on=keys, how="full", coalesce=True, maintain_order="left"), renamed)
