@@ -406,12 +406,9 @@ class InferenceEngine:
         overhead = BATCH_OVERHEAD_TOKENS.get(self.device.split(":")[0], 128)
         batches = make_batches(lengths, int(self.options.token_budget), int(self.options.batch_size), overhead)
         random.Random(len(sequences)).shuffle(batches)  # representative rate/ETA; results do not depend on it
-        n_texts = len(encoded.windows)
         aggregate = self.options.chunk_aggregate
         remaining = encoded.windows.copy()
-        acc = np.zeros((n_texts, self.num_labels), dtype=np.float64)
-        if aggregate == "max":
-            acc[:] = -np.inf
+        acc = np.full((len(encoded.windows), self.num_labels), -np.inf if aggregate == "max" else 0.0, dtype=np.float64)
         self.stats.sequences += len(sequences)
         with torch.inference_mode(), self._autocast():
             for batch in batches:
