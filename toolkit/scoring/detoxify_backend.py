@@ -35,18 +35,6 @@ from toolkit.scoring.transformer import TransformerScorer
 from toolkit.settings import ScorerSettings
 from toolkit.vocab import DETOXIFY_LABELS
 
-# Copied from detoxify.detoxify.MODEL_URLS (0.5.4) so that identity() needs no torch/transformers import;
-# a test checks that the two agree. Each file name embeds a hash of the weights.
-_DOWNLOAD_URL = "https://github.com/unitaryai/detoxify/releases/download/"
-MODEL_URLS: dict[str, str] = {
-    "original": _DOWNLOAD_URL + "v0.1-alpha/toxic_original-c1212f89.ckpt",
-    "unbiased": _DOWNLOAD_URL + "v0.3-alpha/toxic_debiased-c7548aa0.ckpt",
-    "multilingual": _DOWNLOAD_URL + "v0.4-alpha/multilingual_debiased-0b549669.ckpt",
-    "original-small": _DOWNLOAD_URL + "v0.1.2/original-albert-0e1d6498.ckpt",
-    "unbiased-small": _DOWNLOAD_URL + "v0.1.2/unbiased-albert-c8519128.ckpt",
-}
-MODELS = tuple(MODEL_URLS)
-
 # Label columns of the official models, after Detoxify's standardisation of class names (from the
 # training configs' ``dataset.args.classes``). Used before the model is loaded (empty frames, cache
 # look-ups); once loaded, the checkpoint's own class names are authoritative.
@@ -60,21 +48,22 @@ _UNBIASED_LABELS = (
     "threat",
     "sexual_explicit",
 )
-OFFICIAL_LABELS: dict[str, tuple[str, ...]] = {
-    "original": _ORIGINAL_LABELS,
-    "unbiased": _UNBIASED_LABELS,
-    "multilingual": _UNBIASED_LABELS,
-    "original-small": _ORIGINAL_LABELS,
-    "unbiased-small": _UNBIASED_LABELS,
+# Each official model: its release file (as detoxify.detoxify.MODEL_URLS 0.5.4 has it, so that identity() needs
+# no torch/transformers import; a test checks that the two agree; each file name embeds a hash of the weights),
+# its labels, and the Hugging Face model its checkpoint names as ``arch.args.model_type``.
+_OFFICIAL = {
+    "original": ("v0.1-alpha/toxic_original-c1212f89.ckpt", _ORIGINAL_LABELS, "bert-base-uncased"),
+    "unbiased": ("v0.3-alpha/toxic_debiased-c7548aa0.ckpt", _UNBIASED_LABELS, "roberta-base"),
+    "multilingual": ("v0.4-alpha/multilingual_debiased-0b549669.ckpt", _UNBIASED_LABELS, "xlm-roberta-base"),
+    "original-small": ("v0.1.2/original-albert-0e1d6498.ckpt", _ORIGINAL_LABELS, "albert-base-v2"),
+    "unbiased-small": ("v0.1.2/unbiased-albert-c8519128.ckpt", _UNBIASED_LABELS, "albert-base-v2"),
 }
-# The Hugging Face model each official checkpoint names as ``arch.args.model_type``.
-HUB_MODEL_TYPES: dict[str, str] = {
-    "original": "bert-base-uncased",
-    "unbiased": "roberta-base",
-    "multilingual": "xlm-roberta-base",
-    "original-small": "albert-base-v2",
-    "unbiased-small": "albert-base-v2",
-}
+_DOWNLOAD_URL = "https://github.com/unitaryai/detoxify/releases/download/"
+MODEL_URLS: dict[str, str] = {model: _DOWNLOAD_URL + file for model, (file, _, _) in _OFFICIAL.items()}
+MODELS = tuple(MODEL_URLS)
+OFFICIAL_LABELS: dict[str, tuple[str, ...]] = {model: labels for model, (_, labels, _) in _OFFICIAL.items()}
+HUB_MODEL_TYPES: dict[str, str] = {model: hub for model, (_, _, hub) in _OFFICIAL.items()}
+
 # Detoxify's load_checkpoint renames these classes; the same mapping is applied when we load ourselves.
 STANDARD_CLASS_NAMES = {
     "toxic": "toxicity",
