@@ -59,13 +59,15 @@ class TransformerScorer(StreamingScorer):
         """Engine statistics (texts, truncated, tokens, padding efficiency, seconds) plus the run settings."""
         if self.engine is None:
             return {}
+        import torch  # imported already: the engine runs on it
+
         stats = self.engine.stats.as_dict()
         stats.update(
             device=self.engine.device,
             precision=self.options.precision,
             token_budget=self.options.token_budget,
             batch_size=self.options.batch_size,
-            threads=_torch_threads(),
+            threads=torch.get_num_threads(),
             long_text=self.options.long_text,
         )
         return stats
@@ -78,12 +80,3 @@ class TransformerScorer(StreamingScorer):
         """The requested device, batch size, precision and long-text policy, for the report."""
         o = self.options
         return {"device": o.device, "batch_size": o.batch_size, "precision": o.precision, "long_text": o.long_text}
-
-
-def _torch_threads() -> int | None:
-    try:
-        import torch
-
-        return int(torch.get_num_threads())
-    except ImportError:  # pragma: no cover
-        return None
