@@ -254,7 +254,7 @@ def analyse(run: Run, store: CorpusStore, rejects: pl.DataFrame, buckets: list[P
         files=store.meta["files"], counts=counts, scorer=report, outputs=written,
         loader_stats=store.meta["loader_stats"], store={"path": str(store.root), "buckets": store.n_buckets},
         extra_scorers=[asdict(r) for r in reports[1:]],
-        scorer_cards=[card_for(r.identity, getattr(run.settings.scorer, "calibration", None)) for r in reports]
+        scorer_cards=[card_for(r.identity, run.settings.scorer.calibration) for r in reports]
         + further_cards(a, run.settings.scorer),
         skipped=skipped, **({"warnings": [warning]} if warning else {}),
         **({"verdict": verdict(pl.read_csv(path))} if (path := run.directory / "tables" / "robustness.csv").is_file()

@@ -139,14 +139,11 @@ def hub_reachable(timeout: float = 3.0) -> bool:
     """
     if any(os.environ.get(v) for v in ("HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy")):
         return True
-    try:
-        import huggingface_hub.constants as hf_constants
+    import huggingface_hub.constants as hf_constants  # transformers always brings it
 
-        if hf_constants.HF_HUB_OFFLINE:
-            return False
-        host = urlparse(hf_constants.ENDPOINT).hostname or "huggingface.co"
-    except ImportError:  # pragma: no cover - transformers always brings huggingface_hub
-        host = "huggingface.co"
+    if hf_constants.HF_HUB_OFFLINE:
+        return False
+    host = urlparse(hf_constants.ENDPOINT).hostname or "huggingface.co"
     result: list[bool] = []
 
     def probe() -> None:
