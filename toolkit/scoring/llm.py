@@ -443,7 +443,8 @@ class LLMScorer(StreamingScorer):
         self.loads = 0
         self._description: dict[str, Any] | None = None
         self._key: str | None = None
-        self.stats: dict[str, Any] = self._fresh_stats()
+        self.stats: dict[str, Any] = {"texts": 0, "requests": 0, "retries": Counter(), "waited_s": 0.0, "parsed": 0,
+                                      "seconds": 0.0}
 
     # -- identity -------------------------------------------------------------------------------------
 
@@ -519,11 +520,6 @@ class LLMScorer(StreamingScorer):
         stats["texts_per_s"] = round(stats["texts"] / stats["seconds"], 2) if stats["seconds"] > 0 else None
         stats["seconds"], stats["waited_s"] = round(stats["seconds"], 3), round(stats["waited_s"], 3)
         return stats
-
-    @staticmethod
-    def _fresh_stats() -> dict[str, Any]:
-        return {"texts": 0, "requests": 0, "retries": Counter(), "waited_s": 0.0, "parsed": 0, "seconds": 0.0}
-
     # -- requests -------------------------------------------------------------------------------------
 
     def _client(self) -> httpx.AsyncClient:
