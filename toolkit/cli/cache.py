@@ -53,7 +53,9 @@ def cmd_info(args: argparse.Namespace) -> int:
     print(f"score cache: {root}")
     if not infos:
         print("  (empty)")
-    _print_cards()
+    print("scorer cards (built by data/build_scorer_cards.py):")  # every stored card: provenance, validity measured
+    for key, card in load_cards().items():
+        print("\n".join("  " + line for line in card_lines({"key": key, **card})))
     if not infos:
         return 0
     for info in infos:
@@ -65,13 +67,6 @@ def cmd_info(args: argparse.Namespace) -> int:
     total = sum(i["bytes"] for i in infos)
     print(f"  total: {sum(i['entries'] for i in infos):,} entries, {_human(total)}")
     return 0
-
-
-def _print_cards() -> None:
-    """Every stored scorer card (``toolkit.scoring.cards``): provenance and the validity measured."""
-    print("scorer cards (built by data/build_scorer_cards.py):")
-    for key, card in load_cards().items():
-        print("\n".join("  " + line for line in card_lines({"key": key, **card})))
 
 
 def cmd_compact(args: argparse.Namespace) -> int:

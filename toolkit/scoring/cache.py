@@ -327,7 +327,9 @@ class ScoreCache:
         if scores.height == 0:
             return None
         table = scores.select(pl.col(c).cast(t) for c, t in self.schema().items())
-        self._write_identity()
+        if not (self.dir / "identity.json").exists():
+            _write_json(self.dir / "identity.json", {"key": self.key, "identity": self.identity, "labels": self.labels},
+                        indent=2)
         path = self.dir / f"part-{uuid.uuid4().hex}.parquet"
         atomic_write(path, table.write_parquet)
         _fsync_dir(self.dir)
@@ -432,12 +434,6 @@ class ScoreCache:
         if cache.dir != directory:  # a key computed differently: keep the directory we were given
             cache.dir, cache.key = directory, directory.name
         return cache
-
-    def _write_identity(self) -> None:
-        target = self.dir / "identity.json"
-        if target.exists():
-            return
-        _write_json(target, {"key": self.key, "identity": self.identity, "labels": self.labels}, indent=2)
 
     def _quarantine(self, part: Path, exc: BaseException) -> None:
         qdir = self.dir / "quarantine"

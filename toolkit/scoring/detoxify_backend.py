@@ -254,23 +254,17 @@ class DetoxifyScorer(TransformerScorer):
             with scoped.socket_timeout(self.download_timeout):
                 torch.hub.download_url_to_file(url, str(target), progress=False)
         except Exception as exc:  # noqa: BLE001 - every failure gets the same actionable message
+            hub_name = HUB_MODEL_TYPES[self.model_type]
             raise ScorerUnavailableError(
-                self._download_help(url, target, exc),
+                f"Could not download the Detoxify {self.model_type!r} weights from {url} "
+                f"({type(exc).__name__}: {exc}). On a machine without network, supply the checkpoint and a local "
+                f"config/tokenizer directory: scorer.checkpoint=/path/to/{target.name} "
+                f"scorer.hf_config_path=/path/to/{hub_name} (a directory with {hub_name}'s config.json and "
+                f"tokenizer files), or copy the checkpoint to where torch hub caches it: {target}",
                 summary=f"could not download the Detoxify {self.model_type!r} weights ({type(exc).__name__})",
-                fix=f"scorer.checkpoint=/path/to/{target.name} "
-                f"scorer.hf_config_path=/path/to/{HUB_MODEL_TYPES[self.model_type]}",
+                fix=f"scorer.checkpoint=/path/to/{target.name} scorer.hf_config_path=/path/to/{hub_name}",
             ) from exc
         return target
-
-    def _download_help(self, url: str, target: Path, exc: BaseException) -> str:
-        hub_name = HUB_MODEL_TYPES[self.model_type]
-        return (
-            f"Could not download the Detoxify {self.model_type!r} weights from {url} "
-            f"({type(exc).__name__}: {exc}). On a machine without network, supply the checkpoint and a local "
-            f"config/tokenizer directory: scorer.checkpoint=/path/to/{target.name} "
-            f"scorer.hf_config_path=/path/to/{hub_name} (a directory with {hub_name}'s config.json and "
-            f"tokenizer files), or copy the checkpoint to where torch hub caches it: {target}"
-        )
 
     def _config_error(self, exc: BaseException) -> ScorerUnavailableError:
         hub_name = HUB_MODEL_TYPES.get(self.model_type, "bert-base-uncased")
