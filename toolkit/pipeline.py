@@ -330,8 +330,8 @@ def run_analyses(data: Frames, a: AnalysisSettings, plot: PlotSettings, run_dir:
         if "scorer_agreement" in a.run and (o := a.params.scorer_agreement).scorers:
             frame, status = with_sample_scores(frame, lambda f: sample_comments(f, o.max_comments, a.seed), o.scorers,
                                                scorer or ScorerSettings())  # the analysis draws the same sample
-    further: dict[str, tuple[Corpus, list[dict[str, Any]]]] = {}  # robustness: its further scorers' columns,
-    if "robustness" in a.run:  # added to (a copy of) the buckets, and their status rows
+    further: dict[str, tuple[Corpus, list[dict[str, Any]]]] = {}  # by analysis: its data, its scorers' status
+    if "robustness" in a.run:  # its further scorers' columns, added to (a copy of) the buckets
         further["robustness"] = with_further_scores(corpus, a.params.robustness.scorers, scorer or ScorerSettings(),
                                                     run_dir / ".buckets" / "robustness")
     outputs: list[Path] = []
