@@ -131,8 +131,7 @@ def cpu_has_native_bf16() -> bool | None:
         flags = Path("/proc/cpuinfo").read_text(encoding="utf-8", errors="replace")
     except OSError:
         return None
-    words = set(flags.split())
-    return bool(words & {"avx512_bf16", "amx_bf16"})
+    return bool(set(flags.split()) & {"avx512_bf16", "amx_bf16"})
 
 
 def make_batches(
