@@ -89,9 +89,7 @@ def score(frame: pl.DataFrame, scorer: str | ScorerSettings | Scorer = "auto", *
     >>> score(pl.DataFrame({"text": ["hello", None]}), "profanity", use_cache=False)["toxicity"].is_null().to_list()
     [False, True]
     """
-    from toolkit.scoring import score_frame
-
-    return score_frame(frame, scorer, **overrides).frame
+    return score_with_report(frame, scorer, **overrides)[0]
 
 
 def score_with_report(frame: pl.DataFrame, scorer: str | ScorerSettings | Scorer = "auto",

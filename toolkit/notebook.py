@@ -12,6 +12,7 @@ figure drawers); nothing here computes a result that a run would not. Typical fi
 from __future__ import annotations
 
 import base64
+import functools
 import html
 import io
 import json
@@ -289,19 +290,13 @@ def context(
     if around is None:
         around = 1 if parent_rows.height == 0 and not row["is_post"][0] else 0
     replies = thread.filter((pl.col("parent_id") == cid) & (pl.col("comment_id") != cid)).sort("source_position")
-    parts = [parent_rows.with_columns(role=pl.lit("parent"))]
-    if around > 0:
-        taken = {cid, *parent_rows["comment_id"].to_list(), *replies["comment_id"].to_list()}
-        ordered = thread.sort("source_position").with_row_index("__i")
-        i = ordered.filter(pl.col("comment_id") == cid)["__i"][0]
-        near = ordered.filter((pl.col("__i").cast(pl.Int64) - i).abs().is_between(1, around) & ~pl.col("comment_id").is_in(taken))
-        parts.append(near.filter(pl.col("__i") < i).drop("__i").with_columns(role=pl.lit("before")))
-        parts.append(row.with_columns(role=pl.lit("comment")))
-        parts.append(replies.with_columns(role=pl.lit("reply")))
-        parts.append(near.filter(pl.col("__i") > i).drop("__i").with_columns(role=pl.lit("after")))
-    else:
-        parts += [row.with_columns(role=pl.lit("comment")), replies.with_columns(role=pl.lit("reply"))]
-    out = pl.concat(parts, how="vertical_relaxed")
+    taken = {cid, *parent_rows["comment_id"].to_list(), *replies["comment_id"].to_list()}
+    ordered = thread.sort("source_position").with_row_index("__i")
+    i = ordered.filter(pl.col("comment_id") == cid)["__i"][0]
+    near = ordered.filter((pl.col("__i").cast(pl.Int64) - i).abs().is_between(1, around) & ~pl.col("comment_id").is_in(taken))
+    parts = {"parent": parent_rows, "before": near.filter(pl.col("__i") < i).drop("__i"), "comment": row,
+             "reply": replies, "after": near.filter(pl.col("__i") > i).drop("__i")}  # no neighbours when around=0
+    out = pl.concat([rows.with_columns(role=pl.lit(role)) for role, rows in parts.items()], how="vertical_relaxed")
     shown = view(out, columns, text_width=text_width or 10**9)
     return pl.concat([out.select("role"), shown], how="horizontal")
 
@@ -476,16 +471,6 @@ def format_context(table: pl.DataFrame, label: str = "toxicity", *, text_width: 
 # --------------------------------------------------------------------------------------------- figures
 
 
-def _closed(fig: Any, dpi: float | None) -> Any:
-    """Detach ``fig`` from pyplot (so the inline backend does not show it a second time) and set its dpi."""
-    import matplotlib.pyplot as plt
-
-    if dpi:
-        fig.set_dpi(dpi)
-    plt.close(fig)
-    return fig
-
-
 def draw_thread_tree(
     frame: pl.DataFrame,
     *,
@@ -583,7 +568,10 @@ def draw_figure(
         width = "double"
     with plt.style.context(style_path(style)):
         fig = DRAWERS[spec.kind](table, spec, width)
-    return _closed(fig, dpi)
+    if dpi:
+        fig.set_dpi(dpi)
+    plt.close(fig)  # detached from pyplot, so the inline backend does not show it a second time
+    return fig
 
 
 def figure_from_run(
@@ -698,9 +686,7 @@ def side_by_side(
     >>> plt.close(fig)
     """
     items = list(items)
-    titles = list(titles) if titles is not None else [str(i + 1) for i in range(len(items))]
-    if len(titles) != len(items):
-        raise ConfigError("titles", f"{len(items)} items but {len(titles)} titles")
+    titles = _names(titles, len(items), "{}", "titles", "items")
     return SideBySide([_png_bytes(i, dpi) for i in items], titles, width_px)
 
 
@@ -709,13 +695,11 @@ def side_by_side(
 
 def _composed(overrides: Sequence[str]) -> tuple[Any, dict[str, Any]]:
     """The command line's config for ``overrides``: typed settings and the resolved config (for a manifest)."""
-    from hydra import compose, initialize_config_dir
     from omegaconf import OmegaConf
 
-    from toolkit.cli.app import CONFIG_DIR, to_settings
+    from toolkit.cli.app import compose_config, to_settings
 
-    with initialize_config_dir(config_dir=CONFIG_DIR, version_base="1.3"):
-        cfg = compose(config_name="config", overrides=list(overrides))
+    cfg = compose_config(overrides)
     return to_settings(cfg), OmegaConf.to_container(cfg, resolve=True)
 
 
@@ -889,9 +873,7 @@ def compare_manifests(
     [('config.analysis.threshold', '0.5', '0.3')]
     """
     manifests = [r if isinstance(r, dict) else read_manifest(r) for r in runs]
-    names = list(names) if names is not None else [f"run {i + 1}" for i in range(len(manifests))]
-    if len(names) != len(manifests):
-        raise ConfigError("names", f"{len(manifests)} runs but {len(names)} names")
+    names = _names(names, len(manifests), "run {}")
     flat = [_flatten({s: m.get(s) for s in sections}) for m in manifests]
     keys = list(dict.fromkeys(k for f in flat for k in f))
     rows = [(k, [_text(f.get(k)) for f in flat]) for k in keys]
@@ -899,6 +881,14 @@ def compare_manifests(
         rows = [(k, v) for k, v in rows if len(set(v)) > 1]
     return pl.DataFrame({"key": [k for k, _ in rows], **{n: [v[i] for _, v in rows] for i, n in enumerate(names)}},
                         schema={"key": pl.String, **{n: pl.String for n in names}})
+
+
+def _names(given: Sequence[str] | None, n: int, default: str, key: str = "names", things: str = "runs") -> list[str]:
+    """One name per thing: ``given``, else ``default`` numbered from 1; a ConfigError naming ``key`` otherwise."""
+    names = list(given) if given is not None else [default.format(i + 1) for i in range(n)]
+    if len(names) != n:
+        raise ConfigError(key, f"{n} {things} but {len(names)} {key}")
+    return names
 
 
 def run_table(run_dir: str | Path, name: str) -> pl.DataFrame:
@@ -954,17 +944,11 @@ def compare_tables(
     >>> nb.compare_tables(runs, "depth_profile", names=["a", "b"], on=["depth_bin"]).rows()
     [(1, 0.1, 0.3)]
     """
-    names = list(names) if names is not None else [f"run{i + 1}" for i in range(len(runs))]
-    if len(names) != len(runs):
-        raise ConfigError("names", f"{len(runs)} runs but {len(names)} names")
+    names = _names(names, len(runs), "run{}")
     tables = [run_table(r, name) for r in runs]
     if on is None:
         return pl.concat([t.select(pl.lit(n).alias("run"), pl.all()) for n, t in zip(names, tables, strict=True)],
                          how="diagonal_relaxed")
     keys = list(on)
-    out: pl.DataFrame | None = None
-    for n, t in zip(names, tables, strict=True):
-        t = t.rename({c: f"{c}_{n}" for c in t.columns if c not in keys})
-        out = t if out is None else out.join(t, on=keys, how="full", coalesce=True, maintain_order="left")
-    assert out is not None
-    return out
+    renamed = [t.rename({c: f"{c}_{n}" for c in t.columns if c not in keys}) for n, t in zip(names, tables, strict=True)]
+    return functools.reduce(lambda a, b: a.join(b, on=keys, how="full", coalesce=True, maintain_order="left"), renamed)

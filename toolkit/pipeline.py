@@ -30,12 +30,12 @@ from toolkit.io.paths import PROJECT_ROOT, resolve_data_path
 from toolkit.plots.figures import save_figure
 from toolkit.report import git_commit, package_versions, sha256_file, write_file, write_json, write_table
 from toolkit.schema import is_comment
-from toolkit.scoring import score_frame, scorer_spec
+from toolkit.scoring import scorer_spec
 from toolkit.scoring.base import ScoreReport
 from toolkit.scoring.buckets import score_buckets
 from toolkit.scoring.cache import resolve_cache_dir
 from toolkit.scoring.cards import card_for
-from toolkit.scoring.further import further_cards, with_further_scores
+from toolkit.scoring.further import further_cards, with_further_scores, with_sample_scores
 from toolkit.settings import AnalysisSettings, DatasetSettings, PlotSettings, RunSettings, ScorerSettings
 from toolkit.store import CorpusSource, CorpusStore, bucket_number, bucket_path, read_store
 
@@ -254,7 +254,7 @@ def analyse(run: Run, store: CorpusStore, rejects: pl.DataFrame, buckets: list[P
         files=store.meta["files"], counts=counts, scorer=report, outputs=written,
         loader_stats=store.meta["loader_stats"], store={"path": str(store.root), "buckets": store.n_buckets},
         extra_scorers=[asdict(r) for r in reports[1:]],
-        scorer_cards=[card_for(r.identity, getattr(run.settings.scorer, "calibration", None)) for r in reports]
+        scorer_cards=[card_for(r.identity, run.settings.scorer.calibration) for r in reports]
         + further_cards(a, run.settings.scorer),
         skipped=skipped, **({"warnings": [warning]} if warning else {}),
         **({"verdict": verdict(pl.read_csv(path))} if (path := run.directory / "tables" / "robustness.csv").is_file()
@@ -327,20 +327,20 @@ def run_analyses(data: Frames, a: AnalysisSettings, plot: PlotSettings, run_dir:
         columns = columns_for(collected, corpus.schema, a.params)
         frame = pl.concat(list(corpus.select(columns).buckets())).sort(
             "source_position", "thread_id", maintain_order=True, nulls_last=True)  # input order, whatever the buckets
-        if "scorer_agreement" in a.run and a.params.scorer_agreement.scorers:
-            frame, status = _with_further_scores(frame, a, scorer or ScorerSettings())
-    robust: tuple[Corpus, list[dict[str, Any]]] | None = None
+        if "scorer_agreement" in a.run and (o := a.params.scorer_agreement).scorers:
+            frame, status = with_sample_scores(frame, lambda f: sample_comments(f, o.max_comments, a.seed), o.scorers,
+                                               scorer or ScorerSettings())  # the analysis draws the same sample
+    further: dict[str, tuple[Corpus, list[dict[str, Any]]]] = {}  # by analysis: its data, its scorers' status
     if "robustness" in a.run:  # its further scorers' columns, added to (a copy of) the buckets
-        robust = with_further_scores(corpus, a.params.robustness.scorers, scorer or ScorerSettings(),
-                                     run_dir / ".buckets" / "robustness")
+        further["robustness"] = with_further_scores(corpus, a.params.robustness.scorers, scorer or ScorerSettings(),
+                                                    run_dir / ".buckets" / "robustness")
     outputs: list[Path] = []
     skipped: dict[str, str] = {}
     for name in a.run:
         analysis = ANALYSES[name]
-        data = robust[0] if name == "robustness" and robust else corpus
+        data, scorers = further.get(name, (corpus, status))
         ctx = AnalysisContext(label=a.label, threshold=a.threshold, n_boot=a.n_boot, seed=a.seed, footer=footer,
-                              params=a.params, labels=labels, identities=dict(identities or {}),
-                              scorers=robust[1] if name == "robustness" and robust else status)
+                              params=a.params, labels=labels, identities=dict(identities or {}), scorers=scorers)
         result = analysis(data.select(columns_for([name], data.schema, a.params)) if analysis.bucketed
                           else frame, ctx)
         if result.skipped:
@@ -353,40 +353,6 @@ def run_analyses(data: Frames, a: AnalysisSettings, plot: PlotSettings, run_dir:
         outputs += [write_file(run_dir, relative, contents) for relative, contents in result.files.items()]
     shutil.rmtree(run_dir / ".buckets" / "robustness", ignore_errors=True)
     return outputs, skipped
-
-
-def _with_further_scores(frame: pl.DataFrame, a: AnalysisSettings,
-                         base: ScorerSettings) -> tuple[pl.DataFrame, list[dict[str, Any]]]:
-    """The frame with the scores of scorer_agreement's further scorers on the comments it samples, named
-    ``<scorer>[:<model>].<label>``, and one status row per scorer. A scorer that cannot run here (no weights
-    offline) is reported in its row, not fatal; one that gives the run's own scores is not repeated."""
-    o = a.params.scorer_agreement
-    frame = frame.with_row_index("_frame_row")
-    rows = sample_comments(frame, o.max_comments, a.seed)  # the analysis draws the same sample
-    scored_rows = rows.select("_frame_row")
-    status = []
-    for entry in o.scorers:
-        sc = scorer_spec(entry, "analysis.params.scorer_agreement.scorers", base)
-        prefix = sc.name if sc.name == "profanity" else f"{sc.name}:{sc.model}"
-        try:
-            scored = score_frame(rows.select("text"), sc)
-        except Exception as err:  # noqa: BLE001 - any failure to load a scorer is reported, not fatal
-            log.warning("scorer_agreement: scorer %s skipped: %s", prefix, err)
-            status.append({"scorer": prefix, "used": False, "columns": "", "note": str(err).splitlines()[0][:300]})
-            continue
-        report = scored.report
-        prefix = f"{report.scorer}" + (f":{report.identity.get('model')}" if report.scorer != "profanity" else "")
-        same = [lab for lab in report.labels if lab in rows.columns and scored.frame[lab].equals(rows[lab])]
-        if same and len(same) == len(report.labels):
-            status.append({"scorer": prefix, "used": False, "columns": "",
-                           "note": f"same scores as the run's scorer ({', '.join(same)}): not repeated"})
-            continue
-        cols = {lab: f"{prefix}.{lab}" for lab in report.labels}
-        scored_rows = scored_rows.with_columns(scored.frame.select([pl.col(k).alias(v) for k, v in cols.items()]))
-        status.append({"scorer": prefix, "used": True, "columns": ", ".join(cols.values()),
-                       "note": report.fallback_reason or ""})
-    frame = frame.join(scored_rows, on="_frame_row", how="left", maintain_order="left").drop("_frame_row")
-    return frame, status
 
 
 def run_summary(manifest: dict[str, Any], run_dir: str | Path) -> str:

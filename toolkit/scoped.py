@@ -1,6 +1,6 @@
 """Process-wide settings changed only for a block and restored after it: every change the toolkit makes to
-global state (environment variables, module flags, interpreter and csv limits, thread stack size) goes
-through here, so a reader can grep for it and a caller's own settings survive.
+global state (environment variables, module flags, interpreter and csv limits, the socket timeout, thread stack
+size) goes through here, so a reader can grep for it and a caller's own settings survive.
 
 >>> import os
 >>> from toolkit import scoped
@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import csv
 import os
+import socket
 import sys
 import threading
 from collections import Counter
@@ -25,34 +26,24 @@ from typing import Any
 _LOCK = threading.RLock()  # one lock for every change below: a save and its restore never interleave
 
 
-@contextlib.contextmanager
-def environ(**values: str | None) -> Iterator[None]:
+def environ(**values: str | None) -> contextlib.AbstractContextManager[None]:
     """Environment variables set (``None``: removed) for the block; each gets back its value, or its absence.
 
     >>> with environ(HOME=None):
     ...     "HOME" in os.environ
     False
     """
-    with _LOCK:
-        saved = {name: os.environ.get(name) for name in values}
-        _set_environ(values)
-    try:
-        yield
-    finally:
-        with _LOCK:
-            _set_environ(saved)
+    return _swapped(os.environ.get, _set_environ, values)
 
 
-def _set_environ(values: dict[str, str | None]) -> None:
-    for name, value in values.items():
-        if value is None:
-            os.environ.pop(name, None)
-        else:
-            os.environ[name] = value
+def _set_environ(name: str, value: str | None) -> None:
+    if value is None:
+        os.environ.pop(name, None)
+    else:
+        os.environ[name] = value
 
 
-@contextlib.contextmanager
-def attributes(target: Any, **values: Any) -> Iterator[None]:
+def attributes(target: Any, **values: Any) -> contextlib.AbstractContextManager[None]:
     """Attributes of ``target`` (a module's flag, say) set for the block and restored after it.
 
     >>> import types
@@ -63,16 +54,28 @@ def attributes(target: Any, **values: Any) -> Iterator[None]:
     >>> flags.offline
     False
     """
+    return _swapped(lambda name: getattr(target, name), lambda name, value: setattr(target, name, value), values)
+
+
+def socket_timeout(seconds: float | None) -> contextlib.AbstractContextManager[None]:
+    """``socket.setdefaulttimeout`` for the block (so a stalled download gives up), restored after it."""
+    return _swapped(lambda _: socket.getdefaulttimeout(), lambda _, value: socket.setdefaulttimeout(value),
+                    {"timeout": seconds})
+
+
+@contextlib.contextmanager
+def _swapped(get: Callable[[str], Any], put: Callable[[str, Any], None], values: dict[str, Any]) -> Iterator[None]:
+    """Each of ``values`` ``put`` for the block, then put back as ``get`` read it before."""
     with _LOCK:
-        saved = {name: getattr(target, name) for name in values}
+        saved = {name: get(name) for name in values}
         for name, value in values.items():
-            setattr(target, name, value)
+            put(name, value)
     try:
         yield
     finally:
         with _LOCK:
             for name, value in saved.items():
-                setattr(target, name, value)
+                put(name, value)
 
 
 class RaisedLimit:

@@ -15,7 +15,7 @@ import sys
 import types
 import typing
 import warnings
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 import hydra
@@ -118,6 +118,14 @@ def to_settings(cfg: DictConfig) -> RunSettings:
         raise err
     plain = OmegaConf.merge(OmegaConf.structured(RunSettings), {k: v for k, v in cfg.items() if k != "hydra"})
     return OmegaConf.to_object(plain)  # type: ignore[return-value]
+
+
+def compose_config(overrides: Sequence[str] = ()) -> DictConfig:
+    """The config ``toolkit OVERRIDES`` runs (the same defaults, experiment files and checks), outside the app."""
+    from hydra import compose, initialize_config_dir
+
+    with initialize_config_dir(config_dir=CONFIG_DIR, version_base="1.3"):
+        return compose(config_name="config", overrides=list(overrides))
 
 
 register_configs()

@@ -53,30 +53,20 @@ def cmd_info(args: argparse.Namespace) -> int:
     print(f"score cache: {root}")
     if not infos:
         print("  (empty)")
-    _print_cards()
+    print("scorer cards (built by data/build_scorer_cards.py):")  # every stored card: provenance, validity measured
+    for key, card in load_cards().items():
+        print("\n".join("  " + line for line in card_lines({"key": key, **card})))
     if not infos:
         return 0
     for info in infos:
-        notes = []
-        if info["quarantined"]:
-            notes.append(f"{info['quarantined']} quarantined")
-        if info["tmp_files"]:
-            notes.append(f"{info['tmp_files']} temporary")
-        if info["rows"] > info["entries"]:
-            notes.append(f"{info['rows'] - info['entries']} duplicate rows")
+        notes = [f"{n} {what}" for n, what in ((info["quarantined"], "quarantined"), (info["tmp_files"], "temporary"),
+                                              (info["rows"] - info["entries"], "duplicate rows")) if n > 0]
         extra = f"  ({', '.join(notes)})" if notes else ""
         print(f"  {info['key']}\n    {_describe(info['identity'])}\n    {info['entries']:,} texts in "
               f"{info['parts']} part file(s), {_human(info['bytes'])}; labels: {', '.join(info['labels'])}{extra}")
     total = sum(i["bytes"] for i in infos)
     print(f"  total: {sum(i['entries'] for i in infos):,} entries, {_human(total)}")
     return 0
-
-
-def _print_cards() -> None:
-    """Every stored scorer card (``toolkit.scoring.cards``): provenance and the validity measured."""
-    print("scorer cards (built by data/build_scorer_cards.py):")
-    for key, card in load_cards().items():
-        print("\n".join("  " + line for line in card_lines({"key": key, **card})))
 
 
 def cmd_compact(args: argparse.Namespace) -> int:

@@ -86,12 +86,9 @@ def render_options(args: argparse.Namespace, presets: dict[str, dict[str, Any]])
             raise ConfigError("--style", f"{args.style!r}: no such style; choose {', '.join(presets)} or a "
                                          ".mplstyle file")
         options = {**presets.get("paper", {}), "style": args.style}
-    if args.width is not None:
-        options["width"] = args.width
+    options.update({k: getattr(args, k) for k in ("width", "dpi") if getattr(args, k) is not None})
     if args.formats is not None:
         options["formats"] = [f.strip().lstrip(".") for f in args.formats.split(",") if f.strip()]
-    if args.dpi is not None:
-        options["dpi"] = args.dpi
     options["formats"] = tuple(options.get("formats", ("png", "pdf")))
     return options
 

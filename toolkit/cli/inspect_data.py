@@ -17,6 +17,7 @@ from typing import Any
 
 import polars as pl
 
+from toolkit.schema import is_comment
 from toolkit.settings import RunSettings
 
 
@@ -48,9 +49,9 @@ def _scores(f: Facts, s: RunSettings) -> tuple[bool, str]:
     return n > 0, f"{n:,} comments with text to score (scorer={s.scorer.name})"
 
 
-def _text(f: Facts, s: RunSettings) -> tuple[bool, str]:
-    n = f.counts["comments_with_text"]
-    return n > 0, f"{n:,} comments with text"
+def _some(count: str, what: str) -> Check:
+    """The check that the data holds one or more of the facts' ``count`` (``what``: how the line names them)."""
+    return lambda f, s: (f.counts[count] > 0, f"{f.counts[count]:,} {what}")
 
 
 def _removed_and_kept(f: Facts, s: RunSettings) -> tuple[bool, str]:
@@ -61,16 +62,6 @@ def _removed_and_kept(f: Facts, s: RunSettings) -> tuple[bool, str]:
     kept_text = f.counts["comments_with_text"] - removed_text
     return removed_text > 0 and kept_text > 0, (f"{removed:,} removed ({removed_text:,} with text to score) and "
                                                 f"{kept:,} kept comments ({kept_text:,} with text)")
-
-
-def _replies(f: Facts, s: RunSettings) -> tuple[bool, str]:
-    n = f.counts["replies_to_comments"]
-    return n > 0, f"{n:,} replies to a comment in the data (parent -> reply pairs)"
-
-
-def _removal_reason(f: Facts, s: RunSettings) -> tuple[bool, str]:
-    n = f.counts["removal_reasons"]
-    return n > 0, f"{n:,} stated removal reasons (removal_reason column, from a Lemmy modlog)"
 
 
 def _truth(f: Facts, s: RunSettings) -> tuple[bool, str]:
@@ -96,8 +87,11 @@ def _outcome(f: Facts, s: RunSettings) -> tuple[bool, str]:
 
 #: What each analysis needs from the data before scoring (the check's name -> a function of the facts).
 CHECKS: dict[str, Check] = {
-    "scores": _scores, "text": _text, "removed_and_kept": _removed_and_kept, "replies": _replies,
-    "removal_reason": _removal_reason, "truth": _truth, "politeness": _politeness, "outcome": _outcome,
+    "scores": _scores, "text": _some("comments_with_text", "comments with text"),
+    "removed_and_kept": _removed_and_kept,
+    "replies": _some("replies_to_comments", "replies to a comment in the data (parent -> reply pairs)"),
+    "removal_reason": _some("removal_reasons", "stated removal reasons (removal_reason column, from a Lemmy modlog)"),
+    "truth": _truth, "politeness": _politeness, "outcome": _outcome,
 }
 
 def declared_columns(name: str, f: Facts, s: RunSettings) -> tuple[bool, str]:
@@ -146,7 +140,7 @@ def facts(scan: pl.LazyFrame) -> Facts:
     (2, 6, 2, 3)
     """
     columns = set(scan.collect_schema().names()) - {"bucket"}
-    comment = ~pl.col("is_post").fill_null(False)
+    comment = is_comment()
     reason = pl.col("removal_reason").is_not_null().sum() if "removal_reason" in columns else pl.lit(0)
     row = scan.select(
         pl.len().alias("rows_kept"), pl.col("thread_id").n_unique().alias("threads"),
@@ -253,17 +247,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("overrides", nargs="*", help="config overrides, as for toolkit")
     parser.add_argument("--rows", type=int, default=5, help="how many first rows to print (default: 5)")
     args = parser.parse_intermixed_args(argv)
-    from hydra import compose, initialize_config_dir
     from hydra.errors import HydraException
     from omegaconf.errors import OmegaConfBaseException
 
-    from toolkit.cli.app import CONFIG_DIR, to_settings
+    from toolkit.cli.app import compose_config, to_settings
     from toolkit.errors import ToolkitError
 
     try:
-        with initialize_config_dir(config_dir=CONFIG_DIR, version_base="1.3"):
-            cfg = compose(config_name="config", overrides=list(args.overrides))
-        print(render(inspect_run(to_settings(cfg), rows=args.rows)))
+        print(render(inspect_run(to_settings(compose_config(args.overrides)), rows=args.rows)))
     except (ToolkitError, HydraException, OmegaConfBaseException) as err:
         print(f"toolkit-inspect: error: {err}", file=sys.stderr)
         return 1

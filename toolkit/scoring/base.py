@@ -84,6 +84,18 @@ class BaseScorer:
         return None
 
 
+class StreamingScorer(BaseScorer):
+    """A scorer whose ``iter_predict`` streams (an inference engine, an HTTP client): ``predict`` collects it."""
+
+    def predict(self, texts: Sequence[str]) -> dict[str, list[float]]:
+        """Scores per label for each text, in input order (loads the model on first use, not for no texts)."""
+        texts = check_texts(texts)
+        out = np.full((len(texts), len(self.labels())), np.nan, dtype=np.float64)
+        for indices, scores in self.iter_predict(texts):
+            out[indices] = scores
+        return {label: out[:, j].tolist() for j, label in enumerate(self.labels())}  # labels: the loaded model's
+
+
 def check_texts(texts: Sequence[str]) -> list[str]:
     """``texts`` as a list; null texts are an error here (``score_frame`` gives them null scores)."""
     texts = list(texts)

@@ -46,10 +46,7 @@ STALE_TMP_SECONDS = 3600  # temporary files older than this are left over from k
 
 def default_cache_dir() -> Path:
     """The score cache directory: ``$TOOLKIT_CACHE_DIR`` if set, else ``~/.cache/toolkit/scores``."""
-    env = os.environ.get(CACHE_ENV)
-    if env:
-        return Path(env).expanduser()
-    return Path("~/.cache/toolkit/scores").expanduser()
+    return Path(os.environ.get(CACHE_ENV) or "~/.cache/toolkit/scores").expanduser()
 
 
 def resolve_cache_dir(cache_dir: str | os.PathLike[str] | None) -> Path:
@@ -198,36 +195,32 @@ def file_sha256(path: str | os.PathLike[str], memo_dir: Path | None = None) -> s
 
 def read_memo_entry(memo_dir: Path | None, path: str | os.PathLike[str]) -> dict[str, Any]:
     """The memo entry for a file if it is still current (same size and mtime), else ``{}``."""
-    real = Path(path).expanduser().resolve()
-    try:
-        stat = real.stat()
-    except OSError:
-        return {}
+    real, stamp = _stamp(path)
     entry = _read_memo(memo_dir).get(str(real))
-    if (
-        isinstance(entry, dict)
-        and entry.get("size") == stat.st_size
-        and entry.get("mtime_ns") == stat.st_mtime_ns
-    ):
+    if stamp is not None and isinstance(entry, dict) and all(entry.get(k) == v for k, v in stamp.items()):
         return entry
     return {}
 
 
 def update_memo(memo_dir: Path | None, path: str | os.PathLike[str], values: dict[str, Any]) -> None:
     """Merge ``values`` into the memo entry of ``path`` (best effort; a stale entry is replaced)."""
-    if memo_dir is None:
+    real, stamp = _stamp(path)
+    if memo_dir is None or stamp is None:
         return
+    memo = _read_memo(memo_dir)
+    memo[str(real)] = {**(read_memo_entry(memo_dir, real) or stamp), **values}
+    with contextlib.suppress(OSError):
+        _write_json(memo_dir / HASH_MEMO, memo, indent=1)
+
+
+def _stamp(path: str | os.PathLike[str]) -> tuple[Path, dict[str, int] | None]:
+    """A file's resolved path and what says it is unchanged (size, mtime); None when it cannot be read."""
     real = Path(path).expanduser().resolve()
     try:
         stat = real.stat()
     except OSError:
-        return
-    memo = _read_memo(memo_dir)
-    entry = read_memo_entry(memo_dir, real) or {"size": stat.st_size, "mtime_ns": stat.st_mtime_ns}
-    entry.update(values)
-    memo[str(real)] = entry
-    with contextlib.suppress(OSError):
-        _write_json(memo_dir / HASH_MEMO, memo, indent=1)
+        return real, None
+    return real, {"size": stat.st_size, "mtime_ns": stat.st_mtime_ns}
 
 
 def _read_memo(memo_dir: Path | None) -> dict[str, Any]:
@@ -334,7 +327,9 @@ class ScoreCache:
         if scores.height == 0:
             return None
         table = scores.select(pl.col(c).cast(t) for c, t in self.schema().items())
-        self._write_identity()
+        if not (self.dir / "identity.json").exists():
+            _write_json(self.dir / "identity.json", {"key": self.key, "identity": self.identity, "labels": self.labels},
+                        indent=2)
         path = self.dir / f"part-{uuid.uuid4().hex}.parquet"
         atomic_write(path, table.write_parquet)
         _fsync_dir(self.dir)
@@ -439,12 +434,6 @@ class ScoreCache:
         if cache.dir != directory:  # a key computed differently: keep the directory we were given
             cache.dir, cache.key = directory, directory.name
         return cache
-
-    def _write_identity(self) -> None:
-        target = self.dir / "identity.json"
-        if target.exists():
-            return
-        _write_json(target, {"key": self.key, "identity": self.identity, "labels": self.labels}, indent=2)
 
     def _quarantine(self, part: Path, exc: BaseException) -> None:
         qdir = self.dir / "quarantine"

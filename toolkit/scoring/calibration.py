@@ -150,8 +150,7 @@ def calibrate_scored(scored: Scored, path: str | Path | None) -> Scored:
                           f"{report.scorer!r}: fit one for it (+experiment=calibrate_scorer scorer={report.scorer})")
     raw = scored.frame.get_column(cal.label).cast(pl.Float64)
     values = map_scores(cal.mapping, raw.fill_null(np.nan).to_numpy())
-    calibrated = pl.Series(cal.label, values, dtype=pl.Float64).fill_nan(None)
-    calibrated = pl.select(pl.when(raw.is_null()).then(None).otherwise(calibrated)).to_series().alias(cal.label)
+    calibrated = pl.Series(cal.label, values, dtype=pl.Float64).fill_nan(None)  # NaN only where raw is null or NaN
     frame = scored.frame.with_columns(raw.alias(f"{cal.label}_raw"), calibrated)
     extra = {**report.extra, "calibration": cal.describe(report.identity)}
     return Scored(frame=frame, report=replace(report, extra=extra))

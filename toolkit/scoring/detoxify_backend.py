@@ -35,18 +35,6 @@ from toolkit.scoring.transformer import TransformerScorer
 from toolkit.settings import ScorerSettings
 from toolkit.vocab import DETOXIFY_LABELS
 
-# Copied from detoxify.detoxify.MODEL_URLS (0.5.4) so that identity() needs no torch/transformers import;
-# a test checks that the two agree. Each file name embeds a hash of the weights.
-_DOWNLOAD_URL = "https://github.com/unitaryai/detoxify/releases/download/"
-MODEL_URLS: dict[str, str] = {
-    "original": _DOWNLOAD_URL + "v0.1-alpha/toxic_original-c1212f89.ckpt",
-    "unbiased": _DOWNLOAD_URL + "v0.3-alpha/toxic_debiased-c7548aa0.ckpt",
-    "multilingual": _DOWNLOAD_URL + "v0.4-alpha/multilingual_debiased-0b549669.ckpt",
-    "original-small": _DOWNLOAD_URL + "v0.1.2/original-albert-0e1d6498.ckpt",
-    "unbiased-small": _DOWNLOAD_URL + "v0.1.2/unbiased-albert-c8519128.ckpt",
-}
-MODELS = tuple(MODEL_URLS)
-
 # Label columns of the official models, after Detoxify's standardisation of class names (from the
 # training configs' ``dataset.args.classes``). Used before the model is loaded (empty frames, cache
 # look-ups); once loaded, the checkpoint's own class names are authoritative.
@@ -60,21 +48,22 @@ _UNBIASED_LABELS = (
     "threat",
     "sexual_explicit",
 )
-OFFICIAL_LABELS: dict[str, tuple[str, ...]] = {
-    "original": _ORIGINAL_LABELS,
-    "unbiased": _UNBIASED_LABELS,
-    "multilingual": _UNBIASED_LABELS,
-    "original-small": _ORIGINAL_LABELS,
-    "unbiased-small": _UNBIASED_LABELS,
+# Each official model: its release file (as detoxify.detoxify.MODEL_URLS 0.5.4 has it, so that identity() needs
+# no torch/transformers import; a test checks that the two agree; each file name embeds a hash of the weights),
+# its labels, and the Hugging Face model its checkpoint names as ``arch.args.model_type``.
+_OFFICIAL = {
+    "original": ("v0.1-alpha/toxic_original-c1212f89.ckpt", _ORIGINAL_LABELS, "bert-base-uncased"),
+    "unbiased": ("v0.3-alpha/toxic_debiased-c7548aa0.ckpt", _UNBIASED_LABELS, "roberta-base"),
+    "multilingual": ("v0.4-alpha/multilingual_debiased-0b549669.ckpt", _UNBIASED_LABELS, "xlm-roberta-base"),
+    "original-small": ("v0.1.2/original-albert-0e1d6498.ckpt", _ORIGINAL_LABELS, "albert-base-v2"),
+    "unbiased-small": ("v0.1.2/unbiased-albert-c8519128.ckpt", _UNBIASED_LABELS, "albert-base-v2"),
 }
-# The Hugging Face model each official checkpoint names as ``arch.args.model_type``.
-HUB_MODEL_TYPES: dict[str, str] = {
-    "original": "bert-base-uncased",
-    "unbiased": "roberta-base",
-    "multilingual": "xlm-roberta-base",
-    "original-small": "albert-base-v2",
-    "unbiased-small": "albert-base-v2",
-}
+_DOWNLOAD_URL = "https://github.com/unitaryai/detoxify/releases/download/"
+MODEL_URLS: dict[str, str] = {model: _DOWNLOAD_URL + file for model, (file, _, _) in _OFFICIAL.items()}
+MODELS = tuple(MODEL_URLS)
+OFFICIAL_LABELS: dict[str, tuple[str, ...]] = {model: labels for model, (_, labels, _) in _OFFICIAL.items()}
+HUB_MODEL_TYPES: dict[str, str] = {model: hub for model, (_, _, hub) in _OFFICIAL.items()}
+
 # Detoxify's load_checkpoint renames these classes; the same mapping is applied when we load ourselves.
 STANDARD_CLASS_NAMES = {
     "toxic": "toxicity",
@@ -150,14 +139,11 @@ def hub_reachable(timeout: float = 3.0) -> bool:
     """
     if any(os.environ.get(v) for v in ("HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy")):
         return True
-    try:
-        import huggingface_hub.constants as hf_constants
+    import huggingface_hub.constants as hf_constants  # transformers always brings it
 
-        if hf_constants.HF_HUB_OFFLINE:
-            return False
-        host = urlparse(hf_constants.ENDPOINT).hostname or "huggingface.co"
-    except ImportError:  # pragma: no cover - transformers always brings huggingface_hub
-        host = "huggingface.co"
+    if hf_constants.HF_HUB_OFFLINE:
+        return False
+    host = urlparse(hf_constants.ENDPOINT).hostname or "huggingface.co"
     result: list[bool] = []
 
     def probe() -> None:
@@ -171,16 +157,6 @@ def hub_reachable(timeout: float = 3.0) -> bool:
     worker.start()
     worker.join(timeout + 0.5)
     return bool(result and result[0])
-
-
-@contextlib.contextmanager
-def _socket_timeout(seconds: float) -> Iterator[None]:
-    previous = socket.getdefaulttimeout()
-    socket.setdefaulttimeout(seconds)
-    try:
-        yield
-    finally:
-        socket.setdefaulttimeout(previous)
 
 
 class DetoxifyScorer(TransformerScorer):
@@ -275,44 +251,30 @@ class DetoxifyScorer(TransformerScorer):
             import torch.hub
 
             target.parent.mkdir(parents=True, exist_ok=True)
-            with _socket_timeout(self.download_timeout):
+            with scoped.socket_timeout(self.download_timeout):
                 torch.hub.download_url_to_file(url, str(target), progress=False)
         except Exception as exc:  # noqa: BLE001 - every failure gets the same actionable message
+            hub_name = HUB_MODEL_TYPES[self.model_type]
             raise ScorerUnavailableError(
-                self._download_help(url, target, exc),
+                f"Could not download the Detoxify {self.model_type!r} weights from {url} "
+                f"({type(exc).__name__}: {exc}). On a machine without network, supply the checkpoint and a local "
+                f"config/tokenizer directory: scorer.checkpoint=/path/to/{target.name} "
+                f"scorer.hf_config_path=/path/to/{hub_name} (a directory with {hub_name}'s config.json and "
+                f"tokenizer files), or copy the checkpoint to where torch hub caches it: {target}",
                 summary=f"could not download the Detoxify {self.model_type!r} weights ({type(exc).__name__})",
-                fix=self._offline_fix(target.name),
+                fix=f"scorer.checkpoint=/path/to/{target.name} scorer.hf_config_path=/path/to/{hub_name}",
             ) from exc
         return target
-
-    def _download_help(self, url: str, target: Path, exc: BaseException) -> str:
-        hub_name = HUB_MODEL_TYPES[self.model_type]
-        return (
-            f"Could not download the Detoxify {self.model_type!r} weights from {url} "
-            f"({type(exc).__name__}: {exc}). On a machine without network, supply the checkpoint and a local "
-            f"config/tokenizer directory: scorer.checkpoint=/path/to/{target.name} "
-            f"scorer.hf_config_path=/path/to/{hub_name} (a directory with {hub_name}'s config.json and "
-            f"tokenizer files), or copy the checkpoint to where torch hub caches it: {target}"
-        )
-
-    def _offline_fix(self, weights: str) -> str:
-        """The settings that run Detoxify offline, in one line."""
-        return f"scorer.checkpoint=/path/to/{weights} scorer.hf_config_path=/path/to/{HUB_MODEL_TYPES[self.model_type]}"
 
     def _config_error(self, exc: BaseException) -> ScorerUnavailableError:
         hub_name = HUB_MODEL_TYPES.get(self.model_type, "bert-base-uncased")
         return ScorerUnavailableError(
-            self._config_help(exc), summary="Detoxify could not load its Hugging Face config/tokenizer offline",
-            fix=f"scorer.hf_config_path=/path/to/{hub_name}",
-        )
-
-    def _config_help(self, exc: BaseException) -> str:
-        hub_name = HUB_MODEL_TYPES.get(self.model_type, "bert-base-uncased")
-        return (
             "Detoxify could not load the Hugging Face config/tokenizer named by the checkpoint "
             f"(not in the local Hugging Face cache and the Hub is unreachable: {type(exc).__name__}: {exc}). "
             "Offline, pass a local directory holding that model's config.json and tokenizer files, "
-            f"e.g. scorer.hf_config_path=/path/to/{hub_name}"
+            f"e.g. scorer.hf_config_path=/path/to/{hub_name}",
+            summary="Detoxify could not load its Hugging Face config/tokenizer offline",
+            fix=f"scorer.hf_config_path=/path/to/{hub_name}",
         )
 
     # -- loading ----------------------------------------------------------------------------------------
@@ -351,17 +313,14 @@ class DetoxifyScorer(TransformerScorer):
         kwargs: dict[str, Any] = {"model_type": self.model_type, "device": device}
         if self.checkpoint is not None:
             kwargs["checkpoint"] = str(self._checkpoint_file())
-        try:
-            with hub_environment(offline=True):
-                return Detoxify(**kwargs)
-        except OSError as offline_exc:
-            if not hub_reachable():
-                raise self._config_error(offline_exc) from offline_exc
-        try:
-            with hub_environment(offline=False):
-                return Detoxify(**kwargs)
-        except OSError as exc:
-            raise self._config_error(exc) from exc
+        for offline in (True, False):
+            try:
+                with hub_environment(offline=offline):
+                    return Detoxify(**kwargs)
+            except OSError as exc:
+                if not offline or not hub_reachable():
+                    raise self._config_error(exc) from exc
+        raise AssertionError("unreachable")  # pragma: no cover - the online try returns or raises
 
     def _load_with_local_config(self, path: Path, device: str) -> Any:
         """Detoxify's ``get_model_and_tokenizer`` with ``hf_config_path`` as the checkpoint's ``model_type``,

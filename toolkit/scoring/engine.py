@@ -39,8 +39,6 @@ LONG_TEXT_POLICIES = ("truncate", "chunk")
 CHUNK_AGGREGATES = ("max", "mean")
 ACTIVATIONS = ("sigmoid", "softmax", "none")
 DEVICES = ("auto", "cpu", "cuda", "mps")
-DEFAULT_TOKEN_BUDGET = 8192
-DEFAULT_MAX_BATCH = 256
 ROUND_TEXTS = 8192  # texts tokenised, sorted and batched together
 _PROGRESS_DELAY_S = 2.0  # the bar appears only on runs longer than this
 # The fixed cost of one forward pass, in tokens' worth of work (reading every weight once, kernel
@@ -62,8 +60,8 @@ class EngineOptions:
 
     device: str = "auto"
     precision: str = "fp32"
-    batch_size: int = DEFAULT_MAX_BATCH  # texts (windows) per batch
-    token_budget: int = DEFAULT_TOKEN_BUDGET  # padded tokens per batch
+    batch_size: int = 256  # texts (windows) per batch
+    token_budget: int = 8192  # padded tokens per batch
     threads: int | None = None  # torch intra-op threads (process-wide); None: torch's default
     long_text: str = "truncate"
     chunk_overlap: int = 64  # tokens shared by consecutive windows (long_text=chunk)
@@ -122,12 +120,7 @@ def resolve_device(device: str, precision: str = "fp32") -> str:
             import torch
 
             mps = getattr(torch.backends, "mps", None)
-            if torch.cuda.is_available():
-                device = "cuda"
-            elif mps is not None and mps.is_available():
-                device = "mps"
-            else:
-                device = "cpu"
+            device = "cuda" if torch.cuda.is_available() else "mps" if mps is not None and mps.is_available() else "cpu"
     check_device_precision(device, precision)
     return device
 
@@ -138,8 +131,7 @@ def cpu_has_native_bf16() -> bool | None:
         flags = Path("/proc/cpuinfo").read_text(encoding="utf-8", errors="replace")
     except OSError:
         return None
-    words = set(flags.split())
-    return bool(words & {"avx512_bf16", "amx_bf16"})
+    return bool(set(flags.split()) & {"avx512_bf16", "amx_bf16"})
 
 
 def make_batches(
@@ -346,14 +338,8 @@ class InferenceEngine:
             body = list(body)
             if limit is None or len(body) <= limit:
                 pieces = [body]
-            elif chunk:
-                pieces = []
-                start = 0
-                while True:
-                    pieces.append(body[start : start + limit])
-                    if start + limit >= len(body):
-                        break
-                    start += stride
+            elif chunk:  # a window every ``stride`` tokens, the last one reaching the end
+                pieces = [body[start : start + limit] for start in range(0, len(body) - limit + stride, stride)]
                 chunked += 1
             else:
                 pieces = [body[:limit]]
@@ -396,7 +382,7 @@ class InferenceEngine:
         texts = list(texts)
         if not texts:
             return
-        bar = _progress_bar(len(texts), self.options.progress)
+        bar = progress_bar(len(texts), self.options.progress)
         started = time.perf_counter()
         try:
             for offset in range(0, len(texts), ROUND_TEXTS):
@@ -419,12 +405,9 @@ class InferenceEngine:
         overhead = BATCH_OVERHEAD_TOKENS.get(self.device.split(":")[0], 128)
         batches = make_batches(lengths, int(self.options.token_budget), int(self.options.batch_size), overhead)
         random.Random(len(sequences)).shuffle(batches)  # representative rate/ETA; results do not depend on it
-        n_texts = len(encoded.windows)
         aggregate = self.options.chunk_aggregate
         remaining = encoded.windows.copy()
-        acc = np.zeros((n_texts, self.num_labels), dtype=np.float64)
-        if aggregate == "max":
-            acc[:] = -np.inf
+        acc = np.full((len(encoded.windows), self.num_labels), -np.inf if aggregate == "max" else 0.0, dtype=np.float64)
         self.stats.sequences += len(sequences)
         with torch.inference_mode(), self._autocast():
             for batch in batches:
@@ -448,11 +431,12 @@ class InferenceEngine:
                     yield done + offset, out
 
 
-def _progress_bar(total: int, flag: bool | None) -> Any:
-    """A tqdm.auto bar (a widget in notebooks) with rate and ETA, shown only after a couple of seconds."""
+def progress_bar(total: int, flag: bool | None, desc: str = "scoring") -> Any:
+    """A tqdm.auto bar (a widget in notebooks) with rate (texts/s) and ETA, shown only after a couple of seconds
+    and only when progress is on (see :func:`progress_enabled`); else None."""
     if not progress_enabled(flag):
         return None
     from tqdm.auto import tqdm
 
-    return tqdm(total=total, unit="text", desc="scoring", delay=_PROGRESS_DELAY_S, dynamic_ncols=True,
+    return tqdm(total=total, unit="text", desc=desc, delay=_PROGRESS_DELAY_S, dynamic_ncols=True,
                 mininterval=0.5, smoothing=0.1)

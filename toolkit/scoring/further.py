@@ -1,9 +1,11 @@
 """Further scorers beside a run's own, for the analyses that compare scorers: their scores added to the corpus'
-buckets through each scorer's cache (robustness), and their scorer cards for the manifest."""
+buckets through each scorer's cache (robustness) or to a sample of a frame (scorer_agreement), and their scorer
+cards for the manifest."""
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +14,7 @@ import polars as pl
 from toolkit.scoring.buckets import score_buckets
 from toolkit.scoring.cards import card_for
 from toolkit.scoring.resolve import SCORERS
-from toolkit.scoring.score import scorer_spec
+from toolkit.scoring.score import score_frame, scorer_spec
 from toolkit.settings import AnalysisSettings, ScorerSettings
 from toolkit.store import Corpus
 
@@ -65,7 +67,7 @@ def with_further_scores(corpus: Corpus, scorers: list[Any], base: ScorerSettings
             status.append({"scorer": sc.name, "used": False, "columns": "", "note": str(err).splitlines()[0][:300],
                            "robustness": True})
             continue
-        prefix = report.scorer + (f":{report.identity.get('model')}" if report.scorer != "profanity" else "")
+        prefix = _prefix(report.scorer, report.identity.get("model"))
         frames = [pl.read_parquet(p, columns=report.labels) for p in scored]
         if all(lab in corpus.schema for lab in report.labels) and all(
                 f.equals(pl.read_parquet(p, columns=report.labels)) for f, p in zip(frames, paths, strict=True)):
@@ -81,3 +83,41 @@ def with_further_scores(corpus: Corpus, scorers: list[Any], base: ScorerSettings
         out.append(scratch / f"bucket={i}.parquet")
         pl.read_parquet(path).with_columns(list(columns.values())).write_parquet(out[-1])
     return Corpus(tuple(out)), status
+
+
+def with_sample_scores(frame: pl.DataFrame, sample: Callable[[pl.DataFrame], pl.DataFrame], scorers: list[Any],
+                       base: ScorerSettings) -> tuple[pl.DataFrame, list[dict[str, Any]]]:
+    """The frame with the scores of further ``scorers`` (scorer_agreement's) on the rows ``sample(frame)`` picks,
+    named ``<scorer>[:<model>].<label>``, and one status row per scorer. A scorer that cannot run here (no
+    weights offline) is reported in its row, not fatal; one that gives the run's own scores is not repeated."""
+    frame = frame.with_row_index("_frame_row")
+    rows = sample(frame)
+    scored_rows = rows.select("_frame_row")
+    status = []
+    for entry in scorers:
+        sc = scorer_spec(entry, "analysis.params.scorer_agreement.scorers", base)
+        try:
+            scored = score_frame(rows.select("text"), sc)
+        except Exception as err:  # noqa: BLE001 - any failure to load a scorer is reported, not fatal
+            prefix = _prefix(sc.name, sc.model)
+            log.warning("scorer_agreement: scorer %s skipped: %s", prefix, err)
+            status.append({"scorer": prefix, "used": False, "columns": "", "note": str(err).splitlines()[0][:300]})
+            continue
+        report = scored.report
+        prefix = _prefix(report.scorer, report.identity.get("model"))
+        same = [lab for lab in report.labels if lab in rows.columns and scored.frame[lab].equals(rows[lab])]
+        if same and len(same) == len(report.labels):
+            status.append({"scorer": prefix, "used": False, "columns": "",
+                           "note": f"same scores as the run's scorer ({', '.join(same)}): not repeated"})
+            continue
+        cols = {lab: f"{prefix}.{lab}" for lab in report.labels}
+        scored_rows = scored_rows.with_columns(scored.frame.select([pl.col(k).alias(v) for k, v in cols.items()]))
+        status.append({"scorer": prefix, "used": True, "columns": ", ".join(cols.values()),
+                       "note": report.fallback_reason or ""})
+    frame = frame.join(scored_rows, on="_frame_row", how="left", maintain_order="left").drop("_frame_row")
+    return frame, status
+
+
+def _prefix(scorer: str, model: Any) -> str:
+    """A further scorer's column prefix: ``<scorer>:<model>`` (``profanity`` alone: it has one model)."""
+    return scorer if scorer == "profanity" else f"{scorer}:{model}"

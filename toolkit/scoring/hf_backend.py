@@ -91,8 +91,7 @@ class HFScorer(TransformerScorer):
         """sigmoid, softmax or none: the override, else from ``problem_type`` and the label count."""
         if self.requested_activation != "auto":
             return self.requested_activation
-        config = self._config()
-        problem = config.get("problem_type")
+        problem = self._config().get("problem_type")
         if problem == "regression":
             return "none"
         if problem == "multi_label_classification" or len(self.labels()) == 1:

@@ -28,7 +28,6 @@ memory stays bounded whatever the number of texts.
 from __future__ import annotations
 
 import asyncio
-import email.utils
 import hashlib
 import json
 import logging
@@ -48,8 +47,9 @@ import numpy as np
 import polars as pl
 
 from toolkit.errors import ConfigError, ScorerUnavailableError, ScoringError
-from toolkit.scoring.base import BaseScorer, check_texts
-from toolkit.scoring.engine import progress_enabled
+from toolkit.retry import retry_after
+from toolkit.scoring.base import StreamingScorer, check_texts
+from toolkit.scoring.engine import progress_bar
 from toolkit.settings import ScorerSettings
 
 log = logging.getLogger(__name__)
@@ -305,25 +305,6 @@ def revision_of(description: dict[str, Any]) -> str:
     return "not given by the server"
 
 
-def retry_after(value: str | None) -> float | None:
-    """Seconds to wait from a ``Retry-After`` header (seconds or an HTTP date), None when absent or unreadable.
-
-    >>> retry_after("2"), retry_after(None), retry_after("soon")
-    (2.0, None, None)
-    """
-    if not value:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    return max(0.0, when.timestamp() - time.time())
-
-
 # -- the event loop thread and the stream of requests -------------------------------------------------------
 
 
@@ -429,7 +410,7 @@ class _Pump:
 # -- the scorer ---------------------------------------------------------------------------------------------
 
 
-class LLMScorer(BaseScorer):
+class LLMScorer(StreamingScorer):
     """An LLM judge behind an OpenAI-compatible ``/v1`` (see the module docstring); one column per label.
 
     >>> scorer = LLMScorer(ScorerSettings(name="llm", base_url="http://127.0.0.1:8000/v1", model="m"))
@@ -462,7 +443,8 @@ class LLMScorer(BaseScorer):
         self.loads = 0
         self._description: dict[str, Any] | None = None
         self._key: str | None = None
-        self.stats: dict[str, Any] = self._fresh_stats()
+        self.stats: dict[str, Any] = {"texts": 0, "requests": 0, "retries": Counter(), "waited_s": 0.0, "parsed": 0,
+                                      "seconds": 0.0}
 
     # -- identity -------------------------------------------------------------------------------------
 
@@ -538,11 +520,6 @@ class LLMScorer(BaseScorer):
         stats["texts_per_s"] = round(stats["texts"] / stats["seconds"], 2) if stats["seconds"] > 0 else None
         stats["seconds"], stats["waited_s"] = round(stats["seconds"], 3), round(stats["waited_s"], 3)
         return stats
-
-    @staticmethod
-    def _fresh_stats() -> dict[str, Any]:
-        return {"texts": 0, "requests": 0, "retries": Counter(), "waited_s": 0.0, "parsed": 0, "seconds": 0.0}
-
     # -- requests -------------------------------------------------------------------------------------
 
     def _client(self) -> httpx.AsyncClient:
@@ -669,14 +646,6 @@ class LLMScorer(BaseScorer):
 
     # -- scoring --------------------------------------------------------------------------------------
 
-    def predict(self, texts: Sequence[str]) -> dict[str, list[float]]:
-        """Scores per label, one per text, in input order (all at once: prefer ``iter_predict`` for many)."""
-        texts = check_texts(texts)
-        scores = np.full((len(texts), len(self.questions)), np.nan)
-        for positions, rows in self.iter_predict(texts):
-            scores[positions] = rows
-        return {label: scores[:, j].tolist() for j, label in enumerate(self.questions)}
-
     def iter_predict(self, texts: Sequence[str]) -> Iterator[tuple[np.ndarray, np.ndarray]]:
         """``(positions, scores)`` as requests finish (any order), at most ``concurrency`` in flight."""
         texts = check_texts(texts)
@@ -684,7 +653,7 @@ class LLMScorer(BaseScorer):
             return
         concurrency = int(self.settings.concurrency)
         loop = _LoopThread()
-        bar = _progress_bar(len(texts), self.settings.progress)
+        bar = progress_bar(len(texts), self.settings.progress, "llm judge")
         started = time.perf_counter()
         client = pump = None
         received = 0
@@ -726,12 +695,3 @@ class LLMScorer(BaseScorer):
 async def _make_pump(ask: Any, texts: Sequence[str], concurrency: int, group: int) -> _Pump:
     return _Pump(ask, texts, concurrency, group)  # made inside the loop: its Event belongs there
 
-
-def _progress_bar(total: int, flag: bool | None) -> Any:
-    """A tqdm bar with the rate (texts/s) and ETA, shown when progress is on (see ``progress_enabled``)."""
-    if not progress_enabled(flag):
-        return None
-    from tqdm.auto import tqdm
-
-    return tqdm(total=total, unit="text", desc="llm judge", delay=2.0, dynamic_ncols=True, mininterval=0.5,
-                smoothing=0.1)

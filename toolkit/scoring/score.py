@@ -21,7 +21,7 @@ import logging
 import time
 import warnings
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import fields, replace
+from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import Any
 
@@ -257,28 +257,22 @@ class _LabelsChanged(Exception):
     """labels() guessed before loading differ from the loaded model's: start over."""
 
 
+@dataclass
 class _CachedScoring:
     """One scoring call over a text column: distinct texts, cache look-up (or the ``hits`` fetched
     beforehand), shard selection, streaming, join back."""
 
-    def __init__(
-        self,
-        texts: pl.Series,
-        cache_root: Path | None,
-        text_column: str,
-        flush_every: int,
-        sharding: tuple[int, int] | None,
-        hits: pl.DataFrame | None = None,
-        on_scored: Callable[[pl.DataFrame], object] | None = None,
-    ) -> None:
-        self.texts = texts
-        self.cache_root = cache_root
-        self.text_column = text_column
-        self.flush_every = flush_every
-        self.sharding = sharding
-        self.hits, self.on_scored = hits, on_scored
-        self.compacts = hits is None  # score_buckets, which fetches hits, compacts once at its end
-        self.unique: list[str] = texts.drop_nulls().unique(maintain_order=True).to_list()
+    texts: pl.Series
+    cache_root: Path | None
+    text_column: str
+    flush_every: int
+    sharding: tuple[int, int] | None
+    hits: pl.DataFrame | None = None
+    on_scored: Callable[[pl.DataFrame], object] | None = None
+
+    def __post_init__(self) -> None:
+        self.compacts = self.hits is None  # score_buckets, which fetches hits, compacts once at its end
+        self.unique: list[str] = self.texts.drop_nulls().unique(maintain_order=True).to_list()
         self.hashes = [text_hash(t) for t in self.unique]
 
     def score(self, frame: pl.DataFrame, scorer: Scorer, fallback_reason: str | None) -> Scored:

@@ -12,13 +12,13 @@ from typing import Any
 
 import numpy as np
 
-from toolkit.scoring.base import BaseScorer, check_texts
+from toolkit.scoring.base import StreamingScorer, check_texts
 from toolkit.scoring.cache import resolve_cache_dir
 from toolkit.scoring.engine import EngineOptions, InferenceEngine
 from toolkit.settings import ScorerSettings
 
 
-class TransformerScorer(BaseScorer):
+class TransformerScorer(StreamingScorer):
     """Base of the transformer scorers: ``iter_predict`` streams scores, ``predict`` collects them."""
 
     name = "transformer"
@@ -55,29 +55,19 @@ class TransformerScorer(BaseScorer):
             return iter(())
         return self.get_engine().iter_scores(texts)
 
-    def predict(self, texts: Sequence[str]) -> dict[str, list[float]]:
-        """Scores per label for each text, in input order (loads the model on first use)."""
-        texts = check_texts(texts)
-        if not texts:
-            return {label: [] for label in self.labels()}
-        labels = self.labels()
-        out = np.full((len(texts), len(labels)), np.nan, dtype=np.float64)
-        for indices, scores in self.iter_predict(texts):
-            out[indices] = scores
-        labels = self.labels()  # authoritative once loaded
-        return {label: out[:, j].tolist() for j, label in enumerate(labels)}
-
     def run_stats(self) -> dict[str, Any]:
         """Engine statistics (texts, truncated, tokens, padding efficiency, seconds) plus the run settings."""
         if self.engine is None:
             return {}
+        import torch  # imported already: the engine runs on it
+
         stats = self.engine.stats.as_dict()
         stats.update(
             device=self.engine.device,
             precision=self.options.precision,
             token_budget=self.options.token_budget,
             batch_size=self.options.batch_size,
-            threads=_torch_threads(),
+            threads=torch.get_num_threads(),
             long_text=self.options.long_text,
         )
         return stats
@@ -90,12 +80,3 @@ class TransformerScorer(BaseScorer):
         """The requested device, batch size, precision and long-text policy, for the report."""
         o = self.options
         return {"device": o.device, "batch_size": o.batch_size, "precision": o.precision, "long_text": o.long_text}
-
-
-def _torch_threads() -> int | None:
-    try:
-        import torch
-
-        return int(torch.get_num_threads())
-    except ImportError:  # pragma: no cover
-        return None

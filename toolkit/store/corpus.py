@@ -304,8 +304,7 @@ class StoreBuild:
         if missing:
             raise ConfigError("map.step", f"input units {missing} of {self.n_units} of {self.directory.name} are not "
                               "ingested yet: run map.step=ingest for them first (or map.step=all)")
-        found = {int(d.name.split("=")[1]) for d in self.root.glob(f"{UNIT}=*/{BUCKET}=*") if d.is_dir()}
-        return sorted(found)
+        return sorted({int(d.name.split("=")[1]) for d in self.root.glob(f"{UNIT}=*/{BUCKET}=*") if d.is_dir()})
 
     def finish(self, bucket: int, thread_step: ThreadStep | None = None) -> dict[str, Any]:
         """Finish one bucket (see the class); returns its counts. Done once per bucket."""
