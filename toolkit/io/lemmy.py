@@ -42,6 +42,7 @@ from urllib.parse import urlsplit
 
 import polars as pl
 
+from toolkit.io.api_archive import ARCHIVE_INDEX, NDJSON_SUFFIXES, folder_looks_like, head, response_files
 from toolkit.io.base import LoadError, LoadResult, Rejects
 from toolkit.io.dedupe import dedupe_versions
 from toolkit.io.fields import FieldError, opt_bool, opt_dict, opt_str, parse_id, parse_int, parse_time
@@ -51,9 +52,6 @@ from toolkit.schema import OPTIONAL_EXTRAS, SOURCE_SCHEMA, conform, is_comment
 PLATFORM = "lemmy"
 #: What Lemmy writes over the content of every comment of a deleted account.
 PERMANENTLY_DELETED = "*Permanently Deleted*"
-#: The archive's list of saved responses (``toolkit.fetch.lemmy.INDEX_FILE``): not a response itself.
-ARCHIVE_INDEX = "index.jsonl"
-_NDJSON_SUFFIXES = (".jsonl", ".ndjson")
 _VIEW_LISTS = ("comments", "posts", "items", "results")  # lists of CommentViews/PostViews in a response
 _SINGLE_VIEWS = ("comment_view", "post_view")
 _OTHER_RESPONSES = ("community_view", "person_view")  # responses that may hold no comment or post
@@ -279,11 +277,10 @@ def _views_or_self(value: Any) -> list[Any]:
 
 def _iter_records(path: Path) -> Iterator[tuple[int, Any, str | None]]:
     """``(line or record number, view, error)`` for every record of the file, in file order."""
-    with path.open("rb") as handle:
-        head = handle.read(1 << 16)
-    if not head.strip():
+    start = head(path)
+    if not start.strip():
         raise LoadError(path, "empty file")
-    if path.suffix.lower() in _NDJSON_SUFFIXES or looks_like_json_lines(head):
+    if path.suffix.lower() in NDJSON_SUFFIXES or looks_like_json_lines(start):
         for line in iter_json_lines(path):
             if line.error is not None:
                 yield line.number, None, line.error
@@ -319,18 +316,16 @@ def looks_like_lemmy(path: Path) -> bool:
     """A Lemmy response file (the keys of a CommentView, a post/community response, an empty page), the
     archive's index, or a folder whose index or first files are such."""
     path = Path(path)
-    if path.is_dir():
-        files = [file for file in sorted(path.iterdir()) if file.suffix.lower() in (".json", *_NDJSON_SUFFIXES)]
-        return any(looks_like_lemmy(file) for file in files[:20])
-    if not path.is_file() or path.suffix.lower() not in (".json", *_NDJSON_SUFFIXES):
-        return False
-    with path.open("rb") as handle:
-        head = handle.read(1 << 16)
+    if path.is_dir() and (path / ARCHIVE_INDEX).is_file() and looks_like_lemmy(path / ARCHIVE_INDEX):
+        return True
+    if (found := folder_looks_like(path, looks_like_lemmy)) is not None:
+        return found
+    start = head(path)
     if path.name == ARCHIVE_INDEX:
-        return b"/api/v3/" in head or b"/api/v4/" in head
-    comment = all(key in head for key in (b'"comment"', b'"path"', b'"post_id"', b'"creator_id"'))
+        return b"/api/v3/" in start or b"/api/v4/" in start
+    comment = all(key in start for key in (b'"comment"', b'"path"', b'"post_id"', b'"creator_id"'))
     keys = (*_SINGLE_VIEWS, *_OTHER_RESPONSES, *_MODLOG_KEYS)
-    return comment or any(f'"{key}"'.encode() in head for key in keys) or (len(head) < 4096 and _empty_page(head))
+    return comment or any(f'"{key}"'.encode() in start for key in keys) or (len(start) < 4096 and _empty_page(start))
 
 
 def _label(view: Any) -> str:
@@ -348,14 +343,7 @@ def lemmy_files(path: str | Path | Sequence[str | Path]) -> tuple[list[Path], li
     >>> len(pages), [file.name for file in modlogs]
     (9, ['modlog-remove_comment-0001.json', 'modlog-remove_comment-0002.json'])
     """
-    files: list[Path] = []
-    for item in [path] if isinstance(path, (str, Path)) else path:
-        item = Path(item)
-        if not item.exists():
-            raise LoadError(item, "no such file or directory")
-        files += sorted(f for f in item.iterdir() if f.suffix.lower() in (".json", *_NDJSON_SUFFIXES)) \
-            if item.is_dir() else [item]
-    files = [file for file in files if file.name != ARCHIVE_INDEX]
+    files = response_files(path, "Lemmy comment or post responses")
     modlogs = [file for file in files if file.name.startswith("modlog")]
     pages = [file for file in files if not file.name.startswith("modlog")]
     if not pages:
