@@ -138,24 +138,13 @@ class StreamEnd:
 
 
 def iter_line_chunks(path: Path, chunk_bytes: int = DEFAULT_CHUNK_BYTES) -> Iterator[LineChunk | StreamEnd]:
-    """Whole-line chunks of ``path`` from a reader thread (two in flight at most), then one :class:`StreamEnd`.
+    """Whole-line chunks of ``path`` from a reader thread (two in flight at most, :func:`pushed_chunks`),
+    then one :class:`StreamEnd`.
 
     A UTF-8 byte-order mark at the start is dropped; a last line without a newline gets one.
     """
-    slots: queue.Queue[LineChunk | StreamEnd] = queue.Queue(maxsize=CHUNKS_IN_FLIGHT)
-    stop = threading.Event()
 
-    def put(item: LineChunk | StreamEnd) -> bool:
-        """Hand an item to the consumer; False when it has stopped listening."""
-        while not stop.is_set():
-            try:
-                slots.put(item, timeout=0.1)
-                return True
-            except queue.Full:
-                continue
-        return False
-
-    def produce() -> None:
+    def load(sink: Callable[[LineChunk | StreamEnd], None]) -> None:
         """The reader thread: decompress, cut into whole-line chunks, end with an :class:`StreamEnd`."""
         carry = b""  # the unfinished last line so far
         line = 1
@@ -163,12 +152,11 @@ def iter_line_chunks(path: Path, chunk_bytes: int = DEFAULT_CHUNK_BYTES) -> Iter
         pending_size = 0
         end = StreamEnd()
 
-        def emit(data: bytes) -> bool:
+        def emit(data: bytes) -> None:
             nonlocal line
             n = int(np.count_nonzero(np.frombuffer(data, dtype=np.uint8) == 10))  # twice bytes.count's speed
-            ok = put(LineChunk(data, line, n))
+            sink(LineChunk(data, line, n))
             line += n
-            return ok
 
         try:
             for block in iter_decompressed(path):
@@ -186,31 +174,21 @@ def iter_line_chunks(path: Path, chunk_bytes: int = DEFAULT_CHUNK_BYTES) -> Iter
                 carry = block[cut:]
                 pending, pending_size = [], len(carry)
                 for piece in _split(data, chunk_bytes):
-                    if not emit(piece):
-                        return
+                    emit(piece)
         except TruncatedStream:
             end.truncated = True
-        except BaseException as error:  # handed to the consumer, which raises it
+        except StreamClosed:  # the consumer stopped: end quietly
+            raise
+        except BaseException as error:  # handed to the consumer in the StreamEnd
             end.error = error
         if end.error is None:
             data = b"".join([carry, *pending])
             if data.strip():
                 for piece in _split(data if data.endswith(b"\n") else data + b"\n", chunk_bytes):
-                    if not emit(piece):
-                        return
-        put(end)
+                    emit(piece)
+        sink(end)
 
-    worker = threading.Thread(target=produce, name=f"dump-reader:{path.name}", daemon=True)
-    worker.start()
-    try:
-        while True:
-            item = slots.get()
-            yield item
-            if isinstance(item, StreamEnd):
-                return
-    finally:
-        stop.set()
-        worker.join()
+    return pushed_chunks(load, name=f"dump-reader:{path.name}")
 
 
 class StreamClosed(Exception):
