@@ -100,6 +100,17 @@ def iter_values(path: Path) -> Iterator[tuple[int, Any, str | None]]:
     yield 1, parse_json_document(path, read_bytes(path)), None
 
 
+def iter_responses(files: Sequence[Path], rejects: Rejects) -> Iterator[tuple[Path, int, Any, dict[str, Any]]]:
+    """``(file, line, value, where)`` for each JSON value of ``files`` (:func:`iter_values`), a bad NDJSON line
+    rejected; ``where`` holds the private columns of the rows the value gives (``source_line``, ...)."""
+    for number, file in enumerate(files):
+        for line, value, error in iter_values(file):
+            if error is not None:
+                rejects.add(file, line, None, error)
+                continue
+            yield file, line, value, {"source_line": line, "source_file": file.name, "_file": number}
+
+
 def thread_roots(parents: dict[str, str | None]) -> dict[str, tuple[str, int]]:
     """``id -> (root, hops)``: the top of each id's chain of parents, following links while the parent is
     known; a parent missing from ``parents`` is the root (the thread's post, not in the data). A cycle ends

@@ -42,7 +42,7 @@ from toolkit.io.api_archive import (
     finish_frame,
     folder_looks_like,
     head,
-    iter_values,
+    iter_responses,
     response_files,
 )
 from toolkit.io.base import LoadError, LoadResult, Rejects
@@ -296,38 +296,33 @@ def read_bluesky(path: str | Path | Sequence[str | Path], *, strict: bool = Fals
     urls = archive_urls(files)
     gone: set[str] = set()
     stats["not_found_since"] = 0
-    for number, file in enumerate(files):
-        for line, value, error in iter_values(file):
-            where = {"source_line": line, "source_file": file.name, "_file": number}
-            if error is not None:
-                rejects.add(file, line, None, error)
+    for file, line, value, where in iter_responses(files, rejects):
+        views = _views(value)
+        if views is None and isinstance(value, dict) and value.get("error") == "NotFound":
+            asked = parse_qs(urlsplit(urls.get(file, "")).query).get("uri", [])
+            message = str(value.get("message") or "")
+            uri = asked[0] if asked else message[message.find("at://"):] if "at://" in message else None
+            if uri is None:
+                raise LoadError(file, "a NotFound answer that names no post (no uri in the archive index or "
+                                      "the message)", line=line)
+            gone.add(uri)
+            stats["not_found_since"] += 1
+            continue
+        if views is None:
+            if isinstance(value, dict) and isinstance(value.get("did"), str) and len(value) <= 2:
+                continue  # com.atproto.identity.resolveHandle, saved by the fetcher beside the threads
+            raise LoadError(file, 'not a Bluesky response: expected getPostThread {"thread": ...}, a thread '
+                            'view, getPosts {"posts": [...]} or a feed {"feed": [...]}', line=line)
+        kind, items = views
+        for item in items:
+            if kind == "thread":
+                walk.node(item, where, file)
                 continue
-            views = _views(value)
-            if views is None and isinstance(value, dict) and value.get("error") == "NotFound":
-                asked = parse_qs(urlsplit(urls.get(file, "")).query).get("uri", [])
-                message = str(value.get("message") or "")
-                uri = asked[0] if asked else message[message.find("at://"):] if "at://" in message else None
-                if uri is None:
-                    raise LoadError(file, "a NotFound answer that names no post (no uri in the archive index or "
-                                          "the message)", line=line)
-                gone.add(uri)
-                stats["not_found_since"] += 1
-                continue
-            if views is None:
-                if isinstance(value, dict) and isinstance(value.get("did"), str) and len(value) <= 2:
-                    continue  # com.atproto.identity.resolveHandle, saved by the fetcher beside the threads
-                raise LoadError(file, 'not a Bluesky response: expected getPostThread {"thread": ...}, a thread '
-                                'view, getPosts {"posts": [...]} or a feed {"feed": [...]}', line=line)
-            kind, items = views
-            for item in items:
-                if kind == "thread":
-                    walk.node(item, where, file)
-                    continue
-                try:
-                    walk.rows.append({**post_row(item, removal_labels), **where})
-                    stats["posts"] += 1
-                except FieldError as failure:
-                    rejects.add(file, line, failure.field, f"post {_label(item)}: {failure}")
+            try:
+                walk.rows.append({**post_row(item, removal_labels), **where})
+                stats["posts"] += 1
+            except FieldError as failure:
+                rejects.add(file, line, failure.field, f"post {_label(item)}: {failure}")
     for row in walk.rows:
         if row["comment_id"] in gone:
             row.update(text=None, deleted=True, unavailable="not_found")

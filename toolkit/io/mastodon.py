@@ -39,7 +39,7 @@ from toolkit.io.api_archive import (
     finish_frame,
     folder_looks_like,
     head,
-    iter_values,
+    iter_responses,
     response_files,
     thread_roots,
 )
@@ -180,17 +180,11 @@ def read_mastodon(path: str | Path | Sequence[str | Path], *, strict: bool = Fal
     rows: list[dict[str, Any]] = []
     gone: set[str] = set()
     hints: dict[str, str] = {}  # a context's missing focus -> its last ancestor (for the thread and depths)
-    values = [(number, file, line, value, error) for number, file in enumerate(files)
-              for line, value, error in iter_values(file)]
+    values = list(iter_responses(files, rejects))  # a bad NDJSON line is rejected here
     # one serving instance for files no index names (their ids must match): the first a local account tells
-    told = instance or next((found for *_, value, error in values if error is None
-                             and (found := _served_by(value)) is not None), None)
-    for number, file, line, value, error in values:
+    told = instance or next((found for _, _, value, _ in values if (found := _served_by(value)) is not None), None)
+    for file, line, value, where in values:
         url = urls.get(file)
-        where = {"source_line": line, "source_file": file.name, "_file": number}
-        if error is not None:
-            rejects.add(file, line, None, error)
-            continue
         served = _host(url) or told
         prefix = f"{served or PLATFORM}/"
         if isinstance(value, dict) and set(value) == {"error"} or (isinstance(value, dict) and "error" in value
