@@ -64,17 +64,17 @@ REDDIT_EXTRA_SCHEMA: dict[str, pl.DataType] = {
     "subreddit": pl.String(),
     "edited": pl.Boolean(),  # null when the record does not say
     "edited_at": pl.Datetime("us", "UTC"),  # null when not edited or edited without a timestamp (true)
-    "removal_source": pl.String(),  # which signal marked the row removed (see REMOVAL_SOURCES), or null
+    # which signal marked the row removed (body, removed_by_category, banned_by, removal_reason, removed_flag,
+    # _meta.removal_type), or null
+    "removal_source": pl.String(),
     "distinguished": pl.String(),  # "moderator", "admin", ... or null
     "stickied": pl.Boolean(),
     "source_reply_depth": pl.Int32(),  # depth from the page's nesting (post 0); null for sources without
-    "deletion_source": pl.String(),  # which signal marked the row deleted (see DELETION_SOURCES), or null
+    # which signal marked the row deleted (body, removed_by_category, _meta.removal_type,
+    # _meta.was_deleted_later), or null
+    "deletion_source": pl.String(),
 }
 REDDIT_SCHEMA: dict[str, pl.DataType] = {**SOURCE_SCHEMA, **REDDIT_EXTRA_SCHEMA}
-REMOVAL_SOURCES = (
-    "body", "removed_by_category", "banned_by", "removal_reason", "removed_flag", "_meta.removal_type",
-)  # fmt: skip
-DELETION_SOURCES = ("body", "removed_by_category", "_meta.removal_type", "_meta.was_deleted_later")
 
 _ESCAPE_SIGNS = ("&amp;", "&lt;", "&gt;")
 _UNSET = ["false", "", "{}", "[]"]
@@ -117,11 +117,6 @@ def _unescape(text: str | None, mode: HtmlUnescape, html_field: Any) -> str | No
     return html.unescape(text) if mode else text
 
 
-def unescape_comment(body: str | None, body_html: Any, mode: HtmlUnescape) -> str | None:
-    """A comment body after the ``html_unescape`` rule (``body_html`` decides in ``"auto"`` mode when set)."""
-    return _unescape(body, mode, body_html)
-
-
 def unescape_post(
     title: str | None, selftext: str | None, selftext_html: Any, mode: HtmlUnescape
 ) -> tuple[str | None, str | None]:
@@ -129,10 +124,8 @@ def unescape_post(
 
     The title has no ``*_html`` twin: on an escaped page ``selftext_html`` tells, else the texts' entities.
     """
-    if mode == "auto" and not (isinstance(selftext_html, str) and selftext_html):
-        mode = _looks_escaped(title, None) or _looks_escaped(selftext, None)
-    elif mode == "auto":
-        mode = _looks_escaped(None, selftext_html)
+    if mode == "auto":
+        mode = _looks_escaped(title, selftext_html) or _looks_escaped(selftext, selftext_html)
     return _unescape(title, mode, None), _unescape(selftext, mode, None)
 
 
@@ -180,7 +173,7 @@ def _unescape_texts(frame: pl.DataFrame, kind: str, mode: HtmlUnescape) -> pl.Da
 
     Texts whose only ``&`` are Reddit's three escapes (``&amp;``, ``&lt;``, ``&gt;``), with no ``*_html``
     field to consult, are unescaped vectorised (:func:`html.unescape` gives the same there); the rest go
-    through :func:`unescape_comment` / :func:`unescape_post`, one call each.
+    through :func:`_unescape` (a comment: ``body_html`` decides) / :func:`unescape_post`, one call each.
     """
     if mode is False:
         return frame
@@ -213,7 +206,7 @@ def _unescape_texts(frame: pl.DataFrame, kind: str, mode: HtmlUnescape) -> pl.Da
                 subset["_text"].scatter(slow, pl.Series([p[1] for p in pairs], dtype=pl.String)),
             )
         else:
-            values = [unescape_comment(t, h, mode) for t, h in zip(bodies, htmls, strict=True)]
+            values = [_unescape(t, mode, h) for t, h in zip(bodies, htmls, strict=True)]
             subset = subset.with_columns(subset["_text"].scatter(slow, pl.Series(values, dtype=pl.String)))
     return frame.with_columns(frame[c].scatter(rows, subset[c]) for c in texts)
 
@@ -433,9 +426,7 @@ def _collect_errors(
     """{row: (field, reason)} for the first bad field of each bad row (id, removed, edited, created_utc, score,
     stickied); with ``originals``, the reason describes the value as given (its type), not as read."""
     label = "post" if kind == "submissions" else "comment"
-    flagged = frame.select(
-        pl.col("comment_id").is_null().arg_true().alias("id"),
-    ).to_series()
+    flagged = frame.select(pl.col("comment_id").is_null().arg_true()).to_series()
     bad_removed = frame.select(pl.col("_bad_removed").arg_true()).to_series()
     bad_stickied = frame.select(pl.col("_bad_stickied").arg_true()).to_series()
     if originals is None and not (flagged.len() or created or score or edited or bad_removed.len() or bad_stickied.len()):
@@ -505,10 +496,9 @@ def check_types(data: Any, kind: Kind) -> tuple[str | None, str] | None:
     label = "post" if kind == "submissions" else "comment"
     if not isinstance(data, dict):
         return None, f"{label}: expected a JSON object, got {type(data).__name__}"
-    who = data.get("id")
-    if isinstance(who, str) and who:
-        label = f"{label} {who}"
     ident = data.get("id")
+    if isinstance(ident, str) and ident:
+        label = f"{label} {ident}"
     if ident is None and isinstance(data.get("name"), str):
         ident = data["name"]
     if ident is not None and not isinstance(ident, str):
