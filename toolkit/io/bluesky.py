@@ -113,6 +113,16 @@ def _uri(data: dict[str, Any] | None, label: str) -> str | None:
     return value
 
 
+def reply_links(record: dict[str, Any]) -> tuple[dict[str, Any] | None, str | None, str | None]:
+    """``(reply, parent URI, root URI)`` of a post record (AppView or Jetstream): a reply must name its parent."""
+    reply = opt_dict(record, "reply", "record.reply")
+    parent, root = (_uri(opt_dict(reply or {}, key, f"record.reply.{key}"), f"record.reply.{key}.uri")
+                    for key in ("parent", "root"))
+    if reply is not None and parent is None:
+        raise FieldError("record.reply.parent.uri", "a reply without its parent's uri")
+    return reply, parent, root
+
+
 def post_row(post: Any, removal_labels: Iterable[str] = REMOVAL_LABELS) -> dict[str, Any]:
     """One ``PostView`` -> a row (see the module docstring); :class:`FieldError` on a bad field.
 
@@ -130,11 +140,7 @@ def post_row(post: Any, removal_labels: Iterable[str] = REMOVAL_LABELS) -> dict[
         raise FieldError("post.uri", "missing uri")
     author = opt_dict(post, "author", "post.author") or {}
     record = opt_dict(post, "record", "post.record") or {}
-    reply = opt_dict(record, "reply", "record.reply")
-    parent = _uri(opt_dict(reply, "parent", "record.reply.parent"), "record.reply.parent.uri") if reply else None
-    root = _uri(opt_dict(reply, "root", "record.reply.root"), "record.reply.root.uri") if reply else None
-    if reply is not None and parent is None:
-        raise FieldError("record.reply.parent.uri", "a reply without its parent's uri")
+    reply, parent, root = reply_links(record)
     did = opt_str(author, "did", "author.did")
     vals, srcs = _labels(post, "post")
     author_vals, author_srcs = _labels(author, "author")
