@@ -53,12 +53,7 @@ def _object_kind(value: Any) -> str | None:
         return kind
     if kind == "Listing" and listing_children(value) is not None:
         return "Listing"
-    bare = record_kind(value)
-    if bare == "comments":
-        return "t1"
-    if bare == "submissions":
-        return "t3"
-    return None
+    return {"comments": "t1", "submissions": "t3"}.get(record_kind(value) or "")
 
 
 def looks_like_api(path: Path) -> bool:
@@ -243,8 +238,5 @@ def read_reddit_api(path: str | Path, *, strict: bool = False, html_unescape: Ht
     frame, load.stats["duplicates"] = dedupe_versions(frame, load.files, load.rejects)
     frame, load.stats["thread_unknown"] = resolve_threads(frame)
     frame = frame.drop(list(PRIVATE))
-    stats = load.stats
-    stats["files"] = [str(p) for p in load.files]
-    stats["rows_kept"] = frame.height
-    stats["rows_rejected"] = len(load.rejects.rows)
-    return LoadResult(frame=frame, rejects=load.rejects.frame(), stats=stats, files=list(load.files))
+    load.stats.update(files=[str(p) for p in load.files], rows_kept=frame.height, rows_rejected=len(load.rejects.rows))
+    return LoadResult(frame=frame, rejects=load.rejects.frame(), stats=load.stats, files=list(load.files))
