@@ -35,7 +35,14 @@ from toolkit.io.base import LoadError, LoadResult, Rejects
 from toolkit.io.dedupe import dedupe_versions
 from toolkit.io.reddit import RecordWalk, is_page, iter_forest, listing_children, page_stats
 from toolkit.io.reddit_rules import PRIVATE, REDDIT_SCHEMA, HtmlUnescape, record_kind, resolve_threads
-from toolkit.io.stream import files_in, iter_json_lines, loads_deep, parse_json_document, read_bytes
+from toolkit.io.stream import (
+    files_in,
+    iter_json_lines,
+    loads_deep,
+    looks_like_json_lines,
+    parse_json_document,
+    read_bytes,
+)
 
 API_SUFFIXES = (".json", ".jsonl", ".ndjson")
 _LINE_SUFFIXES = (".jsonl", ".ndjson")
@@ -87,7 +94,7 @@ def _file_is_api(path: Path, *, in_directory: bool) -> bool:
         return False
     with path.open("rb") as handle:
         head = handle.read(1 << 16)
-    if head.removeprefix(b"\xef\xbb\xbf").lstrip()[:1] not in (b"[", b"{") or _is_json_lines(head):
+    if head.removeprefix(b"\xef\xbb\xbf").lstrip()[:1] not in (b"[", b"{") or looks_like_json_lines(head):
         return False
     try:
         value = loads_deep(path.read_bytes().decode("utf-8-sig"))
@@ -99,19 +106,6 @@ def _file_is_api(path: Path, *, in_directory: bool) -> bool:
     if kind is not None:
         return True
     return isinstance(value, list) and bool(value) and all(_object_kind(item) is not None for item in value[:50])
-
-
-def _is_json_lines(head: bytes) -> bool:
-    """The head of a file holds two or more non-blank lines that each parse alone: JSON lines, not one value."""
-    lines = [line for line in head.removeprefix(b"\xef\xbb\xbf").split(b"\n")[:3] if line.strip()]
-    if len(lines) < 2:
-        return False
-    try:
-        json.loads(lines[0])
-        json.loads(lines[1])
-    except (ValueError, RecursionError):
-        return False
-    return True
 
 
 class _ApiLoad:
