@@ -415,6 +415,11 @@ def _unescape_html(text: pl.Series) -> pl.Series:
     return _parse_only(text, mask, lambda rows: text.gather(rows).map_elements(html.unescape, return_dtype=pl.String))
 
 
+#: The typed fields' column parsers, in the order a row's first bad field is reported.
+_PARSERS = {"is_post": _bool_like, "removed": _bool_like, "deleted": _bool_like, "created_at": _created_at,
+            "score": _score}
+
+
 def _resolve_mapping(path: Path, names: list[str], columns: Mapping[str, Any] | None) -> dict[str, str]:
     """field -> source column: the mapping first, then a column named like the field."""
     columns = dict(columns or {})
@@ -501,17 +506,10 @@ def _canonical(
     if "author" in mapping:
         author = _as_text(raw[mapping["author"]])
         out["author"] = author.set(author == DELETED_AUTHOR, None)  # type: ignore[arg-type]
-    flags: dict[str, pl.Series] = {}
-    for name in ("is_post", "removed", "deleted"):
+    for name, parse in _PARSERS.items():
         if name in mapping:
-            flags[name], invalid = _bool_like(raw[mapping[name]])
+            out[name], invalid = parse(raw[mapping[name]])
             errors.append((name, invalid))
-    if "created_at" in mapping:
-        out["created_at"], invalid = _created_at(raw[mapping["created_at"]])
-        errors.append(("created_at", invalid))
-    if "score" in mapping:
-        out["score"], invalid = _score(raw[mapping["score"]])
-        errors.append(("score", invalid))
 
     error_field = pl.Series([None] * n, dtype=pl.String())
     error_value = pl.Series([None] * n, dtype=pl.String())
@@ -535,10 +533,10 @@ def _canonical(
         placeholder_removed = key.is_in(sorted(REMOVED_PLACEHOLDERS)).fill_null(False)
         placeholder_deleted = key.is_in(sorted(DELETED_PLACEHOLDERS)).fill_null(False)
         text = text.set(placeholder_removed | placeholder_deleted, None)  # type: ignore[arg-type]
-    removed = flags.get("removed", false).set(placeholder_removed, True)  # type: ignore[arg-type]
-    deleted = flags.get("deleted", false).set(placeholder_deleted, True)  # type: ignore[arg-type]
-    if "is_post" in flags:
-        is_post = flags["is_post"].fill_null(False)
+    removed = out.get("removed", false).set(placeholder_removed, True)  # type: ignore[arg-type]
+    deleted = out.get("deleted", false).set(placeholder_deleted, True)  # type: ignore[arg-type]
+    if "is_post" in out:
+        is_post = out["is_post"].fill_null(False)
     elif "thread_id" in mapping and "parent_id" in out:
         is_post = ((out["comment_id"] == out["thread_id"]) & out["parent_id"].is_null()).fill_null(False)
     elif "thread_id" in mapping:
