@@ -17,6 +17,7 @@ import queue
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -72,15 +73,10 @@ def iter_decompressed(path: Path, read_bytes: int = _READ_BYTES) -> Iterator[byt
         dctx = zstandard.ZstdDecompressor(max_window_size=ZSTD_MAX_WINDOW)
         with open(path, "rb") as handle:
             obj = dctx.decompressobj()
-            in_frame = False
-            while True:
-                data = handle.read(read_bytes)
-                if not data:
-                    break
+            for data in iter(partial(handle.read, read_bytes), b""):
                 while data:
                     if obj.eof:
                         obj = dctx.decompressobj()
-                    in_frame = True
                     try:
                         out = obj.decompress(data)
                     except zstandard.ZstdError as error:
@@ -88,19 +84,13 @@ def iter_decompressed(path: Path, read_bytes: int = _READ_BYTES) -> Iterator[byt
                     if out:
                         yield out
                     data = obj.unused_data if obj.eof else b""
-                    if obj.eof:
-                        in_frame = False
-            if in_frame and not obj.eof:
+            if not obj.eof:  # the file (at least its magic number) ends inside a frame
                 raise TruncatedStream()
         return
     opener = {"gz": gzip.open, "xz": lzma.open, "bz2": bz2.open}.get(compression or "", open)
     try:
         with opener(path, "rb") as handle:  # type: ignore[operator]
-            while True:
-                data = handle.read(4 * read_bytes)
-                if not data:
-                    return
-                yield data
+            yield from iter(partial(handle.read, 4 * read_bytes), b"")
     except (EOFError, gzip.BadGzipFile, lzma.LZMAError, OSError) as error:
         if isinstance(error, EOFError):
             raise TruncatedStream() from None
