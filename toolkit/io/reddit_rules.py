@@ -109,24 +109,21 @@ def _looks_escaped(text: str | None, html_field: Any) -> bool:
     return text is not None and any(sign in text for sign in _ESCAPE_SIGNS)
 
 
-def _unescape(text: str | None, mode: HtmlUnescape, html_field: Any) -> str | None:
-    if text is None or "&" not in text:
-        return text
-    if mode == "auto":
-        mode = _looks_escaped(text, html_field)
-    return html.unescape(text) if mode else text
-
-
 def unescape_post(
     title: str | None, selftext: str | None, selftext_html: Any, mode: HtmlUnescape
 ) -> tuple[str | None, str | None]:
-    """A post's title and selftext after the ``html_unescape`` rule (one decision for both).
+    """A post's title and selftext after the ``html_unescape`` rule (one decision for both); a comment's body
+    (and ``body_html``) with no title gets the comment rule.
 
     The title has no ``*_html`` twin: on an escaped page ``selftext_html`` tells, else the texts' entities.
     """
     if mode == "auto":
         mode = _looks_escaped(title, selftext_html) or _looks_escaped(selftext, selftext_html)
-    return _unescape(title, mode, None), _unescape(selftext, mode, None)
+    if mode and title is not None:
+        title = html.unescape(title)
+    if mode and selftext is not None:
+        selftext = html.unescape(selftext)
+    return title, selftext
 
 
 
@@ -173,7 +170,7 @@ def _unescape_texts(frame: pl.DataFrame, kind: str, mode: HtmlUnescape) -> pl.Da
 
     Texts whose only ``&`` are Reddit's three escapes (``&amp;``, ``&lt;``, ``&gt;``), with no ``*_html``
     field to consult, are unescaped vectorised (:func:`html.unescape` gives the same there); the rest go
-    through :func:`_unescape` (a comment: ``body_html`` decides) / :func:`unescape_post`, one call each.
+    through :func:`unescape_post` (a comment as a post without a title), one call each.
     """
     if mode is False:
         return frame
@@ -198,16 +195,11 @@ def _unescape_texts(frame: pl.DataFrame, kind: str, mode: HtmlUnescape) -> pl.Da
     if slow.len():
         bodies = subset["_text"].gather(slow).to_list()
         htmls = subset[html_name].gather(slow).to_list()
-        if is_post:
-            titles = subset["_title"].gather(slow).to_list()
-            pairs = [unescape_post(t, x, h, mode) for t, x, h in zip(titles, bodies, htmls, strict=True)]
-            subset = subset.with_columns(
-                subset["_title"].scatter(slow, pl.Series([p[0] for p in pairs], dtype=pl.String)),
-                subset["_text"].scatter(slow, pl.Series([p[1] for p in pairs], dtype=pl.String)),
-            )
-        else:
-            values = [_unescape(t, mode, h) for t, h in zip(bodies, htmls, strict=True)]
-            subset = subset.with_columns(subset["_text"].scatter(slow, pl.Series(values, dtype=pl.String)))
+        titles = subset["_title"].gather(slow).to_list() if is_post else [None] * slow.len()
+        pairs = [unescape_post(t, x, h, mode) for t, x, h in zip(titles, bodies, htmls, strict=True)]
+        for at, column in enumerate(("_title", "_text")):
+            if column in texts:
+                subset = subset.with_columns(subset[column].scatter(slow, pl.Series([p[at] for p in pairs], dtype=pl.String)))
     return frame.with_columns(frame[c].scatter(rows, subset[c]) for c in texts)
 
 
