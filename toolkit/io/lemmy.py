@@ -130,9 +130,27 @@ def _time(data: dict[str, Any], name: str, prefix: str) -> Any:
     return parse_time(value, f"{prefix}.{name}")
 
 
-def _community(view: dict[str, Any]) -> dict[str, Any]:
-    """The community columns of a view: its name and its instance."""
-    data = opt_dict(view, "community")
+def _shared(view: dict[str, Any], item: dict[str, Any], prefix: str, counts: dict[str, Any] | None,
+            children: str, ap_id: str | None) -> dict[str, Any]:
+    """The columns a post (``prefix`` "post") and a comment read alike from the item, the view's ``counts``
+    (``children``: the key of the descendants' count) and the view's community (its name and instance)."""
+    return {
+        "created_at": _time(item, "published", prefix),
+        "score": _count(counts, item, "score", prefix),
+        "upvotes": _count(counts, item, "upvotes", prefix),
+        "downvotes": _count(counts, item, "downvotes", prefix),
+        "child_count": _count(counts, item, children, prefix),
+        "language_id": parse_int(item.get("language_id"), f"{prefix}.language_id"),
+        "distinguished": opt_bool(item, "distinguished", "comment.distinguished") if prefix == "comment" else None,
+        "edited_at": _time(item, "updated", prefix),
+        "creator_id": parse_int(item.get("creator_id"), f"{prefix}.creator_id"),
+        "ap_id": ap_id,
+        "instance": host(ap_id),
+        **_community(opt_dict(view, "community")),
+    }
+
+
+def _community(data: dict[str, Any] | None) -> dict[str, Any]:
     return {"community": opt_str(data, "name", "community.name") if data else None,
             "community_instance": community_host(data)}
 
@@ -164,22 +182,11 @@ def _post_row(view: dict[str, Any], post_id: str | None = None) -> dict[str, Any
         "is_post": True,
         "author": (opt_str(creator, "name", "creator.name") or None) if creator else None,
         "text": "\n\n".join(parts) if parts and not deleted else None,  # deleted: its author withdrew it
-        "created_at": _time(post, "published", "post"),
-        "score": _count(counts, post, "score", "post"),
+        **_shared(view, post, "post", counts, "comments", ap_id),
         "removed": removed,
         "deleted": deleted,
         "platform": PLATFORM,
-        "upvotes": _count(counts, post, "upvotes", "post"),
-        "downvotes": _count(counts, post, "downvotes", "post"),
-        "child_count": _count(counts, post, "comments", "post"),
-        "language_id": parse_int(post.get("language_id"), "post.language_id"),
-        "distinguished": None,
-        "edited_at": _time(post, "updated", "post"),
-        "creator_id": parse_int(post.get("creator_id"), "post.creator_id"),
-        "ap_id": ap_id,
-        "instance": host(ap_id),
         "source_reply_depth": 0,
-        **_community(view),
     }
 
 
@@ -229,22 +236,11 @@ def normalize_lemmy_view(view: Any, comment_prefix: str = "") -> tuple[dict[str,
         "is_post": False,
         "author": author or None,
         "text": text,
-        "created_at": _time(comment, "published", "comment"),
-        "score": _count(counts, comment, "score", "comment"),
+        **_shared(view, comment, "comment", counts, "child_count", ap_id),
         "removed": removed,
         "deleted": deleted,
         "platform": PLATFORM,
-        "upvotes": _count(counts, comment, "upvotes", "comment"),
-        "downvotes": _count(counts, comment, "downvotes", "comment"),
-        "child_count": _count(counts, comment, "child_count", "comment"),
-        "language_id": parse_int(comment.get("language_id"), "comment.language_id"),
-        "distinguished": opt_bool(comment, "distinguished", "comment.distinguished"),
-        "edited_at": _time(comment, "updated", "comment"),
-        "creator_id": parse_int(comment.get("creator_id"), "comment.creator_id"),
-        "ap_id": ap_id,
-        "instance": host(ap_id),
         "source_reply_depth": depth,
-        **_community(view),
     }
     try:
         post_row = _post_row(view, post_id)
