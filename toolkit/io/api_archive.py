@@ -87,13 +87,19 @@ def head(path: Path, size: int = 1 << 16) -> bytes:
         return handle.read(size)
 
 
-def iter_values(path: Path) -> Iterator[tuple[int, Any, str | None]]:
-    """``(line or 1, value, error)`` for a JSON document (one value; a malformed document is a
-    :class:`LoadError` naming the file) or each line of NDJSON (a bad line yields its error)."""
+def json_lines_file(path: Path) -> bool:
+    """Whether a file holds JSON lines (by its suffix or its first lines), not one JSON document; an empty file
+    is a :class:`LoadError`."""
     start = head(path)
     if not start.strip():
         raise LoadError(path, "empty file")
-    if path.suffix.lower() in NDJSON_SUFFIXES or looks_like_json_lines(start):
+    return path.suffix.lower() in NDJSON_SUFFIXES or looks_like_json_lines(start)
+
+
+def iter_values(path: Path) -> Iterator[tuple[int, Any, str | None]]:
+    """``(line or 1, value, error)`` for a JSON document (one value; a malformed document is a
+    :class:`LoadError` naming the file) or each line of NDJSON (a bad line yields its error)."""
+    if json_lines_file(path):
         for line in iter_json_lines(path):
             yield line.number, line.value, line.error
         return

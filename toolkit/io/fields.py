@@ -13,6 +13,7 @@ import math
 import re
 from datetime import datetime, timedelta, timezone
 from typing import Any
+from urllib.parse import urlsplit
 
 import polars as pl
 
@@ -115,6 +116,15 @@ def opt_dict(data: dict[str, Any], field: str, label: str | None = None) -> dict
     """``data[field]`` when it is an object or missing/null; a :class:`FieldError` otherwise."""
     return _optional(data, field, label, dict, "an object")
 
+
+
+def host(url: Any) -> str | None:
+    """The host of a URL (a federated id): ``https://lemmy.world/comment/1`` -> ``lemmy.world``; None otherwise.
+
+    >>> host("https://lemmy.world/comment/123"), host(None)
+    ('lemmy.world', None)
+    """
+    return (urlsplit(url).netloc or None) if isinstance(url, str) else None
 
 
 # --------------------------------------------------------------------------------------------------

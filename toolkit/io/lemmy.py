@@ -38,15 +38,14 @@ import json
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 import polars as pl
 
-from toolkit.io.api_archive import ARCHIVE_INDEX, NDJSON_SUFFIXES, folder_looks_like, head, response_files
+from toolkit.io.api_archive import ARCHIVE_INDEX, folder_looks_like, head, json_lines_file, response_files
 from toolkit.io.base import LoadError, LoadResult, Rejects
 from toolkit.io.dedupe import dedupe_versions
-from toolkit.io.fields import FieldError, opt_bool, opt_dict, opt_str, parse_id, parse_int, parse_time
-from toolkit.io.stream import iter_json_lines, looks_like_json_lines, parse_json_document, read_bytes
+from toolkit.io.fields import FieldError, host, opt_bool, opt_dict, opt_str, parse_id, parse_int, parse_time
+from toolkit.io.stream import iter_json_lines, parse_json_document, read_bytes
 from toolkit.schema import OPTIONAL_EXTRAS, SOURCE_SCHEMA, conform, is_comment
 
 PLATFORM = "lemmy"
@@ -72,15 +71,6 @@ LEMMY_EXTRA_SCHEMA: dict[str, pl.DataType] = {
     "source_file": pl.String(),  # the file's name (one load may read many)
     **OPTIONAL_EXTRAS,  # community, instance, community_instance and the modlog's removal columns
 }
-
-
-def host(url: Any) -> str | None:
-    """The host of a federated id: ``https://lemmy.world/comment/1`` -> ``lemmy.world``; None otherwise.
-
-    >>> host("https://lemmy.world/comment/123"), host(None)
-    ('lemmy.world', None)
-    """
-    return (urlsplit(url).netloc or None) if isinstance(url, str) else None
 
 
 def community_host(community: dict[str, Any] | None) -> str | None:
@@ -273,10 +263,7 @@ def _views_or_self(value: Any) -> list[Any]:
 
 def _iter_records(path: Path) -> Iterator[tuple[int, Any, str | None]]:
     """``(line or record number, view, error)`` for every record of the file, in file order."""
-    start = head(path)
-    if not start.strip():
-        raise LoadError(path, "empty file")
-    if path.suffix.lower() in NDJSON_SUFFIXES or looks_like_json_lines(start):
+    if json_lines_file(path):
         for line in iter_json_lines(path):
             if line.error is not None:
                 yield line.number, None, line.error
