@@ -159,26 +159,21 @@ def build_tree(frame: pl.DataFrame) -> TreeResult:
     links = _Links.of(frame, parent)
     is_post, found = links.is_post, links.found
     # One climb, cut below depth 1: the anchor reached is the sub-thread's root, the distance is depth - 1.
-    idx = np.arange(n, dtype=np.int64)
     root_anchor = is_post | links.top_level | ~found
-    root_of, root_dist, reached = climb(np.where(root_anchor, idx, parent), root_anchor)
+    root_of, root_dist, reached = climb(np.where(root_anchor, np.arange(n, dtype=np.int64), parent), root_anchor)
     in_cycle = ~reached
     depth = _depths(frame, links, root_of, root_dist, in_cycle)
     codes = _structure_codes(frame, links, root_of, in_cycle)
     n_replies, subtree = _reply_counts(parent, found & ~is_post & ~in_cycle, root_dist)
-
-    removed = links.removed
-    has_parent = found & ~is_post
-    root_mask = ~is_post & ~in_cycle
     tree = pl.DataFrame(
         {
             "_depth": pl.Series(depth, dtype=pl.Float64),
             "_root": frame["comment_id"].gather(root_of),
-            "_root_mask": root_mask,
+            "_root_mask": ~is_post & ~in_cycle,
             "n_replies": pl.Series(n_replies, dtype=pl.Int32),
             "subtree_size": pl.Series(subtree, dtype=pl.Int32),
-            "_parent_removed": removed[np.where(found, parent, 0)],
-            "_has_parent": has_parent,
+            "_parent_removed": links.removed[np.where(found, parent, 0)],
+            "_has_parent": found & ~is_post,
             "structure": _STRUCTURE_VALUES.gather(codes),
         }
     ).select(
