@@ -15,6 +15,7 @@ descendants) and ``index.jsonl`` (:mod:`toolkit.fetch.archive`: resumable, polit
 from __future__ import annotations
 
 import time
+from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -64,20 +65,11 @@ def short_of_replies(statuses: list[dict[str, Any]]) -> list[str]:
     >>> short_of_replies([{"id": "1", "replies_count": 2}, {"id": "2", "in_reply_to_id": "1", "replies_count": 0}])
     ['1']
     """
-    present: dict[str, int] = {}
+    present = Counter(str(s["in_reply_to_id"]) for s in statuses if s.get("in_reply_to_id") is not None)
+    counts: dict[str, Any] = {}  # each id's first copy decides
     for status in statuses:
-        parent = status.get("in_reply_to_id")
-        if parent is not None:
-            present[str(parent)] = present.get(str(parent), 0) + 1
-    seen: set[str] = set()
-    short = []
-    for status in statuses:
-        own = str(status.get("id"))
-        count = status.get("replies_count")
-        if own not in seen and isinstance(count, int) and count > present.get(own, 0):
-            short.append(own)
-        seen.add(own)
-    return short
+        counts.setdefault(str(status.get("id")), status.get("replies_count"))
+    return [own for own, count in counts.items() if isinstance(count, int) and count > present[own]]
 
 
 def fetch_mastodon(url: str, out: str | Path, settings: FetchSettings | None = None, *,
