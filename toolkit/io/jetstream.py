@@ -244,11 +244,7 @@ def read_jetstream(path: str | Path | Sequence[str | Path], *, strict: bool = Fa
             if len(rows) >= chunk_rows:
                 flush()
     flush()
-    stats["rows_rejected"] = len(rejects.rows)
-    if sink is not None:
-        return LoadResult(frame=conform(pl.DataFrame(schema=schema), schema).drop(list(PRIVATE)),
-                          rejects=rejects.frame(), stats=stats, files=files)
     frame = pl.concat(kept, how="vertical") if kept else conform(pl.DataFrame(schema=schema), schema)
-    frame = finish_bucket(frame, files, rejects, {}, stats)
+    frame = frame.drop(list(PRIVATE)) if sink is not None else finish_bucket(frame, files, rejects, {}, stats)
     stats["rows_rejected"] = len(rejects.rows)
     return LoadResult(frame=frame, rejects=rejects.frame(), stats=stats, files=files)
