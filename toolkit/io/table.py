@@ -207,17 +207,14 @@ def _read_csv_slow(path: Path, text: str, separator: str, bad_lines: set[int]) -
     blank = records = 0
     with scoped.csv_field_limit.at_least(_CSV_FIELD_LIMIT):
         for start, record, error in _csv_records(text, separator):
+            if record is not None and not record:
+                blank += 1
+                continue
             if header is None:
                 if error is not None:
                     raise LoadError(path, f"cannot read the header: {error}", line=start)
-                if not record:
-                    blank += 1
-                    continue
                 header = _header_names(record)
                 columns = [[] for _ in header]
-                continue
-            if record is not None and not record:
-                blank += 1
                 continue
             records += 1
             if error is not None:
