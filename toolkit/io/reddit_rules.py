@@ -418,25 +418,25 @@ def _collect_errors(
     """{row: (field, reason)} for the first bad field of each bad row (id, removed, edited, created_utc, score,
     stickied); with ``originals``, the reason describes the value as given (its type), not as read."""
     label = "post" if kind == "submissions" else "comment"
-    flagged = frame.select(pl.col("comment_id").is_null().arg_true()).to_series()
-    bad_removed = frame.select(pl.col("_bad_removed").arg_true()).to_series()
-    bad_stickied = frame.select(pl.col("_bad_stickied").arg_true()).to_series()
-    if originals is None and not (flagged.len() or created or score or edited or bad_removed.len() or bad_stickied.len()):
+    flagged = frame.select(pl.col("comment_id").is_null().arg_true()).to_series().to_list()
+
+    def flag(name: str) -> RowErrors:
+        """The rows whose ``name`` (``removed``, ``stickied``) is not true/false."""
+        rows = frame.select(pl.col(f"_bad_{name}").arg_true()).to_series().to_list()
+        return {row: f"expected true/false, got {frame[f'_{name}_raw'][row]!r:.40}" for row in rows}
+
+    found = {"removed": flag("removed"), "edited": edited, "created_utc": created, "score": score,
+             "stickied": flag("stickied")}  # fmt: skip
+    if originals is None and not (flagged or any(found.values())):
         return {}
-    out: dict[int, tuple[str, str]] = {}
+    out: dict[int, tuple[str, str]] = {row: ("id", f"{label}: missing id") for row in flagged}
     ids = frame["comment_id"]
 
     def who(row: int) -> str:
         value = ids[row]
         return f"{label} {value}" if value else label
 
-    def flag(raw: str) -> RowErrors:
-        rows = bad_removed if raw == "_removed_raw" else bad_stickied
-        return {row: f"expected true/false, got {frame[raw][row]!r:.40}" for row in rows.to_list()}
-
     parsers = {"removed": None, "edited": parse_time, "created_utc": parse_time, "score": parse_int, "stickied": None}
-    found = {"removed": flag("_removed_raw"), "edited": edited, "created_utc": created, "score": score,
-             "stickied": flag("_stickied_raw")}  # fmt: skip
     if originals is not None:  # fields read as text that must have been strings
         for name in ("author", "subreddit", "distinguished"):
             found[name] = {
@@ -446,8 +446,6 @@ def _collect_errors(
             }
         order = ("removed", "author", "edited", "created_utc", "score", "subreddit", "distinguished", "stickied")
         found = {name: found[name] for name in order}
-    for row in flagged.to_list():
-        out[row] = ("id", f"{label}: missing id")
     for field_name, rows in found.items():
         for row, reason in rows.items():
             if row in out:
