@@ -260,15 +260,8 @@ def _ids(raw: pl.DataFrame, is_post: bool) -> tuple[pl.Series, pl.Series, pl.Ser
 
 def _edited_at(raw: pl.DataFrame) -> tuple[pl.Series, RowErrors]:
     """``edited`` as an epoch-microsecond stamp where it is one (not true/false), and its parse errors."""
-    edited_raw = raw["edited"]
-    stamp_rows = pl.select(
-        (edited_raw.is_not_null() & (edited_raw != "true") & (edited_raw != "false")).arg_true()
-    ).to_series()
-    edited_at = pl.repeat(None, raw.height, dtype=pl.Int64, eager=True)
-    if not stamp_rows.len():
-        return edited_at, {}
-    stamps, sub_errors = parse_times(edited_raw.gather(stamp_rows), "edited")
-    return edited_at.scatter(stamp_rows, stamps), {int(stamp_rows[i]): reason for i, reason in sub_errors.items()}
+    edited = raw["edited"]
+    return parse_times(pl.select(pl.when(~edited.is_in(["true", "false"])).then(edited)).to_series(), "edited")
 
 
 def _signals(body: str) -> tuple[pl.Expr, pl.Expr, pl.Expr, pl.Expr]:
