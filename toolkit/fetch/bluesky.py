@@ -124,21 +124,19 @@ def fetch_bluesky(url: str, out: str | Path, settings: FetchSettings | None = No
     settings = settings or FetchSettings()
     service = (settings.service or PUBLIC_APPVIEW).rstrip("/")
     session = Session(f"{service}/xrpc", Path(out), settings, token_env=settings.token_env,
-                      hint="check the post URL (and fetch.service: a Bluesky AppView)", sleep=sleep, clock=clock,
-                      transport=transport)
-    what = "a Bluesky AppView (fetch.service)"
+                      hint="check the post URL (and fetch.service: a Bluesky AppView)",
+                      what="a Bluesky AppView (fetch.service)", sleep=sleep, clock=clock, transport=transport)
 
     def thread_view(uri: str, parent_height: int, gone: Callable[[httpx.Response], bool] | None) -> Any:
         """The ``thread`` of a getPostThread response for ``uri`` (saved as :func:`thread_file`), or None."""
         document = session.document(thread_file(uri), "/app.bsky.feed.getPostThread",
-                                    {"uri": uri, "depth": MAX_DEPTH, "parentHeight": parent_height}, gone, what)
+                                    {"uri": uri, "depth": MAX_DEPTH, "parentHeight": parent_height}, gone)
         return document.get("thread") if isinstance(document, dict) else None
 
     with session.http:
         did = ref.authority
         if not did.startswith("did:"):
-            answer = session.document(f"handle-{did}.json", "/com.atproto.identity.resolveHandle",
-                                      {"handle": did}, what=what)
+            answer = session.document(f"handle-{did}.json", "/com.atproto.identity.resolveHandle", {"handle": did})
             did = answer.get("did") if isinstance(answer, dict) else None
             if not isinstance(did, str):
                 raise FetchError(f"{url}: the handle {ref.authority!r} did not resolve to a DID")
