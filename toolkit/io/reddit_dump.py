@@ -436,11 +436,8 @@ def read_reddit_dump(
     for file in extra:
         _load_file(file, "submissions", run)
 
-    schema = {**REDDIT_SCHEMA, **PRIVATE}
-    posts = pl.concat(run.frames["submissions"]) if run.frames["submissions"] else pl.DataFrame(schema=schema)
-    comments = pl.concat(run.frames["comments"]) if run.frames["comments"] else pl.DataFrame(schema=schema)
-    frame = finish_threads(pl.concat([posts, comments], how="vertical"), run.files, run.rejects, run.filters,
-                           run.stats)
+    frames = [*run.frames["submissions"], *run.frames["comments"]] or [pl.DataFrame(schema={**REDDIT_SCHEMA, **PRIVATE})]
+    frame = finish_threads(pl.concat(frames, how="vertical"), run.files, run.rejects, run.filters, run.stats)
     order = {str(p): i for i, p in enumerate(run.files)}
     run.rejects.rows.sort(key=lambda r: (order.get(r["file"], len(order)), r["line"] or 0))
     run.stats.update(files=[str(p) for p in run.files], rows_kept=frame.height, rows_rejected=len(run.rejects.rows),
