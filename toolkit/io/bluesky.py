@@ -297,11 +297,10 @@ def read_bluesky(path: str | Path | Sequence[str | Path], *, strict: bool = Fals
     """
     files = response_files(path, "Bluesky responses")
     rejects = Rejects(strict=strict)
-    stats: dict[str, Any] = {"files": len(files), "posts": 0, "not_found": 0, "blocked": 0}
+    stats: dict[str, Any] = {"files": len(files), "posts": 0, "not_found": 0, "blocked": 0, "not_found_since": 0}
     walk = _Walk(removal_labels, rejects, stats)
     urls = archive_urls(files)
     gone: set[str] = set()
-    stats["not_found_since"] = 0
     for file, line, value, where in iter_responses(files, rejects):
         views = _views(value)
         if views is None and isinstance(value, dict) and value.get("error") == "NotFound":

@@ -208,8 +208,7 @@ def read_convokit(path: str | Path, *, strict: bool = False, platform: str | Non
             continue
         if platform is not None:
             row["platform"] = platform
-        row["source_position"] = position
-        row["source_line"] = line.number
+        row.update(source_position=position, source_line=line.number)
         rows.append(row)
         metas.append(meta)
     if stats["records"] == 0:
