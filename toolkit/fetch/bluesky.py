@@ -136,7 +136,8 @@ def fetch_bluesky(url: str, out: str | Path, settings: FetchSettings | None = No
     with session.http:
         did = ref.authority
         if not did.startswith("did:"):
-            answer = session.document(f"handle-{did}.json", "/com.atproto.identity.resolveHandle", {"handle": did})
+            answer = session.document(f"handle-{did}.json", "/com.atproto.identity.resolveHandle",
+                                      {"handle": did})
             did = answer.get("did") if isinstance(answer, dict) else None
             if not isinstance(did, str):
                 raise FetchError(f"{url}: the handle {ref.authority!r} did not resolve to a DID")

@@ -102,7 +102,8 @@ def fetch_mastodon(url: str, out: str | Path, settings: FetchSettings | None = N
             root = str(ancestors[0]["id"])
             top = session.document(f"status-{root}.json", f"/statuses/{root}", {}, _gone)
             known += [top] if isinstance(top, dict) and "id" in top else []
-            known += _statuses(session.document(f"context-{root}.json", f"/statuses/{root}/context", {}, _gone))
+            known += _statuses(session.document(f"context-{root}.json", f"/statuses/{root}/context", {},
+                                                _gone))
         expanded = {focus, root}
         branches = 0
         while True:
@@ -112,5 +113,6 @@ def fetch_mastodon(url: str, out: str | Path, settings: FetchSettings | None = N
             for own in todo:
                 expanded.add(own)
                 branches += 1
-                known += _statuses(session.document(f"context-{own}.json", f"/statuses/{own}/context", {}, _gone))
+                known += _statuses(session.document(f"context-{own}.json", f"/statuses/{own}/context", {},
+                                                    _gone))
     return {"target": "thread", "name": focus, "root": root, "branches": branches, **session.summary()}

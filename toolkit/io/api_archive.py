@@ -88,8 +88,8 @@ def head(path: Path, size: int = 1 << 16) -> bytes:
 
 
 def json_lines_file(path: Path) -> bool:
-    """Whether a file holds JSON lines (by its suffix or its first lines), not one JSON document; an empty file
-    is a :class:`LoadError`."""
+    """Whether a file holds JSON lines (by its suffix or its first lines), not one JSON document; an empty
+    file is a :class:`LoadError`."""
     start = head(path)
     if not start.strip():
         raise LoadError(path, "empty file")
@@ -106,9 +106,10 @@ def iter_values(path: Path) -> Iterator[tuple[int, Any, str | None]]:
     yield 1, parse_json_document(path, read_bytes(path)), None
 
 
-def iter_responses(files: Sequence[Path], rejects: Rejects) -> Iterator[tuple[Path, int, Any, dict[str, Any]]]:
-    """``(file, line, value, where)`` for each JSON value of ``files`` (:func:`iter_values`), a bad NDJSON line
-    rejected; ``where`` holds the private columns of the rows the value gives (``source_line``, ...)."""
+def iter_responses(files: Sequence[Path],
+                   rejects: Rejects) -> Iterator[tuple[Path, int, Any, dict[str, Any]]]:
+    """``(file, line, value, where)`` for each JSON value of ``files`` (:func:`iter_values`), a bad NDJSON
+    line rejected; ``where`` holds the private columns of the rows the value gives (``source_line``, ...)."""
     for number, file in enumerate(files):
         for line, value, error in iter_values(file):
             if error is not None:

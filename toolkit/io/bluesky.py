@@ -114,7 +114,8 @@ def _uri(data: dict[str, Any] | None, label: str) -> str | None:
 
 
 def reply_links(record: dict[str, Any]) -> tuple[dict[str, Any] | None, str | None, str | None]:
-    """``(reply, parent URI, root URI)`` of a post record (AppView or Jetstream): a reply must name its parent."""
+    """``(reply, parent URI, root URI)`` of a post record (AppView or Jetstream); a reply must name its
+    parent."""
     reply = opt_dict(record, "reply", "record.reply")
     parent, root = (_uri(opt_dict(reply or {}, key, f"record.reply.{key}"), f"record.reply.{key}.uri")
                     for key in ("parent", "root"))
@@ -297,7 +298,8 @@ def read_bluesky(path: str | Path | Sequence[str | Path], *, strict: bool = Fals
     """
     files = response_files(path, "Bluesky responses")
     rejects = Rejects(strict=strict)
-    stats: dict[str, Any] = {"files": len(files), "posts": 0, "not_found": 0, "blocked": 0, "not_found_since": 0}
+    stats: dict[str, Any] = {"files": len(files), "posts": 0, "not_found": 0, "blocked": 0,
+                             "not_found_since": 0}
     walk = _Walk(removal_labels, rejects, stats)
     urls = archive_urls(files)
     gone: set[str] = set()

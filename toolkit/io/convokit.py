@@ -132,8 +132,8 @@ def _meta_column(values: list[Any]) -> pl.Series:
         return pl.Series([None if v is None else float(v) for v in values], dtype=pl.Float64())
     if all(isinstance(v, str) for v in present):
         return pl.Series(values, dtype=pl.String())
-    texts = [None if v is None else v if isinstance(v, str) else json.dumps(v, ensure_ascii=False) for v in values]
-    return pl.Series(texts, dtype=pl.String())
+    return pl.Series([None if v is None else v if isinstance(v, str) else json.dumps(v, ensure_ascii=False)
+                      for v in values], dtype=pl.String())
 
 
 def _utterance_records(path: Path) -> Iterator[JsonLine]:
@@ -189,7 +189,8 @@ def read_convokit(path: str | Path, *, strict: bool = False, platform: str | Non
     utterance_file = _utterance_file(path)
     corpus_meta = _corpus_meta(utterance_file.parent)
     listed = corpus_meta.get(SCORE_COLUMNS_KEY)
-    score_keys = frozenset(k for k in listed if isinstance(k, str)) if isinstance(listed, list) else frozenset()
+    score_keys = frozenset(k for k in listed if isinstance(k, str)) if isinstance(listed, list) else \
+        frozenset()
     rejects = Rejects(strict=strict)
     rows: list[dict[str, Any]] = []
     metas: list[dict[str, Any]] = []
@@ -203,7 +204,8 @@ def read_convokit(path: str | Path, *, strict: bool = False, platform: str | Non
             row, meta = normalize_utterance(line.value)
         except FieldError as failure:
             who = line.value.get("id") if isinstance(line.value, dict) else None
-            label = f"utterance {who}" if isinstance(who, (str, int)) and not isinstance(who, bool) else "utterance"
+            usable = isinstance(who, (str, int)) and not isinstance(who, bool)
+            label = f"utterance {who}" if usable else "utterance"
             rejects.add(utterance_file, line.number, failure.field, f"{label}: {failure}")
             continue
         if platform is not None:
@@ -306,7 +308,8 @@ def export_convokit(
             handle.write(json.dumps(utterance, ensure_ascii=False) + "\n")
     corpus = {SCORE_COLUMNS_KEY: score_columns}
     (out_dir / "speakers.json").write_text(json.dumps(speakers, ensure_ascii=False), encoding="utf-8")
-    (out_dir / "conversations.json").write_text(json.dumps(conversations, ensure_ascii=False), encoding="utf-8")
+    (out_dir / "conversations.json").write_text(json.dumps(conversations, ensure_ascii=False),
+                                                encoding="utf-8")
     (out_dir / "corpus.json").write_text(json.dumps(corpus), encoding="utf-8")
     index = {
         "utterances-index": _index_of(metas),

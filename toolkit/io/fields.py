@@ -95,7 +95,8 @@ def parse_id(value: Any, field: str, *, required: bool = True) -> str | None:
 
 
 def _optional(data: dict[str, Any], field: str, label: str | None, kind: type, expected: str) -> Any:
-    """``data[field]`` when it is a ``kind`` or missing/null; a :class:`FieldError` naming ``label`` otherwise."""
+    """``data[field]`` when it is a ``kind`` or missing/null; a :class:`FieldError` naming ``label``
+    otherwise."""
     value = data.get(field)
     if value is None or isinstance(value, kind):
         return value
@@ -119,7 +120,8 @@ def opt_dict(data: dict[str, Any], field: str, label: str | None = None) -> dict
 
 
 def host(url: Any) -> str | None:
-    """The host of a URL (a federated id): ``https://lemmy.world/comment/1`` -> ``lemmy.world``; None otherwise.
+    """The host of a URL (a federated id): ``https://lemmy.world/comment/1`` -> ``lemmy.world``; None
+    otherwise.
 
     >>> host("https://lemmy.world/comment/123"), host(None)
     ('lemmy.world', None)

@@ -131,7 +131,8 @@ def _shared(view: dict[str, Any], item: dict[str, Any], prefix: str, counts: dic
         "downvotes": _count(counts, item, "downvotes", prefix),
         "child_count": _count(counts, item, children, prefix),
         "language_id": parse_int(item.get("language_id"), f"{prefix}.language_id"),
-        "distinguished": opt_bool(item, "distinguished", "comment.distinguished") if prefix == "comment" else None,
+        "distinguished": opt_bool(item, "distinguished", "comment.distinguished")
+        if prefix == "comment" else None,
         "edited_at": _time(item, "updated", prefix),
         "creator_id": parse_int(item.get("creator_id"), f"{prefix}.creator_id"),
         "ap_id": ap_id,
@@ -308,7 +309,8 @@ def looks_like_lemmy(path: Path) -> bool:
         return b"/api/v3/" in start or b"/api/v4/" in start
     comment = all(key in start for key in (b'"comment"', b'"path"', b'"post_id"', b'"creator_id"'))
     keys = (*_SINGLE_VIEWS, *_OTHER_RESPONSES, *_MODLOG_KEYS)
-    return comment or any(f'"{key}"'.encode() in start for key in keys) or (len(start) < 4096 and _empty_page(start))
+    return comment or any(f'"{key}"'.encode() in start for key in keys) or (
+        len(start) < 4096 and _empty_page(start))
 
 
 def _label(view: Any) -> str:

@@ -178,7 +178,8 @@ def read_mastodon(path: str | Path | Sequence[str | Path], *, strict: bool = Fal
     hints: dict[str, str] = {}  # a context's missing focus -> its last ancestor (for the thread and depths)
     values = list(iter_responses(files, rejects))  # a bad NDJSON line is rejected here
     # one serving instance for files no index names (their ids must match): the first a local account tells
-    told = instance or next((found for _, _, value, _ in values if (found := _served_by(value)) is not None), None)
+    told = instance or next((found for _, _, value, _ in values if (found := _served_by(value)) is not None),
+                            None)
     for file, line, value, where in values:
         url = urls.get(file)
         served = host(url) or told

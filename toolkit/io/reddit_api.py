@@ -232,5 +232,6 @@ def read_reddit_api(path: str | Path, *, strict: bool = False, html_unescape: Ht
     frame, load.stats["duplicates"] = dedupe_versions(frame, load.files, load.rejects)
     frame, load.stats["thread_unknown"] = resolve_threads(frame)
     frame = frame.drop(list(PRIVATE))
-    load.stats.update(files=[str(p) for p in load.files], rows_kept=frame.height, rows_rejected=len(load.rejects.rows))
+    load.stats.update(files=[str(p) for p in load.files], rows_kept=frame.height,
+                      rows_rejected=len(load.rejects.rows))
     return LoadResult(frame=frame, rejects=load.rejects.frame(), stats=load.stats, files=list(load.files))

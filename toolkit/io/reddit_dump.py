@@ -436,11 +436,12 @@ def read_reddit_dump(
     for file in extra:
         _load_file(file, "submissions", run)
 
-    frames = [*run.frames["submissions"], *run.frames["comments"]] or [pl.DataFrame(schema={**REDDIT_SCHEMA, **PRIVATE})]
+    frames = [*run.frames["submissions"], *run.frames["comments"]] or [
+        pl.DataFrame(schema={**REDDIT_SCHEMA, **PRIVATE})]
     frame = finish_threads(pl.concat(frames, how="vertical"), run.files, run.rejects, run.filters, run.stats)
     order = {str(p): i for i, p in enumerate(run.files)}
     run.rejects.rows.sort(key=lambda r: (order.get(r["file"], len(order)), r["line"] or 0))
-    run.stats.update(files=[str(p) for p in run.files], rows_kept=frame.height, rows_rejected=len(run.rejects.rows),
-                     posts=int(frame["is_post"].sum()))
+    run.stats.update(files=[str(p) for p in run.files], rows_kept=frame.height,
+                     rows_rejected=len(run.rejects.rows), posts=int(frame["is_post"].sum()))
     return LoadResult(frame=frame, rejects=run.rejects.frame(), stats=run.stats, files=list(run.files))
 

@@ -199,7 +199,8 @@ def _unescape_texts(frame: pl.DataFrame, kind: str, mode: HtmlUnescape) -> pl.Da
         pairs = [unescape_post(t, x, h, mode) for t, x, h in zip(titles, bodies, htmls, strict=True)]
         for at, column in enumerate(("_title", "_text")):
             if column in texts:
-                subset = subset.with_columns(subset[column].scatter(slow, pl.Series([p[at] for p in pairs], dtype=pl.String)))
+                values = pl.Series([pair[at] for pair in pairs], dtype=pl.String)
+                subset = subset.with_columns(subset[column].scatter(slow, values))
     return frame.with_columns(frame[c].scatter(rows, subset[c]) for c in texts)
 
 
@@ -261,7 +262,8 @@ def _ids(raw: pl.DataFrame, is_post: bool) -> tuple[pl.Series, pl.Series, pl.Ser
 def _edited_at(raw: pl.DataFrame) -> tuple[pl.Series, RowErrors]:
     """``edited`` as an epoch-microsecond stamp where it is one (not true/false), and its parse errors."""
     edited = raw["edited"]
-    return parse_times(pl.select(pl.when(~edited.is_in(["true", "false"])).then(edited)).to_series(), "edited")
+    stamps = pl.select(pl.when(~edited.is_in(["true", "false"])).then(edited)).to_series()
+    return parse_times(stamps, "edited")
 
 
 def _signals(body: str) -> tuple[pl.Expr, pl.Expr, pl.Expr, pl.Expr]:

@@ -249,7 +249,8 @@ def _read_csv_slow(path: Path, text: str, separator: str, bad_lines: set[int]) -
 def _whole(frame: pl.DataFrame) -> _Raw:
     """A table read in one go: its column names made unique and non-empty, its records numbered."""
     frame = frame.rename(dict(zip(frame.columns, _header_names(frame.columns), strict=True)))
-    return _Raw(frame.with_columns(pl.int_range(pl.len(), dtype=pl.Int64()).alias(_RECORD)), records=frame.height)
+    frame = frame.with_columns(pl.int_range(pl.len(), dtype=pl.Int64()).alias(_RECORD))
+    return _Raw(frame, records=frame.height)
 
 
 def _read_delimited(path: Path, separator: str, encoding: str) -> _Raw:
@@ -409,7 +410,8 @@ def _created_at(column: pl.Series) -> tuple[pl.Series, pl.Series]:
 def _unescape_html(text: pl.Series) -> pl.Series:
     """HTML entities decoded (``&gt;`` -> ``>``); only values holding an entity go through :func:`html.unescape`."""
     mask = text.str.contains(_ENTITY).fill_null(False)
-    return _parse_only(text, mask, lambda rows: text.gather(rows).map_elements(html.unescape, return_dtype=pl.String))
+    return _parse_only(text, mask,
+                       lambda rows: text.gather(rows).map_elements(html.unescape, return_dtype=pl.String))
 
 
 #: The typed fields' column parsers, in the order a row's first bad field is reported.

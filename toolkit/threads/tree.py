@@ -159,8 +159,9 @@ def build_tree(frame: pl.DataFrame) -> TreeResult:
     links = _Links.of(frame, parent)
     is_post, found = links.is_post, links.found
     # One climb, cut below depth 1: the anchor reached is the sub-thread's root, the distance is depth - 1.
+    idx = np.arange(n, dtype=np.int64)
     root_anchor = is_post | links.top_level | ~found
-    root_of, root_dist, reached = climb(np.where(root_anchor, np.arange(n, dtype=np.int64), parent), root_anchor)
+    root_of, root_dist, reached = climb(np.where(root_anchor, idx, parent), root_anchor)
     in_cycle = ~reached
     depth = _depths(frame, links, root_of, root_dist, in_cycle)
     codes = _structure_codes(frame, links, root_of, in_cycle)
