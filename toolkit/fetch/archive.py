@@ -30,6 +30,7 @@ from typing import Any
 import httpx
 
 from toolkit.errors import ToolkitError
+from toolkit.io.api_archive import index_entries
 from toolkit.settings import FetchSettings
 
 INDEX_FILE = "index.jsonl"
@@ -82,17 +83,10 @@ class Archive:
         self.out = out
         out.mkdir(parents=True, exist_ok=True)
         self.index = out / INDEX_FILE
-        self.entries: dict[str, dict[str, Any]] = {}
         self.lock = threading.Lock()
         text = self.index.read_text(encoding="utf-8") if self.index.is_file() else ""
         self.needs_newline = bool(text) and not text.endswith("\n")  # a line cut by a kill
-        for line in text.splitlines():
-            try:
-                entry = json.loads(line)
-            except json.JSONDecodeError:
-                continue
-            if isinstance(entry, dict) and isinstance(entry.get("file"), str):
-                self.entries[entry["file"]] = entry
+        self.entries: dict[str, dict[str, Any]] = {entry["file"]: entry for entry in index_entries(text)}
 
     def cached(self, name: str) -> bytes | None:
         """The saved body of ``name`` when its index line exists and the file's sha256 matches it."""

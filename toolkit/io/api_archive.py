@@ -64,20 +64,26 @@ def folder_looks_like(path: Path, looks_like: Callable[[Path], bool]) -> bool | 
     return None
 
 
+def index_entries(text: str) -> Iterator[dict[str, Any]]:
+    """The entries of an archive index (its text) that name a file; a line cut by a killed fetch is skipped."""
+    for line in text.splitlines():
+        try:
+            entry = json.loads(line)
+        except json.JSONDecodeError:
+            continue
+        if isinstance(entry, dict) and isinstance(entry.get("file"), str):
+            yield entry
+
+
 def archive_urls(files: Sequence[Path]) -> dict[Path, str]:
     """The URL each file answered, from the ``index.jsonl`` beside it (when there is one)."""
     urls: dict[Path, str] = {}
     for folder in {file.parent for file in files}:
         index = folder / ARCHIVE_INDEX
-        if not index.is_file():
-            continue
-        for line in index.read_text(encoding="utf-8", errors="replace").splitlines():
-            try:
-                entry = json.loads(line)
-            except json.JSONDecodeError:
-                continue  # a line cut by a killed fetch
-            if isinstance(entry, dict) and isinstance(entry.get("file"), str) and isinstance(entry.get("url"), str):
-                urls[folder / entry["file"]] = entry["url"]
+        if index.is_file():
+            for entry in index_entries(index.read_text(encoding="utf-8", errors="replace")):
+                if isinstance(entry.get("url"), str):
+                    urls[folder / entry["file"]] = entry["url"]
     return urls
 
 
