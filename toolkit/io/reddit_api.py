@@ -31,6 +31,7 @@ from typing import Any
 
 import polars as pl
 
+from toolkit.io.api_archive import JSON_SUFFIXES, NDJSON_SUFFIXES
 from toolkit.io.base import LoadError, LoadResult, Rejects
 from toolkit.io.dedupe import dedupe_versions
 from toolkit.io.reddit import RecordWalk, is_page, iter_forest, listing_children, page_stats
@@ -44,8 +45,6 @@ from toolkit.io.stream import (
     read_bytes,
 )
 
-API_SUFFIXES = (".json", ".jsonl", ".ndjson")
-_LINE_SUFFIXES = (".jsonl", ".ndjson")
 _MAX_DETECT_BYTES = 256 * 2**20
 
 
@@ -66,7 +65,7 @@ def _object_kind(value: Any) -> str | None:
 def looks_like_api(path: Path) -> bool:
     """Reddit API JSON that is not a single comment page (that one is ``reddit_page``'s)."""
     if path.is_dir():
-        files = [p for p in sorted(path.iterdir()) if p.is_file() and p.suffix.lower() in API_SUFFIXES]
+        files = [p for p in sorted(path.iterdir()) if p.is_file() and p.suffix.lower() in JSON_SUFFIXES]
         if not files:
             return False
         others = [p for p in path.iterdir() if p.is_file() and not p.name.startswith(".") and p not in files]
@@ -77,9 +76,9 @@ def looks_like_api(path: Path) -> bool:
 def _file_is_api(path: Path, *, in_directory: bool) -> bool:
     """One file: wrapped objects as JSON lines, or a JSON document of the shapes read (a lone page only in a directory)."""
     suffix = path.suffix.lower()
-    if suffix not in API_SUFFIXES or path.stat().st_size > _MAX_DETECT_BYTES:
+    if suffix not in JSON_SUFFIXES or path.stat().st_size > _MAX_DETECT_BYTES:
         return False
-    if suffix in _LINE_SUFFIXES:
+    if suffix in NDJSON_SUFFIXES:
         with path.open("rb") as handle:
             for raw in handle:
                 if raw.strip():
@@ -123,7 +122,7 @@ class _ApiLoad:
         """One file: JSON lines record by record, else one JSON document (broken documents are LoadErrors)."""
         self.walk = RecordWalk(path, len(self.files), self.rejects, self.stats, self.html_unescape)
         self.files.append(path)
-        if path.suffix.lower() in _LINE_SUFFIXES:
+        if path.suffix.lower() in NDJSON_SUFFIXES:
             self._read_lines(path)
         else:
             value = parse_json_document(path, read_bytes(path))
@@ -226,7 +225,7 @@ def read_reddit_api(path: str | Path, *, strict: bool = False, html_unescape: Ht
     if html_unescape not in (True, False, "auto"):
         raise LoadError(path, f"html_unescape must be true, false or 'auto', got {html_unescape!r}", field="html_unescape")
     load = _ApiLoad(strict, html_unescape)
-    for file in files_in(path, API_SUFFIXES, "no .json/.jsonl/.ndjson files in this directory"):
+    for file in files_in(path, JSON_SUFFIXES, "no .json/.jsonl/.ndjson files in this directory"):
         load.read_file(file)
     frame = pl.concat(load.frames) if load.frames else pl.DataFrame(schema={**REDDIT_SCHEMA, **PRIVATE})
     frame, load.stats["duplicates"] = dedupe_versions(frame, load.files, load.rejects)
