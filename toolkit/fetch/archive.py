@@ -30,6 +30,7 @@ from typing import Any
 import httpx
 
 from toolkit.errors import ToolkitError
+from toolkit.io.api_archive import index_entries
 from toolkit.settings import FetchSettings
 
 INDEX_FILE = "index.jsonl"
@@ -82,17 +83,10 @@ class Archive:
         self.out = out
         out.mkdir(parents=True, exist_ok=True)
         self.index = out / INDEX_FILE
-        self.entries: dict[str, dict[str, Any]] = {}
         self.lock = threading.Lock()
         text = self.index.read_text(encoding="utf-8") if self.index.is_file() else ""
         self.needs_newline = bool(text) and not text.endswith("\n")  # a line cut by a kill
-        for line in text.splitlines():
-            try:
-                entry = json.loads(line)
-            except json.JSONDecodeError:
-                continue
-            if isinstance(entry, dict) and isinstance(entry.get("file"), str):
-                self.entries[entry["file"]] = entry
+        self.entries: dict[str, dict[str, Any]] = {entry["file"]: entry for entry in index_entries(text)}
 
     def cached(self, name: str) -> bytes | None:
         """The saved body of ``name`` when its index line exists and the file's sha256 matches it."""
@@ -128,13 +122,14 @@ class Session:
     """One fetch: an httpx client on ``base_url`` with pacing and retries over an :class:`Archive`.
 
     ``token_env``: the environment variable whose token is sent as a bearer token (None: none);
-    ``hint``: what a final 4xx message suggests checking; ``sleep``, ``clock`` and ``transport`` (httpx's)
+    ``hint``: what a final 4xx message suggests checking; ``what``: the service a response that is not JSON
+    should have come from (named in that error); ``sleep``, ``clock`` and ``transport`` (httpx's)
     are there for tests. Safe to use from several threads (the pacing and the index are locked).
     """
 
     def __init__(self, base_url: str, out: Path, settings: FetchSettings, *, token_env: str | None = None,
-                 hint: str = "check the URL", sleep: Callable[[float], None], clock: Callable[[], float],
-                 transport: httpx.BaseTransport | None):
+                 hint: str = "check the URL", what: str = "the API", sleep: Callable[[float], None],
+                 clock: Callable[[], float], transport: httpx.BaseTransport | None):
         headers = {"User-Agent": user_agent(), "Accept": "application/json"}
         token = os.environ.get(token_env) if token_env else None
         if token:
@@ -143,7 +138,7 @@ class Session:
         self.http = httpx.Client(base_url=base_url, headers=headers, timeout=settings.timeout, transport=transport,
                                  follow_redirects=True)
         self.archive = Archive(out)
-        self.settings, self.sleep, self.clock, self.hint = settings, sleep, clock, hint
+        self.settings, self.sleep, self.clock, self.hint, self.what = settings, sleep, clock, hint, what
         self.interval = 1.0 / settings.rate if settings.rate > 0 else 0.0
         self.last_request: float | None = None
         self.pacing = threading.Lock()
@@ -188,7 +183,7 @@ class Session:
                          "the archive keeps what was fetched")
 
     def document(self, name: str, endpoint: str, params: dict[str, Any],
-                 gone: Callable[[httpx.Response], bool] | None = None, what: str = "the API") -> Any:
+                 gone: Callable[[httpx.Response], bool] | None = None) -> Any:
         """The JSON of one response: from the archive when saved intact, else fetched and saved as ``name``
         (``gone``: see :meth:`get`; such answers are saved too, so a rerun does not ask again)."""
         body = self.archive.cached(name)
@@ -203,7 +198,7 @@ class Session:
         try:
             document = response.json()
         except ValueError as error:
-            raise FetchError(f"{response.request.url}: not JSON ({error}); is this {what}?") from None
+            raise FetchError(f"{response.request.url}: not JSON ({error}); is this {self.what}?") from None
         self.archive.save(name, response, params)
         with self.pacing:
             self.stats["saved"] += 1

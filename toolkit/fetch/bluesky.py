@@ -124,21 +124,25 @@ def fetch_bluesky(url: str, out: str | Path, settings: FetchSettings | None = No
     settings = settings or FetchSettings()
     service = (settings.service or PUBLIC_APPVIEW).rstrip("/")
     session = Session(f"{service}/xrpc", Path(out), settings, token_env=settings.token_env,
-                      hint="check the post URL (and fetch.service: a Bluesky AppView)", sleep=sleep, clock=clock,
-                      transport=transport)
-    what = "a Bluesky AppView (fetch.service)"
+                      hint="check the post URL (and fetch.service: a Bluesky AppView)",
+                      what="a Bluesky AppView (fetch.service)", sleep=sleep, clock=clock, transport=transport)
+
+    def thread_view(uri: str, parent_height: int, gone: Callable[[httpx.Response], bool] | None) -> Any:
+        """The ``thread`` of a getPostThread response for ``uri`` (saved as :func:`thread_file`), or None."""
+        document = session.document(thread_file(uri), "/app.bsky.feed.getPostThread",
+                                    {"uri": uri, "depth": MAX_DEPTH, "parentHeight": parent_height}, gone)
+        return document.get("thread") if isinstance(document, dict) else None
+
     with session.http:
         did = ref.authority
         if not did.startswith("did:"):
             answer = session.document(f"handle-{did}.json", "/com.atproto.identity.resolveHandle",
-                                      {"handle": did}, what=what)
+                                      {"handle": did})
             did = answer.get("did") if isinstance(answer, dict) else None
             if not isinstance(did, str):
                 raise FetchError(f"{url}: the handle {ref.authority!r} did not resolve to a DID")
         focus = ref.uri(did)
-        first = session.document(thread_file(focus), "/app.bsky.feed.getPostThread",
-                                 {"uri": focus, "depth": MAX_DEPTH, "parentHeight": MAX_PARENT_HEIGHT}, what=what)
-        thread = first.get("thread") if isinstance(first, dict) else None
+        thread = thread_view(focus, MAX_PARENT_HEIGHT, None)
         if not isinstance(thread, dict) or not isinstance(thread.get("post"), dict):
             raise FetchError(f"{session.archive.out / thread_file(focus)}: not a thread view of {focus} "
                              "(expected {\"thread\": {\"post\": ...}})")
@@ -148,9 +152,7 @@ def fetch_bluesky(url: str, out: str | Path, settings: FetchSettings | None = No
         asked = {focus}
         if isinstance(root, str) and root != focus:
             asked.add(root)
-            document = session.document(thread_file(root), "/app.bsky.feed.getPostThread",
-                                        {"uri": root, "depth": MAX_DEPTH, "parentHeight": 0}, _not_found, what)
-            pending.append(document.get("thread") if isinstance(document, dict) else None)
+            pending.append(thread_view(root, 0, _not_found))
         branches = 0
         while pending:
             for uri in cut_off(pending.pop(0)):
@@ -158,7 +160,5 @@ def fetch_bluesky(url: str, out: str | Path, settings: FetchSettings | None = No
                     continue
                 asked.add(uri)
                 branches += 1
-                document = session.document(thread_file(uri), "/app.bsky.feed.getPostThread",
-                                            {"uri": uri, "depth": MAX_DEPTH, "parentHeight": 0}, _not_found, what)
-                pending.append(document.get("thread") if isinstance(document, dict) else None)
+                pending.append(thread_view(uri, 0, _not_found))
     return {"target": "thread", "name": focus, "root": root or focus, "branches": branches, **session.summary()}

@@ -53,11 +53,11 @@ def fetch_hackernews(url: str, out: str | Path, settings: FetchSettings | None =
     settings = settings or FetchSettings()
     service = (settings.service or API).rstrip("/")
     session = Session(f"{service}/v0", Path(out), settings, token_env=settings.token_env,
-                      hint="check the item URL (and fetch.service: the HN API)", sleep=sleep, clock=clock,
-                      transport=transport)
+                      hint="check the item URL (and fetch.service: the HN API)", what="the Hacker News API",
+                      sleep=sleep, clock=clock, transport=transport)
 
     def item(number: int) -> dict[str, Any] | None:
-        document = session.document(f"item-{number}.json", f"/item/{number}.json", {}, what="the Hacker News API")
+        document = session.document(f"item-{number}.json", f"/item/{number}.json", {})
         if document is not None and not isinstance(document, dict):
             raise FetchError(f"{session.archive.out / f'item-{number}.json'}: not an item object")
         return document

@@ -102,11 +102,7 @@ class _Session(Session):
                  clock: Callable[[], float], transport: httpx.BaseTransport | None):
         super().__init__(f"{base}/api/{settings.api}", out, settings, token_env=settings.token_env or TOKEN_ENV,
                          hint="check the URL, the API version (api=v3 for Lemmy 0.19, v4 for 1.0)",
-                         sleep=sleep, clock=clock, transport=transport)
-
-    def document(self, name: str, endpoint: str, params: dict[str, Any], gone: Any = None,
-                 what: str = "a Lemmy instance") -> Any:
-        return super().document(name, endpoint, params, gone, what)
+                         what="a Lemmy instance", sleep=sleep, clock=clock, transport=transport)
 
     def pages(self, stem: str, endpoint: str, params: dict[str, Any],
               keys: tuple[str, ...] | None = None) -> Any:

@@ -15,6 +15,7 @@ descendants) and ``index.jsonl`` (:mod:`toolkit.fetch.archive`: resumable, polit
 from __future__ import annotations
 
 import time
+from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -64,20 +65,11 @@ def short_of_replies(statuses: list[dict[str, Any]]) -> list[str]:
     >>> short_of_replies([{"id": "1", "replies_count": 2}, {"id": "2", "in_reply_to_id": "1", "replies_count": 0}])
     ['1']
     """
-    present: dict[str, int] = {}
+    present = Counter(str(s["in_reply_to_id"]) for s in statuses if s.get("in_reply_to_id") is not None)
+    counts: dict[str, Any] = {}  # each id's first copy decides
     for status in statuses:
-        parent = status.get("in_reply_to_id")
-        if parent is not None:
-            present[str(parent)] = present.get(str(parent), 0) + 1
-    seen: set[str] = set()
-    short = []
-    for status in statuses:
-        own = str(status.get("id"))
-        count = status.get("replies_count")
-        if own not in seen and isinstance(count, int) and count > present.get(own, 0):
-            short.append(own)
-        seen.add(own)
-    return short
+        counts.setdefault(str(status.get("id")), status.get("replies_count"))
+    return [own for own, count in counts.items() if isinstance(count, int) and count > present[own]]
 
 
 def fetch_mastodon(url: str, out: str | Path, settings: FetchSettings | None = None, *,
@@ -93,13 +85,13 @@ def fetch_mastodon(url: str, out: str | Path, settings: FetchSettings | None = N
     base, focus = parse_status(url)
     settings = settings or FetchSettings()
     session = Session(f"{base}/api/v1", Path(out), settings, token_env=settings.token_env or TOKEN_ENV,
-                      hint="check the status URL", sleep=sleep, clock=clock, transport=transport)
-    what = "a Mastodon instance"
+                      hint="check the status URL", what="a Mastodon instance", sleep=sleep, clock=clock,
+                      transport=transport)
     with session.http:
-        status = session.document(f"status-{focus}.json", f"/statuses/{focus}", {}, what=what)
+        status = session.document(f"status-{focus}.json", f"/statuses/{focus}", {})
         if not isinstance(status, dict) or "id" not in status:
             raise FetchError(f"{session.archive.out / f'status-{focus}.json'}: not a Mastodon Status")
-        context = session.document(f"context-{focus}.json", f"/statuses/{focus}/context", {}, what=what)
+        context = session.document(f"context-{focus}.json", f"/statuses/{focus}/context", {})
         if not isinstance(context, dict) or "descendants" not in context:
             raise FetchError(f"{session.archive.out / f'context-{focus}.json'}: not a Mastodon context "
                              '({"ancestors": [...], "descendants": [...]})')
@@ -108,9 +100,10 @@ def fetch_mastodon(url: str, out: str | Path, settings: FetchSettings | None = N
         known = [status, *_statuses(context)]
         if ancestors and isinstance(ancestors[0], dict) and ancestors[0].get("id") is not None:
             root = str(ancestors[0]["id"])
-            top = session.document(f"status-{root}.json", f"/statuses/{root}", {}, _gone, what)
+            top = session.document(f"status-{root}.json", f"/statuses/{root}", {}, _gone)
             known += [top] if isinstance(top, dict) and "id" in top else []
-            known += _statuses(session.document(f"context-{root}.json", f"/statuses/{root}/context", {}, _gone, what))
+            known += _statuses(session.document(f"context-{root}.json", f"/statuses/{root}/context", {},
+                                                _gone))
         expanded = {focus, root}
         branches = 0
         while True:
@@ -120,6 +113,6 @@ def fetch_mastodon(url: str, out: str | Path, settings: FetchSettings | None = N
             for own in todo:
                 expanded.add(own)
                 branches += 1
-                known += _statuses(session.document(f"context-{own}.json", f"/statuses/{own}/context", {}, _gone,
-                                                    what))
+                known += _statuses(session.document(f"context-{own}.json", f"/statuses/{own}/context", {},
+                                                    _gone))
     return {"target": "thread", "name": focus, "root": root, "branches": branches, **session.summary()}

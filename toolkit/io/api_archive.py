@@ -64,20 +64,26 @@ def folder_looks_like(path: Path, looks_like: Callable[[Path], bool]) -> bool | 
     return None
 
 
+def index_entries(text: str) -> Iterator[dict[str, Any]]:
+    """The entries of an archive index (its text) that name a file; a line cut by a killed fetch is skipped."""
+    for line in text.splitlines():
+        try:
+            entry = json.loads(line)
+        except json.JSONDecodeError:
+            continue
+        if isinstance(entry, dict) and isinstance(entry.get("file"), str):
+            yield entry
+
+
 def archive_urls(files: Sequence[Path]) -> dict[Path, str]:
     """The URL each file answered, from the ``index.jsonl`` beside it (when there is one)."""
     urls: dict[Path, str] = {}
     for folder in {file.parent for file in files}:
         index = folder / ARCHIVE_INDEX
-        if not index.is_file():
-            continue
-        for line in index.read_text(encoding="utf-8", errors="replace").splitlines():
-            try:
-                entry = json.loads(line)
-            except json.JSONDecodeError:
-                continue  # a line cut by a killed fetch
-            if isinstance(entry, dict) and isinstance(entry.get("file"), str) and isinstance(entry.get("url"), str):
-                urls[folder / entry["file"]] = entry["url"]
+        if index.is_file():
+            for entry in index_entries(index.read_text(encoding="utf-8", errors="replace")):
+                if isinstance(entry.get("url"), str):
+                    urls[folder / entry["file"]] = entry["url"]
     return urls
 
 
@@ -87,17 +93,35 @@ def head(path: Path, size: int = 1 << 16) -> bytes:
         return handle.read(size)
 
 
-def iter_values(path: Path) -> Iterator[tuple[int, Any, str | None]]:
-    """``(line or 1, value, error)`` for a JSON document (one value; a malformed document is a
-    :class:`LoadError` naming the file) or each line of NDJSON (a bad line yields its error)."""
+def json_lines_file(path: Path) -> bool:
+    """Whether a file holds JSON lines (by its suffix or its first lines), not one JSON document; an empty
+    file is a :class:`LoadError`."""
     start = head(path)
     if not start.strip():
         raise LoadError(path, "empty file")
-    if path.suffix.lower() in NDJSON_SUFFIXES or looks_like_json_lines(start):
+    return path.suffix.lower() in NDJSON_SUFFIXES or looks_like_json_lines(start)
+
+
+def iter_values(path: Path) -> Iterator[tuple[int, Any, str | None]]:
+    """``(line or 1, value, error)`` for a JSON document (one value; a malformed document is a
+    :class:`LoadError` naming the file) or each line of NDJSON (a bad line yields its error)."""
+    if json_lines_file(path):
         for line in iter_json_lines(path):
             yield line.number, line.value, line.error
         return
     yield 1, parse_json_document(path, read_bytes(path)), None
+
+
+def iter_responses(files: Sequence[Path],
+                   rejects: Rejects) -> Iterator[tuple[Path, int, Any, dict[str, Any]]]:
+    """``(file, line, value, where)`` for each JSON value of ``files`` (:func:`iter_values`), a bad NDJSON
+    line rejected; ``where`` holds the private columns of the rows the value gives (``source_line``, ...)."""
+    for number, file in enumerate(files):
+        for line, value, error in iter_values(file):
+            if error is not None:
+                rejects.add(file, line, None, error)
+                continue
+            yield file, line, value, {"source_line": line, "source_file": file.name, "_file": number}
 
 
 def thread_roots(parents: dict[str, str | None]) -> dict[str, tuple[str, int]]:

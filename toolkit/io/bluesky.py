@@ -42,7 +42,7 @@ from toolkit.io.api_archive import (
     finish_frame,
     folder_looks_like,
     head,
-    iter_values,
+    iter_responses,
     response_files,
 )
 from toolkit.io.base import LoadError, LoadResult, Rejects
@@ -113,6 +113,17 @@ def _uri(data: dict[str, Any] | None, label: str) -> str | None:
     return value
 
 
+def reply_links(record: dict[str, Any]) -> tuple[dict[str, Any] | None, str | None, str | None]:
+    """``(reply, parent URI, root URI)`` of a post record (AppView or Jetstream); a reply must name its
+    parent."""
+    reply = opt_dict(record, "reply", "record.reply")
+    parent, root = (_uri(opt_dict(reply or {}, key, f"record.reply.{key}"), f"record.reply.{key}.uri")
+                    for key in ("parent", "root"))
+    if reply is not None and parent is None:
+        raise FieldError("record.reply.parent.uri", "a reply without its parent's uri")
+    return reply, parent, root
+
+
 def post_row(post: Any, removal_labels: Iterable[str] = REMOVAL_LABELS) -> dict[str, Any]:
     """One ``PostView`` -> a row (see the module docstring); :class:`FieldError` on a bad field.
 
@@ -130,11 +141,7 @@ def post_row(post: Any, removal_labels: Iterable[str] = REMOVAL_LABELS) -> dict[
         raise FieldError("post.uri", "missing uri")
     author = opt_dict(post, "author", "post.author") or {}
     record = opt_dict(post, "record", "post.record") or {}
-    reply = opt_dict(record, "reply", "record.reply")
-    parent = _uri(opt_dict(reply, "parent", "record.reply.parent"), "record.reply.parent.uri") if reply else None
-    root = _uri(opt_dict(reply, "root", "record.reply.root"), "record.reply.root.uri") if reply else None
-    if reply is not None and parent is None:
-        raise FieldError("record.reply.parent.uri", "a reply without its parent's uri")
+    reply, parent, root = reply_links(record)
     did = opt_str(author, "did", "author.did")
     vals, srcs = _labels(post, "post")
     author_vals, author_srcs = _labels(author, "author")
@@ -291,43 +298,38 @@ def read_bluesky(path: str | Path | Sequence[str | Path], *, strict: bool = Fals
     """
     files = response_files(path, "Bluesky responses")
     rejects = Rejects(strict=strict)
-    stats: dict[str, Any] = {"files": len(files), "posts": 0, "not_found": 0, "blocked": 0}
+    stats: dict[str, Any] = {"files": len(files), "posts": 0, "not_found": 0, "blocked": 0,
+                             "not_found_since": 0}
     walk = _Walk(removal_labels, rejects, stats)
     urls = archive_urls(files)
     gone: set[str] = set()
-    stats["not_found_since"] = 0
-    for number, file in enumerate(files):
-        for line, value, error in iter_values(file):
-            where = {"source_line": line, "source_file": file.name, "_file": number}
-            if error is not None:
-                rejects.add(file, line, None, error)
+    for file, line, value, where in iter_responses(files, rejects):
+        views = _views(value)
+        if views is None and isinstance(value, dict) and value.get("error") == "NotFound":
+            asked = parse_qs(urlsplit(urls.get(file, "")).query).get("uri", [])
+            message = str(value.get("message") or "")
+            uri = asked[0] if asked else message[message.find("at://"):] if "at://" in message else None
+            if uri is None:
+                raise LoadError(file, "a NotFound answer that names no post (no uri in the archive index or "
+                                      "the message)", line=line)
+            gone.add(uri)
+            stats["not_found_since"] += 1
+            continue
+        if views is None:
+            if isinstance(value, dict) and isinstance(value.get("did"), str) and len(value) <= 2:
+                continue  # com.atproto.identity.resolveHandle, saved by the fetcher beside the threads
+            raise LoadError(file, 'not a Bluesky response: expected getPostThread {"thread": ...}, a thread '
+                            'view, getPosts {"posts": [...]} or a feed {"feed": [...]}', line=line)
+        kind, items = views
+        for item in items:
+            if kind == "thread":
+                walk.node(item, where, file)
                 continue
-            views = _views(value)
-            if views is None and isinstance(value, dict) and value.get("error") == "NotFound":
-                asked = parse_qs(urlsplit(urls.get(file, "")).query).get("uri", [])
-                message = str(value.get("message") or "")
-                uri = asked[0] if asked else message[message.find("at://"):] if "at://" in message else None
-                if uri is None:
-                    raise LoadError(file, "a NotFound answer that names no post (no uri in the archive index or "
-                                          "the message)", line=line)
-                gone.add(uri)
-                stats["not_found_since"] += 1
-                continue
-            if views is None:
-                if isinstance(value, dict) and isinstance(value.get("did"), str) and len(value) <= 2:
-                    continue  # com.atproto.identity.resolveHandle, saved by the fetcher beside the threads
-                raise LoadError(file, 'not a Bluesky response: expected getPostThread {"thread": ...}, a thread '
-                                'view, getPosts {"posts": [...]} or a feed {"feed": [...]}', line=line)
-            kind, items = views
-            for item in items:
-                if kind == "thread":
-                    walk.node(item, where, file)
-                    continue
-                try:
-                    walk.rows.append({**post_row(item, removal_labels), **where})
-                    stats["posts"] += 1
-                except FieldError as failure:
-                    rejects.add(file, line, failure.field, f"post {_label(item)}: {failure}")
+            try:
+                walk.rows.append({**post_row(item, removal_labels), **where})
+                stats["posts"] += 1
+            except FieldError as failure:
+                rejects.add(file, line, failure.field, f"post {_label(item)}: {failure}")
     for row in walk.rows:
         if row["comment_id"] in gone:
             row.update(text=None, deleted=True, unavailable="not_found")

@@ -68,10 +68,7 @@ def _bool_like(value: Any) -> bool | None:
 
 
 def _first_key(data: dict[str, Any], *names: str) -> Any:
-    for name in names:
-        if name in data:
-            return data[name]
-    return None
+    return next((data[name] for name in names if name in data), None)
 
 
 def normalize_utterance(data: Any) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -88,9 +85,7 @@ def normalize_utterance(data: Any) -> tuple[dict[str, Any], dict[str, Any]]:
     text = data.get("text")
     if text is not None and not isinstance(text, str):
         raise FieldError("text", f"expected a string, got {type(text).__name__} {text!r:.40}")
-    meta = data.get("meta")
-    if meta is None:
-        meta = {}
+    meta = {} if data.get("meta") is None else data["meta"]
     if not isinstance(meta, dict):
         raise FieldError("meta", f"expected an object, got {type(meta).__name__} {meta!r:.40}")
     created_at = parse_time(data.get("timestamp"), "timestamp")
@@ -137,13 +132,8 @@ def _meta_column(values: list[Any]) -> pl.Series:
         return pl.Series([None if v is None else float(v) for v in values], dtype=pl.Float64())
     if all(isinstance(v, str) for v in present):
         return pl.Series(values, dtype=pl.String())
-    return pl.Series(
-        [
-            None if v is None else v if isinstance(v, str) else json.dumps(v, ensure_ascii=False)
-            for v in values
-        ],
-        dtype=pl.String(),
-    )
+    return pl.Series([None if v is None else v if isinstance(v, str) else json.dumps(v, ensure_ascii=False)
+                      for v in values], dtype=pl.String())
 
 
 def _utterance_records(path: Path) -> Iterator[JsonLine]:
@@ -199,9 +189,8 @@ def read_convokit(path: str | Path, *, strict: bool = False, platform: str | Non
     utterance_file = _utterance_file(path)
     corpus_meta = _corpus_meta(utterance_file.parent)
     listed = corpus_meta.get(SCORE_COLUMNS_KEY)
-    score_keys = (
-        frozenset(k for k in listed if isinstance(k, str)) if isinstance(listed, list) else frozenset()
-    )
+    score_keys = frozenset(k for k in listed if isinstance(k, str)) if isinstance(listed, list) else \
+        frozenset()
     rejects = Rejects(strict=strict)
     rows: list[dict[str, Any]] = []
     metas: list[dict[str, Any]] = []
@@ -215,17 +204,13 @@ def read_convokit(path: str | Path, *, strict: bool = False, platform: str | Non
             row, meta = normalize_utterance(line.value)
         except FieldError as failure:
             who = line.value.get("id") if isinstance(line.value, dict) else None
-            label = (
-                f"utterance {who}"
-                if isinstance(who, (str, int)) and not isinstance(who, bool)
-                else "utterance"
-            )
+            usable = isinstance(who, (str, int)) and not isinstance(who, bool)
+            label = f"utterance {who}" if usable else "utterance"
             rejects.add(utterance_file, line.number, failure.field, f"{label}: {failure}")
             continue
         if platform is not None:
             row["platform"] = platform
-        row["source_position"] = position
-        row["source_line"] = line.number
+        row.update(source_position=position, source_line=line.number)
         rows.append(row)
         metas.append(meta)
     if stats["records"] == 0:
@@ -233,11 +218,8 @@ def read_convokit(path: str | Path, *, strict: bool = False, platform: str | Non
 
     schema = {**SOURCE_SCHEMA, **CONVOKIT_EXTRA_SCHEMA}
     frame = pl.DataFrame(rows, schema=schema) if rows else pl.DataFrame(schema=schema)
-    keys: dict[str, None] = {}
-    for meta in metas:
-        keys.update(dict.fromkeys(meta))
     columns = []
-    for key in keys:
+    for key in dict.fromkeys(key for meta in metas for key in meta):
         name = key if key in score_keys and key not in schema else f"{META_PREFIX}{key}"
         if name in schema or any(s.name == name for s in columns):
             continue
@@ -245,13 +227,11 @@ def read_convokit(path: str | Path, *, strict: bool = False, platform: str | Non
     if columns:
         frame = frame.with_columns(columns)
     frame = conform(frame)
-    frame, duplicates = drop_duplicates(
+    frame, stats["duplicates"] = drop_duplicates(
         frame, lambda row, reason: rejects.add(utterance_file, row["source_line"], "comment_id", reason)
     )
-    stats["duplicates"] = duplicates
-    stats["rows_kept"] = frame.height
-    stats["rows_rejected"] = len(rejects.rows)
-    stats["score_columns"] = sorted(score_keys & set(frame.columns))
+    stats.update(rows_kept=frame.height, rows_rejected=len(rejects.rows),
+                 score_columns=sorted(score_keys & set(frame.columns)))
     return LoadResult(frame=frame, rejects=rejects.frame(), stats=stats, files=[utterance_file])
 
 
@@ -263,9 +243,7 @@ def _json_value(value: Any) -> Any:
     """A frame value -> something :func:`json.dumps` writes as valid JSON (NaN/inf -> null, times -> ISO)."""
     if isinstance(value, float):
         return value if math.isfinite(value) else None
-    if isinstance(value, datetime):
-        return value.isoformat()
-    if isinstance(value, date):
+    if isinstance(value, date):  # a datetime too
         return value.isoformat()
     if isinstance(value, dict):
         return {str(k): _json_value(v) for k, v in value.items()}
@@ -286,17 +264,13 @@ def _timestamp(value: datetime | None) -> int | float | None:
     return us // 1_000_000 if us % 1_000_000 == 0 else us / 1_000_000
 
 
-def _type_name(value: Any) -> str:
-    """How ConvoKit's index records a meta value's type (``str(type(value))``)."""
-    return str(type(value))
-
-
 def _index_of(objects: Iterable[dict[str, Any]]) -> dict[str, list[str]]:
+    """Each meta key's value types, as ConvoKit's index records them (``str(type(value))``)."""
     index: dict[str, list[str]] = {}
     for meta in objects:
         for key, value in meta.items():
             types = index.setdefault(key, [])
-            name = _type_name(value)
+            name = str(type(value))
             if name not in types:
                 types.append(name)
     return index
@@ -334,9 +308,8 @@ def export_convokit(
             handle.write(json.dumps(utterance, ensure_ascii=False) + "\n")
     corpus = {SCORE_COLUMNS_KEY: score_columns}
     (out_dir / "speakers.json").write_text(json.dumps(speakers, ensure_ascii=False), encoding="utf-8")
-    (out_dir / "conversations.json").write_text(
-        json.dumps(conversations, ensure_ascii=False), encoding="utf-8"
-    )
+    (out_dir / "conversations.json").write_text(json.dumps(conversations, ensure_ascii=False),
+                                                encoding="utf-8")
     (out_dir / "corpus.json").write_text(json.dumps(corpus), encoding="utf-8")
     index = {
         "utterances-index": _index_of(metas),

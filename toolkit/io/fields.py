@@ -13,6 +13,7 @@ import math
 import re
 from datetime import datetime, timedelta, timezone
 from typing import Any
+from urllib.parse import urlsplit
 
 import polars as pl
 
@@ -93,29 +94,39 @@ def parse_id(value: Any, field: str, *, required: bool = True) -> str | None:
     return str(value)
 
 
+def _optional(data: dict[str, Any], field: str, label: str | None, kind: type, expected: str) -> Any:
+    """``data[field]`` when it is a ``kind`` or missing/null; a :class:`FieldError` naming ``label``
+    otherwise."""
+    value = data.get(field)
+    if value is None or isinstance(value, kind):
+        return value
+    raise FieldError(label or field, f"expected {expected}, got {type(value).__name__} {value!r:.40}")
+
+
 def opt_str(data: dict[str, Any], field: str, label: str | None = None) -> str | None:
     """``data[field]`` when it is a string or missing/null; a :class:`FieldError` otherwise."""
-    value = data.get(field)
-    if value is None or isinstance(value, str):
-        return value
-    raise FieldError(label or field, f"expected a string, got {type(value).__name__} {value!r:.40}")
+    return _optional(data, field, label, str, "a string")
 
 
 def opt_bool(data: dict[str, Any], field: str, label: str | None = None) -> bool | None:
     """``data[field]`` when it is true/false or missing/null; a :class:`FieldError` otherwise."""
-    value = data.get(field)
-    if value is None or isinstance(value, bool):
-        return value
-    raise FieldError(label or field, f"expected true/false, got {type(value).__name__} {value!r:.40}")
+    return _optional(data, field, label, bool, "true/false")
 
 
 def opt_dict(data: dict[str, Any], field: str, label: str | None = None) -> dict[str, Any] | None:
     """``data[field]`` when it is an object or missing/null; a :class:`FieldError` otherwise."""
-    value = data.get(field)
-    if value is None or isinstance(value, dict):
-        return value
-    raise FieldError(label or field, f"expected an object, got {type(value).__name__} {value!r:.40}")
+    return _optional(data, field, label, dict, "an object")
 
+
+
+def host(url: Any) -> str | None:
+    """The host of a URL (a federated id): ``https://lemmy.world/comment/1`` -> ``lemmy.world``; None
+    otherwise.
+
+    >>> host("https://lemmy.world/comment/123"), host(None)
+    ('lemmy.world', None)
+    """
+    return (urlsplit(url).netloc or None) if isinstance(url, str) else None
 
 
 # --------------------------------------------------------------------------------------------------

@@ -32,7 +32,7 @@ from toolkit.io.api_archive import (
     finish_frame,
     folder_looks_like,
     head,
-    iter_values,
+    iter_responses,
     response_files,
     thread_roots,
 )
@@ -132,26 +132,21 @@ def read_hackernews(path: str | Path | Sequence[str | Path], *, strict: bool = F
     rejects = Rejects(strict=strict)
     stats: dict[str, Any] = {"files": len(files), "items": 0, "null_items": 0}
     rows: list[dict[str, Any]] = []
-    for number, file in enumerate(files):
-        for line, value, error in iter_values(file):
-            where = {"source_line": line, "source_file": file.name, "_file": number}
-            if error is not None:
-                rejects.add(file, line, None, error)
-                continue
-            if value is None:
-                stats["null_items"] += 1
-                continue
-            items = value if isinstance(value, list) else [value]
-            if isinstance(value, dict) and "id" not in value:
-                raise LoadError(file, "not a Hacker News item: expected an object with an 'id' (/v0/item/<id>.json), "
-                                      "a list of them, or null", line=line)
-            for item in items:
-                stats["items"] += 1
-                try:
-                    rows.append({**item_row(item), **where})
-                except FieldError as failure:
-                    who = item.get("id") if isinstance(item, dict) else None
-                    rejects.add(file, line, failure.field, f"item {who}: {failure}")
+    for file, line, value, where in iter_responses(files, rejects):
+        if value is None:
+            stats["null_items"] += 1
+            continue
+        items = value if isinstance(value, list) else [value]
+        if isinstance(value, dict) and "id" not in value:
+            raise LoadError(file, "not a Hacker News item: expected an object with an 'id' (/v0/item/<id>.json), "
+                                  "a list of them, or null", line=line)
+        for item in items:
+            stats["items"] += 1
+            try:
+                rows.append({**item_row(item), **where})
+            except FieldError as failure:
+                who = item.get("id") if isinstance(item, dict) else None
+                rejects.add(file, line, failure.field, f"item {who}: {failure}")
     roots = thread_roots({row["comment_id"]: row["parent_id"] for row in rows})
     for row in rows:
         row["thread_id"], row["source_reply_depth"] = roots[row["comment_id"]]

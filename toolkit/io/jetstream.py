@@ -37,6 +37,7 @@ import polars as pl
 
 from toolkit.io.api_archive import response_files
 from toolkit.io.base import LoadError, LoadResult, Rejects
+from toolkit.io.bluesky import reply_links
 from toolkit.io.dedupe import dedupe_versions
 from toolkit.io.fields import FieldError, opt_dict, opt_str, parse_int, parse_time
 from toolkit.io.stream import StreamEnd, head_lines, iter_line_chunks
@@ -68,14 +69,6 @@ def _uri(did: str, rkey: str) -> str:
     return f"at://{did}/{POST}/{rkey}"
 
 
-def _reply_uri(reply: dict[str, Any] | None, key: str) -> str | None:
-    ref = opt_dict(reply or {}, key, f"record.reply.{key}")
-    value = opt_str(ref or {}, "uri", f"record.reply.{key}.uri")
-    if value is not None and not value.startswith("at://"):
-        raise FieldError(f"record.reply.{key}.uri", f"not an at:// URI: {value!r:.60}")
-    return value
-
-
 def event_row(event: dict[str, Any]) -> dict[str, Any]:
     """A create/update commit of a post -> a row (see the module docstring); :class:`FieldError` on a bad field.
 
@@ -94,10 +87,7 @@ def event_row(event: dict[str, Any]) -> dict[str, Any]:
     record = opt_dict(commit, "record", "commit.record")
     if record is None:
         raise FieldError("commit.record", f"a {commit.get('operation')} commit without its record")
-    reply = opt_dict(record, "reply", "record.reply")
-    parent, root = _reply_uri(reply, "parent"), _reply_uri(reply, "root")
-    if reply is not None and parent is None:
-        raise FieldError("record.reply.parent.uri", "a reply without its parent's uri")
+    reply, parent, root = reply_links(record)
     uri = _uri(did, rkey)
     langs = record.get("langs")
     time_us = parse_int(event.get("time_us"), "time_us")
@@ -254,11 +244,7 @@ def read_jetstream(path: str | Path | Sequence[str | Path], *, strict: bool = Fa
             if len(rows) >= chunk_rows:
                 flush()
     flush()
-    stats["rows_rejected"] = len(rejects.rows)
-    if sink is not None:
-        return LoadResult(frame=conform(pl.DataFrame(schema=schema), schema).drop(list(PRIVATE)),
-                          rejects=rejects.frame(), stats=stats, files=files)
     frame = pl.concat(kept, how="vertical") if kept else conform(pl.DataFrame(schema=schema), schema)
-    frame = finish_bucket(frame, files, rejects, {}, stats)
+    frame = frame.drop(list(PRIVATE)) if sink is not None else finish_bucket(frame, files, rejects, {}, stats)
     stats["rows_rejected"] = len(rejects.rows)
     return LoadResult(frame=frame, rejects=rejects.frame(), stats=stats, files=files)

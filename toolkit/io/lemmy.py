@@ -38,22 +38,19 @@ import json
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 import polars as pl
 
+from toolkit.io.api_archive import ARCHIVE_INDEX, folder_looks_like, head, json_lines_file, response_files
 from toolkit.io.base import LoadError, LoadResult, Rejects
 from toolkit.io.dedupe import dedupe_versions
-from toolkit.io.fields import FieldError, opt_bool, opt_dict, opt_str, parse_id, parse_int, parse_time
-from toolkit.io.stream import iter_json_lines, looks_like_json_lines, parse_json_document, read_bytes
+from toolkit.io.fields import FieldError, host, opt_bool, opt_dict, opt_str, parse_id, parse_int, parse_time
+from toolkit.io.stream import iter_json_lines, parse_json_document, read_bytes
 from toolkit.schema import OPTIONAL_EXTRAS, SOURCE_SCHEMA, conform, is_comment
 
 PLATFORM = "lemmy"
 #: What Lemmy writes over the content of every comment of a deleted account.
 PERMANENTLY_DELETED = "*Permanently Deleted*"
-#: The archive's list of saved responses (``toolkit.fetch.lemmy.INDEX_FILE``): not a response itself.
-ARCHIVE_INDEX = "index.jsonl"
-_NDJSON_SUFFIXES = (".jsonl", ".ndjson")
 _VIEW_LISTS = ("comments", "posts", "items", "results")  # lists of CommentViews/PostViews in a response
 _SINGLE_VIEWS = ("comment_view", "post_view")
 _OTHER_RESPONSES = ("community_view", "person_view")  # responses that may hold no comment or post
@@ -74,15 +71,6 @@ LEMMY_EXTRA_SCHEMA: dict[str, pl.DataType] = {
     "source_file": pl.String(),  # the file's name (one load may read many)
     **OPTIONAL_EXTRAS,  # community, instance, community_instance and the modlog's removal columns
 }
-
-
-def host(url: Any) -> str | None:
-    """The host of a federated id: ``https://lemmy.world/comment/1`` -> ``lemmy.world``; None otherwise.
-
-    >>> host("https://lemmy.world/comment/123"), host(None)
-    ('lemmy.world', None)
-    """
-    return (urlsplit(url).netloc or None) if isinstance(url, str) else None
 
 
 def community_host(community: dict[str, Any] | None) -> str | None:
@@ -132,9 +120,28 @@ def _time(data: dict[str, Any], name: str, prefix: str) -> Any:
     return parse_time(value, f"{prefix}.{name}")
 
 
-def _community(view: dict[str, Any]) -> dict[str, Any]:
-    """The community columns of a view: its name and its instance."""
-    data = opt_dict(view, "community")
+def _shared(view: dict[str, Any], item: dict[str, Any], prefix: str, counts: dict[str, Any] | None,
+            children: str, ap_id: str | None) -> dict[str, Any]:
+    """The columns a post (``prefix`` "post") and a comment read alike from the item, the view's ``counts``
+    (``children``: the key of the descendants' count) and the view's community (its name and instance)."""
+    return {
+        "created_at": _time(item, "published", prefix),
+        "score": _count(counts, item, "score", prefix),
+        "upvotes": _count(counts, item, "upvotes", prefix),
+        "downvotes": _count(counts, item, "downvotes", prefix),
+        "child_count": _count(counts, item, children, prefix),
+        "language_id": parse_int(item.get("language_id"), f"{prefix}.language_id"),
+        "distinguished": opt_bool(item, "distinguished", "comment.distinguished")
+        if prefix == "comment" else None,
+        "edited_at": _time(item, "updated", prefix),
+        "creator_id": parse_int(item.get("creator_id"), f"{prefix}.creator_id"),
+        "ap_id": ap_id,
+        "instance": host(ap_id),
+        **_community(opt_dict(view, "community")),
+    }
+
+
+def _community(data: dict[str, Any] | None) -> dict[str, Any]:
     return {"community": opt_str(data, "name", "community.name") if data else None,
             "community_instance": community_host(data)}
 
@@ -166,22 +173,11 @@ def _post_row(view: dict[str, Any], post_id: str | None = None) -> dict[str, Any
         "is_post": True,
         "author": (opt_str(creator, "name", "creator.name") or None) if creator else None,
         "text": "\n\n".join(parts) if parts and not deleted else None,  # deleted: its author withdrew it
-        "created_at": _time(post, "published", "post"),
-        "score": _count(counts, post, "score", "post"),
+        **_shared(view, post, "post", counts, "comments", ap_id),
         "removed": removed,
         "deleted": deleted,
         "platform": PLATFORM,
-        "upvotes": _count(counts, post, "upvotes", "post"),
-        "downvotes": _count(counts, post, "downvotes", "post"),
-        "child_count": _count(counts, post, "comments", "post"),
-        "language_id": parse_int(post.get("language_id"), "post.language_id"),
-        "distinguished": None,
-        "edited_at": _time(post, "updated", "post"),
-        "creator_id": parse_int(post.get("creator_id"), "post.creator_id"),
-        "ap_id": ap_id,
-        "instance": host(ap_id),
         "source_reply_depth": 0,
-        **_community(view),
     }
 
 
@@ -231,22 +227,11 @@ def normalize_lemmy_view(view: Any, comment_prefix: str = "") -> tuple[dict[str,
         "is_post": False,
         "author": author or None,
         "text": text,
-        "created_at": _time(comment, "published", "comment"),
-        "score": _count(counts, comment, "score", "comment"),
+        **_shared(view, comment, "comment", counts, "child_count", ap_id),
         "removed": removed,
         "deleted": deleted,
         "platform": PLATFORM,
-        "upvotes": _count(counts, comment, "upvotes", "comment"),
-        "downvotes": _count(counts, comment, "downvotes", "comment"),
-        "child_count": _count(counts, comment, "child_count", "comment"),
-        "language_id": parse_int(comment.get("language_id"), "comment.language_id"),
-        "distinguished": opt_bool(comment, "distinguished", "comment.distinguished"),
-        "edited_at": _time(comment, "updated", "comment"),
-        "creator_id": parse_int(comment.get("creator_id"), "comment.creator_id"),
-        "ap_id": ap_id,
-        "instance": host(ap_id),
         "source_reply_depth": depth,
-        **_community(view),
     }
     try:
         post_row = _post_row(view, post_id)
@@ -279,11 +264,7 @@ def _views_or_self(value: Any) -> list[Any]:
 
 def _iter_records(path: Path) -> Iterator[tuple[int, Any, str | None]]:
     """``(line or record number, view, error)`` for every record of the file, in file order."""
-    with path.open("rb") as handle:
-        head = handle.read(1 << 16)
-    if not head.strip():
-        raise LoadError(path, "empty file")
-    if path.suffix.lower() in _NDJSON_SUFFIXES or looks_like_json_lines(head):
+    if json_lines_file(path):
         for line in iter_json_lines(path):
             if line.error is not None:
                 yield line.number, None, line.error
@@ -319,18 +300,17 @@ def looks_like_lemmy(path: Path) -> bool:
     """A Lemmy response file (the keys of a CommentView, a post/community response, an empty page), the
     archive's index, or a folder whose index or first files are such."""
     path = Path(path)
-    if path.is_dir():
-        files = [file for file in sorted(path.iterdir()) if file.suffix.lower() in (".json", *_NDJSON_SUFFIXES)]
-        return any(looks_like_lemmy(file) for file in files[:20])
-    if not path.is_file() or path.suffix.lower() not in (".json", *_NDJSON_SUFFIXES):
-        return False
-    with path.open("rb") as handle:
-        head = handle.read(1 << 16)
+    if path.is_dir() and (path / ARCHIVE_INDEX).is_file() and looks_like_lemmy(path / ARCHIVE_INDEX):
+        return True
+    if (found := folder_looks_like(path, looks_like_lemmy)) is not None:
+        return found
+    start = head(path)
     if path.name == ARCHIVE_INDEX:
-        return b"/api/v3/" in head or b"/api/v4/" in head
-    comment = all(key in head for key in (b'"comment"', b'"path"', b'"post_id"', b'"creator_id"'))
+        return b"/api/v3/" in start or b"/api/v4/" in start
+    comment = all(key in start for key in (b'"comment"', b'"path"', b'"post_id"', b'"creator_id"'))
     keys = (*_SINGLE_VIEWS, *_OTHER_RESPONSES, *_MODLOG_KEYS)
-    return comment or any(f'"{key}"'.encode() in head for key in keys) or (len(head) < 4096 and _empty_page(head))
+    return comment or any(f'"{key}"'.encode() in start for key in keys) or (
+        len(start) < 4096 and _empty_page(start))
 
 
 def _label(view: Any) -> str:
@@ -348,14 +328,7 @@ def lemmy_files(path: str | Path | Sequence[str | Path]) -> tuple[list[Path], li
     >>> len(pages), [file.name for file in modlogs]
     (9, ['modlog-remove_comment-0001.json', 'modlog-remove_comment-0002.json'])
     """
-    files: list[Path] = []
-    for item in [path] if isinstance(path, (str, Path)) else path:
-        item = Path(item)
-        if not item.exists():
-            raise LoadError(item, "no such file or directory")
-        files += sorted(f for f in item.iterdir() if f.suffix.lower() in (".json", *_NDJSON_SUFFIXES)) \
-            if item.is_dir() else [item]
-    files = [file for file in files if file.name != ARCHIVE_INDEX]
+    files = response_files(path, "Lemmy comment or post responses")
     modlogs = [file for file in files if file.name.startswith("modlog")]
     pages = [file for file in files if not file.name.startswith("modlog")]
     if not pages:

@@ -22,10 +22,10 @@ from typing import Any
 
 import polars as pl
 
+from toolkit.io.api_archive import iter_values
 from toolkit.io.base import LoadError, LoadResult, Rejects
 from toolkit.io.fields import FieldError, opt_bool, opt_dict, opt_str, parse_id, parse_time
 from toolkit.io.lemmy import PERMANENTLY_DELETED, community_host
-from toolkit.io.stream import iter_json_lines, looks_like_json_lines, parse_json_document, read_bytes
 from toolkit.schema import OPTIONAL_EXTRAS
 
 #: One row per moderation event.
@@ -145,18 +145,6 @@ def normalize_modlog_entry(action: str, view: Any, instance: str | None = None,
     }
 
 
-def _documents(path: Path) -> Iterator[tuple[Any, str | None]]:
-    """``(response, error)`` per JSON line, or the one JSON document of the file."""
-    raw = read_bytes(path)
-    if not raw.strip():
-        raise LoadError(path, "empty file")
-    if path.suffix.lower() in (".jsonl", ".ndjson") or looks_like_json_lines(raw[: 1 << 16]):
-        for line in iter_json_lines(path):
-            yield line.value, line.error
-    else:
-        yield parse_json_document(path, raw), None
-
-
 def read_modlog(path: str | Path | Sequence[str | Path], *, instance: str | None = None, comment_prefix: str = "",
                 strict: bool = False) -> LoadResult:
     """Load modlog responses from a file (a response, a list of them, JSON lines), an archive folder (its
@@ -184,7 +172,7 @@ def read_modlog(path: str | Path | Sequence[str | Path], *, instance: str | None
     stats = {"files": len(files), "entries": 0, "skipped": 0}
     for file in files:
         number = 0
-        for document, error in _documents(file):
+        for _, document, error in iter_values(file):
             if error is not None:
                 number += 1
                 rejects.add(file, number, None, error)

@@ -39,12 +39,12 @@ from toolkit.io.api_archive import (
     finish_frame,
     folder_looks_like,
     head,
-    iter_values,
+    iter_responses,
     response_files,
     thread_roots,
 )
 from toolkit.io.base import LoadError, LoadResult, Rejects
-from toolkit.io.fields import FieldError, opt_bool, opt_dict, opt_str, parse_id, parse_int, parse_time
+from toolkit.io.fields import FieldError, host, opt_bool, opt_dict, opt_str, parse_id, parse_int, parse_time
 from toolkit.io.html_text import html_to_text
 
 PLATFORM = "mastodon"
@@ -67,10 +67,6 @@ MASTODON_EXTRA_SCHEMA: dict[str, pl.DataType] = {
     "source_reply_depth": pl.Int32(),
     **WHERE_SCHEMA,
 }
-
-
-def _host(url: Any) -> str | None:
-    return (urlsplit(url).netloc or None) if isinstance(url, str) else None
 
 
 def _status_id(file: Path, url: str | None) -> str | None:
@@ -99,7 +95,7 @@ def status_row(status: Any, served_by: str | None) -> dict[str, Any]:
     parent = parse_id(status.get("in_reply_to_id"), "in_reply_to_id", required=False)
     account = opt_dict(status, "account", "account") or {}
     acct = opt_str(account, "acct", "account.acct")
-    home = acct.split("@", 1)[1] if acct and "@" in acct else served_by or _host(account.get("url"))
+    home = acct.split("@", 1)[1] if acct and "@" in acct else served_by or host(account.get("url"))
     username = opt_str(account, "username", "account.username") or (acct.split("@", 1)[0] if acct else None)
     uri = opt_str(status, "uri", "uri")
     favourites = parse_int(status.get("favourites_count"), "favourites_count")
@@ -120,7 +116,7 @@ def status_row(status: Any, served_by: str | None) -> dict[str, Any]:
         "sensitive": opt_bool(status, "sensitive", "sensitive"),
         "visibility": opt_str(status, "visibility", "visibility"),
         "language": opt_str(status, "language", "language"),
-        "instance": _host(uri) or home,
+        "instance": host(uri) or home,
         "home_instance": home,
         "served_by": served_by,
         "replies_count": parse_int(status.get("replies_count"), "replies_count"),
@@ -140,7 +136,7 @@ def _served_by(value: Any) -> str | None:
     for status in statuses:
         account = status.get("account") if isinstance(status, dict) else None
         if isinstance(account, dict) and isinstance(account.get("acct"), str) and "@" not in account["acct"]:
-            return _host(status.get("url")) or _host(account.get("url"))
+            return host(status.get("url")) or host(account.get("url"))
     return None
 
 
@@ -180,18 +176,13 @@ def read_mastodon(path: str | Path | Sequence[str | Path], *, strict: bool = Fal
     rows: list[dict[str, Any]] = []
     gone: set[str] = set()
     hints: dict[str, str] = {}  # a context's missing focus -> its last ancestor (for the thread and depths)
-    values = [(number, file, line, value, error) for number, file in enumerate(files)
-              for line, value, error in iter_values(file)]
+    values = list(iter_responses(files, rejects))  # a bad NDJSON line is rejected here
     # one serving instance for files no index names (their ids must match): the first a local account tells
-    told = instance or next((found for *_, value, error in values if error is None
-                             and (found := _served_by(value)) is not None), None)
-    for number, file, line, value, error in values:
+    told = instance or next((found for _, _, value, _ in values if (found := _served_by(value)) is not None),
+                            None)
+    for file, line, value, where in values:
         url = urls.get(file)
-        where = {"source_line": line, "source_file": file.name, "_file": number}
-        if error is not None:
-            rejects.add(file, line, None, error)
-            continue
-        served = _host(url) or told
+        served = host(url) or told
         prefix = f"{served or PLATFORM}/"
         if isinstance(value, dict) and set(value) == {"error"} or (isinstance(value, dict) and "error" in value
                                                                       and "id" not in value):

@@ -259,7 +259,5 @@ def read_reddit_page(path: str | Path, *, strict: bool = False, html_unescape: H
     walk = RecordWalk(path, 0, Rejects(strict=strict), page_stats(), html_unescape)
     walk.walk_page(posts, comments, 0)
     frame = conform(walk.finish().drop(list(PRIVATE)))
-    stats = walk.stats
-    stats["rows_kept"] = frame.height
-    stats["rows_rejected"] = len(walk.rejects.rows)
-    return LoadResult(frame=frame, rejects=walk.rejects.frame(), stats=stats, files=[path])
+    walk.stats.update(rows_kept=frame.height, rows_rejected=len(walk.rejects.rows))
+    return LoadResult(frame=frame, rejects=walk.rejects.frame(), stats=walk.stats, files=[path])

@@ -31,14 +31,20 @@ from typing import Any
 
 import polars as pl
 
+from toolkit.io.api_archive import JSON_SUFFIXES, NDJSON_SUFFIXES
 from toolkit.io.base import LoadError, LoadResult, Rejects
 from toolkit.io.dedupe import dedupe_versions
 from toolkit.io.reddit import RecordWalk, is_page, iter_forest, listing_children, page_stats
 from toolkit.io.reddit_rules import PRIVATE, REDDIT_SCHEMA, HtmlUnescape, record_kind, resolve_threads
-from toolkit.io.stream import files_in, iter_json_lines, loads_deep, parse_json_document, read_bytes
+from toolkit.io.stream import (
+    files_in,
+    iter_json_lines,
+    loads_deep,
+    looks_like_json_lines,
+    parse_json_document,
+    read_bytes,
+)
 
-API_SUFFIXES = (".json", ".jsonl", ".ndjson")
-_LINE_SUFFIXES = (".jsonl", ".ndjson")
 _MAX_DETECT_BYTES = 256 * 2**20
 
 
@@ -53,18 +59,13 @@ def _object_kind(value: Any) -> str | None:
         return kind
     if kind == "Listing" and listing_children(value) is not None:
         return "Listing"
-    bare = record_kind(value)
-    if bare == "comments":
-        return "t1"
-    if bare == "submissions":
-        return "t3"
-    return None
+    return {"comments": "t1", "submissions": "t3"}.get(record_kind(value) or "")
 
 
 def looks_like_api(path: Path) -> bool:
     """Reddit API JSON that is not a single comment page (that one is ``reddit_page``'s)."""
     if path.is_dir():
-        files = [p for p in sorted(path.iterdir()) if p.is_file() and p.suffix.lower() in API_SUFFIXES]
+        files = [p for p in sorted(path.iterdir()) if p.is_file() and p.suffix.lower() in JSON_SUFFIXES]
         if not files:
             return False
         others = [p for p in path.iterdir() if p.is_file() and not p.name.startswith(".") and p not in files]
@@ -75,9 +76,9 @@ def looks_like_api(path: Path) -> bool:
 def _file_is_api(path: Path, *, in_directory: bool) -> bool:
     """One file: wrapped objects as JSON lines, or a JSON document of the shapes read (a lone page only in a directory)."""
     suffix = path.suffix.lower()
-    if suffix not in API_SUFFIXES or path.stat().st_size > _MAX_DETECT_BYTES:
+    if suffix not in JSON_SUFFIXES or path.stat().st_size > _MAX_DETECT_BYTES:
         return False
-    if suffix in _LINE_SUFFIXES:
+    if suffix in NDJSON_SUFFIXES:
         with path.open("rb") as handle:
             for raw in handle:
                 if raw.strip():
@@ -92,7 +93,7 @@ def _file_is_api(path: Path, *, in_directory: bool) -> bool:
         return False
     with path.open("rb") as handle:
         head = handle.read(1 << 16)
-    if head.removeprefix(b"\xef\xbb\xbf").lstrip()[:1] not in (b"[", b"{") or _is_json_lines(head):
+    if head.removeprefix(b"\xef\xbb\xbf").lstrip()[:1] not in (b"[", b"{") or looks_like_json_lines(head):
         return False
     try:
         value = loads_deep(path.read_bytes().decode("utf-8-sig"))
@@ -104,19 +105,6 @@ def _file_is_api(path: Path, *, in_directory: bool) -> bool:
     if kind is not None:
         return True
     return isinstance(value, list) and bool(value) and all(_object_kind(item) is not None for item in value[:50])
-
-
-def _is_json_lines(head: bytes) -> bool:
-    """The head of a file holds two or more non-blank lines that each parse alone: JSON lines, not one value."""
-    lines = [line for line in head.removeprefix(b"\xef\xbb\xbf").split(b"\n")[:3] if line.strip()]
-    if len(lines) < 2:
-        return False
-    try:
-        json.loads(lines[0])
-        json.loads(lines[1])
-    except (ValueError, RecursionError):
-        return False
-    return True
 
 
 class _ApiLoad:
@@ -134,7 +122,7 @@ class _ApiLoad:
         """One file: JSON lines record by record, else one JSON document (broken documents are LoadErrors)."""
         self.walk = RecordWalk(path, len(self.files), self.rejects, self.stats, self.html_unescape)
         self.files.append(path)
-        if path.suffix.lower() in _LINE_SUFFIXES:
+        if path.suffix.lower() in NDJSON_SUFFIXES:
             self._read_lines(path)
         else:
             value = parse_json_document(path, read_bytes(path))
@@ -237,14 +225,12 @@ def read_reddit_api(path: str | Path, *, strict: bool = False, html_unescape: Ht
     if html_unescape not in (True, False, "auto"):
         raise LoadError(path, f"html_unescape must be true, false or 'auto', got {html_unescape!r}", field="html_unescape")
     load = _ApiLoad(strict, html_unescape)
-    for file in files_in(path, API_SUFFIXES, "no .json/.jsonl/.ndjson files in this directory"):
+    for file in files_in(path, JSON_SUFFIXES, "no .json/.jsonl/.ndjson files in this directory"):
         load.read_file(file)
     frame = pl.concat(load.frames) if load.frames else pl.DataFrame(schema={**REDDIT_SCHEMA, **PRIVATE})
     frame, load.stats["duplicates"] = dedupe_versions(frame, load.files, load.rejects)
     frame, load.stats["thread_unknown"] = resolve_threads(frame)
     frame = frame.drop(list(PRIVATE))
-    stats = load.stats
-    stats["files"] = [str(p) for p in load.files]
-    stats["rows_kept"] = frame.height
-    stats["rows_rejected"] = len(load.rejects.rows)
-    return LoadResult(frame=frame, rejects=load.rejects.frame(), stats=stats, files=list(load.files))
+    load.stats.update(files=[str(p) for p in load.files], rows_kept=frame.height,
+                      rows_rejected=len(load.rejects.rows))
+    return LoadResult(frame=frame, rejects=load.rejects.frame(), stats=load.stats, files=list(load.files))

@@ -102,21 +102,14 @@ class Filters:
     ) -> Filters:
         """Filters from loader options (names normalised, time bounds to epoch microseconds)."""
 
-        def names(values: Iterable[str] | str | None, prefix: str, lower: bool) -> frozenset[str] | None:
+        def names(values: Iterable[str] | str | None, clean: Callable[[str], str]) -> frozenset[str] | None:
             if values is None:
                 return None
-            if isinstance(values, str):
-                values = [values]
-            out = set()
-            for value in values:
-                value = str(value).strip()
-                value = value.lower() if lower else value
-                out.add(value.removeprefix(prefix).removeprefix("/r/") if lower else value.removeprefix(prefix))
-            return frozenset(out)
+            return frozenset(clean(str(v).strip()) for v in ([values] if isinstance(values, str) else values))
 
         return cls(
-            subreddits=names(subreddits, "r/", True),
-            link_ids=names(link_ids, "t3_", False),
+            subreddits=names(subreddits, lambda name: name.lower().removeprefix("r/").removeprefix("/r/")),
+            link_ids=names(link_ids, lambda name: name.removeprefix("t3_")),
             since_us=_bound_micros(since, "since"),
             until_us=_bound_micros(until, "until"),
         )
@@ -443,17 +436,12 @@ def read_reddit_dump(
     for file in extra:
         _load_file(file, "submissions", run)
 
-    schema = {**REDDIT_SCHEMA, **PRIVATE}
-    posts = pl.concat(run.frames["submissions"]) if run.frames["submissions"] else pl.DataFrame(schema=schema)
-    comments = pl.concat(run.frames["comments"]) if run.frames["comments"] else pl.DataFrame(schema=schema)
-    frame = finish_threads(pl.concat([posts, comments], how="vertical"), run.files, run.rejects, run.filters,
-                           run.stats)
+    frames = [*run.frames["submissions"], *run.frames["comments"]] or [
+        pl.DataFrame(schema={**REDDIT_SCHEMA, **PRIVATE})]
+    frame = finish_threads(pl.concat(frames, how="vertical"), run.files, run.rejects, run.filters, run.stats)
     order = {str(p): i for i, p in enumerate(run.files)}
     run.rejects.rows.sort(key=lambda r: (order.get(r["file"], len(order)), r["line"] or 0))
-    stats = run.stats
-    stats["files"] = [str(p) for p in run.files]
-    stats["rows_kept"] = frame.height
-    stats["rows_rejected"] = len(run.rejects.rows)
-    stats["posts"] = int(frame["is_post"].sum())
-    return LoadResult(frame=frame, rejects=run.rejects.frame(), stats=stats, files=list(run.files))
+    run.stats.update(files=[str(p) for p in run.files], rows_kept=frame.height,
+                     rows_rejected=len(run.rejects.rows), posts=int(frame["is_post"].sum()))
+    return LoadResult(frame=frame, rejects=run.rejects.frame(), stats=run.stats, files=list(run.files))
 

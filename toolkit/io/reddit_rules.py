@@ -64,17 +64,17 @@ REDDIT_EXTRA_SCHEMA: dict[str, pl.DataType] = {
     "subreddit": pl.String(),
     "edited": pl.Boolean(),  # null when the record does not say
     "edited_at": pl.Datetime("us", "UTC"),  # null when not edited or edited without a timestamp (true)
-    "removal_source": pl.String(),  # which signal marked the row removed (see REMOVAL_SOURCES), or null
+    # which signal marked the row removed (body, removed_by_category, banned_by, removal_reason, removed_flag,
+    # _meta.removal_type), or null
+    "removal_source": pl.String(),
     "distinguished": pl.String(),  # "moderator", "admin", ... or null
     "stickied": pl.Boolean(),
     "source_reply_depth": pl.Int32(),  # depth from the page's nesting (post 0); null for sources without
-    "deletion_source": pl.String(),  # which signal marked the row deleted (see DELETION_SOURCES), or null
+    # which signal marked the row deleted (body, removed_by_category, _meta.removal_type,
+    # _meta.was_deleted_later), or null
+    "deletion_source": pl.String(),
 }
 REDDIT_SCHEMA: dict[str, pl.DataType] = {**SOURCE_SCHEMA, **REDDIT_EXTRA_SCHEMA}
-REMOVAL_SOURCES = (
-    "body", "removed_by_category", "banned_by", "removal_reason", "removed_flag", "_meta.removal_type",
-)  # fmt: skip
-DELETION_SOURCES = ("body", "removed_by_category", "_meta.removal_type", "_meta.was_deleted_later")
 
 _ESCAPE_SIGNS = ("&amp;", "&lt;", "&gt;")
 _UNSET = ["false", "", "{}", "[]"]
@@ -109,31 +109,21 @@ def _looks_escaped(text: str | None, html_field: Any) -> bool:
     return text is not None and any(sign in text for sign in _ESCAPE_SIGNS)
 
 
-def _unescape(text: str | None, mode: HtmlUnescape, html_field: Any) -> str | None:
-    if text is None or "&" not in text:
-        return text
-    if mode == "auto":
-        mode = _looks_escaped(text, html_field)
-    return html.unescape(text) if mode else text
-
-
-def unescape_comment(body: str | None, body_html: Any, mode: HtmlUnescape) -> str | None:
-    """A comment body after the ``html_unescape`` rule (``body_html`` decides in ``"auto"`` mode when set)."""
-    return _unescape(body, mode, body_html)
-
-
 def unescape_post(
     title: str | None, selftext: str | None, selftext_html: Any, mode: HtmlUnescape
 ) -> tuple[str | None, str | None]:
-    """A post's title and selftext after the ``html_unescape`` rule (one decision for both).
+    """A post's title and selftext after the ``html_unescape`` rule (one decision for both); a comment's body
+    (and ``body_html``) with no title gets the comment rule.
 
     The title has no ``*_html`` twin: on an escaped page ``selftext_html`` tells, else the texts' entities.
     """
-    if mode == "auto" and not (isinstance(selftext_html, str) and selftext_html):
-        mode = _looks_escaped(title, None) or _looks_escaped(selftext, None)
-    elif mode == "auto":
-        mode = _looks_escaped(None, selftext_html)
-    return _unescape(title, mode, None), _unescape(selftext, mode, None)
+    if mode == "auto":
+        mode = _looks_escaped(title, selftext_html) or _looks_escaped(selftext, selftext_html)
+    if mode and title is not None:
+        title = html.unescape(title)
+    if mode and selftext is not None:
+        selftext = html.unescape(selftext)
+    return title, selftext
 
 
 
@@ -180,7 +170,7 @@ def _unescape_texts(frame: pl.DataFrame, kind: str, mode: HtmlUnescape) -> pl.Da
 
     Texts whose only ``&`` are Reddit's three escapes (``&amp;``, ``&lt;``, ``&gt;``), with no ``*_html``
     field to consult, are unescaped vectorised (:func:`html.unescape` gives the same there); the rest go
-    through :func:`unescape_comment` / :func:`unescape_post`, one call each.
+    through :func:`unescape_post` (a comment as a post without a title), one call each.
     """
     if mode is False:
         return frame
@@ -205,16 +195,12 @@ def _unescape_texts(frame: pl.DataFrame, kind: str, mode: HtmlUnescape) -> pl.Da
     if slow.len():
         bodies = subset["_text"].gather(slow).to_list()
         htmls = subset[html_name].gather(slow).to_list()
-        if is_post:
-            titles = subset["_title"].gather(slow).to_list()
-            pairs = [unescape_post(t, x, h, mode) for t, x, h in zip(titles, bodies, htmls, strict=True)]
-            subset = subset.with_columns(
-                subset["_title"].scatter(slow, pl.Series([p[0] for p in pairs], dtype=pl.String)),
-                subset["_text"].scatter(slow, pl.Series([p[1] for p in pairs], dtype=pl.String)),
-            )
-        else:
-            values = [unescape_comment(t, h, mode) for t, h in zip(bodies, htmls, strict=True)]
-            subset = subset.with_columns(subset["_text"].scatter(slow, pl.Series(values, dtype=pl.String)))
+        titles = subset["_title"].gather(slow).to_list() if is_post else [None] * slow.len()
+        pairs = [unescape_post(t, x, h, mode) for t, x, h in zip(titles, bodies, htmls, strict=True)]
+        for at, column in enumerate(("_title", "_text")):
+            if column in texts:
+                values = pl.Series([pair[at] for pair in pairs], dtype=pl.String)
+                subset = subset.with_columns(subset[column].scatter(slow, values))
     return frame.with_columns(frame[c].scatter(rows, subset[c]) for c in texts)
 
 
@@ -275,15 +261,9 @@ def _ids(raw: pl.DataFrame, is_post: bool) -> tuple[pl.Series, pl.Series, pl.Ser
 
 def _edited_at(raw: pl.DataFrame) -> tuple[pl.Series, RowErrors]:
     """``edited`` as an epoch-microsecond stamp where it is one (not true/false), and its parse errors."""
-    edited_raw = raw["edited"]
-    stamp_rows = pl.select(
-        (edited_raw.is_not_null() & (edited_raw != "true") & (edited_raw != "false")).arg_true()
-    ).to_series()
-    edited_at = pl.repeat(None, raw.height, dtype=pl.Int64, eager=True)
-    if not stamp_rows.len():
-        return edited_at, {}
-    stamps, sub_errors = parse_times(edited_raw.gather(stamp_rows), "edited")
-    return edited_at.scatter(stamp_rows, stamps), {int(stamp_rows[i]): reason for i, reason in sub_errors.items()}
+    edited = raw["edited"]
+    stamps = pl.select(pl.when(~edited.is_in(["true", "false"])).then(edited)).to_series()
+    return parse_times(stamps, "edited")
 
 
 def _signals(body: str) -> tuple[pl.Expr, pl.Expr, pl.Expr, pl.Expr]:
@@ -433,27 +413,25 @@ def _collect_errors(
     """{row: (field, reason)} for the first bad field of each bad row (id, removed, edited, created_utc, score,
     stickied); with ``originals``, the reason describes the value as given (its type), not as read."""
     label = "post" if kind == "submissions" else "comment"
-    flagged = frame.select(
-        pl.col("comment_id").is_null().arg_true().alias("id"),
-    ).to_series()
-    bad_removed = frame.select(pl.col("_bad_removed").arg_true()).to_series()
-    bad_stickied = frame.select(pl.col("_bad_stickied").arg_true()).to_series()
-    if originals is None and not (flagged.len() or created or score or edited or bad_removed.len() or bad_stickied.len()):
+    flagged = frame.select(pl.col("comment_id").is_null().arg_true()).to_series().to_list()
+
+    def flag(name: str) -> RowErrors:
+        """The rows whose ``name`` (``removed``, ``stickied``) is not true/false."""
+        rows = frame.select(pl.col(f"_bad_{name}").arg_true()).to_series().to_list()
+        return {row: f"expected true/false, got {frame[f'_{name}_raw'][row]!r:.40}" for row in rows}
+
+    found = {"removed": flag("removed"), "edited": edited, "created_utc": created, "score": score,
+             "stickied": flag("stickied")}  # fmt: skip
+    if originals is None and not (flagged or any(found.values())):
         return {}
-    out: dict[int, tuple[str, str]] = {}
+    out: dict[int, tuple[str, str]] = {row: ("id", f"{label}: missing id") for row in flagged}
     ids = frame["comment_id"]
 
     def who(row: int) -> str:
         value = ids[row]
         return f"{label} {value}" if value else label
 
-    def flag(raw: str) -> RowErrors:
-        rows = bad_removed if raw == "_removed_raw" else bad_stickied
-        return {row: f"expected true/false, got {frame[raw][row]!r:.40}" for row in rows.to_list()}
-
     parsers = {"removed": None, "edited": parse_time, "created_utc": parse_time, "score": parse_int, "stickied": None}
-    found = {"removed": flag("_removed_raw"), "edited": edited, "created_utc": created, "score": score,
-             "stickied": flag("_stickied_raw")}  # fmt: skip
     if originals is not None:  # fields read as text that must have been strings
         for name in ("author", "subreddit", "distinguished"):
             found[name] = {
@@ -463,8 +441,6 @@ def _collect_errors(
             }
         order = ("removed", "author", "edited", "created_utc", "score", "subreddit", "distinguished", "stickied")
         found = {name: found[name] for name in order}
-    for row in flagged.to_list():
-        out[row] = ("id", f"{label}: missing id")
     for field_name, rows in found.items():
         for row, reason in rows.items():
             if row in out:
@@ -505,10 +481,9 @@ def check_types(data: Any, kind: Kind) -> tuple[str | None, str] | None:
     label = "post" if kind == "submissions" else "comment"
     if not isinstance(data, dict):
         return None, f"{label}: expected a JSON object, got {type(data).__name__}"
-    who = data.get("id")
-    if isinstance(who, str) and who:
-        label = f"{label} {who}"
     ident = data.get("id")
+    if isinstance(ident, str) and ident:
+        label = f"{label} {ident}"
     if ident is None and isinstance(data.get("name"), str):
         ident = data["name"]
     if ident is not None and not isinstance(ident, str):

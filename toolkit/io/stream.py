@@ -17,6 +17,7 @@ import queue
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -72,15 +73,10 @@ def iter_decompressed(path: Path, read_bytes: int = _READ_BYTES) -> Iterator[byt
         dctx = zstandard.ZstdDecompressor(max_window_size=ZSTD_MAX_WINDOW)
         with open(path, "rb") as handle:
             obj = dctx.decompressobj()
-            in_frame = False
-            while True:
-                data = handle.read(read_bytes)
-                if not data:
-                    break
+            for data in iter(partial(handle.read, read_bytes), b""):
                 while data:
                     if obj.eof:
                         obj = dctx.decompressobj()
-                    in_frame = True
                     try:
                         out = obj.decompress(data)
                     except zstandard.ZstdError as error:
@@ -88,19 +84,13 @@ def iter_decompressed(path: Path, read_bytes: int = _READ_BYTES) -> Iterator[byt
                     if out:
                         yield out
                     data = obj.unused_data if obj.eof else b""
-                    if obj.eof:
-                        in_frame = False
-            if in_frame and not obj.eof:
+            if not obj.eof:  # the file (at least its magic number) ends inside a frame
                 raise TruncatedStream()
         return
     opener = {"gz": gzip.open, "xz": lzma.open, "bz2": bz2.open}.get(compression or "", open)
     try:
         with opener(path, "rb") as handle:  # type: ignore[operator]
-            while True:
-                data = handle.read(4 * read_bytes)
-                if not data:
-                    return
-                yield data
+            yield from iter(partial(handle.read, 4 * read_bytes), b"")
     except (EOFError, gzip.BadGzipFile, lzma.LZMAError, OSError) as error:
         if isinstance(error, EOFError):
             raise TruncatedStream() from None
@@ -138,24 +128,13 @@ class StreamEnd:
 
 
 def iter_line_chunks(path: Path, chunk_bytes: int = DEFAULT_CHUNK_BYTES) -> Iterator[LineChunk | StreamEnd]:
-    """Whole-line chunks of ``path`` from a reader thread (two in flight at most), then one :class:`StreamEnd`.
+    """Whole-line chunks of ``path`` from a reader thread (two in flight at most, :func:`pushed_chunks`),
+    then one :class:`StreamEnd`.
 
     A UTF-8 byte-order mark at the start is dropped; a last line without a newline gets one.
     """
-    slots: queue.Queue[LineChunk | StreamEnd] = queue.Queue(maxsize=CHUNKS_IN_FLIGHT)
-    stop = threading.Event()
 
-    def put(item: LineChunk | StreamEnd) -> bool:
-        """Hand an item to the consumer; False when it has stopped listening."""
-        while not stop.is_set():
-            try:
-                slots.put(item, timeout=0.1)
-                return True
-            except queue.Full:
-                continue
-        return False
-
-    def produce() -> None:
+    def load(sink: Callable[[LineChunk | StreamEnd], None]) -> None:
         """The reader thread: decompress, cut into whole-line chunks, end with an :class:`StreamEnd`."""
         carry = b""  # the unfinished last line so far
         line = 1
@@ -163,12 +142,11 @@ def iter_line_chunks(path: Path, chunk_bytes: int = DEFAULT_CHUNK_BYTES) -> Iter
         pending_size = 0
         end = StreamEnd()
 
-        def emit(data: bytes) -> bool:
+        def emit(data: bytes) -> None:
             nonlocal line
             n = int(np.count_nonzero(np.frombuffer(data, dtype=np.uint8) == 10))  # twice bytes.count's speed
-            ok = put(LineChunk(data, line, n))
+            sink(LineChunk(data, line, n))
             line += n
-            return ok
 
         try:
             for block in iter_decompressed(path):
@@ -186,31 +164,21 @@ def iter_line_chunks(path: Path, chunk_bytes: int = DEFAULT_CHUNK_BYTES) -> Iter
                 carry = block[cut:]
                 pending, pending_size = [], len(carry)
                 for piece in _split(data, chunk_bytes):
-                    if not emit(piece):
-                        return
+                    emit(piece)
         except TruncatedStream:
             end.truncated = True
-        except BaseException as error:  # handed to the consumer, which raises it
+        except StreamClosed:  # the consumer stopped: end quietly
+            raise
+        except BaseException as error:  # handed to the consumer in the StreamEnd
             end.error = error
         if end.error is None:
             data = b"".join([carry, *pending])
             if data.strip():
                 for piece in _split(data if data.endswith(b"\n") else data + b"\n", chunk_bytes):
-                    if not emit(piece):
-                        return
-        put(end)
+                    emit(piece)
+        sink(end)
 
-    worker = threading.Thread(target=produce, name=f"dump-reader:{path.name}", daemon=True)
-    worker.start()
-    try:
-        while True:
-            item = slots.get()
-            yield item
-            if isinstance(item, StreamEnd):
-                return
-    finally:
-        stop.set()
-        worker.join()
+    return pushed_chunks(load, name=f"dump-reader:{path.name}")
 
 
 class StreamClosed(Exception):

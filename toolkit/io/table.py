@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import codecs
 import csv
+import functools
 import html
 import io
 import json
@@ -125,7 +126,7 @@ def _decode(path: Path, raw: bytes, encoding: str) -> tuple[str, bool]:
         return raw.decode(codec, errors="replace"), True
 
 
-def _bad_byte_rows(path: Path, raw: bytes, encoding: str) -> set[int]:
+def _bad_byte_rows(raw: bytes, encoding: str) -> set[int]:
     """1-based physical lines holding bytes that are not valid in ``encoding``."""
     bad: set[int] = set()
     codec = codecs.lookup(encoding).name
@@ -206,17 +207,14 @@ def _read_csv_slow(path: Path, text: str, separator: str, bad_lines: set[int]) -
     blank = records = 0
     with scoped.csv_field_limit.at_least(_CSV_FIELD_LIMIT):
         for start, record, error in _csv_records(text, separator):
+            if record is not None and not record:
+                blank += 1
+                continue
             if header is None:
                 if error is not None:
                     raise LoadError(path, f"cannot read the header: {error}", line=start)
-                if not record:
-                    blank += 1
-                    continue
                 header = _header_names(record)
                 columns = [[] for _ in header]
-                continue
-            if record is not None and not record:
-                blank += 1
                 continue
             records += 1
             if error is not None:
@@ -248,6 +246,13 @@ def _read_csv_slow(path: Path, text: str, separator: str, bad_lines: set[int]) -
     return _Raw(frame, rejected, blank_lines=blank, records=records, record_lines=lines)
 
 
+def _whole(frame: pl.DataFrame) -> _Raw:
+    """A table read in one go: its column names made unique and non-empty, its records numbered."""
+    frame = frame.rename(dict(zip(frame.columns, _header_names(frame.columns), strict=True)))
+    frame = frame.with_columns(pl.int_range(pl.len(), dtype=pl.Int64()).alias(_RECORD))
+    return _Raw(frame, records=frame.height)
+
+
 def _read_delimited(path: Path, separator: str, encoding: str) -> _Raw:
     raw = read_bytes(path)
     if not raw.strip():
@@ -267,11 +272,8 @@ def _read_delimited(path: Path, separator: str, encoding: str) -> _Raw:
         except (pl.exceptions.PolarsError, ValueError, OSError):  # OSError: a header like "x^2" looks like zlib to Polars
             frame = None
         if frame is not None and _fast_csv_ok(text, separator, frame.width):
-            names = _header_names(list(frame.columns))
-            frame = frame.rename(dict(zip(frame.columns, names, strict=True)))
-            frame = frame.with_columns(pl.int_range(pl.len(), dtype=pl.Int64()).alias(_RECORD))
-            return _Raw(frame, records=frame.height)
-    bad_lines = _bad_byte_rows(path, raw, encoding) if had_bad_bytes else set()
+            return _whole(frame)
+    bad_lines = _bad_byte_rows(raw, encoding) if had_bad_bytes else set()
     return _read_csv_slow(path, text, separator, bad_lines)
 
 
@@ -338,19 +340,12 @@ def _read_jsonl(path: Path) -> _Raw:
     return _Raw(frame, rejected, records=records, record_lines=lines)
 
 
-def _jsonl_lines(path: Path) -> list[int]:
-    """1-based line of each non-blank line (= record) of a JSON-lines file."""
-    return [line.number for line in iter_json_lines(path)]
-
-
 def _read_parquet(path: Path) -> _Raw:
     try:
         frame = pl.scan_parquet(path).collect()
     except (pl.exceptions.PolarsError, OSError, ValueError) as error:
         raise LoadError(path, f"cannot read as Parquet: {str(error).splitlines()[0][:200]}") from None
-    frame = frame.rename(dict(zip(frame.columns, _header_names(list(frame.columns)), strict=True)))
-    frame = frame.with_columns(pl.int_range(pl.len(), dtype=pl.Int64()).alias(_RECORD))
-    return _Raw(frame, records=frame.height)
+    return _whole(frame)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -415,11 +410,13 @@ def _created_at(column: pl.Series) -> tuple[pl.Series, pl.Series]:
 def _unescape_html(text: pl.Series) -> pl.Series:
     """HTML entities decoded (``&gt;`` -> ``>``); only values holding an entity go through :func:`html.unescape`."""
     mask = text.str.contains(_ENTITY).fill_null(False)
-    if not mask.any():
-        return text
-    positions = mask.arg_true()
-    values = [html.unescape(value) for value in text.filter(mask).to_list()]
-    return text.scatter(positions, pl.Series(values, dtype=pl.String()))
+    return _parse_only(text, mask,
+                       lambda rows: text.gather(rows).map_elements(html.unescape, return_dtype=pl.String))
+
+
+#: The typed fields' column parsers, in the order a row's first bad field is reported.
+_PARSERS = {"is_post": _bool_like, "removed": _bool_like, "deleted": _bool_like, "created_at": _created_at,
+            "score": _score}
 
 
 def _resolve_mapping(path: Path, names: list[str], columns: Mapping[str, Any] | None) -> dict[str, str]:
@@ -508,17 +505,10 @@ def _canonical(
     if "author" in mapping:
         author = _as_text(raw[mapping["author"]])
         out["author"] = author.set(author == DELETED_AUTHOR, None)  # type: ignore[arg-type]
-    flags: dict[str, pl.Series] = {}
-    for name in ("is_post", "removed", "deleted"):
+    for name, parse in _PARSERS.items():
         if name in mapping:
-            flags[name], invalid = _bool_like(raw[mapping[name]])
+            out[name], invalid = parse(raw[mapping[name]])
             errors.append((name, invalid))
-    if "created_at" in mapping:
-        out["created_at"], invalid = _created_at(raw[mapping["created_at"]])
-        errors.append(("created_at", invalid))
-    if "score" in mapping:
-        out["score"], invalid = _score(raw[mapping["score"]])
-        errors.append(("score", invalid))
 
     error_field = pl.Series([None] * n, dtype=pl.String())
     error_value = pl.Series([None] * n, dtype=pl.String())
@@ -529,7 +519,8 @@ def _canonical(
             source = raw[mapping[name]].cast(pl.String, strict=False)
             error_value = error_value.zip_with(~invalid, source)
 
-    placeholder_removed = placeholder_deleted = pl.Series([False] * n, dtype=pl.Boolean())
+    false = pl.Series([False] * n, dtype=pl.Boolean())
+    placeholder_removed = placeholder_deleted = false
     text = pl.Series([None] * n, dtype=pl.String())
     if "text" in mapping:
         text = raw[mapping["text"]].cast(pl.String, strict=False)
@@ -541,11 +532,10 @@ def _canonical(
         placeholder_removed = key.is_in(sorted(REMOVED_PLACEHOLDERS)).fill_null(False)
         placeholder_deleted = key.is_in(sorted(DELETED_PLACEHOLDERS)).fill_null(False)
         text = text.set(placeholder_removed | placeholder_deleted, None)  # type: ignore[arg-type]
-    false = pl.Series([False] * n, dtype=pl.Boolean())
-    removed = flags.get("removed", false).set(placeholder_removed, True)  # type: ignore[arg-type]
-    deleted = flags.get("deleted", false).set(placeholder_deleted, True)  # type: ignore[arg-type]
-    if "is_post" in flags:
-        is_post = flags["is_post"].fill_null(False)
+    removed = out.get("removed", false).set(placeholder_removed, True)  # type: ignore[arg-type]
+    deleted = out.get("deleted", false).set(placeholder_deleted, True)  # type: ignore[arg-type]
+    if "is_post" in out:
+        is_post = out["is_post"].fill_null(False)
     elif "thread_id" in mapping and "parent_id" in out:
         is_post = ((out["comment_id"] == out["thread_id"]) & out["parent_id"].is_null()).fill_null(False)
     elif "thread_id" in mapping:
@@ -669,20 +659,17 @@ def _read_raw(path: Path, kind: FileType, separator: str | None, encoding: str
         raw = _read_parquet(path)
     else:
         raw = _read_jsonl(path)
-    line_cache: dict[str, list[int]] = {}
 
+    @functools.cache
     def record_lines() -> list[int]:
         """1-based line of every record read (kept ones), computed only when a reject needs it."""
         if raw.record_lines is not None:
             return raw.record_lines
-        if "lines" not in line_cache:
-            if kind in ("csv", "tsv"):
-                line_cache["lines"] = _csv_lines(path, encoding, sep)
-            elif kind == "jsonl":
-                line_cache["lines"] = _jsonl_lines(path)
-            else:
-                line_cache["lines"] = list(range(1, raw.frame.height + 1))
-        return line_cache["lines"]
+        if kind in ("csv", "tsv"):
+            return _csv_lines(path, encoding, sep)
+        if kind == "jsonl":  # a JSON-lines record is a non-blank line
+            return [line.number for line in iter_json_lines(path)]
+        return list(range(1, raw.frame.height + 1))
 
     def line_of(position_in_raw: int) -> int | None:
         lines = record_lines()

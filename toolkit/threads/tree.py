@@ -166,19 +166,15 @@ def build_tree(frame: pl.DataFrame) -> TreeResult:
     depth = _depths(frame, links, root_of, root_dist, in_cycle)
     codes = _structure_codes(frame, links, root_of, in_cycle)
     n_replies, subtree = _reply_counts(parent, found & ~is_post & ~in_cycle, root_dist)
-
-    removed = links.removed
-    has_parent = found & ~is_post
-    root_mask = ~is_post & ~in_cycle
     tree = pl.DataFrame(
         {
             "_depth": pl.Series(depth, dtype=pl.Float64),
             "_root": frame["comment_id"].gather(root_of),
-            "_root_mask": root_mask,
+            "_root_mask": ~is_post & ~in_cycle,
             "n_replies": pl.Series(n_replies, dtype=pl.Int32),
             "subtree_size": pl.Series(subtree, dtype=pl.Int32),
-            "_parent_removed": removed[np.where(found, parent, 0)],
-            "_has_parent": has_parent,
+            "_parent_removed": links.removed[np.where(found, parent, 0)],
+            "_has_parent": found & ~is_post,
             "structure": _STRUCTURE_VALUES.gather(codes),
         }
     ).select(
