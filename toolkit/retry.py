@@ -1,5 +1,5 @@
 """How long a server asks a client to wait: the one reading of a ``Retry-After`` header, shared by the HTTP
-clients (the LLM judge's; the fetchers' may use it too)."""
+clients (the LLM judge's and the fetchers')."""
 
 from __future__ import annotations
 

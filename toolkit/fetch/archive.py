@@ -16,7 +16,6 @@ a token), the query parameters, the file, the time, the HTTP status, sha256 and 
 
 from __future__ import annotations
 
-import email.utils
 import hashlib
 import json
 import os
@@ -31,6 +30,7 @@ import httpx
 
 from toolkit.errors import ToolkitError
 from toolkit.io.api_archive import index_entries
+from toolkit.retry import retry_after
 from toolkit.settings import FetchSettings
 
 INDEX_FILE = "index.jsonl"
@@ -53,27 +53,6 @@ def user_agent() -> str:
     except metadata.PackageNotFoundError:
         version = "unknown"
     return f"toolkit/{version} (discussion research fetcher; httpx/{httpx.__version__})"
-
-
-def retry_after(value: str | None, now: datetime | None = None) -> float | None:
-    """Seconds to wait from a ``Retry-After`` header (seconds or an HTTP date); None when absent or unreadable.
-
-    >>> retry_after("7")
-    7.0
-    >>> retry_after("Wed, 21 Oct 2015 07:28:10 GMT", now=datetime(2015, 10, 21, 7, 28, tzinfo=timezone.utc))
-    10.0
-    """
-    if not value:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    return max(0.0, (when - (now or datetime.now(timezone.utc))).total_seconds())
 
 
 class Archive:
