@@ -373,16 +373,11 @@ def run_derailment(frame: Frames, ctx: AnalysisContext) -> AnalysisOutput:
     return AnalysisOutput(tables, figures)
 
 
-def _named(o: DerailmentOptions) -> list[str]:
-    """The label column an ``outcome: label`` reads (a string label column is handed over only when named)."""
-    return [o.label_column] if o.label_column else []
-
-
 DECLARED = (
     Analysis("derailment", run_derailment, DerailmentOptions, bucketed=True,
              reads=("thread_id", "comment_id", "parent_id", "is_post", "reply_depth", "structure", "created_at",
                     "source_position", "removed", "text"),
-             named=_named,
+             named=lambda o: [o.label_column] if o.label_column else [],  # what an `outcome: label` reads
              tables=("derailment_sample", "derailment_log_odds", "derailment_prediction"),
              figures=("derailment_log_odds",)),
 )

@@ -84,10 +84,15 @@ def _compare(rows: pl.DataFrame, flag: str, label: str, name: str, n_boot: int, 
         groups.append({"comparison": name, "group": group_name, "n": ci.n, "n_threads": ci.n_clusters,
                        "mean": ci.estimate, "mean_low": ci.low, "mean_high": ci.high, "ci_method": ci.method})
     test = bootstrap_difference(rows[label], rows[flag], rows["thread_id"], n_boot=n_boot, seed=seed)
-    return groups, {"comparison": name, "n_removed_side": test["n_true"], "n_kept_side": test["n_false"],
-                    "difference": test["difference"], "low": test["low"], "high": test["high"],
-                    "p_value": test["p_value"], "roc_auc": NAN, "risk_ratio": NAN, "rr_low": NAN,
-                    "rr_high": NAN}
+    return groups, _test_row(name, test)
+
+
+def _test_row(comparison: str, diff: dict[str, float], **ratio: float) -> dict[str, Any]:
+    """A row of the removal test table from :func:`bootstrap_difference`'s dict (risk ratio given, or NaN)."""
+    return {"comparison": comparison, "n_removed_side": diff["n_true"], "n_kept_side": diff["n_false"],
+            "difference": diff["difference"], "low": diff["low"], "high": diff["high"],
+            "p_value": diff["p_value"], "roc_auc": NAN, "risk_ratio": NAN, "rr_low": NAN, "rr_high": NAN,
+            **ratio}
 
 
 def removal_auc(frame: pl.DataFrame, *, label: str = "toxicity") -> float:
@@ -224,14 +229,18 @@ def context_scores(frame: pl.DataFrame, *, label: str = "toxicity") -> pl.DataFr
     )
 
 
+def _stratum_sums(values: np.ndarray, removed: np.ndarray, strata: np.ndarray, n_strata: int,
+                  w: np.ndarray) -> list[np.ndarray]:
+    """Per stratum, the weighted count of removed and of kept rows, and the weighted sum of their values."""
+    r = removed.astype(np.float64)
+    return [np.bincount(strata, weights=w * side, minlength=n_strata)
+            for side in (r, 1 - r, r * values, (1 - r) * values)]
+
+
 def _matched_difference(values: np.ndarray, removed: np.ndarray, strata: np.ndarray, n_strata: int,
                         w: np.ndarray) -> float:
     """Σ_s n_removed,s (mean removed_s - mean kept_s) / Σ_s n_removed,s over strata holding both groups."""
-    r = removed.astype(np.float64)
-    cr = np.bincount(strata, weights=w * r, minlength=n_strata)
-    ck = np.bincount(strata, weights=w * (1 - r), minlength=n_strata)
-    sr = np.bincount(strata, weights=w * r * values, minlength=n_strata)
-    sk = np.bincount(strata, weights=w * (1 - r) * values, minlength=n_strata)
+    cr, ck, sr, sk = _stratum_sums(values, removed, strata, n_strata, w)
     ok = (cr > 0) & (ck > 0)
     if not ok.any():
         return float("nan")
@@ -248,10 +257,7 @@ def _matched_bootstrap(values: np.ndarray, removed: np.ndarray, strata: np.ndarr
         return cluster_bootstrap(lambda w: _matched_difference(values, removed, strata, n_strata, w), threads,
                                  n_boot=n_boot, seed=seed)
     estimate = _matched_difference(values, removed, strata, n_strata, np.ones(values.size))
-    r = removed.astype(np.float64)
-    cr, ck = np.bincount(strata, weights=r, minlength=n_strata), np.bincount(strata, weights=1 - r, minlength=n_strata)
-    sr = np.bincount(strata, weights=r * values, minlength=n_strata)
-    sk = np.bincount(strata, weights=(1 - r) * values, minlength=n_strata)
+    cr, ck, sr, sk = _stratum_sums(values, removed, strata, n_strata, np.ones(values.size))
     d = sr / cr - sk / ck  # every stratum here holds both groups
     thread_of = np.zeros(n_strata, dtype=np.int64)
     thread_of[strata] = codes
@@ -440,10 +446,8 @@ def removal_parent_test(
             return np.where(b > 0, a / b, np.nan)
 
     rr = summarize(ratio(totals), ratio(reps), rows.height, n_threads, method, null=1.0)
-    return {"comparison": f"replies to toxic (>= {threshold:g}) vs non-toxic parents", "n_removed_side": diff["n_true"],
-            "n_kept_side": diff["n_false"], "difference": diff["difference"], "low": diff["low"], "high": diff["high"],
-            "p_value": diff["p_value"], "roc_auc": NAN, "risk_ratio": rr.estimate, "rr_low": rr.low,
-            "rr_high": rr.high}
+    return _test_row(f"replies to toxic (>= {threshold:g}) vs non-toxic parents", diff,
+                     risk_ratio=rr.estimate, rr_low=rr.low, rr_high=rr.high)
 
 
 # ------------------------------------- calm-down after a removal ------------------------------------------
@@ -482,13 +486,9 @@ def window_means(frame: pl.DataFrame, *, label: str = "toxicity", window: int = 
     scored = ~np.isnan(v)
     cs = np.r_[0.0, np.cumsum(np.where(scored, v, 0.0))]
     cc = np.r_[0, np.cumsum(scored)]
-    groups = rows[key].to_numpy()
-    n = rows.height
-    pos = np.arange(n)
-    new = np.r_[True, groups[1:] != groups[:-1]] if n else np.zeros(0, bool)
-    start = np.maximum.accumulate(np.where(new, pos, 0)) if n else pos
-    end_marks = np.r_[new[1:], True] if n else new
-    end = np.minimum.accumulate(np.where(end_marks, pos, n)[::-1])[::-1] + 1 if n else pos
+    pos = np.arange(rows.height)
+    start = pos - rows.select(pl.int_range(pl.len()).over(key)).to_series().to_numpy()  # group's first row
+    end = start + rows.select(pl.len().over(key)).to_series().to_numpy()
     b0, b1 = np.maximum(start, pos - window), pos
     a0, a1 = pos + 1, np.minimum(end, pos + 1 + window)
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -559,11 +559,8 @@ def calm_down(
                     "mean_after": part["mean_after"].mean(), "change": boot.estimate, "change_low": boot.low,
                     "change_high": boot.high, "p_value": boot.p_value, "ci_method": boot.method})
     diff = bootstrap_difference(w["change"], w["removed"], w["thread_id"], n_boot=n_boot, seed=seed)
-    test = {"comparison": f"change after - before ({window} comments), removed vs kept",
-            "n_removed_side": diff["n_true"], "n_kept_side": diff["n_false"], "difference": diff["difference"],
-            "low": diff["low"], "high": diff["high"], "p_value": diff["p_value"], "roc_auc": float("nan"),
-            "risk_ratio": float("nan"), "rr_low": float("nan"), "rr_high": float("nan")}
-    return pl.DataFrame(out, schema=CALM_SCHEMA), test
+    return pl.DataFrame(out, schema=CALM_SCHEMA), _test_row(
+        f"change after - before ({window} comments), removed vs kept", diff)
 
 
 OTHER_REASONS = "other reasons"
