@@ -18,7 +18,7 @@ from toolkit.plots.base import (
     REMOVED_COLOUR,
     TOXICITY_CMAP,
     FigureSpec,
-    empty_note,
+    empty_figure,
     figure_width,
     finish,
     fmt_n,
@@ -80,9 +80,7 @@ def draw_thread_tree(table: pl.DataFrame, spec: FigureSpec, width: str) -> Figur
     w = figure_width(width)
     if table.height == 0:
         fig = Figure(figsize=(w, w * 0.5))
-        ax = fig.subplots()
-        empty_note(ax, "empty thread")
-        return finish(fig, spec)
+        return empty_figure(fig, fig.subplots(), "empty thread", spec)
     table = tree_nodes(table)
     n = table.height
     order = table["position"].to_numpy() if "position" in table.columns else None
