@@ -341,7 +341,7 @@ def krippendorff_alpha(labels: pl.DataFrame, annotators: list[str], *, n_boot: i
     rng = np.random.default_rng(seed)
     reps = np.array([alpha(data[:, rng.integers(0, n_items, n_items)]) for _ in range(n_boot)]) if (
         n_items and not np.isnan(estimate)) else np.full(0, np.nan)
-    low, high = percentile_ci(reps) if reps.size else (np.nan, np.nan)
+    low, high = percentile_ci(reps)
     names = ", ".join(a[len(LABEL_PREFIX):] for a in annotators)
     return pl.DataFrame([{"annotators": names, "n_items": n_items, "n_labels": int((~np.isnan(data)).sum()),
                           "alpha": estimate, "alpha_low": float(low), "alpha_high": float(high),

@@ -201,16 +201,14 @@ def calibrate_scorer(frame: pl.DataFrame, *, truth: str = "toxic", label: str = 
     calibrated = f"{label} calibrated"
     rows = rows.with_columns(pl.Series(calibrated, cross_fitted(s, y, fold, method, w)))
     measured = threshold_metrics(rows, truth=truth, labels=[label, calibrated], threshold=threshold, n_bins=bins,
-                                 weight=weight,
-                                 n_boot=n_boot, seed=seed)
+                                 weight=weight, n_boot=n_boot, seed=seed)
     metrics = measured.select(
         pl.Series("stage", ["raw", f"calibrated ({method}, cross-fitted)"]), "label",
         pl.lit(method).alias("method"), pl.lit(folds, pl.Int64).alias("folds"), pl.lit(y.size, pl.Int64).alias("n"),
         pl.lit(n_pos, pl.Int64).alias("n_positive"), "brier", "ece", "ece_low", "ece_high", "threshold",
         "precision", "recall", "f1").cast(METRICS_SCHEMA)  # type: ignore[arg-type]
     reliability = calibration_table(rows, truth=truth, labels=[label, calibrated], n_bins=bins, weight=weight,
-                                    n_boot=n_boot,
-                                    seed=seed)
+                                    n_boot=n_boot, seed=seed)
     return {"map": fit_map(s, y, method, w), "metrics": metrics, "reliability": reliability, "rows": rows}
 
 

@@ -212,11 +212,9 @@ def edge_labels(edges: Sequence[float], closed_last: bool = True, fmt: str = "{:
         >>> edge_labels([0, 0.5, 1])
         ['[0, 0.5)', '[0.5, 1]']
     """
-    out = []
-    for i, (lo, hi) in enumerate(zip(edges, edges[1:], strict=False)):
-        right = "]" if closed_last and i == len(edges) - 2 else ")"
-        out.append(f"[{fmt.format(lo)}, {fmt.format(hi)}{right}")
-    return out
+    last = len(edges) - 2
+    return [f"[{fmt.format(lo)}, {fmt.format(hi)}{']' if closed_last and i == last else ')'}"
+            for i, (lo, hi) in enumerate(zip(edges, edges[1:], strict=False))]
 
 
 def assign_bins(values: np.ndarray, edges: Sequence[float]) -> np.ndarray:

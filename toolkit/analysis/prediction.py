@@ -113,7 +113,7 @@ def classification_tables(
         ipw = np.ones(y.size) if weight is None else rows[weight].cast(pl.Float64).to_numpy()
         est, reps, n_threads, method = bootstrap_replicates(lambda w, r=ranked, v=ipw: r.summary(w * v, xs),
                                                             rows["thread_id"], n_boot=n_boot, seed=seed)
-        low, high = percentile_ci(reps) if reps.shape[0] else (np.full(est.shape, np.nan), np.full(est.shape, np.nan))
+        low, high = percentile_ci(reps)
         codes, _, _, _ = cluster_codes(rows["thread_id"])
         strata = codes if method.startswith("thread") else None
         draws = permutation_draws(y.size, n_boot)

@@ -16,6 +16,7 @@ from typing import Any
 
 import polars as pl
 
+from toolkit.analysis.agreement import SCORERS_SCHEMA
 from toolkit.analysis.common import Corpus, Frames
 from toolkit.analysis.declare import Analysis, AnalysisContext
 from toolkit.errors import ConfigError
@@ -152,9 +153,7 @@ def run_robustness(data: Frames, ctx: AnalysisContext) -> AnalysisOutput:
                       {"main": main, "min_width": "double"})
     tables = {"robustness": table}
     if status:
-        tables["robustness_scorers"] = pl.DataFrame(
-            [{k: s[k] for k in ("scorer", "used", "columns", "note")} for s in status],
-            schema={"scorer": pl.String, "used": pl.Boolean, "columns": pl.String, "note": pl.String})
+        tables["robustness_scorers"] = pl.DataFrame(status, schema=SCORERS_SCHEMA)
     return AnalysisOutput(tables, [(spec, table)])
 
 

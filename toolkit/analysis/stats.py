@@ -548,14 +548,10 @@ def cell_means(cells: pl.DataFrame, n_units: int, n_groups: int, method: str, *,
                 reps = prod[:, :cells.size] / prod[:, cells.size:]
             low[cells], high[cells] = percentile_ci(reps, level)
         low, high = low.reshape(n_groups, k), high.reshape(n_groups, k)
-    methods = []
-    for g in range(n_groups):
-        if method == THREAD_BOOTSTRAP and per_group_threads[g] == 1:
-            low[g], high[g] = np.nan, np.nan
-            methods.append(ONE_THREAD)
-        else:
-            methods.append(method)
-    return GroupIntervals(estimate, low, high, n.astype(np.int64), per_group_threads.astype(np.int64), methods)
+    one = (per_group_threads == 1) & (method == THREAD_BOOTSTRAP)  # a group held by one thread: no CI
+    low[one], high[one] = np.nan, np.nan
+    return GroupIntervals(estimate, low, high, n.astype(np.int64), per_group_threads.astype(np.int64),
+                          [ONE_THREAD if o else method for o in one])
 
 
 

@@ -127,7 +127,7 @@ def _weighted_bins(s: np.ndarray, y: np.ndarray, w: np.ndarray, idx: np.ndarray,
         share = np.where(totals[:n_bins] > 0, totals[n_bins:2 * n_bins] / totals[:n_bins], np.nan)
         rep_share = reps[:, n_bins:2 * n_bins] / reps[:, :n_bins]
         predicted = np.where(totals[:n_bins] > 0, totals[2 * n_bins:] / totals[:n_bins], np.nan)
-    low, high = percentile_ci(rep_share) if rep_share.shape[0] else (np.full(n_bins, np.nan), np.full(n_bins, np.nan))
+    low, high = percentile_ci(rep_share)
     return share, low, high, [float(v) for v in predicted], f"{method}, inverse-probability weighted"
 
 
@@ -186,9 +186,7 @@ def threshold_metrics(
         # precision, recall and ECE are functions of per-thread sums: one product for all replicates
         onehot = np.eye(n_bins)[idx] if idx.size else np.zeros((0, n_bins))
         cols = np.column_stack([pred & y, pred & ~y, ~pred & y, onehot, onehot * s[:, None],
-                                onehot * y[:, None]]).astype(np.float64)
-        if weight is not None:
-            cols = cols * w[:, None]
+                                onehot * y[:, None]]).astype(np.float64) * w[:, None]  # w: 1 when unweighted
         totals, reps, _, _ = replicate_sums(cols, rows["thread_id"], n_boot=n_boot, seed=seed)
 
         def stats(t: np.ndarray) -> np.ndarray:
@@ -202,14 +200,14 @@ def threshold_metrics(
             return np.stack([precision, recall, ece], axis=-1)
 
         est = stats(totals)
-        low, high = percentile_ci(stats(reps)) if reps.shape[0] else (np.full(3, np.nan), np.full(3, np.nan))
+        low, high = percentile_ci(stats(reps))
         precision, recall, ece = (float(v) for v in est)
         f1 = 2 * precision * recall / (precision + recall) if precision + recall > 0 else float("nan")
         out.append({"label": label, "threshold": float(threshold), "precision": precision,
                     "precision_low": float(low[0]), "precision_high": float(high[0]), "recall": recall,
                     "recall_low": float(low[1]), "recall_high": float(high[1]), "f1": f1,
-                    "brier": float((w * (s - y) ** 2).sum() / w.sum() if weight is not None else ((s - y) ** 2).mean())
-                    if s.size else float("nan"), "ece": ece,
+                    "brier": float((w * (s - y) ** 2).sum() / w.sum()) if s.size else float("nan"),
+                    "ece": ece,
                     "ece_low": float(low[2]), "ece_high": float(high[2])})
     return pl.DataFrame(out, schema=THRESHOLD_SCHEMA)
 
