@@ -238,19 +238,16 @@ def _regressors(
     unit = f" (per +{label_unit:g})" if label_unit != 1 else ""
     terms: dict[str, np.ndarray] = {f"{label}{unit}": rows[label].to_numpy().astype(np.float64) / label_unit}
     dropped: list[dict[str, Any]] = []
-    for name, wanted, column in (("reply_depth", include_depth, "reply_depth"), ("score", include_score, "score")):
-        if not wanted:
-            continue
-        if column not in rows.columns or rows[column].null_count() == rows.height:
-            dropped.append({"term": name, "note": f"dropped: {column} not in the data (all null)"})
-            continue
-        if rows[column].null_count():
-            dropped.append({"term": name, "note": f"dropped: {column} missing for {rows[column].null_count()} rows"})
-            continue
-        values = rows[column].to_numpy().astype(np.float64)
-        if name == "score" and score_transform == "signed_log1p":
-            values, name = signed_log1p(values), "score (signed log1p)"
-        terms[name] = values
+    for column in [c for c, wanted in (("reply_depth", include_depth), ("score", include_score)) if wanted]:
+        missing = rows[column].null_count() if column in rows.columns else rows.height
+        if missing == rows.height:
+            dropped.append({"term": column, "note": f"dropped: {column} not in the data (all null)"})
+        elif missing:
+            dropped.append({"term": column, "note": f"dropped: {column} missing for {missing} rows"})
+        elif column == "score" and score_transform == "signed_log1p":
+            terms["score (signed log1p)"] = signed_log1p(rows[column].to_numpy().astype(np.float64))
+        else:
+            terms[column] = rows[column].to_numpy().astype(np.float64)
     for name in list(terms):
         values = terms[name]
         if values.size and np.all(values == values[0]):

@@ -734,10 +734,10 @@ class RankedScores:
         return out
 
 
-def _weighted_midranks(values: np.ndarray, w: np.ndarray, order: np.ndarray, group: np.ndarray) -> np.ndarray:
-    """Midranks of ``values`` in the sample where row i appears ``w[i]`` times (ties share the mean rank)."""
-    ws = w[order]
-    gw = np.bincount(group, weights=ws)
+def _weighted_midranks(w: np.ndarray, order: np.ndarray, group: np.ndarray) -> np.ndarray:
+    """Midranks of the values sorted by ``order`` into tie groups ``group``, in the sample where row i appears
+    ``w[i]`` times (ties share the mean rank)."""
+    gw = np.bincount(group, weights=w[order])
     before = np.cumsum(gw) - gw
     ranks_sorted = before[group] + (gw[group] + 1) / 2
     ranks = np.empty_like(ranks_sorted)
@@ -751,8 +751,8 @@ class RankPairs:
     Example:
         >>> import numpy as np
         >>> pairs = RankPairs(np.array([1.0, 2, 3, 4]), np.array([1.0, 3, 2, 4]))
-        >>> round(pairs.spearman(np.ones(4)), 3), round(pairs.pearson(np.ones(4)), 3)  # 1 - 6 * 2 / (4 * 15)
-        (0.8, 0.8)
+        >>> round(pairs.spearman(np.ones(4)), 3)  # 1 - 6 * 2 / (4 * 15)
+        0.8
     """
 
     def __init__(self, x: np.ndarray, y: np.ndarray):
@@ -771,14 +771,9 @@ class RankPairs:
         w = np.asarray(w, dtype=np.float64)
         if w.sum() < 2:
             return float("nan")
-        rx = _weighted_midranks(self.x, w, self.ox, self.gx)
-        ry = _weighted_midranks(self.y, w, self.oy, self.gy)
+        rx = _weighted_midranks(w, self.ox, self.gx)
+        ry = _weighted_midranks(w, self.oy, self.gy)
         return weighted_pearson(rx, ry, w)
-
-    def pearson(self, w: np.ndarray) -> float:
-        """Pearson's r of the weighted sample."""
-        return weighted_pearson(self.x, self.y, np.asarray(w, dtype=np.float64))
-
 
 def weighted_pearson(x: np.ndarray, y: np.ndarray, w: np.ndarray) -> float:
     """Pearson correlation with frequency weights (NaN when either side is constant).
