@@ -309,9 +309,8 @@ def matched_context(
         strata, n_strata = dense_codes(key.to_series())
         removed = rows["removed"].to_numpy().astype(bool)
         values = rows[context].to_numpy().astype(np.float64)
-        has_r = np.bincount(strata, weights=removed, minlength=n_strata) > 0
-        has_k = np.bincount(strata, weights=~removed, minlength=n_strata) > 0
-        matched = (has_r & has_k)[strata] if rows.height else np.zeros(0, bool)
+        n_removed, n_kept, _, _ = _stratum_sums(values, removed, strata, n_strata, np.ones(values.size))
+        matched = ((n_removed > 0) & (n_kept > 0))[strata]
         rows, values, removed, strata = rows.filter(pl.Series(matched)), values[matched], removed[matched], strata[matched]
         _, strata = np.unique(strata, return_inverse=True)
         n_strata = int(strata.max()) + 1 if strata.size else 0

@@ -246,10 +246,8 @@ def replicate_sums(
     cols = np.asarray(columns, dtype=np.float64)
     cols = cols[:, None] if cols.ndim == 1 else cols
     codes, n_units, n_threads, method = cluster_codes(clusters)
-    per_unit = np.zeros((0, cols.shape[1]))
-    if n_units:
-        per_unit = np.column_stack([np.bincount(codes, weights=cols[:, j], minlength=n_units)
-                                    for j in range(cols.shape[1])])
+    per_unit = np.column_stack([np.bincount(codes, weights=cols[:, j], minlength=n_units)
+                                for j in range(cols.shape[1])])
     return (*unit_replicates(per_unit, n_boot, seed), n_threads, method)
 
 

@@ -27,9 +27,7 @@ from toolkit.plots.base import (
 )
 
 
-def _wrap_ticks(labels: list[str], n: list[int] | None = None, show_n: bool = True) -> list[str]:
-    if n is None or not show_n:
-        return labels
+def _wrap_ticks(labels: list[str], n: list[int]) -> list[str]:
     return [f"{lab}\n{fmt_n(k)}" for lab, k in zip(labels, n, strict=True)]
 
 
@@ -54,7 +52,7 @@ def draw_profile(table: pl.DataFrame, spec: FigureSpec, width: str) -> Figure:
                     color=f"C{k}")
     labels = [str(v) for v in table[o.get("x", "bin")].to_list()]
     many = table.height > 8
-    ticks = _wrap_ticks(labels, table["n"].to_list(), show_n=not many)
+    ticks = labels if many else _wrap_ticks(labels, table["n"].to_list())
     step = max(1, int(np.ceil(table.height / 12)))  # at most ~12 tick labels
     short = max(len(t) for t in labels) <= 3
     ax.set_xticks(x[::step], ticks[::step], rotation=0 if short or not many else 45,
