@@ -283,8 +283,7 @@ def read_annotations(directory: str | Path) -> tuple[pl.DataFrame, list[str]]:
             raise ConfigError("annotations", f"{path}: {err}") from None
         for c in columns:
             if c not in labels.columns:
-                labels = labels.join(parsed.select(ITEM, c), on=ITEM, how="left")
-                continue
+                labels = labels.with_columns(pl.lit(None, pl.Float64).alias(c))
             both = labels.join(parsed.select(ITEM, pl.col(c).alias("_new")), on=ITEM, how="left")
             clash = both.filter(pl.col(c).is_not_null() & pl.col("_new").is_not_null() & (pl.col(c) != pl.col("_new")))
             if clash.height:
