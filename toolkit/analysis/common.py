@@ -205,6 +205,20 @@ def with_parent_score(frame: pl.DataFrame, label: str, name: str = "parent_score
     return frame.join(parents, on=["thread_id", "parent_id"], how="left", maintain_order="left")
 
 
+def replies(frame: pl.DataFrame, label: str, include_post_parent: bool, *known: pl.Expr) -> pl.DataFrame:
+    """The comments of reply-linked threads (``structure == "tree"``) with their parent's ``label`` score
+    (:func:`with_parent_score`), where every ``known`` holds; replies to the post only with
+    ``include_post_parent``.
+
+    Example:
+        >>> from toolkit.analysis.synthetic import example_threads
+        >>> replies(example_threads(), "toxicity", False)["comment_id"].to_list()  # a1, a4, b1 answer posts
+        ['a2', 'a3', 'b2']
+    """
+    rows = comments_only(with_parent_score(frame, label)).filter(pl.col("structure") == "tree", *known)
+    return rows if include_post_parent else rows.filter(~pl.col("parent_is_post"))
+
+
 def edge_labels(edges: Sequence[float], closed_last: bool = True, fmt: str = "{:g}") -> list[str]:
     """``[a, b)`` labels for consecutive edges; the last bin is closed (``[a, b]``) when ``closed_last``.
 

@@ -19,7 +19,7 @@ from toolkit.analysis.common import (
     comments_only,
     edge_labels,
     gather,
-    with_parent_score,
+    replies,
 )
 from toolkit.analysis.declare import Analysis, AnalysisContext, applicable, shown
 from toolkit.analysis.stats import (
@@ -341,10 +341,9 @@ RATE_SCHEMA = {
 
 
 def _parented(frame: pl.DataFrame, label: str, include_post_parent: bool) -> pl.DataFrame:
-    rows = comments_only(with_parent_score(frame, label)).filter(
-        (pl.col("structure") == "tree") & pl.col("parent_is_post").is_not_null() & pl.col("removed").is_not_null()
-    )
-    return rows if include_post_parent else rows.filter(~pl.col("parent_is_post"))
+    """Replies whose parent is in the data, with a known ``removed``."""
+    return replies(frame, label, include_post_parent, pl.col("parent_is_post").is_not_null(),
+                   pl.col("removed").is_not_null())
 
 
 def removal_by_parent(
