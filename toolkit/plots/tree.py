@@ -22,6 +22,7 @@ from toolkit.plots.base import (
     figure_width,
     finish,
     fmt_n,
+    new_figure,
 )
 from toolkit.threads.layout import tree_layout
 
@@ -77,10 +78,9 @@ def draw_thread_tree(table: pl.DataFrame, spec: FigureSpec, width: str) -> Figur
     :func:`toolkit.analysis.distribution.thread_tree_table`, ``thread_id`` and ``reply_depth``: nodes are
     drawn at the depth the frame holds; a missing post is drawn as a hollow, dashed placeholder root).
     """
-    w = figure_width(width)
     if table.height == 0:
-        fig = Figure(figsize=(w, w * 0.5))
-        return empty_figure(fig, fig.subplots(), "empty thread", spec)
+        return empty_figure(*new_figure(width, 0.5), "empty thread", spec)
+    w = figure_width(width)
     table = tree_nodes(table)
     n = table.height
     order = table["position"].to_numpy() if "position" in table.columns else None
