@@ -527,8 +527,7 @@ def cell_means(cells: pl.DataFrame, n_units: int, n_groups: int, method: str, *,
     present = counts.sum(axis=1) > 0
     per_group = np.bincount(group[present], minlength=n_groups)
     per_group_threads = per_group if method == THREAD_BOOTSTRAP else (per_group > 0).astype(np.int64)
-    low = np.full((n_groups, k), np.nan)
-    high = np.full((n_groups, k), np.nan)
+    low, high = np.full((n_groups, k), np.nan), np.full((n_groups, k), np.nan)
     if n_units:
         half = n_groups * k
         col = group[:, None] * k + np.arange(k)[None, :]

@@ -322,8 +322,7 @@ def draw_roc_pr(table: pl.DataFrame, spec: FigureSpec, width: str) -> Figure:
             part = table.filter((pl.col("label") == label) & (pl.col("curve") == curve))
             if part.height == 0:
                 continue
-            x, y = part["x"].to_numpy(), part["y"].to_numpy()
-            lo, hi = part["low"].to_numpy(), part["high"].to_numpy()
+            x, y, lo, hi = (part[c].to_numpy() for c in ("x", "y", "low", "high"))
             ax.fill_between(x, lo, hi, color=f"C{k}", alpha=0.2, linewidth=0)
             ax.plot(x, y, color=f"C{k}", label=f"{label} ({'AUC' if curve == 'roc' else 'AP'} {part['auc'][0]:.3f})")
     axes[0].plot([0, 1], [0, 1], color="0.5", linestyle="--", linewidth=0.8)
@@ -442,9 +441,8 @@ def draw_thread(table: pl.DataFrame, spec: FigureSpec, width: str) -> Figure:
     cmap = mpl.colormaps[TOXICITY_CMAP]
     depth = table["reply_depth"].fill_null(0).to_numpy().astype(float)
     score = table["score"].cast(pl.Float64).fill_null(np.nan).to_numpy()
-    removed = table["removed"].fill_null(False).to_numpy()
-    deleted = table["deleted"].fill_null(False).to_numpy()
-    is_post = table["is_post"].fill_null(False).to_numpy()
+    flags = ("removed", "deleted", "is_post")  # unknown = no
+    removed, deleted, is_post = (table[c].fill_null(False).to_numpy() for c in flags)
     linked = (table["parent_id"].is_not_null() & (table["structure"] == "tree")).to_numpy() & ~is_post
     y = n - 1 - np.arange(n, dtype=float)
     segs = [[(d - 1, yy + 0.6), (d - 1, yy), (d, yy)] for d, yy in zip(depth[linked], y[linked], strict=True)]

@@ -109,9 +109,8 @@ def draw_thread_tree(table: pl.DataFrame, spec: FigureSpec, width: str) -> Figur
                                      linestyles=list(styles), zorder=1))
 
     score = table["score"].cast(pl.Float64).fill_null(np.nan).to_numpy()
-    removed = table["removed"].fill_null(False).to_numpy()
-    deleted = table["deleted"].fill_null(False).to_numpy()
-    is_post = table["is_post"].fill_null(False).to_numpy()
+    flags = ("removed", "deleted", "is_post")  # unknown = no
+    removed, deleted, is_post = (table[c].fill_null(False).to_numpy() for c in flags)
     cmap = mpl.colormaps[TOXICITY_CMAP]
     scored = ~np.isnan(score)
     for mask, marker in ((~is_post, "o"), (is_post & ~placeholder, "s")):
