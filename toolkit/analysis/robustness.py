@@ -50,10 +50,6 @@ class RobustnessOptions:
     label: str | None = None
 
 
-def _null(name: str, null: float | None) -> float:
-    return null if null is not None else (1.0 if "ratio" in name else 0.0)
-
-
 def estimates_of(name: str, output: AnalysisOutput) -> pl.DataFrame:
     """An analysis' estimates as ``estimate, value, low, high, p_value, null, n`` (empty when skipped).
 
@@ -68,7 +64,8 @@ def estimates_of(name: str, output: AnalysisOutput) -> pl.DataFrame:
     if table is None or table.height == 0:
         return pl.DataFrame(schema=schema)
     rows = [{"estimate": str(r[key]), "value": r[value], "low": r[low], "high": r[high], "p_value": r[p],
-             "null": _null(str(r[key]), null), "n": r.get("n")} for r in table.iter_rows(named=True)]
+             "null": float("ratio" in str(r[key])) if null is None else null, "n": r.get("n")}
+            for r in table.iter_rows(named=True)]
     return pl.DataFrame(rows, schema=schema)
 
 
