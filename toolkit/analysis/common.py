@@ -351,16 +351,13 @@ def profile_table(cells: pl.DataFrame, method: str, *, threshold: float, n_boot:
         return pl.DataFrame(schema=PROFILE_SCHEMA)
     keys, coded, ci = bin_means(cells, method, 2, n_boot=n_boot, seed=seed)
     total = np.bincount(coded["group"].to_numpy(), weights=coded["n"].to_numpy(), minlength=keys.height)
-    out = []
-    for i, (_, bin_value, order) in enumerate(keys.iter_rows()):
-        out.append({
-            "bin": str(bin_value), "bin_order": float(order), "n": int(ci.n[i, 0]),
-            "n_unscored": int(total[i] - ci.n[i, 0]), "n_threads": int(ci.n_clusters[i]),
-            "mean": ci.estimate[i, 0], "mean_low": ci.low[i, 0], "mean_high": ci.high[i, 0],
-            "share_above": ci.estimate[i, 1], "share_low": ci.low[i, 1], "share_high": ci.high[i, 1],
-            "threshold": float(threshold), "ci_method": ci.method[i],
-        })
-    return pl.DataFrame(out, schema=PROFILE_SCHEMA)
+    return pl.DataFrame({
+        "bin": [str(b) for b in keys["bin"]], "bin_order": keys["order"], "n": ci.n[:, 0],
+        "n_unscored": total.astype(np.int64) - ci.n[:, 0], "n_threads": ci.n_clusters,
+        "mean": ci.estimate[:, 0], "mean_low": ci.low[:, 0], "mean_high": ci.high[:, 0],
+        "share_above": ci.estimate[:, 1], "share_low": ci.low[:, 1], "share_high": ci.high[:, 1],
+        "threshold": float(threshold), "ci_method": ci.method,
+    }, schema=PROFILE_SCHEMA)
 
 
 def binned_profile(
