@@ -386,13 +386,11 @@ def removal_by_parent(
     removed = rows["removed"].cast(pl.Float64).to_numpy()
     ci = grouped_bootstrap_means(removed, rows["thread_id"], idx, len(names), n_boot=n_boot, seed=seed)
     n_removed = np.bincount(idx, weights=removed, minlength=len(names))
-    out = []
-    for i, name in enumerate(names):
-        out.append({"parent_bin": name, "bin_low": float(bins[i]) if i < len(bins) - 1 else float("nan"),
-                    "n": int(ci.n[i, 0]), "n_threads": int(ci.n_clusters[i]), "n_removed": int(n_removed[i]),
-                    "removal_rate": ci.estimate[i, 0], "rate_low": ci.low[i, 0], "rate_high": ci.high[i, 0],
-                    "ci_method": ci.method[i]})
-    return pl.DataFrame(out, schema=RATE_SCHEMA)
+    return pl.DataFrame({
+        "parent_bin": names, "bin_low": [*map(float, bins[:-1]), float("nan")], "n": ci.n[:, 0],
+        "n_threads": ci.n_clusters, "n_removed": n_removed.astype(np.int64), "removal_rate": ci.estimate[:, 0],
+        "rate_low": ci.low[:, 0], "rate_high": ci.high[:, 0], "ci_method": ci.method,
+    }, schema=RATE_SCHEMA)
 
 
 def removal_parent_test(
