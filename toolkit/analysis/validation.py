@@ -95,7 +95,7 @@ def calibration_table(
         [(0.0, 3, 0.167, 0.0), (0.5, 3, 0.733, 0.667)]
     """
     edges = np.linspace(0.0, 1.0, n_bins + 1)
-    out = []
+    parts = [pl.DataFrame(schema=CALIBRATION_SCHEMA)]
     for label in score_columns(frame, labels):
         rows = labelled_rows(frame, truth, label, key=TRUTH_KEY, weight=weight)
         s = rows[label].to_numpy().astype(np.float64)
@@ -109,12 +109,11 @@ def calibration_table(
             estimate, low, high, predicted, method = _weighted_bins(s, y, _weights(rows, weight), idx, n_bins,
                                                                     rows["thread_id"], n_boot, seed)
             methods = [method] * n_bins
-        for b in range(n_bins):
-            m = idx == b
-            out.append({"label": label, "bin_low": float(edges[b]), "bin_high": float(edges[b + 1]), "n": int(m.sum()),
-                        "mean_predicted": predicted[b], "observed": float(estimate[b]), "observed_low": float(low[b]),
-                        "observed_high": float(high[b]), "ci_method": methods[b]})
-    return pl.DataFrame(out, schema=CALIBRATION_SCHEMA)
+        parts.append(pl.DataFrame({
+            "label": label, "bin_low": edges[:-1], "bin_high": edges[1:],
+            "n": np.bincount(idx, minlength=n_bins), "mean_predicted": predicted, "observed": estimate,
+            "observed_low": low, "observed_high": high, "ci_method": methods}, schema=CALIBRATION_SCHEMA))
+    return pl.concat(parts)
 
 
 def _weighted_bins(s: np.ndarray, y: np.ndarray, w: np.ndarray, idx: np.ndarray, n_bins: int, threads: pl.Series,
