@@ -154,15 +154,13 @@ def removal_context(
         >>> tests.select(pl.col("difference").round(3), "roc_auc").rows()
         [(0.075, nan), (0.375, 0.875)]
     """
-    comments = comments_only(frame)
-    groups, tests = [], []
-    for flag, name in (("parent_removed", "replies to removed vs kept"), ("removed", "removed vs kept")):
-        g, t = _compare(comments, flag, label, name, n_boot, seed)
-        if flag == "removed":
-            t["roc_auc"] = removal_auc(frame, label=label)
-        groups += g
-        tests.append(t)
-    return pl.DataFrame(groups, schema=COMPARISON_SCHEMA), pl.DataFrame(tests, schema=TEST_SCHEMA)
+    rows = comments_only(frame)
+    reply_groups, reply_test = _compare(rows, "parent_removed", label, "replies to removed vs kept", n_boot,
+                                        seed)
+    own_groups, own_test = _compare(rows, "removed", label, "removed vs kept", n_boot, seed)
+    own_test["roc_auc"] = removal_auc(frame, label=label)
+    return (pl.DataFrame(reply_groups + own_groups, schema=COMPARISON_SCHEMA),
+            pl.DataFrame([reply_test, own_test], schema=TEST_SCHEMA))
 
 
 # ------------------------------------- matched context ----------------------------------------------------
