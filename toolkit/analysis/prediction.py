@@ -130,10 +130,8 @@ def classification_tables(
             for k, curve in enumerate(("roc", "pr")):
                 sl = slice(2 + k * grid, 2 + (k + 1) * grid)
                 parts.append(pl.DataFrame({
-                    "label": [label] * grid, "curve": [curve] * grid, "x": xs, "y": est[sl], "low": low[sl],
-                    "high": high[sl], "n": [int(y.size)] * grid, "n_positive": [int(y.sum())] * grid,
-                    "auc": [float(est[k])] * grid,
-                }, schema=CURVE_SCHEMA))
+                    "label": label, "curve": curve, "x": xs, "y": est[sl], "low": low[sl], "high": high[sl],
+                    "n": int(y.size), "n_positive": int(y.sum()), "auc": float(est[k])}, schema=CURVE_SCHEMA))
     curves = pl.concat(parts) if parts else pl.DataFrame(schema=CURVE_SCHEMA)
     return pl.DataFrame(metrics, schema=AUC_SCHEMA), curves
 
