@@ -283,8 +283,7 @@ def read_annotations(directory: str | Path) -> tuple[pl.DataFrame, list[str]]:
             raise ConfigError("annotations", f"{path}: {err}") from None
         for c in columns:
             if c not in labels.columns:
-                labels = labels.join(parsed.select(ITEM, c), on=ITEM, how="left")
-                continue
+                labels = labels.with_columns(pl.lit(None, pl.Float64).alias(c))
             both = labels.join(parsed.select(ITEM, pl.col(c).alias("_new")), on=ITEM, how="left")
             clash = both.filter(pl.col(c).is_not_null() & pl.col("_new").is_not_null() & (pl.col(c) != pl.col("_new")))
             if clash.height:
@@ -341,7 +340,7 @@ def krippendorff_alpha(labels: pl.DataFrame, annotators: list[str], *, n_boot: i
     rng = np.random.default_rng(seed)
     reps = np.array([alpha(data[:, rng.integers(0, n_items, n_items)]) for _ in range(n_boot)]) if (
         n_items and not np.isnan(estimate)) else np.full(0, np.nan)
-    low, high = percentile_ci(reps) if reps.size else (np.nan, np.nan)
+    low, high = percentile_ci(reps)
     names = ", ".join(a[len(LABEL_PREFIX):] for a in annotators)
     return pl.DataFrame([{"annotators": names, "n_items": n_items, "n_labels": int((~np.isnan(data)).sum()),
                           "alpha": estimate, "alpha_low": float(low), "alpha_high": float(high),

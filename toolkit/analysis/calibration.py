@@ -18,7 +18,8 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from toolkit.analysis.common import ci_methods, comments_only, truth_column
+from toolkit.analysis import common
+from toolkit.analysis.common import ci_methods
 from toolkit.analysis.declare import Analysis, AnalysisContext, shown
 from toolkit.analysis.stats import cluster_codes
 from toolkit.analysis.validation import (
@@ -142,14 +143,13 @@ def labels_sha256(rows: pl.DataFrame, truth: str) -> str:
 
 
 def labelled_rows(frame: pl.DataFrame, truth: str, label: str, weight: str | None = None) -> pl.DataFrame:
-    """The comments with a truth value and a score (truth as Boolean); a missing column is a ConfigError."""
+    """The comments with a truth value and a score (truth as Boolean; :func:`toolkit.analysis.common.
+    labelled_rows`); a missing column is a ConfigError naming the option."""
     for column, key in ((truth, "truth"), (label, "label")):
         if column not in frame.columns:
             raise ConfigError(f"analysis.params.calibrate_scorer.{key}", f"no column {column!r} in the data; "
                               f"columns: {frame.columns}")
-    return truth_column(comments_only(frame), truth).filter(
-        pl.col(truth).is_not_null() & pl.col(label).is_not_null() & pl.col(label).is_not_nan(),
-        *([pl.col(weight).is_not_null()] if weight else []))
+    return common.labelled_rows(frame, truth, label, weight=weight or None)
 
 
 def too_few(rows: pl.DataFrame, truth: str, folds: int) -> str:
@@ -201,16 +201,14 @@ def calibrate_scorer(frame: pl.DataFrame, *, truth: str = "toxic", label: str = 
     calibrated = f"{label} calibrated"
     rows = rows.with_columns(pl.Series(calibrated, cross_fitted(s, y, fold, method, w)))
     measured = threshold_metrics(rows, truth=truth, labels=[label, calibrated], threshold=threshold, n_bins=bins,
-                                 weight=weight,
-                                 n_boot=n_boot, seed=seed)
+                                 weight=weight, n_boot=n_boot, seed=seed)
     metrics = measured.select(
         pl.Series("stage", ["raw", f"calibrated ({method}, cross-fitted)"]), "label",
         pl.lit(method).alias("method"), pl.lit(folds, pl.Int64).alias("folds"), pl.lit(y.size, pl.Int64).alias("n"),
         pl.lit(n_pos, pl.Int64).alias("n_positive"), "brier", "ece", "ece_low", "ece_high", "threshold",
         "precision", "recall", "f1").cast(METRICS_SCHEMA)  # type: ignore[arg-type]
     reliability = calibration_table(rows, truth=truth, labels=[label, calibrated], n_bins=bins, weight=weight,
-                                    n_boot=n_boot,
-                                    seed=seed)
+                                    n_boot=n_boot, seed=seed)
     return {"map": fit_map(s, y, method, w), "metrics": metrics, "reliability": reliability, "rows": rows}
 
 

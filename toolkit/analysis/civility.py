@@ -174,16 +174,15 @@ def compare_groups(
 
     est, rep = stats(totals), stats(reps)
     low, high = percentile_ci(rep)
-    n = totals.reshape(len(values), 4)
-    out = []
-    for j, name in enumerate(values):
-        out.append({"comparison": comparison, "strategy": name, "measure": SHARE if binary[j] else MEAN,
-                    "n_a": int(n[j, 1]), "n_b": int(n[j, 3]), "n_threads": n_threads, "rate_a": est[j, 0],
-                    "rate_b": est[j, 1], "difference": est[j, 2], "diff_low": low[j, 2], "diff_high": high[j, 2],
-                    "p_value": bootstrap_pvalue(rep[:, j, 2], 0.0),
-                    "log_odds": est[j, 3] if binary[j] else np.nan, "lo_low": low[j, 3] if binary[j] else np.nan,
-                    "lo_high": high[j, 3] if binary[j] else np.nan, "ci_method": method})
-    return pl.DataFrame(out, schema=COMPARE_SCHEMA)
+    n = totals.reshape(len(values), 4).astype(np.int64)
+    return pl.DataFrame({
+        "comparison": comparison, "strategy": list(values), "measure": [SHARE if b else MEAN for b in binary],
+        "n_a": n[:, 1], "n_b": n[:, 3], "n_threads": n_threads, "rate_a": est[:, 0], "rate_b": est[:, 1],
+        "difference": est[:, 2], "diff_low": low[:, 2], "diff_high": high[:, 2],
+        "p_value": [bootstrap_pvalue(rep[:, j, 2], 0.0) for j in range(len(values))],
+        "log_odds": np.where(binary, est[:, 3], np.nan), "lo_low": np.where(binary, low[:, 3], np.nan),
+        "lo_high": np.where(binary, high[:, 3], np.nan), "ci_method": method,
+    }, schema=COMPARE_SCHEMA)
 
 
 def civility_by_removal(

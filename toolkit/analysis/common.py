@@ -205,6 +205,20 @@ def with_parent_score(frame: pl.DataFrame, label: str, name: str = "parent_score
     return frame.join(parents, on=["thread_id", "parent_id"], how="left", maintain_order="left")
 
 
+def replies(frame: pl.DataFrame, label: str, include_post_parent: bool, *known: pl.Expr) -> pl.DataFrame:
+    """The comments of reply-linked threads (``structure == "tree"``) with their parent's ``label`` score
+    (:func:`with_parent_score`), where every ``known`` holds; replies to the post only with
+    ``include_post_parent``.
+
+    Example:
+        >>> from toolkit.analysis.synthetic import example_threads
+        >>> replies(example_threads(), "toxicity", False)["comment_id"].to_list()  # a1, a4, b1 answer posts
+        ['a2', 'a3', 'b2']
+    """
+    rows = comments_only(with_parent_score(frame, label)).filter(pl.col("structure") == "tree", *known)
+    return rows if include_post_parent else rows.filter(~pl.col("parent_is_post"))
+
+
 def edge_labels(edges: Sequence[float], closed_last: bool = True, fmt: str = "{:g}") -> list[str]:
     """``[a, b)`` labels for consecutive edges; the last bin is closed (``[a, b]``) when ``closed_last``.
 
@@ -212,11 +226,9 @@ def edge_labels(edges: Sequence[float], closed_last: bool = True, fmt: str = "{:
         >>> edge_labels([0, 0.5, 1])
         ['[0, 0.5)', '[0.5, 1]']
     """
-    out = []
-    for i, (lo, hi) in enumerate(zip(edges, edges[1:], strict=False)):
-        right = "]" if closed_last and i == len(edges) - 2 else ")"
-        out.append(f"[{fmt.format(lo)}, {fmt.format(hi)}{right}")
-    return out
+    last = len(edges) - 2
+    return [f"[{fmt.format(lo)}, {fmt.format(hi)}{']' if closed_last and i == last else ')'}"
+            for i, (lo, hi) in enumerate(zip(edges, edges[1:], strict=False))]
 
 
 def assign_bins(values: np.ndarray, edges: Sequence[float]) -> np.ndarray:
@@ -339,16 +351,13 @@ def profile_table(cells: pl.DataFrame, method: str, *, threshold: float, n_boot:
         return pl.DataFrame(schema=PROFILE_SCHEMA)
     keys, coded, ci = bin_means(cells, method, 2, n_boot=n_boot, seed=seed)
     total = np.bincount(coded["group"].to_numpy(), weights=coded["n"].to_numpy(), minlength=keys.height)
-    out = []
-    for i, (_, bin_value, order) in enumerate(keys.iter_rows()):
-        out.append({
-            "bin": str(bin_value), "bin_order": float(order), "n": int(ci.n[i, 0]),
-            "n_unscored": int(total[i] - ci.n[i, 0]), "n_threads": int(ci.n_clusters[i]),
-            "mean": ci.estimate[i, 0], "mean_low": ci.low[i, 0], "mean_high": ci.high[i, 0],
-            "share_above": ci.estimate[i, 1], "share_low": ci.low[i, 1], "share_high": ci.high[i, 1],
-            "threshold": float(threshold), "ci_method": ci.method[i],
-        })
-    return pl.DataFrame(out, schema=PROFILE_SCHEMA)
+    return pl.DataFrame({
+        "bin": [str(b) for b in keys["bin"]], "bin_order": keys["order"], "n": ci.n[:, 0],
+        "n_unscored": total.astype(np.int64) - ci.n[:, 0], "n_threads": ci.n_clusters,
+        "mean": ci.estimate[:, 0], "mean_low": ci.low[:, 0], "mean_high": ci.high[:, 0],
+        "share_above": ci.estimate[:, 1], "share_low": ci.low[:, 1], "share_high": ci.high[:, 1],
+        "threshold": float(threshold), "ci_method": ci.method,
+    }, schema=PROFILE_SCHEMA)
 
 
 def binned_profile(

@@ -45,12 +45,19 @@ def depth_bin_expr(depth_bins: Sequence[int] | None) -> pl.Expr:
     depth = pl.col("reply_depth")
     if not depth_bins:
         return depth.cast(pl.String).alias("depth_bin")
-    edges = sorted(set(int(e) for e in depth_bins))
-    expr = pl.when(depth < edges[0]).then(pl.lit(f"<{edges[0]}"))
+    return _range_bins(depth, depth_bins)[0].alias("depth_bin")
+
+
+def _range_bins(value: pl.Expr, starts: Sequence[int]) -> tuple[pl.Expr, pl.Expr]:
+    """The bin label (``<a``, ``a``, ``a-b``, ``z+``) and lower bound of each integer ``value`` for bin
+    ``starts`` (the last open-ended; values below the first get ``<a`` and 0)."""
+    edges = sorted(set(int(e) for e in starts))
+    label = pl.when(value < edges[0]).then(pl.lit(f"<{edges[0]}"))
+    low = pl.when(value < edges[0]).then(pl.lit(0))
     for lo, hi in zip(edges, edges[1:], strict=False):
-        label = str(lo) if hi - lo == 1 else f"{lo}-{hi - 1}"
-        expr = expr.when(depth < hi).then(pl.lit(label))
-    return expr.otherwise(pl.lit(f"{edges[-1]}+")).alias("depth_bin")
+        label = label.when(value < hi).then(pl.lit(str(lo) if hi - lo == 1 else f"{lo}-{hi - 1}"))
+        low = low.when(value < hi).then(pl.lit(lo))
+    return label.otherwise(pl.lit(f"{edges[-1]}+")), low.otherwise(pl.lit(edges[-1]))
 
 
 def depth_profile(
@@ -187,15 +194,8 @@ def thread_size_profile(
         >>> table.select("size_bin", "n", "n_threads", "mean").rows()  # b: 2 comments, a: 4
         [('1-2', 2, 1, 0.35), ('3+', 4, 1, 0.5)]
     """
-    edges = sorted(set(int(e) for e in (size_edges or DEFAULT_SIZE_EDGES)))
-    size = pl.col("thread_size")
-    expr = pl.when(size < edges[0]).then(pl.lit(f"<{edges[0]}"))
-    low = pl.when(size < edges[0]).then(pl.lit(0))
-    for lo, hi in zip(edges, edges[1:], strict=False):
-        expr = expr.when(size < hi).then(pl.lit(str(lo) if hi - lo == 1 else f"{lo}-{hi - 1}"))
-        low = low.when(size < hi).then(pl.lit(lo))
-    columns = (expr.otherwise(pl.lit(f"{edges[-1]}+")).alias("size_bin"),
-               low.otherwise(pl.lit(edges[-1])).cast(pl.Float64).alias("size_low"))
+    size_bin, size_low = _range_bins(pl.col("thread_size"), size_edges or DEFAULT_SIZE_EDGES)
+    columns = (size_bin.alias("size_bin"), size_low.cast(pl.Float64).alias("size_low"))
     return binned_profile(frame, bin_col="size_bin", order_col="size_low", label=label, threshold=threshold,
                           n_boot=n_boot, seed=seed, prepare=lambda part: with_thread_position(part).with_columns(
                               *columns)).rename({"bin": "size_bin", "bin_order": "size_low"})

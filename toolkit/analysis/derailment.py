@@ -193,7 +193,8 @@ def derailment_threads(
         return _turns(bucket, include_post, label_column).with_columns(out)
 
     firsts = gather(frame, lambda b: turns(b).group_by("thread_id").agg(
-        n_turns=pl.len().cast(pl.Int64), first_out=pl.col("position").filter(pl.col("_out")).min())).sort("thread_id")
+        n_turns=pl.len().cast(pl.Int64), first_out=pl.col("position").filter(pl.col("_out")).min(),
+        late_out=pl.col("_out").filter(pl.col("position") >= (k or 0)).any())).sort("thread_id")
     unit = "turn" if include_post else "comment"
     if k is None:
         prefixes, rules = matched_prefixes(firsts, seed=seed)
@@ -202,12 +203,8 @@ def derailment_threads(
         long_enough = firsts.filter(pl.col("n_turns") > k)
         early_out = pl.col("first_out").fill_null(k) < k
         kept = long_enough.filter(~early_out) if require_civil_start else long_enough
-        prefixes = kept.select("thread_id", prefix=pl.lit(k, dtype=pl.Int64),
-                               derails=pl.col("first_out").fill_null(-1) >= k)
-        if not require_civil_start:  # an early outcome does not count; a later one does
-            prefixes = prefixes.drop("derails").join(
-                gather(frame, lambda b: turns(b).group_by("thread_id").agg(
-                    derails=pl.col("_out").filter(pl.col("position") >= k).any())), on="thread_id")
+        # derails: an outcome after the first k turns (an early one does not count, or rules the thread out)
+        prefixes = kept.select("thread_id", prefix=pl.lit(k, dtype=pl.Int64), derails="late_out")
         steps = {f"threads with {unit}s": firsts.height,
                  f"left out: fewer than {k + 1} {unit}s": firsts.height - long_enough.height,
                  f"left out: outcome ({outcome}) already in the first {k} {unit}s":
@@ -373,16 +370,11 @@ def run_derailment(frame: Frames, ctx: AnalysisContext) -> AnalysisOutput:
     return AnalysisOutput(tables, figures)
 
 
-def _named(o: DerailmentOptions) -> list[str]:
-    """The label column an ``outcome: label`` reads (a string label column is handed over only when named)."""
-    return [o.label_column] if o.label_column else []
-
-
 DECLARED = (
     Analysis("derailment", run_derailment, DerailmentOptions, bucketed=True,
              reads=("thread_id", "comment_id", "parent_id", "is_post", "reply_depth", "structure", "created_at",
                     "source_position", "removed", "text"),
-             named=_named,
+             named=lambda o: [o.label_column] if o.label_column else [],  # what an `outcome: label` reads
              tables=("derailment_sample", "derailment_log_odds", "derailment_prediction"),
              figures=("derailment_log_odds",)),
 )

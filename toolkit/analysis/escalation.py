@@ -14,10 +14,9 @@ from toolkit.analysis.common import (
     assign_bins,
     binned_profile,
     ci_methods,
-    comments_only,
     edge_labels,
     gather,
-    with_parent_score,
+    replies,
 )
 from toolkit.analysis.declare import Analysis, AnalysisContext, shown
 from toolkit.analysis.stats import BootResult, RankPairs, cluster_bootstrap, replicate_sums, summarize
@@ -51,11 +50,7 @@ def reply_pairs(frame: pl.DataFrame, *, label: str = "toxicity",
         >>> reply_pairs(frame).rows()
         [('a', 'a2', 0.9, 0.8), ('a', 'a3', 0.9, 0.2), ('b', 'b2', 0.2, 0.5)]
     """
-    rows = comments_only(with_parent_score(frame, label)).filter(
-        (pl.col("structure") == "tree") & scored("parent_score") & scored(label)
-    )
-    if not include_post_parent:
-        rows = rows.filter(~pl.col("parent_is_post"))
+    rows = replies(frame, label, include_post_parent, scored("parent_score"), scored(label))
     return rows.select("thread_id", "comment_id", "parent_score", pl.col(label).alias("reply_score"))
 
 

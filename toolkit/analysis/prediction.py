@@ -113,7 +113,7 @@ def classification_tables(
         ipw = np.ones(y.size) if weight is None else rows[weight].cast(pl.Float64).to_numpy()
         est, reps, n_threads, method = bootstrap_replicates(lambda w, r=ranked, v=ipw: r.summary(w * v, xs),
                                                             rows["thread_id"], n_boot=n_boot, seed=seed)
-        low, high = percentile_ci(reps) if reps.shape[0] else (np.full(est.shape, np.nan), np.full(est.shape, np.nan))
+        low, high = percentile_ci(reps)
         codes, _, _, _ = cluster_codes(rows["thread_id"])
         strata = codes if method.startswith("thread") else None
         draws = permutation_draws(y.size, n_boot)
@@ -130,10 +130,8 @@ def classification_tables(
             for k, curve in enumerate(("roc", "pr")):
                 sl = slice(2 + k * grid, 2 + (k + 1) * grid)
                 parts.append(pl.DataFrame({
-                    "label": [label] * grid, "curve": [curve] * grid, "x": xs, "y": est[sl], "low": low[sl],
-                    "high": high[sl], "n": [int(y.size)] * grid, "n_positive": [int(y.sum())] * grid,
-                    "auc": [float(est[k])] * grid,
-                }, schema=CURVE_SCHEMA))
+                    "label": label, "curve": curve, "x": xs, "y": est[sl], "low": low[sl], "high": high[sl],
+                    "n": int(y.size), "n_positive": int(y.sum()), "auc": float(est[k])}, schema=CURVE_SCHEMA))
     curves = pl.concat(parts) if parts else pl.DataFrame(schema=CURVE_SCHEMA)
     return pl.DataFrame(metrics, schema=AUC_SCHEMA), curves
 
@@ -238,19 +236,16 @@ def _regressors(
     unit = f" (per +{label_unit:g})" if label_unit != 1 else ""
     terms: dict[str, np.ndarray] = {f"{label}{unit}": rows[label].to_numpy().astype(np.float64) / label_unit}
     dropped: list[dict[str, Any]] = []
-    for name, wanted, column in (("reply_depth", include_depth, "reply_depth"), ("score", include_score, "score")):
-        if not wanted:
-            continue
-        if column not in rows.columns or rows[column].null_count() == rows.height:
-            dropped.append({"term": name, "note": f"dropped: {column} not in the data (all null)"})
-            continue
-        if rows[column].null_count():
-            dropped.append({"term": name, "note": f"dropped: {column} missing for {rows[column].null_count()} rows"})
-            continue
-        values = rows[column].to_numpy().astype(np.float64)
-        if name == "score" and score_transform == "signed_log1p":
-            values, name = signed_log1p(values), "score (signed log1p)"
-        terms[name] = values
+    for column in [c for c, wanted in (("reply_depth", include_depth), ("score", include_score)) if wanted]:
+        missing = rows[column].null_count() if column in rows.columns else rows.height
+        if missing == rows.height:
+            dropped.append({"term": column, "note": f"dropped: {column} not in the data (all null)"})
+        elif missing:
+            dropped.append({"term": column, "note": f"dropped: {column} missing for {missing} rows"})
+        elif column == "score" and score_transform == "signed_log1p":
+            terms["score (signed log1p)"] = signed_log1p(rows[column].to_numpy().astype(np.float64))
+        else:
+            terms[column] = rows[column].to_numpy().astype(np.float64)
     for name in list(terms):
         values = terms[name]
         if values.size and np.all(values == values[0]):

@@ -19,7 +19,7 @@ from toolkit.analysis.common import (
     comments_only,
     edge_labels,
     gather,
-    with_parent_score,
+    replies,
 )
 from toolkit.analysis.declare import Analysis, AnalysisContext, applicable, shown
 from toolkit.analysis.stats import (
@@ -84,10 +84,15 @@ def _compare(rows: pl.DataFrame, flag: str, label: str, name: str, n_boot: int, 
         groups.append({"comparison": name, "group": group_name, "n": ci.n, "n_threads": ci.n_clusters,
                        "mean": ci.estimate, "mean_low": ci.low, "mean_high": ci.high, "ci_method": ci.method})
     test = bootstrap_difference(rows[label], rows[flag], rows["thread_id"], n_boot=n_boot, seed=seed)
-    return groups, {"comparison": name, "n_removed_side": test["n_true"], "n_kept_side": test["n_false"],
-                    "difference": test["difference"], "low": test["low"], "high": test["high"],
-                    "p_value": test["p_value"], "roc_auc": NAN, "risk_ratio": NAN, "rr_low": NAN,
-                    "rr_high": NAN}
+    return groups, _test_row(name, test)
+
+
+def _test_row(comparison: str, diff: dict[str, float], **ratio: float) -> dict[str, Any]:
+    """A row of the removal test table from :func:`bootstrap_difference`'s dict (risk ratio given, or NaN)."""
+    return {"comparison": comparison, "n_removed_side": diff["n_true"], "n_kept_side": diff["n_false"],
+            "difference": diff["difference"], "low": diff["low"], "high": diff["high"],
+            "p_value": diff["p_value"], "roc_auc": NAN, "risk_ratio": NAN, "rr_low": NAN, "rr_high": NAN,
+            **ratio}
 
 
 def removal_auc(frame: pl.DataFrame, *, label: str = "toxicity") -> float:
@@ -149,15 +154,13 @@ def removal_context(
         >>> tests.select(pl.col("difference").round(3), "roc_auc").rows()
         [(0.075, nan), (0.375, 0.875)]
     """
-    comments = comments_only(frame)
-    groups, tests = [], []
-    for flag, name in (("parent_removed", "replies to removed vs kept"), ("removed", "removed vs kept")):
-        g, t = _compare(comments, flag, label, name, n_boot, seed)
-        if flag == "removed":
-            t["roc_auc"] = removal_auc(frame, label=label)
-        groups += g
-        tests.append(t)
-    return pl.DataFrame(groups, schema=COMPARISON_SCHEMA), pl.DataFrame(tests, schema=TEST_SCHEMA)
+    rows = comments_only(frame)
+    reply_groups, reply_test = _compare(rows, "parent_removed", label, "replies to removed vs kept", n_boot,
+                                        seed)
+    own_groups, own_test = _compare(rows, "removed", label, "removed vs kept", n_boot, seed)
+    own_test["roc_auc"] = removal_auc(frame, label=label)
+    return (pl.DataFrame(reply_groups + own_groups, schema=COMPARISON_SCHEMA),
+            pl.DataFrame([reply_test, own_test], schema=TEST_SCHEMA))
 
 
 # ------------------------------------- matched context ----------------------------------------------------
@@ -224,14 +227,18 @@ def context_scores(frame: pl.DataFrame, *, label: str = "toxicity") -> pl.DataFr
     )
 
 
+def _stratum_sums(values: np.ndarray, removed: np.ndarray, strata: np.ndarray, n_strata: int,
+                  w: np.ndarray) -> list[np.ndarray]:
+    """Per stratum, the weighted count of removed and of kept rows, and the weighted sum of their values."""
+    r = removed.astype(np.float64)
+    return [np.bincount(strata, weights=w * side, minlength=n_strata)
+            for side in (r, 1 - r, r * values, (1 - r) * values)]
+
+
 def _matched_difference(values: np.ndarray, removed: np.ndarray, strata: np.ndarray, n_strata: int,
                         w: np.ndarray) -> float:
     """Σ_s n_removed,s (mean removed_s - mean kept_s) / Σ_s n_removed,s over strata holding both groups."""
-    r = removed.astype(np.float64)
-    cr = np.bincount(strata, weights=w * r, minlength=n_strata)
-    ck = np.bincount(strata, weights=w * (1 - r), minlength=n_strata)
-    sr = np.bincount(strata, weights=w * r * values, minlength=n_strata)
-    sk = np.bincount(strata, weights=w * (1 - r) * values, minlength=n_strata)
+    cr, ck, sr, sk = _stratum_sums(values, removed, strata, n_strata, w)
     ok = (cr > 0) & (ck > 0)
     if not ok.any():
         return float("nan")
@@ -248,10 +255,7 @@ def _matched_bootstrap(values: np.ndarray, removed: np.ndarray, strata: np.ndarr
         return cluster_bootstrap(lambda w: _matched_difference(values, removed, strata, n_strata, w), threads,
                                  n_boot=n_boot, seed=seed)
     estimate = _matched_difference(values, removed, strata, n_strata, np.ones(values.size))
-    r = removed.astype(np.float64)
-    cr, ck = np.bincount(strata, weights=r, minlength=n_strata), np.bincount(strata, weights=1 - r, minlength=n_strata)
-    sr = np.bincount(strata, weights=r * values, minlength=n_strata)
-    sk = np.bincount(strata, weights=(1 - r) * values, minlength=n_strata)
+    cr, ck, sr, sk = _stratum_sums(values, removed, strata, n_strata, np.ones(values.size))
     d = sr / cr - sk / ck  # every stratum here holds both groups
     thread_of = np.zeros(n_strata, dtype=np.int64)
     thread_of[strata] = codes
@@ -303,9 +307,8 @@ def matched_context(
         strata, n_strata = dense_codes(key.to_series())
         removed = rows["removed"].to_numpy().astype(bool)
         values = rows[context].to_numpy().astype(np.float64)
-        has_r = np.bincount(strata, weights=removed, minlength=n_strata) > 0
-        has_k = np.bincount(strata, weights=~removed, minlength=n_strata) > 0
-        matched = (has_r & has_k)[strata] if rows.height else np.zeros(0, bool)
+        n_removed, n_kept, _, _ = _stratum_sums(values, removed, strata, n_strata, np.ones(values.size))
+        matched = ((n_removed > 0) & (n_kept > 0))[strata]
         rows, values, removed, strata = rows.filter(pl.Series(matched)), values[matched], removed[matched], strata[matched]
         _, strata = np.unique(strata, return_inverse=True)
         n_strata = int(strata.max()) + 1 if strata.size else 0
@@ -336,10 +339,9 @@ RATE_SCHEMA = {
 
 
 def _parented(frame: pl.DataFrame, label: str, include_post_parent: bool) -> pl.DataFrame:
-    rows = comments_only(with_parent_score(frame, label)).filter(
-        (pl.col("structure") == "tree") & pl.col("parent_is_post").is_not_null() & pl.col("removed").is_not_null()
-    )
-    return rows if include_post_parent else rows.filter(~pl.col("parent_is_post"))
+    """Replies whose parent is in the data, with a known ``removed``."""
+    return replies(frame, label, include_post_parent, pl.col("parent_is_post").is_not_null(),
+                   pl.col("removed").is_not_null())
 
 
 def removal_by_parent(
@@ -382,13 +384,11 @@ def removal_by_parent(
     removed = rows["removed"].cast(pl.Float64).to_numpy()
     ci = grouped_bootstrap_means(removed, rows["thread_id"], idx, len(names), n_boot=n_boot, seed=seed)
     n_removed = np.bincount(idx, weights=removed, minlength=len(names))
-    out = []
-    for i, name in enumerate(names):
-        out.append({"parent_bin": name, "bin_low": float(bins[i]) if i < len(bins) - 1 else float("nan"),
-                    "n": int(ci.n[i, 0]), "n_threads": int(ci.n_clusters[i]), "n_removed": int(n_removed[i]),
-                    "removal_rate": ci.estimate[i, 0], "rate_low": ci.low[i, 0], "rate_high": ci.high[i, 0],
-                    "ci_method": ci.method[i]})
-    return pl.DataFrame(out, schema=RATE_SCHEMA)
+    return pl.DataFrame({
+        "parent_bin": names, "bin_low": [*map(float, bins[:-1]), float("nan")], "n": ci.n[:, 0],
+        "n_threads": ci.n_clusters, "n_removed": n_removed.astype(np.int64), "removal_rate": ci.estimate[:, 0],
+        "rate_low": ci.low[:, 0], "rate_high": ci.high[:, 0], "ci_method": ci.method,
+    }, schema=RATE_SCHEMA)
 
 
 def removal_parent_test(
@@ -440,10 +440,8 @@ def removal_parent_test(
             return np.where(b > 0, a / b, np.nan)
 
     rr = summarize(ratio(totals), ratio(reps), rows.height, n_threads, method, null=1.0)
-    return {"comparison": f"replies to toxic (>= {threshold:g}) vs non-toxic parents", "n_removed_side": diff["n_true"],
-            "n_kept_side": diff["n_false"], "difference": diff["difference"], "low": diff["low"], "high": diff["high"],
-            "p_value": diff["p_value"], "roc_auc": NAN, "risk_ratio": rr.estimate, "rr_low": rr.low,
-            "rr_high": rr.high}
+    return _test_row(f"replies to toxic (>= {threshold:g}) vs non-toxic parents", diff,
+                     risk_ratio=rr.estimate, rr_low=rr.low, rr_high=rr.high)
 
 
 # ------------------------------------- calm-down after a removal ------------------------------------------
@@ -482,13 +480,9 @@ def window_means(frame: pl.DataFrame, *, label: str = "toxicity", window: int = 
     scored = ~np.isnan(v)
     cs = np.r_[0.0, np.cumsum(np.where(scored, v, 0.0))]
     cc = np.r_[0, np.cumsum(scored)]
-    groups = rows[key].to_numpy()
-    n = rows.height
-    pos = np.arange(n)
-    new = np.r_[True, groups[1:] != groups[:-1]] if n else np.zeros(0, bool)
-    start = np.maximum.accumulate(np.where(new, pos, 0)) if n else pos
-    end_marks = np.r_[new[1:], True] if n else new
-    end = np.minimum.accumulate(np.where(end_marks, pos, n)[::-1])[::-1] + 1 if n else pos
+    pos = np.arange(rows.height)
+    start = pos - rows.select(pl.int_range(pl.len()).over(key)).to_series().to_numpy()  # group's first row
+    end = start + rows.select(pl.len().over(key)).to_series().to_numpy()
     b0, b1 = np.maximum(start, pos - window), pos
     a0, a1 = pos + 1, np.minimum(end, pos + 1 + window)
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -559,11 +553,8 @@ def calm_down(
                     "mean_after": part["mean_after"].mean(), "change": boot.estimate, "change_low": boot.low,
                     "change_high": boot.high, "p_value": boot.p_value, "ci_method": boot.method})
     diff = bootstrap_difference(w["change"], w["removed"], w["thread_id"], n_boot=n_boot, seed=seed)
-    test = {"comparison": f"change after - before ({window} comments), removed vs kept",
-            "n_removed_side": diff["n_true"], "n_kept_side": diff["n_false"], "difference": diff["difference"],
-            "low": diff["low"], "high": diff["high"], "p_value": diff["p_value"], "roc_auc": float("nan"),
-            "risk_ratio": float("nan"), "rr_low": float("nan"), "rr_high": float("nan")}
-    return pl.DataFrame(out, schema=CALM_SCHEMA), test
+    return pl.DataFrame(out, schema=CALM_SCHEMA), _test_row(
+        f"change after - before ({window} comments), removed vs kept", diff)
 
 
 OTHER_REASONS = "other reasons"

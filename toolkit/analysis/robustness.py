@@ -16,6 +16,7 @@ from typing import Any
 
 import polars as pl
 
+from toolkit.analysis.agreement import SCORERS_SCHEMA
 from toolkit.analysis.common import Corpus, Frames
 from toolkit.analysis.declare import Analysis, AnalysisContext
 from toolkit.errors import ConfigError
@@ -49,10 +50,6 @@ class RobustnessOptions:
     label: str | None = None
 
 
-def _null(name: str, null: float | None) -> float:
-    return null if null is not None else (1.0 if "ratio" in name else 0.0)
-
-
 def estimates_of(name: str, output: AnalysisOutput) -> pl.DataFrame:
     """An analysis' estimates as ``estimate, value, low, high, p_value, null, n`` (empty when skipped).
 
@@ -67,7 +64,8 @@ def estimates_of(name: str, output: AnalysisOutput) -> pl.DataFrame:
     if table is None or table.height == 0:
         return pl.DataFrame(schema=schema)
     rows = [{"estimate": str(r[key]), "value": r[value], "low": r[low], "high": r[high], "p_value": r[p],
-             "null": _null(str(r[key]), null), "n": r.get("n")} for r in table.iter_rows(named=True)]
+             "null": float("ratio" in str(r[key])) if null is None else null, "n": r.get("n")}
+            for r in table.iter_rows(named=True)]
     return pl.DataFrame(rows, schema=schema)
 
 
@@ -152,9 +150,7 @@ def run_robustness(data: Frames, ctx: AnalysisContext) -> AnalysisOutput:
                       {"main": main, "min_width": "double"})
     tables = {"robustness": table}
     if status:
-        tables["robustness_scorers"] = pl.DataFrame(
-            [{k: s[k] for k in ("scorer", "used", "columns", "note")} for s in status],
-            schema={"scorer": pl.String, "used": pl.Boolean, "columns": pl.String, "note": pl.String})
+        tables["robustness_scorers"] = pl.DataFrame(status, schema=SCORERS_SCHEMA)
     return AnalysisOutput(tables, [(spec, table)])
 
 

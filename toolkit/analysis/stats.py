@@ -246,10 +246,8 @@ def replicate_sums(
     cols = np.asarray(columns, dtype=np.float64)
     cols = cols[:, None] if cols.ndim == 1 else cols
     codes, n_units, n_threads, method = cluster_codes(clusters)
-    per_unit = np.zeros((0, cols.shape[1]))
-    if n_units:
-        per_unit = np.column_stack([np.bincount(codes, weights=cols[:, j], minlength=n_units)
-                                    for j in range(cols.shape[1])])
+    per_unit = np.column_stack([np.bincount(codes, weights=cols[:, j], minlength=n_units)
+                                for j in range(cols.shape[1])])
     return (*unit_replicates(per_unit, n_boot, seed), n_threads, method)
 
 
@@ -529,8 +527,7 @@ def cell_means(cells: pl.DataFrame, n_units: int, n_groups: int, method: str, *,
     present = counts.sum(axis=1) > 0
     per_group = np.bincount(group[present], minlength=n_groups)
     per_group_threads = per_group if method == THREAD_BOOTSTRAP else (per_group > 0).astype(np.int64)
-    low = np.full((n_groups, k), np.nan)
-    high = np.full((n_groups, k), np.nan)
+    low, high = np.full((n_groups, k), np.nan), np.full((n_groups, k), np.nan)
     if n_units:
         half = n_groups * k
         col = group[:, None] * k + np.arange(k)[None, :]
@@ -548,14 +545,10 @@ def cell_means(cells: pl.DataFrame, n_units: int, n_groups: int, method: str, *,
                 reps = prod[:, :cells.size] / prod[:, cells.size:]
             low[cells], high[cells] = percentile_ci(reps, level)
         low, high = low.reshape(n_groups, k), high.reshape(n_groups, k)
-    methods = []
-    for g in range(n_groups):
-        if method == THREAD_BOOTSTRAP and per_group_threads[g] == 1:
-            low[g], high[g] = np.nan, np.nan
-            methods.append(ONE_THREAD)
-        else:
-            methods.append(method)
-    return GroupIntervals(estimate, low, high, n.astype(np.int64), per_group_threads.astype(np.int64), methods)
+    one = (per_group_threads == 1) & (method == THREAD_BOOTSTRAP)  # a group held by one thread: no CI
+    low[one], high[one] = np.nan, np.nan
+    return GroupIntervals(estimate, low, high, n.astype(np.int64), per_group_threads.astype(np.int64),
+                          [ONE_THREAD if o else method for o in one])
 
 
 
@@ -738,10 +731,10 @@ class RankedScores:
         return out
 
 
-def _weighted_midranks(values: np.ndarray, w: np.ndarray, order: np.ndarray, group: np.ndarray) -> np.ndarray:
-    """Midranks of ``values`` in the sample where row i appears ``w[i]`` times (ties share the mean rank)."""
-    ws = w[order]
-    gw = np.bincount(group, weights=ws)
+def _weighted_midranks(w: np.ndarray, order: np.ndarray, group: np.ndarray) -> np.ndarray:
+    """Midranks of the values sorted by ``order`` into tie groups ``group``, in the sample where row i appears
+    ``w[i]`` times (ties share the mean rank)."""
+    gw = np.bincount(group, weights=w[order])
     before = np.cumsum(gw) - gw
     ranks_sorted = before[group] + (gw[group] + 1) / 2
     ranks = np.empty_like(ranks_sorted)
@@ -755,8 +748,8 @@ class RankPairs:
     Example:
         >>> import numpy as np
         >>> pairs = RankPairs(np.array([1.0, 2, 3, 4]), np.array([1.0, 3, 2, 4]))
-        >>> round(pairs.spearman(np.ones(4)), 3), round(pairs.pearson(np.ones(4)), 3)  # 1 - 6 * 2 / (4 * 15)
-        (0.8, 0.8)
+        >>> round(pairs.spearman(np.ones(4)), 3)  # 1 - 6 * 2 / (4 * 15)
+        0.8
     """
 
     def __init__(self, x: np.ndarray, y: np.ndarray):
@@ -775,14 +768,9 @@ class RankPairs:
         w = np.asarray(w, dtype=np.float64)
         if w.sum() < 2:
             return float("nan")
-        rx = _weighted_midranks(self.x, w, self.ox, self.gx)
-        ry = _weighted_midranks(self.y, w, self.oy, self.gy)
+        rx = _weighted_midranks(w, self.ox, self.gx)
+        ry = _weighted_midranks(w, self.oy, self.gy)
         return weighted_pearson(rx, ry, w)
-
-    def pearson(self, w: np.ndarray) -> float:
-        """Pearson's r of the weighted sample."""
-        return weighted_pearson(self.x, self.y, np.asarray(w, dtype=np.float64))
-
 
 def weighted_pearson(x: np.ndarray, y: np.ndarray, w: np.ndarray) -> float:
     """Pearson correlation with frequency weights (NaN when either side is constant).

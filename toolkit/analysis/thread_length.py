@@ -162,10 +162,9 @@ def toxicity_by_thread_length(
         pl.col("size") >= min_comments)
     sizes = threads["size"].to_numpy()
     edges = log_size_bins(sizes, n_bins, min_threads_last_bin)
-    idx = assign_bins(sizes, edges) if sizes.size else np.zeros(0, np.int64)
-    n_bins_used = max(edges.size - 1, 1)
-    ci = grouped_bootstrap_means(threads["toxic_share"].to_numpy(), threads["thread_id"], idx, n_bins_used,
-                                 n_boot=n_boot, seed=seed)
+    idx = assign_bins(sizes, edges)
+    ci = grouped_bootstrap_means(threads["toxic_share"].to_numpy(), threads["thread_id"], idx,
+                                 max(edges.size - 1, 1), n_boot=n_boot, seed=seed)
     out = []
     for b in range(edges.size - 1):
         part = threads.filter(pl.Series(idx == b, dtype=pl.Boolean))

@@ -95,7 +95,7 @@ def calibration_table(
         [(0.0, 3, 0.167, 0.0), (0.5, 3, 0.733, 0.667)]
     """
     edges = np.linspace(0.0, 1.0, n_bins + 1)
-    out = []
+    parts = [pl.DataFrame(schema=CALIBRATION_SCHEMA)]
     for label in score_columns(frame, labels):
         rows = labelled_rows(frame, truth, label, key=TRUTH_KEY, weight=weight)
         s = rows[label].to_numpy().astype(np.float64)
@@ -109,12 +109,11 @@ def calibration_table(
             estimate, low, high, predicted, method = _weighted_bins(s, y, _weights(rows, weight), idx, n_bins,
                                                                     rows["thread_id"], n_boot, seed)
             methods = [method] * n_bins
-        for b in range(n_bins):
-            m = idx == b
-            out.append({"label": label, "bin_low": float(edges[b]), "bin_high": float(edges[b + 1]), "n": int(m.sum()),
-                        "mean_predicted": predicted[b], "observed": float(estimate[b]), "observed_low": float(low[b]),
-                        "observed_high": float(high[b]), "ci_method": methods[b]})
-    return pl.DataFrame(out, schema=CALIBRATION_SCHEMA)
+        parts.append(pl.DataFrame({
+            "label": label, "bin_low": edges[:-1], "bin_high": edges[1:],
+            "n": np.bincount(idx, minlength=n_bins), "mean_predicted": predicted, "observed": estimate,
+            "observed_low": low, "observed_high": high, "ci_method": methods}, schema=CALIBRATION_SCHEMA))
+    return pl.concat(parts)
 
 
 def _weighted_bins(s: np.ndarray, y: np.ndarray, w: np.ndarray, idx: np.ndarray, n_bins: int, threads: pl.Series,
@@ -127,7 +126,7 @@ def _weighted_bins(s: np.ndarray, y: np.ndarray, w: np.ndarray, idx: np.ndarray,
         share = np.where(totals[:n_bins] > 0, totals[n_bins:2 * n_bins] / totals[:n_bins], np.nan)
         rep_share = reps[:, n_bins:2 * n_bins] / reps[:, :n_bins]
         predicted = np.where(totals[:n_bins] > 0, totals[2 * n_bins:] / totals[:n_bins], np.nan)
-    low, high = percentile_ci(rep_share) if rep_share.shape[0] else (np.full(n_bins, np.nan), np.full(n_bins, np.nan))
+    low, high = percentile_ci(rep_share)
     return share, low, high, [float(v) for v in predicted], f"{method}, inverse-probability weighted"
 
 
@@ -186,9 +185,7 @@ def threshold_metrics(
         # precision, recall and ECE are functions of per-thread sums: one product for all replicates
         onehot = np.eye(n_bins)[idx] if idx.size else np.zeros((0, n_bins))
         cols = np.column_stack([pred & y, pred & ~y, ~pred & y, onehot, onehot * s[:, None],
-                                onehot * y[:, None]]).astype(np.float64)
-        if weight is not None:
-            cols = cols * w[:, None]
+                                onehot * y[:, None]]).astype(np.float64) * w[:, None]  # w: 1 when unweighted
         totals, reps, _, _ = replicate_sums(cols, rows["thread_id"], n_boot=n_boot, seed=seed)
 
         def stats(t: np.ndarray) -> np.ndarray:
@@ -202,14 +199,14 @@ def threshold_metrics(
             return np.stack([precision, recall, ece], axis=-1)
 
         est = stats(totals)
-        low, high = percentile_ci(stats(reps)) if reps.shape[0] else (np.full(3, np.nan), np.full(3, np.nan))
+        low, high = percentile_ci(stats(reps))
         precision, recall, ece = (float(v) for v in est)
         f1 = 2 * precision * recall / (precision + recall) if precision + recall > 0 else float("nan")
         out.append({"label": label, "threshold": float(threshold), "precision": precision,
                     "precision_low": float(low[0]), "precision_high": float(high[0]), "recall": recall,
                     "recall_low": float(low[1]), "recall_high": float(high[1]), "f1": f1,
-                    "brier": float((w * (s - y) ** 2).sum() / w.sum() if weight is not None else ((s - y) ** 2).mean())
-                    if s.size else float("nan"), "ece": ece,
+                    "brier": float((w * (s - y) ** 2).sum() / w.sum()) if s.size else float("nan"),
+                    "ece": ece,
                     "ece_low": float(low[2]), "ece_high": float(high[2])})
     return pl.DataFrame(out, schema=THRESHOLD_SCHEMA)
 

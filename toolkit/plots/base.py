@@ -84,9 +84,7 @@ def finish(fig: Figure, spec: FigureSpec, title: bool = True) -> Figure:
 
 def error_bars(table: pl.DataFrame, y: str, low: str, high: str) -> tuple[np.ndarray, np.ndarray]:
     """Values and non-negative (lower, upper) error lengths; NaN bounds draw no bar."""
-    v = table[y].cast(pl.Float64).fill_null(np.nan).to_numpy()
-    lo = table[low].cast(pl.Float64).fill_null(np.nan).to_numpy()
-    hi = table[high].cast(pl.Float64).fill_null(np.nan).to_numpy()
+    v, lo, hi = (table[c].cast(pl.Float64).fill_null(np.nan).to_numpy() for c in (y, low, high))
     err = np.vstack([np.nan_to_num(np.maximum(v - lo, 0)), np.nan_to_num(np.maximum(hi - v, 0))])
     return v, err
 
@@ -94,6 +92,12 @@ def error_bars(table: pl.DataFrame, y: str, low: str, high: str) -> tuple[np.nda
 def empty_note(ax: Axes, text: str) -> None:
     """Say on the axes why there is nothing to draw."""
     ax.text(0.5, 0.5, text, transform=ax.transAxes, ha="center", va="center", fontsize=7, color="0.4", wrap=True)
+
+
+def empty_figure(fig: Figure, ax: Axes, text: str, spec: FigureSpec) -> Figure:
+    """``fig`` finished with ``text`` in the middle of ``ax``: the figure of a table with nothing to draw."""
+    empty_note(ax, text)
+    return finish(fig, spec)
 
 
 def fmt_n(n: int | float | None) -> str:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import matplotlib as mpl
 import numpy as np
 import polars as pl
@@ -15,6 +17,7 @@ from toolkit.plots.base import (
     REMOVED_COLOUR,
     TOXICITY_CMAP,
     FigureSpec,
+    empty_figure,
     empty_note,
     error_bars,
     finish,
@@ -24,9 +27,7 @@ from toolkit.plots.base import (
 )
 
 
-def _wrap_ticks(labels: list[str], n: list[int] | None = None, show_n: bool = True) -> list[str]:
-    if n is None or not show_n:
-        return labels
+def _wrap_ticks(labels: list[str], n: list[int]) -> list[str]:
     return [f"{lab}\n{fmt_n(k)}" for lab, k in zip(labels, n, strict=True)]
 
 
@@ -39,8 +40,7 @@ def draw_profile(table: pl.DataFrame, spec: FigureSpec, width: str) -> Figure:
     o = spec.options
     fig, ax = new_figure(width)
     if table.height == 0:
-        empty_note(ax, "no scored comments")
-        return finish(fig, spec)
+        return empty_figure(fig, ax, "no scored comments", spec)
     x = np.arange(table.height)
     names = {"mean": (f"mean {o.get('label', 'score')}", "mean_low", "mean_high", "o"),
              "share_above": (f"share ≥ {o.get('threshold', '')}", "share_low", "share_high", "s")}
@@ -52,7 +52,7 @@ def draw_profile(table: pl.DataFrame, spec: FigureSpec, width: str) -> Figure:
                     color=f"C{k}")
     labels = [str(v) for v in table[o.get("x", "bin")].to_list()]
     many = table.height > 8
-    ticks = _wrap_ticks(labels, table["n"].to_list(), show_n=not many)
+    ticks = labels if many else _wrap_ticks(labels, table["n"].to_list())
     step = max(1, int(np.ceil(table.height / 12)))  # at most ~12 tick labels
     short = max(len(t) for t in labels) <= 3
     ax.set_xticks(x[::step], ticks[::step], rotation=0 if short or not many else 45,
@@ -75,11 +75,9 @@ def draw_group_means(table: pl.DataFrame, spec: FigureSpec, width: str) -> Figur
     empty = counts.filter(pl.col("least") == 0)["comparison"].to_list()
     table = table.filter(pl.col("comparison").is_in(comparisons))
     if empty:
-        spec = FigureSpec(spec.name, spec.kind, spec.title,
-                          f"Not shown (a side has no comments): {'; '.join(empty)}. {spec.footer}", spec.options)
+        spec = replace(spec, footer=f"Not shown (a side has no comments): {'; '.join(empty)}. {spec.footer}")
     if not comparisons:
-        empty_note(ax, "no comparison has comments on both sides")
-        return finish(fig, spec)
+        return empty_figure(fig, ax, "no comparison has comments on both sides", spec)
     colours = {"removed": REMOVED_COLOUR, "kept": KEPT_COLOUR}
     seen: set[str] = set()
     top = 0.0
@@ -132,8 +130,7 @@ def draw_rate_bars(table: pl.DataFrame, spec: FigureSpec, width: str) -> Figure:
     fig, ax = new_figure(width)
     rows = table.filter(pl.col("n") > 0)
     if rows.height == 0:
-        empty_note(ax, "no comments with a known parent")
-        return finish(fig, spec)
+        return empty_figure(fig, ax, "no comments with a known parent", spec)
     y, err = error_bars(rows, o["y"], o["low"], o["high"])
     x = np.arange(rows.height)
     colours = ["0.6" if str(v) == "no score" else REMOVED_COLOUR for v in rows[o["x"]].to_list()]
@@ -170,7 +167,7 @@ def ci_per_row(footer: str, table: pl.DataFrame, key: str = "context") -> str:
 def draw_matched_context(table: pl.DataFrame, spec: FigureSpec, width: str) -> Figure:
     """Removed minus matched kept (same thread and depth) per context, with CI, n and p; when the contexts'
     CIs come from different methods (a context matched in one thread only), the caption names each one's."""
-    spec = FigureSpec(spec.name, spec.kind, spec.title, ci_per_row(spec.footer, table), spec.options)
+    spec = replace(spec, footer=ci_per_row(spec.footer, table))
     fig, ax = new_figure(width, 0.6)
     rows = table.reverse()
     y = np.arange(rows.height)
@@ -178,9 +175,8 @@ def draw_matched_context(table: pl.DataFrame, spec: FigureSpec, width: str) -> F
     ax.axvline(0, color="0.5", linewidth=0.8, linestyle="--")
     ok = ~np.isnan(est)
     ax.errorbar(est[ok], y[ok], xerr=err[:, ok], fmt="o", color=REMOVED_COLOUR, capsize=2)
-    labels = []
-    for row in rows.iter_rows(named=True):
-        labels.append(f"{row['context']}\n{fmt_n(row['n_removed'])} rem. / {fmt_n(row['n_kept'])} kept")
+    labels = [f"{row['context']}\n{fmt_n(row['n_removed'])} rem. / {fmt_n(row['n_kept'])} kept"
+              for row in rows.iter_rows(named=True)]
     for yi, row in zip(y, rows.iter_rows(named=True), strict=True):
         text = fmt_p(row["p_value"]) if row["n_removed"] else "no matched pairs"
         ax.annotate(text, (1.0, yi), xycoords=("axes fraction", "data"), xytext=(2, 0), textcoords="offset points",
@@ -198,8 +194,7 @@ def draw_calm_down(table: pl.DataFrame, spec: FigureSpec, width: str) -> Figure:
     fig, ax = new_figure(width, 0.6)
     rows = table.filter(pl.col("n_events") > 0)
     if rows.height == 0:
-        empty_note(ax, "no removed comments with timestamps and neighbours")
-        return finish(fig, spec)
+        return empty_figure(fig, ax, "no removed comments with timestamps and neighbours", spec)
     est, err = error_bars(rows, "change", "change_low", "change_high")
     x = np.arange(rows.height)
     colours = [REMOVED_COLOUR if g == "removed" else KEPT_COLOUR for g in rows["group"].to_list()]
@@ -314,7 +309,7 @@ def draw_odds_ratios(table: pl.DataFrame, spec: FigureSpec, width: str) -> Figur
         notes.append("Not in the model: " + "; ".join(
             f"{t}: {n.removeprefix('dropped: ')}" for t, n in dropped.select("term", "note").iter_rows()) + ".")
     if notes:
-        spec = FigureSpec(spec.name, spec.kind, spec.title, " ".join([*notes, spec.footer]), spec.options)
+        spec = replace(spec, footer=" ".join([*notes, spec.footer]))
     return finish(fig, spec)
 
 
@@ -327,8 +322,7 @@ def draw_roc_pr(table: pl.DataFrame, spec: FigureSpec, width: str) -> Figure:
             part = table.filter((pl.col("label") == label) & (pl.col("curve") == curve))
             if part.height == 0:
                 continue
-            x, y = part["x"].to_numpy(), part["y"].to_numpy()
-            lo, hi = part["low"].to_numpy(), part["high"].to_numpy()
+            x, y, lo, hi = (part[c].to_numpy() for c in ("x", "y", "low", "high"))
             ax.fill_between(x, lo, hi, color=f"C{k}", alpha=0.2, linewidth=0)
             ax.plot(x, y, color=f"C{k}", label=f"{label} ({'AUC' if curve == 'roc' else 'AP'} {part['auc'][0]:.3f})")
     axes[0].plot([0, 1], [0, 1], color="0.5", linestyle="--", linewidth=0.8)
@@ -346,9 +340,8 @@ def draw_roc_pr(table: pl.DataFrame, spec: FigureSpec, width: str) -> Figure:
         ax.set_aspect("equal")
         ax.legend(loc="lower right" if ax is axes[0] else "upper right", fontsize=5.5)
     if table.height:
-        spec = FigureSpec(spec.name, spec.kind, spec.title,
-                          f"Outcome: {truth}; n = {fmt_n(table['n'][0])}, {fmt_n(table['n_positive'][0])} positive. "
-                          f"{spec.footer}", spec.options)
+        spec = replace(spec, footer=f"Outcome: {truth}; n = {fmt_n(table['n'][0])}, "
+                                    f"{fmt_n(table['n_positive'][0])} positive. {spec.footer}")
     return finish(fig, spec)
 
 
@@ -377,8 +370,7 @@ def draw_agreement_matrix(table: pl.DataFrame, spec: FigureSpec, width: str) -> 
     k = len(names)
     fig, ax = new_figure(width, 0.85)
     if k < 2:
-        empty_note(ax, "needs at least two score columns")
-        return finish(fig, spec)
+        return empty_figure(fig, ax, "needs at least two score columns", spec)
     m = np.full((k, k), np.nan)
     for row in table.iter_rows(named=True):
         i, j = names.index(row["a"]), names.index(row["b"])
@@ -406,8 +398,7 @@ def draw_thread_length(table: pl.DataFrame, spec: FigureSpec, width: str) -> Fig
     fig, ax = new_figure(width)
     rows = table.filter(pl.col("n_threads") > 0)
     if rows.height == 0:
-        empty_note(ax, "no scored threads")
-        return finish(fig, spec)
+        return empty_figure(fig, ax, "no scored threads", spec)
     x = np.sqrt(np.maximum(rows["min_size"].to_numpy(), 1) * np.maximum(rows["max_size"].to_numpy(), 1))
     y, err = error_bars(rows, "toxic_share", "share_low", "share_high")
     ax.errorbar(x, y, yerr=err, marker="o", capsize=2, color=KEPT_COLOUR, label="mean of threads' toxic shares")
@@ -428,8 +419,7 @@ def draw_thread_scatter(table: pl.DataFrame, spec: FigureSpec, width: str) -> Fi
     """One point per thread: size (log x) vs toxic share, coloured by the removed share."""
     fig, ax = new_figure(width)
     if table.height == 0:
-        empty_note(ax, "no threads")
-        return finish(fig, spec)
+        return empty_figure(fig, ax, "no threads", spec)
     sc = ax.scatter(table["n_comments"].to_numpy(), table["toxic_share"].fill_null(np.nan).to_numpy(),
                     c=table["removed_share"].to_numpy(), cmap="cividis", vmin=0,
                     vmax=max(0.05, float(table["removed_share"].max() or 0)), s=12, edgecolors="0.3", linewidths=0.3)
@@ -451,9 +441,8 @@ def draw_thread(table: pl.DataFrame, spec: FigureSpec, width: str) -> Figure:
     cmap = mpl.colormaps[TOXICITY_CMAP]
     depth = table["reply_depth"].fill_null(0).to_numpy().astype(float)
     score = table["score"].cast(pl.Float64).fill_null(np.nan).to_numpy()
-    removed = table["removed"].fill_null(False).to_numpy()
-    deleted = table["deleted"].fill_null(False).to_numpy()
-    is_post = table["is_post"].fill_null(False).to_numpy()
+    flags = ("removed", "deleted", "is_post")  # unknown = no
+    removed, deleted, is_post = (table[c].fill_null(False).to_numpy() for c in flags)
     linked = (table["parent_id"].is_not_null() & (table["structure"] == "tree")).to_numpy() & ~is_post
     y = n - 1 - np.arange(n, dtype=float)
     segs = [[(d - 1, yy + 0.6), (d - 1, yy), (d, yy)] for d, yy in zip(depth[linked], y[linked], strict=True)]
@@ -515,8 +504,7 @@ def draw_log_odds_forest(table: pl.DataFrame, spec: FigureSpec, width: str) -> F
     rows = table.filter(pl.col("log_odds").is_not_nan()).reverse()
     fig, ax = new_figure(width, 0.3 + 0.06 * max(rows.height, 1))
     if rows.height == 0:
-        empty_note(ax, "no strategy to compare")
-        return finish(fig, spec)
+        return empty_figure(fig, ax, "no strategy to compare", spec)
     est, err = error_bars(rows, "log_odds", "lo_low", "lo_high")
     y = np.arange(rows.height)
     ax.errorbar(est, y, xerr=err, fmt="o", color=KEPT_COLOUR, capsize=2, markersize=3)
@@ -533,8 +521,7 @@ def draw_crosswalk(table: pl.DataFrame, spec: FigureSpec, width: str) -> Figure:
     names = table["scorer"].unique(maintain_order=True).to_list()[:4]
     fig, axes = new_figure(width, 0.9 if len(names) < 2 else 0.55, ncols=max(1, len(names)), squeeze=False)
     if not names:
-        empty_note(axes[0, 0], "no comment has both scores")
-        return finish(fig, spec)
+        return empty_figure(fig, axes[0, 0], "no comment has both scores", spec)
     reference = spec.options.get("reference", "reference")
     for ax, name in zip(axes[0], names, strict=False):
         part = table.filter(pl.col("scorer") == name)
@@ -564,8 +551,7 @@ def draw_specification_curve(table: pl.DataFrame, spec: FigureSpec, width: str) 
     whats = rows["_what"].unique(maintain_order=True).to_list()[:8]
     fig, axes = new_figure(width, 0.28 * max(1, len(whats)) + 0.1, nrows=max(1, len(whats)), squeeze=False)
     if not whats:
-        empty_note(axes[0, 0], "no estimates")
-        return finish(fig, spec)
+        return empty_figure(fig, axes[0, 0], "no estimates", spec)
     main = spec.options.get("main", "")
     for ax, what in zip(axes[:, 0], whats, strict=True):
         part = rows.filter(pl.col("_what") == what).sort("value")

@@ -128,13 +128,8 @@ def render_figure(
 
 
 def _metadata(fmt: str) -> dict[str, Any] | None:
-    if fmt == "pdf":
-        return {"CreationDate": None, "Creator": "toolkit", "Producer": "toolkit"}
-    if fmt == "png":
-        return {"Software": "toolkit"}
-    if fmt == "svg":
-        return {"Date": None}
-    return None
+    return {"pdf": {"CreationDate": None, "Creator": "toolkit", "Producer": "toolkit"},
+            "png": {"Software": "toolkit"}, "svg": {"Date": None}}.get(fmt)
 
 
 def render_run(run_dir: str | Path, **options: Any) -> list[Path]:

@@ -18,10 +18,11 @@ from toolkit.plots.base import (
     REMOVED_COLOUR,
     TOXICITY_CMAP,
     FigureSpec,
-    empty_note,
+    empty_figure,
     figure_width,
     finish,
     fmt_n,
+    new_figure,
 )
 from toolkit.threads.layout import tree_layout
 
@@ -77,12 +78,9 @@ def draw_thread_tree(table: pl.DataFrame, spec: FigureSpec, width: str) -> Figur
     :func:`toolkit.analysis.distribution.thread_tree_table`, ``thread_id`` and ``reply_depth``: nodes are
     drawn at the depth the frame holds; a missing post is drawn as a hollow, dashed placeholder root).
     """
-    w = figure_width(width)
     if table.height == 0:
-        fig = Figure(figsize=(w, w * 0.5))
-        ax = fig.subplots()
-        empty_note(ax, "empty thread")
-        return finish(fig, spec)
+        return empty_figure(*new_figure(width, 0.5), "empty thread", spec)
+    w = figure_width(width)
     table = tree_nodes(table)
     n = table.height
     order = table["position"].to_numpy() if "position" in table.columns else None
@@ -111,9 +109,8 @@ def draw_thread_tree(table: pl.DataFrame, spec: FigureSpec, width: str) -> Figur
                                      linestyles=list(styles), zorder=1))
 
     score = table["score"].cast(pl.Float64).fill_null(np.nan).to_numpy()
-    removed = table["removed"].fill_null(False).to_numpy()
-    deleted = table["deleted"].fill_null(False).to_numpy()
-    is_post = table["is_post"].fill_null(False).to_numpy()
+    flags = ("removed", "deleted", "is_post")  # unknown = no
+    removed, deleted, is_post = (table[c].fill_null(False).to_numpy() for c in flags)
     cmap = mpl.colormaps[TOXICITY_CMAP]
     scored = ~np.isnan(score)
     for mask, marker in ((~is_post, "o"), (is_post & ~placeholder, "s")):
