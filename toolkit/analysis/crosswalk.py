@@ -13,9 +13,6 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import polars as pl
-from scipy.stats import kendalltau, spearmanr
-from sklearn.isotonic import IsotonicRegression
-from sklearn.metrics import cohen_kappa_score
 
 from toolkit.analysis.common import comments_only, score_columns, truth_column
 from toolkit.analysis.declare import Analysis, AnalysisContext, shown
@@ -120,6 +117,8 @@ def cross_fitted_map(x: np.ndarray, y: np.ndarray, fold: np.ndarray, grid: np.nd
     >>> full.tolist(), fits.shape
     ([0.0, 0.9], (2, 2))
     """
+    from sklearn.isotonic import IsotonicRegression  # here, not at import: every run imports the analyses
+
     def fit(mask: np.ndarray) -> IsotonicRegression:
         return IsotonicRegression(y_min=0.0, y_max=1.0, increasing=True, out_of_bounds="clip").fit(x[mask], y[mask])
 
@@ -139,6 +138,8 @@ def cross_fitted_map(x: np.ndarray, y: np.ndarray, fold: np.ndarray, grid: np.nd
 def _kappa(a: np.ndarray, b: np.ndarray) -> float:
     if a.size == 0 or (np.unique(a).size == 1 and np.unique(b).size == 1 and a[0] == b[0]):
         return float("nan")  # one class on both sides: kappa undefined
+    from sklearn.metrics import cohen_kappa_score
+
     return float(cohen_kappa_score(a, b))
 
 
@@ -186,6 +187,8 @@ def crosswalk(frame: pl.DataFrame, scorers: Sequence[str], *, reference: str = C
     if truth is not None:
         rows = truth_column(rows, truth)
     xs = np.linspace(0.0, 1.0, grid)
+    from scipy.stats import kendalltau, spearmanr
+
     tables: dict[str, list[dict]] = {"crosswalk": [], "crosswalk_thresholds": [], "crosswalk_map": [],
                                      "crosswalk_figure": []}
     for name in scorers:
