@@ -166,24 +166,16 @@ def build_tree(frame: pl.DataFrame) -> TreeResult:
     depth = _depths(frame, links, root_of, root_dist, in_cycle)
     codes = _structure_codes(frame, links, root_of, in_cycle)
     n_replies, subtree = _reply_counts(parent, found & ~is_post & ~in_cycle, root_dist)
+    # a root only where the row has a sub-thread, a parent's flag only where a parent was found
     tree = pl.DataFrame(
         {
-            "_depth": pl.Series(depth, dtype=pl.Float64),
-            "_root": frame["comment_id"].gather(root_of),
-            "_root_mask": ~is_post & ~in_cycle,
+            "reply_depth": pl.Series(depth, dtype=pl.Float64).fill_nan(None).cast(pl.Int32),
+            "root_id": frame["comment_id"].gather(root_of).set(pl.Series(is_post | in_cycle), None),
             "n_replies": pl.Series(n_replies, dtype=pl.Int32),
             "subtree_size": pl.Series(subtree, dtype=pl.Int32),
-            "_parent_removed": links.removed[np.where(found, parent, 0)],
-            "_has_parent": found & ~is_post,
+            "parent_removed": pl.Series(links.removed[np.where(found, parent, 0)]).set(pl.Series(~found | is_post), None),
             "structure": _STRUCTURE_VALUES.gather(codes),
         }
-    ).select(
-        pl.col("_depth").fill_nan(None).cast(pl.Int32).alias("reply_depth"),
-        pl.when(pl.col("_root_mask")).then(pl.col("_root")).alias("root_id"),
-        "n_replies",
-        "subtree_size",
-        pl.when(pl.col("_has_parent")).then(pl.col("_parent_removed")).alias("parent_removed"),
-        "structure",
     )
     out = pl.concat([frame, tree], how="horizontal")
     return TreeResult(out, n_orphans=int(links.orphan_top.sum()), n_in_cycles=int(in_cycle.sum()))
