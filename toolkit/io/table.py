@@ -234,15 +234,8 @@ def _read_csv_slow(path: Path, text: str, separator: str, bad_lines: set[int]) -
             numbers.append(records - 1)
     if header is None:
         raise LoadError(path, "empty file: no header")
-    frame = pl.DataFrame(
-        {
-            **{
-                name: pl.Series(name, values, dtype=pl.String())
-                for name, values in zip(header, columns, strict=True)
-            },
-            _RECORD: pl.Series(_RECORD, numbers, dtype=pl.Int64()),
-        }  # fmt: skip
-    )
+    frame = pl.DataFrame(dict(zip(header, columns, strict=True)), schema=dict.fromkeys(header, pl.String()))
+    frame = frame.with_columns(pl.Series(_RECORD, numbers, dtype=pl.Int64()))
     return _Raw(frame, rejected, blank_lines=blank, records=records, record_lines=lines)
 
 
@@ -280,17 +273,8 @@ def _read_delimited(path: Path, separator: str, encoding: str) -> _Raw:
 def _csv_lines(path: Path, encoding: str, separator: str) -> list[int]:
     """1-based line each data record starts on (blank lines skipped): only to describe rejects."""
     text, _ = _decode(path, read_bytes(path), encoding)
-    lines: list[int] = []
-    first = True
-    with scoped.csv_field_limit.at_least(_CSV_FIELD_LIMIT):
-        for start, record, _error in _csv_records(text, separator):
-            if record is not None and not record:
-                continue
-            if first:
-                first = False
-                continue
-            lines.append(start)
-    return lines
+    with scoped.csv_field_limit.at_least(_CSV_FIELD_LIMIT):  # the header is the first non-blank record
+        return [start for start, record, _ in _csv_records(text, separator) if record != []][1:]
 
 
 # --------------------------------------------------------------------------------------------------
