@@ -54,17 +54,10 @@ CONVOKIT_EXTRA_SCHEMA: dict[str, pl.DataType] = {"source_line": pl.Int64()}
 
 def _bool_like(value: Any) -> bool | None:
     """true/false, 1/0 or a yes/no-like string -> bool; anything else -> None (not a usable flag)."""
-    if isinstance(value, bool):
-        return value
-    if isinstance(value, int) and value in (0, 1):
+    if isinstance(value, bool) or (isinstance(value, int) and value in (0, 1)):
         return bool(value)
-    if isinstance(value, str):
-        key = value.strip().lower()
-        if key in TRUE_WORDS:
-            return True
-        if key in FALSE_WORDS:
-            return False
-    return None
+    key = value.strip().lower() if isinstance(value, str) else None
+    return True if key in TRUE_WORDS else False if key in FALSE_WORDS else None
 
 
 def _first_key(data: dict[str, Any], *names: str) -> Any:

@@ -103,9 +103,8 @@ def parse_path(path_value: Any, comment_id: str, post_id: str) -> tuple[str, int
     return (post_id if parent == "0" else parent), len(parts) - 1
 
 
-def _count(counts: dict[str, Any] | None, item: dict[str, Any], name: str, prefix: str, key: str = "") -> int | None:
+def _count(counts: dict[str, Any] | None, item: dict[str, Any], key: str, prefix: str) -> int | None:
     """A count from the view's ``counts`` (0.19) or from the comment/post itself (1.0)."""
-    key = key or name
     if counts is not None and key in counts:
         return parse_int(counts.get(key), f"counts.{key}")
     return parse_int(item.get(key), f"{prefix}.{key}")

@@ -16,6 +16,7 @@ from typing import Any
 
 import polars as pl
 
+from toolkit.io.api_archive import head
 from toolkit.io.base import LoadError, LoadResult, Rejects
 from toolkit.io.reddit_rules import (
     PRIVATE,
@@ -74,9 +75,8 @@ def looks_like_reddit_page(path: Path) -> bool:
             return False
         if path.stat().st_size > 256 * 2**20:  # a comment page is kilobytes; never parse a dump to detect
             return False
-        with path.open("rb") as handle:
-            head = handle.read(4096).lstrip()
-        if not head.startswith(b"[") or b'"Listing"' not in head:
+        start = head(path, 4096).lstrip()
+        if not start.startswith(b"[") or b'"Listing"' not in start:
             return False
         return is_page(loads_deep(path.read_bytes().decode("utf-8-sig")))
     except (OSError, ValueError, AttributeError, TypeError, RecursionError, MemoryError):

@@ -193,14 +193,11 @@ def _unescape_texts(frame: pl.DataFrame, kind: str, mode: HtmlUnescape) -> pl.Da
     )
     slow = subset.select((~pl.col("_fast")).arg_true()).to_series()
     if slow.len():
-        bodies = subset["_text"].gather(slow).to_list()
-        htmls = subset[html_name].gather(slow).to_list()
-        titles = subset["_title"].gather(slow).to_list() if is_post else [None] * slow.len()
-        pairs = [unescape_post(t, x, h, mode) for t, x, h in zip(titles, bodies, htmls, strict=True)]
-        for at, column in enumerate(("_title", "_text")):
-            if column in texts:
-                values = pl.Series([pair[at] for pair in pairs], dtype=pl.String)
-                subset = subset.with_columns(subset[column].scatter(slow, values))
+        picked = subset.gather(slow)
+        titles = picked["_title"] if is_post else [None] * slow.len()
+        pairs = [unescape_post(t, x, h, mode) for t, x, h in zip(titles, picked["_text"], picked[html_name], strict=True)]
+        unescaped = dict(zip(["_title", "_text"], zip(*pairs, strict=True), strict=True))
+        subset = subset.with_columns(subset[c].scatter(slow, pl.Series(unescaped[c], dtype=pl.String)) for c in texts)
     return frame.with_columns(frame[c].scatter(rows, subset[c]) for c in texts)
 
 
@@ -308,10 +305,8 @@ def _read_fields(raw: pl.DataFrame, lines: np.ndarray, is_post: bool
     score, score_errors = parse_ints(raw["score"], "score")
     removal_source, deletion_source, placeholder, bad_removed = _signals(body)
     retrieved = pl.coalesce(
-        *(
-            c.cast(pl.Float64, strict=False)
-            for c in (pl.col("_meta").struct.field("retrieved_2nd_on"), pl.col("retrieved_on"), pl.col("retrieved_utc"))
-        )
+        c.cast(pl.Float64, strict=False)
+        for c in (pl.col("_meta").struct.field("retrieved_2nd_on"), pl.col("retrieved_on"), pl.col("retrieved_utc"))
     )
     author = pl.col("author")
     edited = pl.col("edited")
@@ -373,9 +368,9 @@ def _canonical_rows(frame: pl.DataFrame, is_post: bool, file_index: int, positio
     if is_post:
         title = pl.when(pl.col("_title") != "").then(pl.col("_title"))
         selftext = pl.when(pl.col("_text") != "").then(pl.col("_text"))
-        text = pl.when(title.is_not_null() & selftext.is_not_null()).then(
-            pl.concat_str(title, pl.lit("\n\n"), selftext)
-        ).otherwise(pl.coalesce(title, selftext))
+        text = pl.when(title.is_not_null() | selftext.is_not_null()).then(
+            pl.concat_str(title, selftext, separator="\n\n", ignore_nulls=True)
+        )
     else:
         text = pl.col("_text")
     return frame.select(
