@@ -182,8 +182,7 @@ def read_convokit(path: str | Path, *, strict: bool = False, platform: str | Non
     utterance_file = _utterance_file(path)
     corpus_meta = _corpus_meta(utterance_file.parent)
     listed = corpus_meta.get(SCORE_COLUMNS_KEY)
-    score_keys = frozenset(k for k in listed if isinstance(k, str)) if isinstance(listed, list) else \
-        frozenset()
+    score_keys = frozenset(k for k in (listed if isinstance(listed, list) else []) if isinstance(k, str))
     rejects = Rejects(strict=strict)
     rows: list[dict[str, Any]] = []
     metas: list[dict[str, Any]] = []
@@ -217,9 +216,7 @@ def read_convokit(path: str | Path, *, strict: bool = False, platform: str | Non
         if name in schema or any(s.name == name for s in columns):
             continue
         columns.append(_meta_column([meta.get(key) for meta in metas]).alias(name))
-    if columns:
-        frame = frame.with_columns(columns)
-    frame = conform(frame)
+    frame = conform(frame.with_columns(columns))
     frame, stats["duplicates"] = drop_duplicates(
         frame, lambda row, reason: rejects.add(utterance_file, row["source_line"], "comment_id", reason)
     )
@@ -346,14 +343,11 @@ def _export_columns(frame: pl.DataFrame, out_dir: Path, score_columns: Sequence[
 
 def _utterance(row: dict[str, Any], extras: list[str], score_columns: list[str]) -> dict[str, Any]:
     """One row as a ConvoKit utterance (see :func:`export_convokit`)."""
-    meta: dict[str, Any] = {}
-    for column in extras:
-        key = column[len(META_PREFIX) :] if column.startswith(META_PREFIX) else column
-        meta[key] = _json_value(row[column])
-    meta.update({"score": row["score"], "removed": row["removed"], "deleted": row["deleted"],
-                 "platform": row["platform"]})
-    for column in score_columns:
-        meta[column] = _json_value(row[column])
+    meta = {  # a key given twice keeps its first place and its last value
+        **{column.removeprefix(META_PREFIX): _json_value(row[column]) for column in extras},
+        "score": row["score"], "removed": row["removed"], "deleted": row["deleted"], "platform": row["platform"],
+        **{column: _json_value(row[column]) for column in score_columns},
+    }
     text = row["text"]
     if text is None:
         text = REMOVED_TEXT if row["removed"] else DELETED_TEXT if row["deleted"] else ""

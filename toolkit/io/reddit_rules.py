@@ -421,11 +421,6 @@ def _collect_errors(
         return {}
     out: dict[int, tuple[str, str]] = {row: ("id", f"{label}: missing id") for row in flagged}
     ids = frame["comment_id"]
-
-    def who(row: int) -> str:
-        value = ids[row]
-        return f"{label} {value}" if value else label
-
     parsers = {"removed": None, "edited": parse_time, "created_utc": parse_time, "score": parse_int, "stickied": None}
     if originals is not None:  # fields read as text that must have been strings
         for name in ("author", "subreddit", "distinguished"):
@@ -442,7 +437,8 @@ def _collect_errors(
                 continue
             if originals is not None and field_name in parsers:
                 reason = _as_given(originals[row].get(field_name), field_name, parsers[field_name]) or reason
-            out[row] = (field_name, f"{who(row)}: {reason}")
+            who = f"{label} {ids[row]}" if ids[row] else label
+            out[row] = (field_name, f"{who}: {reason}")
     return dict(sorted(out.items()))
 
 

@@ -101,9 +101,6 @@ def iter_decompressed(path: Path, read_bytes: int = _READ_BYTES) -> Iterator[byt
 
 def _split(data: bytes, chunk_bytes: int) -> Iterator[bytes]:
     """``data`` (whole lines) in pieces of about ``chunk_bytes``, cut after a newline; long lines stay whole."""
-    if len(data) <= 2 * chunk_bytes:
-        yield data
-        return
     start = 0
     while len(data) - start > 2 * chunk_bytes:
         cut = data.rfind(b"\n", start, start + chunk_bytes) + 1
@@ -345,9 +342,8 @@ def parse_chunk(
     keep = _polars_failures(good, numbers, schema, failures) if good else []
     for number, message in failures:
         rejects.add(path, number, None, f"unreadable record: {message}")
-    if len(keep) != len(good):
-        good = [good[i] for i in keep]
-        numbers = [numbers[i] for i in keep]
+    good = [good[i] for i in keep]
+    numbers = [numbers[i] for i in keep]
     frame = _read_frame(b"".join(good), schema) if good else pl.DataFrame(schema=schema)
     if frame.height != len(good):  # Polars and the line check disagree on what a line is: one at a time
         parts = [_read_frame(line, schema) for line in good]
