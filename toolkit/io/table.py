@@ -472,23 +472,14 @@ def _canonical(
     the values the cheap ones could not read.
     """
     n = raw.height
-    errors: list[tuple[str, pl.Series]] = []  # (field, invalid) in the order fields are reported
-    out: dict[str, pl.Series] = {}
-    if "comment_id" in mapping:
-        out["comment_id"] = _as_text(raw[mapping["comment_id"]])
-        errors.append(("comment_id", out["comment_id"].is_null()))
-    else:
-        out["comment_id"] = (raw[_RECORD] + 1).cast(pl.String)
-    if "thread_id" in mapping:
-        out["thread_id"] = _as_text(raw[mapping["thread_id"]])
-        errors.append(("thread_id", out["thread_id"].is_null()))
-    else:
-        out["thread_id"] = pl.Series([thread_id] * n, dtype=pl.String())
-    if "parent_id" in mapping:
-        out["parent_id"] = _as_text(raw[mapping["parent_id"]])
-    if "author" in mapping:
-        author = _as_text(raw[mapping["author"]])
-        out["author"] = author.set(author == DELETED_AUTHOR, None)  # type: ignore[arg-type]
+    out = {name: _as_text(raw[mapping[name]]) for name in ("comment_id", "thread_id", "parent_id", "author")
+           if name in mapping}
+    # (field, invalid) in the order fields are reported: a mapped id must be there
+    errors = [(name, out[name].is_null()) for name in ("comment_id", "thread_id") if name in out]
+    out.setdefault("comment_id", (raw[_RECORD] + 1).cast(pl.String))
+    out.setdefault("thread_id", pl.Series([thread_id] * n, dtype=pl.String()))
+    if "author" in out:
+        out["author"] = out["author"].set(out["author"] == DELETED_AUTHOR, None)  # type: ignore[arg-type]
     for name, parse in _PARSERS.items():
         if name in mapping:
             out[name], invalid = parse(raw[mapping[name]])
@@ -520,10 +511,9 @@ def _canonical(
     deleted = out.get("deleted", false).set(placeholder_deleted, True)  # type: ignore[arg-type]
     if "is_post" in out:
         is_post = out["is_post"].fill_null(False)
-    elif "thread_id" in mapping and "parent_id" in out:
-        is_post = ((out["comment_id"] == out["thread_id"]) & out["parent_id"].is_null()).fill_null(False)
-    elif "thread_id" in mapping:
-        is_post = (out["comment_id"] == out["thread_id"]).fill_null(False)
+    elif "thread_id" in mapping:  # the row whose id is its thread's (with no parent, when the file has parents)
+        no_parent = out["parent_id"].is_null() if "parent_id" in out else ~false
+        is_post = ((out["comment_id"] == out["thread_id"]) & no_parent).fill_null(False)
     else:
         is_post = false
     if "parent_id" in out:  # the file has reply links: a comment with a blank parent answers the post
