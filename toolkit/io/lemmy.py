@@ -84,12 +84,10 @@ def parse_path(path_value: Any, comment_id: str, post_id: str) -> tuple[str, int
     >>> parse_path("0.12.34", "34", "7"), parse_path("0.12", "12", "7")
     (('12', 2), ('7', 1))
     """
+    if path_value is None:
+        raise FieldError("comment.path", "missing path (the reply link)")
     if not isinstance(path_value, str):
-        if path_value is None:
-            raise FieldError("comment.path", "missing path (the reply link)")
-        raise FieldError(
-            "comment.path", f"expected a string, got {type(path_value).__name__} {path_value!r:.40}"
-        )
+        raise FieldError("comment.path", f"expected a string, got {type(path_value).__name__} {path_value!r:.40}")
     parts = path_value.strip().split(".")
     if len(parts) < 2 or parts[0] != "0" or not all(part.isdigit() for part in parts):
         raise FieldError(

@@ -251,9 +251,8 @@ def read_reddit_page(path: str | Path, *, strict: bool = False, html_unescape: H
     """
     path = Path(path)
     document = parse_json_document(path, read_bytes(path))
-    if not isinstance(document, list) or len(document) != 2:
-        raise LoadError(path, "not a Reddit comment page: expected a JSON array of two Listings")
-    posts, comments = listing_children(document[0]), listing_children(document[1])
+    pair = document if isinstance(document, list) and len(document) == 2 else [None, None]
+    posts, comments = listing_children(pair[0]), listing_children(pair[1])
     if posts is None or comments is None:
         raise LoadError(path, "not a Reddit comment page: expected a JSON array of two Listings")
     walk = RecordWalk(path, 0, Rejects(strict=strict), page_stats(), html_unescape)

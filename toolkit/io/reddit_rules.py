@@ -256,13 +256,6 @@ def _ids(raw: pl.DataFrame, is_post: bool) -> tuple[pl.Series, pl.Series, pl.Ser
     return comment_id, parent, thread
 
 
-def _edited_at(raw: pl.DataFrame) -> tuple[pl.Series, RowErrors]:
-    """``edited`` as an epoch-microsecond stamp where it is one (not true/false), and its parse errors."""
-    edited = raw["edited"]
-    stamps = pl.select(pl.when(~edited.is_in(["true", "false"])).then(edited)).to_series()
-    return parse_times(stamps, "edited")
-
-
 def _signals(body: str) -> tuple[pl.Expr, pl.Expr, pl.Expr, pl.Expr]:
     """``(removal_source, deletion_source, placeholder text, bad removed flag)``: the removal and deletion
     signals, first signal wins (see the module docstring)."""
@@ -301,7 +294,8 @@ def _read_fields(raw: pl.DataFrame, lines: np.ndarray, is_post: bool
     body = "selftext" if is_post else "body"
     comment_id, parent, thread = _ids(raw, is_post)
     created, created_errors = parse_times(raw["created_utc"], "created_utc")
-    edited_at, edited_errors = _edited_at(raw)
+    stamps = pl.select(pl.when(~raw["edited"].is_in(["true", "false"])).then(raw["edited"])).to_series()
+    edited_at, edited_errors = parse_times(stamps, "edited")  # where ``edited`` is a time, not true/false
     score, score_errors = parse_ints(raw["score"], "score")
     removal_source, deletion_source, placeholder, bad_removed = _signals(body)
     retrieved = pl.coalesce(

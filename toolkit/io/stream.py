@@ -207,11 +207,9 @@ def pushed_chunks(load: Callable[[Callable[[T], None]], None], *, in_flight: int
 
     def sink(item: Any) -> None:
         while not stop.is_set():
-            try:
+            with contextlib.suppress(queue.Full):
                 slots.put(item, timeout=0.1)
                 return
-            except queue.Full:
-                continue
         raise StreamClosed("the consumer stopped reading")
 
     def produce() -> None:

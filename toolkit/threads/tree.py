@@ -205,8 +205,7 @@ class _Links:
         is_post = flags["is_post"].to_numpy()
         has_link = flags["has_link"].to_numpy()
         found = parent != NO_PARENT
-        parent_is_post = np.zeros(frame.height, dtype=bool)
-        parent_is_post[found] = is_post[parent[found]]
+        parent_is_post = found & is_post[parent]  # (a parent not found, -1, is masked by found)
         top_level = (~is_post) & has_link & (parent_is_post | ((~found) & flags["to_thread"].to_numpy()))
         flat = (~is_post) & ~has_link
         orphan_top = (~is_post) & has_link & ~found & ~top_level
@@ -292,6 +291,4 @@ def dedupe_comments(
     order = [newest_by, "_row"] if newest_by else ["_row"]
     copies = copies.sort(order, nulls_last=False).with_columns(pl.col("_row").last().over(key).alias("_winner"))
     superseded = copies.filter(pl.col("_row") != pl.col("_winner")).sort("_row")
-    drop = np.zeros(frame.height, dtype=bool)
-    drop[superseded["_row"].to_numpy()] = True
-    return frame.filter(pl.Series(~drop)), superseded
+    return indexed.filter(~pl.col("_row").is_in(superseded["_row"])).drop("_row"), superseded
