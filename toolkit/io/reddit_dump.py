@@ -131,17 +131,13 @@ class Filters:
 
 def _bound_micros(value: Any, name: str) -> int | None:
     """A time bound (datetime, date, ISO text or epoch seconds) -> epoch microseconds (:class:`FieldError`)."""
-    if value is None:
-        return None
     if isinstance(value, datetime):
         stamp = value if value.tzinfo else value.replace(tzinfo=timezone.utc)
     elif isinstance(value, date):
         stamp = datetime(value.year, value.month, value.day, tzinfo=timezone.utc)
     else:
-        stamp = parse_time(value, name)
-        if stamp is None:
-            return None
-    return micros(stamp)
+        stamp = parse_time(value, name)  # None (or "") stays None: no bound
+    return None if stamp is None else micros(stamp)
 
 
 def dump_files(path: Path) -> list[Path]:

@@ -270,16 +270,10 @@ def _read_frame(data: bytes, schema: dict[str, pl.DataType]) -> pl.DataFrame:
 
 def _check_line(line: bytes) -> tuple[str | None, str] | None:
     """Why one non-blank line cannot be a record, as (field, reason), or None when it is a JSON object."""
-    try:
-        text = line.decode("utf-8")
-    except UnicodeDecodeError as error:
-        return None, f"not valid UTF-8 at byte {error.start}"
-    try:
-        record = json.loads(text)
-    except json.JSONDecodeError as error:
-        return None, f"malformed JSON: {error.msg} (column {error.colno})"
-    except RecursionError:
-        return None, "JSON nested too deeply"
+    parsed = _json_line(0, line, "utf-8", "JSON nested too deeply")
+    if parsed.error is not None:
+        return None, parsed.error
+    record = parsed.value
     if not isinstance(record, dict):
         return None, f"expected a JSON object, got {type(record).__name__}"
     meta = record.get("_meta")
@@ -386,6 +380,18 @@ class JsonLine:
     error: str | None = None
 
 
+def _json_line(number: int, raw: bytes, codec: str, too_deep: str) -> JsonLine:
+    """One line decoded and parsed: its value, or why it is not JSON (``too_deep``: the nesting message)."""
+    try:
+        return JsonLine(number, value=json.loads(raw.decode(codec)))
+    except UnicodeDecodeError as error:
+        return JsonLine(number, error=f"not valid UTF-8 at byte {error.start}")
+    except json.JSONDecodeError as error:
+        return JsonLine(number, error=f"malformed JSON: {error.msg} (column {error.colno})")
+    except RecursionError:
+        return JsonLine(number, error=too_deep)
+
+
 def iter_json_lines(path: Path, *, all_bad_is_error: bool = True) -> Iterator[JsonLine]:
     """Stream the non-blank lines of a JSON-lines file; a bad line yields an error, never an exception.
 
@@ -402,15 +408,8 @@ def iter_json_lines(path: Path, *, all_bad_is_error: bool = True) -> Iterator[Js
         for number, raw in enumerate(handle, start=1):
             if not raw.strip():
                 continue
-            try:
-                text = raw.decode("utf-8-sig" if number == 1 else "utf-8")
-                line = JsonLine(number, value=json.loads(text.rstrip("\r\n")))
-            except UnicodeDecodeError as error:
-                line = JsonLine(number, error=f"not valid UTF-8 at byte {error.start}")
-            except json.JSONDecodeError as error:
-                line = JsonLine(number, error=f"malformed JSON: {error.msg} (column {error.colno})")
-            except RecursionError:
-                line = JsonLine(number, error="JSON nested too deeply for the parser")
+            line = _json_line(number, raw.rstrip(b"\r\n"), "utf-8-sig" if number == 1 else "utf-8",
+                              "JSON nested too deeply for the parser")
             parsed = parsed or line.error is None
             first_bad = first_bad or (line if line.error else None)
             yield line
