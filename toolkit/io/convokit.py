@@ -92,9 +92,8 @@ def normalize_utterance(data: Any) -> tuple[dict[str, Any], dict[str, Any]]:
     if text is not None:
         text, placeholder_removed, placeholder_deleted = placeholder_flags(text)
         removed, deleted = removed or placeholder_removed, deleted or placeholder_deleted
-    score = meta.get("score")
     try:
-        score = parse_int(score, "meta.score")
+        score = parse_int(meta.get("score"), "meta.score")
     except FieldError:
         score = None  # a non-integer score stays in meta_score, the canonical score is unknown
     platform = meta.get("platform") if isinstance(meta.get("platform"), str) else PLATFORM

@@ -193,8 +193,7 @@ class RecordWalk:
         self.stats["more_stubs"] += 1
         more = data.get("children") if isinstance(data, dict) else None
         self.stats["more_children_ids"] += len(more) if isinstance(more, list) else 0
-        if isinstance(data, dict) and data.get("id") == "_":
-            self.stats["continue_thread_stubs"] += 1
+        self.stats["continue_thread_stubs"] += isinstance(data, dict) and data.get("id") == "_"
 
     def finish(self) -> pl.DataFrame:
         """Normalise the records gathered (posts first: they are the comments' thread fallback), check the pages,
