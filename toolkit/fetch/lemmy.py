@@ -166,9 +166,8 @@ def fetch_lemmy(url: str, out: str | Path, settings: FetchSettings | None = None
             document = session.document("community.json", "/community", {"name": name})
             community_id = _require(_dig(document, "community_view", "community", "id"), "community id", url)
             by_community = {**listing, COMMUNITY_PARAM[api]: community_id}
-            for stem, endpoint, keys in (("posts", "/post/list", ("posts", "items")),
-                                         ("comments", "/comment/list", ("comments", "items"))):
-                session.pages(stem, endpoint, by_community, keys)
+            session.pages("posts", "/post/list", by_community, ("posts", "items"))
+            session.pages("comments", "/comment/list", by_community, ("comments", "items"))
             modlog_filter = {"community_id": community_id}
         elif api == "v3":
             document = session.pages("user", "/user", {"username": name, "sort": "Old"}, ("comments", "posts"))
