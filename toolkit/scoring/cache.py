@@ -38,6 +38,8 @@ from typing import Any
 
 import polars as pl
 
+from toolkit.report import sha256_file
+
 CACHE_ENV = "TOOLKIT_CACHE_DIR"
 HASH_COLUMN = "text_hash"
 HASH_MEMO = "checkpoint_hashes.json"
@@ -184,11 +186,7 @@ def file_sha256(path: str | os.PathLike[str], memo_dir: Path | None = None) -> s
     sha = read_memo_entry(memo_dir, path).get("sha256")
     if isinstance(sha, str) and len(sha) == 64:
         return sha
-    digest = hashlib.sha256()
-    with open(Path(path).expanduser(), "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 22), b""):
-            digest.update(block)
-    sha = digest.hexdigest()
+    sha = sha256_file(Path(path).expanduser(), chunk=1 << 22)
     update_memo(memo_dir, path, {"sha256": sha})
     return sha
 

@@ -103,12 +103,7 @@ def official_weights_path(model: str) -> Path:
 
 def _official_model_for_sha(sha256: str) -> str | None:
     """The official model whose file-name hash prefix matches this sha256, if any."""
-    for model in MODELS:
-        stem = Path(checkpoint_filename(model)).stem
-        prefix = stem.rsplit("-", 1)[-1]
-        if prefix and sha256.startswith(prefix):
-            return model
-    return None
+    return next((m for m in MODELS if sha256.startswith(Path(checkpoint_filename(m)).stem.rsplit("-", 1)[-1])), None)
 
 
 @contextlib.contextmanager

@@ -132,15 +132,10 @@ def strategy_exprs(text: pl.Expr) -> list[pl.Expr]:
     exprs = []
     for name in POLITENESS_STRATEGIES:
         pattern = _patterns()[name]
-        if isinstance(pattern, tuple):  # (added, subtracted); a null text stays null
-            added, subtracted = pattern
-            count = norm.str.count_matches(added[0]).cast(pl.Int64)
-            for extra in added[1:]:
-                count = count + norm.str.count_matches(extra)
-            for extra in subtracted:
-                count = count - norm.str.count_matches(extra)
-        else:
-            count = norm.str.count_matches(pattern)
+        added, subtracted = pattern if isinstance(pattern, tuple) else ((pattern,), ())
+        count = sum((norm.str.count_matches(p) for p in added[1:]), norm.str.count_matches(added[0]).cast(pl.Int64))
+        for extra in subtracted:  # a null text stays null
+            count = count - norm.str.count_matches(extra)
         exprs.append(count.cast(pl.UInt32).alias(name))
     return exprs
 
