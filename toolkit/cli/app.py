@@ -32,16 +32,6 @@ CONFIG_DIR = str(PROJECT_ROOT / "conf")  # inside the installed package, or the 
 log = logging.getLogger("toolkit")
 
 
-def register_configs() -> None:
-    """Typed schemas: a wrong type or unknown key in any config fails with Hydra's clear message."""
-    cs = ConfigStore.instance()
-    cs.store(name="run_schema", node=RunSettings)
-    cs.store(group="dataset", name="dataset_schema", node=DatasetSettings)
-    cs.store(group="scorer", name="scorer_schema", node=ScorerSettings)
-    cs.store(group="analysis", name="analysis_schema", node=AnalysisSettings)
-    cs.store(group="plot", name="plot_schema", node=PlotSettings)
-
-
 DEMO_DATA = ("seed_thread", "data/seed_thread.txt")  # the bundled demo: a bare `toolkit` run is the demo
 
 
@@ -128,7 +118,11 @@ def compose_config(overrides: Sequence[str] = ()) -> DictConfig:
         return compose(config_name="config", overrides=list(overrides))
 
 
-register_configs()
+# Typed schemas: a wrong type or unknown key in any config fails with Hydra's clear message.
+for _group, _name, _node in ((None, "run_schema", RunSettings), ("dataset", "dataset_schema", DatasetSettings),
+                             ("scorer", "scorer_schema", ScorerSettings), ("analysis", "analysis_schema",
+                             AnalysisSettings), ("plot", "plot_schema", PlotSettings)):
+    ConfigStore.instance().store(group=_group, name=_name, node=_node)
 experiments.register()  # ./experiments/NAME.yaml of the working directory as +experiment=NAME
 OmegaConf.register_new_resolver("toolkit_run_name", run_name, replace=True)
 

@@ -30,8 +30,7 @@ def _human(size: float) -> str:
 
 
 def _selected(root: str | None, key: str | None, scorer: str | None = None) -> list[ScoreCache]:
-    caches = list_caches(root)
-    return [c for c in caches if (key is None or c.key.startswith(key))
+    return [c for c in list_caches(root) if (key is None or c.key.startswith(key))
             and (scorer is None or c.identity.get("name") == scorer)]
 
 

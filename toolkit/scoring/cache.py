@@ -457,11 +457,8 @@ def list_caches(root: str | os.PathLike[str] | None = None) -> list[ScoreCache]:
     >>> list_caches(tempfile.mkdtemp())
     []
     """
-    base = resolve_cache_dir(root)
-    if not base.is_dir():
-        return []
     out = []
-    for directory in sorted(p for p in base.iterdir() if (p / "identity.json").is_file()):
+    for directory in sorted(p.parent for p in resolve_cache_dir(root).glob("*/identity.json") if p.is_file()):
         with contextlib.suppress(OSError, ValueError, KeyError):
             out.append(ScoreCache.open_existing(directory))
     return out
@@ -492,7 +489,4 @@ def _exclusive_lock(path: Path):  # type: ignore[no-untyped-def]
         except OSError:
             yield False
             return
-        try:
-            yield True
-        finally:
-            fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+        yield True  # closing the file releases the lock

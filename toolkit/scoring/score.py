@@ -222,7 +222,6 @@ class _PartWriter:
     def __init__(self, cache: ScoreCache | None, labels: list[str], every: int, seconds: float) -> None:
         self.cache, self.labels, self.every, self.seconds = cache, labels, every, seconds
         self.pending: list[pl.DataFrame] = []
-        self.n_pending = 0
         self.written: list[pl.DataFrame] = []
         self.parts = 0
         self.last = time.monotonic()
@@ -234,8 +233,7 @@ class _PartWriter:
             schema=empty_scores(self.labels).schema,
         )
         self.pending.append(table)
-        self.n_pending += table.height
-        if self.n_pending >= self.every or time.monotonic() - self.last >= self.seconds:
+        if sum(t.height for t in self.pending) >= self.every or time.monotonic() - self.last >= self.seconds:
             self.flush()
 
     def flush(self) -> None:
@@ -245,7 +243,7 @@ class _PartWriter:
             if self.cache is not None and self.cache.write(table) is not None:
                 self.parts += 1
             self.written.append(table)
-        self.pending, self.n_pending, self.last = [], 0, time.monotonic()
+        self.pending, self.last = [], time.monotonic()
 
     def table(self) -> pl.DataFrame:
         """Everything scored in this run."""
