@@ -173,8 +173,5 @@ def write_file(directory: str | Path, relative: str, contents: bytes | str) -> P
         raise ValueError(f"output file {relative!r} must be a relative path inside the run directory")
     target = Path(directory) / path
     target.parent.mkdir(parents=True, exist_ok=True)
-    if isinstance(contents, str):
-        target.write_text(contents, encoding="utf-8")
-    else:
-        target.write_bytes(contents)
+    target.write_bytes(contents.encode("utf-8") if isinstance(contents, str) else contents)
     return target

@@ -103,8 +103,7 @@ def to_settings(cfg: DictConfig) -> RunSettings:
     Raises:
         ConfigError: a key no settings dataclass has (e.g. added with ``+``), naming the nearest valid one.
     """
-    err = unknown_key_error(cfg, RunSettings)
-    if err is not None:
+    if (err := unknown_key_error(cfg, RunSettings)) is not None:
         raise err
     plain = OmegaConf.merge(OmegaConf.structured(RunSettings), {k: v for k, v in cfg.items() if k != "hydra"})
     return OmegaConf.to_object(plain)  # type: ignore[return-value]

@@ -65,6 +65,16 @@ def text_hash(text: str) -> str:
     return hashlib.blake2b(text.encode("utf-8"), digest_size=16).hexdigest()
 
 
+def files_digest(paths: Iterable[Path]) -> str:
+    """sha256 (first 16 hex) over each file's name and bytes, in the order given: a scorer's bundled model
+    files in its identity."""
+    digest = hashlib.sha256()
+    for path in paths:
+        digest.update(path.name.encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()[:16]
+
+
 def identity_key(identity: dict[str, str]) -> str:
     """A readable, stable directory name for an identity: ``<name>-<model>-<16 hex of its hash>``.
 

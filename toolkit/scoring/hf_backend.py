@@ -78,8 +78,7 @@ class HFScorer(TransformerScorer):
     def labels(self) -> list[str]:
         """The config's ``id2label`` names in id order (``LABEL_0``... when the config names none)."""
         config = self._config()
-        id2label = config.get("id2label") or {}
-        if id2label:
+        if id2label := config.get("id2label"):
             labels = [str(name) for _, name in sorted(id2label.items(), key=lambda kv: int(kv[0]))]
         else:
             labels = [f"LABEL_{i}" for i in range(int(config.get("num_labels", 2)))]

@@ -43,8 +43,7 @@ class TransformerScorer(StreamingScorer):
         """The inference engine over the loaded model (built once)."""
         self.load()
         if self.engine is None:
-            spec = self.engine_spec()
-            self.engine = InferenceEngine(self.model, self.tokenizer, options=self.options, **spec)
+            self.engine = InferenceEngine(self.model, self.tokenizer, options=self.options, **self.engine_spec())
         return self.engine
 
     def iter_predict(self, texts: Sequence[str]) -> Iterator[tuple[np.ndarray, np.ndarray]]:
