@@ -100,10 +100,8 @@ def build_detoxify_checkpoint(
     arch = {"model_type": str(config_dir) if model_type_dir else HUB_MODEL_TYPE,
             "model_name": "BertForSequenceClassification", "tokenizer_name": "BertTokenizer", "num_classes": num_labels}
     config_entry = {"arch": {"args": arch}, "dataset": {"args": {"classes": classes}}}
-    stem = (
-        name
-        or f"detoxify-bert-L{num_layers}-H{hidden_size}-V{config.vocab_size}-s{seed}{'' if model_type_dir else '-hub'}"
-    )
+    hub = "" if model_type_dir else "-hub"
+    stem = name or f"detoxify-bert-L{num_layers}-H{hidden_size}-V{config.vocab_size}-s{seed}{hub}"
     ckpt_path = out / f"{stem}.ckpt"
     tmp = out / f".{stem}.ckpt.tmp"
     torch.save({"config": config_entry, "state_dict": state_dict}, tmp)

@@ -168,8 +168,7 @@ def main(cfg: DictConfig) -> None:
 
     settings = to_settings(cfg)
     run_dir = Path(HydraConfig.get().runtime.output_dir)
-    resolved = OmegaConf.to_container(cfg, resolve=True)
-    manifest = run_experiment(settings, run_dir, resolved_config=resolved)
+    manifest = run_experiment(settings, run_dir, resolved_config=OmegaConf.to_container(cfg, resolve=True))
     print(run_summary(manifest, run_dir))
 
 

@@ -63,8 +63,7 @@ def cmd_info(args: argparse.Namespace) -> int:
         extra = f"  ({', '.join(notes)})" if notes else ""
         print(f"  {info['key']}\n    {_describe(info['identity'])}\n    {info['entries']:,} texts in "
               f"{info['parts']} part file(s), {_human(info['bytes'])}; labels: {', '.join(info['labels'])}{extra}")
-    total = sum(i["bytes"] for i in infos)
-    print(f"  total: {sum(i['entries'] for i in infos):,} entries, {_human(total)}")
+    print(f"  total: {sum(i['entries'] for i in infos):,} entries, {_human(sum(i['bytes'] for i in infos))}")
     return 0
 
 

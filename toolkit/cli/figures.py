@@ -104,9 +104,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         options = render_options(args, presets)
         if args.only:
-            fig_dir = args.run_dir / "figures"
             paths = [p for name in args.only.split(",")
-                     for p in render_figure(fig_dir, name.strip(), out_dir=args.out, **options)]
+                     for p in render_figure(args.run_dir / "figures", name.strip(), out_dir=args.out, **options)]
         else:
             paths = render_run(args.run_dir, out_dir=args.out, **options)
     except (FileNotFoundError, ValueError, OSError) as err:

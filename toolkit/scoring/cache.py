@@ -183,8 +183,7 @@ def one_per_text(tables: list[pl.DataFrame], labels: Sequence[str]) -> pl.DataFr
     """
     if not tables:
         return empty_scores(labels)
-    merged = pl.concat(tables, how="vertical").drop_nulls()
-    return merged.unique(subset=HASH_COLUMN, keep="first", maintain_order=True)
+    return pl.concat(tables, how="vertical").drop_nulls().unique(subset=HASH_COLUMN, keep="first", maintain_order=True)
 
 
 def file_sha256(path: str | os.PathLike[str], memo_dir: Path | None = None) -> str:
@@ -420,8 +419,7 @@ class ScoreCache:
                 hashes = pl.read_parquet(part, columns=[HASH_COLUMN])[HASH_COLUMN]
                 rows += hashes.len()
                 entries.update(hashes.drop_nulls().to_list())
-        quarantine = self.dir / "quarantine"
-        files = [p for p in self.dir.rglob("*") if p.is_file()] if self.dir.is_dir() else []
+        files = [p for p in self.dir.rglob("*") if p.is_file()]
         return {
             "key": self.key,
             "identity": self.identity,
@@ -430,8 +428,8 @@ class ScoreCache:
             "rows": rows,
             "entries": len(entries),
             "bytes": sum(p.stat().st_size for p in files),
-            "quarantined": len(list(quarantine.iterdir())) if quarantine.is_dir() else 0,
-            "tmp_files": len(list(self.dir.glob(".part-*.tmp"))) if self.dir.is_dir() else 0,
+            "quarantined": len(list((self.dir / "quarantine").glob("*"))),  # none when the directory is not there
+            "tmp_files": len(list(self.dir.glob(".part-*.tmp"))),
         }
 
     @classmethod

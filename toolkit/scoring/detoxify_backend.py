@@ -142,16 +142,14 @@ def hub_reachable(timeout: float = 3.0) -> bool:
     result: list[bool] = []
 
     def probe() -> None:
-        try:
+        with contextlib.suppress(OSError):
             socket.create_connection((host, 443), timeout=timeout).close()
             result.append(True)
-        except OSError:
-            result.append(False)
 
     worker = threading.Thread(target=probe, daemon=True)  # getaddrinfo ignores socket timeouts
     worker.start()
     worker.join(timeout + 0.5)
-    return bool(result and result[0])
+    return bool(result)
 
 
 class DetoxifyScorer(TransformerScorer):
@@ -339,8 +337,7 @@ class DetoxifyScorer(TransformerScorer):
             raise ScorerUnavailableError(
                 f"{path} is not a Detoxify checkpoint (needs 'config' and 'state_dict')"
             )
-        args = dict(loaded["config"]["arch"]["args"])
-        args["model_type"] = str(config_dir)
+        args = {**loaded["config"]["arch"]["args"], "model_type": str(config_dir)}
         classes = _checkpoint_classes(path, loaded)
         with hub_environment(offline=True):
             model, tokenizer = dx.get_model_and_tokenizer(**args, state_dict=loaded["state_dict"])
