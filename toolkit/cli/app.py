@@ -48,10 +48,7 @@ def run_name(dataset: str, path: str | None) -> str:
     """
     if (dataset, path) == DEMO_DATA:
         return "demo"
-    if dataset in ("file", DEMO_DATA[0]):
-        stem = Path(str(path or "").rstrip("/")).name.split(".")[0]
-    else:
-        stem = dataset
+    stem = Path(str(path or "").rstrip("/")).name.split(".")[0] if dataset in ("file", DEMO_DATA[0]) else dataset
     return re.sub(r"[^A-Za-z0-9_-]+", "_", stem).strip("_-") or "run"
 
 

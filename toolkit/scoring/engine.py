@@ -362,10 +362,9 @@ class InferenceEngine:
         for row, seq in enumerate(sequences):
             ids[row, : len(seq)] = seq
             mask[row, : len(seq)] = 1
-        input_ids = torch.from_numpy(ids).to(self.device)
-        attention_mask = torch.from_numpy(mask).to(self.device)
-        logits = self.model(input_ids=input_ids, attention_mask=attention_mask)[0]
-        logits = logits[:, : self.num_labels].float()
+        outputs = self.model(input_ids=torch.from_numpy(ids).to(self.device),
+                             attention_mask=torch.from_numpy(mask).to(self.device))
+        logits = outputs[0][:, : self.num_labels].float()
         if self.activation == "sigmoid":
             logits = torch.sigmoid(logits)
         elif self.activation == "softmax":
