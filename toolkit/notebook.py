@@ -222,10 +222,9 @@ def filter_comments(
         cond &= pl.col("reply_depth") >= min_depth
     if max_depth is not None:
         cond &= pl.col("reply_depth") <= max_depth
-    if removed is not None:
-        cond &= pl.col("removed").fill_null(False) == removed
-    if deleted is not None:
-        cond &= pl.col("deleted").fill_null(False) == deleted
+    for flag, value in (("removed", removed), ("deleted", deleted)):
+        if value is not None:
+            cond &= pl.col(flag).fill_null(False) == value
     if has_text is not None:
         cond &= pl.col("text").is_not_null() == has_text
     return frame.filter(cond.fill_null(False))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import importlib.metadata
 import json
@@ -128,14 +129,12 @@ def git_commit(cwd: str | Path | None = None) -> dict[str, Any]:
     cwd = cwd or Path(__file__).resolve().parent
     commands = (["ls-files", "--error-unmatch", "--", "."], ["rev-parse", "HEAD"],
                 ["status", "--porcelain", "--untracked-files=no"])
-    try:
+    with contextlib.suppress(OSError, subprocess.SubprocessError):
         tracked, commit, dirty = (subprocess.run(["git", *c], cwd=cwd, capture_output=True, text=True, timeout=5)
                                   for c in commands)
-    except (OSError, subprocess.SubprocessError):
-        return {"commit": None, "dirty": None}
-    if tracked.returncode != 0 or commit.returncode != 0:
-        return {"commit": None, "dirty": None}
-    return {"commit": commit.stdout.strip(), "dirty": bool(dirty.stdout.strip())}
+        if tracked.returncode == 0 and commit.returncode == 0:
+            return {"commit": commit.stdout.strip(), "dirty": bool(dirty.stdout.strip())}
+    return {"commit": None, "dirty": None}
 
 
 def write_json(path: str | Path, payload: dict[str, Any]) -> Path:
@@ -173,8 +172,5 @@ def write_file(directory: str | Path, relative: str, contents: bytes | str) -> P
         raise ValueError(f"output file {relative!r} must be a relative path inside the run directory")
     target = Path(directory) / path
     target.parent.mkdir(parents=True, exist_ok=True)
-    if isinstance(contents, str):
-        target.write_text(contents, encoding="utf-8")
-    else:
-        target.write_bytes(contents)
+    target.write_bytes(contents.encode("utf-8") if isinstance(contents, str) else contents)
     return target

@@ -97,27 +97,14 @@ def build_detoxify_checkpoint(
     model = BertForSequenceClassification(config)
     model.eval()
     state_dict = {k: v.detach().clone().contiguous() for k, v in model.state_dict().items()}
-    checkpoint = {
-        "config": {
-            "arch": {
-                "args": {
-                    "model_type": str(config_dir) if model_type_dir else HUB_MODEL_TYPE,
-                    "model_name": "BertForSequenceClassification",
-                    "tokenizer_name": "BertTokenizer",
-                    "num_classes": num_labels,
-                }
-            },
-            "dataset": {"args": {"classes": classes}},
-        },
-        "state_dict": state_dict,
-    }
-    stem = (
-        name
-        or f"detoxify-bert-L{num_layers}-H{hidden_size}-V{config.vocab_size}-s{seed}{'' if model_type_dir else '-hub'}"
-    )
+    arch = {"model_type": str(config_dir) if model_type_dir else HUB_MODEL_TYPE,
+            "model_name": "BertForSequenceClassification", "tokenizer_name": "BertTokenizer", "num_classes": num_labels}
+    config_entry = {"arch": {"args": arch}, "dataset": {"args": {"classes": classes}}}
+    hub = "" if model_type_dir else "-hub"
+    stem = name or f"detoxify-bert-L{num_layers}-H{hidden_size}-V{config.vocab_size}-s{seed}{hub}"
     ckpt_path = out / f"{stem}.ckpt"
     tmp = out / f".{stem}.ckpt.tmp"
-    torch.save(checkpoint, tmp)
+    torch.save({"config": config_entry, "state_dict": state_dict}, tmp)
     os.replace(tmp, ckpt_path)
     return ckpt_path, config_dir
 

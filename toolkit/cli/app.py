@@ -32,16 +32,6 @@ CONFIG_DIR = str(PROJECT_ROOT / "conf")  # inside the installed package, or the 
 log = logging.getLogger("toolkit")
 
 
-def register_configs() -> None:
-    """Typed schemas: a wrong type or unknown key in any config fails with Hydra's clear message."""
-    cs = ConfigStore.instance()
-    cs.store(name="run_schema", node=RunSettings)
-    cs.store(group="dataset", name="dataset_schema", node=DatasetSettings)
-    cs.store(group="scorer", name="scorer_schema", node=ScorerSettings)
-    cs.store(group="analysis", name="analysis_schema", node=AnalysisSettings)
-    cs.store(group="plot", name="plot_schema", node=PlotSettings)
-
-
 DEMO_DATA = ("seed_thread", "data/seed_thread.txt")  # the bundled demo: a bare `toolkit` run is the demo
 
 
@@ -58,10 +48,7 @@ def run_name(dataset: str, path: str | None) -> str:
     """
     if (dataset, path) == DEMO_DATA:
         return "demo"
-    if dataset in ("file", DEMO_DATA[0]):
-        stem = Path(str(path or "").rstrip("/")).name.split(".")[0]
-    else:
-        stem = dataset
+    stem = Path(str(path or "").rstrip("/")).name.split(".")[0] if dataset in ("file", DEMO_DATA[0]) else dataset
     return re.sub(r"[^A-Za-z0-9_-]+", "_", stem).strip("_-") or "run"
 
 
@@ -113,8 +100,7 @@ def to_settings(cfg: DictConfig) -> RunSettings:
     Raises:
         ConfigError: a key no settings dataclass has (e.g. added with ``+``), naming the nearest valid one.
     """
-    err = unknown_key_error(cfg, RunSettings)
-    if err is not None:
+    if (err := unknown_key_error(cfg, RunSettings)) is not None:
         raise err
     plain = OmegaConf.merge(OmegaConf.structured(RunSettings), {k: v for k, v in cfg.items() if k != "hydra"})
     return OmegaConf.to_object(plain)  # type: ignore[return-value]
@@ -128,7 +114,11 @@ def compose_config(overrides: Sequence[str] = ()) -> DictConfig:
         return compose(config_name="config", overrides=list(overrides))
 
 
-register_configs()
+# Typed schemas: a wrong type or unknown key in any config fails with Hydra's clear message.
+for _group, _name, _node in ((None, "run_schema", RunSettings), ("dataset", "dataset_schema", DatasetSettings),
+                             ("scorer", "scorer_schema", ScorerSettings), ("analysis", "analysis_schema",
+                             AnalysisSettings), ("plot", "plot_schema", PlotSettings)):
+    ConfigStore.instance().store(group=_group, name=_name, node=_node)
 experiments.register()  # ./experiments/NAME.yaml of the working directory as +experiment=NAME
 OmegaConf.register_new_resolver("toolkit_run_name", run_name, replace=True)
 
@@ -175,8 +165,7 @@ def main(cfg: DictConfig) -> None:
 
     settings = to_settings(cfg)
     run_dir = Path(HydraConfig.get().runtime.output_dir)
-    resolved = OmegaConf.to_container(cfg, resolve=True)
-    manifest = run_experiment(settings, run_dir, resolved_config=resolved)
+    manifest = run_experiment(settings, run_dir, resolved_config=OmegaConf.to_container(cfg, resolve=True))
     print(run_summary(manifest, run_dir))
 
 

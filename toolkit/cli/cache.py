@@ -30,8 +30,7 @@ def _human(size: float) -> str:
 
 
 def _selected(root: str | None, key: str | None, scorer: str | None = None) -> list[ScoreCache]:
-    caches = list_caches(root)
-    return [c for c in caches if (key is None or c.key.startswith(key))
+    return [c for c in list_caches(root) if (key is None or c.key.startswith(key))
             and (scorer is None or c.identity.get("name") == scorer)]
 
 
@@ -64,8 +63,7 @@ def cmd_info(args: argparse.Namespace) -> int:
         extra = f"  ({', '.join(notes)})" if notes else ""
         print(f"  {info['key']}\n    {_describe(info['identity'])}\n    {info['entries']:,} texts in "
               f"{info['parts']} part file(s), {_human(info['bytes'])}; labels: {', '.join(info['labels'])}{extra}")
-    total = sum(i["bytes"] for i in infos)
-    print(f"  total: {sum(i['entries'] for i in infos):,} entries, {_human(total)}")
+    print(f"  total: {sum(i['entries'] for i in infos):,} entries, {_human(sum(i['bytes'] for i in infos))}")
     return 0
 
 

@@ -37,6 +37,9 @@ PLATFORMS = {
 }
 
 
+OPTIONS = [f for f in fields(FetchSettings) if f.name != "url"]  # each a --flag of every sub-command
+
+
 def default_out(url: str, platform: str = "lemmy") -> Path:
     """Where an archive goes when ``--out`` is not given.
 
@@ -66,9 +69,7 @@ def build_parser() -> argparse.ArgumentParser:
         sub = platforms.add_parser(name, help=what)
         sub.add_argument("url", help=example)
         sub.add_argument("--out", type=Path, help=f"archive folder (default raw/{name}/<host>/<what>)")
-        for option in fields(FetchSettings):
-            if option.name == "url":
-                continue
+        for option in OPTIONS:
             flag = "--" + option.name.replace("_", "-")
             if isinstance(option.default, bool):
                 sub.add_argument(flag, action=argparse.BooleanOptionalAction, default=option.default)
@@ -86,7 +87,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """
     args = build_parser().parse_args(argv)
     try:
-        settings = FetchSettings(**{f.name: getattr(args, f.name) for f in fields(FetchSettings) if f.name != "url"})
+        settings = FetchSettings(**{f.name: getattr(args, f.name) for f in OPTIONS})
         summary = FETCHERS[args.platform](args.url, args.out or default_out(args.url, args.platform), settings)
     except ToolkitError as error:
         print(f"toolkit-fetch: {error}", file=sys.stderr)

@@ -104,17 +104,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         options = render_options(args, presets)
         if args.only:
-            fig_dir = args.run_dir / "figures"
             paths = [p for name in args.only.split(",")
-                     for p in render_figure(fig_dir, name.strip(), out_dir=args.out, **options)]
+                     for p in render_figure(args.run_dir / "figures", name.strip(), out_dir=args.out, **options)]
         else:
             paths = render_run(args.run_dir, out_dir=args.out, **options)
-    except ConfigError as err:  # a bad --width or --style
-        print(f"toolkit-figures: {err}", file=sys.stderr)
-        return 2
     except (FileNotFoundError, ValueError, OSError) as err:
         print(f"toolkit-figures: {err}", file=sys.stderr)
-        return 1
+        return 2 if isinstance(err, ConfigError) else 1  # 2: a bad --width or --style
     for path in paths:
         print(path)
     print(f"{len(paths)} files redrawn in {time.perf_counter() - start:.1f} s", file=sys.stderr)

@@ -38,6 +38,8 @@ from typing import Any
 
 import polars as pl
 
+from toolkit.report import sha256_file
+
 CACHE_ENV = "TOOLKIT_CACHE_DIR"
 HASH_COLUMN = "text_hash"
 HASH_MEMO = "checkpoint_hashes.json"
@@ -61,6 +63,16 @@ def text_hash(text: str) -> str:
     '46fb7408d4f285228f4af516ea25851b'
     """
     return hashlib.blake2b(text.encode("utf-8"), digest_size=16).hexdigest()
+
+
+def files_digest(paths: Iterable[Path]) -> str:
+    """sha256 (first 16 hex) over each file's name and bytes, in the order given: a scorer's bundled model
+    files in its identity."""
+    digest = hashlib.sha256()
+    for path in paths:
+        digest.update(path.name.encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()[:16]
 
 
 def identity_key(identity: dict[str, str]) -> str:
@@ -171,8 +183,7 @@ def one_per_text(tables: list[pl.DataFrame], labels: Sequence[str]) -> pl.DataFr
     """
     if not tables:
         return empty_scores(labels)
-    merged = pl.concat(tables, how="vertical").drop_nulls()
-    return merged.unique(subset=HASH_COLUMN, keep="first", maintain_order=True)
+    return pl.concat(tables, how="vertical").drop_nulls().unique(subset=HASH_COLUMN, keep="first", maintain_order=True)
 
 
 def file_sha256(path: str | os.PathLike[str], memo_dir: Path | None = None) -> str:
@@ -184,11 +195,7 @@ def file_sha256(path: str | os.PathLike[str], memo_dir: Path | None = None) -> s
     sha = read_memo_entry(memo_dir, path).get("sha256")
     if isinstance(sha, str) and len(sha) == 64:
         return sha
-    digest = hashlib.sha256()
-    with open(Path(path).expanduser(), "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 22), b""):
-            digest.update(block)
-    sha = digest.hexdigest()
+    sha = sha256_file(Path(path).expanduser(), chunk=1 << 22)
     update_memo(memo_dir, path, {"sha256": sha})
     return sha
 
@@ -412,8 +419,7 @@ class ScoreCache:
                 hashes = pl.read_parquet(part, columns=[HASH_COLUMN])[HASH_COLUMN]
                 rows += hashes.len()
                 entries.update(hashes.drop_nulls().to_list())
-        quarantine = self.dir / "quarantine"
-        files = [p for p in self.dir.rglob("*") if p.is_file()] if self.dir.is_dir() else []
+        files = [p for p in self.dir.rglob("*") if p.is_file()]
         return {
             "key": self.key,
             "identity": self.identity,
@@ -422,8 +428,8 @@ class ScoreCache:
             "rows": rows,
             "entries": len(entries),
             "bytes": sum(p.stat().st_size for p in files),
-            "quarantined": len(list(quarantine.iterdir())) if quarantine.is_dir() else 0,
-            "tmp_files": len(list(self.dir.glob(".part-*.tmp"))) if self.dir.is_dir() else 0,
+            "quarantined": len(list((self.dir / "quarantine").glob("*"))),  # none when the directory is not there
+            "tmp_files": len(list(self.dir.glob(".part-*.tmp"))),
         }
 
     @classmethod
@@ -459,11 +465,8 @@ def list_caches(root: str | os.PathLike[str] | None = None) -> list[ScoreCache]:
     >>> list_caches(tempfile.mkdtemp())
     []
     """
-    base = resolve_cache_dir(root)
-    if not base.is_dir():
-        return []
     out = []
-    for directory in sorted(p for p in base.iterdir() if (p / "identity.json").is_file()):
+    for directory in sorted(p.parent for p in resolve_cache_dir(root).glob("*/identity.json") if p.is_file()):
         with contextlib.suppress(OSError, ValueError, KeyError):
             out.append(ScoreCache.open_existing(directory))
     return out
@@ -494,7 +497,4 @@ def _exclusive_lock(path: Path):  # type: ignore[no-untyped-def]
         except OSError:
             yield False
             return
-        try:
-            yield True
-        finally:
-            fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+        yield True  # closing the file releases the lock

@@ -63,8 +63,7 @@ class ColumnScorer(BaseScorer):
             try:
                 values = series.cast(pl.Float64, strict=True)
             except Exception as exc:  # noqa: BLE001 - polars raises several types for bad casts
-                reason = f"column {source!r} ({series.dtype}) is not numeric: {exc}"
-                raise ConfigError("scorer.columns", reason) from exc
+                raise ConfigError("scorer.columns", f"column {source!r} ({series.dtype}) is not numeric: {exc}") from exc
             values = values.fill_nan(None)
             low, high = values.min(), values.max()
             if low is not None and (low < 0 or high > 1):  # type: ignore[operator]

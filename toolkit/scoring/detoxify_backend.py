@@ -71,7 +71,6 @@ STANDARD_CLASS_NAMES = {
     "severe_toxic": "severe_toxicity",
 }
 
-_UNSET_MAX_LENGTH = 100_000  # tokenizers without a model_max_length report ~1e30
 
 _LOAD_LOCK = threading.RLock()
 
@@ -103,12 +102,7 @@ def official_weights_path(model: str) -> Path:
 
 def _official_model_for_sha(sha256: str) -> str | None:
     """The official model whose file-name hash prefix matches this sha256, if any."""
-    for model in MODELS:
-        stem = Path(checkpoint_filename(model)).stem
-        prefix = stem.rsplit("-", 1)[-1]
-        if prefix and sha256.startswith(prefix):
-            return model
-    return None
+    return next((m for m in MODELS if sha256.startswith(Path(checkpoint_filename(m)).stem.rsplit("-", 1)[-1])), None)
 
 
 @contextlib.contextmanager
@@ -147,16 +141,14 @@ def hub_reachable(timeout: float = 3.0) -> bool:
     result: list[bool] = []
 
     def probe() -> None:
-        try:
+        with contextlib.suppress(OSError):
             socket.create_connection((host, 443), timeout=timeout).close()
             result.append(True)
-        except OSError:
-            result.append(False)
 
     worker = threading.Thread(target=probe, daemon=True)  # getaddrinfo ignores socket timeouts
     worker.start()
     worker.join(timeout + 0.5)
-    return bool(result and result[0])
+    return bool(result)
 
 
 class DetoxifyScorer(TransformerScorer):
@@ -303,6 +295,7 @@ class DetoxifyScorer(TransformerScorer):
             self.detoxify = detox
             self.model = detox.model
             self.tokenizer = detox.tokenizer
+            self.device = str(detox.device)
             self.loads += 1
 
     def _load_with_detoxify(self, device: str) -> Any:
@@ -344,8 +337,7 @@ class DetoxifyScorer(TransformerScorer):
             raise ScorerUnavailableError(
                 f"{path} is not a Detoxify checkpoint (needs 'config' and 'state_dict')"
             )
-        args = dict(loaded["config"]["arch"]["args"])
-        args["model_type"] = str(config_dir)
+        args = {**loaded["config"]["arch"]["args"], "model_type": str(config_dir)}
         classes = _checkpoint_classes(path, loaded)
         with hub_environment(offline=True):
             model, tokenizer = dx.get_model_and_tokenizer(**args, state_dict=loaded["state_dict"])
@@ -356,36 +348,15 @@ class DetoxifyScorer(TransformerScorer):
 
     # -- prediction -------------------------------------------------------------------------------------
 
-    def engine_spec(self) -> dict[str, Any]:
-        """Detoxify's head: sigmoid over the checkpoint's classes, truncation at the tokenizer's limit."""
-        return {
-            "num_labels": len(self.detoxify.class_names),
-            "max_length": tokenizer_limit(self.tokenizer, self.model.config),
-            "activation": "sigmoid",
-            "device": str(self.detoxify.device),
-        }
+    def activation(self) -> str:
+        """Detoxify's head: a sigmoid per class (multi-label)."""
+        return "sigmoid"
 
 
 def _path(value: str | os.PathLike[str] | None) -> Path | None:
     return Path(value).expanduser() if value is not None else None
 
 
-def position_limit(config: Any) -> int | None:
-    """The longest sequence a model's position embeddings allow (RoBERTa-style models reserve pad + 1)."""
-    positions = getattr(config, "max_position_embeddings", None)
-    if not positions:
-        return None
-    pad = getattr(config, "pad_token_id", None)
-    offset = (pad + 1) if "roberta" in getattr(config, "model_type", "") and pad is not None else 0
-    return int(positions) - offset
-
-
-def tokenizer_limit(tokenizer: Any, config: Any) -> int | None:
-    """The tokenizer's ``model_max_length`` when it is set, else the model's position limit."""
-    limit = getattr(tokenizer, "model_max_length", None)
-    if isinstance(limit, int) and limit < _UNSET_MAX_LENGTH:
-        return limit
-    return position_limit(config)
 
 
 def _checkpoint_classes(path: Path, loaded: Any = None) -> list[str]:

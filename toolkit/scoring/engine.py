@@ -119,8 +119,7 @@ def resolve_device(device: str, precision: str = "fp32") -> str:
         else:
             import torch
 
-            mps = getattr(torch.backends, "mps", None)
-            device = "cuda" if torch.cuda.is_available() else "mps" if mps is not None and mps.is_available() else "cpu"
+            device = "cuda" if torch.cuda.is_available() else "mps" if torch.backends.mps.is_available() else "cpu"
     check_device_precision(device, precision)
     return device
 
@@ -223,8 +222,7 @@ def progress_enabled(flag: bool | None) -> bool:
     ipython = sys.modules.get("IPython")  # a running Jupyter kernel, not merely an imported ipykernel
     if ipython is not None and type(ipython.get_ipython()).__name__ == "ZMQInteractiveShell":
         return True
-    stream = sys.stderr
-    return bool(stream is not None and hasattr(stream, "isatty") and stream.isatty())
+    return bool(getattr(sys.stderr, "isatty", lambda: False)())  # sys.stderr may be None or lack isatty
 
 
 class InferenceEngine:
@@ -364,10 +362,9 @@ class InferenceEngine:
         for row, seq in enumerate(sequences):
             ids[row, : len(seq)] = seq
             mask[row, : len(seq)] = 1
-        input_ids = torch.from_numpy(ids).to(self.device)
-        attention_mask = torch.from_numpy(mask).to(self.device)
-        logits = self.model(input_ids=input_ids, attention_mask=attention_mask)[0]
-        logits = logits[:, : self.num_labels].float()
+        outputs = self.model(input_ids=torch.from_numpy(ids).to(self.device),
+                             attention_mask=torch.from_numpy(mask).to(self.device))
+        logits = outputs[0][:, : self.num_labels].float()
         if self.activation == "sigmoid":
             logits = torch.sigmoid(logits)
         elif self.activation == "softmax":

@@ -26,7 +26,7 @@ from typing import Any
 
 from toolkit.errors import ConfigError, ScorerUnavailableError
 from toolkit.scoring.cache import file_sha256
-from toolkit.scoring.detoxify_backend import MODELS, hub_environment, tokenizer_limit
+from toolkit.scoring.detoxify_backend import MODELS, hub_environment
 from toolkit.scoring.engine import ACTIVATIONS, resolve_device
 from toolkit.scoring.transformer import TransformerScorer
 from toolkit.settings import ScorerSettings
@@ -78,8 +78,7 @@ class HFScorer(TransformerScorer):
     def labels(self) -> list[str]:
         """The config's ``id2label`` names in id order (``LABEL_0``... when the config names none)."""
         config = self._config()
-        id2label = config.get("id2label") or {}
-        if id2label:
+        if id2label := config.get("id2label"):
             labels = [str(name) for _, name in sorted(id2label.items(), key=lambda kv: int(kv[0]))]
         else:
             labels = [f"LABEL_{i}" for i in range(int(config.get("num_labels", 2)))]
@@ -141,14 +140,5 @@ class HFScorer(TransformerScorer):
             ) from exc
         model.eval()
         self.model, self.tokenizer = model.to(device), tokenizer
-        self._device = device
+        self.device = device
         self.loads += 1
-
-    def engine_spec(self) -> dict[str, Any]:
-        """The model's labels and activation, truncation at the tokenizer's (or positions') limit."""
-        return {
-            "num_labels": len(self.labels()),
-            "max_length": tokenizer_limit(self.tokenizer, self.model.config),
-            "activation": self.activation(),
-            "device": self._device,
-        }

@@ -10,7 +10,6 @@ sources and licences: ``docs/politeness.md``.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import re
 from collections.abc import Iterator, Sequence
@@ -23,6 +22,7 @@ import polars as pl
 from toolkit.errors import ScoringError
 from toolkit.schema import POLITENESS_STRATEGIES
 from toolkit.scoring.base import BaseScorer, check_texts
+from toolkit.scoring.cache import files_digest
 from toolkit.settings import ScorerSettings
 
 DATA_DIR = Path(__file__).with_name("politeness_data")
@@ -132,15 +132,10 @@ def strategy_exprs(text: pl.Expr) -> list[pl.Expr]:
     exprs = []
     for name in POLITENESS_STRATEGIES:
         pattern = _patterns()[name]
-        if isinstance(pattern, tuple):  # (added, subtracted); a null text stays null
-            added, subtracted = pattern
-            count = norm.str.count_matches(added[0]).cast(pl.Int64)
-            for extra in added[1:]:
-                count = count + norm.str.count_matches(extra)
-            for extra in subtracted:
-                count = count - norm.str.count_matches(extra)
-        else:
-            count = norm.str.count_matches(pattern)
+        added, subtracted = pattern if isinstance(pattern, tuple) else ((pattern,), ())
+        count = sum((norm.str.count_matches(p) for p in added[1:]), norm.str.count_matches(added[0]).cast(pl.Int64))
+        for extra in subtracted:  # a null text stays null
+            count = count - norm.str.count_matches(extra)
         exprs.append(count.cast(pl.UInt32).alias(name))
     return exprs
 
@@ -206,11 +201,8 @@ def identity() -> dict[str, str]:
     >>> sorted(identity())
     ['model', 'name', 'weights_sha256']
     """
-    digest = hashlib.sha256()
-    for name in DATA_FILES:
-        digest.update(name.encode())
-        digest.update((DATA_DIR / name).read_bytes())
-    return {"name": "politeness", "model": _model()["model"], "weights_sha256": digest.hexdigest()[:16]}
+    weights = files_digest(DATA_DIR / name for name in DATA_FILES)
+    return {"name": "politeness", "model": _model()["model"], "weights_sha256": weights}
 
 
 SCORE_CHUNK = 100_000  # texts marked per call when streaming into the cache: Polars works in bulk

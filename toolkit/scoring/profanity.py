@@ -6,7 +6,6 @@ Importing ``profanity_check`` loads its model (~2 s), so that happens only on th
 
 from __future__ import annotations
 
-import hashlib
 import importlib.util
 from collections.abc import Sequence
 from functools import lru_cache
@@ -15,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from toolkit.scoring.base import BaseScorer, check_texts
+from toolkit.scoring.cache import files_digest
 from toolkit.settings import ScorerSettings
 
 PACKAGE = "alt-profanity-check"
@@ -35,11 +35,7 @@ def _model_files_hash() -> str:
     if spec is None or not spec.submodule_search_locations:
         return "missing"
     data_dir = Path(next(iter(spec.submodule_search_locations))) / "data"
-    digest = hashlib.sha256()
-    for path in sorted(data_dir.glob("*.joblib")):
-        digest.update(path.name.encode())
-        digest.update(path.read_bytes())
-    return digest.hexdigest()[:16]
+    return files_digest(sorted(data_dir.glob("*.joblib")))
 
 
 class ProfanityScorer(BaseScorer):

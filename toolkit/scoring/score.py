@@ -20,7 +20,7 @@ from __future__ import annotations
 import logging
 import time
 import warnings
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import Any
@@ -222,7 +222,6 @@ class _PartWriter:
     def __init__(self, cache: ScoreCache | None, labels: list[str], every: int, seconds: float) -> None:
         self.cache, self.labels, self.every, self.seconds = cache, labels, every, seconds
         self.pending: list[pl.DataFrame] = []
-        self.n_pending = 0
         self.written: list[pl.DataFrame] = []
         self.parts = 0
         self.last = time.monotonic()
@@ -234,8 +233,7 @@ class _PartWriter:
             schema=empty_scores(self.labels).schema,
         )
         self.pending.append(table)
-        self.n_pending += table.height
-        if self.n_pending >= self.every or time.monotonic() - self.last >= self.seconds:
+        if sum(t.height for t in self.pending) >= self.every or time.monotonic() - self.last >= self.seconds:
             self.flush()
 
     def flush(self) -> None:
@@ -245,7 +243,7 @@ class _PartWriter:
             if self.cache is not None and self.cache.write(table) is not None:
                 self.parts += 1
             self.written.append(table)
-        self.pending, self.n_pending, self.last = [], 0, time.monotonic()
+        self.pending, self.last = [], time.monotonic()
 
     def table(self) -> pl.DataFrame:
         """Everything scored in this run."""
@@ -304,13 +302,16 @@ class _CachedScoring:
 
         writer = _PartWriter(cache, labels, self.flush_every, FLUSH_SECONDS)
         try:
-            for positions, scores, seen_labels in _stream(scorer, [unique[i] for i in misses]):
-                if seen_labels is not None and seen_labels != labels:
+            batches = scorer.iter_predict([unique[i] for i in misses]) if misses else ()
+            for batch, (positions, scores) in enumerate(batches):
+                # the labels checked once, after the first batch (the model is loaded by then)
+                if batch == 0 and (seen_labels := scorer.labels()) != labels:
                     writer.pending.clear()  # nothing was written under the wrong labels
                     raise _LabelsChanged(
                         f"{scorer.name}: the model's labels {seen_labels} differ from the expected {labels}"
                     )
-                writer.add([hashes[misses[p]] for p in positions.tolist()], scores)
+                writer.add([hashes[misses[p]] for p in np.asarray(positions).tolist()],
+                           np.asarray(scores, dtype=np.float64))
         finally:
             writer.flush()  # interrupted (Ctrl-C, an error): keep what was scored
         scored = writer.table()
@@ -371,17 +372,6 @@ class _CachedScoring:
             .join(per_text, on=_KEY, how="left", maintain_order="left")
             .drop(_KEY)
         )
-
-
-def _stream(scorer: Scorer, texts: Sequence[str]) -> Iterator[tuple[np.ndarray, np.ndarray, list[str] | None]]:
-    """``(positions in texts, scores, labels to check or None)`` as the scorer produces them; the labels
-    are checked once, after the first batch (the model is loaded by then)."""
-    if not texts:
-        return
-    first = True
-    for positions, scores in scorer.iter_predict(texts):
-        yield np.asarray(positions), np.asarray(scores, dtype=np.float64), (scorer.labels() if first else None)
-        first = False
 
 
 def _from_columns(frame: pl.DataFrame, texts: pl.Series, scorer: ColumnScorer) -> Scored:

@@ -363,10 +363,9 @@ class StoreBuild:
         rejects = [pl.read_parquet(p) for u in range(self.n_units)
                    if (p := self.root / f"{UNIT}={u}" / "rejects.parquet").is_file()]
         later = [pl.read_parquet(p) for b in numbers if (p := self.root / f"{BUCKET}={b}" / "rejects.parquet").is_file()]
-        table = pl.concat([*rejects, *later], how="vertical") if rejects or later else None
-        if later:
-            table = table.sort("file", "line", maintain_order=True)  # the loader's order
-        if table is not None:
+        if rejects or later:
+            table = pl.concat([*rejects, *later], how="vertical")
+            table = table.sort("file", "line", maintain_order=True) if later else table  # the loader's order
             table.write_parquet(self.root / "rejects.parquet")
         (self.root / META).write_text(json.dumps(info, indent=1, default=str))
         for unit in range(self.n_units):
