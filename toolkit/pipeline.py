@@ -285,17 +285,24 @@ def run_scorers(settings: RunSettings) -> list[ScorerSettings]:
 
 
 def corpus_counts(buckets: list[Path], label: str) -> dict[str, Any]:
-    """The manifest's row counts over the scored buckets."""
-    scan = pl.scan_parquet(buckets)
-    totals = scan.select(
-        pl.len().alias("rows_kept"), pl.col("thread_id").n_unique().alias("threads"),
-        pl.col("is_post").sum().alias("posts"), is_comment().sum().alias("comments"),
-        pl.col("removed").fill_null(False).sum().alias("removed"),
-        pl.col("deleted").fill_null(False).sum().alias("deleted"), pl.col("text").is_null().sum().alias("null_text"),
-        pl.col(label).filter(is_comment()).is_not_null().sum().alias("scored"),
-    ).collect(engine="streaming").row(0, named=True)
-    structure = scan.group_by("structure").len().collect(engine="streaming").iter_rows()
-    return {**{k: int(v) for k, v in totals.items()}, "structure": {str(k): int(v) for k, v in structure}}
+    """The manifest's row counts over the scored buckets, summed bucket by bucket (threads never span two; a
+    corpus with no bucket counts nothing)."""
+    totals: dict[str, Any] = {}
+    structure: dict[str, int] = {}
+    for path in buckets:
+        part = pl.read_parquet(path, columns=["thread_id", "is_post", "removed", "deleted", "text", "structure", label])
+        counts = part.select(
+            pl.len().alias("rows_kept"), pl.col("thread_id").n_unique().alias("threads"),
+            pl.col("is_post").sum().alias("posts"), is_comment().sum().alias("comments"),
+            pl.col("removed").fill_null(False).sum().alias("removed"),
+            pl.col("deleted").fill_null(False).sum().alias("deleted"), pl.col("text").is_null().sum().alias("null_text"),
+            pl.col(label).filter(is_comment()).is_not_null().sum().alias("scored"),
+        ).row(0, named=True)
+        for key, value in counts.items():
+            totals[key] = totals.get(key, 0) + int(value)
+        for key, value in part["structure"].value_counts().iter_rows():
+            structure[str(key)] = structure.get(str(key), 0) + int(value)
+    return {**totals, "structure": structure}
 
 
 def run_analyses(data: Frames, a: AnalysisSettings, plot: PlotSettings, run_dir: Path, footer: str,
