@@ -319,8 +319,7 @@ def cluster_bootstrap(
         (2.5, 1.5, 3.5, 0.0, 4, 2)
     """
     estimate, reps, n_threads, method = bootstrap_replicates(stat, clusters, n_boot=n_boot, seed=seed)
-    n = int(np.asarray(pl.Series(clusters)).size)
-    return summarize(estimate, reps, n, n_threads, method, null=null, level=level)
+    return summarize(estimate, reps, len(clusters), n_threads, method, null=null, level=level)
 
 
 def _with_values(values: pl.Series | np.ndarray, clusters: pl.Series | np.ndarray, *others: np.ndarray
@@ -654,6 +653,13 @@ def cohen_d(a: np.ndarray, b: np.ndarray) -> float:
     return float((a.mean() - b.mean()) / np.sqrt(pooled)) if pooled > 0 else float("nan")
 
 
+def _tie_groups(v: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The stable ascending sort order of ``v`` and each sorted value's tie group (0, 1, ...)."""
+    order = np.argsort(v, kind="stable")
+    s = v[order]
+    return order, np.cumsum(np.r_[True, s[1:] != s[:-1]]) - 1 if v.size else np.zeros(0, np.int64)
+
+
 class RankedScores:
     """Scores sorted once (descending) with their tie groups, so weighted AUC/AP/curves are O(n) per call.
 
@@ -674,27 +680,20 @@ class RankedScores:
     """
 
     def __init__(self, y: np.ndarray, scores: np.ndarray):
-        y = np.asarray(y, dtype=bool)
-        s = np.asarray(scores, dtype=np.float64)
-        self.order = np.argsort(-s, kind="stable")
-        s_sorted = s[self.order]
-        self.y = y[self.order]
-        new_group = np.r_[True, s_sorted[1:] != s_sorted[:-1]] if s.size else np.zeros(0, bool)
-        self.group = np.cumsum(new_group) - 1
-        self.n_groups = int(self.group[-1]) + 1 if s.size else 0
-        self.thresholds = s_sorted[new_group]
+        self.order, self.group = _tie_groups(-np.asarray(scores, dtype=np.float64))  # descending scores
+        self.y = np.asarray(y, dtype=bool)[self.order]
 
     def with_labels(self, y: np.ndarray) -> RankedScores:
         """The same ranking with other outcomes (for permutation tests): no re-sorting."""
         other = object.__new__(RankedScores)
-        other.order, other.group, other.n_groups, other.thresholds = self.order, self.group, self.n_groups, self.thresholds
+        other.order, other.group = self.order, self.group
         other.y = np.asarray(y, dtype=bool)[self.order]
         return other
 
     def _cum(self, w: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         ws = np.asarray(w, dtype=np.float64)[self.order]
-        tp = np.bincount(self.group, weights=ws * self.y, minlength=self.n_groups)
-        fp = np.bincount(self.group, weights=ws * ~self.y, minlength=self.n_groups)
+        tp = np.bincount(self.group, weights=ws * self.y)
+        fp = np.bincount(self.group, weights=ws * ~self.y)
         return tp, fp
 
     def auc(self, w: np.ndarray) -> float:
@@ -754,14 +753,8 @@ class RankPairs:
 
     def __init__(self, x: np.ndarray, y: np.ndarray):
         self.x, self.y = np.asarray(x, np.float64), np.asarray(y, np.float64)
-        self.ox, self.gx = self._groups(self.x)
-        self.oy, self.gy = self._groups(self.y)
-
-    @staticmethod
-    def _groups(v: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        order = np.argsort(v, kind="stable")
-        s = v[order]
-        return order, np.cumsum(np.r_[True, s[1:] != s[:-1]]) - 1 if v.size else np.zeros(0, np.int64)
+        self.ox, self.gx = _tie_groups(self.x)
+        self.oy, self.gy = _tie_groups(self.y)
 
     def spearman(self, w: np.ndarray) -> float:
         """Spearman's rho of the weighted (frequency-expanded) sample."""

@@ -49,11 +49,6 @@ class ScorerValidationOptions:
 
 
 
-def _weights(rows: pl.DataFrame, weight: str | None) -> np.ndarray:
-    """The rows' inverse-probability weights (all ones without a weight column)."""
-    return np.ones(rows.height) if weight is None else rows[weight].cast(pl.Float64).to_numpy()
-
-
 def calibration_table(
     frame: pl.DataFrame,
     *,
@@ -106,8 +101,9 @@ def calibration_table(
             estimate, low, high, methods = ci.estimate[:, 0], ci.low[:, 0], ci.high[:, 0], ci.method
             predicted = [float(s[idx == b].mean()) if (idx == b).any() else float("nan") for b in range(n_bins)]
         else:
-            estimate, low, high, predicted, method = _weighted_bins(s, y, _weights(rows, weight), idx, n_bins,
-                                                                    rows["thread_id"], n_boot, seed)
+            w = rows[weight].cast(pl.Float64).to_numpy()
+            estimate, low, high, predicted, method = _weighted_bins(s, y, w, idx, n_bins, rows["thread_id"], n_boot,
+                                                                    seed)
             methods = [method] * n_bins
         parts.append(pl.DataFrame({
             "label": label, "bin_low": edges[:-1], "bin_high": edges[1:],
@@ -178,7 +174,7 @@ def threshold_metrics(
         rows = labelled_rows(frame, truth, label, key=TRUTH_KEY, weight=weight)
         s = rows[label].to_numpy().astype(np.float64)
         y = rows[truth].cast(pl.Boolean).to_numpy().astype(bool)
-        w = _weights(rows, weight)
+        w = np.ones(rows.height) if weight is None else rows[weight].cast(pl.Float64).to_numpy()
         pred = s >= threshold
         idx = np.clip(np.searchsorted(edges, s, side="right") - 1, 0, n_bins - 1)
 

@@ -31,8 +31,6 @@ def style_path(style: str) -> str:
 
 def figure_width(width: str | float) -> float:
     """Inches for ``single``/``double`` or a number of inches."""
-    if isinstance(width, int | float):
-        return float(width)
     try:
         return WIDTHS.get(width) or float(width)
     except ValueError as err:

@@ -24,6 +24,9 @@ from toolkit.plots import charts
 from toolkit.plots.base import style_path
 from toolkit.plots.tree import draw_thread_tree
 
+# Fixed metadata per format: the same table and style give the same bytes (no creation date).
+METADATA = {"pdf": {"CreationDate": None, "Creator": "toolkit", "Producer": "toolkit"},
+            "png": {"Software": "toolkit"}, "svg": {"Date": None}}
 Drawer = Callable[[pl.DataFrame, FigureSpec, str], Figure]
 # Figure kind (``FigureSpec.kind``) -> the function that draws it from its data table.
 DRAWERS: dict[str, Drawer] = {
@@ -121,15 +124,9 @@ def render_figure(
         fig = DRAWERS[spec.kind](table, spec, width)  # a plain Figure: no pyplot, no backend to close
         for fmt in formats:
             path = out / f"{name}.{fmt}"
-            # Fixed metadata: the same table and style give the same bytes (no creation date).
-            fig.savefig(path, dpi=dpi, metadata=_metadata(fmt))
+            fig.savefig(path, dpi=dpi, metadata=METADATA.get(fmt))
             paths.append(path)
     return paths
-
-
-def _metadata(fmt: str) -> dict[str, Any] | None:
-    return {"pdf": {"CreationDate": None, "Creator": "toolkit", "Producer": "toolkit"},
-            "png": {"Software": "toolkit"}, "svg": {"Date": None}}.get(fmt)
 
 
 def render_run(run_dir: str | Path, **options: Any) -> list[Path]:
