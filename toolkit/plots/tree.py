@@ -47,18 +47,14 @@ def tree_nodes(table: pl.DataFrame) -> pl.DataFrame:
     )
     if nodes.height == 0 or nodes["is_post"].any():
         return nodes
-    thread = str(nodes["thread_id"][0]) if "thread_id" in nodes.columns and nodes["thread_id"][0] is not None \
-        else "post"
+    thread_id = nodes["thread_id"][0] if "thread_id" in nodes.columns else None
+    thread = "post" if thread_id is None else str(thread_id)
     if thread in set(nodes["comment_id"].to_list()):
         thread = f"{thread} (post)"
     first = nodes["position"].min() if "position" in nodes.columns else None
-    root = {c: None for c in nodes.columns} | {
-        "comment_id": thread, "is_post": True, "placeholder": True,
-        **({"thread_id": nodes["thread_id"][0]} if "thread_id" in nodes.columns else {}),
-        **({"position": (first if first is not None else 0) - 1} if "position" in nodes.columns else {}),
-        **({"reply_depth": 0} if "reply_depth" in nodes.columns else {}),
-        **({c: False for c in ("removed", "deleted") if c in nodes.columns}),
-    }
+    # built with the table's schema: the keys it lacks are left out, its other columns are null
+    root = {"comment_id": thread, "is_post": True, "placeholder": True, "thread_id": thread_id,
+            "position": (first or 0) - 1, "reply_depth": 0, "removed": False, "deleted": False}
     return pl.concat([pl.DataFrame([root], schema=nodes.schema), nodes])
 
 
