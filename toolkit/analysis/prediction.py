@@ -246,8 +246,7 @@ def _regressors(
             terms["score (signed log1p)"] = signed_log1p(rows[column].to_numpy().astype(np.float64))
         else:
             terms[column] = rows[column].to_numpy().astype(np.float64)
-    for name in list(terms):
-        values = terms[name]
+    for name, values in list(terms.items()):
         if values.size and np.all(values == values[0]):
             dropped.append({"term": name, "note": f"dropped: constant ({values[0]:g} in every row), not estimable"})
             del terms[name]

@@ -102,8 +102,8 @@ def calibration_table(
             predicted = [float(s[idx == b].mean()) if (idx == b).any() else float("nan") for b in range(n_bins)]
         else:
             w = rows[weight].cast(pl.Float64).to_numpy()
-            estimate, low, high, predicted, method = _weighted_bins(s, y, w, idx, n_bins, rows["thread_id"], n_boot,
-                                                                    seed)
+            estimate, low, high, predicted, method = _weighted_bins(s, y, w, idx, n_bins, rows["thread_id"],
+                                                                    n_boot, seed)
             methods = [method] * n_bins
         parts.append(pl.DataFrame({
             "label": label, "bin_low": edges[:-1], "bin_high": edges[1:],
@@ -198,12 +198,11 @@ def threshold_metrics(
         low, high = percentile_ci(stats(reps))
         precision, recall, ece = (float(v) for v in est)
         f1 = 2 * precision * recall / (precision + recall) if precision + recall > 0 else float("nan")
-        out.append({"label": label, "threshold": float(threshold), "precision": precision,
-                    "precision_low": float(low[0]), "precision_high": float(high[0]), "recall": recall,
-                    "recall_low": float(low[1]), "recall_high": float(high[1]), "f1": f1,
-                    "brier": float((w * (s - y) ** 2).sum() / w.sum()) if s.size else float("nan"),
-                    "ece": ece,
-                    "ece_low": float(low[2]), "ece_high": float(high[2])})
+        bounds = {f"{m}_{side}": float(b[j]) for j, m in enumerate(("precision", "recall", "ece"))
+                  for side, b in (("low", low), ("high", high))}
+        out.append({"label": label, "threshold": float(threshold), "precision": precision, "recall": recall,
+                    "f1": f1, "brier": float((w * (s - y) ** 2).sum() / w.sum()) if s.size else float("nan"),
+                    "ece": ece, **bounds})
     return pl.DataFrame(out, schema=THRESHOLD_SCHEMA)
 
 
