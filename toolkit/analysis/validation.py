@@ -101,29 +101,22 @@ def calibration_table(
             estimate, low, high, methods = ci.estimate[:, 0], ci.low[:, 0], ci.high[:, 0], ci.method
             predicted = [float(s[idx == b].mean()) if (idx == b).any() else float("nan") for b in range(n_bins)]
         else:
+            # the weighted share true and weighted mean score per bin, with thread-bootstrap CIs of the share
             w = rows[weight].cast(pl.Float64).to_numpy()
-            estimate, low, high, predicted, method = _weighted_bins(s, y, w, idx, n_bins, rows["thread_id"],
-                                                                    n_boot, seed)
-            methods = [method] * n_bins
+            onehot = np.eye(n_bins)[idx]
+            cols = np.column_stack([onehot * w[:, None], onehot * (w * y)[:, None], onehot * (w * s)[:, None]])
+            totals, reps, _, method = replicate_sums(cols, rows["thread_id"], n_boot=n_boot, seed=seed)
+            with np.errstate(invalid="ignore", divide="ignore"):
+                estimate = np.where(totals[:n_bins] > 0, totals[n_bins:2 * n_bins] / totals[:n_bins], np.nan)
+                rep_share = reps[:, n_bins:2 * n_bins] / reps[:, :n_bins]
+                predicted = np.where(totals[:n_bins] > 0, totals[2 * n_bins:] / totals[:n_bins], np.nan)
+            low, high = percentile_ci(rep_share)
+            methods = [f"{method}, inverse-probability weighted"] * n_bins
         parts.append(pl.DataFrame({
             "label": label, "bin_low": edges[:-1], "bin_high": edges[1:],
             "n": np.bincount(idx, minlength=n_bins), "mean_predicted": predicted, "observed": estimate,
             "observed_low": low, "observed_high": high, "ci_method": methods}, schema=CALIBRATION_SCHEMA))
     return pl.concat(parts)
-
-
-def _weighted_bins(s: np.ndarray, y: np.ndarray, w: np.ndarray, idx: np.ndarray, n_bins: int, threads: pl.Series,
-                   n_boot: int, seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[float], str]:
-    """Per bin, the weighted share true and weighted mean score, with thread-bootstrap CIs of the share."""
-    onehot = np.eye(n_bins)[idx] if idx.size else np.zeros((0, n_bins))
-    cols = np.column_stack([onehot * w[:, None], onehot * (w * y)[:, None], onehot * (w * s)[:, None]])
-    totals, reps, _, method = replicate_sums(cols, threads, n_boot=n_boot, seed=seed)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        share = np.where(totals[:n_bins] > 0, totals[n_bins:2 * n_bins] / totals[:n_bins], np.nan)
-        rep_share = reps[:, n_bins:2 * n_bins] / reps[:, :n_bins]
-        predicted = np.where(totals[:n_bins] > 0, totals[2 * n_bins:] / totals[:n_bins], np.nan)
-    low, high = percentile_ci(rep_share)
-    return share, low, high, [float(v) for v in predicted], f"{method}, inverse-probability weighted"
 
 
 def threshold_metrics(
@@ -179,7 +172,7 @@ def threshold_metrics(
         idx = np.clip(np.searchsorted(edges, s, side="right") - 1, 0, n_bins - 1)
 
         # precision, recall and ECE are functions of per-thread sums: one product for all replicates
-        onehot = np.eye(n_bins)[idx] if idx.size else np.zeros((0, n_bins))
+        onehot = np.eye(n_bins)[idx]
         cols = np.column_stack([pred & y, pred & ~y, ~pred & y, onehot, onehot * s[:, None],
                                 onehot * y[:, None]]).astype(np.float64) * w[:, None]  # w: 1 when unweighted
         totals, reps, _, _ = replicate_sums(cols, rows["thread_id"], n_boot=n_boot, seed=seed)
