@@ -218,10 +218,9 @@ def run_depth_profile(frame: Frames, ctx: AnalysisContext) -> AnalysisOutput:
         ("toxicity_by_thread_size", "Toxicity by thread size", "size_bin", "thread size (comments)"),
     ):
         table = tables[name]
-        n, threads = int(table["n"].sum()), n_threads
-        spec = FigureSpec(name, "profile", title, ctx.caption(shown(n, threads), ctx.ci_note(ci_methods(table))),
-                          {"label": ctx.label, "threshold": ctx.threshold, "x": x, "xlabel": xlabel})
-        figures.append((spec, table))
+        caption = ctx.caption(shown(int(table["n"].sum()), n_threads), ctx.ci_note(ci_methods(table)))
+        options = {"label": ctx.label, "threshold": ctx.threshold, "x": x, "xlabel": xlabel}
+        figures.append((FigureSpec(name, "profile", title, caption, options), table))
     empty = {name: f"no scored comment{' with a known reply depth' if name == 'depth_profile' else ''}"
              for name, table in tables.items() if table["n"].sum() == 0}
     return applicable(tables, figures, empty)

@@ -605,8 +605,7 @@ def stratified_permutation_pvalue(
     if np.isnan(observed) or n_perm <= 0:
         return float("nan")
     strata = np.zeros(group.size, dtype=np.int64) if strata is None else np.asarray(strata)
-    _, codes = np.unique(strata, return_inverse=True)
-    codes = codes.astype(np.float64)
+    codes = np.unique(strata, return_inverse=True)[1].astype(np.float64)
     rng = np.random.default_rng(seed)
     base = np.argsort(codes, kind="stable")
     hits, valid = 0, 0
@@ -720,10 +719,7 @@ class RankedScores:
         recall = ctp / pos
         best = np.maximum.accumulate(precision[::-1])[::-1]
         idx = np.searchsorted(recall, grid, side="left")
-        pr = np.zeros(grid.size)
-        inside = idx < recall.size
-        pr[inside] = best[idx[inside]]
-        out[2 + grid.size:] = pr
+        out[2 + grid.size:] = np.where(idx < recall.size, best[np.minimum(idx, recall.size - 1)], 0.0)
         if neg > 0:
             out[0] = (tp * (neg - cfp + 0.5 * fp)).sum() / (pos * neg)
             out[2:2 + grid.size] = np.interp(grid, np.r_[0.0, cfp / neg], np.r_[0.0, ctp / pos])
