@@ -119,13 +119,11 @@ def render_figure(
         width = "double"
     out = fig_dir if out_dir is None else Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    paths = []
+    paths = [out / f"{name}.{fmt}" for fmt in formats]
     with mpl_style.context(style_path(style)):  # rcParams restored on exit
         fig = DRAWERS[spec.kind](table, spec, width)  # a plain Figure: no pyplot, no backend to close
-        for fmt in formats:
-            path = out / f"{name}.{fmt}"
+        for path, fmt in zip(paths, formats, strict=True):
             fig.savefig(path, dpi=dpi, metadata=METADATA.get(fmt))
-            paths.append(path)
     return paths
 
 

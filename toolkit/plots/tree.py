@@ -58,15 +58,6 @@ def tree_nodes(table: pl.DataFrame) -> pl.DataFrame:
     return pl.concat([pl.DataFrame([root], schema=nodes.schema), nodes])
 
 
-def drawn_depths(nodes: pl.DataFrame, link_depth: np.ndarray) -> np.ndarray:
-    """The depth each node is drawn at: the frame's ``reply_depth`` where known, else the depth from the links
-    (orphans without a depth hint, tables saved without the column)."""
-    if "reply_depth" not in nodes.columns:
-        return link_depth
-    held = nodes["reply_depth"].cast(pl.Float64).fill_null(np.nan).to_numpy()
-    return np.where(np.isnan(held), link_depth, held).astype(np.int64)
-
-
 def draw_thread_tree(table: pl.DataFrame, spec: FigureSpec, width: str) -> Figure:
     """A thread as a tree (depth down the page), nodes coloured by score, removed/deleted comments marked.
 
@@ -81,7 +72,10 @@ def draw_thread_tree(table: pl.DataFrame, spec: FigureSpec, width: str) -> Figur
     n = table.height
     order = table["position"].to_numpy() if "position" in table.columns else None
     x, link_depth, parent, attached = tree_layout(table["comment_id"].to_list(), table["parent_id"].to_list(), order)
-    depth = drawn_depths(table, link_depth)
+    depth = link_depth  # the frame's reply_depth where known, else the depth from the links (orphans)
+    if "reply_depth" in table.columns:
+        held = table["reply_depth"].cast(pl.Float64).fill_null(np.nan).to_numpy()
+        depth = np.where(np.isnan(held), link_depth, held).astype(np.int64)
     placeholder = table["placeholder"].to_numpy()
     max_depth = int(depth.max())
     leaves = max(1, int(np.ceil(x.max())) + 1)
