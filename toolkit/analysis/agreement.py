@@ -118,8 +118,7 @@ def scorer_agreement(
         x, y = pair[a].to_numpy().astype(np.float64), pair[b].to_numpy().astype(np.float64)
         ta, tb = float(thresholds.get(a, threshold)), float(thresholds.get(b, threshold))
         xa, yb = x >= ta, y >= tb
-        ranks = RankPairs(x, y)
-        rho = cluster_bootstrap(ranks.spearman, pair["thread_id"], n_boot=n_boot, seed=seed)
+        rho = cluster_bootstrap(RankPairs(x, y).spearman, pair["thread_id"], n_boot=n_boot, seed=seed)
         cols = np.column_stack([np.ones(xa.size), xa == yb, xa, yb]).astype(np.float64)
         totals, reps, n_threads, method = replicate_sums(cols, pair["thread_id"], n_boot=n_boot, seed=seed)
         est, rep = _agreement(totals), _agreement(reps)

@@ -96,10 +96,9 @@ def escalation(
                    .drop("comment_id"))
     x, y = pairs["parent_score"].to_numpy(), pairs["reply_score"].to_numpy()
     threads = pairs["thread_id"]
-    ranks = RankPairs(x, y)
     toxic_parent, toxic_reply = x >= threshold, (y >= threshold).astype(np.float64)
     n_tp = int(toxic_parent.sum())
-    rho = cluster_bootstrap(ranks.spearman, threads, n_boot=n_boot, seed=seed)
+    rho = cluster_bootstrap(RankPairs(x, y).spearman, threads, n_boot=n_boot, seed=seed)
     # everything else is a function of per-thread sums: one matrix product for all replicates
     tp = toxic_parent.astype(np.float64)
     cols = np.column_stack([np.ones_like(x), x, y, x * x, y * y, x * y, tp, tp * toxic_reply, toxic_reply])

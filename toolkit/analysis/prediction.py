@@ -103,7 +103,7 @@ def classification_tables(
         (1, 6)
     """
     xs = np.linspace(0.0, 1.0, grid)
-    metrics, parts = [], []
+    metrics, parts = [], [pl.DataFrame(schema=CURVE_SCHEMA)]
     labels = score_columns(frame, labels)
     curve_labels = labels if curve_labels is None else list(curve_labels)
     for label in labels:
@@ -132,8 +132,7 @@ def classification_tables(
                 parts.append(pl.DataFrame({
                     "label": label, "curve": curve, "x": xs, "y": est[sl], "low": low[sl], "high": high[sl],
                     "n": int(y.size), "n_positive": int(y.sum()), "auc": float(est[k])}, schema=CURVE_SCHEMA))
-    curves = pl.concat(parts) if parts else pl.DataFrame(schema=CURVE_SCHEMA)
-    return pl.DataFrame(metrics, schema=AUC_SCHEMA), curves
+    return pl.DataFrame(metrics, schema=AUC_SCHEMA), pl.concat(parts)
 
 
 def classification_metrics(

@@ -179,7 +179,6 @@ def toxicity_by_thread_length(
             "mean_toxicity": float(part["score_sum"].sum() / part["n_scored"].sum()), "threshold": float(threshold),
             "ci_method": ci.method[b],
         })
-    table = pl.DataFrame(out, schema=LENGTH_SCHEMA)
     ranks = RankPairs(np.log(np.maximum(sizes, 1)).astype(np.float64), threads["toxic_share"].to_numpy())
     trend = cluster_bootstrap(ranks.spearman, threads["thread_id"], n_boot=n_boot, seed=seed)
     trend_table = pl.DataFrame([{
@@ -187,7 +186,7 @@ def toxicity_by_thread_length(
         "high": trend.high, "p_value": trend.p_value, "n_threads": threads.height,
         "ci_method": "bootstrap over threads",
     }], schema=TREND_SCHEMA)
-    return table, trend_table, edges
+    return pl.DataFrame(out, schema=LENGTH_SCHEMA), trend_table, edges
 
 
 def toxicity_by_relative_position(
