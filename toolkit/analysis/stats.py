@@ -517,8 +517,7 @@ def cell_means(cells: pl.DataFrame, n_units: int, n_groups: int, method: str, *,
 
     k = sum(1 for c in cells.columns if c.startswith("s"))
     unit, group = cells["unit"].to_numpy(), cells["group"].to_numpy()
-    sums = np.column_stack([cells[f"s{j}"].to_numpy() for j in range(k)]) if k else np.zeros((0, 0))
-    counts = np.column_stack([cells[f"c{j}"].to_numpy() for j in range(k)]) if k else np.zeros((0, 0))
+    sums, counts = (cells.select(f"{x}{j}" for j in range(k)).to_numpy() for x in "sc")
     n = np.stack([np.bincount(group, weights=counts[:, j], minlength=n_groups) for j in range(k)], axis=1)
     total = np.stack([np.bincount(group, weights=sums[:, j], minlength=n_groups) for j in range(k)], axis=1)
     with np.errstate(invalid="ignore", divide="ignore"):

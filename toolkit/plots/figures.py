@@ -88,13 +88,7 @@ def load_figure(fig_dir: str | Path, name: str) -> tuple[FigureSpec, pl.DataFram
 
 def _dtype_name(dtype: pl.DataType) -> str:
     """A short dtype name for the spec file (``str``, ``f64``, ``i64``, ``bool``, ``datetime``, ...)."""
-    if dtype == pl.String:
-        return "str"
-    if isinstance(dtype, pl.Enum):
-        return "enum"
-    if isinstance(dtype, pl.Categorical):
-        return "cat"
-    return str(dtype).lower()
+    return {pl.String: "str", pl.Enum: "enum", pl.Categorical: "cat"}.get(dtype.base_type(), str(dtype).lower())
 
 
 def render_figure(
