@@ -166,8 +166,7 @@ def with_thread_position(frame: pl.DataFrame) -> pl.DataFrame:
         >>> rows.select("comment_id", "position", "thread_size", "relative_position").rows()
         [('c0', 0, 3, 0.0), ('c1', 1, 3, 0.5), ('c2', 2, 3, 1.0)]
     """
-    rows = comments_only(frame).sort(["thread_id", *time_order_key()], nulls_last=True)
-    return rows.with_columns(
+    return comments_only(frame).sort(["thread_id", *time_order_key()], nulls_last=True).with_columns(
         pl.int_range(pl.len()).over("thread_id").cast(pl.Int64).alias("position"),
         pl.len().over("thread_id").cast(pl.Int64).alias("thread_size"),
     ).with_columns(

@@ -498,12 +498,11 @@ def unit_cells(values: np.ndarray, units: np.ndarray, groups: np.ndarray) -> pl.
     >>> unit_cells(np.array([[1.0], [np.nan], [3.0]]), np.array([0, 0, 1]), np.array([0, 0, 0])).rows()
     [(0, 0, 2, 1.0, 1.0), (1, 0, 1, 3.0, 1.0)]
     """
-    ok = ~np.isnan(values)
+    ok, k = ~np.isnan(values), values.shape[1]
     columns = {"unit": units, "group": groups}
-    for j in range(values.shape[1]):
+    for j in range(k):
         columns[f"s{j}"] = np.where(ok[:, j], values[:, j], 0.0)
         columns[f"c{j}"] = ok[:, j].astype(np.float64)
-    k = values.shape[1]
     return (pl.DataFrame(columns).group_by("unit", "group")
             .agg(pl.len().cast(pl.Int64).alias("n"), *(pl.col(f"{x}{j}").sum() for j in range(k) for x in "sc"))
             .sort("unit", "group"))

@@ -76,8 +76,7 @@ def log_size_bins(sizes: np.ndarray, n_bins: int = ThreadLengthOptions.n_bins,
     edges = np.logspace(np.log10(lo), np.log10(hi), n_bins + 1)
     edges[0], edges[-1] = lo, hi  # exact ends (no rounding loss at the extremes)
     while edges.size > 2:
-        idx = assign_bins(sizes, edges)
-        if (idx == edges.size - 2).sum() >= min_threads_last_bin:
+        if (assign_bins(sizes, edges) == edges.size - 2).sum() >= min_threads_last_bin:
             break
         edges = np.delete(edges, edges.size - 2)
     return edges

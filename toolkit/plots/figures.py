@@ -82,8 +82,7 @@ def load_figure(fig_dir: str | Path, name: str) -> tuple[FigureSpec, pl.DataFram
     spec = FigureSpec(**payload)
     # Text columns stay text (ids and labels such as "1" or "007" must not turn into numbers).
     strings = {c: pl.String for c, t in columns.items() if t in ("str", "enum", "cat")}
-    table = pl.read_csv(fig_dir / f"{name}.csv", infer_schema_length=None, schema_overrides=strings)
-    return spec, table
+    return spec, pl.read_csv(fig_dir / f"{name}.csv", infer_schema_length=None, schema_overrides=strings)
 
 
 def _dtype_name(dtype: pl.DataType) -> str:
