@@ -114,8 +114,7 @@ def classification_tables(
         est, reps, n_threads, method = bootstrap_replicates(lambda w, r=ranked, v=ipw: r.summary(w * v, xs),
                                                             rows["thread_id"], n_boot=n_boot, seed=seed)
         low, high = percentile_ci(reps)
-        codes, _, _, _ = cluster_codes(rows["thread_id"])
-        strata = codes if method.startswith("thread") else None
+        strata = cluster_codes(rows["thread_id"])[0] if method.startswith("thread") else None
         draws = permutation_draws(y.size, n_boot)
         p = stratified_permutation_pvalue(lambda g, r=ranked, o=ipw: r.with_labels(g).auc(o), y, strata,
                                           n_perm=draws, seed=seed, null=0.5)

@@ -55,11 +55,8 @@ def dense_codes(clusters: pl.Series | np.ndarray | list) -> tuple[np.ndarray, in
         >>> codes.tolist(), n
         ([2, 1, 2, 0], 3)
     """
-    series = pl.Series(clusters)
-    if series.len() == 0:
-        return np.zeros(0, dtype=np.int64), 0
-    codes = series.cast(pl.String).fill_null("").rank("dense").to_numpy().astype(np.int64) - 1
-    return codes, int(codes.max()) + 1
+    codes = pl.Series(clusters).cast(pl.String).fill_null("").rank("dense").to_numpy().astype(np.int64) - 1
+    return codes, int(codes.max(initial=-1)) + 1  # none: 0 labels
 
 
 def cluster_codes(clusters: pl.Series | np.ndarray | list) -> tuple[np.ndarray, int, int, str]:
@@ -79,9 +76,7 @@ def cluster_codes(clusters: pl.Series | np.ndarray | list) -> tuple[np.ndarray, 
         >>> cluster_codes(["a", "a", "a"])[0].tolist()  # one thread: every row is its own unit
         [0, 1, 2]
     """
-    codes, n_labels = dense_codes(clusters)
-    if codes.size == 0:
-        return codes, 0, 0, THREAD_BOOTSTRAP
+    codes, n_labels = dense_codes(clusters)  # none: 0 threads, 0 units (a thread bootstrap of nothing)
     if n_labels == 1:
         return np.arange(codes.size, dtype=np.int64), int(codes.size), 1, COMMENT_BOOTSTRAP
     return codes, n_labels, n_labels, THREAD_BOOTSTRAP

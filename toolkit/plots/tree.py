@@ -125,8 +125,7 @@ def draw_thread_tree(table: pl.DataFrame, spec: FigureSpec, width: str) -> Figur
     ax.set_xticks([])
     ax.set_xlabel(f"{fmt_n(int((~is_post).sum()))} comments, {fmt_n(leaves)} leaves, in reply order")
     ax.grid(False)
-    for side in ("top", "right", "bottom"):
-        ax.spines[side].set_visible(False)
+    ax.spines[["top", "right", "bottom"]].set_visible(False)
     sm = mpl.cm.ScalarMappable(cmap=cmap, norm=mpl.colors.Normalize(0, 1))
     fig.colorbar(sm, ax=ax, fraction=0.025, pad=0.01).set_label(spec.options.get("label", "toxicity"))
     handles = [
