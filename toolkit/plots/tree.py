@@ -79,8 +79,7 @@ def draw_thread_tree(table: pl.DataFrame, spec: FigureSpec, width: str) -> Figur
     placeholder = table["placeholder"].to_numpy()
     max_depth = int(depth.max())
     leaves = max(1, int(np.ceil(x.max())) + 1)
-    height = float(np.clip(0.9 + 0.28 * (max_depth + 1), w * 0.4, 9.0))
-    fig = Figure(figsize=(w, height))
+    fig = Figure(figsize=(w, float(np.clip(0.9 + 0.28 * (max_depth + 1), w * 0.4, 9.0))))
     ax = fig.subplots()
     # Marker area shrinks with the number of leaves across the width so that neighbours do not overlap.
     pts_per_leaf = 72 * w * 0.85 / leaves
