@@ -516,7 +516,7 @@ def cell_means(cells: pl.DataFrame, n_units: int, n_groups: int, method: str, *,
     total = np.stack([np.bincount(group, weights=sums[:, j], minlength=n_groups) for j in range(k)], axis=1)
     with np.errstate(invalid="ignore", divide="ignore"):
         estimate = total / n
-    per_group = np.bincount(group[counts.sum(axis=1) > 0], minlength=n_groups)  # units with a value, per group
+    per_group = np.bincount(group[counts.sum(axis=1) > 0], minlength=n_groups)  # units with a value
     per_group_threads = per_group if method == THREAD_BOOTSTRAP else (per_group > 0).astype(np.int64)
     low, high = np.full((n_groups, k), np.nan), np.full((n_groups, k), np.nan)
     if n_units:
