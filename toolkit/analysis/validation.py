@@ -187,9 +187,8 @@ def threshold_metrics(
                 ece = np.where(total > 0, np.abs(ps - ys).sum(axis=-1) / total, np.nan)
             return np.stack([precision, recall, ece], axis=-1)
 
-        est = stats(totals)
         low, high = percentile_ci(stats(reps))
-        precision, recall, ece = (float(v) for v in est)
+        precision, recall, ece = (float(v) for v in stats(totals))
         f1 = 2 * precision * recall / (precision + recall) if precision + recall > 0 else float("nan")
         bounds = {f"{m}_{side}": float(b[j]) for j, m in enumerate(("precision", "recall", "ece"))
                   for side, b in (("low", low), ("high", high))}

@@ -126,7 +126,5 @@ def render_run(run_dir: str | Path, **options: Any) -> list[Path]:
     fig_dir = Path(run_dir) / "figures"
     if not fig_dir.is_dir():
         raise FileNotFoundError(f"{fig_dir}: no figures directory (is {run_dir} a toolkit run directory?)")
-    paths: list[Path] = []
-    for spec_file in sorted(fig_dir.glob("*.json")):
-        paths += render_figure(fig_dir, spec_file.stem, **options)
-    return paths
+    return [path for spec in sorted(fig_dir.glob("*.json"))
+            for path in render_figure(fig_dir, spec.stem, **options)]

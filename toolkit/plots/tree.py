@@ -69,7 +69,6 @@ def draw_thread_tree(table: pl.DataFrame, spec: FigureSpec, width: str) -> Figur
         return empty_figure(*new_figure(width, 0.5), "empty thread", spec)
     w = figure_width(width)
     table = tree_nodes(table)
-    n = table.height
     order = table["position"].to_numpy() if "position" in table.columns else None
     x, link_depth, parent, attached = tree_layout(table["comment_id"].to_list(), table["parent_id"].to_list(), order)
     depth = link_depth  # the frame's reply_depth where known, else the depth from the links (orphans)
@@ -139,6 +138,6 @@ def draw_thread_tree(table: pl.DataFrame, spec: FigureSpec, width: str) -> Figur
                               label=PLACEHOLDER_LABEL))
     if attached.any():
         handles.append(Line2D([], [], color="0.65", linestyle="dotted", label="parent unknown"))
-    ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(0.0, -0.08 if n else 0), ncol=len(handles),
+    ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(0.0, -0.08), ncol=len(handles),
               fontsize=6, frameon=False, handletextpad=0.3, columnspacing=1.0)
     return finish(fig, spec)
