@@ -43,9 +43,7 @@ def depth_bin_expr(depth_bins: Sequence[int] | None) -> pl.Expr:
         ['<1', '1', '2-3', '2-3', '4+']
     """
     depth = pl.col("reply_depth")
-    if not depth_bins:
-        return depth.cast(pl.String).alias("depth_bin")
-    return _range_bins(depth, depth_bins)[0].alias("depth_bin")
+    return (_range_bins(depth, depth_bins)[0] if depth_bins else depth.cast(pl.String)).alias("depth_bin")
 
 
 def _range_bins(value: pl.Expr, starts: Sequence[int]) -> tuple[pl.Expr, pl.Expr]:

@@ -767,6 +767,4 @@ def weighted_pearson(x: np.ndarray, y: np.ndarray, w: np.ndarray) -> float:
     mx, my = (w * x).sum() / total, (w * y).sum() / total
     dx, dy = x - mx, y - my
     sxx, syy, sxy = (w * dx * dx).sum(), (w * dy * dy).sum(), (w * dx * dy).sum()
-    if sxx <= 1e-15 * total or syy <= 1e-15 * total:
-        return float("nan")
-    return float(sxy / np.sqrt(sxx * syy))
+    return float(sxy / np.sqrt(sxx * syy)) if sxx > 1e-15 * total and syy > 1e-15 * total else float("nan")
