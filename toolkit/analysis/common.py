@@ -398,6 +398,5 @@ def ci_methods(table: pl.DataFrame, column: str = "ci_method") -> str:
         >>> ci_methods(pl.DataFrame())
         'n/a'
     """
-    if column not in table.columns or table.height == 0:
-        return "n/a"
-    return "; ".join(sorted(set(table[column].drop_nulls().to_list()))) or "n/a"
+    used = table[column].drop_nulls().to_list() if column in table.columns else []
+    return "; ".join(sorted(set(used))) or "n/a"
