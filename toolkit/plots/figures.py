@@ -108,8 +108,7 @@ def render_figure(
     spec, table = load_figure(fig_dir, name)
     if spec.kind not in DRAWERS:
         raise LoadError(fig_dir / f"{name}.json", f"unknown figure kind {spec.kind!r}; known: {', '.join(DRAWERS)}")
-    if spec.options.get("min_width") == "double":
-        width = "double"
+    width = "double" if spec.options.get("min_width") == "double" else width
     out = fig_dir if out_dir is None else Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     paths = [out / f"{name}.{fmt}" for fmt in formats]
