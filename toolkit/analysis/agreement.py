@@ -14,10 +14,9 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from toolkit.analysis.common import ci_methods, comments_only, score_columns
+from toolkit.analysis.common import ci_methods, comments_only, named_columns, score_columns
 from toolkit.analysis.declare import Analysis, AnalysisContext, applicable, shown
 from toolkit.analysis.stats import RankPairs, cluster_bootstrap, replicate_sums, summarize
-from toolkit.errors import ConfigError
 from toolkit.outputs import AnalysisOutput, FigureSpec
 from toolkit.schema import scored
 
@@ -111,10 +110,7 @@ def scorer_agreement(
         [('toxicity', 'other', 6, 0.899, 0.833, 0.667)]
     """
     thresholds = thresholds or {}
-    missing = [c for c in columns if c not in frame.columns]
-    if missing:
-        raise ConfigError("analysis.params.scorer_agreement.columns",
-                          f"{missing} not in the frame; name score columns (or null for every label)")
+    named_columns(frame, columns, "analysis.params.scorer_agreement.columns", "score columns", "a scorer")
     rows = comments_only(frame)
     out = []
     for a, b in combinations(columns, 2):
@@ -122,8 +118,7 @@ def scorer_agreement(
         x, y = pair[a].to_numpy().astype(np.float64), pair[b].to_numpy().astype(np.float64)
         ta, tb = float(thresholds.get(a, threshold)), float(thresholds.get(b, threshold))
         xa, yb = x >= ta, y >= tb
-        ranks = RankPairs(x, y)
-        rho = cluster_bootstrap(ranks.spearman, pair["thread_id"], n_boot=n_boot, seed=seed)
+        rho = cluster_bootstrap(RankPairs(x, y).spearman, pair["thread_id"], n_boot=n_boot, seed=seed)
         cols = np.column_stack([np.ones(xa.size), xa == yb, xa, yb]).astype(np.float64)
         totals, reps, n_threads, method = replicate_sums(cols, pair["thread_id"], n_boot=n_boot, seed=seed)
         est, rep = _agreement(totals), _agreement(reps)

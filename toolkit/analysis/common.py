@@ -166,8 +166,7 @@ def with_thread_position(frame: pl.DataFrame) -> pl.DataFrame:
         >>> rows.select("comment_id", "position", "thread_size", "relative_position").rows()
         [('c0', 0, 3, 0.0), ('c1', 1, 3, 0.5), ('c2', 2, 3, 1.0)]
     """
-    rows = comments_only(frame).sort(["thread_id", *time_order_key()], nulls_last=True)
-    return rows.with_columns(
+    return comments_only(frame).sort(["thread_id", *time_order_key()], nulls_last=True).with_columns(
         pl.int_range(pl.len()).over("thread_id").cast(pl.Int64).alias("position"),
         pl.len().over("thread_id").cast(pl.Int64).alias("thread_size"),
     ).with_columns(
@@ -178,44 +177,25 @@ def with_thread_position(frame: pl.DataFrame) -> pl.DataFrame:
     )
 
 
-def with_parent_score(frame: pl.DataFrame, label: str, name: str = "parent_score") -> pl.DataFrame:
-    """Add the parent's ``label`` score (null when the parent is unknown, missing or unscored) and
-    ``parent_is_post``.
-
-    Args:
-        frame: a scored comment frame (post included: it is a parent too).
-        label: the score column to look up.
-        name: the new column's name.
-
-    Returns:
-        ``frame`` (same rows, same order) with ``name`` and ``parent_is_post`` added.
+def replies(frame: pl.DataFrame, label: str, include_post_parent: bool, *known: pl.Expr) -> pl.DataFrame:
+    """The comments of reply-linked threads (``structure == "tree"``) with their parent's ``label`` score
+    (``parent_score``: null when the parent is unknown, missing or unscored) and ``parent_is_post``, where
+    every ``known`` holds; replies to the post only with ``include_post_parent``.
 
     Example:
-        >>> from toolkit.analysis.synthetic import make_frame
+        >>> from toolkit.analysis.synthetic import example_threads, make_frame
+        >>> replies(example_threads(), "toxicity", False)["comment_id"].to_list()  # a1, a4, b1 answer posts
+        ['a2', 'a3', 'b2']
         >>> frame = make_frame([{"thread": "t", "id": "t", "score": 0.1},
         ...                     {"thread": "t", "id": "c1", "parent": "t", "score": 0.9},
         ...                     {"thread": "t", "id": "c2", "parent": "c1", "score": 0.4}])
-        >>> with_parent_score(frame, "toxicity").select("comment_id", "parent_score", "parent_is_post").rows()
-        [('t', None, None), ('c1', 0.1, True), ('c2', 0.9, False)]
+        >>> replies(frame, "toxicity", True).select("comment_id", "parent_score", "parent_is_post").rows()
+        [('c1', 0.1, True), ('c2', 0.9, False)]
     """
-    parents = frame.select(
-        pl.col("thread_id"), pl.col("comment_id").alias("parent_id"), pl.col(label).alias(name),
-        pl.col("is_post").alias("parent_is_post"),
-    )
-    return frame.join(parents, on=["thread_id", "parent_id"], how="left", maintain_order="left")
-
-
-def replies(frame: pl.DataFrame, label: str, include_post_parent: bool, *known: pl.Expr) -> pl.DataFrame:
-    """The comments of reply-linked threads (``structure == "tree"``) with their parent's ``label`` score
-    (:func:`with_parent_score`), where every ``known`` holds; replies to the post only with
-    ``include_post_parent``.
-
-    Example:
-        >>> from toolkit.analysis.synthetic import example_threads
-        >>> replies(example_threads(), "toxicity", False)["comment_id"].to_list()  # a1, a4, b1 answer posts
-        ['a2', 'a3', 'b2']
-    """
-    rows = comments_only(with_parent_score(frame, label)).filter(pl.col("structure") == "tree", *known)
+    parents = frame.select(pl.col("thread_id"), pl.col("comment_id").alias("parent_id"),
+                           pl.col(label).alias("parent_score"), pl.col("is_post").alias("parent_is_post"))
+    rows = comments_only(frame.join(parents, on=["thread_id", "parent_id"], how="left", maintain_order="left"))
+    rows = rows.filter(pl.col("structure") == "tree", *known)
     return rows if include_post_parent else rows.filter(~pl.col("parent_is_post"))
 
 
@@ -343,23 +323,6 @@ def bin_means(cells: pl.DataFrame, method: str, k: int, *, n_boot: int,
     return keys, coded, ci
 
 
-def profile_table(cells: pl.DataFrame, method: str, *, threshold: float, n_boot: int, seed: int) -> pl.DataFrame:
-    """Per bin: n, threads, mean and share >= threshold, each with a CI from one thread bootstrap of the whole
-    data (:func:`bin_means`); rows without a value are counted in ``n_unscored``. Bins sorted by their least
-    order value."""
-    if cells.height == 0:
-        return pl.DataFrame(schema=PROFILE_SCHEMA)
-    keys, coded, ci = bin_means(cells, method, 2, n_boot=n_boot, seed=seed)
-    total = np.bincount(coded["group"].to_numpy(), weights=coded["n"].to_numpy(), minlength=keys.height)
-    return pl.DataFrame({
-        "bin": [str(b) for b in keys["bin"]], "bin_order": keys["order"], "n": ci.n[:, 0],
-        "n_unscored": total.astype(np.int64) - ci.n[:, 0], "n_threads": ci.n_clusters,
-        "mean": ci.estimate[:, 0], "mean_low": ci.low[:, 0], "mean_high": ci.high[:, 0],
-        "share_above": ci.estimate[:, 1], "share_low": ci.low[:, 1], "share_high": ci.high[:, 1],
-        "threshold": float(threshold), "ci_method": ci.method,
-    }, schema=PROFILE_SCHEMA)
-
-
 def binned_profile(
     rows: Frames,
     *,
@@ -373,7 +336,7 @@ def binned_profile(
     prepare: Callable[[pl.DataFrame], pl.DataFrame] | None = None,
 ) -> pl.DataFrame:
     """Per bin of ``bin_col``: n, threads, mean of ``value_col`` (default ``label``) and share >= threshold,
-    each with a CI from one thread bootstrap of the whole data (:func:`profile_table`). Rows whose value is
+    each with a CI from one thread bootstrap of the whole data (:func:`bin_means`). Rows whose value is
     null are counted in ``n_unscored``. Sorted by ``order_col`` (one number per bin).
 
     Args:
@@ -411,7 +374,18 @@ def binned_profile(
         return value_cells(prepare(frame) if prepare else frame, bin_col=bin_col, order_col=order_col,
                            values=[v, (v >= threshold).cast(pl.Float64)], by_row=by_row)
 
-    return profile_table(*gather_cells(rows, cells), threshold=threshold, n_boot=n_boot, seed=seed)
+    found, method = gather_cells(rows, cells)
+    if found.height == 0:
+        return pl.DataFrame(schema=PROFILE_SCHEMA)
+    keys, coded, ci = bin_means(found, method, 2, n_boot=n_boot, seed=seed)
+    total = np.bincount(coded["group"].to_numpy(), weights=coded["n"].to_numpy(), minlength=keys.height)
+    return pl.DataFrame({
+        "bin": [str(b) for b in keys["bin"]], "bin_order": keys["order"], "n": ci.n[:, 0],
+        "n_unscored": total.astype(np.int64) - ci.n[:, 0], "n_threads": ci.n_clusters,
+        "mean": ci.estimate[:, 0], "mean_low": ci.low[:, 0], "mean_high": ci.high[:, 0],
+        "share_above": ci.estimate[:, 1], "share_low": ci.low[:, 1], "share_high": ci.high[:, 1],
+        "threshold": float(threshold), "ci_method": ci.method,
+    }, schema=PROFILE_SCHEMA)
 
 
 def ci_methods(table: pl.DataFrame, column: str = "ci_method") -> str:
@@ -424,6 +398,5 @@ def ci_methods(table: pl.DataFrame, column: str = "ci_method") -> str:
         >>> ci_methods(pl.DataFrame())
         'n/a'
     """
-    if column not in table.columns or table.height == 0:
-        return "n/a"
-    return "; ".join(sorted(set(table[column].drop_nulls().to_list()))) or "n/a"
+    used = table[column].drop_nulls().to_list() if column in table.columns else []
+    return "; ".join(sorted(set(used))) or "n/a"

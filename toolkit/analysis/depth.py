@@ -43,9 +43,7 @@ def depth_bin_expr(depth_bins: Sequence[int] | None) -> pl.Expr:
         ['<1', '1', '2-3', '2-3', '4+']
     """
     depth = pl.col("reply_depth")
-    if not depth_bins:
-        return depth.cast(pl.String).alias("depth_bin")
-    return _range_bins(depth, depth_bins)[0].alias("depth_bin")
+    return (_range_bins(depth, depth_bins)[0] if depth_bins else depth.cast(pl.String)).alias("depth_bin")
 
 
 def _range_bins(value: pl.Expr, starts: Sequence[int]) -> tuple[pl.Expr, pl.Expr]:
@@ -218,10 +216,9 @@ def run_depth_profile(frame: Frames, ctx: AnalysisContext) -> AnalysisOutput:
         ("toxicity_by_thread_size", "Toxicity by thread size", "size_bin", "thread size (comments)"),
     ):
         table = tables[name]
-        n, threads = int(table["n"].sum()), n_threads
-        spec = FigureSpec(name, "profile", title, ctx.caption(shown(n, threads), ctx.ci_note(ci_methods(table))),
-                          {"label": ctx.label, "threshold": ctx.threshold, "x": x, "xlabel": xlabel})
-        figures.append((spec, table))
+        caption = ctx.caption(shown(int(table["n"].sum()), n_threads), ctx.ci_note(ci_methods(table)))
+        options = {"label": ctx.label, "threshold": ctx.threshold, "x": x, "xlabel": xlabel}
+        figures.append((FigureSpec(name, "profile", title, caption, options), table))
     empty = {name: f"no scored comment{' with a known reply depth' if name == 'depth_profile' else ''}"
              for name, table in tables.items() if table["n"].sum() == 0}
     return applicable(tables, figures, empty)

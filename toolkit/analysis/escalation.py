@@ -19,7 +19,7 @@ from toolkit.analysis.common import (
     replies,
 )
 from toolkit.analysis.declare import Analysis, AnalysisContext, shown
-from toolkit.analysis.stats import BootResult, RankPairs, cluster_bootstrap, replicate_sums, summarize
+from toolkit.analysis.stats import RankPairs, cluster_bootstrap, replicate_sums, summarize
 from toolkit.outputs import AnalysisOutput, FigureSpec
 from toolkit.schema import scored
 
@@ -96,17 +96,9 @@ def escalation(
                    .drop("comment_id"))
     x, y = pairs["parent_score"].to_numpy(), pairs["reply_score"].to_numpy()
     threads = pairs["thread_id"]
-    ranks = RankPairs(x, y)
     toxic_parent, toxic_reply = x >= threshold, (y >= threshold).astype(np.float64)
     n_tp = int(toxic_parent.sum())
-    out = []
-
-    def add(measure: str, r: BootResult, n: int, note: str, test: bool = True) -> None:
-        out.append({"measure": measure, "estimate": r.estimate, "low": r.low, "high": r.high,
-                    "p_value": r.p_value if test else float("nan"), "n": n, "n_threads": r.n_clusters,
-                    "ci_method": r.method, "note": note})
-
-    rho = cluster_bootstrap(ranks.spearman, threads, n_boot=n_boot, seed=seed)
+    rho = cluster_bootstrap(RankPairs(x, y).spearman, threads, n_boot=n_boot, seed=seed)
     # everything else is a function of per-thread sums: one matrix product for all replicates
     tp = toxic_parent.astype(np.float64)
     cols = np.column_stack([np.ones_like(x), x, y, x * x, y * y, x * y, tp, tp * toxic_reply, toxic_reply])
@@ -122,16 +114,19 @@ def escalation(
         return np.stack([r, p_toxic, p_clean, p_toxic - p_clean, ratio], axis=-1)
 
     est, rep = stats(totals), stats(reps)
-    res = [summarize(est[j], rep[:, j], pairs.height, n_threads, method, null=1.0 if j == 4 else 0.0)
-           for j in range(5)]
-    add("spearman rho (parent, reply)", rho, pairs.height, "p-value vs 0")
-    add("pearson r (parent, reply)", res[0], pairs.height, "p-value vs 0")
-    add(f"P(reply >= {threshold:g} | parent >= {threshold:g})", res[1], n_tp, "a rate, not a test", test=False)
-    add(f"P(reply >= {threshold:g} | parent < {threshold:g})", res[2], pairs.height - n_tp, "a rate, not a test",
-        test=False)
-    add("risk difference (toxic - non-toxic parent)", res[3], pairs.height, "p-value vs 0")
-    add("risk ratio (toxic / non-toxic parent)", res[4], pairs.height, "p-value vs 1")
-    return pl.DataFrame(out, schema=ESCALATION_SCHEMA)
+    res = [rho, *(summarize(est[j], rep[:, j], pairs.height, n_threads, method, null=1.0 if j == 4 else 0.0)
+                  for j in range(5))]
+    rate = "a rate, not a test"  # no p-value
+    measures = (("spearman rho (parent, reply)", pairs.height, "p-value vs 0"),
+                ("pearson r (parent, reply)", pairs.height, "p-value vs 0"),
+                (f"P(reply >= {threshold:g} | parent >= {threshold:g})", n_tp, rate),
+                (f"P(reply >= {threshold:g} | parent < {threshold:g})", pairs.height - n_tp, rate),
+                ("risk difference (toxic - non-toxic parent)", pairs.height, "p-value vs 0"),
+                ("risk ratio (toxic / non-toxic parent)", pairs.height, "p-value vs 1"))
+    return pl.DataFrame([{"measure": m, "estimate": r.estimate, "low": r.low, "high": r.high,
+                          "p_value": float("nan") if note == rate else r.p_value, "n": n,
+                          "n_threads": r.n_clusters, "ci_method": r.method, "note": note}
+                         for (m, n, note), r in zip(measures, res, strict=True)], schema=ESCALATION_SCHEMA)
 
 
 def reply_by_parent_bin(

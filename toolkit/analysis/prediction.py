@@ -103,7 +103,7 @@ def classification_tables(
         (1, 6)
     """
     xs = np.linspace(0.0, 1.0, grid)
-    metrics, parts = [], []
+    metrics, parts = [], [pl.DataFrame(schema=CURVE_SCHEMA)]
     labels = score_columns(frame, labels)
     curve_labels = labels if curve_labels is None else list(curve_labels)
     for label in labels:
@@ -114,8 +114,7 @@ def classification_tables(
         est, reps, n_threads, method = bootstrap_replicates(lambda w, r=ranked, v=ipw: r.summary(w * v, xs),
                                                             rows["thread_id"], n_boot=n_boot, seed=seed)
         low, high = percentile_ci(reps)
-        codes, _, _, _ = cluster_codes(rows["thread_id"])
-        strata = codes if method.startswith("thread") else None
+        strata = cluster_codes(rows["thread_id"])[0] if method.startswith("thread") else None
         draws = permutation_draws(y.size, n_boot)
         p = stratified_permutation_pvalue(lambda g, r=ranked, o=ipw: r.with_labels(g).auc(o), y, strata,
                                           n_perm=draws, seed=seed, null=0.5)
@@ -132,8 +131,7 @@ def classification_tables(
                 parts.append(pl.DataFrame({
                     "label": label, "curve": curve, "x": xs, "y": est[sl], "low": low[sl], "high": high[sl],
                     "n": int(y.size), "n_positive": int(y.sum()), "auc": float(est[k])}, schema=CURVE_SCHEMA))
-    curves = pl.concat(parts) if parts else pl.DataFrame(schema=CURVE_SCHEMA)
-    return pl.DataFrame(metrics, schema=AUC_SCHEMA), curves
+    return pl.DataFrame(metrics, schema=AUC_SCHEMA), pl.concat(parts)
 
 
 def classification_metrics(
@@ -246,8 +244,7 @@ def _regressors(
             terms["score (signed log1p)"] = signed_log1p(rows[column].to_numpy().astype(np.float64))
         else:
             terms[column] = rows[column].to_numpy().astype(np.float64)
-    for name in list(terms):
-        values = terms[name]
+    for name, values in list(terms.items()):
         if values.size and np.all(values == values[0]):
             dropped.append({"term": name, "note": f"dropped: constant ({values[0]:g} in every row), not estimable"})
             del terms[name]

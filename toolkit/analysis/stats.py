@@ -55,11 +55,8 @@ def dense_codes(clusters: pl.Series | np.ndarray | list) -> tuple[np.ndarray, in
         >>> codes.tolist(), n
         ([2, 1, 2, 0], 3)
     """
-    series = pl.Series(clusters)
-    if series.len() == 0:
-        return np.zeros(0, dtype=np.int64), 0
-    codes = series.cast(pl.String).fill_null("").rank("dense").to_numpy().astype(np.int64) - 1
-    return codes, int(codes.max()) + 1
+    codes = pl.Series(clusters).cast(pl.String).fill_null("").rank("dense").to_numpy().astype(np.int64) - 1
+    return codes, int(codes.max(initial=-1)) + 1  # none: 0 labels
 
 
 def cluster_codes(clusters: pl.Series | np.ndarray | list) -> tuple[np.ndarray, int, int, str]:
@@ -79,9 +76,7 @@ def cluster_codes(clusters: pl.Series | np.ndarray | list) -> tuple[np.ndarray, 
         >>> cluster_codes(["a", "a", "a"])[0].tolist()  # one thread: every row is its own unit
         [0, 1, 2]
     """
-    codes, n_labels = dense_codes(clusters)
-    if codes.size == 0:
-        return codes, 0, 0, THREAD_BOOTSTRAP
+    codes, n_labels = dense_codes(clusters)  # none: 0 threads, 0 units (a thread bootstrap of nothing)
     if n_labels == 1:
         return np.arange(codes.size, dtype=np.int64), int(codes.size), 1, COMMENT_BOOTSTRAP
     return codes, n_labels, n_labels, THREAD_BOOTSTRAP
@@ -319,8 +314,7 @@ def cluster_bootstrap(
         (2.5, 1.5, 3.5, 0.0, 4, 2)
     """
     estimate, reps, n_threads, method = bootstrap_replicates(stat, clusters, n_boot=n_boot, seed=seed)
-    n = int(np.asarray(pl.Series(clusters)).size)
-    return summarize(estimate, reps, n, n_threads, method, null=null, level=level)
+    return summarize(estimate, reps, len(clusters), n_threads, method, null=null, level=level)
 
 
 def _with_values(values: pl.Series | np.ndarray, clusters: pl.Series | np.ndarray, *others: np.ndarray
@@ -499,12 +493,11 @@ def unit_cells(values: np.ndarray, units: np.ndarray, groups: np.ndarray) -> pl.
     >>> unit_cells(np.array([[1.0], [np.nan], [3.0]]), np.array([0, 0, 1]), np.array([0, 0, 0])).rows()
     [(0, 0, 2, 1.0, 1.0), (1, 0, 1, 3.0, 1.0)]
     """
-    ok = ~np.isnan(values)
+    ok, k = ~np.isnan(values), values.shape[1]
     columns = {"unit": units, "group": groups}
-    for j in range(values.shape[1]):
+    for j in range(k):
         columns[f"s{j}"] = np.where(ok[:, j], values[:, j], 0.0)
         columns[f"c{j}"] = ok[:, j].astype(np.float64)
-    k = values.shape[1]
     return (pl.DataFrame(columns).group_by("unit", "group")
             .agg(pl.len().cast(pl.Int64).alias("n"), *(pl.col(f"{x}{j}").sum() for j in range(k) for x in "sc"))
             .sort("unit", "group"))
@@ -518,14 +511,12 @@ def cell_means(cells: pl.DataFrame, n_units: int, n_groups: int, method: str, *,
 
     k = sum(1 for c in cells.columns if c.startswith("s"))
     unit, group = cells["unit"].to_numpy(), cells["group"].to_numpy()
-    sums = np.column_stack([cells[f"s{j}"].to_numpy() for j in range(k)]) if k else np.zeros((0, 0))
-    counts = np.column_stack([cells[f"c{j}"].to_numpy() for j in range(k)]) if k else np.zeros((0, 0))
+    sums, counts = (cells.select(f"{x}{j}" for j in range(k)).to_numpy() for x in "sc")
     n = np.stack([np.bincount(group, weights=counts[:, j], minlength=n_groups) for j in range(k)], axis=1)
     total = np.stack([np.bincount(group, weights=sums[:, j], minlength=n_groups) for j in range(k)], axis=1)
     with np.errstate(invalid="ignore", divide="ignore"):
         estimate = total / n
-    present = counts.sum(axis=1) > 0
-    per_group = np.bincount(group[present], minlength=n_groups)
+    per_group = np.bincount(group[counts.sum(axis=1) > 0], minlength=n_groups)  # units with a value
     per_group_threads = per_group if method == THREAD_BOOTSTRAP else (per_group > 0).astype(np.int64)
     low, high = np.full((n_groups, k), np.nan), np.full((n_groups, k), np.nan)
     if n_units:
@@ -606,8 +597,7 @@ def stratified_permutation_pvalue(
     if np.isnan(observed) or n_perm <= 0:
         return float("nan")
     strata = np.zeros(group.size, dtype=np.int64) if strata is None else np.asarray(strata)
-    _, codes = np.unique(strata, return_inverse=True)
-    codes = codes.astype(np.float64)
+    codes = np.unique(strata, return_inverse=True)[1].astype(np.float64)
     rng = np.random.default_rng(seed)
     base = np.argsort(codes, kind="stable")
     hits, valid = 0, 0
@@ -654,6 +644,13 @@ def cohen_d(a: np.ndarray, b: np.ndarray) -> float:
     return float((a.mean() - b.mean()) / np.sqrt(pooled)) if pooled > 0 else float("nan")
 
 
+def _tie_groups(v: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The stable ascending sort order of ``v`` and each sorted value's tie group (0, 1, ...)."""
+    order = np.argsort(v, kind="stable")
+    s = v[order]
+    return order, np.cumsum(np.r_[True, s[1:] != s[:-1]]) - 1 if v.size else np.zeros(0, np.int64)
+
+
 class RankedScores:
     """Scores sorted once (descending) with their tie groups, so weighted AUC/AP/curves are O(n) per call.
 
@@ -674,27 +671,20 @@ class RankedScores:
     """
 
     def __init__(self, y: np.ndarray, scores: np.ndarray):
-        y = np.asarray(y, dtype=bool)
-        s = np.asarray(scores, dtype=np.float64)
-        self.order = np.argsort(-s, kind="stable")
-        s_sorted = s[self.order]
-        self.y = y[self.order]
-        new_group = np.r_[True, s_sorted[1:] != s_sorted[:-1]] if s.size else np.zeros(0, bool)
-        self.group = np.cumsum(new_group) - 1
-        self.n_groups = int(self.group[-1]) + 1 if s.size else 0
-        self.thresholds = s_sorted[new_group]
+        self.order, self.group = _tie_groups(-np.asarray(scores, dtype=np.float64))  # descending scores
+        self.y = np.asarray(y, dtype=bool)[self.order]
 
     def with_labels(self, y: np.ndarray) -> RankedScores:
         """The same ranking with other outcomes (for permutation tests): no re-sorting."""
         other = object.__new__(RankedScores)
-        other.order, other.group, other.n_groups, other.thresholds = self.order, self.group, self.n_groups, self.thresholds
+        other.order, other.group = self.order, self.group
         other.y = np.asarray(y, dtype=bool)[self.order]
         return other
 
     def _cum(self, w: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         ws = np.asarray(w, dtype=np.float64)[self.order]
-        tp = np.bincount(self.group, weights=ws * self.y, minlength=self.n_groups)
-        fp = np.bincount(self.group, weights=ws * ~self.y, minlength=self.n_groups)
+        tp = np.bincount(self.group, weights=ws * self.y)
+        fp = np.bincount(self.group, weights=ws * ~self.y)
         return tp, fp
 
     def auc(self, w: np.ndarray) -> float:
@@ -721,10 +711,7 @@ class RankedScores:
         recall = ctp / pos
         best = np.maximum.accumulate(precision[::-1])[::-1]
         idx = np.searchsorted(recall, grid, side="left")
-        pr = np.zeros(grid.size)
-        inside = idx < recall.size
-        pr[inside] = best[idx[inside]]
-        out[2 + grid.size:] = pr
+        out[2 + grid.size:] = np.where(idx < recall.size, best[np.minimum(idx, recall.size - 1)], 0.0)
         if neg > 0:
             out[0] = (tp * (neg - cfp + 0.5 * fp)).sum() / (pos * neg)
             out[2:2 + grid.size] = np.interp(grid, np.r_[0.0, cfp / neg], np.r_[0.0, ctp / pos])
@@ -754,14 +741,8 @@ class RankPairs:
 
     def __init__(self, x: np.ndarray, y: np.ndarray):
         self.x, self.y = np.asarray(x, np.float64), np.asarray(y, np.float64)
-        self.ox, self.gx = self._groups(self.x)
-        self.oy, self.gy = self._groups(self.y)
-
-    @staticmethod
-    def _groups(v: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        order = np.argsort(v, kind="stable")
-        s = v[order]
-        return order, np.cumsum(np.r_[True, s[1:] != s[:-1]]) - 1 if v.size else np.zeros(0, np.int64)
+        self.ox, self.gx = _tie_groups(self.x)
+        self.oy, self.gy = _tie_groups(self.y)
 
     def spearman(self, w: np.ndarray) -> float:
         """Spearman's rho of the weighted (frequency-expanded) sample."""
@@ -786,6 +767,4 @@ def weighted_pearson(x: np.ndarray, y: np.ndarray, w: np.ndarray) -> float:
     mx, my = (w * x).sum() / total, (w * y).sum() / total
     dx, dy = x - mx, y - my
     sxx, syy, sxy = (w * dx * dx).sum(), (w * dy * dy).sum(), (w * dx * dy).sum()
-    if sxx <= 1e-15 * total or syy <= 1e-15 * total:
-        return float("nan")
-    return float(sxy / np.sqrt(sxx * syy))
+    return float(sxy / np.sqrt(sxx * syy)) if sxx > 1e-15 * total and syy > 1e-15 * total else float("nan")

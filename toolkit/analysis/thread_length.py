@@ -76,8 +76,7 @@ def log_size_bins(sizes: np.ndarray, n_bins: int = ThreadLengthOptions.n_bins,
     edges = np.logspace(np.log10(lo), np.log10(hi), n_bins + 1)
     edges[0], edges[-1] = lo, hi  # exact ends (no rounding loss at the extremes)
     while edges.size > 2:
-        idx = assign_bins(sizes, edges)
-        if (idx == edges.size - 2).sum() >= min_threads_last_bin:
+        if (assign_bins(sizes, edges) == edges.size - 2).sum() >= min_threads_last_bin:
             break
         edges = np.delete(edges, edges.size - 2)
     return edges
@@ -179,7 +178,6 @@ def toxicity_by_thread_length(
             "mean_toxicity": float(part["score_sum"].sum() / part["n_scored"].sum()), "threshold": float(threshold),
             "ci_method": ci.method[b],
         })
-    table = pl.DataFrame(out, schema=LENGTH_SCHEMA)
     ranks = RankPairs(np.log(np.maximum(sizes, 1)).astype(np.float64), threads["toxic_share"].to_numpy())
     trend = cluster_bootstrap(ranks.spearman, threads["thread_id"], n_boot=n_boot, seed=seed)
     trend_table = pl.DataFrame([{
@@ -187,7 +185,7 @@ def toxicity_by_thread_length(
         "high": trend.high, "p_value": trend.p_value, "n_threads": threads.height,
         "ci_method": "bootstrap over threads",
     }], schema=TREND_SCHEMA)
-    return table, trend_table, edges
+    return pl.DataFrame(out, schema=LENGTH_SCHEMA), trend_table, edges
 
 
 def toxicity_by_relative_position(

@@ -49,11 +49,6 @@ class ScorerValidationOptions:
 
 
 
-def _weights(rows: pl.DataFrame, weight: str | None) -> np.ndarray:
-    """The rows' inverse-probability weights (all ones without a weight column)."""
-    return np.ones(rows.height) if weight is None else rows[weight].cast(pl.Float64).to_numpy()
-
-
 def calibration_table(
     frame: pl.DataFrame,
     *,
@@ -106,28 +101,22 @@ def calibration_table(
             estimate, low, high, methods = ci.estimate[:, 0], ci.low[:, 0], ci.high[:, 0], ci.method
             predicted = [float(s[idx == b].mean()) if (idx == b).any() else float("nan") for b in range(n_bins)]
         else:
-            estimate, low, high, predicted, method = _weighted_bins(s, y, _weights(rows, weight), idx, n_bins,
-                                                                    rows["thread_id"], n_boot, seed)
-            methods = [method] * n_bins
+            # the weighted share true and weighted mean score per bin, with thread-bootstrap CIs of the share
+            w = rows[weight].cast(pl.Float64).to_numpy()
+            onehot = np.eye(n_bins)[idx]
+            cols = np.column_stack([onehot * w[:, None], onehot * (w * y)[:, None], onehot * (w * s)[:, None]])
+            totals, reps, _, method = replicate_sums(cols, rows["thread_id"], n_boot=n_boot, seed=seed)
+            with np.errstate(invalid="ignore", divide="ignore"):
+                estimate = np.where(totals[:n_bins] > 0, totals[n_bins:2 * n_bins] / totals[:n_bins], np.nan)
+                rep_share = reps[:, n_bins:2 * n_bins] / reps[:, :n_bins]
+                predicted = np.where(totals[:n_bins] > 0, totals[2 * n_bins:] / totals[:n_bins], np.nan)
+            low, high = percentile_ci(rep_share)
+            methods = [f"{method}, inverse-probability weighted"] * n_bins
         parts.append(pl.DataFrame({
             "label": label, "bin_low": edges[:-1], "bin_high": edges[1:],
             "n": np.bincount(idx, minlength=n_bins), "mean_predicted": predicted, "observed": estimate,
             "observed_low": low, "observed_high": high, "ci_method": methods}, schema=CALIBRATION_SCHEMA))
     return pl.concat(parts)
-
-
-def _weighted_bins(s: np.ndarray, y: np.ndarray, w: np.ndarray, idx: np.ndarray, n_bins: int, threads: pl.Series,
-                   n_boot: int, seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[float], str]:
-    """Per bin, the weighted share true and weighted mean score, with thread-bootstrap CIs of the share."""
-    onehot = np.eye(n_bins)[idx] if idx.size else np.zeros((0, n_bins))
-    cols = np.column_stack([onehot * w[:, None], onehot * (w * y)[:, None], onehot * (w * s)[:, None]])
-    totals, reps, _, method = replicate_sums(cols, threads, n_boot=n_boot, seed=seed)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        share = np.where(totals[:n_bins] > 0, totals[n_bins:2 * n_bins] / totals[:n_bins], np.nan)
-        rep_share = reps[:, n_bins:2 * n_bins] / reps[:, :n_bins]
-        predicted = np.where(totals[:n_bins] > 0, totals[2 * n_bins:] / totals[:n_bins], np.nan)
-    low, high = percentile_ci(rep_share)
-    return share, low, high, [float(v) for v in predicted], f"{method}, inverse-probability weighted"
 
 
 def threshold_metrics(
@@ -178,12 +167,12 @@ def threshold_metrics(
         rows = labelled_rows(frame, truth, label, key=TRUTH_KEY, weight=weight)
         s = rows[label].to_numpy().astype(np.float64)
         y = rows[truth].cast(pl.Boolean).to_numpy().astype(bool)
-        w = _weights(rows, weight)
+        w = np.ones(rows.height) if weight is None else rows[weight].cast(pl.Float64).to_numpy()
         pred = s >= threshold
         idx = np.clip(np.searchsorted(edges, s, side="right") - 1, 0, n_bins - 1)
 
         # precision, recall and ECE are functions of per-thread sums: one product for all replicates
-        onehot = np.eye(n_bins)[idx] if idx.size else np.zeros((0, n_bins))
+        onehot = np.eye(n_bins)[idx]
         cols = np.column_stack([pred & y, pred & ~y, ~pred & y, onehot, onehot * s[:, None],
                                 onehot * y[:, None]]).astype(np.float64) * w[:, None]  # w: 1 when unweighted
         totals, reps, _, _ = replicate_sums(cols, rows["thread_id"], n_boot=n_boot, seed=seed)
@@ -198,16 +187,14 @@ def threshold_metrics(
                 ece = np.where(total > 0, np.abs(ps - ys).sum(axis=-1) / total, np.nan)
             return np.stack([precision, recall, ece], axis=-1)
 
-        est = stats(totals)
         low, high = percentile_ci(stats(reps))
-        precision, recall, ece = (float(v) for v in est)
+        precision, recall, ece = (float(v) for v in stats(totals))
         f1 = 2 * precision * recall / (precision + recall) if precision + recall > 0 else float("nan")
-        out.append({"label": label, "threshold": float(threshold), "precision": precision,
-                    "precision_low": float(low[0]), "precision_high": float(high[0]), "recall": recall,
-                    "recall_low": float(low[1]), "recall_high": float(high[1]), "f1": f1,
-                    "brier": float((w * (s - y) ** 2).sum() / w.sum()) if s.size else float("nan"),
-                    "ece": ece,
-                    "ece_low": float(low[2]), "ece_high": float(high[2])})
+        bounds = {f"{m}_{side}": float(b[j]) for j, m in enumerate(("precision", "recall", "ece"))
+                  for side, b in (("low", low), ("high", high))}
+        out.append({"label": label, "threshold": float(threshold), "precision": precision, "recall": recall,
+                    "f1": f1, "brier": float((w * (s - y) ** 2).sum() / w.sum()) if s.size else float("nan"),
+                    "ece": ece, **bounds})
     return pl.DataFrame(out, schema=THRESHOLD_SCHEMA)
 
 

@@ -31,8 +31,6 @@ def style_path(style: str) -> str:
 
 def figure_width(width: str | float) -> float:
     """Inches for ``single``/``double`` or a number of inches."""
-    if isinstance(width, int | float):
-        return float(width)
     try:
         return WIDTHS.get(width) or float(width)
     except ValueError as err:
@@ -85,8 +83,7 @@ def finish(fig: Figure, spec: FigureSpec, title: bool = True) -> Figure:
 def error_bars(table: pl.DataFrame, y: str, low: str, high: str) -> tuple[np.ndarray, np.ndarray]:
     """Values and non-negative (lower, upper) error lengths; NaN bounds draw no bar."""
     v, lo, hi = (table[c].cast(pl.Float64).fill_null(np.nan).to_numpy() for c in (y, low, high))
-    err = np.vstack([np.nan_to_num(np.maximum(v - lo, 0)), np.nan_to_num(np.maximum(hi - v, 0))])
-    return v, err
+    return v, np.vstack([np.nan_to_num(np.maximum(v - lo, 0)), np.nan_to_num(np.maximum(hi - v, 0))])
 
 
 def empty_note(ax: Axes, text: str) -> None:

@@ -435,8 +435,7 @@ def draw_thread(table: pl.DataFrame, spec: FigureSpec, width: str) -> Figure:
     """A thread in page order: one row per comment indented by depth, coloured by score, flags marked
     (text snippets shown for threads of up to 60 rows)."""
     n = table.height
-    w = max(7.2 if width == "double" else 3.5, 5.0)
-    fig = Figure(figsize=(w, min(0.22 * n + 0.9, 30)))
+    fig = Figure(figsize=(max(7.2 if width == "double" else 3.5, 5.0), min(0.22 * n + 0.9, 30)))
     ax = fig.subplots()
     cmap = mpl.colormaps[TOXICITY_CMAP]
     depth = table["reply_depth"].fill_null(0).to_numpy().astype(float)
@@ -531,8 +530,7 @@ def draw_crosswalk(table: pl.DataFrame, spec: FigureSpec, width: str) -> Figure:
         curve = part.filter(pl.col("part") == "map")
         ax.plot(curve["x"].to_numpy(), curve["y"].to_numpy(), color=KEPT_COLOUR, label="isotonic map")
         ax.plot([0, 1], [0, 1], color="0.6", linestyle=":", linewidth=0.8)
-        marks = part.filter(pl.col("part") == "same_share")
-        for row in marks.iter_rows(named=True):
+        for row in part.filter(pl.col("part") == "same_share").iter_rows(named=True):
             ax.axhline(row["y"], color="0.75", linewidth=0.5, zorder=0)
             ax.plot([row["x"]], [row["y"]], marker="D", color=REMOVED_COLOUR, markersize=3.5)
             ax.annotate(f"{row['y']:g} → {row['x']:.2f}", (row["x"], row["y"]), fontsize=5.5,

@@ -24,6 +24,9 @@ from toolkit.plots import charts
 from toolkit.plots.base import style_path
 from toolkit.plots.tree import draw_thread_tree
 
+# Fixed metadata per format: the same table and style give the same bytes (no creation date).
+METADATA = {"pdf": {"CreationDate": None, "Creator": "toolkit", "Producer": "toolkit"},
+            "png": {"Software": "toolkit"}, "svg": {"Date": None}}
 Drawer = Callable[[pl.DataFrame, FigureSpec, str], Figure]
 # Figure kind (``FigureSpec.kind``) -> the function that draws it from its data table.
 DRAWERS: dict[str, Drawer] = {
@@ -79,19 +82,12 @@ def load_figure(fig_dir: str | Path, name: str) -> tuple[FigureSpec, pl.DataFram
     spec = FigureSpec(**payload)
     # Text columns stay text (ids and labels such as "1" or "007" must not turn into numbers).
     strings = {c: pl.String for c, t in columns.items() if t in ("str", "enum", "cat")}
-    table = pl.read_csv(fig_dir / f"{name}.csv", infer_schema_length=None, schema_overrides=strings)
-    return spec, table
+    return spec, pl.read_csv(fig_dir / f"{name}.csv", infer_schema_length=None, schema_overrides=strings)
 
 
 def _dtype_name(dtype: pl.DataType) -> str:
     """A short dtype name for the spec file (``str``, ``f64``, ``i64``, ``bool``, ``datetime``, ...)."""
-    if dtype == pl.String:
-        return "str"
-    if isinstance(dtype, pl.Enum):
-        return "enum"
-    if isinstance(dtype, pl.Categorical):
-        return "cat"
-    return str(dtype).lower()
+    return {pl.String: "str", pl.Enum: "enum", pl.Categorical: "cat"}.get(dtype.base_type(), str(dtype).lower())
 
 
 def render_figure(
@@ -112,24 +108,15 @@ def render_figure(
     spec, table = load_figure(fig_dir, name)
     if spec.kind not in DRAWERS:
         raise LoadError(fig_dir / f"{name}.json", f"unknown figure kind {spec.kind!r}; known: {', '.join(DRAWERS)}")
-    if spec.options.get("min_width") == "double":
-        width = "double"
+    width = "double" if spec.options.get("min_width") == "double" else width
     out = fig_dir if out_dir is None else Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    paths = []
+    paths = [out / f"{name}.{fmt}" for fmt in formats]
     with mpl_style.context(style_path(style)):  # rcParams restored on exit
         fig = DRAWERS[spec.kind](table, spec, width)  # a plain Figure: no pyplot, no backend to close
-        for fmt in formats:
-            path = out / f"{name}.{fmt}"
-            # Fixed metadata: the same table and style give the same bytes (no creation date).
-            fig.savefig(path, dpi=dpi, metadata=_metadata(fmt))
-            paths.append(path)
+        for path, fmt in zip(paths, formats, strict=True):
+            fig.savefig(path, dpi=dpi, metadata=METADATA.get(fmt))
     return paths
-
-
-def _metadata(fmt: str) -> dict[str, Any] | None:
-    return {"pdf": {"CreationDate": None, "Creator": "toolkit", "Producer": "toolkit"},
-            "png": {"Software": "toolkit"}, "svg": {"Date": None}}.get(fmt)
 
 
 def render_run(run_dir: str | Path, **options: Any) -> list[Path]:
@@ -138,7 +125,5 @@ def render_run(run_dir: str | Path, **options: Any) -> list[Path]:
     fig_dir = Path(run_dir) / "figures"
     if not fig_dir.is_dir():
         raise FileNotFoundError(f"{fig_dir}: no figures directory (is {run_dir} a toolkit run directory?)")
-    paths: list[Path] = []
-    for spec_file in sorted(fig_dir.glob("*.json")):
-        paths += render_figure(fig_dir, spec_file.stem, **options)
-    return paths
+    return [path for spec in sorted(fig_dir.glob("*.json"))
+            for path in render_figure(fig_dir, spec.stem, **options)]

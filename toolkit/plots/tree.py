@@ -47,28 +47,15 @@ def tree_nodes(table: pl.DataFrame) -> pl.DataFrame:
     )
     if nodes.height == 0 or nodes["is_post"].any():
         return nodes
-    thread = str(nodes["thread_id"][0]) if "thread_id" in nodes.columns and nodes["thread_id"][0] is not None \
-        else "post"
+    thread_id = nodes["thread_id"][0] if "thread_id" in nodes.columns else None
+    thread = "post" if thread_id is None else str(thread_id)
     if thread in set(nodes["comment_id"].to_list()):
         thread = f"{thread} (post)"
     first = nodes["position"].min() if "position" in nodes.columns else None
-    root = {c: None for c in nodes.columns} | {
-        "comment_id": thread, "is_post": True, "placeholder": True,
-        **({"thread_id": nodes["thread_id"][0]} if "thread_id" in nodes.columns else {}),
-        **({"position": (first if first is not None else 0) - 1} if "position" in nodes.columns else {}),
-        **({"reply_depth": 0} if "reply_depth" in nodes.columns else {}),
-        **({c: False for c in ("removed", "deleted") if c in nodes.columns}),
-    }
+    # built with the table's schema: the keys it lacks are left out, its other columns are null
+    root = {"comment_id": thread, "is_post": True, "placeholder": True, "thread_id": thread_id,
+            "position": (first or 0) - 1, "reply_depth": 0, "removed": False, "deleted": False}
     return pl.concat([pl.DataFrame([root], schema=nodes.schema), nodes])
-
-
-def drawn_depths(nodes: pl.DataFrame, link_depth: np.ndarray) -> np.ndarray:
-    """The depth each node is drawn at: the frame's ``reply_depth`` where known, else the depth from the links
-    (orphans without a depth hint, tables saved without the column)."""
-    if "reply_depth" not in nodes.columns:
-        return link_depth
-    held = nodes["reply_depth"].cast(pl.Float64).fill_null(np.nan).to_numpy()
-    return np.where(np.isnan(held), link_depth, held).astype(np.int64)
 
 
 def draw_thread_tree(table: pl.DataFrame, spec: FigureSpec, width: str) -> Figure:
@@ -82,15 +69,16 @@ def draw_thread_tree(table: pl.DataFrame, spec: FigureSpec, width: str) -> Figur
         return empty_figure(*new_figure(width, 0.5), "empty thread", spec)
     w = figure_width(width)
     table = tree_nodes(table)
-    n = table.height
     order = table["position"].to_numpy() if "position" in table.columns else None
     x, link_depth, parent, attached = tree_layout(table["comment_id"].to_list(), table["parent_id"].to_list(), order)
-    depth = drawn_depths(table, link_depth)
+    depth = link_depth  # the frame's reply_depth where known, else the depth from the links (orphans)
+    if "reply_depth" in table.columns:
+        held = table["reply_depth"].cast(pl.Float64).fill_null(np.nan).to_numpy()
+        depth = np.where(np.isnan(held), link_depth, held).astype(np.int64)
     placeholder = table["placeholder"].to_numpy()
     max_depth = int(depth.max())
     leaves = max(1, int(np.ceil(x.max())) + 1)
-    height = float(np.clip(0.9 + 0.28 * (max_depth + 1), w * 0.4, 9.0))
-    fig = Figure(figsize=(w, height))
+    fig = Figure(figsize=(w, float(np.clip(0.9 + 0.28 * (max_depth + 1), w * 0.4, 9.0))))
     ax = fig.subplots()
     # Marker area shrinks with the number of leaves across the width so that neighbours do not overlap.
     pts_per_leaf = 72 * w * 0.85 / leaves
@@ -135,8 +123,7 @@ def draw_thread_tree(table: pl.DataFrame, spec: FigureSpec, width: str) -> Figur
     ax.set_xticks([])
     ax.set_xlabel(f"{fmt_n(int((~is_post).sum()))} comments, {fmt_n(leaves)} leaves, in reply order")
     ax.grid(False)
-    for side in ("top", "right", "bottom"):
-        ax.spines[side].set_visible(False)
+    ax.spines[["top", "right", "bottom"]].set_visible(False)
     sm = mpl.cm.ScalarMappable(cmap=cmap, norm=mpl.colors.Normalize(0, 1))
     fig.colorbar(sm, ax=ax, fraction=0.025, pad=0.01).set_label(spec.options.get("label", "toxicity"))
     handles = [
@@ -151,6 +138,6 @@ def draw_thread_tree(table: pl.DataFrame, spec: FigureSpec, width: str) -> Figur
                               label=PLACEHOLDER_LABEL))
     if attached.any():
         handles.append(Line2D([], [], color="0.65", linestyle="dotted", label="parent unknown"))
-    ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(0.0, -0.08 if n else 0), ncol=len(handles),
+    ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(0.0, -0.08), ncol=len(handles),
               fontsize=6, frameon=False, handletextpad=0.3, columnspacing=1.0)
     return finish(fig, spec)
