@@ -14,6 +14,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qsl, urlsplit
 
 import pytest
+from platform_fakes import connection_fault
 
 from toolkit.fetch.lemmy import FetchSettings
 
@@ -70,13 +71,7 @@ class FakeLemmy:
                 page = params.get("page") or params.get("page_cursor") or ""
                 queue = fake.faults.get((parts.path, page), [])
                 fault = queue.pop(0) if queue else None
-                if fault == "drop":
-                    self.close_connection = True
-                    return
-                if fault == "hold":
-                    fake.held.set()
-                    fake.release.wait(30)
-                    self.close_connection = True
+                if connection_fault(self, fault, fake.held, fake.release):
                     return
                 status, body, headers = {"429": (429, {"error": "rate_limit"}, {"Retry-After": "2"}),
                                          "500": (500, {"error": "oops"}, {}),

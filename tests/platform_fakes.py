@@ -22,6 +22,19 @@ MOD = "did:plc:moderation"
 POST = "app.bsky.feed.post"
 
 
+def connection_fault(handler: BaseHTTPRequestHandler, fault: str | None, held: threading.Event,
+                     release: threading.Event) -> bool:
+    """Play a fault that answers nothing: ``"drop"`` closes the connection, ``"hold"`` sets ``held`` and waits
+    (up to 30 s) for ``release`` first. True when the request was such a fault (the handler returns)."""
+    if fault not in ("drop", "hold"):
+        return False
+    if fault == "hold":
+        held.set()
+        release.wait(30)
+    handler.close_connection = True
+    return True
+
+
 class FakeServer:
     """The loopback server: ``answer(path, params)`` -> (status, body) is what a subclass serves."""
 
@@ -47,13 +60,7 @@ class FakeServer:
                     key = parts.path + ("?uri=" + params["uri"] if "uri" in params else "")
                     queue = fake.faults.get(key, [])
                     fault = queue.pop(0) if queue else None
-                if fault == "drop":
-                    self.close_connection = True
-                    return
-                if fault == "hold":
-                    fake.held.set()
-                    fake.release.wait(30)
-                    self.close_connection = True
+                if connection_fault(self, fault, fake.held, fake.release):
                     return
                 headers = {"Content-Type": "application/json"}
                 if fault == "429":
