@@ -58,8 +58,9 @@ def cmd_info(args: argparse.Namespace) -> int:
     if not infos:
         return 0
     for info in infos:
-        notes = [f"{n} {what}" for n, what in ((info["quarantined"], "quarantined"), (info["tmp_files"], "temporary"),
-                                              (info["rows"] - info["entries"], "duplicate rows")) if n > 0]
+        counts = ((info["quarantined"], "quarantined"), (info["tmp_files"], "temporary"),
+                  (info["rows"] - info["entries"], "duplicate rows"))
+        notes = [f"{n} {what}" for n, what in counts if n > 0]
         extra = f"  ({', '.join(notes)})" if notes else ""
         print(f"  {info['key']}\n    {_describe(info['identity'])}\n    {info['entries']:,} texts in "
               f"{info['parts']} part file(s), {_human(info['bytes'])}; labels: {', '.join(info['labels'])}{extra}")

@@ -90,7 +90,8 @@ CHECKS: dict[str, Check] = {
     "scores": _scores, "text": _some("comments_with_text", "comments with text"),
     "removed_and_kept": _removed_and_kept,
     "replies": _some("replies_to_comments", "replies to a comment in the data (parent -> reply pairs)"),
-    "removal_reason": _some("removal_reasons", "stated removal reasons (removal_reason column, from a Lemmy modlog)"),
+    "removal_reason": _some("removal_reasons",
+                            "stated removal reasons (removal_reason column, from a Lemmy modlog)"),
     "truth": _truth, "politeness": _politeness, "outcome": _outcome,
 }
 

@@ -195,7 +195,8 @@ def _unescape_texts(frame: pl.DataFrame, kind: str, mode: HtmlUnescape) -> pl.Da
     if slow.len():
         picked = subset.gather(slow)
         titles = picked["_title"] if is_post else [None] * slow.len()
-        pairs = [unescape_post(t, x, h, mode) for t, x, h in zip(titles, picked["_text"], picked[html_name], strict=True)]
+        columns = zip(titles, picked["_text"], picked[html_name], strict=True)
+        pairs = [unescape_post(t, x, h, mode) for t, x, h in columns]
         unescaped = dict(zip(["_title", "_text"], zip(*pairs, strict=True), strict=True))
         subset = subset.with_columns(subset[c].scatter(slow, pl.Series(unescaped[c], dtype=pl.String)) for c in texts)
     return frame.with_columns(frame[c].scatter(rows, subset[c]) for c in texts)

@@ -102,7 +102,8 @@ def official_weights_path(model: str) -> Path:
 
 def _official_model_for_sha(sha256: str) -> str | None:
     """The official model whose file-name hash prefix matches this sha256, if any."""
-    return next((m for m in MODELS if sha256.startswith(Path(checkpoint_filename(m)).stem.rsplit("-", 1)[-1])), None)
+    prefixes = {model: Path(checkpoint_filename(model)).stem.rsplit("-", 1)[-1] for model in MODELS}
+    return next((model for model, prefix in prefixes.items() if sha256.startswith(prefix)), None)
 
 
 @contextlib.contextmanager
