@@ -15,6 +15,18 @@ os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
 os.environ.setdefault("MPLBACKEND", "Agg")
 
 
+HEAVY_FIRST = ("slurm", "browser", "wheel", "notebooks", "slow")  # the tiers, longest tests first
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The heavy tiers first, each in file order: pytest-xdist hands tests out in collection order, so the long
+    ones start at once and the many short ones fill the end, and the workers finish together."""
+    def tier(item: pytest.Item) -> int:
+        return next((i for i, mark in enumerate(HEAVY_FIRST) if item.get_closest_marker(mark)), len(HEAVY_FIRST))
+
+    items.sort(key=tier)
+
+
 @pytest.fixture(scope="session")
 def repo_root() -> Path:
     return REPO_ROOT

@@ -5,8 +5,8 @@ from __future__ import annotations
 import polars as pl
 import pytest
 
-from toolkit.analysis.registry import AnalysisContext, AnalysisParams
-from toolkit.analysis.removal import RemovalReasonsOptions, removal_reasons, run_removal_reasons
+from toolkit.analysis.registry import ANALYSES, AnalysisContext, AnalysisParams
+from toolkit.analysis.removal import RemovalReasonsOptions, removal_reasons
 
 FRAME = pl.DataFrame({
     "thread_id": ["a", "a", "a", "b", "b", "c", "c", "c", "c"],
@@ -31,6 +31,7 @@ def test_reasons_counts_shares_means(top: int, min_count: int) -> None:
 
 def test_skips_name_the_reason() -> None:
     ctx = AnalysisContext(params=AnalysisParams(removal_reasons=RemovalReasonsOptions(top=1)), n_boot=50)
+    run_removal_reasons = ANALYSES["removal_reasons"]  # its per-bucket step, then its combine step
     assert run_removal_reasons(FRAME.drop("removal_reason"), ctx).skipped.startswith("no removal_reason column")
     no_reasons = FRAME.with_columns(removal_reason=pl.lit(None, pl.String))
     assert run_removal_reasons(no_reasons, ctx).skipped == "no removed comment has a stated reason"

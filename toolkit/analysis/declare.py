@@ -4,9 +4,12 @@ The registry (``toolkit.analysis.registry``) finds every declaration in the pack
 the analyses a run can name, the typed ``analysis.params`` config and which analyses reduce bucket by bucket.
 Adding an analysis is adding its module (and its test): no list elsewhere names it.
 
-An analysis is a function ``(data, ctx) -> AnalysisOutput``: ``data`` is a frame, or a :class:`Corpus` of
-buckets (whole threads each) when the declaration says ``bucketed=True``; ``ctx`` carries the run's score
-column, threshold, bootstrap settings, caption footer and every analysis' options (``ctx.params.<name>``).
+An analysis is a function ``(data, ctx) -> AnalysisOutput``: ``data`` is one frame of the columns it reads
+(collected, the safe default); or, when it declares a per-bucket step ``per_bucket(bucket, ctx) -> rows``, those
+rows of every bucket concatenated (each bucket read once, in one pass); or, when it says
+``bucketed=True`` and needs several passes, a :class:`Corpus` of buckets (whole threads each). ``ctx`` carries
+the run's score column, threshold, bootstrap settings, caption footer and every analysis' options
+(``ctx.params.<name>``).
 The output is data: the pipeline writes the tables and ``toolkit.plots`` draws the specs. An analysis that
 cannot apply to the data says why in ``AnalysisOutput.skipped`` and leaves out every table that would be empty
 or all-NaN (and its figure).
@@ -20,7 +23,7 @@ from typing import Any
 
 import polars as pl
 
-from toolkit.analysis.common import Frames, ci_methods, comments_only, each_bucket
+from toolkit.analysis.common import Frames, ci_methods, comments_only, each_bucket, gather
 from toolkit.outputs import AnalysisOutput, FigureSpec
 
 
@@ -77,13 +80,24 @@ class Analysis:
     ``run(data, ctx)`` computes it; ``options`` is its options dataclass (``analysis.params.<name>``; None: it
     takes none); ``reads`` the canonical columns it reads besides the numeric and boolean columns scorers and
     data add (scores, markers, labels), which every analysis is handed; ``named(options)`` further columns its
-    options name (e.g. a truth column). ``bucketed``: it reduces bucket by bucket (per-thread sums or rows, so
-    memory grows with threads) and is handed a :class:`Corpus`; else (the safe default) it is handed one frame
-    of the columns it reads, collected from the buckets. ``tables`` and ``figures`` name what it can write.
+    options name (e.g. a truth column). How it meets a corpus larger than memory:
 
-    >>> def run(data, ctx): return AnalysisOutput()
-    >>> Analysis("nothing", run, reads=("thread_id",)).bucketed
-    False
+    - collected (the safe default): ``run`` is handed one frame of the columns it reads, from every bucket;
+    - ``per_bucket``: its per-bucket step (bucket, ctx) -> rows (per-thread sums, reply pairs...; threads never
+      span two buckets, so they add up); ``run`` is then the combine step, handed those rows of every bucket
+      concatenated in bucket order, so memory grows with what the step keeps;
+    - ``bucketed=True`` without a per-bucket step: ``run`` is handed the :class:`Corpus` and reads its buckets
+      in as many passes as it needs (a second pass that depends on the first's result).
+
+    ``tables`` and ``figures`` name what it can write.
+
+    >>> from toolkit.store.corpus import Corpus
+    >>> def run(data, ctx): return AnalysisOutput({"n": data})
+    >>> def per_bucket(bucket, ctx): return bucket.select(pl.len())
+    >>> counted = Analysis("counted", run, per_bucket=per_bucket)
+    >>> counted.bucketed, counted(Corpus((pl.DataFrame({"a": [1, 2]}), pl.DataFrame({"a": [3]}))),
+    ...                             AnalysisContext()).tables["n"]["len"].to_list()
+    (True, [2, 1])
     """
 
     name: str
@@ -94,8 +108,16 @@ class Analysis:
     bucketed: bool = False
     tables: tuple[str, ...] = ()
     figures: tuple[str, ...] = ()
+    per_bucket: Callable[[pl.DataFrame, AnalysisContext], pl.DataFrame] | None = None
+
+    def __post_init__(self) -> None:
+        if self.per_bucket is not None:  # a per-bucket step is a way of reducing bucket by bucket
+            object.__setattr__(self, "bucketed", True)
 
     def __call__(self, data: Frames, ctx: AnalysisContext) -> AnalysisOutput:
+        """The analysis of a frame or a corpus: its per-bucket step on every bucket, if declared, then ``run``."""
+        if self.per_bucket is not None:
+            return self.run(gather(data, lambda bucket: self.per_bucket(bucket, ctx)), ctx)
         return self.run(data, ctx)
 
 

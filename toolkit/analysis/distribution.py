@@ -8,10 +8,12 @@ from dataclasses import dataclass
 import numpy as np
 import polars as pl
 
-from toolkit.analysis.common import Frames, each_bucket
+from toolkit.analysis.common import Frames, gather
 from toolkit.analysis.declare import Analysis, AnalysisContext, shown
 from toolkit.outputs import AnalysisOutput, FigureSpec
 from toolkit.schema import is_comment, scored
+
+COUNT_SCHEMA = {"bin_low": pl.Float64, "bin_high": pl.Float64, "count": pl.Int64}
 
 
 @dataclass
@@ -38,16 +40,26 @@ def score_distribution(frame: Frames, *, label: str = "toxicity",
         >>> score_distribution(frame, bins=2).rows()
         [(0.0, 0.5, 3), (0.5, 1.0, 3)]
     """
+    return add_counts(gather(frame, lambda bucket: bin_counts(bucket, label, bins)))
+
+
+def bin_counts(bucket: pl.DataFrame, label: str, bins: int) -> pl.DataFrame:
+    """A bucket's scored comments per score bin (see :func:`score_distribution`)."""
     edges = np.linspace(0.0, 1.0, bins + 1)
-    counts = sum(np.histogram(np.clip(part.filter(is_comment() & scored(label))[label].to_numpy(), 0.0, 1.0),
-                              bins=edges)[0] for part in each_bucket(frame))
-    return pl.DataFrame(
-        {"bin_low": edges[:-1], "bin_high": edges[1:], "count": counts.astype(np.int64)},
-        schema={"bin_low": pl.Float64, "bin_high": pl.Float64, "count": pl.Int64},
-    )
-def run_score_distribution(frame: Frames, ctx: AnalysisContext) -> AnalysisOutput:
-    """Histogram of the score column."""
-    table = score_distribution(frame, label=ctx.label, bins=ctx.params.score_distribution.bins)
+    counts = np.histogram(np.clip(bucket.filter(is_comment() & scored(label))[label].to_numpy(), 0.0, 1.0),
+                          bins=edges)[0]
+    return pl.DataFrame({"bin_low": edges[:-1], "bin_high": edges[1:], "count": counts.astype(np.int64)},
+                        schema=COUNT_SCHEMA)
+
+
+def add_counts(parts: pl.DataFrame) -> pl.DataFrame:
+    """Every bucket's :func:`bin_counts` added up, bin by bin."""
+    return parts.group_by("bin_low", "bin_high", maintain_order=True).agg(pl.col("count").sum())
+
+
+def run_score_distribution(parts: pl.DataFrame, ctx: AnalysisContext) -> AnalysisOutput:
+    """Histogram of the score column (from every bucket's :func:`bin_counts`)."""
+    table = add_counts(parts)
     if table["count"].sum() == 0:
         return AnalysisOutput(skipped="no scored comment")
     spec = FigureSpec("score_distribution", "histogram", "Score distribution",
@@ -56,6 +68,7 @@ def run_score_distribution(frame: Frames, ctx: AnalysisContext) -> AnalysisOutpu
 
 
 DECLARED = (
-    Analysis("score_distribution", run_score_distribution, ScoreDistributionOptions, bucketed=True,
+    Analysis("score_distribution", run_score_distribution, ScoreDistributionOptions,
+             per_bucket=lambda bucket, ctx: bin_counts(bucket, ctx.label, ctx.params.score_distribution.bins),
              reads=("thread_id", "is_post"), tables=("score_distribution",), figures=("score_distribution",)),
 )

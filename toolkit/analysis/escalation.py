@@ -37,7 +37,6 @@ class EscalationOptions:
     parent_bins: tuple[float, ...] = PARENT_BINS
 
 
-
 def reply_pairs(frame: pl.DataFrame, *, label: str = "toxicity",
                 include_post_parent: bool = EscalationOptions.include_post_parent) -> pl.DataFrame:
     """One row per reply whose parent is in the data, both scored: ``thread_id, comment_id, parent_score,
@@ -92,8 +91,12 @@ def escalation(
          ('risk difference (toxic - non-toxic parent)', -0.5, 3),
          ('risk ratio (toxic / non-toxic parent)', 0.5, 3)]
     """
-    pairs = gather(frame, lambda b: reply_pairs(b, label=label, include_post_parent=include_post_parent)
-                   .drop("comment_id"))
+    pairs = gather(frame, lambda b: reply_pairs(b, label=label, include_post_parent=include_post_parent))
+    return pair_escalation(pairs, threshold=threshold, n_boot=n_boot, seed=seed)
+
+
+def pair_escalation(pairs: pl.DataFrame, *, threshold: float, n_boot: int, seed: int) -> pl.DataFrame:
+    """:func:`escalation` of reply pairs (every bucket's :func:`reply_pairs`, concatenated)."""
     x, y = pairs["parent_score"].to_numpy(), pairs["reply_score"].to_numpy()
     threads = pairs["thread_id"]
     toxic_parent, toxic_reply = x >= threshold, (y >= threshold).astype(np.float64)
@@ -165,33 +168,35 @@ def reply_by_parent_bin(
         >>> table.select("parent_bin", "n", "mean", "share_above").rows()
         [('[0, 0.5)', 1, 0.5, 1.0), ('[0.5, 1]', 2, 0.5, 0.5)]
     """
+    pairs = gather(frame, lambda b: reply_pairs(b, label=label, include_post_parent=include_post_parent))
+    return pair_profile(pairs, label=label, threshold=threshold, bins=bins, n_boot=n_boot, seed=seed)
+
+
+def pair_profile(pairs: pl.DataFrame, *, label: str, threshold: float, bins: Sequence[float], n_boot: int,
+                 seed: int) -> pl.DataFrame:
+    """:func:`reply_by_parent_bin` of reply pairs (every bucket's :func:`reply_pairs`, concatenated)."""
     names = edge_labels(bins)
-
-    def binned(bucket: pl.DataFrame) -> pl.DataFrame:
-        pairs = reply_pairs(bucket, label=label, include_post_parent=include_post_parent)
-        idx = assign_bins(pairs["parent_score"].to_numpy(), bins)
-        return pairs.filter(pl.Series(idx >= 0)).with_columns(
-            pl.Series("parent_bin", [names[i] for i in idx[idx >= 0]], dtype=pl.String),
-            pl.Series("bin_low", np.asarray(bins, dtype=np.float64)[idx[idx >= 0]], dtype=pl.Float64),
-        )
-
-    return binned_profile(frame, bin_col="parent_bin", order_col="bin_low", label=label, threshold=threshold,
-                          n_boot=n_boot, seed=seed, value_col="reply_score", prepare=binned).rename(
+    idx = assign_bins(pairs["parent_score"].to_numpy(), bins)
+    binned = pairs.filter(pl.Series(idx >= 0)).with_columns(
+        pl.Series("parent_bin", [names[i] for i in idx[idx >= 0]], dtype=pl.String),
+        pl.Series("bin_low", np.asarray(bins, dtype=np.float64)[idx[idx >= 0]], dtype=pl.Float64),
+    )
+    return binned_profile(binned, bin_col="parent_bin", order_col="bin_low", label=label, threshold=threshold,
+                          n_boot=n_boot, seed=seed, value_col="reply_score").rename(
         {"bin": "parent_bin", "bin_order": "parent_low"})
 
 
-def run_escalation(frame: Frames, ctx: AnalysisContext) -> AnalysisOutput:
-    """Parent->reply correlation and conditional rates; reply toxicity by parent-toxicity bin."""
+def run_escalation(pairs: pl.DataFrame, ctx: AnalysisContext) -> AnalysisOutput:
+    """Parent->reply correlation and conditional rates; reply toxicity by parent-toxicity bin (from every
+    bucket's :func:`reply_pairs`)."""
     o = ctx.params.escalation
-    common = {"label": ctx.label, "threshold": ctx.threshold, "include_post_parent": o.include_post_parent,
-              **ctx.boot}
-    table = escalation(frame, **common)
+    table = pair_escalation(pairs, threshold=ctx.threshold, **ctx.boot)
     n = int(table["n"][0]) if table.height else 0
     if n == 0:
         return AnalysisOutput(skipped="no reply whose parent comment is in the data with a score (flat threads "
                                       "or no reply links" + ("" if o.include_post_parent else
                                                              "; replies to the post left out") + ")")
-    by_bin = reply_by_parent_bin(frame, bins=o.parent_bins, **common)
+    by_bin = pair_profile(pairs, label=ctx.label, threshold=ctx.threshold, bins=o.parent_bins, **ctx.boot)
     spec = FigureSpec("escalation", "profile", "Replies by parent toxicity",
                       ctx.caption(shown(n, None, "parent→reply pairs"), ctx.ci_note(ci_methods(by_bin))),
                       {"label": f"reply {ctx.label}", "threshold": ctx.threshold, "x": "parent_bin",
@@ -200,7 +205,10 @@ def run_escalation(frame: Frames, ctx: AnalysisContext) -> AnalysisOutput:
 
 
 DECLARED = (
-    Analysis("escalation", run_escalation, EscalationOptions, bucketed=True,
-             reads=("thread_id", "comment_id", "parent_id", "is_post", "reply_depth", "structure", "created_at", "source_position"),
+    Analysis("escalation", run_escalation, EscalationOptions,
+             per_bucket=lambda bucket, ctx: reply_pairs(
+                 bucket, label=ctx.label, include_post_parent=ctx.params.escalation.include_post_parent),
+             reads=("thread_id", "comment_id", "parent_id", "is_post", "reply_depth", "structure", "created_at",
+                    "source_position"),
              tables=("escalation", "escalation_by_parent"), figures=("escalation",)),
 )

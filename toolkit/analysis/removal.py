@@ -15,7 +15,6 @@ from toolkit.analysis.common import (
     assign_bins,
     binned_profile,
     ci_methods,
-    columns_of,
     comments_only,
     edge_labels,
     gather,
@@ -573,23 +572,32 @@ def removal_reasons(frame: Frames, *, label: str, threshold: float, top: int = 1
     ...     "reason", "n_removed", "share", "mean").rows()
     [('rude', 2, 0.6666666666666666, 0.8), ('spam', 1, 0.3333333333333333, 0.1)]
     """
-    def stated(bucket: pl.DataFrame) -> pl.DataFrame:
-        return comments_only(bucket).filter(pl.col("removed").fill_null(False)).with_columns(
-            reason=pl.col("removal_reason").str.strip_chars()).filter(pl.col("reason").str.len_chars() > 0)
+    rows = gather(frame, stated_removals)
+    return reason_profile(rows, label=label, threshold=threshold, top=top, min_count=min_count, n_boot=n_boot,
+                          seed=seed)
 
-    counts = gather(frame, lambda b: stated(b).group_by("reason").len()).group_by("reason").agg(pl.col("len").sum())
-    counts = counts.sort(["len", "reason"], descending=[True, False])
+
+def stated_removals(bucket: pl.DataFrame) -> pl.DataFrame:
+    """A bucket's removed comments with a stated reason (``reason``: ``removal_reason`` stripped); none, and no
+    ``reason`` column, when the bucket has no ``removal_reason`` column."""
+    if "removal_reason" not in bucket.columns:
+        return bucket.head(0)
+    return comments_only(bucket).filter(pl.col("removed").fill_null(False)).with_columns(
+        reason=pl.col("removal_reason").str.strip_chars()).filter(pl.col("reason").str.len_chars() > 0)
+
+
+def reason_profile(rows: pl.DataFrame, *, label: str, threshold: float, top: int, min_count: int, n_boot: int,
+                   seed: int) -> pl.DataFrame:
+    """:func:`removal_reasons` of the stated removals (every bucket's :func:`stated_removals`, concatenated)."""
+    counts = rows.group_by("reason").len().sort(["len", "reason"], descending=[True, False])
     shown = counts.filter(pl.col("len") >= min_count).head(top)["reason"].to_list()
     rank = {reason: float(i) for i, reason in enumerate(shown)}
-
-    def rows(bucket: pl.DataFrame) -> pl.DataFrame:
-        return stated(bucket).with_columns(
-            reason=pl.when(pl.col("reason").is_in(shown)).then("reason").otherwise(pl.lit(OTHER_REASONS)),
-            _rank=pl.col("reason").replace_strict(rank, default=float(len(shown)), return_dtype=pl.Float64),
-        )
-
-    profile = binned_profile(frame, bin_col="reason", order_col="_rank", label=label, threshold=threshold,
-                             n_boot=n_boot, seed=seed, prepare=rows)
+    ranked = rows.with_columns(
+        reason=pl.when(pl.col("reason").is_in(shown)).then("reason").otherwise(pl.lit(OTHER_REASONS)),
+        _rank=pl.col("reason").replace_strict(rank, default=float(len(shown)), return_dtype=pl.Float64),
+    )
+    profile = binned_profile(ranked, bin_col="reason", order_col="_rank", label=label, threshold=threshold,
+                             n_boot=n_boot, seed=seed)
     n_removed = pl.col("n") + pl.col("n_unscored")
     return profile.select(pl.col("bin").alias("reason"), n_removed.alias("n_removed"),
                           (n_removed / max(int(counts["len"].sum()), 1)).alias("share"),
@@ -651,13 +659,14 @@ def run_removal_context(frame: pl.DataFrame, ctx: AnalysisContext) -> AnalysisOu
     return applicable(tables, figures, {name: reason for name, (empty, reason) in why.items() if empty})
 
 
-def run_removal_reasons(frame: Frames, ctx: AnalysisContext) -> AnalysisOutput:
-    """The moderators' stated reasons (a Lemmy modlog): removals per reason and the removed comments' toxicity."""
-    if "removal_reason" not in columns_of(frame).columns:
+def run_removal_reasons(rows: pl.DataFrame, ctx: AnalysisContext) -> AnalysisOutput:
+    """The moderators' stated reasons (a Lemmy modlog): removals per reason and the removed comments' toxicity
+    (from every bucket's :func:`stated_removals`)."""
+    if "reason" not in rows.columns:
         return AnalysisOutput(skipped="no removal_reason column (stated reasons come from a Lemmy modlog)")
     o = ctx.params.removal_reasons
-    table = removal_reasons(frame, label=ctx.label, threshold=ctx.threshold, top=o.top, min_count=o.min_count,
-                            **ctx.boot)
+    table = reason_profile(rows, label=ctx.label, threshold=ctx.threshold, top=o.top, min_count=o.min_count,
+                           **ctx.boot)
     if table.height == 0:
         return AnalysisOutput(skipped="no removed comment has a stated reason")
     spec = FigureSpec(
@@ -675,7 +684,8 @@ DECLARED = (
                     "parent_removed", "root_id", "created_at", "source_position"),
              tables=("removal_context", "removal_tests", "removal_matched", "removal_by_parent", "removal_calm_down"),
              figures=("removal_context", "removal_matched", "removal_by_parent", "removal_calm_down")),
-    Analysis("removal_reasons", run_removal_reasons, RemovalReasonsOptions, bucketed=True,
+    Analysis("removal_reasons", run_removal_reasons, RemovalReasonsOptions,
+             per_bucket=lambda bucket, ctx: stated_removals(bucket),
              reads=("thread_id", "is_post", "removed", "removal_reason"),
              tables=("removal_reasons",), figures=("removal_reasons",)),
 )

@@ -40,29 +40,36 @@ def thread_summary(frame: Frames, *, label: str = "toxicity", threshold: float =
         ...              "mean_toxicity").rows()
         [('a', 4, 2, 0.25, 0.5, 0.5), ('b', 2, 2, 0.5, 0.5, 0.35)]
     """
-    def summary(bucket: pl.DataFrame) -> pl.DataFrame:
-        rows = comments_only(bucket).with_columns(pl.col(label).fill_nan(None).alias("_s"))
-        return rows.group_by("thread_id").agg(
-            pl.col("structure").cast(pl.String).mode().sort().first().alias("structure"),
-            pl.len().cast(pl.Int64).alias("n_comments"),
-            pl.col("_s").is_not_null().sum().cast(pl.Int64).alias("n_scored"),
-            pl.col("reply_depth").max().cast(pl.Int64).alias("max_depth"),
-            pl.col("reply_depth").cast(pl.Float64).mean().alias("mean_depth"),
-            pl.col("removed").fill_null(False).cast(pl.Float64).mean().alias("removed_share"),
-            pl.col("deleted").fill_null(False).cast(pl.Float64).mean().alias("deleted_share"),
-            (pl.col("_s") >= threshold).cast(pl.Float64).mean().alias("toxic_share"),
-            pl.col("_s").mean().alias("mean_toxicity"),
-            pl.col("_s").max().alias("max_toxicity"),
-            ((pl.col("created_at").max() - pl.col("created_at").min()).dt.total_seconds() / 3600)
-            .alias("duration_hours"),
-        ).with_columns(pl.lit(float(threshold)).alias("threshold")).select(list(SUMMARY_SCHEMA)).cast(SUMMARY_SCHEMA)
-
-    return gather(frame, summary).sort(["n_comments", "thread_id"], descending=[True, False])
+    return largest_first(gather(frame, lambda bucket: thread_rows(bucket, label, threshold)))
 
 
-def run_thread_summary(frame: Frames, ctx: AnalysisContext) -> AnalysisOutput:
-    """One row per thread: size, depth, removal share and toxicity."""
-    table = thread_summary(frame, label=ctx.label, threshold=ctx.threshold)
+def thread_rows(bucket: pl.DataFrame, label: str = "toxicity", threshold: float = 0.5) -> pl.DataFrame:
+    """The summary rows of a bucket's threads (see :func:`thread_summary`), in no particular order."""
+    rows = comments_only(bucket).with_columns(pl.col(label).fill_nan(None).alias("_s"))
+    return rows.group_by("thread_id").agg(
+        pl.col("structure").cast(pl.String).mode().sort().first().alias("structure"),
+        pl.len().cast(pl.Int64).alias("n_comments"),
+        pl.col("_s").is_not_null().sum().cast(pl.Int64).alias("n_scored"),
+        pl.col("reply_depth").max().cast(pl.Int64).alias("max_depth"),
+        pl.col("reply_depth").cast(pl.Float64).mean().alias("mean_depth"),
+        pl.col("removed").fill_null(False).cast(pl.Float64).mean().alias("removed_share"),
+        pl.col("deleted").fill_null(False).cast(pl.Float64).mean().alias("deleted_share"),
+        (pl.col("_s") >= threshold).cast(pl.Float64).mean().alias("toxic_share"),
+        pl.col("_s").mean().alias("mean_toxicity"),
+        pl.col("_s").max().alias("max_toxicity"),
+        ((pl.col("created_at").max() - pl.col("created_at").min()).dt.total_seconds() / 3600)
+        .alias("duration_hours"),
+    ).with_columns(pl.lit(float(threshold)).alias("threshold")).select(list(SUMMARY_SCHEMA)).cast(SUMMARY_SCHEMA)
+
+
+def largest_first(rows: pl.DataFrame) -> pl.DataFrame:
+    """Summary rows, largest threads first (then by id)."""
+    return rows.sort(["n_comments", "thread_id"], descending=[True, False])
+
+
+def run_thread_summary(rows: pl.DataFrame, ctx: AnalysisContext) -> AnalysisOutput:
+    """One row per thread: size, depth, removal share and toxicity (from every bucket's :func:`thread_rows`)."""
+    table = largest_first(rows)
     if table.height == 0:
         return AnalysisOutput(skipped="no comments in the data")
     spec = FigureSpec("thread_summary", "thread_scatter", "Threads: size, toxicity and removals",
@@ -72,7 +79,9 @@ def run_thread_summary(frame: Frames, ctx: AnalysisContext) -> AnalysisOutput:
 
 
 DECLARED = (
-    Analysis("thread_summary", run_thread_summary, bucketed=True,
-             reads=("thread_id", "comment_id", "parent_id", "is_post", "reply_depth", "structure", "created_at", "source_position", "removed", "deleted"),
+    Analysis("thread_summary", run_thread_summary,
+             per_bucket=lambda bucket, ctx: thread_rows(bucket, ctx.label, ctx.threshold),
+             reads=("thread_id", "comment_id", "parent_id", "is_post", "reply_depth", "structure", "created_at",
+                    "source_position", "removed", "deleted"),
              tables=("thread_summary",), figures=("thread_summary",)),
 )
