@@ -15,16 +15,17 @@ os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
 os.environ.setdefault("MPLBACKEND", "Agg")
 
 
-HEAVY_FIRST = ("slurm", "browser", "wheel", "notebooks", "slow")  # the tiers, longest tests first
+def pytest_configure(config: pytest.Config) -> None:
+    """Refuse ``--dist loadgroup`` where it would not group (pytest 9.2 with pytest-xdist 3.8, pytest-xdist#1386):
+    each worker would start its own SLURM cluster and wait for the other's whole session to end."""
+    if config.getoption("dist", "no") != "loadgroup" or pytest.version_tuple[:2] < (9, 2):
+        return
+    from importlib.metadata import version
 
-
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """The heavy tiers first, each in file order: pytest-xdist hands tests out in collection order, so the long
-    ones start at once and the many short ones fill the end, and the workers finish together."""
-    def tier(item: pytest.Item) -> int:
-        return next((i for i, mark in enumerate(HEAVY_FIRST) if item.get_closest_marker(mark)), len(HEAVY_FIRST))
-
-    items.sort(key=tier)
+    if tuple(int(part) for part in version("pytest-xdist").split(".")[:2]) <= (3, 8):
+        raise pytest.UsageError(f"pytest {pytest.__version__} with pytest-xdist {version('pytest-xdist')}: --dist "
+                                "loadgroup does not group tests (pytest-xdist#1386); install the versions "
+                                "pyproject.toml names (pip install -e '.[dev]')")
 
 
 @pytest.fixture(scope="session")
